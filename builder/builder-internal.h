@@ -1,0 +1,114 @@
+/* Internal interfaces of the builder module; not for use outside builder/. */
+#pragma once
+
+#include <guestfs.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "builder/builder.h"
+
+/* ---- the libguestfs session (guest.c) ------------------------------------------- */
+
+enum bld_pkg_family {
+        BLD_PKG_APT,
+        BLD_PKG_DNF,
+        BLD_PKG_TDNF,
+};
+
+struct bld_guest {
+        guestfs_h *g;
+        char *image;  /* for messages */
+        char *distro; /* as libguestfs inspection names it: "debian", "ubuntu", ... */
+        int major_version;
+        enum bld_pkg_family pkg;
+};
+
+struct bld_guest_params {
+        const char *disk; /* the writable working disk */
+        const char *format;
+        const char *image_name; /* the user's input image, for messages */
+        const char *tmpdir;     /* libguestfs scratch, inside the work directory */
+        bool network;           /* package managers and scripts need it */
+};
+
+/* Launches the appliance on the disk, finds exactly one supported Linux OS and mounts
+ * its file systems as its fstab says. On failure the guest is closed. */
+int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err);
+/* Unmounts, shuts the appliance down (reporting write errors) and frees the guest. */
+int bld_guest_close(struct bld_guest *gs, struct pxf_error *err);
+/* Frees without reporting; for error paths. Safe on a closed guest. */
+void bld_guest_abort(struct bld_guest *gs);
+
+/* Converts the last libguestfs error into err, with context; returns a negative errno. */
+int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Runs argv inside the guest (no shell); its stdout goes to the debug log. */
+int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err);
+int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,
+                    mode_t mode, struct pxf_error *err);
+/* Reads a guest file of at most max bytes; *ret is NUL-terminated. A missing file gives
+ * -ENOENT without an error message. */
+int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **ret,
+                   struct pxf_error *err);
+int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode,
+                      struct pxf_error *err);
+int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *guest_path,
+                     mode_t mode, struct pxf_error *err);
+bool bld_guest_exists(struct bld_guest *gs, const char *path);
+bool bld_guest_is_dir(struct bld_guest *gs, const char *path);
+int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
+int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
+                    struct pxf_error *err);
+
+/* ---- customization steps (one file each area) ----------------------------------- */
+
+int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
+bool bld_packages_wanted(const struct cfg_packages *p);
+int bld_hostname_apply(struct bld_guest *gs, const char *hostname, struct pxf_error *err);
+int bld_groups_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_users_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_dirs_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_files_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_services_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_modules_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
+int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err);
+int bld_initramfs_regenerate(struct bld_guest *gs, struct pxf_error *err);
+int bld_scripts_run(struct bld_guest *gs, const struct cfg_script *scripts, size_t n,
+                    const char *kind, struct pxf_error *err);
+
+/* Pure helpers, unit-tested. */
+/* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */
+char *bld_modprobe_conf(const struct cfg_module *mods, size_t n);
+char *bld_modules_load_conf(const struct cfg_module *mods, size_t n);
+/* The drop-in that adds args to GRUB_CMDLINE_LINUX; -EINVAL if an arg cannot be quoted. */
+int bld_grub_default_dropin(char *const *args, char **ret);
+/* /etc/hosts with the 127.0.1.1 line set to hostname. */
+char *bld_hosts_with_hostname(const char *hosts, const char *hostname);
+
+/* ---- progress (progress.c) -------------------------------------------------------- */
+
+struct bld_progress {
+        unsigned step, total;
+        const char *name;
+        uint64_t started;
+        bool live; /* a ticking elapsed-time line, only on a terminal */
+        pthread_t ticker;
+        bool ticking;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+};
+
+void bld_progress_init(struct bld_progress *p, unsigned total, bool live);
+void bld_progress_begin(struct bld_progress *p, const char *name);
+/* Prints the step's line with its duration; returns r. */
+int bld_progress_end(struct bld_progress *p, int r);
+void bld_progress_done(struct bld_progress *p);
+
+/* ---- disk files (disk-output.c) ------------------------------------------------- */
+
+/* Creates a qcow2 overlay at path backed by the input image. */
+int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *path,
+                       struct pxf_error *err);
+/* Writes src (qcow2) to dst in the requested disk output format. */
+int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst,
+                     bool progress, struct pxf_error *err);

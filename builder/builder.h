@@ -1,0 +1,56 @@
+/* builder: turns an input disk image and a configuration into a customized image.
+ *
+ * The builder opens the image through the libguestfs C API (never by mounting guest file
+ * systems on the host), applies the `os` and `scripts` sections of the configuration in a
+ * fixed order, and writes the result in the requested disk format. It owns a private work
+ * directory under the build dir for the duration of a run and removes it afterwards; the
+ * output path only ever receives a complete file, by rename.
+ *
+ * bld_run() does the work in a child process in its own process group, so that a signal
+ * or a crash while reading an untrusted image cannot leave half-written files behind: the
+ * parent removes the work directory and the partial output whatever the child did.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/common.h"
+#include "config/config.h"
+
+/* Disk image container formats, as QEMU names them. */
+enum bld_disk_format {
+        BLD_DISK_RAW,
+        BLD_DISK_QCOW2,
+        BLD_DISK_VPC, /* VHD */
+        BLD_DISK_VHDX,
+};
+
+#define BLD_DEFAULT_BUILD_DIR "/var/tmp/pxeforge"
+
+struct bld_options {
+        const struct cfg_config *cfg;
+        const char *image_path;  /* input image; overrides cfg->input_image_path */
+        const char *build_dir;   /* scratch space; created if missing */
+        const char *output_path; /* overrides cfg->output_image_path */
+        enum cfg_image_format output_format; /* overrides cfg->output_image_format */
+        bool show_progress;      /* a live elapsed-time line on long steps (a terminal) */
+};
+
+/* Exit status conventions of a build, shared with the command line. */
+enum bld_result {
+        BLD_OK = 0,
+        BLD_FAILED = 1,
+        BLD_INTERRUPTED = 130,
+};
+
+/* Runs a whole customization in a supervised child. Returns 0 on success, -ECANCELED
+ * when interrupted by SIGINT/SIGTERM, or another negative errno with err filled. */
+int bld_run(const struct bld_options *opts, struct pxf_error *err);
+
+/* Detects the container format of an image from its content (never its name). Pure
+ * apart from reading the file's first and last sectors. */
+int bld_detect_disk_format(const char *path, enum bld_disk_format *ret, struct pxf_error *err);
+/* The same from the first bytes of a file and its last 512 bytes (for VHD's footer). */
+enum bld_disk_format bld_disk_format_from_bytes(const unsigned char *head, size_t head_len,
+                                                const unsigned char *tail, size_t tail_len);
+const char *bld_disk_format_qemu_name(enum bld_disk_format f);

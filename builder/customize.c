@@ -1,0 +1,218 @@
+/* The customization pipeline: open the input through a qcow2 overlay, apply the config's
+ * steps in the documented order, write the output beside its final path and rename it.
+ * Runs in the supervised child started by bld_run() (supervise.c). */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/builder-internal.h"
+#include "builder/run-internal.h"
+
+struct step {
+        const char *name;
+        bool (*wanted)(const struct cfg_config *cfg);
+        int (*run)(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
+};
+
+static bool want_packages(const struct cfg_config *c)
+{
+        return bld_packages_wanted(&c->os.packages);
+}
+static bool want_hostname(const struct cfg_config *c)
+{
+        return c->os.hostname != NULL;
+}
+static bool want_groups(const struct cfg_config *c)
+{
+        return c->os.n_groups > 0;
+}
+static bool want_users(const struct cfg_config *c)
+{
+        return c->os.n_users > 0;
+}
+static bool want_dirs(const struct cfg_config *c)
+{
+        return c->os.n_additional_dirs > 0;
+}
+static bool want_files(const struct cfg_config *c)
+{
+        return c->os.n_additional_files > 0;
+}
+static bool want_services(const struct cfg_config *c)
+{
+        return c->os.services_enable || c->os.services_disable;
+}
+static bool want_modules(const struct cfg_config *c)
+{
+        return c->os.n_modules > 0;
+}
+static bool want_cmdline(const struct cfg_config *c)
+{
+        return c->os.extra_command_line != NULL;
+}
+static bool want_post(const struct cfg_config *c)
+{
+        return c->n_post_customization > 0;
+}
+static bool want_finalize(const struct cfg_config *c)
+{
+        return c->n_finalize_customization > 0;
+}
+
+static int run_hostname(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_hostname_apply(gs, c->os.hostname, e);
+}
+static int run_groups(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_groups_apply(gs, &c->os, e);
+}
+static int run_users(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_users_apply(gs, &c->os, e);
+}
+static int run_dirs(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_dirs_apply(gs, &c->os, e);
+}
+static int run_files(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_files_apply(gs, &c->os, e);
+}
+static int run_services(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_services_apply(gs, &c->os, e);
+}
+/* The initramfs carries a copy of modprobe.d, so module settings must be rebuilt into it
+ * for modules that load from the initramfs. */
+static int run_modules(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        int r = bld_modules_apply(gs, &c->os, e);
+
+        return r < 0 ? r : bld_initramfs_regenerate(gs, e);
+}
+static int run_cmdline(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_cmdline_apply(gs, c->os.extra_command_line, e);
+}
+static int run_post(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_scripts_run(gs, c->post_customization, c->n_post_customization,
+                               "postCustomization", e);
+}
+static int run_finalize(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
+{
+        return bld_scripts_run(gs, c->finalize_customization, c->n_finalize_customization,
+                               "finalizeCustomization", e);
+}
+
+/* The order the reference tool documents, which existing configs rely on. */
+static const struct step steps[] = {
+        {"packages", want_packages, bld_packages_apply},
+        {"hostname", want_hostname, run_hostname},
+        {"groups", want_groups, run_groups},
+        {"users", want_users, run_users},
+        {"additional directories", want_dirs, run_dirs},
+        {"additional files", want_files, run_files},
+        {"services", want_services, run_services},
+        {"kernel modules", want_modules, run_modules},
+        {"kernel command line", want_cmdline, run_cmdline},
+        {"postCustomization scripts", want_post, run_post},
+        {"finalizeCustomization scripts", want_finalize, run_finalize},
+};
+
+static unsigned count_steps(const struct cfg_config *cfg)
+{
+        unsigned n = 3; /* open, close, write output */
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++)
+                n += steps[i].wanted(cfg);
+        return n;
+}
+
+static int open_guest(const struct bld_job *job, struct bld_guest *gs, struct pxf_error *err)
+{
+        const struct cfg_config *cfg = job->opts->cfg;
+        enum bld_disk_format fmt;
+        struct bld_guest_params p = {
+                .disk = job->overlay,
+                .format = "qcow2",
+                .image_name = job->image,
+                .tmpdir = job->work_dir,
+                .network = bld_packages_wanted(&cfg->os.packages) ||
+                           cfg->n_post_customization > 0 || cfg->n_finalize_customization > 0,
+        };
+        int r = bld_detect_disk_format(job->image, &fmt, err);
+
+        if (r >= 0)
+                log_info("input image '%s' is %s", job->image, bld_disk_format_qemu_name(fmt));
+        if (r >= 0)
+                r = bld_overlay_create(job->image, fmt, job->overlay, err);
+        if (r >= 0)
+                r = bld_guest_open(gs, &p, err);
+        return r;
+}
+
+static int apply_steps(struct bld_guest *gs, const struct cfg_config *cfg,
+                       struct bld_progress *prog, struct pxf_error *err)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++) {
+                int r;
+                if (!steps[i].wanted(cfg))
+                        continue;
+                bld_progress_begin(prog, steps[i].name);
+                r = bld_progress_end(prog, steps[i].run(gs, cfg, err));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int customize(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err)
+{
+        struct bld_guest gs = {0};
+        int r;
+
+        bld_progress_begin(prog, "open image");
+        r = bld_progress_end(prog, open_guest(job, &gs, err));
+        if (r < 0)
+                return r;
+        r = apply_steps(&gs, job->opts->cfg, prog, err);
+        if (r < 0) {
+                bld_guest_abort(&gs);
+                return r;
+        }
+        bld_progress_begin(prog, "close image");
+        return bld_progress_end(prog, bld_guest_close(&gs, err));
+}
+
+static int write_output(const struct bld_job *job, struct pxf_error *err)
+{
+        int r = bld_disk_convert(job->overlay, job->format, job->partial,
+                                 job->opts->show_progress, err);
+
+        if (r < 0)
+                return pxf_error_prefix(err, "cannot write '%s'", job->output);
+        r = pxf_publish_file(job->partial, job->output);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot move the output into place at '%s': %s",
+                                     job->output, strerror(-r));
+        return 0;
+}
+
+int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
+{
+        struct bld_progress prog;
+        int r;
+
+        bld_progress_init(&prog, count_steps(job->opts->cfg), job->opts->show_progress);
+        r = customize(job, &prog, err);
+        if (r >= 0) {
+                bld_progress_begin(&prog, "write output");
+                r = bld_progress_end(&prog, write_output(job, err));
+        }
+        bld_progress_done(&prog);
+        if (r >= 0)
+                log_info("wrote %s (%s)", job->output, cfg_image_format_to_string(job->format));
+        return r;
+}

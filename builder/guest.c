@@ -1,0 +1,326 @@
+/* The libguestfs session: one appliance launch per build, inspection, mounting, and thin
+ * wrappers that turn libguestfs errors into struct pxf_error at the call. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "builder/builder-internal.h"
+
+/* Distributions whose package manager and boot configuration pxeforge knows. apt is
+ * exercised by the tests; the dnf/tdnf families share the same interface. */
+static const struct {
+        const char *distro;
+        enum bld_pkg_family pkg;
+} supported_distros[] = {
+        {"debian", BLD_PKG_APT},     {"ubuntu", BLD_PKG_APT},    {"fedora", BLD_PKG_DNF},
+        {"rhel", BLD_PKG_DNF},       {"centos", BLD_PKG_DNF},    {"rocky", BLD_PKG_DNF},
+        {"almalinux", BLD_PKG_DNF},  {"mariner", BLD_PKG_TDNF},  {"azurelinux", BLD_PKG_TDNF},
+};
+
+int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
+{
+        const char *msg = guestfs_last_error(gs->g);
+        int e = guestfs_last_errno(gs->g);
+        char what[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        return pxf_error_set(err, e > 0 ? -e : -EIO, "%s: %s", what,
+                             msg ? msg : "unknown libguestfs error");
+}
+
+static void on_guestfs_event(guestfs_h *g, void *opaque, uint64_t event, int handle, int flags,
+                             const char *buf, size_t len, const uint64_t *array, size_t n)
+{
+        (void)g, (void)opaque, (void)event, (void)handle, (void)flags, (void)array, (void)n;
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+                len--;
+        if (len > 0)
+                log_debug("guestfs: %.*s", (int)len, buf);
+}
+
+static guestfs_h *new_handle(const struct bld_guest_params *p, bool force_tcg)
+{
+        /* The environment is parsed on purpose: LIBGUESTFS_BACKEND_SETTINGS and friends
+         * are how users tune libguestfs on their machine. */
+        guestfs_h *g = guestfs_create_flags(GUESTFS_CREATE_NO_CLOSE_ON_EXIT);
+
+        if (!g)
+                return NULL;
+        guestfs_set_error_handler(g, NULL, NULL);
+        if (pxf_log_get_level() >= PXF_LOG_DEBUG)
+                (void)guestfs_set_event_callback(g, on_guestfs_event,
+                                                 GUESTFS_EVENT_LIBRARY | GUESTFS_EVENT_WARNING |
+                                                         GUESTFS_EVENT_APPLIANCE,
+                                                 0, NULL);
+        if (force_tcg)
+                (void)guestfs_set_backend_setting(g, "force_tcg", "1");
+        (void)guestfs_set_tmpdir(g, p->tmpdir);
+        (void)guestfs_set_memsize(g, 2048); /* package managers need more than 1.2 GiB */
+        (void)guestfs_set_smp(g, 2);
+        (void)guestfs_set_network(g, p->network);
+        return g;
+}
+
+static bool tcg_forced(guestfs_h *g)
+{
+        char *v;
+
+        guestfs_push_error_handler(g, NULL, NULL);
+        v = guestfs_get_backend_setting(g, "force_tcg");
+        guestfs_pop_error_handler(g);
+        bool set = v != NULL;
+        free(v);
+        return set;
+}
+
+static int launch_once(struct bld_guest *gs, const struct bld_guest_params *p, bool force_tcg,
+                       struct pxf_error *err)
+{
+        gs->g = new_handle(p, force_tcg);
+        if (!gs->g)
+                return pxf_error_set(err, -ENOMEM, "cannot create a libguestfs handle");
+        if (guestfs_add_drive_opts(gs->g, p->disk, GUESTFS_ADD_DRIVE_OPTS_FORMAT, p->format,
+                                   GUESTFS_ADD_DRIVE_OPTS_CACHEMODE, "unsafe", -1) < 0)
+                return bld_guest_error(gs, err, "cannot add '%s'", p->image_name);
+        if (guestfs_launch(gs->g) < 0)
+                return bld_guest_error(gs, err, "cannot launch the libguestfs appliance");
+        return 0;
+}
+
+/* KVM may be present but unusable (nested virtualization); libguestfs then aborts the
+ * launch. Retrying once under TCG keeps the fast path on machines where KVM works. */
+static int launch(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err)
+{
+        int r = launch_once(gs, p, false, err);
+
+        if (r >= 0 || !gs->g || tcg_forced(gs->g))
+                return r;
+        log_warning("the libguestfs appliance failed to start with KVM; retrying with "
+                    "software emulation (TCG), which is several times slower");
+        guestfs_close(gs->g);
+        gs->g = NULL;
+        return launch_once(gs, p, true, err);
+}
+
+static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error *err)
+{
+        _cleanup_free_ char *type = guestfs_inspect_get_type(gs->g, root);
+
+        if (!type || strcmp(type, "linux") != 0)
+                return pxf_error_set(err, -EMEDIUMTYPE,
+                                     "image '%s' holds a '%s' operating system; pxeforge "
+                                     "customizes Linux images only",
+                                     gs->image, type ? type : "unknown");
+        gs->distro = guestfs_inspect_get_distro(gs->g, root);
+        gs->major_version = guestfs_inspect_get_major_version(gs->g, root);
+        for (size_t i = 0; gs->distro && i < PXF_ELEMENTSOF(supported_distros); i++)
+                if (strcmp(gs->distro, supported_distros[i].distro) == 0) {
+                        gs->pkg = supported_distros[i].pkg;
+                        return 0;
+                }
+        return pxf_error_set(err, -EMEDIUMTYPE,
+                             "image '%s' holds the Linux distribution '%s', which pxeforge "
+                             "does not support (supported: debian, ubuntu; dnf/tdnf-based "
+                             "distributions are experimental)",
+                             gs->image, gs->distro ? gs->distro : "unknown");
+}
+
+static int compare_mountpoint_len(const void *a, const void *b)
+{
+        size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+        return (la > lb) - (la < lb);
+}
+
+/* Mounts shortest mount point first, so / comes before /boot before /boot/efi. */
+static int mount_all(struct bld_guest *gs, const char *root, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **mps = guestfs_inspect_get_mountpoints(gs->g, root);
+        size_t n;
+
+        if (!mps)
+                return bld_guest_error(gs, err, "cannot read the mount points of '%s'",
+                                       gs->image);
+        n = pxf_strv_length(mps) / 2;
+        qsort(mps, n, 2 * sizeof(char *), compare_mountpoint_len);
+        for (size_t i = 0; i < n; i++) {
+                log_debug("mounting %s on %s", mps[2 * i + 1], mps[2 * i]);
+                if (guestfs_mount(gs->g, mps[2 * i + 1], mps[2 * i]) < 0)
+                        return bld_guest_error(gs, err, "cannot mount %s on %s (from /etc/fstab)",
+                                               mps[2 * i + 1], mps[2 * i]);
+        }
+        return 0;
+}
+
+static int inspect_and_mount(struct bld_guest *gs, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **roots = guestfs_inspect_os(gs->g);
+        size_t n;
+        int r;
+
+        if (!roots)
+                return bld_guest_error(gs, err, "cannot inspect '%s'", gs->image);
+        n = pxf_strv_length(roots);
+        if (n == 0)
+                return pxf_error_set(err, -EMEDIUMTYPE,
+                                     "no operating system found in image '%s': it is blank, "
+                                     "corrupted, or not a Linux disk image",
+                                     gs->image);
+        if (n > 1)
+                return pxf_error_set(err, -EMEDIUMTYPE,
+                                     "image '%s' holds %zu operating systems; pxeforge needs "
+                                     "exactly one",
+                                     gs->image, n);
+        r = pick_distro(gs, roots[0], err);
+        if (r < 0)
+                return r;
+        log_info("found %s %d in '%s'", gs->distro, gs->major_version, gs->image);
+        return mount_all(gs, roots[0], err);
+}
+
+int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err)
+{
+        int r;
+
+        *gs = (struct bld_guest){.image = pxf_strdup(p->image_name)};
+        r = launch(gs, p, err);
+        if (r >= 0)
+                r = inspect_and_mount(gs, err);
+        if (r < 0)
+                bld_guest_abort(gs);
+        return r;
+}
+
+void bld_guest_abort(struct bld_guest *gs)
+{
+        if (gs->g)
+                guestfs_close(gs->g);
+        free(gs->image);
+        free(gs->distro);
+        *gs = (struct bld_guest){.g = NULL};
+}
+
+int bld_guest_close(struct bld_guest *gs, struct pxf_error *err)
+{
+        int r = 0;
+
+        if (guestfs_umount_all(gs->g) < 0 || guestfs_shutdown(gs->g) < 0)
+                r = bld_guest_error(gs, err, "cannot write the customized image back");
+        bld_guest_abort(gs);
+        return r;
+}
+
+static void log_output(const char *prog, const char *out)
+{
+        while (out && *out) {
+                size_t len = strcspn(out, "\n");
+                if (len > 0)
+                        log_debug("%s: %.*s", prog, (int)len, out);
+                out += len + (out[len] == '\n');
+        }
+}
+
+int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err)
+{
+        char *out;
+
+        log_debug("running in the image: %s", argv[0]);
+        out = guestfs_command(gs->g, (char *const *)argv);
+        if (!out)
+                return bld_guest_error(gs, err, "%s failed in the image", argv[0]);
+        log_output(argv[0], out);
+        free(out);
+        return 0;
+}
+
+int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,
+                    mode_t mode, struct pxf_error *err)
+{
+        if (guestfs_write(gs->g, path, data, len) < 0)
+                return bld_guest_error(gs, err, "cannot write %s in the image", path);
+        if (guestfs_chmod(gs->g, (int)mode, path) < 0)
+                return bld_guest_error(gs, err, "cannot set the mode of %s", path);
+        return 0;
+}
+
+int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **ret,
+                   struct pxf_error *err)
+{
+        _cleanup_free_ char *data = NULL;
+        int64_t size;
+        size_t len;
+
+        if (!bld_guest_exists(gs, path))
+                return -ENOENT;
+        size = guestfs_filesize(gs->g, path);
+        if (size < 0)
+                return bld_guest_error(gs, err, "cannot read %s in the image", path);
+        if ((uint64_t)size > max)
+                return pxf_error_set(err, -EFBIG, "%s in the image is larger than %zu bytes",
+                                     path, max);
+        data = guestfs_read_file(gs->g, path, &len);
+        if (!data)
+                return bld_guest_error(gs, err, "cannot read %s in the image", path);
+        *ret = pxf_calloc(len + 1, 1);
+        memcpy(*ret, data, len);
+        return 0;
+}
+
+int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err)
+{
+        if (bld_guest_is_dir(gs, path))
+                return 0;
+        if (guestfs_mkdir_p(gs->g, path) < 0 || guestfs_chmod(gs->g, (int)mode, path) < 0)
+                return bld_guest_error(gs, err, "cannot create directory %s in the image",
+                                       path);
+        return 0;
+}
+
+int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *guest_path,
+                     mode_t mode, struct pxf_error *err)
+{
+        if (guestfs_upload(gs->g, host_path, guest_path) < 0)
+                return bld_guest_error(gs, err, "cannot copy '%s' to %s in the image",
+                                       host_path, guest_path);
+        if (guestfs_chmod(gs->g, (int)mode, guest_path) < 0)
+                return bld_guest_error(gs, err, "cannot set the mode of %s", guest_path);
+        return 0;
+}
+
+static int probe(struct bld_guest *gs, int (*fn)(guestfs_h *, const char *), const char *path)
+{
+        int r;
+
+        guestfs_push_error_handler(gs->g, NULL, NULL);
+        r = fn(gs->g, path);
+        guestfs_pop_error_handler(gs->g);
+        return r;
+}
+
+bool bld_guest_exists(struct bld_guest *gs, const char *path)
+{
+        return probe(gs, guestfs_exists, path) > 0;
+}
+
+bool bld_guest_is_dir(struct bld_guest *gs, const char *path)
+{
+        return probe(gs, guestfs_is_dir, path) > 0;
+}
+
+int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *err)
+{
+        if (guestfs_rm_rf(gs->g, path) < 0)
+                return bld_guest_error(gs, err, "cannot remove %s in the image", path);
+        return 0;
+}
+
+int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
+                    struct pxf_error *err)
+{
+        if (guestfs_lchown(gs->g, (int)uid, (int)gid, path) < 0)
+                return bld_guest_error(gs, err, "cannot change the owner of %s", path);
+        return 0;
+}

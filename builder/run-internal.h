@@ -1,0 +1,17 @@
+/* One build, as the supervisor (supervise.c) prepares it for the child that does it. */
+#pragma once
+
+#include "builder/builder.h"
+
+struct bld_job {
+        const struct bld_options *opts;
+        const char *image;  /* input image */
+        const char *output; /* final output path */
+        enum cfg_image_format format;
+        char *work_dir; /* private to this run; removed by the supervisor */
+        char *overlay;  /* qcow2 over the input, inside work_dir */
+        char *partial;  /* the output while it is written, beside output */
+};
+
+/* The work of the child: customize and publish the output. */
+int bld_job_customize(const struct bld_job *job, struct pxf_error *err);

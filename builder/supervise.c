@@ -1,0 +1,248 @@
+/* bld_run(): resolves what to build, then does it in a child process in its own process
+ * group. The parent only waits, forwards SIGINT/SIGTERM as a stop request, and cleans up
+ * afterwards: the work directory always, the partial output whenever it is still there.
+ * The child never needs to clean up after a signal, which is what makes a build safe to
+ * interrupt at any point, including inside a blocking libguestfs call. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "builder/builder-internal.h"
+#include "builder/run-internal.h"
+
+#define WORK_PREFIX "pxeforge-"
+#define PARTIAL_INFIX ".pxeforge-partial-"
+#define STOP_GRACE_SECONDS 15
+
+static const struct {
+        const char *suffix;
+        enum cfg_image_format format;
+} suffix_formats[] = {
+        {".qcow2", CFG_FORMAT_QCOW2}, {".raw", CFG_FORMAT_RAW}, {".img", CFG_FORMAT_RAW},
+        {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD},
+};
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+        size_t ls = strlen(s), lx = strlen(suffix);
+
+        return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static enum cfg_image_format format_from_name(const char *path)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(suffix_formats); i++)
+                if (has_suffix(path, suffix_formats[i].suffix))
+                        return suffix_formats[i].format;
+        return CFG_FORMAT_UNSET;
+}
+
+static int resolve_format(const struct bld_options *o, const char *output,
+                          enum cfg_image_format *ret, struct pxf_error *err)
+{
+        enum cfg_image_format f = o->output_format ? o->output_format
+                                                   : o->cfg->output_image_format;
+
+        if (!f)
+                f = format_from_name(output);
+        if (!f)
+                return pxf_error_set(err, -EINVAL,
+                                     "no output format: set output.image.format or "
+                                     "--output-image-format");
+        if (!cfg_image_format_is_disk(f))
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "output format '%s' is not available yet; disk formats "
+                                     "are raw, qcow2, vhd, vhd-fixed and vhdx",
+                                     cfg_image_format_to_string(f));
+        *ret = f;
+        return 0;
+}
+
+static int resolve_output(const struct bld_job *job, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(job->output);
+        struct stat st, in;
+
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                return pxf_error_set(err, -ENOENT, "the directory of the output path '%s' "
+                                                   "does not exist",
+                                     job->output);
+        if (stat(job->output, &st) == 0 && stat(job->image, &in) == 0 &&
+            st.st_dev == in.st_dev && st.st_ino == in.st_ino)
+                return pxf_error_set(err, -EINVAL, "the output path '%s' is the input image",
+                                     job->output);
+        return 0;
+}
+
+static int resolve_job(const struct bld_options *o, struct bld_job *job, struct pxf_error *err)
+{
+        job->opts = o;
+        job->image = o->image_path ? o->image_path : o->cfg->input_image_path;
+        job->output = o->output_path ? o->output_path : o->cfg->output_image_path;
+        if (!job->image)
+                return pxf_error_set(err, -EINVAL, "no input image: set input.image.path or "
+                                                   "--image-file");
+        if (access(job->image, F_OK) < 0)
+                return pxf_error_set(err, -ENOENT, "input image '%s' does not exist",
+                                     job->image);
+        if (!job->output)
+                return pxf_error_set(err, -EINVAL, "no output path: set output.image.path or "
+                                                   "--output-path");
+        int r = resolve_format(o, job->output, &job->format, err);
+        return r < 0 ? r : resolve_output(job, err);
+}
+
+static bool pid_alive(const char *digits)
+{
+        char *end;
+        long pid = strtol(digits, &end, 10);
+
+        if (*digits == '\0' || *end != '\0' || pid <= 0)
+                return true; /* not ours to judge: leave it */
+        return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/* Leftovers of runs that were killed too hard to clean up (SIGKILL, power loss). */
+static void remove_stale(const char *dir, const char *prefix, bool anchored)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                const char *at = strstr(de->d_name, prefix);
+                if (!at || (anchored && at != de->d_name))
+                        continue;
+                if (pid_alive(at + strlen(prefix)))
+                        continue;
+                _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, de->d_name);
+                log_info("removing '%s' left by an earlier run", path);
+                (void)pxf_rm_rf(path);
+        }
+        (void)closedir(d);
+}
+
+static int prepare_paths(struct bld_job *job, const char *build_dir, struct pxf_error *err)
+{
+        _cleanup_free_ char *out_dir = pxf_dirname(job->output);
+        const char *base = strrchr(job->output, '/');
+        int r = pxf_mkdir_p(build_dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create build directory '%s': %s",
+                                     build_dir, strerror(-r));
+        remove_stale(build_dir, WORK_PREFIX, true);
+        remove_stale(out_dir, PARTIAL_INFIX, false);
+        job->work_dir = pxf_asprintf("%s/" WORK_PREFIX "%d", build_dir, (int)getpid());
+        job->overlay = pxf_asprintf("%s/work.qcow2", job->work_dir);
+        job->partial = pxf_asprintf("%s/.%s" PARTIAL_INFIX "%d", out_dir,
+                                    base ? base + 1 : job->output, (int)getpid());
+        if (mkdir(job->work_dir, 0700) < 0)
+                return pxf_error_set(err, -errno, "cannot create '%s': %m", job->work_dir);
+        return 0;
+}
+
+static void job_cleanup(struct bld_job *job)
+{
+        if (job->work_dir)
+                (void)pxf_rm_rf(job->work_dir);
+        if (job->partial)
+                (void)unlink(job->partial);
+        free(job->work_dir);
+        free(job->overlay);
+        free(job->partial);
+}
+
+static _Noreturn void child_main(const struct bld_job *job, int report_fd)
+{
+        struct pxf_error err = {0};
+        sigset_t none;
+        int r;
+
+        (void)setpgid(0, 0);
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        r = bld_job_customize(job, &err);
+        if (r < 0) {
+                if (err.code == 0)
+                        pxf_error_set(&err, r, "build failed: %s", strerror(-r));
+                (void)!write(report_fd, &err, sizeof err);
+        }
+        _exit(r < 0 ? 1 : 0);
+}
+
+/* Waits for the child; a stop signal turns into SIGTERM for its process group, and
+ * SIGKILL if it has not ended after a grace period. */
+static int wait_child(pid_t pid, const sigset_t *sigs, bool *interrupted)
+{
+        struct timespec grace = {.tv_sec = STOP_GRACE_SECONDS};
+        int status;
+
+        for (;;) {
+                siginfo_t si;
+                int sig = *interrupted ? sigtimedwait(sigs, &si, &grace) : sigwaitinfo(sigs, &si);
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid)
+                        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+                if (sig < 0 && errno == EAGAIN && *interrupted) {
+                        log_warning("the build did not stop in time; killing it");
+                        (void)kill(-pid, SIGKILL);
+                } else if (sig == SIGINT || sig == SIGTERM) {
+                        if (!*interrupted)
+                                log_warning("interrupted: stopping the build and cleaning up");
+                        *interrupted = true;
+                        (void)kill(-pid, SIGTERM);
+                }
+        }
+}
+
+static int supervise(struct bld_job *job, struct pxf_error *err)
+{
+        sigset_t sigs, old;
+        bool interrupted = false;
+        int fds[2], r;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return pxf_error_set(err, -errno, "cannot create a pipe: %m");
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGCHLD);
+        (void)sigprocmask(SIG_BLOCK, &sigs, &old);
+        pid = fork();
+        if (pid == 0)
+                child_main(job, fds[1]);
+        (void)close(fds[1]);
+        if (pid < 0)
+                r = pxf_error_set(err, -errno, "cannot start the build process: %m");
+        else
+                r = wait_child(pid, &sigs, &interrupted);
+        if (interrupted)
+                r = pxf_error_set(err, -ECANCELED, "interrupted");
+        else if (r < 0 && read(fds[0], err, sizeof *err) != (ssize_t)sizeof *err)
+                pxf_error_set(err, r, "the build process failed without a report");
+        (void)close(fds[0]);
+        (void)sigprocmask(SIG_SETMASK, &old, NULL);
+        return r < 0 ? err->code : 0;
+}
+
+int bld_run(const struct bld_options *opts, struct pxf_error *err)
+{
+        struct bld_job job = {0};
+        const char *build_dir = opts->build_dir ? opts->build_dir : BLD_DEFAULT_BUILD_DIR;
+        int r = resolve_job(opts, &job, err);
+
+        if (r >= 0)
+                r = prepare_paths(&job, build_dir, err);
+        if (r >= 0)
+                r = supervise(&job, err);
+        job_cleanup(&job);
+        return r;
+}

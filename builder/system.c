@@ -1,0 +1,249 @@
+/* Host name, services, kernel modules, kernel command line and initramfs: small edits of
+ * the image's configuration, each done the way the image's distribution expects. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "builder/builder-internal.h"
+
+#define ETC_FILE_MAX (1024u * 1024)
+#define MODPROBE_CONF "/etc/modprobe.d/pxeforge.conf"
+#define MODULES_LOAD_CONF "/etc/modules-load.d/pxeforge.conf"
+#define GRUB_DROPIN_DIR "/etc/default/grub.d"
+#define GRUB_DROPIN GRUB_DROPIN_DIR "/pxeforge.cfg"
+
+__attribute__((format(printf, 2, 3))) static void append(char **buf, const char *fmt, ...)
+{
+        char *old = *buf, *piece = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&piece, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+        *buf = pxf_asprintf("%s%s", old ? old : "", piece);
+        free(old);
+        free(piece);
+}
+
+/* ---- hostname ---------------------------------------------------------------------- */
+
+char *bld_hosts_with_hostname(const char *hosts, const char *hostname)
+{
+        char *out = NULL;
+        bool replaced = false;
+
+        for (const char *line = hosts; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                bool ours = strncmp(line, "127.0.1.1", 9) == 0 &&
+                            (line[9] == ' ' || line[9] == '\t');
+                if (ours && !replaced)
+                        append(&out, "127.0.1.1\t%s\n", hostname);
+                else if (!ours)
+                        append(&out, "%.*s\n", (int)len, line);
+                replaced |= ours;
+                line += len + (line[len] == '\n');
+        }
+        if (!replaced)
+                append(&out, "127.0.1.1\t%s\n", hostname);
+        return out;
+}
+
+int bld_hostname_apply(struct bld_guest *gs, const char *hostname, struct pxf_error *err)
+{
+        _cleanup_free_ char *line = pxf_asprintf("%s\n", hostname);
+        _cleanup_free_ char *hosts = NULL, *updated = NULL;
+        int r = bld_guest_write(gs, "/etc/hostname", line, strlen(line), 0644, err);
+
+        if (r < 0)
+                return r;
+        r = bld_guest_read(gs, "/etc/hosts", ETC_FILE_MAX, &hosts, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        updated = bld_hosts_with_hostname(hosts, hostname);
+        return bld_guest_write(gs, "/etc/hosts", updated, strlen(updated), 0644, err);
+}
+
+/* ---- services ---------------------------------------------------------------------- */
+
+static int systemctl_each(struct bld_guest *gs, const char *verb, char *const *units,
+                          struct pxf_error *err)
+{
+        for (size_t i = 0; units && units[i]; i++) {
+                int r = bld_guest_run(gs, (const char *[]){"systemctl", verb, units[i], NULL},
+                                      err);
+                if (r < 0)
+                        return pxf_error_prefix(err, "os.services.%s '%s'", verb, units[i]);
+        }
+        return 0;
+}
+
+int bld_services_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+{
+        int r = systemctl_each(gs, "enable", os->services_enable, err);
+
+        return r < 0 ? r : systemctl_each(gs, "disable", os->services_disable, err);
+}
+
+/* ---- kernel modules ---------------------------------------------------------------- */
+
+char *bld_modprobe_conf(const struct cfg_module *mods, size_t n)
+{
+        char *out = pxf_strdup("# Written by pxeforge from os.modules\n");
+
+        for (size_t i = 0; i < n; i++) {
+                if (mods[i].load_mode == CFG_MODULE_DISABLE)
+                        append(&out, "blacklist %s\n", mods[i].name);
+                if (mods[i].options)
+                        append(&out, "options %s %s\n", mods[i].name, mods[i].options);
+        }
+        return out;
+}
+
+char *bld_modules_load_conf(const struct cfg_module *mods, size_t n)
+{
+        char *out = pxf_strdup("# Written by pxeforge from os.modules\n");
+
+        for (size_t i = 0; i < n; i++)
+                if (mods[i].load_mode == CFG_MODULE_ALWAYS)
+                        append(&out, "%s\n", mods[i].name);
+        return out;
+}
+
+/* Without `blacklist NAME` lines: a module set to always or auto must not stay disabled
+ * by the image's own configuration. Returns NULL when nothing changed. */
+static char *drop_blacklist(const char *text, const char *name)
+{
+        _cleanup_free_ char *needle = pxf_asprintf("blacklist %s", name);
+        char *out = pxf_strdup("");
+        bool changed = false;
+
+        for (const char *line = text; *line;) {
+                size_t len = strcspn(line, "\n");
+                if (len == strlen(needle) && strncmp(line, needle, len) == 0)
+                        changed = true;
+                else
+                        append(&out, "%.*s\n", (int)len, line);
+                line += len + (line[len] == '\n');
+        }
+        if (!changed)
+                out = (free(out), NULL);
+        return out;
+}
+
+static int unblacklist(struct bld_guest *gs, const char *name, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **entries = guestfs_ls(gs->g, "/etc/modprobe.d");
+
+        for (size_t i = 0; entries && entries[i]; i++) {
+                _cleanup_free_ char *path = pxf_asprintf("/etc/modprobe.d/%s", entries[i]);
+                _cleanup_free_ char *text = NULL, *changed = NULL;
+                if (strcmp(path, MODPROBE_CONF) == 0 || bld_guest_is_dir(gs, path))
+                        continue;
+                int r = bld_guest_read(gs, path, ETC_FILE_MAX, &text, err);
+                if (r < 0)
+                        return r;
+                changed = drop_blacklist(text, name);
+                if (changed)
+                        r = bld_guest_write(gs, path, changed, strlen(changed), 0644, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int bld_modules_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+{
+        _cleanup_free_ char *modprobe = bld_modprobe_conf(os->modules, os->n_modules);
+        _cleanup_free_ char *load = bld_modules_load_conf(os->modules, os->n_modules);
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < os->n_modules; i++)
+                if (os->modules[i].load_mode == CFG_MODULE_ALWAYS ||
+                    os->modules[i].load_mode == CFG_MODULE_AUTO)
+                        r = unblacklist(gs, os->modules[i].name, err);
+        if (r >= 0)
+                r = bld_guest_mkdir_p(gs, "/etc/modprobe.d", 0755, err);
+        if (r >= 0)
+                r = bld_guest_write(gs, MODPROBE_CONF, modprobe, strlen(modprobe), 0644, err);
+        if (r >= 0)
+                r = bld_guest_mkdir_p(gs, "/etc/modules-load.d", 0755, err);
+        if (r >= 0)
+                r = bld_guest_write(gs, MODULES_LOAD_CONF, load, strlen(load), 0644, err);
+        return r;
+}
+
+/* ---- kernel command line ------------------------------------------------------------ */
+
+int bld_grub_default_dropin(char *const *args, char **ret)
+{
+        char *out = pxf_strdup("# Written by pxeforge from os.kernelCommandLine\n"
+                               "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX");
+
+        for (size_t i = 0; args && args[i]; i++) {
+                /* The value sits in a double-quoted shell string that grub-mkconfig
+                 * sources: anything that could end or expand it is refused. */
+                if (strpbrk(args[i], "\"$`\\\n")) {
+                        free(out);
+                        return -EINVAL;
+                }
+                append(&out, " %s", args[i]);
+        }
+        append(&out, "\"\n");
+        *ret = out;
+        return 0;
+}
+
+static int cmdline_debian(struct bld_guest *gs, char *const *args, struct pxf_error *err)
+{
+        _cleanup_free_ char *dropin = NULL;
+        int r;
+
+        if (!bld_guest_exists(gs, "/etc/default/grub"))
+                return pxf_error_set(err, -ENOENT, "the image has no /etc/default/grub; "
+                                                   "os.kernelCommandLine needs GRUB");
+        if (bld_grub_default_dropin(args, &dropin) < 0)
+                return pxf_error_set(err, -EINVAL, "os.kernelCommandLine.extraCommandLine "
+                                                   "must not contain \" $ ` or \\");
+        r = bld_guest_mkdir_p(gs, GRUB_DROPIN_DIR, 0755, err);
+        if (r >= 0)
+                r = bld_guest_write(gs, GRUB_DROPIN, dropin, strlen(dropin), 0644, err);
+        if (r >= 0)
+                r = bld_guest_run(gs, (const char *[]){"update-grub", NULL}, err);
+        return r;
+}
+
+static int cmdline_grubby(struct bld_guest *gs, char *const *args, struct pxf_error *err)
+{
+        _cleanup_free_ char *joined = NULL, *opt = NULL;
+
+        for (size_t i = 0; args && args[i]; i++) {
+                char *old = joined;
+                joined = pxf_asprintf("%s%s%s", old ? old : "", old ? " " : "", args[i]);
+                free(old);
+        }
+        opt = pxf_asprintf("--args=%s", joined ? joined : "");
+        return bld_guest_run(gs, (const char *[]){"grubby", "--update-kernel=ALL", opt, NULL},
+                             err);
+}
+
+int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err)
+{
+        int r = gs->pkg == BLD_PKG_APT ? cmdline_debian(gs, args, err)
+                                       : cmdline_grubby(gs, args, err);
+
+        return r < 0 ? pxf_error_prefix(err, "os.kernelCommandLine") : r;
+}
+
+int bld_initramfs_regenerate(struct bld_guest *gs, struct pxf_error *err)
+{
+        if (gs->pkg == BLD_PKG_APT)
+                return bld_guest_run(gs, (const char *[]){"update-initramfs", "-u", "-k", "all",
+                                                          NULL},
+                                     err);
+        return bld_guest_run(gs, (const char *[]){"dracut", "--regenerate-all", "--force", NULL},
+                             err);
+}

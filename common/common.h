@@ -1,0 +1,152 @@
+/* common: the one module every other pxeforge module may use.
+ *
+ * It owns nothing long-lived except the process-wide log settings, which only main()
+ * changes. It provides:
+ *   - cleanup helpers (_cleanup_free_, TAKE_PTR, ...), systemd style;
+ *   - struct pxf_error, the user-facing context that goes with a negative errno;
+ *   - the logging API (pxf_log*), one place for levels and formatting;
+ *   - pxf_spawn_run(), the only way pxeforge starts an external program: explicit argv,
+ *     explicit environment, never a shell;
+ *   - small file-system helpers (bounded file reads, mkdir -p, rm -rf, atomic rename).
+ *
+ * Functions return 0 (or a positive count) on success and a negative errno on failure.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ---- cleanup ---------------------------------------------------------------------- */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define TAKE_PTR(p)                                                                        \
+        ({                                                                                 \
+                __typeof__(p) _p_ = (p);                                                   \
+                (p) = NULL;                                                                \
+                _p_;                                                                       \
+        })
+#define TAKE_FD(fd)                                                                        \
+        ({                                                                                 \
+                int _fd_ = (fd);                                                           \
+                (fd) = -1;                                                                 \
+                _fd_;                                                                      \
+        })
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                            \
+        static inline void func##p(type *p)                                                \
+        {                                                                                  \
+                if (*p)                                                                    \
+                        (void)func(*p);                                                    \
+        }
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                (void)close(*fd);
+}
+void pxf_strv_free(char **v);
+static inline void pxf_strv_freep(char ***v)
+{
+        pxf_strv_free(*v);
+}
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_strv_free_ _cleanup_(pxf_strv_freep)
+
+#define PXF_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- errors ----------------------------------------------------------------------- */
+
+#define PXF_ERROR_MSG_MAX 4096
+
+/* User-facing text that goes with a negative errno. Filled only on failure. */
+struct pxf_error {
+        int code; /* negative errno */
+        char msg[PXF_ERROR_MSG_MAX];
+};
+
+/* Sets err (if not NULL) and returns code, so callers write `return pxf_error_set(...)`. */
+int pxf_error_set(struct pxf_error *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Prefixes the message already in err with more context ("step: <old message>"). */
+int pxf_error_prefix(struct pxf_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* ---- logging ---------------------------------------------------------------------- */
+
+enum pxf_log_level {
+        PXF_LOG_ERROR,
+        PXF_LOG_WARNING,
+        PXF_LOG_INFO,
+        PXF_LOG_DEBUG,
+};
+
+/* Process-wide settings: main() calls these once, before anything else runs. */
+void pxf_log_set_level(enum pxf_log_level level);
+enum pxf_log_level pxf_log_get_level(void);
+/* Parses "error", "warning", "info", "debug"; returns -EINVAL for anything else. */
+int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret);
+
+void pxf_log(enum pxf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap);
+/* Logs with ": <strerror(-r)>" appended and returns r. */
+int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+#define log_error(...) pxf_log(PXF_LOG_ERROR, __VA_ARGS__)
+#define log_warning(...) pxf_log(PXF_LOG_WARNING, __VA_ARGS__)
+#define log_info(...) pxf_log(PXF_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) pxf_log(PXF_LOG_DEBUG, __VA_ARGS__)
+
+/* Monotonic clock in microseconds, for step durations. */
+uint64_t pxf_now_usec(void);
+
+/* ---- spawning --------------------------------------------------------------------- */
+
+#define PXF_SPAWN_STDERR_TAIL 2048
+
+struct pxf_spawn_opts {
+        const char *const *envp; /* NULL: a minimal default environment */
+        const char *cwd;         /* NULL: inherit */
+        int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
+        bool stderr_to_log;      /* forward each stderr line to the debug log */
+};
+#define PXF_SPAWN_INHERIT (-2)
+
+/* Runs argv[0] (looked up in PATH when it has no '/') with the given argv and waits for
+ * it. Returns 0 when it exits 0; otherwise -ECHILD with err holding the program name, its
+ * exit status and the last lines of its stderr. opts may be NULL. */
+int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
+                  struct pxf_error *err);
+
+/* ---- strings and files ------------------------------------------------------------ */
+
+char *pxf_strdup(const char *s);                          /* aborts on OOM */
+char *pxf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* aborts */
+void *pxf_calloc(size_t n, size_t size);                  /* aborts on OOM */
+void *pxf_reallocarray(void *p, size_t n, size_t size);   /* aborts on OOM */
+size_t pxf_strv_length(char *const *v);
+/* Appends a copy of s to the NULL-terminated vector *v. */
+void pxf_strv_push(char ***v, const char *s);
+
+/* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
+int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Creates path and its parents with mode (like mkdir -p). */
+int pxf_mkdir_p(const char *path, mode_t mode);
+/* Removes path recursively, not following symlinks and not crossing mount points.
+ * A missing path is success. */
+int pxf_rm_rf(const char *path);
+/* Joins a directory and a relative path unless path is already absolute. */
+char *pxf_path_resolve(const char *base_dir, const char *path);
+/* Directory part of path ("." if none); a new string. */
+char *pxf_dirname(const char *path);
+/* fsyncs the file, renames it over dst, fsyncs the directory of dst. */
+int pxf_publish_file(const char *tmp, const char *dst);

@@ -1,0 +1,125 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+
+int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((size_t)st.st_size > max)
+                return -EFBIG;
+        buf = pxf_calloc((size_t)st.st_size + 1, 1);
+        while (len < (size_t)st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int pxf_mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = pxf_strdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        if (type == FTW_DP)
+                return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+        return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int pxf_rm_rf(const char *path)
+{
+        struct stat st;
+        int r;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? -errno : 0;
+        r = nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        return r > 0 ? -EIO : r;
+}
+
+char *pxf_path_resolve(const char *base_dir, const char *path)
+{
+        if (!path)
+                return NULL;
+        if (path[0] == '/' || !base_dir || !base_dir[0])
+                return pxf_strdup(path);
+        return pxf_asprintf("%s/%s", base_dir, path);
+}
+
+char *pxf_dirname(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return pxf_strdup(".");
+        if (slash == path)
+                return pxf_strdup("/");
+        return strndup(path, (size_t)(slash - path));
+}
+
+static int fsync_path(const char *path, int flags)
+{
+        _cleanup_close_ int fd = open(path, flags | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        return fsync(fd) < 0 ? -errno : 0;
+}
+
+int pxf_publish_file(const char *tmp, const char *dst)
+{
+        _cleanup_free_ char *dir = pxf_dirname(dst);
+        int r;
+
+        r = fsync_path(tmp, O_RDONLY);
+        if (r < 0)
+                return r;
+        if (rename(tmp, dst) < 0)
+                return -errno;
+        return fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}

@@ -1,0 +1,84 @@
+/* Logging: one line per message on stderr, "pxeforge[LEVEL]: text". Under systemd
+ * (JOURNAL_STREAM set) the line carries a <N> priority prefix instead so journald keeps
+ * the level. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/common.h"
+
+/* The single piece of process-wide mutable state: set by main() before any work. */
+static enum pxf_log_level log_max_level = PXF_LOG_INFO;
+
+void pxf_log_set_level(enum pxf_log_level level)
+{
+        log_max_level = level;
+}
+
+enum pxf_log_level pxf_log_get_level(void)
+{
+        return log_max_level;
+}
+
+static const char *const level_names[] = {
+        [PXF_LOG_ERROR] = "error",
+        [PXF_LOG_WARNING] = "warning",
+        [PXF_LOG_INFO] = "info",
+        [PXF_LOG_DEBUG] = "debug",
+};
+
+int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(level_names); i++)
+                if (strcmp(s, level_names[i]) == 0) {
+                        *ret = (enum pxf_log_level)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap)
+{
+        static const int syslog_prio[] = {3, 4, 6, 7};
+        char line[8192];
+
+        if (level > log_max_level)
+                return;
+        (void)vsnprintf(line, sizeof line, fmt, ap);
+        if (getenv("JOURNAL_STREAM"))
+                fprintf(stderr, "<%d>%s\n", syslog_prio[level], line);
+        else if (level == PXF_LOG_INFO)
+                fprintf(stderr, "pxeforge: %s\n", line);
+        else
+                fprintf(stderr, "pxeforge: %s: %s\n", level_names[level], line);
+}
+
+void pxf_log(enum pxf_log_level level, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        pxf_logv(level, fmt, ap);
+        va_end(ap);
+}
+
+int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
+{
+        char msg[4096];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        pxf_log(level, "%s: %s", msg, strerror(r < 0 ? -r : r));
+        return r;
+}
+
+uint64_t pxf_now_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

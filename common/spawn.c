@@ -1,0 +1,177 @@
+/* The one place pxeforge starts external programs: posix_spawn with an explicit argv and
+ * environment, a clean signal state, and stderr captured so a failure can say why. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/common.h"
+
+static const char *const default_env[] = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LC_ALL=C.UTF-8",
+        "HOME=/root",
+        NULL,
+};
+
+/* Keeps the last PXF_SPAWN_STDERR_TAIL bytes of a stream. */
+struct tail {
+        char buf[PXF_SPAWN_STDERR_TAIL];
+        size_t len;
+};
+
+static void tail_append(struct tail *t, const char *data, size_t n)
+{
+        if (n >= sizeof t->buf) {
+                memcpy(t->buf, data + n - sizeof t->buf, sizeof t->buf);
+                t->len = sizeof t->buf;
+                return;
+        }
+        if (t->len + n > sizeof t->buf) {
+                size_t drop = t->len + n - sizeof t->buf;
+                memmove(t->buf, t->buf + drop, t->len - drop);
+                t->len -= drop;
+        }
+        memcpy(t->buf + t->len, data, n);
+        t->len += n;
+}
+
+static void log_lines(const char *prog, const char *data, size_t n)
+{
+        const char *end = data + n;
+
+        while (data < end) {
+                const char *nl = memchr(data, '\n', (size_t)(end - data));
+                size_t len = nl ? (size_t)(nl - data) : (size_t)(end - data);
+                if (len > 0)
+                        log_debug("%s: %.*s", prog, (int)len, data);
+                data += len + 1;
+        }
+}
+
+static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_opts *o,
+                         int err_fd)
+{
+        int r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+
+        if (r == 0 && o->stdout_fd == PXF_SPAWN_INHERIT)
+                r = posix_spawn_file_actions_adddup2(fa, STDERR_FILENO, 1);
+        else if (r == 0 && o->stdout_fd >= 0)
+                r = posix_spawn_file_actions_adddup2(fa, o->stdout_fd, 1);
+        else if (r == 0)
+                r = posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(fa, err_fd, 2);
+        if (r == 0 && o->cwd)
+                r = posix_spawn_file_actions_addchdir_np(fa, o->cwd);
+        if (r == 0)
+                r = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+        return -r;
+}
+
+static int setup_attrs(posix_spawnattr_t *attr)
+{
+        sigset_t all, none;
+        int r;
+
+        sigfillset(&all);
+        sigemptyset(&none);
+        r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(attr, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(attr, &all);
+        return -r;
+}
+
+static int start(const char *const *argv, const struct pxf_spawn_opts *o, int err_fd,
+                 pid_t *ret_pid)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        r = setup_actions(&fa, o, err_fd);
+        if (r == 0)
+                r = setup_attrs(&attr);
+        if (r == 0)
+                r = -posix_spawnp(ret_pid, argv[0], &fa, &attr, (char *const *)argv,
+                                  (char *const *)(o->envp ? o->envp : default_env));
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        return r;
+}
+
+static int wait_child(pid_t pid, int *ret_status)
+{
+        while (waitpid(pid, ret_status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+static void drain_stderr(int fd, const char *prog, bool to_log, struct tail *t)
+{
+        char buf[4096];
+
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                tail_append(t, buf, (size_t)n);
+                if (to_log)
+                        log_lines(prog, buf, (size_t)n);
+        }
+}
+
+static int describe_failure(const char *prog, int status, const struct tail *t,
+                            struct pxf_error *err)
+{
+        char what[64];
+        size_t len = t->len;
+
+        if (WIFEXITED(status))
+                (void)snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
+        else
+                (void)snprintf(what, sizeof what, "was killed by signal %d", WTERMSIG(status));
+        while (len > 0 && (t->buf[len - 1] == '\n' || t->buf[len - 1] == ' '))
+                len--;
+        if (len == 0)
+                return pxf_error_set(err, -ECHILD, "%s %s", prog, what);
+        return pxf_error_set(err, -ECHILD, "%s %s:\n%.*s", prog, what, (int)len, t->buf);
+}
+
+int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
+                  struct pxf_error *err)
+{
+        static const struct pxf_spawn_opts defaults = {.stdout_fd = -1};
+        const struct pxf_spawn_opts *o = opts ? opts : &defaults;
+        _cleanup_close_ int rd = -1, wr = -1;
+        struct tail tail = {.len = 0};
+        int fds[2], status = 0, r;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return pxf_error_set(err, -errno, "cannot create a pipe: %m");
+        rd = fds[0];
+        wr = fds[1];
+        log_debug("running: %s", argv[0]);
+        r = start(argv, o, wr, &pid);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot run %s: %s", argv[0], strerror(-r));
+        (void)close(TAKE_FD(wr));
+        drain_stderr(rd, argv[0], o->stderr_to_log, &tail);
+        r = wait_child(pid, &status);
+        if (r < 0)
+                return pxf_error_set(err, r, "waiting for %s: %s", argv[0], strerror(-r));
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        return describe_failure(argv[0], status, &tail, err);
+}

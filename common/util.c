@@ -1,0 +1,67 @@
+/* Allocation and string-vector helpers. Out of memory is not a condition pxeforge tries
+ * to survive: these abort, which keeps every caller free of OOM branches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/common.h"
+
+static void *oom_check(void *p)
+{
+        if (!p) {
+                fputs("pxeforge: out of memory\n", stderr);
+                abort();
+        }
+        return p;
+}
+
+char *pxf_strdup(const char *s)
+{
+        return s ? oom_check(strdup(s)) : NULL;
+}
+
+void *pxf_calloc(size_t n, size_t size)
+{
+        return oom_check(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *pxf_reallocarray(void *p, size_t n, size_t size)
+{
+        return oom_check(reallocarray(p, n ? n : 1, size ? size : 1));
+}
+
+char *pxf_asprintf(const char *fmt, ...)
+{
+        char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return oom_check(r < 0 ? NULL : s);
+}
+
+size_t pxf_strv_length(char *const *v)
+{
+        size_t n = 0;
+
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+void pxf_strv_push(char ***v, const char *s)
+{
+        size_t n = pxf_strv_length(*v);
+
+        *v = pxf_reallocarray(*v, n + 2, sizeof(char *));
+        (*v)[n] = pxf_strdup(s);
+        (*v)[n + 1] = NULL;
+}
+
+void pxf_strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}

@@ -1,0 +1,3 @@
+/* Placeholder until the loader lands. */
+#include <errno.h>
+#include "config/config.h"

@@ -1,0 +1,239 @@
+/* config: the YAML configuration users bring, loaded into plain C structures.
+ *
+ * Field names follow Microsoft's Image Customizer so existing configs work. Loading is
+ * strict: unknown keys, wrong types, bad enum values, missing required values and
+ * conflicting fields are errors, each reported with file:line:column and the key path
+ * (os.users[1].password.type). Every error in the file is reported, not only the first.
+ *
+ * Relative paths in the file are resolved against the directory of the config file at
+ * load time, so every path in struct cfg_config is usable as is.
+ *
+ * This module is pure: it reads the config file (and, on request, checks that referenced
+ * files exist) and never touches an image. It owns every string in struct cfg_config;
+ * cfg_free() releases them all.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CFG_FILE_MAX (1024 * 1024) /* a config or package-list file larger is refused */
+#define CFG_DEPTH_MAX 32           /* nesting deeper than this is refused */
+
+/* Where a value sits in the config file, 1-based; 0 when it did not come from the file. */
+struct cfg_loc {
+        unsigned line;
+        unsigned column;
+};
+
+enum cfg_password_type {
+        CFG_PASSWORD_LOCKED,
+        CFG_PASSWORD_PLAIN_TEXT,
+        CFG_PASSWORD_HASHED,
+        CFG_PASSWORD_PLAIN_TEXT_FILE,
+        CFG_PASSWORD_HASHED_FILE,
+};
+
+struct cfg_password {
+        enum cfg_password_type type;
+        char *value; /* the text, or for *-file types the resolved path of the file */
+};
+
+struct cfg_user {
+        char *name; /* required */
+        bool has_uid;
+        uint32_t uid;
+        bool has_password;
+        struct cfg_password password;
+        int password_expires_days; /* -1 when unset */
+        char **ssh_public_keys;      /* NULL-terminated; NULL when unset */
+        char **ssh_public_key_paths; /* resolved paths */
+        char *primary_group;
+        char **secondary_groups;
+        char *startup_command; /* the login shell */
+        char *home_directory;
+        struct cfg_loc loc;
+};
+
+struct cfg_group {
+        char *name; /* required */
+        bool has_gid;
+        uint32_t gid;
+        struct cfg_loc loc;
+};
+
+/* os.additionalFiles[], iso.additionalFiles[], pxe.additionalFiles[]: exactly one of
+ * source and content is set. */
+struct cfg_file {
+        char *source; /* resolved path on the host */
+        char *content;
+        char *destination; /* required; absolute in the image (os) or relative (iso/pxe) */
+        bool has_permissions;
+        mode_t permissions;
+        struct cfg_loc loc;
+};
+
+struct cfg_dir {
+        char *source;      /* required; resolved path of a host directory */
+        char *destination; /* required; absolute path in the image */
+        bool has_new_dir_permissions;
+        mode_t new_dir_permissions;
+        bool has_merged_dir_permissions;
+        mode_t merged_dir_permissions;
+        bool has_child_file_permissions;
+        mode_t child_file_permissions;
+        struct cfg_loc loc;
+};
+
+enum cfg_module_load_mode {
+        CFG_MODULE_INHERIT, /* the default: keep what the image does, only set options */
+        CFG_MODULE_ALWAYS,
+        CFG_MODULE_AUTO,
+        CFG_MODULE_DISABLE,
+};
+
+struct cfg_module {
+        char *name; /* required */
+        enum cfg_module_load_mode load_mode;
+        char *options; /* NULL when unset */
+        struct cfg_loc loc;
+};
+
+/* scripts.postCustomization[] and scripts.finalizeCustomization[]: exactly one of path
+ * and content is set. */
+struct cfg_script {
+        char *path; /* resolved path on the host */
+        char *content;
+        char *interpreter; /* NULL: run the file itself (path) or /bin/sh (content) */
+        char **arguments;
+        char **environment; /* "NAME=value" strings, in file order */
+        char *name;         /* for logs; NULL when unset */
+        struct cfg_loc loc;
+};
+
+struct cfg_packages {
+        bool update_existing;
+        char **install, **remove, **update;
+        /* resolved paths of YAML files holding `packages: [...]` */
+        char **install_lists, **remove_lists, **update_lists;
+};
+
+enum cfg_initramfs_type {
+        CFG_INITRAMFS_UNSET,
+        CFG_INITRAMFS_BOOTSTRAP,
+        CFG_INITRAMFS_FULL_OS,
+};
+
+enum cfg_selinux_mode {
+        CFG_SELINUX_UNSET,
+        CFG_SELINUX_DISABLED,
+        CFG_SELINUX_PERMISSIVE,
+        CFG_SELINUX_ENFORCING,
+        CFG_SELINUX_FORCE_ENFORCING,
+};
+
+enum cfg_image_format {
+        CFG_FORMAT_UNSET,
+        CFG_FORMAT_RAW,
+        CFG_FORMAT_QCOW2,
+        CFG_FORMAT_VHD,
+        CFG_FORMAT_VHD_FIXED,
+        CFG_FORMAT_VHDX,
+        CFG_FORMAT_ISO,
+        CFG_FORMAT_PXE_DIR,
+        CFG_FORMAT_PXE_TAR,
+};
+
+/* The `iso` and `pxe` sections share these fields. */
+struct cfg_live {
+        enum cfg_initramfs_type initramfs_type;
+        struct cfg_loc initramfs_type_loc;
+        char **extra_command_line; /* kernelCommandLine.extraCommandLine */
+        struct cfg_file *additional_files;
+        size_t n_additional_files;
+};
+
+struct cfg_pxe {
+        struct cfg_live live;
+        char *bootstrap_base_url;
+        struct cfg_loc bootstrap_base_url_loc;
+        char *bootstrap_file_url;
+        struct cfg_loc bootstrap_file_url_loc;
+};
+
+struct cfg_os {
+        char *hostname;
+        struct cfg_packages packages;
+        struct cfg_file *additional_files;
+        size_t n_additional_files;
+        struct cfg_dir *additional_dirs;
+        size_t n_additional_dirs;
+        struct cfg_user *users;
+        size_t n_users;
+        struct cfg_group *groups;
+        size_t n_groups;
+        char **services_enable, **services_disable;
+        struct cfg_module *modules;
+        size_t n_modules;
+        char **extra_command_line; /* os.kernelCommandLine.extraCommandLine */
+        enum cfg_selinux_mode selinux_mode;
+        struct cfg_loc selinux_mode_loc;
+};
+
+struct cfg_config {
+        char *path; /* the config file as given */
+        char *dir;  /* its directory, the base of relative paths */
+        char *input_image_path;
+        struct cfg_os os;
+        struct cfg_script *post_customization;
+        size_t n_post_customization;
+        struct cfg_script *finalize_customization;
+        size_t n_finalize_customization;
+        struct cfg_live iso;
+        struct cfg_pxe pxe;
+        char *output_image_path;
+        enum cfg_image_format output_image_format;
+};
+
+/* One problem found in a config file. */
+struct cfg_diag {
+        char *file;
+        unsigned line, column; /* 1-based; 0 when not tied to a place */
+        char *key_path;        /* e.g. "os.users[1].password.type"; may be empty */
+        char *message;
+};
+
+struct cfg_diags {
+        struct cfg_diag *items;
+        size_t n;
+};
+
+/* Loads and validates a config file. On success *ret owns a new config and 0 is returned;
+ * on failure every problem found is appended to diags and -EINVAL is returned (-ENOENT,
+ * -EFBIG, ... when the file itself cannot be read, also with a diag). */
+int cfg_load_file(const char *path, struct cfg_config **ret, struct cfg_diags *diags);
+
+/* Same from a buffer; name is used in messages, base_dir resolves relative paths. */
+int cfg_load_buffer(const char *name, const char *buf, size_t len, const char *base_dir,
+                    struct cfg_config **ret, struct cfg_diags *diags);
+
+/* Checks that every file and directory the config refers to exists with the right type
+ * (additional files and dirs, ssh key files, password files, scripts, package lists,
+ * iso/pxe additional files). Returns 0 or -ENOENT with a diag per missing item. */
+int cfg_validate_files(const struct cfg_config *cfg, struct cfg_diags *diags);
+
+/* Reads a package-list file (`packages: [a, b]`), appending its names to *list. */
+int cfg_load_package_list(const char *path, char ***list, struct cfg_diags *diags);
+
+struct cfg_config *cfg_free(struct cfg_config *cfg);
+
+/* "file:line:column: key.path: message" (parts omitted when unknown); a new string. */
+char *cfg_diag_format(const struct cfg_diag *d);
+void cfg_diags_clear(struct cfg_diags *diags);
+
+const char *cfg_image_format_to_string(enum cfg_image_format f);
+/* Returns -EINVAL for an unknown name. */
+int cfg_image_format_from_string(const char *s, enum cfg_image_format *ret);
+bool cfg_image_format_is_disk(enum cfg_image_format f);

@@ -1,0 +1,24 @@
+/* The pxeforge program: subcommands and the exit codes they share. */
+#pragma once
+
+#include "common/common.h"
+#include "config/config.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct cfg_config *, cfg_free)
+
+enum pxf_exit {
+        PXF_EXIT_OK = 0,
+        PXF_EXIT_FAILED = 1,      /* the build or check failed; the message says why */
+        PXF_EXIT_USAGE = 2,       /* bad command line */
+        PXF_EXIT_CONFIG = 3,      /* the configuration file is invalid */
+        PXF_EXIT_INTERRUPTED = 130,
+};
+
+int cmd_customize(int argc, char **argv);
+int cmd_validate_config(int argc, char **argv);
+
+/* Loads a config and logs every diagnostic; with check_files also checks referenced
+ * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */
+int load_config(const char *path, bool check_files, struct cfg_config **ret);
+/* Handles --log-level VALUE; returns PXF_EXIT_USAGE on a bad value. */
+int set_log_level(const char *value);

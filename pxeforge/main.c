@@ -1,0 +1,100 @@
+/* pxeforge: entry point and subcommand dispatch. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "pxeforge/commands.h"
+
+static const char usage[] =
+        "Usage: pxeforge [--log-level LEVEL] COMMAND [OPTIONS]\n"
+        "\n"
+        "Customize Linux disk images and turn them into network-boot artifacts.\n"
+        "\n"
+        "Commands:\n"
+        "  customize        customize a disk image from a YAML configuration\n"
+        "  validate-config  check a configuration file without touching any image\n"
+        "\n"
+        "Options:\n"
+        "  --log-level LEVEL  error, warning, info (default) or debug\n"
+        "  --version          print the version and exit\n"
+        "  --help             print this help and exit\n"
+        "\n"
+        "Run 'pxeforge COMMAND --help' for the options of a command.\n"
+        "\n"
+        "Exit status: 0 success, 1 failure, 2 bad command line, 3 invalid configuration,\n"
+        "130 interrupted.\n";
+
+static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+} commands[] = {
+        {"customize", cmd_customize},
+        {"validate-config", cmd_validate_config},
+};
+
+int set_log_level(const char *value)
+{
+        enum pxf_log_level level;
+
+        if (pxf_log_level_from_string(value, &level) < 0) {
+                log_error("invalid --log-level '%s' (expected error, warning, info or debug)",
+                          value);
+                return PXF_EXIT_USAGE;
+        }
+        pxf_log_set_level(level);
+        return PXF_EXIT_OK;
+}
+
+int load_config(const char *path, bool check_files, struct cfg_config **ret)
+{
+        struct cfg_diags diags = {0};
+        int r = cfg_load_file(path, ret, &diags);
+
+        if (r >= 0 && check_files && cfg_validate_files(*ret, &diags) < 0) {
+                *ret = cfg_free(*ret);
+                r = -EINVAL;
+        }
+        for (size_t i = 0; i < diags.n; i++) {
+                _cleanup_free_ char *line = cfg_diag_format(&diags.items[i]);
+                log_error("%s", line);
+        }
+        if (r < 0 && diags.n == 0)
+                log_error("%s: invalid configuration", path);
+        cfg_diags_clear(&diags);
+        return r < 0 ? PXF_EXIT_CONFIG : PXF_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+        int i = 1;
+
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        fputs(usage, stdout);
+                        return PXF_EXIT_OK;
+                }
+                if (strcmp(argv[i], "--version") == 0) {
+                        printf("pxeforge %s\n", PXF_VERSION);
+                        return PXF_EXIT_OK;
+                }
+                if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+                        if (set_log_level(argv[++i]) != PXF_EXIT_OK)
+                                return PXF_EXIT_USAGE;
+                        continue;
+                }
+                log_error("unknown option '%s'", argv[i]);
+                fputs(usage, stderr);
+                return PXF_EXIT_USAGE;
+        }
+        if (i >= argc) {
+                fputs(usage, stderr);
+                return PXF_EXIT_USAGE;
+        }
+        for (size_t c = 0; c < PXF_ELEMENTSOF(commands); c++)
+                if (strcmp(argv[i], commands[c].name) == 0)
+                        return commands[c].run(argc - i, argv + i);
+        log_error("unknown command '%s'", argv[i]);
+        fputs(usage, stderr);
+        return PXF_EXIT_USAGE;
+}
