@@ -88,8 +88,8 @@ static int lookup_user(struct bld_guest *gs, const char *name, bool *found,
 static int apply_group(struct bld_guest *gs, const struct cfg_group *grp, struct pxf_error *err)
 {
         _cleanup_free_ char *gid = NULL;
-        bool found;
-        gid_t have;
+        bool found = false;
+        gid_t have = 0;
         int r = lookup_group(gs, grp->name, &found, &have, err);
 
         if (r < 0)
@@ -300,8 +300,8 @@ static int apply_ssh_keys(struct bld_guest *gs, const struct cfg_user *u,
 
 static int apply_user(struct bld_guest *gs, const struct cfg_user *u, struct pxf_error *err)
 {
-        struct passwd_entry pw;
-        bool exists;
+        struct passwd_entry pw = {0};
+        bool exists = false;
         int r = lookup_user(gs, u->name, &exists, &pw, err);
 
         if (r >= 0)

@@ -39,6 +39,7 @@ enum cfg_password_type {
 struct cfg_password {
         enum cfg_password_type type;
         char *value; /* the text, or for *-file types the resolved path of the file */
+        struct cfg_loc value_loc;
 };
 
 struct cfg_user {
@@ -50,6 +51,7 @@ struct cfg_user {
         int password_expires_days; /* -1 when unset */
         char **ssh_public_keys;      /* NULL-terminated; NULL when unset */
         char **ssh_public_key_paths; /* resolved paths */
+        struct cfg_loc *ssh_public_key_path_locs; /* one per ssh_public_key_paths entry */
         char *primary_group;
         char **secondary_groups;
         char *startup_command; /* the login shell */
@@ -68,6 +70,7 @@ struct cfg_group {
  * source and content is set. */
 struct cfg_file {
         char *source; /* resolved path on the host */
+        struct cfg_loc source_loc;
         char *content;
         char *destination; /* required; absolute in the image (os) or relative (iso/pxe) */
         bool has_permissions;
@@ -77,6 +80,7 @@ struct cfg_file {
 
 struct cfg_dir {
         char *source;      /* required; resolved path of a host directory */
+        struct cfg_loc source_loc;
         char *destination; /* required; absolute path in the image */
         bool has_new_dir_permissions;
         mode_t new_dir_permissions;
@@ -105,6 +109,7 @@ struct cfg_module {
  * and content is set. */
 struct cfg_script {
         char *path; /* resolved path on the host */
+        struct cfg_loc path_loc;
         char *content;
         char *interpreter; /* NULL: run the file itself (path) or /bin/sh (content) */
         char **arguments;
@@ -118,6 +123,8 @@ struct cfg_packages {
         char **install, **remove, **update;
         /* resolved paths of YAML files holding `packages: [...]` */
         char **install_lists, **remove_lists, **update_lists;
+        /* where each entry of the *_lists came from, one per entry */
+        struct cfg_loc *install_lists_locs, *remove_lists_locs, *update_lists_locs;
 };
 
 enum cfg_initramfs_type {
@@ -216,6 +223,7 @@ struct cfg_diags {
 int cfg_load_file(const char *path, struct cfg_config **ret, struct cfg_diags *diags);
 
 /* Same from a buffer; name is used in messages, base_dir resolves relative paths. */
+/* (len bytes are read, no NUL needed; a NULL base_dir keeps relative paths as written.) */
 int cfg_load_buffer(const char *name, const char *buf, size_t len, const char *base_dir,
                     struct cfg_config **ret, struct cfg_diags *diags);
 
@@ -233,6 +241,7 @@ struct cfg_config *cfg_free(struct cfg_config *cfg);
 char *cfg_diag_format(const struct cfg_diag *d);
 void cfg_diags_clear(struct cfg_diags *diags);
 
+/* Never NULL: "unset" for CFG_FORMAT_UNSET, "unknown" for a value out of range. */
 const char *cfg_image_format_to_string(enum cfg_image_format f);
 /* Returns -EINVAL for an unknown name. */
 int cfg_image_format_from_string(const char *s, enum cfg_image_format *ret);

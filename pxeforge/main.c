@@ -1,4 +1,5 @@
 /* pxeforge: entry point and subcommand dispatch. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>

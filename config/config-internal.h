@@ -1,0 +1,183 @@
+/* config internals: the generic YAML node tree, diagnostics helpers, the table-driven
+ * schema walker and the value checks. Nothing here is visible outside config/.
+ *
+ * Loading runs in three passes:
+ *   1. yaml-tree.c turns the libyaml event stream into a small tree of struct yn nodes,
+ *      refusing anchors, aliases, tags, duplicate keys, non-scalar keys and nesting
+ *      deeper than CFG_DEPTH_MAX;
+ *   2. walk.c walks that tree along the tables of schema.c, filling struct cfg_config and
+ *      reporting unknown keys, wrong types, bad values and missing or conflicting fields;
+ *   3. validate.c checks the rules that span several sections.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+
+/* ---- node tree -------------------------------------------------------------------- */
+
+enum yn_kind {
+        YN_INVALID, /* stands in for a refused node (an alias); the walker skips it */
+        YN_SCALAR,
+        YN_SEQUENCE,
+        YN_MAPPING,
+};
+
+struct yn;
+
+struct yn_pair {
+        struct yn *key; /* always a YN_SCALAR */
+        struct yn *value;
+};
+
+struct yn {
+        enum yn_kind kind;
+        unsigned line, column; /* 1-based */
+        bool plain;            /* scalar written unquoted: true, 12 and ~ keep their meaning */
+        char *value;           /* scalars */
+        struct yn **items;     /* sequences */
+        size_t n_items, cap_items;
+        struct yn_pair *pairs; /* mappings, in file order */
+        size_t n_pairs, cap_pairs;
+};
+
+/* Parses buf into a tree. Returns 0 with *ret set (NULL for an empty stream), or a negative
+ * errno after a diag for a problem that makes the tree unusable (syntax error, nesting too
+ * deep). Problems that leave the tree usable (an alias, a duplicate key) add a diag and
+ * return 0. */
+int yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *diags,
+             struct yn **ret);
+struct yn *yn_free(struct yn *n);
+
+bool yn_is_null(const struct yn *n);
+/* A plain scalar of decimal digits with an optional sign. */
+bool yn_is_integer(const struct yn *n);
+/* Whether a comes before b in the file. */
+bool yn_before(const struct yn *a, const struct yn *b);
+/* "a mapping", "a list", "a string", "an integer", "a boolean", "null" */
+const char *yn_type_name(const struct yn *n);
+/* The value of the key in a mapping, or NULL. */
+const struct yn *yn_get(const struct yn *map, const char *key);
+/* The key node of the pair holding key, or NULL. */
+const struct yn *yn_get_key(const struct yn *map, const char *key);
+
+/* ---- diagnostics ------------------------------------------------------------------ */
+
+void cfg_diag_add(struct cfg_diags *diags, const char *file, unsigned line, unsigned column,
+                  const char *key_path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void cfg_diag_addv(struct cfg_diags *diags, const char *file, unsigned line, unsigned column,
+                   const char *key_path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+/* Sorts diags[from..] by line and column, keeping the order of equal positions. */
+void cfg_diags_sort(struct cfg_diags *diags, size_t from);
+
+/* "a.b", "b" when a is empty; a new string. */
+char *cfg_path_key(const char *path, const char *key);
+/* "a[3]"; a new string. */
+char *cfg_path_index(const char *path, size_t i);
+
+/* ---- walking ---------------------------------------------------------------------- */
+
+/* State of one walk over a tree. */
+struct walk {
+        const char *file;     /* for diags */
+        const char *base_dir; /* relative paths resolve against it; NULL keeps them */
+        struct cfg_diags *diags;
+};
+
+/* Adds a diag located at node n. */
+void walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+enum field_kind {
+        F_STRING,      /* char *; check and loc optional */
+        F_PATH,        /* char *, resolved against base_dir; check and loc optional */
+        F_BOOL,        /* bool */
+        F_STRV,        /* char ** */
+        F_PATHV,       /* char **, resolved; loc: struct cfg_loc * parallel array */
+        F_CMDLINE,     /* char **, from a string or a list of strings */
+        F_MODE,        /* mode_t from an octal string or integer; has */
+        F_ID,          /* uint32_t 0..4294967294; has */
+        F_DAYS,        /* int >= 0 */
+        F_ENUM,        /* an enum (int sized) from enum_values; loc optional */
+        F_ENV,         /* char ** of NAME=value from a mapping */
+        F_SECTION,     /* a mapping walked with sub into the struct at off (0: the same
+                        * struct as its parent's); has optional */
+        F_ARRAY,       /* a list of mappings walked with sub; count, elem_size */
+        F_UNSUPPORTED, /* an Image Customizer key pxeforge does not implement */
+};
+
+struct enum_value {
+        const char *name;
+        int value;
+};
+
+/* Checks a string value; returns NULL when fine or a new message. */
+typedef char *(*value_check_fn)(const char *s);
+
+struct schema;
+
+/* Offsets are stored plus one so that 0 (an omitted initializer) means "none". */
+#define FOFF(type, member) (offsetof(type, member) + 1)
+
+struct field {
+        const char *key;
+        enum field_kind kind;
+        size_t off;   /* FOFF of the value */
+        size_t has;   /* FOFF of a bool set when the key is present, or 0 */
+        size_t loc;   /* FOFF of a struct cfg_loc (F_PATHV: struct cfg_loc *), or 0 */
+        size_t count; /* F_ARRAY: FOFF of the size_t count */
+        size_t elem_size;
+        const struct enum_value *enums; /* terminated by a NULL name */
+        const struct schema *sub;
+        value_check_fn check;
+};
+
+struct schema {
+        const struct field *fields;
+        size_t n_fields;
+        const char *const *required; /* NULL-terminated, or NULL */
+        const char *one_of[2];       /* exactly one of these keys must be set */
+        size_t loc;                  /* FOFF of the struct cfg_loc of an array item, or 0 */
+        void (*init)(void *obj);     /* array items: defaults before walking */
+        /* Rules local to one mapping, run after its fields were walked. */
+        void (*check)(struct walk *w, const struct yn *map, void *obj, const char *path);
+};
+
+/* Walks map (a mapping, or null for an empty one) into obj. */
+void walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
+                  const char *path);
+/* Makes room for extra more entries in the NULL-terminated *v; returns its length. */
+size_t cfg_strv_reserve(char ***v, size_t extra);
+/* Formats the allowed names of an enum: "a, b, c"; a new string. */
+char *enum_names(const struct enum_value *e);
+
+extern const struct schema cfg_schema_root;
+extern const struct enum_value cfg_format_values[];
+extern const struct schema cfg_schema_package_list;
+
+/* The package-list file: `packages: [...]`. */
+struct cfg_package_list {
+        char **packages;
+};
+
+/* ---- value checks (checks.c) ------------------------------------------------------ */
+
+char *check_hostname(const char *s);
+char *check_account_name(const char *s);
+char *check_absolute(const char *s);
+char *check_live_destination(const char *s);
+char *check_env_name(const char *s);
+char *check_url(const char *s);
+char *check_file_url(const char *s);
+/* Parses an octal mode "0644", "644"; returns 0 or a new message. */
+char *parse_mode(const char *s, mode_t *ret);
+/* Parses a decimal integer within [min, max]; returns 0 or a new message. */
+char *parse_integer(const char *s, long long min, long long max, long long *ret);
+
+/* ---- cross-section rules (validate.c) --------------------------------------------- */
+
+void cfg_validate_semantics(const struct cfg_config *cfg, struct cfg_diags *diags);

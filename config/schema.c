@@ -1,0 +1,388 @@
+/* schema: the config file format as tables, one per mapping, leaves first.
+ *
+ * Field names are Image Customizer's. Keys Image Customizer knows but pxeforge does not
+ * implement are listed as F_UNSUPPORTED so users get a clearer message than "unknown key".
+ * Rules that involve several fields of one mapping live in the check hooks below; rules
+ * that span sections are in validate.c. */
+#include <string.h>
+
+#include "common/common.h"
+#include "config/config-internal.h"
+
+_Static_assert(sizeof(enum cfg_password_type) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_module_load_mode) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_initramfs_type) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_selinux_mode) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_image_format) == sizeof(int), "enums are read as int");
+
+#define FIELD(k, kind_, type, member, ...)                                                         \
+        {                                                                                          \
+                .key = (k), .kind = (kind_), .off = FOFF(type, member), __VA_ARGS__                \
+        }
+/* A mapping whose fields live in the same structure as its parent's. */
+#define INLINE(k, schema_)                                                                         \
+        {                                                                                          \
+                .key = (k), .kind = F_SECTION, .sub = &(schema_)                                   \
+        }
+#define ARRAY(k, type, member, count_, item_type, schema_)                                         \
+        {                                                                                          \
+                .key = (k), .kind = F_ARRAY, .off = FOFF(type, member),                            \
+                .count = FOFF(type, count_), .elem_size = sizeof(item_type), .sub = &(schema_)     \
+        }
+#define UNSUPPORTED(k)                                                                             \
+        {                                                                                          \
+                .key = (k), .kind = F_UNSUPPORTED                                                  \
+        }
+#define SCHEMA(fields_, ...)                                                                       \
+        {                                                                                          \
+                .fields = (fields_), .n_fields = PXF_ELEMENTSOF(fields_), __VA_ARGS__              \
+        }
+
+/* ---- enums -------------------------------------------------------------------------- */
+
+static const struct enum_value password_types[] = {
+    {"locked", CFG_PASSWORD_LOCKED},           {"plain-text", CFG_PASSWORD_PLAIN_TEXT},
+    {"hashed", CFG_PASSWORD_HASHED},           {"plain-text-file", CFG_PASSWORD_PLAIN_TEXT_FILE},
+    {"hashed-file", CFG_PASSWORD_HASHED_FILE}, {NULL, 0},
+};
+
+static const struct enum_value load_modes[] = {
+    {"always", CFG_MODULE_ALWAYS},
+    {"auto", CFG_MODULE_AUTO},
+    {"disable", CFG_MODULE_DISABLE},
+    {"inherit", CFG_MODULE_INHERIT},
+    {NULL, 0},
+};
+
+static const struct enum_value selinux_modes[] = {
+    {"disabled", CFG_SELINUX_DISABLED},
+    {"permissive", CFG_SELINUX_PERMISSIVE},
+    {"enforcing", CFG_SELINUX_ENFORCING},
+    {"force-enforcing", CFG_SELINUX_FORCE_ENFORCING},
+    {NULL, 0},
+};
+
+static const struct enum_value initramfs_types[] = {
+    {"bootstrap", CFG_INITRAMFS_BOOTSTRAP},
+    {"full-os", CFG_INITRAMFS_FULL_OS},
+    {NULL, 0},
+};
+
+const struct enum_value cfg_format_values[] = {
+    {"raw", CFG_FORMAT_RAW},
+    {"qcow2", CFG_FORMAT_QCOW2},
+    {"vhd", CFG_FORMAT_VHD},
+    {"vhd-fixed", CFG_FORMAT_VHD_FIXED},
+    {"vhdx", CFG_FORMAT_VHDX},
+    {"iso", CFG_FORMAT_ISO},
+    {"pxe-dir", CFG_FORMAT_PXE_DIR},
+    {"pxe-tar", CFG_FORMAT_PXE_TAR},
+    {NULL, 0},
+};
+
+/* ---- mapping-local rules ------------------------------------------------------------ */
+
+/* The value of an enum key when it was read successfully. */
+static bool enum_value_of(const struct yn *map, const char *key, const struct enum_value *e,
+                          int *ret)
+{
+        const struct yn *n = yn_get(map, key);
+
+        if (!n || n->kind != YN_SCALAR || yn_is_null(n))
+                return false;
+        for (size_t i = 0; e[i].name; i++)
+                if (strcmp(n->value, e[i].name) == 0) {
+                        *ret = e[i].value;
+                        return true;
+                }
+        return false;
+}
+
+/* password.value: required unless locked, refused when locked, a path for *-file types. */
+static void check_password(struct walk *w, const struct yn *map, void *obj, const char *path)
+{
+        struct cfg_password *pw = obj;
+        const struct yn *value = yn_get(map, "value");
+        _cleanup_free_ char *value_path = cfg_path_key(path, "value");
+        int type;
+
+        if (!enum_value_of(map, "type", password_types, &type))
+                return;
+        if (type == CFG_PASSWORD_LOCKED && value)
+                walk_error(w, value, value_path, "'value' must not be set when type is 'locked'");
+        else if (type != CFG_PASSWORD_LOCKED && !value)
+                walk_error(w, map, path,
+                           "missing required key 'value' (required unless type is "
+                           "'locked')");
+        if (pw->value &&
+            (type == CFG_PASSWORD_PLAIN_TEXT_FILE || type == CFG_PASSWORD_HASHED_FILE)) {
+                char *resolved = pxf_path_resolve(w->base_dir, pw->value);
+
+                free(pw->value);
+                pw->value = resolved;
+        }
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted once, so a long disable list costs O(n log n), not O(n * m). */
+static void check_services(struct walk *w, const struct yn *map, void *obj, const char *path)
+{
+        const struct cfg_os *os = obj;
+        const struct yn *disable = yn_get(map, "disable");
+        _cleanup_free_ char *list_path = cfg_path_key(path, "disable");
+        _cleanup_free_ const char **enabled = NULL;
+        size_t n = pxf_strv_length(os->services_enable);
+
+        if (!disable || disable->kind != YN_SEQUENCE || n == 0)
+                return;
+        enabled = pxf_calloc(n, sizeof(*enabled));
+        memcpy(enabled, os->services_enable, n * sizeof(*enabled));
+        qsort(enabled, n, sizeof(*enabled), compare_strings);
+        for (size_t i = 0; i < disable->n_items; i++) {
+                const struct yn *item = disable->items[i];
+                _cleanup_free_ char *item_path = NULL;
+
+                if (item->kind != YN_SCALAR ||
+                    !bsearch(&item->value, enabled, n, sizeof(*enabled), compare_strings))
+                        continue;
+                item_path = cfg_path_index(list_path, i);
+                walk_error(w, item, item_path, "service '%s' is both enabled and disabled",
+                           item->value);
+        }
+}
+
+static void check_module(struct walk *w, const struct yn *map, void *obj, const char *path)
+{
+        const struct cfg_module *m = obj;
+        const struct yn *options = yn_get(map, "options");
+        _cleanup_free_ char *options_path = cfg_path_key(path, "options");
+
+        if (m->load_mode == CFG_MODULE_DISABLE && options)
+                walk_error(w, options, options_path,
+                           "'options' cannot be set when loadMode is 'disable'");
+}
+
+static void init_user(void *obj)
+{
+        ((struct cfg_user *)obj)->password_expires_days = -1;
+}
+
+/* ---- tables ------------------------------------------------------------------------- */
+
+static const struct field package_list_fields[] = {
+    FIELD("packages", F_STRV, struct cfg_package_list, packages),
+};
+static const char *const package_list_required[] = {"packages", NULL};
+const struct schema cfg_schema_package_list =
+    SCHEMA(package_list_fields, .required = package_list_required);
+
+static const struct field packages_fields[] = {
+    FIELD("updateExistingPackages", F_BOOL, struct cfg_packages, update_existing),
+    FIELD("install", F_STRV, struct cfg_packages, install),
+    FIELD("remove", F_STRV, struct cfg_packages, remove),
+    FIELD("update", F_STRV, struct cfg_packages, update),
+    FIELD("installLists", F_PATHV, struct cfg_packages, install_lists,
+          .loc = FOFF(struct cfg_packages, install_lists_locs)),
+    FIELD("removeLists", F_PATHV, struct cfg_packages, remove_lists,
+          .loc = FOFF(struct cfg_packages, remove_lists_locs)),
+    FIELD("updateLists", F_PATHV, struct cfg_packages, update_lists,
+          .loc = FOFF(struct cfg_packages, update_lists_locs)),
+    UNSUPPORTED("snapshotTime"),
+};
+static const struct schema packages_schema = SCHEMA(packages_fields);
+
+#define FILE_FIELDS(destination_check)                                                             \
+        FIELD("source", F_PATH, struct cfg_file, source,                                           \
+              .loc = FOFF(struct cfg_file, source_loc)),                                           \
+            FIELD("content", F_STRING, struct cfg_file, content),                                  \
+            FIELD("destination", F_STRING, struct cfg_file, destination,                           \
+                  .check = (destination_check)),                                                   \
+            FIELD("permissions", F_MODE, struct cfg_file, permissions,                             \
+                  .has = FOFF(struct cfg_file, has_permissions))
+
+static const char *const file_required[] = {"destination", NULL};
+static const struct field os_file_fields[] = {FILE_FIELDS(check_absolute)};
+static const struct schema os_file_schema =
+    SCHEMA(os_file_fields, .required = file_required, .one_of = {"source", "content"},
+           .loc = FOFF(struct cfg_file, loc));
+static const struct field live_file_fields[] = {FILE_FIELDS(check_live_destination)};
+static const struct schema live_file_schema =
+    SCHEMA(live_file_fields, .required = file_required, .one_of = {"source", "content"},
+           .loc = FOFF(struct cfg_file, loc));
+
+static const struct field dir_fields[] = {
+    FIELD("source", F_PATH, struct cfg_dir, source, .loc = FOFF(struct cfg_dir, source_loc)),
+    FIELD("destination", F_STRING, struct cfg_dir, destination, .check = check_absolute),
+    FIELD("newDirPermissions", F_MODE, struct cfg_dir, new_dir_permissions,
+          .has = FOFF(struct cfg_dir, has_new_dir_permissions)),
+    FIELD("mergedDirPermissions", F_MODE, struct cfg_dir, merged_dir_permissions,
+          .has = FOFF(struct cfg_dir, has_merged_dir_permissions)),
+    FIELD("childFilePermissions", F_MODE, struct cfg_dir, child_file_permissions,
+          .has = FOFF(struct cfg_dir, has_child_file_permissions)),
+};
+static const char *const dir_required[] = {"source", "destination", NULL};
+static const struct schema dir_schema =
+    SCHEMA(dir_fields, .required = dir_required, .loc = FOFF(struct cfg_dir, loc));
+
+static const struct field password_fields[] = {
+    FIELD("type", F_ENUM, struct cfg_password, type, .enums = password_types),
+    FIELD("value", F_STRING, struct cfg_password, value,
+          .loc = FOFF(struct cfg_password, value_loc)),
+};
+static const char *const password_required[] = {"type", NULL};
+static const struct schema password_schema =
+    SCHEMA(password_fields, .required = password_required, .check = check_password);
+
+static const struct field user_fields[] = {
+    FIELD("name", F_STRING, struct cfg_user, name, .check = check_account_name),
+    FIELD("uid", F_ID, struct cfg_user, uid, .has = FOFF(struct cfg_user, has_uid)),
+    FIELD("password", F_SECTION, struct cfg_user, password, .sub = &password_schema,
+          .has = FOFF(struct cfg_user, has_password)),
+    FIELD("passwordExpiresDays", F_DAYS, struct cfg_user, password_expires_days),
+    FIELD("sshPublicKeys", F_STRV, struct cfg_user, ssh_public_keys),
+    FIELD("sshPublicKeyPaths", F_PATHV, struct cfg_user, ssh_public_key_paths,
+          .loc = FOFF(struct cfg_user, ssh_public_key_path_locs)),
+    FIELD("primaryGroup", F_STRING, struct cfg_user, primary_group),
+    FIELD("secondaryGroups", F_STRV, struct cfg_user, secondary_groups),
+    FIELD("startupCommand", F_STRING, struct cfg_user, startup_command),
+    FIELD("homeDirectory", F_STRING, struct cfg_user, home_directory, .check = check_absolute),
+};
+static const char *const name_required[] = {"name", NULL};
+static const struct schema user_schema = SCHEMA(
+    user_fields, .required = name_required, .loc = FOFF(struct cfg_user, loc), .init = init_user);
+
+static const struct field group_fields[] = {
+    FIELD("name", F_STRING, struct cfg_group, name, .check = check_account_name),
+    FIELD("gid", F_ID, struct cfg_group, gid, .has = FOFF(struct cfg_group, has_gid)),
+};
+static const struct schema group_schema =
+    SCHEMA(group_fields, .required = name_required, .loc = FOFF(struct cfg_group, loc));
+
+static const struct field services_fields[] = {
+    FIELD("enable", F_STRV, struct cfg_os, services_enable),
+    FIELD("disable", F_STRV, struct cfg_os, services_disable),
+};
+static const struct schema services_schema = SCHEMA(services_fields, .check = check_services);
+
+static const struct field module_fields[] = {
+    FIELD("name", F_STRING, struct cfg_module, name),
+    FIELD("loadMode", F_ENUM, struct cfg_module, load_mode, .enums = load_modes),
+    FIELD("options", F_STRING, struct cfg_module, options),
+};
+static const struct schema module_schema =
+    SCHEMA(module_fields, .required = name_required, .loc = FOFF(struct cfg_module, loc),
+           .check = check_module);
+
+static const struct field os_cmdline_fields[] = {
+    FIELD("extraCommandLine", F_CMDLINE, struct cfg_os, extra_command_line),
+};
+static const struct schema os_cmdline_schema = SCHEMA(os_cmdline_fields);
+
+static const struct field selinux_fields[] = {
+    FIELD("mode", F_ENUM, struct cfg_os, selinux_mode, .enums = selinux_modes,
+          .loc = FOFF(struct cfg_os, selinux_mode_loc)),
+};
+static const struct schema selinux_schema = SCHEMA(selinux_fields);
+
+static const struct field os_fields[] = {
+    FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = check_hostname),
+    FIELD("packages", F_SECTION, struct cfg_os, packages, .sub = &packages_schema),
+    ARRAY("additionalFiles", struct cfg_os, additional_files, n_additional_files, struct cfg_file,
+          os_file_schema),
+    ARRAY("additionalDirs", struct cfg_os, additional_dirs, n_additional_dirs, struct cfg_dir,
+          dir_schema),
+    ARRAY("users", struct cfg_os, users, n_users, struct cfg_user, user_schema),
+    ARRAY("groups", struct cfg_os, groups, n_groups, struct cfg_group, group_schema),
+    INLINE("services", services_schema),
+    ARRAY("modules", struct cfg_os, modules, n_modules, struct cfg_module, module_schema),
+    INLINE("kernelCommandLine", os_cmdline_schema),
+    INLINE("selinux", selinux_schema),
+    UNSUPPORTED("bootloader"),
+    UNSUPPORTED("uki"),
+    UNSUPPORTED("imageHistory"),
+    UNSUPPORTED("overlays"),
+};
+static const struct schema os_schema = SCHEMA(os_fields);
+
+static const struct field live_cmdline_fields[] = {
+    FIELD("extraCommandLine", F_CMDLINE, struct cfg_live, extra_command_line),
+};
+static const struct schema live_cmdline_schema = SCHEMA(live_cmdline_fields);
+
+#define LIVE_FIELDS(type, prefix)                                                                  \
+        FIELD("initramfsType", F_ENUM, type, prefix initramfs_type, .enums = initramfs_types,      \
+              .loc = FOFF(type, prefix initramfs_type_loc)),                                       \
+            INLINE("kernelCommandLine", live_cmdline_schema),                                      \
+            ARRAY("additionalFiles", type, prefix additional_files, prefix n_additional_files,     \
+                  struct cfg_file, live_file_schema),                                              \
+            UNSUPPORTED("kdumpBootFiles")
+
+static const struct field iso_fields[] = {LIVE_FIELDS(struct cfg_live, )};
+static const struct schema iso_schema = SCHEMA(iso_fields);
+
+_Static_assert(offsetof(struct cfg_pxe, live) == 0, "kernelCommandLine is walked in place");
+static const struct field pxe_fields[] = {
+    LIVE_FIELDS(struct cfg_pxe, live.),
+    FIELD("bootstrapBaseUrl", F_STRING, struct cfg_pxe, bootstrap_base_url, .check = check_url,
+          .loc = FOFF(struct cfg_pxe, bootstrap_base_url_loc)),
+    FIELD("bootstrapFileUrl", F_STRING, struct cfg_pxe, bootstrap_file_url, .check = check_file_url,
+          .loc = FOFF(struct cfg_pxe, bootstrap_file_url_loc)),
+};
+static const struct schema pxe_schema = SCHEMA(pxe_fields);
+
+static const struct field script_fields[] = {
+    FIELD("path", F_PATH, struct cfg_script, path, .loc = FOFF(struct cfg_script, path_loc)),
+    FIELD("content", F_STRING, struct cfg_script, content),
+    FIELD("interpreter", F_STRING, struct cfg_script, interpreter),
+    FIELD("arguments", F_STRV, struct cfg_script, arguments),
+    FIELD("environmentVariables", F_ENV, struct cfg_script, environment),
+    FIELD("name", F_STRING, struct cfg_script, name),
+};
+static const struct schema script_schema =
+    SCHEMA(script_fields, .one_of = {"path", "content"}, .loc = FOFF(struct cfg_script, loc));
+
+static const struct field scripts_fields[] = {
+    ARRAY("postCustomization", struct cfg_config, post_customization, n_post_customization,
+          struct cfg_script, script_schema),
+    ARRAY("finalizeCustomization", struct cfg_config, finalize_customization,
+          n_finalize_customization, struct cfg_script, script_schema),
+};
+static const struct schema scripts_schema = SCHEMA(scripts_fields);
+
+static const struct field input_image_fields[] = {
+    FIELD("path", F_PATH, struct cfg_config, input_image_path),
+    UNSUPPORTED("oci"),
+    UNSUPPORTED("azureLinux"),
+};
+static const struct schema input_image_schema = SCHEMA(input_image_fields);
+static const struct field input_fields[] = {INLINE("image", input_image_schema)};
+static const struct schema input_schema = SCHEMA(input_fields);
+
+static const struct field output_image_fields[] = {
+    FIELD("path", F_PATH, struct cfg_config, output_image_path),
+    FIELD("format", F_ENUM, struct cfg_config, output_image_format, .enums = cfg_format_values),
+};
+static const struct schema output_image_schema = SCHEMA(output_image_fields);
+static const struct field output_fields[] = {
+    INLINE("image", output_image_schema),
+    UNSUPPORTED("artifacts"),
+    UNSUPPORTED("selinuxPolicyPath"),
+};
+static const struct schema output_schema = SCHEMA(output_fields);
+
+static const struct field root_fields[] = {
+    INLINE("input", input_schema),
+    FIELD("os", F_SECTION, struct cfg_config, os, .sub = &os_schema),
+    INLINE("scripts", scripts_schema),
+    FIELD("iso", F_SECTION, struct cfg_config, iso, .sub = &iso_schema),
+    FIELD("pxe", F_SECTION, struct cfg_config, pxe, .sub = &pxe_schema),
+    INLINE("output", output_schema),
+    UNSUPPORTED("storage"),
+    UNSUPPORTED("previewFeatures"),
+    UNSUPPORTED("baseConfigs"),
+};
+const struct schema cfg_schema_root = SCHEMA(root_fields);

@@ -1,0 +1,192 @@
+/* validate: rules that span sections of a loaded config, and the check that the host
+ * files a config refers to exist. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+#include "config/config-internal.h"
+
+static void diag_at(struct cfg_diags *diags, const struct cfg_config *cfg, struct cfg_loc loc,
+                    const char *key_path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void diag_at(struct cfg_diags *diags, const struct cfg_config *cfg, struct cfg_loc loc,
+                    const char *key_path, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        cfg_diag_addv(diags, cfg->path, loc.line, loc.column, key_path, fmt, ap);
+        va_end(ap);
+}
+
+static bool loc_before(struct cfg_loc a, struct cfg_loc b)
+{
+        return a.line < b.line || (a.line == b.line && a.column < b.column);
+}
+
+static void check_pxe_urls(const struct cfg_config *cfg, struct cfg_diags *diags)
+{
+        const struct cfg_pxe *p = &cfg->pxe;
+        bool base_second = loc_before(p->bootstrap_file_url_loc, p->bootstrap_base_url_loc);
+
+        if (p->bootstrap_base_url && p->bootstrap_file_url)
+                diag_at(diags, cfg,
+                        base_second ? p->bootstrap_base_url_loc : p->bootstrap_file_url_loc,
+                        base_second ? "pxe.bootstrapBaseUrl" : "pxe.bootstrapFileUrl",
+                        "cannot set both 'bootstrapBaseUrl' and 'bootstrapFileUrl'");
+        if (p->live.initramfs_type != CFG_INITRAMFS_FULL_OS)
+                return;
+        if (p->bootstrap_base_url)
+                diag_at(diags, cfg, p->bootstrap_base_url_loc, "pxe.bootstrapBaseUrl",
+                        "'bootstrapBaseUrl' cannot be used with initramfsType 'full-os' (only "
+                        "the bootstrap initramfs downloads the image)");
+        if (p->bootstrap_file_url)
+                diag_at(diags, cfg, p->bootstrap_file_url_loc, "pxe.bootstrapFileUrl",
+                        "'bootstrapFileUrl' cannot be used with initramfsType 'full-os' (only "
+                        "the bootstrap initramfs downloads the image)");
+}
+
+/* A full-os initramfs is a cpio archive, which carries no SELinux labels (xattrs). */
+static void check_selinux(const struct cfg_config *cfg, struct cfg_diags *diags)
+{
+        const struct cfg_live *lives[] = {&cfg->iso, &cfg->pxe.live};
+        const char *names[] = {"iso", "pxe"};
+        enum cfg_selinux_mode mode = cfg->os.selinux_mode;
+
+        if (mode != CFG_SELINUX_ENFORCING && mode != CFG_SELINUX_FORCE_ENFORCING)
+                return;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(lives); i++)
+                if (lives[i]->initramfs_type == CFG_INITRAMFS_FULL_OS)
+                        diag_at(diags, cfg, cfg->os.selinux_mode_loc, "os.selinux.mode",
+                                "selinux mode '%s' cannot be used with %s.initramfsType "
+                                "'full-os' (a cpio initramfs carries no SELinux labels)",
+                                mode == CFG_SELINUX_ENFORCING ? "enforcing" : "force-enforcing",
+                                names[i]);
+}
+
+void cfg_validate_semantics(const struct cfg_config *cfg, struct cfg_diags *diags)
+{
+        check_pxe_urls(cfg, diags);
+        check_selinux(cfg, diags);
+}
+
+/* ---- host files --------------------------------------------------------------------- */
+
+struct file_check {
+        const struct cfg_config *cfg;
+        struct cfg_diags *diags;
+        unsigned n_missing;
+};
+
+/* Checks one host path; want_dir selects a directory instead of a regular file. */
+static void check_host_path(struct file_check *c, const char *path, bool want_dir,
+                            struct cfg_loc loc, const char *key_path)
+{
+        const char *what = want_dir ? "directory" : "file";
+        struct stat st;
+
+        if (!path)
+                return;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        diag_at(c->diags, c->cfg, loc, key_path, "%s '%s' does not exist", what,
+                                path);
+                else
+                        diag_at(c->diags, c->cfg, loc, key_path, "cannot access %s '%s': %s", what,
+                                path, strerror(errno));
+        } else if (want_dir && !S_ISDIR(st.st_mode)) {
+                diag_at(c->diags, c->cfg, loc, key_path, "'%s' is not a directory", path);
+        } else if (!want_dir && !S_ISREG(st.st_mode)) {
+                diag_at(c->diags, c->cfg, loc, key_path, "'%s' is not a regular file", path);
+        } else {
+                return;
+        }
+        c->n_missing++;
+}
+
+static void check_files(struct file_check *c, const struct cfg_file *files, size_t n,
+                        const char *section)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].source", section, i);
+
+                check_host_path(c, files[i].source, false, files[i].source_loc, key);
+        }
+}
+
+static void check_dirs(struct file_check *c, const struct cfg_os *os)
+{
+        for (size_t i = 0; i < os->n_additional_dirs; i++) {
+                const struct cfg_dir *d = &os->additional_dirs[i];
+                _cleanup_free_ char *key = pxf_asprintf("os.additionalDirs[%zu].source", i);
+
+                check_host_path(c, d->source, true, d->source_loc, key);
+        }
+}
+
+/* A list of paths with an optional parallel array of locations. */
+static void check_path_list(struct file_check *c, char *const *paths, const struct cfg_loc *locs,
+                            const char *key_path)
+{
+        for (size_t i = 0; paths && paths[i]; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu]", key_path, i);
+
+                check_host_path(c, paths[i], false, locs ? locs[i] : (struct cfg_loc){0, 0}, key);
+        }
+}
+
+static void check_users(struct file_check *c, const struct cfg_os *os)
+{
+        for (size_t i = 0; i < os->n_users; i++) {
+                const struct cfg_user *u = &os->users[i];
+                _cleanup_free_ char *keys = pxf_asprintf("os.users[%zu].sshPublicKeyPaths", i);
+                _cleanup_free_ char *pw = pxf_asprintf("os.users[%zu].password.value", i);
+
+                check_path_list(c, u->ssh_public_key_paths, u->ssh_public_key_path_locs, keys);
+                if (u->has_password && (u->password.type == CFG_PASSWORD_PLAIN_TEXT_FILE ||
+                                        u->password.type == CFG_PASSWORD_HASHED_FILE))
+                        check_host_path(c, u->password.value, false, u->password.value_loc, pw);
+        }
+}
+
+static void check_scripts(struct file_check *c, const struct cfg_script *s, size_t n,
+                          const char *section)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].path", section, i);
+
+                check_host_path(c, s[i].path, false, s[i].path_loc, key);
+        }
+}
+
+static void check_packages(struct file_check *c, const struct cfg_packages *p)
+{
+        check_path_list(c, p->install_lists, p->install_lists_locs, "os.packages.installLists");
+        check_path_list(c, p->remove_lists, p->remove_lists_locs, "os.packages.removeLists");
+        check_path_list(c, p->update_lists, p->update_lists_locs, "os.packages.updateLists");
+}
+
+int cfg_validate_files(const struct cfg_config *cfg, struct cfg_diags *diags)
+{
+        struct cfg_diags local = {0};
+        struct file_check c = {.cfg = cfg, .diags = diags ? diags : &local};
+        size_t first = c.diags->n;
+
+        check_packages(&c, &cfg->os.packages);
+        check_files(&c, cfg->os.additional_files, cfg->os.n_additional_files, "os.additionalFiles");
+        check_dirs(&c, &cfg->os);
+        check_users(&c, &cfg->os);
+        check_scripts(&c, cfg->post_customization, cfg->n_post_customization,
+                      "scripts.postCustomization");
+        check_scripts(&c, cfg->finalize_customization, cfg->n_finalize_customization,
+                      "scripts.finalizeCustomization");
+        check_files(&c, cfg->iso.additional_files, cfg->iso.n_additional_files,
+                    "iso.additionalFiles");
+        check_files(&c, cfg->pxe.live.additional_files, cfg->pxe.live.n_additional_files,
+                    "pxe.additionalFiles");
+        cfg_diags_sort(c.diags, first);
+        cfg_diags_clear(&local);
+        return c.n_missing ? -ENOENT : 0;
+}

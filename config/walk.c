@@ -1,0 +1,404 @@
+/* walk: fills C structures from the node tree along the tables of schema.c.
+ *
+ * Every field kind has one reader here. A reader that finds a problem adds a diag and
+ * stores nothing (or what it could read), so walking goes on and every problem in the
+ * file is reported. Everything stored belongs to the config and is released by cfg_free,
+ * so nothing needs undoing on failure. */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "config/config-internal.h"
+
+void walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        cfg_diag_addv(w->diags, w->file, n->line, n->column, path, fmt, ap);
+        va_end(ap);
+}
+
+static void *at(void *obj, size_t foff)
+{
+        return foff ? (char *)obj + foff - 1 : NULL;
+}
+
+static void set_loc(void *obj, size_t foff, const struct yn *n)
+{
+        struct cfg_loc *loc = at(obj, foff);
+
+        if (loc)
+                *loc = (struct cfg_loc){n->line, n->column};
+}
+
+static void set_has(void *obj, size_t foff)
+{
+        bool *has = at(obj, foff);
+
+        if (has)
+                *has = true;
+}
+
+static void type_error(struct walk *w, const struct yn *n, const char *path, const char *want)
+{
+        walk_error(w, n, path, "expected %s, got %s", want, yn_type_name(n));
+}
+
+/* A string is any scalar but null. */
+static const char *get_string(struct walk *w, const struct yn *n, const char *path)
+{
+        if (n->kind == YN_SCALAR && !yn_is_null(n))
+                return n->value;
+        if (n->kind != YN_INVALID)
+                type_error(w, n, path, "a string");
+        return NULL;
+}
+
+/* Reads a string, checking it and resolving it as a path when asked; a new string. */
+static char *read_string(struct walk *w, const struct yn *n, const char *path, bool is_path,
+                         value_check_fn check)
+{
+        const char *s = get_string(w, n, path);
+        _cleanup_free_ char *msg = NULL;
+
+        if (!s)
+                return NULL;
+        if (is_path && !s[0]) {
+                walk_error(w, n, path, "the path is empty");
+                return NULL;
+        }
+        msg = check ? check(s) : NULL;
+        if (msg) {
+                walk_error(w, n, path, "%s", msg);
+                return NULL;
+        }
+        return is_path ? pxf_path_resolve(w->base_dir, s) : pxf_strdup(s);
+}
+
+static void read_string_field(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                              const char *path)
+{
+        char **slot = at(obj, f->off);
+        char *s = read_string(w, n, path, f->kind == F_PATH, f->check);
+
+        if (!s)
+                return;
+        free(*slot);
+        *slot = s;
+        set_loc(obj, f->loc, n);
+}
+
+static void read_bool(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        bool *slot = at(obj, f->off);
+
+        if (n->kind == YN_SCALAR && n->plain && strcmp(n->value, "true") == 0)
+                *slot = true;
+        else if (n->kind == YN_SCALAR && n->plain && strcmp(n->value, "false") == 0)
+                *slot = false;
+        else if (n->kind != YN_INVALID)
+                type_error(w, n, path, "a boolean");
+}
+
+/* The items of a list; null counts as an empty list. Returns false after a diag. */
+static bool get_list(struct walk *w, const struct yn *n, const char *path, const char *want)
+{
+        if (n->kind == YN_SEQUENCE || yn_is_null(n))
+                return true;
+        if (n->kind != YN_INVALID)
+                type_error(w, n, path, want);
+        return false;
+}
+
+size_t cfg_strv_reserve(char ***v, size_t extra)
+{
+        size_t len = pxf_strv_length(*v);
+
+        *v = pxf_reallocarray(*v, len + extra + 1, sizeof(char *));
+        (*v)[len] = NULL;
+        return len;
+}
+
+static void strv_append(char **v, size_t *len, char *s)
+{
+        v[(*len)++] = s;
+        v[*len] = NULL;
+}
+
+static void read_strv(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        char ***slot = at(obj, f->off);
+        struct cfg_loc **locs = at(obj, f->loc);
+        bool is_path = f->kind == F_PATHV;
+        size_t len;
+
+        if (!get_list(w, n, path, "a list") || n->n_items == 0)
+                return;
+        len = cfg_strv_reserve(slot, n->n_items);
+        if (locs)
+                *locs = pxf_reallocarray(*locs, len + n->n_items, sizeof(**locs));
+        for (size_t i = 0; i < n->n_items; i++) {
+                _cleanup_free_ char *item_path = cfg_path_index(path, i);
+                char *s = read_string(w, n->items[i], item_path, is_path, f->check);
+
+                if (!s)
+                        continue;
+                if (locs)
+                        (*locs)[len] = (struct cfg_loc){n->items[i]->line, n->items[i]->column};
+                strv_append(*slot, &len, s);
+        }
+}
+
+/* kernelCommandLine.extraCommandLine: one string or a list of strings. */
+static void read_cmdline(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                         const char *path)
+{
+        char ***slot = at(obj, f->off);
+
+        if (n->kind == YN_SCALAR && !yn_is_null(n)) {
+                pxf_strv_push(slot, n->value);
+                return;
+        }
+        if (n->kind == YN_MAPPING) {
+                type_error(w, n, path, "a string or a list");
+                return;
+        }
+        read_strv(w, f, n, obj, path);
+}
+
+static void read_mode(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        _cleanup_free_ char *msg = NULL;
+        const char *s = get_string(w, n, path);
+        mode_t mode = 0;
+
+        if (!s)
+                return;
+        msg = parse_mode(s, &mode);
+        if (msg) {
+                walk_error(w, n, path, "%s", msg);
+                return;
+        }
+        *(mode_t *)at(obj, f->off) = mode;
+        set_has(obj, f->has);
+}
+
+/* An integer must be written as one: a quoted "12" is a string. */
+static bool read_integer(struct walk *w, const struct yn *n, const char *path, long long min,
+                         long long max, long long *ret)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (n->kind == YN_INVALID)
+                return false;
+        if (!yn_is_integer(n)) {
+                type_error(w, n, path, "an integer");
+                return false;
+        }
+        msg = parse_integer(n->value, min, max, ret);
+        if (msg)
+                walk_error(w, n, path, "%s", msg);
+        return !msg;
+}
+
+static void read_id(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                    const char *path)
+{
+        long long v;
+
+        if (!read_integer(w, n, path, 0, 4294967294LL, &v))
+                return;
+        *(uint32_t *)at(obj, f->off) = (uint32_t)v;
+        set_has(obj, f->has);
+}
+
+static void read_days(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        long long v;
+
+        if (read_integer(w, n, path, 0, INT_MAX, &v))
+                *(int *)at(obj, f->off) = (int)v;
+}
+
+char *enum_names(const struct enum_value *e)
+{
+        char *s = pxf_strdup("");
+
+        for (size_t i = 0; e[i].name; i++) {
+                char *next = pxf_asprintf("%s%s%s", s, i ? ", " : "", e[i].name);
+
+                free(s);
+                s = next;
+        }
+        return s;
+}
+
+static void read_enum(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        const char *s = get_string(w, n, path);
+        _cleanup_free_ char *names = NULL;
+
+        if (!s)
+                return;
+        for (size_t i = 0; f->enums[i].name; i++)
+                if (strcmp(s, f->enums[i].name) == 0) {
+                        /* every config enum is int sized (asserted in schema.c) */
+                        memcpy(at(obj, f->off), &f->enums[i].value, sizeof(int));
+                        set_loc(obj, f->loc, n);
+                        return;
+                }
+        names = enum_names(f->enums);
+        walk_error(w, n, path, "unknown value '%s' (expected one of: %s)", s, names);
+}
+
+/* environmentVariables: NAME: value pairs, stored as "NAME=value" in file order. */
+static void read_env(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                     const char *path)
+{
+        char ***slot = at(obj, f->off);
+        size_t len;
+
+        if (n->kind != YN_MAPPING && !yn_is_null(n)) {
+                if (n->kind != YN_INVALID)
+                        type_error(w, n, path, "a mapping");
+                return;
+        }
+        if (n->n_pairs == 0)
+                return;
+        len = cfg_strv_reserve(slot, n->n_pairs);
+        for (size_t i = 0; i < n->n_pairs; i++) {
+                const struct yn *key = n->pairs[i].key;
+                _cleanup_free_ char *item_path = cfg_path_key(path, key->value);
+                _cleanup_free_ char *msg = check_env_name(key->value);
+                const char *value = get_string(w, n->pairs[i].value, item_path);
+
+                if (msg)
+                        walk_error(w, key, item_path, "%s", msg);
+                if (!msg && value)
+                        strv_append(*slot, &len, pxf_asprintf("%s=%s", key->value, value));
+        }
+}
+
+static void read_section(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                         const char *path)
+{
+        if (n->kind != YN_MAPPING && !yn_is_null(n)) {
+                if (n->kind != YN_INVALID)
+                        type_error(w, n, path, "a mapping");
+                return;
+        }
+        set_has(obj, f->has);
+        walk_mapping(w, n, f->sub, f->off ? at(obj, f->off) : obj, path);
+}
+
+/* A list of mappings, each walked into a new array item. */
+static void read_array(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                       const char *path)
+{
+        char **slot = at(obj, f->off);
+        size_t *count = at(obj, f->count);
+
+        if (!get_list(w, n, path, "a list") || n->n_items == 0)
+                return;
+        free(*slot);
+        *slot = pxf_calloc(n->n_items, f->elem_size);
+        *count = n->n_items;
+        for (size_t i = 0; i < n->n_items; i++) {
+                _cleanup_free_ char *item_path = cfg_path_index(path, i);
+                void *item = *slot + i * f->elem_size;
+                const struct yn *m = n->items[i];
+
+                if (f->sub->init)
+                        f->sub->init(item);
+                set_loc(item, f->sub->loc, m);
+                if (m->kind == YN_MAPPING || m->kind == YN_INVALID)
+                        walk_mapping(w, m, f->sub, item, item_path);
+                else
+                        type_error(w, m, item_path, "a mapping");
+        }
+}
+
+typedef void (*reader_fn)(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                          const char *path);
+
+static const reader_fn readers[] = {
+    [F_STRING] = read_string_field,
+    [F_PATH] = read_string_field,
+    [F_BOOL] = read_bool,
+    [F_STRV] = read_strv,
+    [F_PATHV] = read_strv,
+    [F_CMDLINE] = read_cmdline,
+    [F_MODE] = read_mode,
+    [F_ID] = read_id,
+    [F_DAYS] = read_days,
+    [F_ENUM] = read_enum,
+    [F_ENV] = read_env,
+    [F_SECTION] = read_section,
+    [F_ARRAY] = read_array,
+};
+
+static const struct field *find_field(const struct schema *s, const char *key)
+{
+        for (size_t i = 0; i < s->n_fields; i++)
+                if (strcmp(s->fields[i].key, key) == 0)
+                        return &s->fields[i];
+        return NULL;
+}
+
+static void walk_pair(struct walk *w, const struct yn_pair *p, const struct schema *s, void *obj,
+                      const char *path)
+{
+        const struct field *f = find_field(s, p->key->value);
+        _cleanup_free_ char *child = cfg_path_key(path, p->key->value);
+
+        if (!f)
+                walk_error(w, p->key, child, "unknown key '%s'", p->key->value);
+        else if (f->kind == F_UNSUPPORTED)
+                walk_error(w, p->key, child, "'%s' is not supported by pxeforge", p->key->value);
+        else
+                readers[f->kind](w, f, p->value, obj, child);
+}
+
+/* Required keys and the exactly-one-of pair of a schema. */
+static void check_presence(struct walk *w, const struct yn *map, const struct schema *s,
+                           const char *path)
+{
+        const struct yn *a, *b;
+
+        for (size_t i = 0; s->required && s->required[i]; i++)
+                if (!yn_get_key(map, s->required[i]))
+                        walk_error(w, map, path, "missing required key '%s'", s->required[i]);
+        if (!s->one_of[0])
+                return;
+        a = yn_get_key(map, s->one_of[0]);
+        b = yn_get_key(map, s->one_of[1]);
+        if (!a && !b)
+                walk_error(w, map, path, "one of '%s' or '%s' must be set", s->one_of[0],
+                           s->one_of[1]);
+        if (a && b) {
+                const struct yn *second = yn_before(a, b) ? b : a;
+                _cleanup_free_ char *child = cfg_path_key(path, second->value);
+
+                walk_error(w, yn_get(map, second->value), child, "cannot set both '%s' and '%s'",
+                           s->one_of[0], s->one_of[1]);
+        }
+}
+
+void walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
+                  const char *path)
+{
+        if (map->kind == YN_INVALID)
+                return;
+        for (size_t i = 0; i < map->n_pairs; i++)
+                walk_pair(w, &map->pairs[i], s, obj, path);
+        check_presence(w, map, s, path);
+        if (s->check)
+                s->check(w, map, obj, path);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building pxeforge and running every test needs.
+# Idempotent: apt-get runs only when something is missing.
+set -euo pipefail
+
+packages=(
+        # build
+        build-essential cmake pkg-config clang-format
+        libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev
+        # libguestfs builds its appliance from the host's kernel and packages
+        linux-image-amd64 libguestfs-tools
+        # image tools the builder and the tests drive
+        qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
+        xorriso squashfs-tools dnsmasq-base
+        # fuzzing
+        clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+                || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+        echo "deps: all ${#packages[@]} packages present"
+        exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: missing packages: ${missing[*]}; run as root to install them" >&2
+        exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

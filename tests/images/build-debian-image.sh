@@ -1,0 +1,396 @@
+#!/bin/bash
+# tests/images/build-debian-image.sh - build (or reuse) the cached test image: Debian 12
+# "bookworm" amd64, UEFI, laid out the way the Debian installer lays out a UEFI system.
+#
+# Usage:  sudo tests/images/build-debian-image.sh        (no arguments)
+#         image=$(tests/images/build-debian-image.sh)
+#
+# Prints the path of the qcow2 image on stdout and nothing else; progress goes to stderr.
+#
+# The image:
+#   - qcow2, 4 GiB virtual, GPT:
+#       1: EFI system partition, 200 MiB, FAT32, file system label "EFI", GPT name "EFI"
+#       2: ext4 root, file system label "root", GPT name "root", rest of the disk
+#   - root file system made by mmdebstrap (--variant=important, i.e. what debootstrap
+#     and the installer's base system give) from http://deb.debian.org plus the kernel,
+#     initramfs-tools, GRUB (EFI, signed) and shim (signed); apt sources point at
+#     bookworm, bookworm-updates and bookworm-security, so apt-get works in the guest
+#   - /etc/fstab by UUID; the ESP is mounted at /boot/efi with umask=0077
+#   - ESP: EFI/debian/{shimx64,grubx64,mmx64,fbx64}.efi, BOOTX64.CSV and the grub.cfg stub
+#     that finds the root file system by UUID, as grub-install writes them; plus the
+#     removable-media path EFI/BOOT/{BOOTX64.EFI (shim),grubx64.efi,mmx64.efi} (no fbx64:
+#     shim's fallback would try to write boot entries to NVRAM and reset)
+#   - /boot/grub/grub.cfg made by the image's own grub-mkconfig (root=UUID=...);
+#     kernel command line "console=tty0 console=ttyS0,115200", GRUB timeout 1 s and
+#     GRUB on the serial port too
+#   - hostname debian-test; root locked (no password; log in by customising the image);
+#     DHCP on every Ethernet NIC with systemd-networkd, DNS through systemd-resolved;
+#     empty /etc/machine-id (generated at first boot); no SSH host keys
+#
+# Cache: ${PXF_CACHE_DIR:-/var/cache/pxeforge}/debian-bookworm-<key>.qcow2, where <key> is
+# the first 16 hex digits of the SHA-256 of this script (plus IMAGE_INPUTS below, the files
+# of tests/images/ it reads; none at the moment). An existing image is reused at once.
+# Builds are serialised with flock; older debian-bookworm-*.qcow2 files are deleted after
+# a successful build.
+#
+# Needs root, mmdebstrap, libguestfs-tools, qemu-utils and network access to
+# deb.debian.org. About 5 minutes without KVM. Uses KVM for the libguestfs appliance only
+# when KVM really works (tests/lib/vm.sh: vm_guestfs_env).
+set -euo pipefail
+
+SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
+SCRIPT_DIR=$(dirname "$SCRIPT")
+# Files of tests/images/ that this script reads and that change the image (part of the key).
+IMAGE_INPUTS=()
+
+CACHE_DIR=${PXF_CACHE_DIR:-/var/cache/pxeforge}
+KEY=$(cat "$SCRIPT" "${IMAGE_INPUTS[@]}" | sha256sum | cut -c1-16)
+NAME=debian-bookworm
+OUT=$CACHE_DIR/$NAME-$KEY.qcow2
+
+# Fast path: the image for this version of the script is already there.
+if [[ -f $OUT ]]; then
+	printf '%s\n' "$OUT"
+	exit 0
+fi
+
+MIRROR=http://deb.debian.org/debian
+SECURITY_MIRROR=http://deb.debian.org/debian-security
+SUITE=bookworm
+HOSTNAME_=debian-test
+CMDLINE="console=tty0 console=ttyS0,115200"
+DISK_SIZE=4G
+ESP_START=2048     # sectors of 512 bytes: 1 MiB alignment
+ESP_END=411647     # 200 MiB ESP
+ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+PACKAGES=(
+	linux-image-amd64 initramfs-tools kmod udev
+	systemd systemd-sysv systemd-resolved libpam-systemd dbus
+	grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed dosfstools
+	iproute2 passwd login ca-certificates apt
+)
+
+log() { printf '[build-debian-image] %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---- prerequisites ----------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap root mode, libguestfs on a fresh disk)"
+need() { # need <command> <debian package>
+	command -v "$1" >/dev/null 2>&1 ||
+		die "'$1' not found: install the Debian package '$2' (apt-get install $2)"
+}
+need mmdebstrap mmdebstrap
+need guestfish libguestfs-tools
+need qemu-img qemu-utils
+need qemu-system-x86_64 qemu-system-x86
+need flock util-linux
+need sha256sum coreutils
+need mkfs.fat dosfstools # libguestfs builds its appliance from the host's packages
+compgen -G '/boot/vmlinuz-*' >/dev/null ||
+	die "no kernel in /boot (libguestfs's supermin needs one): install the Debian package 'linux-image-amd64'"
+[[ -r $SCRIPT_DIR/../lib/vm.sh ]] || die "missing $SCRIPT_DIR/../lib/vm.sh"
+# shellcheck source=../lib/vm.sh
+. "$SCRIPT_DIR/../lib/vm.sh"
+
+mkdir -p "$CACHE_DIR"
+
+# ---- lock: one build at a time -----------------------------------------------------------
+LOCK=$CACHE_DIR/$NAME.lock
+exec 9>"$LOCK"
+if ! flock -n 9; then
+	log "another build holds $LOCK, waiting for it"
+	flock 9
+fi
+if [[ -f $OUT ]]; then # built by the process we waited for
+	printf '%s\n' "$OUT"
+	exit 0
+fi
+
+# Leftovers of builds that were killed hard (we hold the lock, so none is running).
+for d in "$CACHE_DIR"/.build-"$NAME".*; do
+	[[ -d $d ]] && rm -rf --one-file-system "$d" 2>/dev/null || true
+done
+
+WORK=$(mktemp -d "$CACHE_DIR/.build-$NAME.XXXXXX")
+LOGFILE=$WORK/build.log
+CHILD_PID=""
+GF_PID=""
+BUILD_OK=""
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $CHILD_PID ]]; then
+		kill -TERM "$CHILD_PID" 2>/dev/null || true
+		wait "$CHILD_PID" 2>/dev/null || true
+	fi
+	if [[ -n $GF_PID ]]; then
+		guestfish --remote="$GF_PID" -- exit >/dev/null 2>&1 || kill "$GF_PID" 2>/dev/null || true
+	fi
+	if [[ -z $BUILD_OK && -s $LOGFILE ]]; then
+		cp "$LOGFILE" "$CACHE_DIR/$NAME-last-failure.log" 2>/dev/null || true
+		log "build failed; last lines of the log (full log: $CACHE_DIR/$NAME-last-failure.log):"
+		tail -n 40 "$LOGFILE" >&2 || true
+	fi
+	# --one-file-system: never descend into a /proc or /dev left mounted by a killed
+	# mmdebstrap.
+	rm -rf --one-file-system "$WORK" 2>/dev/null || true
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# run <command...>: run a command with its output in the build log, in the background so
+# that INT/TERM are handled at once (bash defers traps while a foreground child runs).
+run() {
+	printf '+ %s\n' "$*" >>"$LOGFILE"
+	"$@" >>"$LOGFILE" 2>&1 9>&- </dev/null &
+	CHILD_PID=$!
+	local rc=0
+	wait "$CHILD_PID" || rc=$?
+	CHILD_PID=""
+	return "$rc"
+}
+
+STEP_T0=$SECONDS
+step_done() { # step_done <what>: one progress line per step with its duration
+	log "$1: $((SECONDS - STEP_T0)) s"
+	STEP_T0=$SECONDS
+}
+
+BUILD_T0=$SECONDS
+log "building $OUT (log: $LOGFILE)"
+
+# ---- 1. root file system -------------------------------------------------------------------
+# Hooks run by mmdebstrap with the root directory as $1.
+cat >"$WORK/essential-hook.sh" <<EOF
+#!/bin/sh
+# Answer grub's debconf questions before grub-efi-amd64 is configured: never touch NVRAM
+# (also on later upgrades inside the guest: OVMF with fresh variables has no entries
+# anyway), keep the removable-media copy in EFI/BOOT up to date, and the serial console.
+set -eu
+chroot "\$1" debconf-set-selections <<'SEL'
+grub-efi-amd64 grub2/update_nvram boolean false
+grub-efi-amd64 grub2/force_efi_extra_removable boolean true
+grub-efi-amd64 grub2/linux_cmdline string
+grub-efi-amd64 grub2/linux_cmdline_default string $CMDLINE
+SEL
+EOF
+
+cat >"$WORK/customize-hook.sh" <<EOF
+#!/bin/sh
+set -eu
+root=\$1
+
+echo $HOSTNAME_ >"\$root/etc/hostname"
+cat >"\$root/etc/hosts" <<'HOSTS'
+127.0.0.1	localhost
+127.0.1.1	$HOSTNAME_
+
+# The following lines are desirable for IPv6 capable hosts
+::1     localhost ip6-localhost ip6-loopback
+ff02::1 ip6-allnodes
+ff02::2 ip6-allrouters
+HOSTS
+
+# GRUB: short timeout, serial console for GRUB and the kernel (like Debian's cloud images).
+f=\$root/etc/default/grub
+sed -i \\
+	-e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=1/' \\
+	-e 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="$CMDLINE"/' \\
+	-e 's/^#\\?GRUB_TERMINAL=.*/GRUB_TERMINAL="console serial"/' \\
+	"\$f"
+grep -q '^GRUB_TERMINAL=' "\$f" || echo 'GRUB_TERMINAL="console serial"' >>"\$f"
+grep -q '^GRUB_SERIAL_COMMAND=' "\$f" ||
+	echo 'GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"' >>"\$f"
+
+# Network: DHCP on the Ethernet NICs with systemd-networkd, DNS with systemd-resolved.
+mkdir -p "\$root/etc/systemd/network"
+cat >"\$root/etc/systemd/network/90-dhcp.network" <<'NET'
+# pxeforge test image: DHCP (IPv4 and IPv6) on every Ethernet interface.
+[Match]
+Name=en* eth*
+Type=ether
+
+[Network]
+DHCP=yes
+NET
+chroot "\$root" systemctl enable systemd-networkd.service systemd-resolved.service
+ln -sf ../run/systemd/resolve/stub-resolv.conf "\$root/etc/resolv.conf"
+
+# Root locked, no password (Debian's default when no root password is given).
+chroot "\$root" usermod --password '*' root
+
+# No host identity in a template image.
+rm -f "\$root"/etc/ssh/ssh_host_*
+: >"\$root/etc/machine-id"
+rm -f "\$root/var/lib/dbus/machine-id"
+
+# Build-time settings of mmdebstrap (--aptopt/--dpkgopt) do not belong in the image.
+rm -f "\$root/etc/apt/apt.conf.d/99mmdebstrap" "\$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
+EOF
+chmod +x "$WORK/essential-hook.sh" "$WORK/customize-hook.sh"
+
+pkgs=$(
+	IFS=,
+	echo "${PACKAGES[*]}"
+)
+export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
+# mmdebstrap puts its temporary root (with /proc, /sys, /dev mounted) into TMPDIR.
+run env TMPDIR="$WORK" mmdebstrap \
+	--mode=root --variant=important --architectures=amd64 \
+	--include="$pkgs" \
+	--aptopt='Acquire::Retries "3"' \
+	--dpkgopt=force-unsafe-io \
+	--essential-hook="$WORK/essential-hook.sh" \
+	--customize-hook="$WORK/customize-hook.sh" \
+	"$SUITE" "$WORK/rootfs.tar" \
+	"deb $MIRROR $SUITE main" \
+	"deb $MIRROR $SUITE-updates main" \
+	"deb $SECURITY_MIRROR $SUITE-security main"
+step_done "mmdebstrap ($(du -m "$WORK/rootfs.tar" | cut -f1) MiB tarball)"
+
+# ---- 2. disk --------------------------------------------------------------------------------
+IMG=$WORK/$NAME.qcow2
+run qemu-img create -q -f qcow2 "$IMG" "$DISK_SIZE"
+
+vm_guestfs_env
+log "libguestfs: backend ${LIBGUESTFS_BACKEND:-default}${LIBGUESTFS_BACKEND_SETTINGS:+, settings $LIBGUESTFS_BACKEND_SETTINGS}"
+GF_OUT=$(guestfish --listen 9>&- 2>>"$LOGFILE") || die "guestfish --listen failed"
+eval "$GF_OUT"
+GF_PID=${GUESTFISH_PID:-}
+[[ -n $GF_PID ]] || die "guestfish did not start (see $LOGFILE)"
+
+# gf <guestfish command...>: one command in the guestfish server; output to the log.
+gf() { run guestfish --remote="$GF_PID" -- "$@"; }
+# gfo <guestfish command...>: same, but the command's output on stdout.
+gfo() {
+	printf '+ guestfish %s\n' "$*" >>"$LOGFILE"
+	guestfish --remote="$GF_PID" -- "$@" 2>>"$LOGFILE" 9>&-
+}
+
+gf add-drive "$IMG" format:qcow2
+gf set-smp 2
+gf run
+step_done "libguestfs appliance started"
+
+gf part-init /dev/sda gpt
+gf part-add /dev/sda p "$ESP_START" "$ESP_END"
+gf part-add /dev/sda p $((ESP_END + 1)) -34 # up to the last usable GPT sector
+gf part-set-gpt-type /dev/sda 1 "$ESP_TYPE"
+gf part-set-name /dev/sda 1 EFI
+gf part-set-name /dev/sda 2 root
+gf mkfs ext4 /dev/sda2 label:root
+gf mount /dev/sda2 /
+step_done "partitions and ext4 root"
+
+gf tar-in "$WORK/rootfs.tar" / xattrs:true
+rm -f "$WORK/rootfs.tar"
+step_done "root file system copied in"
+
+# FAT32 ESP (UEFI's file system), made with the image's own mkfs.fat (dosfstools).
+gf command "mkfs.fat -F 32 -n EFI /dev/sda1"
+gf mkdir-p /boot/efi
+gf mount /dev/sda1 /boot/efi
+ESP_UUID=$(gfo vfs-uuid /dev/sda1)
+ROOT_UUID=$(gfo vfs-uuid /dev/sda2)
+[[ -n $ESP_UUID && -n $ROOT_UUID ]] || die "could not read the file system UUIDs"
+log "root UUID $ROOT_UUID, ESP UUID $ESP_UUID"
+
+cat >"$WORK/fstab" <<EOF
+# /etc/fstab: static file system information.
+#
+# Use 'blkid' to print the universally unique identifier for a
+# device; this may be used with UUID= as a more robust way to name devices
+# that works even if disks are added and removed. See fstab(5).
+#
+# systemd generates mount units based on this file, see systemd.mount(5).
+# Please run 'systemctl daemon-reload' after you make changes here.
+#
+# <file system> <mount point>   <type>  <options>       <dump>  <pass>
+# / was on /dev/sda2 during installation
+UUID=$ROOT_UUID /               ext4    errors=remount-ro 0       1
+# /boot/efi was on /dev/sda1 during installation
+UUID=$ESP_UUID  /boot/efi       vfat    umask=0077      0       1
+EOF
+gf upload "$WORK/fstab" /etc/fstab
+
+# The boot chain, as grub-install --uefi-secure-boot --force-extra-removable writes it.
+cat >"$WORK/grub-stub.cfg" <<EOF
+search.fs_uuid $ROOT_UUID root hd0,gpt2
+set prefix=(\$root)'/boot/grub'
+configfile \$prefix/grub.cfg
+EOF
+for f in /usr/lib/shim/shimx64.efi.signed /usr/lib/shim/mmx64.efi.signed \
+	/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed; do
+	[[ $(gfo is-file "$f") == true ]] || die "$f missing from the root file system"
+done
+gf mkdir-p /boot/efi/EFI/debian
+gf mkdir-p /boot/efi/EFI/BOOT
+gf cp /usr/lib/shim/shimx64.efi.signed /boot/efi/EFI/debian/shimx64.efi
+gf cp /usr/lib/shim/mmx64.efi.signed /boot/efi/EFI/debian/mmx64.efi
+gf cp /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed /boot/efi/EFI/debian/grubx64.efi
+if [[ $(gfo is-file /usr/lib/shim/fbx64.efi.signed) == true ]]; then
+	gf cp /usr/lib/shim/fbx64.efi.signed /boot/efi/EFI/debian/fbx64.efi
+fi
+if [[ $(gfo is-file /usr/lib/shim/BOOTX64.CSV) == true ]]; then
+	gf cp /usr/lib/shim/BOOTX64.CSV /boot/efi/EFI/debian/BOOTX64.CSV
+fi
+gf upload "$WORK/grub-stub.cfg" /boot/efi/EFI/debian/grub.cfg
+gf cp /usr/lib/shim/shimx64.efi.signed /boot/efi/EFI/BOOT/BOOTX64.EFI
+gf cp /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed /boot/efi/EFI/BOOT/grubx64.efi
+gf cp /usr/lib/shim/mmx64.efi.signed /boot/efi/EFI/BOOT/mmx64.efi
+step_done "ESP: FAT32, fstab, shim + signed GRUB"
+
+# ---- 3. initramfs and grub.cfg, made by the image's own tools ---------------------------------
+if [[ -z $(gfo glob-expand '/boot/initrd.img-*') ]]; then
+	log "no /boot/initrd.img-* from mmdebstrap: running update-initramfs in the appliance"
+	gf command "update-initramfs -c -k all"
+fi
+KERNELS=$(gfo glob-expand '/boot/vmlinuz-*')
+[[ -n $KERNELS ]] || die "no kernel in /boot"
+for k in $KERNELS; do
+	[[ $(gfo is-file "/boot/initrd.img-${k#/boot/vmlinuz-}") == true ]] ||
+		die "no initramfs for $k"
+done
+gf command "grub-mkconfig -o /boot/grub/grub.cfg"
+GRUB_CFG=$(gfo cat /boot/grub/grub.cfg)
+grep -q "root=UUID=$ROOT_UUID " <<<"$GRUB_CFG" ||
+	die "/boot/grub/grub.cfg does not boot root=UUID=$ROOT_UUID"
+grep -q -- "$CMDLINE" <<<"$GRUB_CFG" || die "/boot/grub/grub.cfg lacks '$CMDLINE'"
+step_done "grub-mkconfig"
+
+# ---- 4. final checks and clean-up -------------------------------------------------------------
+gf truncate /etc/machine-id
+gf rm-f /var/lib/dbus/machine-id
+[[ -z $(gfo glob-expand '/etc/ssh/ssh_host_*') ]] || die "SSH host keys in the image"
+[[ $(gfo cat /etc/hostname) == "$HOSTNAME_" ]] || die "wrong /etc/hostname"
+[[ $(gfo readlink /etc/resolv.conf) == ../run/systemd/resolve/stub-resolv.conf ]] ||
+	die "/etc/resolv.conf is not systemd-resolved's stub"
+SHADOW=$(gfo cat /etc/shadow)
+grep -q '^root:\*:' <<<"$SHADOW" || die "root account is not locked"
+gf umount-all
+gf fsck ext4 /dev/sda2
+gf shutdown
+run guestfish --remote="$GF_PID" -- exit
+GF_PID=""
+step_done "checks"
+
+run qemu-img check -q "$IMG"
+chmod 0644 "$IMG"
+mv -f "$IMG" "$OUT"
+BUILD_OK=1
+
+for old in "$CACHE_DIR/$NAME"-????????????????.qcow2; do
+	if [[ -f $old && $old != "$OUT" ]]; then
+		log "removing the outdated image $old"
+		rm -f "$old"
+	fi
+done
+rm -f "$CACHE_DIR/$NAME-last-failure.log"
+log "done in $((SECONDS - BUILD_T0)) s: $OUT ($(du -m "$OUT" | cut -f1) MiB on disk)"
+printf '%s\n' "$OUT"

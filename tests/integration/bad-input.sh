@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Bad input to `pxeforge customize`: each case must exit non-zero with a message that says
+# what is wrong, and leave the output path exactly as it was (here: a sentinel file), with
+# no partial file beside it and nothing left in the build dir.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+
+cd "$PXF_TMP"
+good_config=$PXF_TMP/good.yaml
+printf 'os:\n  hostname: bad-input-test\n' > "$good_config"
+echo "sentinel: must survive every failed run" > out.qcow2
+sentinel_sum=$(sha256sum out.qcow2)
+
+# expect_failure NAME EXIT-CODE MESSAGE-REGEX pxeforge-args...
+expect_failure() {
+        local name=$1 want_rc=$2 want_msg=$3 rc=0
+        shift 3
+        "$PXF_BIN" customize --output-path "$PXF_TMP/out.qcow2" --build-dir "$PXF_TMP/build" \
+                "$@" 2> "$name.err" || rc=$?
+        sed "s/^/    [$name] /" "$name.err" | tail -n 5
+        [ "$rc" -eq "$want_rc" ] || fail "$name: exit code $rc, expected $want_rc"
+        grep -Eq -- "$want_msg" "$name.err" || fail "$name: message does not match /$want_msg/"
+        [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "$name: output path was touched"
+        ! ls -A | grep -q pxeforge-partial || fail "$name: a partial output was left behind"
+        [ -z "$(find build -mindepth 1 2>/dev/null | head -n 1)" ] \
+                || fail "$name: the build dir is not clean"
+        pass "$name"
+}
+
+expect_failure missing-image 1 "input image '/nonexistent/disk.qcow2' does not exist" \
+        --config-file "$good_config" --image-file /nonexistent/disk.qcow2
+
+echo "just a few words" > tiny.txt
+expect_failure tiny-text-file 1 "too small to be a disk image" \
+        --config-file "$good_config" --image-file tiny.txt
+
+seq 1 20000 > text.img
+expect_failure text-file 1 "no operating system found in image 'text.img'" \
+        --config-file "$good_config" --image-file text.img
+
+qemu-img create -q -f raw blank.img 256M
+expect_failure blank-disk 1 "no operating system found in image 'blank.img'" \
+        --config-file "$good_config" --image-file blank.img
+
+image=$(pxf_test_image)
+head -c 8M "$image" > truncated.qcow2
+expect_failure truncated-qcow2 1 "'truncated.qcow2'.*(corrupt|truncated|past the end|no operating system)" \
+        --config-file "$good_config" --image-file truncated.qcow2
+
+printf 'os:\n  hostname: x\n  hostnme: y\n' > unknown-key.yaml
+expect_failure unknown-key 3 "unknown-key.yaml:3:3: os.hostnme: unknown key 'hostnme'" \
+        --config-file unknown-key.yaml --image-file "$image"
+
+cat > missing-file.yaml <<'YAML'
+os:
+  additionalFiles:
+    - source: files/not-there.conf
+      destination: /etc/not-there.conf
+YAML
+expect_failure missing-additional-file 3 "missing-file.yaml:3:15: os.additionalFiles\[0\].source: .*not-there.conf.* does not exist" \
+        --config-file missing-file.yaml --image-file "$image"
+
+expect_failure bad-format 2 "unknown --output-image-format 'qcow3'" \
+        --config-file "$good_config" --image-file "$image" --output-image-format qcow3

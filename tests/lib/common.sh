@@ -1,0 +1,50 @@
+# Shared helpers for pxeforge's shell tests. Source it; it sets strict mode.
+set -euo pipefail
+
+PXF_SOURCE_DIR=${PXF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PXF_BIN=${PXF_BIN:-$PXF_SOURCE_DIR/build/default/pxeforge/pxeforge}
+
+fail() {
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+pass() {
+        echo "PASS: $*"
+}
+
+# A scratch directory removed when the test exits.
+pxf_tmpdir() {
+        PXF_TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/pxf-test.XXXXXX")
+        trap 'pxf_cleanup' EXIT
+}
+
+pxf_cleanup() {
+        local rc=$?
+        if declare -F vm_stop >/dev/null; then vm_stop || true; fi
+        [ -n "${PXF_TMP:-}" ] && rm -rf "$PXF_TMP"
+        return $rc
+}
+
+# The Debian test image, built once and cached by content.
+pxf_test_image() {
+        "$PXF_SOURCE_DIR/tests/images/build-debian-image.sh"
+}
+
+# Asserts that a file holds each line of an expectations file (both compared without
+# carriage returns and trailing blanks). Prints what is missing.
+assert_lines() {
+        local expected=$1 actual=$2 missing=0 line
+        local clean
+        clean=$(tr -d '\r' < "$actual" | sed 's/[[:space:]]*$//')
+        while IFS= read -r line; do
+                line=$(printf '%s' "$line" | sed 's/[[:space:]]*$//')
+                [ -z "$line" ] && continue
+                if ! grep -qxF -- "$line" <<<"$clean"; then
+                        echo "missing: $line" >&2
+                        grep -F -- "${line%%=*}=" <<<"$clean" | sed 's/^/    got: /' >&2 || true
+                        missing=$((missing + 1))
+                fi
+        done < "$expected"
+        [ "$missing" -eq 0 ]
+}

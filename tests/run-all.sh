@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one command that runs every pxeforge test: installs what it needs (Debian
+# packages), builds a normal and a sanitizer (ASan + UBSan) tree, runs the unit, fuzz and
+# integration tests under the sanitizers, then every test, VM tests included, on the
+# normal build. Must run as root (VMs, libguestfs, network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "run-all: the tests boot VMs and need root; run: sudo $0" >&2
+        exit 1
+fi
+start=$SECONDS
+tests/deps.sh
+
+jobs=$(nproc)
+cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/default -j"$jobs"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DPXF_SANITIZE=ON >/dev/null
+cmake --build build/asan -j"$jobs"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== sanitizer build: unit, fuzz and integration tests =="
+# The sanitizer pass skips tests that boot VMs; those run once, below.
+ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
+ctest --test-dir build/asan -R '^integration[.]bad-input$' --output-on-failure
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== normal build: every test =="
+ctest --test-dir build/default --output-on-failure
+echo "run-all: finished in $((SECONDS - start)) s"

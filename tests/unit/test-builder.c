@@ -1,0 +1,132 @@
+/* Unit tests of the builder's pure helpers: image format detection and the text of the
+ * configuration files it writes into images. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "builder/builder-internal.h"
+
+static void detect_qcow2(void **state)
+{
+        static const unsigned char head[] = "QFI\xfb\0\0\0\3";
+        (void)state;
+        assert_int_equal(bld_disk_format_from_bytes(head, 8, NULL, 0), BLD_DISK_QCOW2);
+}
+
+static void detect_vhdx(void **state)
+{
+        static const unsigned char head[] = "vhdxfile";
+        (void)state;
+        assert_int_equal(bld_disk_format_from_bytes(head, 8, NULL, 0), BLD_DISK_VHDX);
+}
+
+static void detect_vhd_dynamic_and_fixed(void **state)
+{
+        unsigned char zero[512] = {0}, footer[512] = {0};
+        (void)state;
+        memcpy(footer, "conectix", 8);
+        assert_int_equal(bld_disk_format_from_bytes(footer, 512, footer, 512), BLD_DISK_VPC);
+        assert_int_equal(bld_disk_format_from_bytes(zero, 512, footer, 512), BLD_DISK_VPC);
+}
+
+static void detect_raw(void **state)
+{
+        unsigned char mbr[512] = {0};
+        (void)state;
+        mbr[510] = 0x55, mbr[511] = 0xaa;
+        assert_int_equal(bld_disk_format_from_bytes(mbr, 512, mbr, 512), BLD_DISK_RAW);
+        /* A magic shorter than its full length is not that format. */
+        assert_int_equal(bld_disk_format_from_bytes((const unsigned char *)"QFI", 3, NULL, 0),
+                         BLD_DISK_RAW);
+        assert_string_equal(bld_disk_format_qemu_name(BLD_DISK_VPC), "vpc");
+}
+
+static void hosts_replaces_existing_line(void **state)
+{
+        _cleanup_free_ char *out = NULL;
+        (void)state;
+        out = bld_hosts_with_hostname("127.0.0.1\tlocalhost\n127.0.1.1\told\n::1 ip6\n", "new");
+        assert_string_equal(out, "127.0.0.1\tlocalhost\n127.0.1.1\tnew\n::1 ip6\n");
+}
+
+static void hosts_appends_when_missing(void **state)
+{
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        (void)state;
+        a = bld_hosts_with_hostname("127.0.0.1 localhost\n127.0.1.10 other\n", "h");
+        assert_string_equal(a, "127.0.0.1 localhost\n127.0.1.10 other\n127.0.1.1\th\n");
+        b = bld_hosts_with_hostname(NULL, "h");
+        assert_string_equal(b, "127.0.1.1\th\n");
+}
+
+static const struct cfg_module modules[] = {
+        {.name = "pcspkr", .load_mode = CFG_MODULE_DISABLE},
+        {.name = "dummy", .load_mode = CFG_MODULE_ALWAYS, .options = "numdummies=3"},
+        {.name = "loop", .load_mode = CFG_MODULE_INHERIT, .options = "max_loop=8"},
+        {.name = "e1000", .load_mode = CFG_MODULE_AUTO},
+};
+
+static void modprobe_conf_text(void **state)
+{
+        _cleanup_free_ char *out = bld_modprobe_conf(modules, 4);
+        (void)state;
+        assert_string_equal(out, "# Written by pxeforge from os.modules\n"
+                                 "blacklist pcspkr\n"
+                                 "options dummy numdummies=3\n"
+                                 "options loop max_loop=8\n");
+}
+
+static void modules_load_text(void **state)
+{
+        _cleanup_free_ char *out = bld_modules_load_conf(modules, 4);
+        (void)state;
+        assert_string_equal(out, "# Written by pxeforge from os.modules\ndummy\n");
+}
+
+static void grub_dropin_text(void **state)
+{
+        char *args[] = {"console=ttyS0,115200", "pxf.marker=1", NULL};
+        _cleanup_free_ char *out = NULL;
+        (void)state;
+        assert_int_equal(bld_grub_default_dropin(args, &out), 0);
+        assert_string_equal(out, "# Written by pxeforge from os.kernelCommandLine\n"
+                                 "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX "
+                                 "console=ttyS0,115200 pxf.marker=1\"\n");
+}
+
+static void grub_dropin_refuses_shell(void **state)
+{
+        char *quote[] = {"a=\"b\"", NULL}, *dollar[] = {"x=$(id)", NULL};
+        char *tick[] = {"`id`", NULL}, *slash[] = {"a\\", NULL};
+        char *out = NULL;
+        (void)state;
+        assert_int_equal(bld_grub_default_dropin(quote, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(dollar, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(tick, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(slash, &out), -EINVAL);
+        assert_null(out);
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(detect_qcow2),
+                cmocka_unit_test(detect_vhdx),
+                cmocka_unit_test(detect_vhd_dynamic_and_fixed),
+                cmocka_unit_test(detect_raw),
+                cmocka_unit_test(hosts_replaces_existing_line),
+                cmocka_unit_test(hosts_appends_when_missing),
+                cmocka_unit_test(modprobe_conf_text),
+                cmocka_unit_test(modules_load_text),
+                cmocka_unit_test(grub_dropin_text),
+                cmocka_unit_test(grub_dropin_refuses_shell),
+        };
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# VM test: customize the Debian test image with tests/vm/customize/config.yaml, write it
+# as qcow2, boot it under QEMU/OVMF, and read from the serial console the report that the
+# config's own service prints: every customization must show up there.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+
+image=$(pxf_test_image)
+out=$PXF_TMP/custom.qcow2
+build=$PXF_TMP/build
+vm_guestfs_env
+
+start=$SECONDS
+"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/customize/config.yaml" \
+        --image-file "$image" --output-path "$out" --build-dir "$build" \
+        || fail "pxeforge customize failed"
+echo "customize took $((SECONDS - start)) s"
+
+[ "$(qemu-img info --output=json "$out" | grep -o '"format": "[a-z0-9]*"')" = '"format": "qcow2"' ] \
+        || fail "output is not qcow2"
+leftovers=$(find "$build" -mindepth 1 | head -n 5)
+[ -z "$leftovers" ] || fail "build dir not clean: $leftovers"
+ls -A "$PXF_TMP" | grep -q partial && fail "partial output left behind"
+
+console=$PXF_TMP/console.log
+start=$SECONDS
+vm_boot_disk "$out" "$console"
+vm_wait_for "$console" 'PXF-REPORT-END' 900 || fail "no report on the console"
+vm_wait_for "$console" 'pxf-custom login:' 300 || fail "no login prompt"
+echo "boot to report took $((SECONDS - start)) s"
+grep -a '^PXF ' "$console" | tr -d '\r' || true
+assert_lines "$PXF_SOURCE_DIR/tests/vm/customize/expected-report.txt" "$console" \
+        || fail "the booted image does not show every customization"
+pass "customized image boots and shows every customization"
