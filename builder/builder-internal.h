@@ -44,6 +44,9 @@ int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt
         __attribute__((format(printf, 3, 4)));
 /* Runs argv inside the guest (no shell); its stdout goes to the debug log. */
 int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err);
+/* The same, handing back its stdout (at most a few MB: a libguestfs protocol limit). */
+int bld_guest_capture(struct bld_guest *gs, const char *const *argv, char **ret,
+                      struct pxf_error *err);
 int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,
                     mode_t mode, struct pxf_error *err);
 /* Reads a guest file of at most max bytes; *ret is NUL-terminated. A missing file gives
@@ -72,7 +75,10 @@ int bld_files_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_er
 int bld_services_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
 int bld_modules_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
 int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err);
-int bld_initramfs_regenerate(struct bld_guest *gs, struct pxf_error *err);
+/* Rebuilds the initramfs when it holds one of the configured modules, so their
+ * blacklist and options apply from early boot too. */
+int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *os,
+                                     struct pxf_error *err);
 int bld_scripts_run(struct bld_guest *gs, const struct cfg_script *scripts, size_t n,
                     const char *kind, struct pxf_error *err);
 
@@ -84,6 +90,9 @@ char *bld_modules_load_conf(const struct cfg_module *mods, size_t n);
 int bld_grub_default_dropin(char *const *args, char **ret);
 /* /etc/hosts with the 127.0.1.1 line set to hostname. */
 char *bld_hosts_with_hostname(const char *hosts, const char *hostname);
+/* Whether a file listing (one path per line) holds the module's .ko file, compressed or
+ * not; '-' and '_' are the same in module names. */
+bool bld_listing_has_module(const char *listing, const char *module);
 
 /* ---- progress (progress.c) -------------------------------------------------------- */
 

@@ -83,13 +83,11 @@ static int run_services(struct bld_guest *gs, const struct cfg_config *c, struct
 {
         return bld_services_apply(gs, &c->os, e);
 }
-/* The initramfs carries a copy of modprobe.d, so module settings must be rebuilt into it
- * for modules that load from the initramfs. */
 static int run_modules(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
 {
         int r = bld_modules_apply(gs, &c->os, e);
 
-        return r < 0 ? r : bld_initramfs_regenerate(gs, e);
+        return r < 0 ? r : bld_initramfs_update_for_modules(gs, &c->os, e);
 }
 static int run_cmdline(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
 {

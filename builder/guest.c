@@ -223,17 +223,24 @@ static void log_output(const char *prog, const char *out)
         }
 }
 
+int bld_guest_capture(struct bld_guest *gs, const char *const *argv, char **ret,
+                      struct pxf_error *err)
+{
+        log_debug("running in the image: %s", argv[0]);
+        *ret = guestfs_command(gs->g, (char *const *)argv);
+        if (!*ret)
+                return bld_guest_error(gs, err, "%s failed in the image", argv[0]);
+        return 0;
+}
+
 int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err)
 {
-        char *out;
+        _cleanup_free_ char *out = NULL;
+        int r = bld_guest_capture(gs, argv, &out, err);
 
-        log_debug("running in the image: %s", argv[0]);
-        out = guestfs_command(gs->g, (char *const *)argv);
-        if (!out)
-                return bld_guest_error(gs, err, "%s failed in the image", argv[0]);
-        log_output(argv[0], out);
-        free(out);
-        return 0;
+        if (r >= 0)
+                log_output(argv[0], out);
+        return r;
 }
 
 int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,

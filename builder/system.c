@@ -238,8 +238,87 @@ int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error 
         return r < 0 ? pxf_error_prefix(err, "os.kernelCommandLine") : r;
 }
 
-int bld_initramfs_regenerate(struct bld_guest *gs, struct pxf_error *err)
+static bool same_module_char(char a, char b)
 {
+        return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
+}
+
+/* Whether base (a file name) is module.ko with an optional compression suffix. */
+static bool is_module_file(const char *base, size_t len, const char *module)
+{
+        static const char *const suffixes[] = {".ko", ".ko.xz", ".ko.zst", ".ko.gz"};
+        size_t ml = strlen(module);
+
+        if (len <= ml)
+                return false;
+        for (size_t i = 0; i < ml; i++)
+                if (!same_module_char(base[i], module[i]))
+                        return false;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(suffixes); i++)
+                if (len - ml == strlen(suffixes[i]) &&
+                    strncmp(base + ml, suffixes[i], len - ml) == 0)
+                        return true;
+        return false;
+}
+
+bool bld_listing_has_module(const char *listing, const char *module)
+{
+        for (const char *line = listing; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                const char *base = memrchr(line, '/', len);
+                base = base ? base + 1 : line;
+                if (is_module_file(base, len - (size_t)(base - line), module))
+                        return true;
+                line += len + (line[len] == '\n');
+        }
+        return false;
+}
+
+static int initrd_holds_modules(struct bld_guest *gs, const char *initrd, const struct cfg_os *os,
+                                bool *ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *listing = NULL;
+        int r = bld_guest_capture(gs, (const char *[]){"lsinitramfs", initrd, NULL}, &listing,
+                                  err);
+
+        for (size_t i = 0; r >= 0 && !*ret && i < os->n_modules; i++)
+                *ret = bld_listing_has_module(listing, os->modules[i].name);
+        return r;
+}
+
+/* Rebuilding a Debian initramfs costs minutes under emulation, so it happens only when
+ * the initramfs actually carries a configured module. */
+static int debian_initramfs_needs_update(struct bld_guest *gs, const struct cfg_os *os,
+                                         bool *ret, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **boot = guestfs_ls(gs->g, "/boot");
+        int r = 0;
+
+        *ret = false;
+        for (size_t i = 0; r >= 0 && !*ret && boot && boot[i]; i++) {
+                if (strncmp(boot[i], "initrd.img-", 11) != 0)
+                        continue;
+                _cleanup_free_ char *path = pxf_asprintf("/boot/%s", boot[i]);
+                r = initrd_holds_modules(gs, path, os, ret, err);
+        }
+        return r;
+}
+
+int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *os,
+                                     struct pxf_error *err)
+{
+        bool needed = true;
+        int r = 0;
+
+        if (gs->pkg == BLD_PKG_APT)
+                r = debian_initramfs_needs_update(gs, os, &needed, err);
+        if (r < 0)
+                return r;
+        if (!needed) {
+                log_info("  the initramfs holds none of these modules: left as it is");
+                return 0;
+        }
+        log_info("  the initramfs holds a configured module: regenerating it");
         if (gs->pkg == BLD_PKG_APT)
                 return bld_guest_run(gs, (const char *[]){"update-initramfs", "-u", "-k", "all",
                                                           NULL},

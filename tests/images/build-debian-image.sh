@@ -34,8 +34,11 @@
 # a successful build.
 #
 # Needs root, mmdebstrap, libguestfs-tools, qemu-utils and network access to
-# deb.debian.org. About 5 minutes without KVM. Uses KVM for the libguestfs appliance only
-# when KVM really works (tests/lib/vm.sh: vm_guestfs_env).
+# deb.debian.org. About 3 minutes on 2 cores without KVM (mmdebstrap ~80 s, libguestfs
+# ~100 s). Uses KVM for the libguestfs appliance only when KVM really works
+# (tests/lib/vm.sh: vm_guestfs_env). The build log (mmdebstrap --verbose, maintainer
+# scripts, guestfish commands) is kept beside the image as <image>.build.log; a failed
+# build's log as debian-bookworm-last-failure.log.
 set -euo pipefail
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
@@ -63,10 +66,14 @@ DISK_SIZE=4G
 ESP_START=2048     # sectors of 512 bytes: 1 MiB alignment
 ESP_END=411647     # 200 MiB ESP
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+# On top of --variant=important (Priority required + important, as debootstrap installs).
+# mmdebstrap does not install Recommends; the installer does, so the ones that change how
+# the system boots are listed: zstd (initramfs-tools compresses with it) and busybox (in
+# the initramfs), efibootmgr. Deliberately left out: systemd-timesyncd (NTP traffic).
 PACKAGES=(
-	linux-image-amd64 initramfs-tools kmod udev
+	linux-image-amd64 initramfs-tools zstd busybox kmod udev
 	systemd systemd-sysv systemd-resolved libpam-systemd dbus
-	grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed dosfstools
+	grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
 	iproute2 passwd login ca-certificates apt
 )
 
@@ -87,12 +94,14 @@ need guestfish libguestfs-tools
 need qemu-img qemu-utils
 need qemu-system-x86_64 qemu-system-x86
 need flock util-linux
+need setsid util-linux
+need findmnt util-linux
 need sha256sum coreutils
 need mkfs.fat dosfstools # libguestfs builds its appliance from the host's packages
 compgen -G '/boot/vmlinuz-*' >/dev/null ||
 	die "no kernel in /boot (libguestfs's supermin needs one): install the Debian package 'linux-image-amd64'"
 [[ -r $SCRIPT_DIR/../lib/vm.sh ]] || die "missing $SCRIPT_DIR/../lib/vm.sh"
-# shellcheck source=../lib/vm.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/vm.sh
 . "$SCRIPT_DIR/../lib/vm.sh"
 
 mkdir -p "$CACHE_DIR"
@@ -109,9 +118,20 @@ if [[ -f $OUT ]]; then # built by the process we waited for
 	exit 0
 fi
 
+# umount_under <dir>: detach every mount below <dir> (mmdebstrap mounts /proc, /sys and
+# /dev in its chroot; a build killed hard can leave them behind).
+umount_under() {
+	local m
+	findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 # Leftovers of builds that were killed hard (we hold the lock, so none is running).
 for d in "$CACHE_DIR"/.build-"$NAME".*; do
-	[[ -d $d ]] && rm -rf --one-file-system "$d" 2>/dev/null || true
+	if [[ -d $d ]]; then
+		umount_under "$d"
+		rm -rf --one-file-system "$d" 2>/dev/null || true
+	fi
 done
 
 WORK=$(mktemp -d "$CACHE_DIR/.build-$NAME.XXXXXX")
@@ -121,22 +141,36 @@ GF_PID=""
 BUILD_OK=""
 
 cleanup() {
-	local rc=$?
+	local rc=$? i
 	trap - EXIT INT TERM
 	if [[ -n $CHILD_PID ]]; then
-		kill -TERM "$CHILD_PID" 2>/dev/null || true
+		# The step runs in its own process group (see run): stop all of it (mmdebstrap
+		# does not stop apt/dpkg on SIGTERM, it lets them finish), SIGKILL after 5 s.
+		kill -TERM -- "-$CHILD_PID" 2>/dev/null || true
+		for ((i = 0; i < 25; i++)); do
+			kill -0 -- "-$CHILD_PID" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL -- "-$CHILD_PID" 2>/dev/null || true
 		wait "$CHILD_PID" 2>/dev/null || true
 	fi
 	if [[ -n $GF_PID ]]; then
-		guestfish --remote="$GF_PID" -- exit >/dev/null 2>&1 || kill "$GF_PID" 2>/dev/null || true
+		# Not "guestfish --remote exit": the server may be busy with a long command.
+		# libguestfs's recovery process stops the appliance when guestfish dies.
+		kill -TERM "$GF_PID" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$GF_PID" 2>/dev/null || break
+			sleep 0.2
+		done
 	fi
 	if [[ -z $BUILD_OK && -s $LOGFILE ]]; then
 		cp "$LOGFILE" "$CACHE_DIR/$NAME-last-failure.log" 2>/dev/null || true
 		log "build failed; last lines of the log (full log: $CACHE_DIR/$NAME-last-failure.log):"
 		tail -n 40 "$LOGFILE" >&2 || true
 	fi
-	# --one-file-system: never descend into a /proc or /dev left mounted by a killed
+	# --one-file-system: never descend into a /proc or /dev still mounted by a killed
 	# mmdebstrap.
+	umount_under "$WORK"
 	rm -rf --one-file-system "$WORK" 2>/dev/null || true
 	exit "$rc"
 }
@@ -145,10 +179,11 @@ trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
 # run <command...>: run a command with its output in the build log, in the background so
-# that INT/TERM are handled at once (bash defers traps while a foreground child runs).
+# that INT/TERM are handled at once (bash defers traps while a foreground child runs), and
+# in a process group of its own (setsid) so that cleanup can stop it with its children.
 run() {
 	printf '+ %s\n' "$*" >>"$LOGFILE"
-	"$@" >>"$LOGFILE" 2>&1 9>&- </dev/null &
+	setsid --wait "$@" >>"$LOGFILE" 2>&1 9>&- </dev/null &
 	CHILD_PID=$!
 	local rc=0
 	wait "$CHILD_PID" || rc=$?
@@ -242,7 +277,7 @@ pkgs=$(
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
 # mmdebstrap puts its temporary root (with /proc, /sys, /dev mounted) into TMPDIR.
 run env TMPDIR="$WORK" mmdebstrap \
-	--mode=root --variant=important --architectures=amd64 \
+	--verbose --mode=root --variant=important --architectures=amd64 \
 	--include="$pkgs" \
 	--aptopt='Acquire::Retries "3"' \
 	--dpkgopt=force-unsafe-io \
@@ -382,12 +417,14 @@ step_done "checks"
 
 run qemu-img check -q "$IMG"
 chmod 0644 "$IMG"
+# The build log (package lists, maintainer scripts' output) stays beside the image.
+cp "$LOGFILE" "${OUT%.qcow2}.build.log"
 mv -f "$IMG" "$OUT"
 BUILD_OK=1
 
-for old in "$CACHE_DIR/$NAME"-????????????????.qcow2; do
-	if [[ -f $old && $old != "$OUT" ]]; then
-		log "removing the outdated image $old"
+for old in "$CACHE_DIR/$NAME"-????????????????.qcow2 "$CACHE_DIR/$NAME"-????????????????.build.log; do
+	if [[ -f $old && $old != "$OUT" && $old != "${OUT%.qcow2}.build.log" ]]; then
+		log "removing the outdated $old"
 		rm -f "$old"
 	fi
 done

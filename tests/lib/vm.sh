@@ -254,9 +254,11 @@ vm_boot_pxe_user() {
 		"$@"
 }
 
-# _vm_strip <file>: print a console log without carriage returns and ANSI escapes.
+# _vm_strip <file>: print a console log without carriage returns, ANSI escapes and bytes
+# that are not UTF-8 (OVMF draws GRUB's menu frame in code page 437).
 _vm_strip() {
-	sed -e 's/\r$//' -e 's/\r/\n/g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' "$1"
+	sed -e 's/\r$//' -e 's/\r/\n/g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' "$1" |
+		iconv -f UTF-8 -t UTF-8 -c
 }
 
 # vm_wait_for <console.log> <extended regex> <timeout seconds>

@@ -112,6 +112,25 @@ static void grub_dropin_refuses_shell(void **state)
         assert_null(out);
 }
 
+static void listing_finds_modules(void **state)
+{
+        static const char listing[] = "usr/lib/modules/6.1.0-1-amd64/kernel/drivers/"
+                                      "input/misc/pcspkr.ko\n"
+                                      "usr/lib/modules/6.1.0-1-amd64/kernel/fs/fat/vfat.ko.xz\n"
+                                      "usr/lib/modules/6.1.0-1-amd64/kernel/net/snd-hda.ko.zst\n"
+                                      "usr/bin/dummy\n"
+                                      "loop.ko.bak";
+        (void)state;
+        assert_true(bld_listing_has_module(listing, "pcspkr"));
+        assert_true(bld_listing_has_module(listing, "vfat"));
+        assert_true(bld_listing_has_module(listing, "snd_hda"));
+        assert_false(bld_listing_has_module(listing, "dummy"));
+        assert_false(bld_listing_has_module(listing, "loop"));
+        assert_false(bld_listing_has_module(listing, "pcspk"));
+        assert_false(bld_listing_has_module(listing, "fat"));
+        assert_false(bld_listing_has_module(NULL, "fat"));
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -125,6 +144,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(modules_load_text),
                 cmocka_unit_test(grub_dropin_text),
                 cmocka_unit_test(grub_dropin_refuses_shell),
+                cmocka_unit_test(listing_finds_modules),
         };
         if (argc > 1)
                 cmocka_set_test_filter(argv[1]);

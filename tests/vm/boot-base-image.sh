@@ -12,7 +12,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=${PXF_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-# shellcheck source=../lib/vm.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/vm.sh
 . "$src/tests/lib/vm.sh"
 
 name=boot-base-image
