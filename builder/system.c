@@ -8,7 +8,9 @@
 #include "builder/builder-internal.h"
 
 #define ETC_FILE_MAX (1024u * 1024)
-#define MODPROBE_CONF "/etc/modprobe.d/pxeforge.conf"
+/* modprobe reads its files in name order and the last `options` for a parameter wins;
+ * the name sorts after distribution files (systemd.conf sets `numdummies=0`, for one). */
+#define MODPROBE_CONF "/etc/modprobe.d/zz-pxeforge.conf"
 #define MODULES_LOAD_CONF "/etc/modules-load.d/pxeforge.conf"
 #define GRUB_DROPIN_DIR "/etc/default/grub.d"
 #define GRUB_DROPIN GRUB_DROPIN_DIR "/pxeforge.cfg"
