@@ -9,9 +9,9 @@
 
 #include "builder/builder-internal.h"
 
-#define DB_FILE_MAX (16u * 1024 * 1024)
+#define DB_FILE_MAX       (16u * 1024 * 1024)
 #define PASSWORD_FILE_MAX 4096
-#define KEY_FILE_MAX (256u * 1024)
+#define KEY_FILE_MAX      (256u * 1024)
 
 struct passwd_entry {
         uid_t uid;
@@ -69,8 +69,8 @@ static int lookup_group(struct bld_guest *gs, const char *name, bool *found, gid
         return 0;
 }
 
-static int lookup_user(struct bld_guest *gs, const char *name, bool *found,
-                       struct passwd_entry *pw, struct pxf_error *err)
+static int lookup_user(struct bld_guest *gs, const char *name, bool *found, struct passwd_entry *pw,
+                       struct pxf_error *err)
 {
         _cleanup_free_ char *db = NULL;
         char *f[7];
@@ -114,8 +114,7 @@ int bld_groups_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_e
         for (size_t i = 0; i < os->n_groups; i++) {
                 int r = apply_group(gs, &os->groups[i], err);
                 if (r < 0)
-                        return pxf_error_prefix(err, "os.groups[%zu] '%s'", i,
-                                                os->groups[i].name);
+                        return pxf_error_prefix(err, "os.groups[%zu] '%s'", i, os->groups[i].name);
         }
         return 0;
 }
@@ -324,8 +323,7 @@ int bld_users_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_er
         for (size_t i = 0; i < os->n_users; i++) {
                 int r = apply_user(gs, &os->users[i], err);
                 if (r < 0)
-                        return pxf_error_prefix(err, "os.users[%zu] '%s'", i,
-                                                os->users[i].name);
+                        return pxf_error_prefix(err, "os.users[%zu] '%s'", i, os->users[i].name);
         }
         return 0;
 }

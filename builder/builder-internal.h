@@ -41,7 +41,7 @@ void bld_guest_abort(struct bld_guest *gs);
 
 /* Converts the last libguestfs error into err, with context; returns a negative errno. */
 int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Runs argv inside the guest (no shell); its stdout goes to the debug log. */
 int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err);
 /* The same, handing back its stdout (at most a few MB: a libguestfs protocol limit). */
@@ -53,8 +53,7 @@ int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, si
  * -ENOENT without an error message. */
 int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **ret,
                    struct pxf_error *err);
-int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode,
-                      struct pxf_error *err);
+int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err);
 int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *guest_path,
                      mode_t mode, struct pxf_error *err);
 bool bld_guest_exists(struct bld_guest *gs, const char *path);
@@ -119,5 +118,5 @@ void bld_progress_done(struct bld_progress *p);
 int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *path,
                        struct pxf_error *err);
 /* Writes src (qcow2) to dst in the requested disk output format. */
-int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst,
-                     bool progress, struct pxf_error *err);
+int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst, bool progress,
+                     struct pxf_error *err);

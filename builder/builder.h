@@ -29,11 +29,11 @@ enum bld_disk_format {
 
 struct bld_options {
         const struct cfg_config *cfg;
-        const char *image_path;  /* input image; overrides cfg->input_image_path */
-        const char *build_dir;   /* scratch space; created if missing */
-        const char *output_path; /* overrides cfg->output_image_path */
+        const char *image_path;              /* input image; overrides cfg->input_image_path */
+        const char *build_dir;               /* scratch space; created if missing */
+        const char *output_path;             /* overrides cfg->output_image_path */
         enum cfg_image_format output_format; /* overrides cfg->output_image_format */
-        bool show_progress;      /* a live elapsed-time line on long steps (a terminal) */
+        bool show_progress; /* a live elapsed-time line on long steps (a terminal) */
 };
 
 /* Exit status conventions of a build, shared with the command line. */

@@ -106,17 +106,17 @@ static int run_finalize(struct bld_guest *gs, const struct cfg_config *c, struct
 
 /* The order the reference tool documents, which existing configs rely on. */
 static const struct step steps[] = {
-        {"packages", want_packages, bld_packages_apply},
-        {"hostname", want_hostname, run_hostname},
-        {"groups", want_groups, run_groups},
-        {"users", want_users, run_users},
-        {"additional directories", want_dirs, run_dirs},
-        {"additional files", want_files, run_files},
-        {"services", want_services, run_services},
-        {"kernel modules", want_modules, run_modules},
-        {"kernel command line", want_cmdline, run_cmdline},
-        {"postCustomization scripts", want_post, run_post},
-        {"finalizeCustomization scripts", want_finalize, run_finalize},
+    {"packages", want_packages, bld_packages_apply},
+    {"hostname", want_hostname, run_hostname},
+    {"groups", want_groups, run_groups},
+    {"users", want_users, run_users},
+    {"additional directories", want_dirs, run_dirs},
+    {"additional files", want_files, run_files},
+    {"services", want_services, run_services},
+    {"kernel modules", want_modules, run_modules},
+    {"kernel command line", want_cmdline, run_cmdline},
+    {"postCustomization scripts", want_post, run_post},
+    {"finalizeCustomization scripts", want_finalize, run_finalize},
 };
 
 static unsigned count_steps(const struct cfg_config *cfg)
@@ -133,12 +133,12 @@ static int open_guest(const struct bld_job *job, struct bld_guest *gs, struct px
         const struct cfg_config *cfg = job->opts->cfg;
         enum bld_disk_format fmt;
         struct bld_guest_params p = {
-                .disk = job->overlay,
-                .format = "qcow2",
-                .image_name = job->image,
-                .tmpdir = job->work_dir,
-                .network = bld_packages_wanted(&cfg->os.packages) ||
-                           cfg->n_post_customization > 0 || cfg->n_finalize_customization > 0,
+            .disk = job->overlay,
+            .format = "qcow2",
+            .image_name = job->image,
+            .tmpdir = job->work_dir,
+            .network = bld_packages_wanted(&cfg->os.packages) || cfg->n_post_customization > 0 ||
+                       cfg->n_finalize_customization > 0,
         };
         int r = bld_detect_disk_format(job->image, &fmt, err);
 
@@ -186,8 +186,8 @@ static int customize(const struct bld_job *job, struct bld_progress *prog, struc
 
 static int write_output(const struct bld_job *job, struct pxf_error *err)
 {
-        int r = bld_disk_convert(job->overlay, job->format, job->partial,
-                                 job->opts->show_progress, err);
+        int r = bld_disk_convert(job->overlay, job->format, job->partial, job->opts->show_progress,
+                                 err);
 
         if (r < 0)
                 return pxf_error_prefix(err, "cannot write '%s'", job->output);

@@ -28,10 +28,10 @@ enum bld_disk_format bld_disk_format_from_bytes(const unsigned char *head, size_
 const char *bld_disk_format_qemu_name(enum bld_disk_format f)
 {
         static const char *const names[] = {
-                [BLD_DISK_RAW] = "raw",
-                [BLD_DISK_QCOW2] = "qcow2",
-                [BLD_DISK_VPC] = "vpc",
-                [BLD_DISK_VHDX] = "vhdx",
+            [BLD_DISK_RAW] = "raw",
+            [BLD_DISK_QCOW2] = "qcow2",
+            [BLD_DISK_VPC] = "vpc",
+            [BLD_DISK_VHDX] = "vhdx",
         };
         return names[f];
 }

@@ -15,8 +15,7 @@ int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *
         if (!abs)
                 return pxf_error_set(err, -errno, "cannot resolve '%s': %m", input);
         r = pxf_spawn_run((const char *[]){"qemu-img", "create", "-q", "-f", "qcow2", "-F",
-                                           bld_disk_format_qemu_name(fmt), "-b", abs, path,
-                                           NULL},
+                                           bld_disk_format_qemu_name(fmt), "-b", abs, path, NULL},
                           NULL, err);
         return r < 0 ? pxf_error_prefix(err, "cannot open input image '%s' as %s", input,
                                         bld_disk_format_qemu_name(fmt))
@@ -52,8 +51,8 @@ static int output_format(enum cfg_image_format fmt, struct output_format *ret)
         }
 }
 
-int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst,
-                     bool progress, struct pxf_error *err)
+int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst, bool progress,
+                     struct pxf_error *err)
 {
         struct pxf_spawn_opts opts = {.stdout_fd = progress ? PXF_SPAWN_INHERIT : -1};
         const char *argv[16];

@@ -27,12 +27,13 @@ static int copy_file(struct bld_guest *gs, const struct cfg_file *f, struct pxf_
                 return r;
         if (f->content) {
                 mode = f->has_permissions ? f->permissions : 0644;
-                return bld_guest_write(gs, f->destination, f->content, strlen(f->content),
-                                       mode, err);
+                return bld_guest_write(gs, f->destination, f->content, strlen(f->content), mode,
+                                       err);
         }
         if (stat(f->source, &st) < 0 || !S_ISREG(st.st_mode))
-                return pxf_error_set(err, -ENOENT, "source file '%s' does not exist or is "
-                                                   "not a regular file",
+                return pxf_error_set(err, -ENOENT,
+                                     "source file '%s' does not exist or is "
+                                     "not a regular file",
                                      f->source);
         mode = f->has_permissions ? f->permissions : (st.st_mode & 07777);
         return bld_guest_upload(gs, f->source, f->destination, mode, err);
@@ -93,12 +94,10 @@ static int copy_entry(struct bld_guest *gs, const struct cfg_dir *d, const char 
                 return 0;
         }
         if (!S_ISREG(st.st_mode))
-                return pxf_error_set(err, -EINVAL, "'%s' is not a file, directory or link",
-                                     src);
-        return bld_guest_upload(gs, src, dst,
-                                d->has_child_file_permissions ? d->child_file_permissions
-                                                              : (st.st_mode & 07777),
-                                err);
+                return pxf_error_set(err, -EINVAL, "'%s' is not a file, directory or link", src);
+        return bld_guest_upload(
+            gs, src, dst,
+            d->has_child_file_permissions ? d->child_file_permissions : (st.st_mode & 07777), err);
 }
 
 static int copy_tree(struct bld_guest *gs, const struct cfg_dir *d, const char *src,

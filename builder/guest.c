@@ -12,9 +12,9 @@ static const struct {
         const char *distro;
         enum bld_pkg_family pkg;
 } supported_distros[] = {
-        {"debian", BLD_PKG_APT},     {"ubuntu", BLD_PKG_APT},    {"fedora", BLD_PKG_DNF},
-        {"rhel", BLD_PKG_DNF},       {"centos", BLD_PKG_DNF},    {"rocky", BLD_PKG_DNF},
-        {"almalinux", BLD_PKG_DNF},  {"mariner", BLD_PKG_TDNF},  {"azurelinux", BLD_PKG_TDNF},
+    {"debian", BLD_PKG_APT},    {"ubuntu", BLD_PKG_APT},   {"fedora", BLD_PKG_DNF},
+    {"rhel", BLD_PKG_DNF},      {"centos", BLD_PKG_DNF},   {"rocky", BLD_PKG_DNF},
+    {"almalinux", BLD_PKG_DNF}, {"mariner", BLD_PKG_TDNF}, {"azurelinux", BLD_PKG_TDNF},
 };
 
 int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
@@ -53,7 +53,7 @@ static guestfs_h *new_handle(const struct bld_guest_params *p, bool force_tcg)
         if (pxf_log_get_level() >= PXF_LOG_DEBUG)
                 (void)guestfs_set_event_callback(g, on_guestfs_event,
                                                  GUESTFS_EVENT_LIBRARY | GUESTFS_EVENT_WARNING |
-                                                         GUESTFS_EVENT_APPLIANCE,
+                                                     GUESTFS_EVENT_APPLIANCE,
                                                  0, NULL);
         if (force_tcg)
                 (void)guestfs_set_backend_setting(g, "force_tcg", "1");
@@ -142,8 +142,7 @@ static int mount_all(struct bld_guest *gs, const char *root, struct pxf_error *e
         size_t n;
 
         if (!mps)
-                return bld_guest_error(gs, err, "cannot read the mount points of '%s'",
-                                       gs->image);
+                return bld_guest_error(gs, err, "cannot read the mount points of '%s'", gs->image);
         n = pxf_strv_length(mps) / 2;
         qsort(mps, n, 2 * sizeof(char *), compare_mountpoint_len);
         for (size_t i = 0; i < n; i++) {
@@ -266,8 +265,8 @@ int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **re
         if (size < 0)
                 return bld_guest_error(gs, err, "cannot read %s in the image", path);
         if ((uint64_t)size > max)
-                return pxf_error_set(err, -EFBIG, "%s in the image is larger than %zu bytes",
-                                     path, max);
+                return pxf_error_set(err, -EFBIG, "%s in the image is larger than %zu bytes", path,
+                                     max);
         data = guestfs_read_file(gs->g, path, &len);
         if (!data)
                 return bld_guest_error(gs, err, "cannot read %s in the image", path);
@@ -281,8 +280,7 @@ int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struc
         if (bld_guest_is_dir(gs, path))
                 return 0;
         if (guestfs_mkdir_p(gs->g, path) < 0 || guestfs_chmod(gs->g, (int)mode, path) < 0)
-                return bld_guest_error(gs, err, "cannot create directory %s in the image",
-                                       path);
+                return bld_guest_error(gs, err, "cannot create directory %s in the image", path);
         return 0;
 }
 
@@ -290,8 +288,8 @@ int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *gu
                      mode_t mode, struct pxf_error *err)
 {
         if (guestfs_upload(gs->g, host_path, guest_path) < 0)
-                return bld_guest_error(gs, err, "cannot copy '%s' to %s in the image",
-                                       host_path, guest_path);
+                return bld_guest_error(gs, err, "cannot copy '%s' to %s in the image", host_path,
+                                       guest_path);
         if (guestfs_chmod(gs->g, (int)mode, guest_path) < 0)
                 return bld_guest_error(gs, err, "cannot set the mode of %s", guest_path);
         return 0;

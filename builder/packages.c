@@ -10,8 +10,9 @@
 #include "builder/builder-internal.h"
 
 #define APT_ENV "/usr/bin/env", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C.UTF-8"
-#define APT_GET APT_ENV, "apt-get", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef", \
-                "-o", "Dpkg::Options::=--force-confold"
+#define APT_GET                                                                                    \
+        APT_ENV, "apt-get", "-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o",             \
+            "Dpkg::Options::=--force-confold"
 
 struct pkg_commands {
         const char *const *refresh;
@@ -44,12 +45,10 @@ static const char *const tdnf_update[] = {"tdnf", "-y", "upgrade", NULL};
 static const char *const tdnf_clean[] = {"tdnf", "clean", "all", NULL};
 
 static const struct pkg_commands package_managers[] = {
-        [BLD_PKG_APT] = {apt_refresh, apt_upgrade, apt_install, apt_remove, apt_update,
-                         apt_clean},
-        [BLD_PKG_DNF] = {dnf_refresh, dnf_upgrade, dnf_install, dnf_remove, dnf_update,
-                         dnf_clean},
-        [BLD_PKG_TDNF] = {tdnf_refresh, tdnf_upgrade, tdnf_install, tdnf_remove, tdnf_update,
-                          tdnf_clean},
+    [BLD_PKG_APT] = {apt_refresh, apt_upgrade, apt_install, apt_remove, apt_update, apt_clean},
+    [BLD_PKG_DNF] = {dnf_refresh, dnf_upgrade, dnf_install, dnf_remove, dnf_update, dnf_clean},
+    [BLD_PKG_TDNF] = {tdnf_refresh, tdnf_upgrade, tdnf_install, tdnf_remove, tdnf_update,
+                      tdnf_clean},
 };
 
 /* Keeps maintainer scripts from starting services inside the appliance. */
@@ -81,8 +80,8 @@ static int gather(char *const *names, char *const *lists, char ***ret, struct px
                 pxf_strv_push(&all, names[i]);
         for (size_t i = 0; lists && lists[i]; i++)
                 if (cfg_load_package_list(lists[i], &all, &diags) < 0) {
-                        _cleanup_free_ char *msg = diags.n ? cfg_diag_format(&diags.items[0])
-                                                           : pxf_strdup(lists[i]);
+                        _cleanup_free_ char *msg =
+                            diags.n ? cfg_diag_format(&diags.items[0]) : pxf_strdup(lists[i]);
                         cfg_diags_clear(&diags);
                         return pxf_error_set(err, -EINVAL, "package list: %s", msg);
                 }
@@ -133,8 +132,7 @@ int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struc
         int r;
 
         if (gs->pkg == BLD_PKG_APT && !bld_guest_exists(gs, POLICY_RC_D)) {
-                r = bld_guest_write(gs, POLICY_RC_D, policy_rc_d, strlen(policy_rc_d), 0755,
-                                    err);
+                r = bld_guest_write(gs, POLICY_RC_D, policy_rc_d, strlen(policy_rc_d), 0755, err);
                 if (r < 0)
                         return r;
                 own_policy = true;
@@ -151,6 +149,6 @@ int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struc
 
 bool bld_packages_wanted(const struct cfg_packages *p)
 {
-        return p->update_existing || p->install || p->remove || p->update ||
-               p->install_lists || p->remove_lists || p->update_lists;
+        return p->update_existing || p->install || p->remove || p->update || p->install_lists ||
+               p->remove_lists || p->update_lists;
 }

@@ -5,7 +5,7 @@
 
 #include "builder/builder-internal.h"
 
-#define SCRIPT_DIR "/tmp/pxeforge-scripts"
+#define SCRIPT_DIR      "/tmp/pxeforge-scripts"
 #define SCRIPT_ARGS_MAX 256
 
 static int stage(struct bld_guest *gs, const struct cfg_script *s, const char *dst,

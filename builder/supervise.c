@@ -15,16 +15,16 @@
 #include "builder/builder-internal.h"
 #include "builder/run-internal.h"
 
-#define WORK_PREFIX "pxeforge-"
-#define PARTIAL_INFIX ".pxeforge-partial-"
+#define WORK_PREFIX        "pxeforge-"
+#define PARTIAL_INFIX      ".pxeforge-partial-"
 #define STOP_GRACE_SECONDS 15
 
 static const struct {
         const char *suffix;
         enum cfg_image_format format;
 } suffix_formats[] = {
-        {".qcow2", CFG_FORMAT_QCOW2}, {".raw", CFG_FORMAT_RAW}, {".img", CFG_FORMAT_RAW},
-        {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD},
+    {".qcow2", CFG_FORMAT_QCOW2}, {".raw", CFG_FORMAT_RAW}, {".img", CFG_FORMAT_RAW},
+    {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD},
 };
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -45,8 +45,7 @@ static enum cfg_image_format format_from_name(const char *path)
 static int resolve_format(const struct bld_options *o, const char *output,
                           enum cfg_image_format *ret, struct pxf_error *err)
 {
-        enum cfg_image_format f = o->output_format ? o->output_format
-                                                   : o->cfg->output_image_format;
+        enum cfg_image_format f = o->output_format ? o->output_format : o->cfg->output_image_format;
 
         if (!f)
                 f = format_from_name(output);
@@ -69,11 +68,12 @@ static int resolve_output(const struct bld_job *job, struct pxf_error *err)
         struct stat st, in;
 
         if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-                return pxf_error_set(err, -ENOENT, "the directory of the output path '%s' "
-                                                   "does not exist",
+                return pxf_error_set(err, -ENOENT,
+                                     "the directory of the output path '%s' "
+                                     "does not exist",
                                      job->output);
-        if (stat(job->output, &st) == 0 && stat(job->image, &in) == 0 &&
-            st.st_dev == in.st_dev && st.st_ino == in.st_ino)
+        if (stat(job->output, &st) == 0 && stat(job->image, &in) == 0 && st.st_dev == in.st_dev &&
+            st.st_ino == in.st_ino)
                 return pxf_error_set(err, -EINVAL, "the output path '%s' is the input image",
                                      job->output);
         return 0;
@@ -85,14 +85,15 @@ static int resolve_job(const struct bld_options *o, struct bld_job *job, struct 
         job->image = o->image_path ? o->image_path : o->cfg->input_image_path;
         job->output = o->output_path ? o->output_path : o->cfg->output_image_path;
         if (!job->image)
-                return pxf_error_set(err, -EINVAL, "no input image: set input.image.path or "
-                                                   "--image-file");
+                return pxf_error_set(err, -EINVAL,
+                                     "no input image: set input.image.path or "
+                                     "--image-file");
         if (access(job->image, F_OK) < 0)
-                return pxf_error_set(err, -ENOENT, "input image '%s' does not exist",
-                                     job->image);
+                return pxf_error_set(err, -ENOENT, "input image '%s' does not exist", job->image);
         if (!job->output)
-                return pxf_error_set(err, -EINVAL, "no output path: set output.image.path or "
-                                                   "--output-path");
+                return pxf_error_set(err, -EINVAL,
+                                     "no output path: set output.image.path or "
+                                     "--output-path");
         int r = resolve_format(o, job->output, &job->format, err);
         return r < 0 ? r : resolve_output(job, err);
 }
@@ -135,8 +136,8 @@ static int prepare_paths(struct bld_job *job, const char *build_dir, struct pxf_
         int r = pxf_mkdir_p(build_dir, 0755);
 
         if (r < 0)
-                return pxf_error_set(err, r, "cannot create build directory '%s': %s",
-                                     build_dir, strerror(-r));
+                return pxf_error_set(err, r, "cannot create build directory '%s': %s", build_dir,
+                                     strerror(-r));
         remove_stale(build_dir, WORK_PREFIX, true);
         remove_stale(out_dir, PARTIAL_INFIX, false);
         job->work_dir = pxf_asprintf("%s/" WORK_PREFIX "%d", build_dir, (int)getpid());

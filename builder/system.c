@@ -10,10 +10,10 @@
 #define ETC_FILE_MAX (1024u * 1024)
 /* modprobe reads its files in name order and the last `options` for a parameter wins;
  * the name sorts after distribution files (systemd.conf sets `numdummies=0`, for one). */
-#define MODPROBE_CONF "/etc/modprobe.d/zz-pxeforge.conf"
+#define MODPROBE_CONF     "/etc/modprobe.d/zz-pxeforge.conf"
 #define MODULES_LOAD_CONF "/etc/modules-load.d/pxeforge.conf"
-#define GRUB_DROPIN_DIR "/etc/default/grub.d"
-#define GRUB_DROPIN GRUB_DROPIN_DIR "/pxeforge.cfg"
+#define GRUB_DROPIN_DIR   "/etc/default/grub.d"
+#define GRUB_DROPIN       GRUB_DROPIN_DIR "/pxeforge.cfg"
 
 __attribute__((format(printf, 2, 3))) static void append(char **buf, const char *fmt, ...)
 {
@@ -40,8 +40,8 @@ char *bld_hosts_with_hostname(const char *hosts, const char *hostname)
 
         for (const char *line = hosts; line && *line;) {
                 size_t len = strcspn(line, "\n");
-                bool ours = strncmp(line, "127.0.1.1", 9) == 0 &&
-                            (line[9] == ' ' || line[9] == '\t');
+                bool ours =
+                    strncmp(line, "127.0.1.1", 9) == 0 && (line[9] == ' ' || line[9] == '\t');
                 if (ours && !replaced)
                         append(&out, "127.0.1.1\t%s\n", hostname);
                 else if (!ours)
@@ -75,8 +75,7 @@ static int systemctl_each(struct bld_guest *gs, const char *verb, char *const *u
                           struct pxf_error *err)
 {
         for (size_t i = 0; units && units[i]; i++) {
-                int r = bld_guest_run(gs, (const char *[]){"systemctl", verb, units[i], NULL},
-                                      err);
+                int r = bld_guest_run(gs, (const char *[]){"systemctl", verb, units[i], NULL}, err);
                 if (r < 0)
                         return pxf_error_prefix(err, "os.services.%s '%s'", verb, units[i]);
         }
@@ -205,11 +204,13 @@ static int cmdline_debian(struct bld_guest *gs, char *const *args, struct pxf_er
         int r;
 
         if (!bld_guest_exists(gs, "/etc/default/grub"))
-                return pxf_error_set(err, -ENOENT, "the image has no /etc/default/grub; "
-                                                   "os.kernelCommandLine needs GRUB");
+                return pxf_error_set(err, -ENOENT,
+                                     "the image has no /etc/default/grub; "
+                                     "os.kernelCommandLine needs GRUB");
         if (bld_grub_default_dropin(args, &dropin) < 0)
-                return pxf_error_set(err, -EINVAL, "os.kernelCommandLine.extraCommandLine "
-                                                   "must not contain \" $ ` or \\");
+                return pxf_error_set(err, -EINVAL,
+                                     "os.kernelCommandLine.extraCommandLine "
+                                     "must not contain \" $ ` or \\");
         r = bld_guest_mkdir_p(gs, GRUB_DROPIN_DIR, 0755, err);
         if (r >= 0)
                 r = bld_guest_write(gs, GRUB_DROPIN, dropin, strlen(dropin), 0644, err);
@@ -228,14 +229,13 @@ static int cmdline_grubby(struct bld_guest *gs, char *const *args, struct pxf_er
                 free(old);
         }
         opt = pxf_asprintf("--args=%s", joined ? joined : "");
-        return bld_guest_run(gs, (const char *[]){"grubby", "--update-kernel=ALL", opt, NULL},
-                             err);
+        return bld_guest_run(gs, (const char *[]){"grubby", "--update-kernel=ALL", opt, NULL}, err);
 }
 
 int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err)
 {
-        int r = gs->pkg == BLD_PKG_APT ? cmdline_debian(gs, args, err)
-                                       : cmdline_grubby(gs, args, err);
+        int r =
+            gs->pkg == BLD_PKG_APT ? cmdline_debian(gs, args, err) : cmdline_grubby(gs, args, err);
 
         return r < 0 ? pxf_error_prefix(err, "os.kernelCommandLine") : r;
 }
@@ -280,8 +280,7 @@ static int initrd_holds_modules(struct bld_guest *gs, const char *initrd, const 
                                 bool *ret, struct pxf_error *err)
 {
         _cleanup_free_ char *listing = NULL;
-        int r = bld_guest_capture(gs, (const char *[]){"lsinitramfs", initrd, NULL}, &listing,
-                                  err);
+        int r = bld_guest_capture(gs, (const char *[]){"lsinitramfs", initrd, NULL}, &listing, err);
 
         for (size_t i = 0; r >= 0 && !*ret && i < os->n_modules; i++)
                 *ret = bld_listing_has_module(listing, os->modules[i].name);
@@ -290,8 +289,8 @@ static int initrd_holds_modules(struct bld_guest *gs, const char *initrd, const 
 
 /* Rebuilding a Debian initramfs costs minutes under emulation, so it happens only when
  * the initramfs actually carries a configured module. */
-static int debian_initramfs_needs_update(struct bld_guest *gs, const struct cfg_os *os,
-                                         bool *ret, struct pxf_error *err)
+static int debian_initramfs_needs_update(struct bld_guest *gs, const struct cfg_os *os, bool *ret,
+                                         struct pxf_error *err)
 {
         _cleanup_strv_free_ char **boot = guestfs_ls(gs->g, "/boot");
         int r = 0;
@@ -322,9 +321,8 @@ int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *
         }
         log_info("  the initramfs holds a configured module: regenerating it");
         if (gs->pkg == BLD_PKG_APT)
-                return bld_guest_run(gs, (const char *[]){"update-initramfs", "-u", "-k", "all",
-                                                          NULL},
-                                     err);
+                return bld_guest_run(
+                    gs, (const char *[]){"update-initramfs", "-u", "-k", "all", NULL}, err);
         return bld_guest_run(gs, (const char *[]){"dracut", "--regenerate-all", "--force", NULL},
                              err);
 }

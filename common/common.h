@@ -24,23 +24,23 @@
 /* ---- cleanup ---------------------------------------------------------------------- */
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define TAKE_PTR(p)                                                                        \
-        ({                                                                                 \
-                __typeof__(p) _p_ = (p);                                                   \
-                (p) = NULL;                                                                \
-                _p_;                                                                       \
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p_ = (p);                                                           \
+                (p) = NULL;                                                                        \
+                _p_;                                                                               \
         })
-#define TAKE_FD(fd)                                                                        \
-        ({                                                                                 \
-                int _fd_ = (fd);                                                           \
-                (fd) = -1;                                                                 \
-                _fd_;                                                                      \
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd_ = (fd);                                                                   \
+                (fd) = -1;                                                                         \
+                _fd_;                                                                              \
         })
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                            \
-        static inline void func##p(type *p)                                                \
-        {                                                                                  \
-                if (*p)                                                                    \
-                        (void)func(*p);                                                    \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
+        static inline void func##p(type *p)                                                        \
+        {                                                                                          \
+                if (*p)                                                                            \
+                        (void)func(*p);                                                            \
         }
 
 static inline void freep(void *p)
@@ -57,8 +57,8 @@ static inline void pxf_strv_freep(char ***v)
 {
         pxf_strv_free(*v);
 }
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_      _cleanup_(freep)
+#define _cleanup_close_     _cleanup_(closep)
 #define _cleanup_strv_free_ _cleanup_(pxf_strv_freep)
 
 #define PXF_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -75,10 +75,10 @@ struct pxf_error {
 
 /* Sets err (if not NULL) and returns code, so callers write `return pxf_error_set(...)`. */
 int pxf_error_set(struct pxf_error *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prefixes the message already in err with more context ("step: <old message>"). */
 int pxf_error_prefix(struct pxf_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- logging ---------------------------------------------------------------------- */
 
@@ -99,12 +99,12 @@ void pxf_log(enum pxf_log_level level, const char *fmt, ...) __attribute__((form
 void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap);
 /* Logs with ": <strerror(-r)>" appended and returns r. */
 int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
-#define log_error(...) pxf_log(PXF_LOG_ERROR, __VA_ARGS__)
+#define log_error(...)   pxf_log(PXF_LOG_ERROR, __VA_ARGS__)
 #define log_warning(...) pxf_log(PXF_LOG_WARNING, __VA_ARGS__)
-#define log_info(...) pxf_log(PXF_LOG_INFO, __VA_ARGS__)
-#define log_debug(...) pxf_log(PXF_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    pxf_log(PXF_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)   pxf_log(PXF_LOG_DEBUG, __VA_ARGS__)
 
 /* Monotonic clock in microseconds, for step durations. */
 uint64_t pxf_now_usec(void);
@@ -129,10 +129,10 @@ int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
 
 /* ---- strings and files ------------------------------------------------------------ */
 
-char *pxf_strdup(const char *s);                          /* aborts on OOM */
+char *pxf_strdup(const char *s);                                                /* aborts on OOM */
 char *pxf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* aborts */
-void *pxf_calloc(size_t n, size_t size);                  /* aborts on OOM */
-void *pxf_reallocarray(void *p, size_t n, size_t size);   /* aborts on OOM */
+void *pxf_calloc(size_t n, size_t size);                                        /* aborts on OOM */
+void *pxf_reallocarray(void *p, size_t n, size_t size);                         /* aborts on OOM */
 size_t pxf_strv_length(char *const *v);
 /* Appends a copy of s to the NULL-terminated vector *v. */
 void pxf_strv_push(char ***v, const char *s);

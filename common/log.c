@@ -22,10 +22,10 @@ enum pxf_log_level pxf_log_get_level(void)
 }
 
 static const char *const level_names[] = {
-        [PXF_LOG_ERROR] = "error",
-        [PXF_LOG_WARNING] = "warning",
-        [PXF_LOG_INFO] = "info",
-        [PXF_LOG_DEBUG] = "debug",
+    [PXF_LOG_ERROR] = "error",
+    [PXF_LOG_WARNING] = "warning",
+    [PXF_LOG_INFO] = "info",
+    [PXF_LOG_DEBUG] = "debug",
 };
 
 int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret)

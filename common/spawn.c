@@ -11,10 +11,10 @@
 #include "common/common.h"
 
 static const char *const default_env[] = {
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "LC_ALL=C.UTF-8",
-        "HOME=/root",
-        NULL,
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LC_ALL=C.UTF-8",
+    "HOME=/root",
+    NULL,
 };
 
 /* Keeps the last PXF_SPAWN_STDERR_TAIL bytes of a stream. */
@@ -52,8 +52,7 @@ static void log_lines(const char *prog, const char *data, size_t n)
         }
 }
 
-static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_opts *o,
-                         int err_fd)
+static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_opts *o, int err_fd)
 {
         int r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
 
@@ -148,8 +147,7 @@ static int describe_failure(const char *prog, int status, const struct tail *t,
         return pxf_error_set(err, -ECHILD, "%s %s:\n%.*s", prog, what, (int)len, t->buf);
 }
 
-int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
-                  struct pxf_error *err)
+int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, struct pxf_error *err)
 {
         static const struct pxf_spawn_opts defaults = {.stdout_fd = -1};
         const struct pxf_spawn_opts *o = opts ? opts : &defaults;

@@ -19,8 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CFG_FILE_MAX (1024 * 1024) /* a config or package-list file larger is refused */
-#define CFG_DEPTH_MAX 32           /* nesting deeper than this is refused */
+#define CFG_FILE_MAX  (1024 * 1024) /* a config or package-list file larger is refused */
+#define CFG_DEPTH_MAX 32            /* nesting deeper than this is refused */
 
 /* Where a value sits in the config file, 1-based; 0 when it did not come from the file. */
 struct cfg_loc {
@@ -48,9 +48,9 @@ struct cfg_user {
         uint32_t uid;
         bool has_password;
         struct cfg_password password;
-        int password_expires_days; /* -1 when unset */
-        char **ssh_public_keys;      /* NULL-terminated; NULL when unset */
-        char **ssh_public_key_paths; /* resolved paths */
+        int password_expires_days;                /* -1 when unset */
+        char **ssh_public_keys;                   /* NULL-terminated; NULL when unset */
+        char **ssh_public_key_paths;              /* resolved paths */
         struct cfg_loc *ssh_public_key_path_locs; /* one per ssh_public_key_paths entry */
         char *primary_group;
         char **secondary_groups;
@@ -79,7 +79,7 @@ struct cfg_file {
 };
 
 struct cfg_dir {
-        char *source;      /* required; resolved path of a host directory */
+        char *source; /* required; resolved path of a host directory */
         struct cfg_loc source_loc;
         char *destination; /* required; absolute path in the image */
         bool has_new_dir_permissions;

@@ -8,39 +8,39 @@
 #include "pxeforge/commands.h"
 
 static const char usage[] =
-        "Usage: pxeforge customize --config-file FILE [OPTIONS]\n"
-        "\n"
-        "Opens a Linux disk image (raw, qcow2, vhd or vhdx; detected from its content),\n"
-        "applies the configuration's `os` and `scripts` sections inside the image, and\n"
-        "writes the result. The input image is never modified; the output appears only\n"
-        "when complete, and an interrupted or failed run leaves it untouched.\n"
-        "\n"
-        "  --config-file FILE           the YAML configuration (required)\n"
-        "  --image-file FILE            input image (overrides input.image.path)\n"
-        "  --output-path PATH           output file (overrides output.image.path);\n"
-        "  --output-image-file PATH       the same\n"
-        "  --output-image-format FMT    raw, qcow2, vhd, vhd-fixed or vhdx (overrides\n"
-        "                               output.image.format; default: from the output\n"
-        "                               file's extension)\n"
-        "  --build-dir DIR              scratch space (default " BLD_DEFAULT_BUILD_DIR ")\n"
-        "  --log-level LEVEL            error, warning, info (default) or debug\n"
-        "  --help                       print this help\n"
-        "\n"
-        "Exit status: 0 success, 1 build failed, 2 bad command line, 3 invalid\n"
-        "configuration, 130 interrupted.\n";
+    "Usage: pxeforge customize --config-file FILE [OPTIONS]\n"
+    "\n"
+    "Opens a Linux disk image (raw, qcow2, vhd or vhdx; detected from its content),\n"
+    "applies the configuration's `os` and `scripts` sections inside the image, and\n"
+    "writes the result. The input image is never modified; the output appears only\n"
+    "when complete, and an interrupted or failed run leaves it untouched.\n"
+    "\n"
+    "  --config-file FILE           the YAML configuration (required)\n"
+    "  --image-file FILE            input image (overrides input.image.path)\n"
+    "  --output-path PATH           output file (overrides output.image.path);\n"
+    "  --output-image-file PATH       the same\n"
+    "  --output-image-format FMT    raw, qcow2, vhd, vhd-fixed or vhdx (overrides\n"
+    "                               output.image.format; default: from the output\n"
+    "                               file's extension)\n"
+    "  --build-dir DIR              scratch space (default " BLD_DEFAULT_BUILD_DIR ")\n"
+    "  --log-level LEVEL            error, warning, info (default) or debug\n"
+    "  --help                       print this help\n"
+    "\n"
+    "Exit status: 0 success, 1 build failed, 2 bad command line, 3 invalid\n"
+    "configuration, 130 interrupted.\n";
 
 enum { OPT_IMAGE = 256, OPT_CONFIG, OPT_BUILD_DIR, OPT_FORMAT, OPT_OUTPUT, OPT_LOG_LEVEL };
 
 static const struct option long_options[] = {
-        {"image-file", required_argument, NULL, OPT_IMAGE},
-        {"config-file", required_argument, NULL, OPT_CONFIG},
-        {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
-        {"output-image-format", required_argument, NULL, OPT_FORMAT},
-        {"output-path", required_argument, NULL, OPT_OUTPUT},
-        {"output-image-file", required_argument, NULL, OPT_OUTPUT},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+    {"image-file", required_argument, NULL, OPT_IMAGE},
+    {"config-file", required_argument, NULL, OPT_CONFIG},
+    {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
+    {"output-image-format", required_argument, NULL, OPT_FORMAT},
+    {"output-path", required_argument, NULL, OPT_OUTPUT},
+    {"output-image-file", required_argument, NULL, OPT_OUTPUT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {0},
 };
 
 struct customize_args {

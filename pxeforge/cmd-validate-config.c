@@ -6,25 +6,25 @@
 #include "pxeforge/commands.h"
 
 static const char usage[] =
-        "Usage: pxeforge validate-config --config-file FILE [--validate-files]\n"
-        "\n"
-        "Checks a configuration file without touching any image: syntax, known keys,\n"
-        "types, allowed values, required and conflicting fields. Every problem is\n"
-        "reported as FILE:LINE:COLUMN: KEY.PATH: MESSAGE.\n"
-        "\n"
-        "  --config-file FILE  the configuration to check\n"
-        "  --validate-files    also check that every file and directory it names exists\n"
-        "  --log-level LEVEL   error, warning, info or debug\n"
-        "  --help              print this help\n";
+    "Usage: pxeforge validate-config --config-file FILE [--validate-files]\n"
+    "\n"
+    "Checks a configuration file without touching any image: syntax, known keys,\n"
+    "types, allowed values, required and conflicting fields. Every problem is\n"
+    "reported as FILE:LINE:COLUMN: KEY.PATH: MESSAGE.\n"
+    "\n"
+    "  --config-file FILE  the configuration to check\n"
+    "  --validate-files    also check that every file and directory it names exists\n"
+    "  --log-level LEVEL   error, warning, info or debug\n"
+    "  --help              print this help\n";
 
 int cmd_validate_config(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"config-file", required_argument, NULL, 'c'},
-                {"validate-files", no_argument, NULL, 'f'},
-                {"log-level", required_argument, NULL, 'l'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"config-file", required_argument, NULL, 'c'},
+            {"validate-files", no_argument, NULL, 'f'},
+            {"log-level", required_argument, NULL, 'l'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
         const char *config = NULL;

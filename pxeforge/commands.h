@@ -8,9 +8,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct cfg_config *, cfg_free)
 
 enum pxf_exit {
         PXF_EXIT_OK = 0,
-        PXF_EXIT_FAILED = 1,      /* the build or check failed; the message says why */
-        PXF_EXIT_USAGE = 2,       /* bad command line */
-        PXF_EXIT_CONFIG = 3,      /* the configuration file is invalid */
+        PXF_EXIT_FAILED = 1, /* the build or check failed; the message says why */
+        PXF_EXIT_USAGE = 2,  /* bad command line */
+        PXF_EXIT_CONFIG = 3, /* the configuration file is invalid */
         PXF_EXIT_INTERRUPTED = 130,
 };
 

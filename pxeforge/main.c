@@ -8,30 +8,30 @@
 #include "pxeforge/commands.h"
 
 static const char usage[] =
-        "Usage: pxeforge [--log-level LEVEL] COMMAND [OPTIONS]\n"
-        "\n"
-        "Customize Linux disk images and turn them into network-boot artifacts.\n"
-        "\n"
-        "Commands:\n"
-        "  customize        customize a disk image from a YAML configuration\n"
-        "  validate-config  check a configuration file without touching any image\n"
-        "\n"
-        "Options:\n"
-        "  --log-level LEVEL  error, warning, info (default) or debug\n"
-        "  --version          print the version and exit\n"
-        "  --help             print this help and exit\n"
-        "\n"
-        "Run 'pxeforge COMMAND --help' for the options of a command.\n"
-        "\n"
-        "Exit status: 0 success, 1 failure, 2 bad command line, 3 invalid configuration,\n"
-        "130 interrupted.\n";
+    "Usage: pxeforge [--log-level LEVEL] COMMAND [OPTIONS]\n"
+    "\n"
+    "Customize Linux disk images and turn them into network-boot artifacts.\n"
+    "\n"
+    "Commands:\n"
+    "  customize        customize a disk image from a YAML configuration\n"
+    "  validate-config  check a configuration file without touching any image\n"
+    "\n"
+    "Options:\n"
+    "  --log-level LEVEL  error, warning, info (default) or debug\n"
+    "  --version          print the version and exit\n"
+    "  --help             print this help and exit\n"
+    "\n"
+    "Run 'pxeforge COMMAND --help' for the options of a command.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 bad command line, 3 invalid configuration,\n"
+    "130 interrupted.\n";
 
 static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
 } commands[] = {
-        {"customize", cmd_customize},
-        {"validate-config", cmd_validate_config},
+    {"customize", cmd_customize},
+    {"validate-config", cmd_validate_config},
 };
 
 int set_log_level(const char *value)

@@ -65,10 +65,10 @@ static void hosts_appends_when_missing(void **state)
 }
 
 static const struct cfg_module modules[] = {
-        {.name = "pcspkr", .load_mode = CFG_MODULE_DISABLE},
-        {.name = "dummy", .load_mode = CFG_MODULE_ALWAYS, .options = "numdummies=3"},
-        {.name = "loop", .load_mode = CFG_MODULE_INHERIT, .options = "max_loop=8"},
-        {.name = "e1000", .load_mode = CFG_MODULE_AUTO},
+    {.name = "pcspkr", .load_mode = CFG_MODULE_DISABLE},
+    {.name = "dummy", .load_mode = CFG_MODULE_ALWAYS, .options = "numdummies=3"},
+    {.name = "loop", .load_mode = CFG_MODULE_INHERIT, .options = "max_loop=8"},
+    {.name = "e1000", .load_mode = CFG_MODULE_AUTO},
 };
 
 static void modprobe_conf_text(void **state)
@@ -134,17 +134,17 @@ static void listing_finds_modules(void **state)
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(detect_qcow2),
-                cmocka_unit_test(detect_vhdx),
-                cmocka_unit_test(detect_vhd_dynamic_and_fixed),
-                cmocka_unit_test(detect_raw),
-                cmocka_unit_test(hosts_replaces_existing_line),
-                cmocka_unit_test(hosts_appends_when_missing),
-                cmocka_unit_test(modprobe_conf_text),
-                cmocka_unit_test(modules_load_text),
-                cmocka_unit_test(grub_dropin_text),
-                cmocka_unit_test(grub_dropin_refuses_shell),
-                cmocka_unit_test(listing_finds_modules),
+            cmocka_unit_test(detect_qcow2),
+            cmocka_unit_test(detect_vhdx),
+            cmocka_unit_test(detect_vhd_dynamic_and_fixed),
+            cmocka_unit_test(detect_raw),
+            cmocka_unit_test(hosts_replaces_existing_line),
+            cmocka_unit_test(hosts_appends_when_missing),
+            cmocka_unit_test(modprobe_conf_text),
+            cmocka_unit_test(modules_load_text),
+            cmocka_unit_test(grub_dropin_text),
+            cmocka_unit_test(grub_dropin_refuses_shell),
+            cmocka_unit_test(listing_finds_modules),
         };
         if (argc > 1)
                 cmocka_set_test_filter(argv[1]);
