@@ -114,6 +114,9 @@ void bld_progress_done(struct bld_progress *p);
 
 /* ---- disk files (disk-output.c) ------------------------------------------------- */
 
+/* Checks the input's container metadata (qcow2, vhdx) so a truncated or corrupted image
+ * is refused before the appliance starts; formats without checks pass. */
+int bld_image_check(const char *input, enum bld_disk_format fmt, struct pxf_error *err);
 /* Creates a qcow2 overlay at path backed by the input image. */
 int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *path,
                        struct pxf_error *err);

@@ -145,6 +145,8 @@ static int open_guest(const struct bld_job *job, struct bld_guest *gs, struct px
         if (r >= 0)
                 log_info("input image '%s' is %s", job->image, bld_disk_format_qemu_name(fmt));
         if (r >= 0)
+                r = bld_image_check(job->image, fmt, err);
+        if (r >= 0)
                 r = bld_overlay_create(job->image, fmt, job->overlay, err);
         if (r >= 0)
                 r = bld_guest_open(gs, &p, err);

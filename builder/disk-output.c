@@ -6,6 +6,32 @@
 
 #include "builder/builder-internal.h"
 
+/* qemu-img check's exit statuses (qemu-img(1)). */
+enum {
+        CHECK_CLEAN = 0,
+        CHECK_CORRUPT = 2,
+        CHECK_LEAKS_ONLY = 3,
+        CHECK_UNSUPPORTED = 63,
+};
+
+int bld_image_check(const char *input, enum bld_disk_format fmt, struct pxf_error *err)
+{
+        int status = -1;
+        struct pxf_spawn_opts opts = {.stdout_fd = -1, .exit_status = &status};
+        int r = pxf_spawn_run((const char *[]){"qemu-img", "check", "-q", "-f",
+                                               bld_disk_format_qemu_name(fmt), input, NULL},
+                              &opts, err);
+
+        if (r >= 0 || status == CHECK_LEAKS_ONLY || status == CHECK_UNSUPPORTED)
+                return 0;
+        if (status == CHECK_CORRUPT)
+                return pxf_error_set(err, -EUCLEAN,
+                                     "input image '%s' is corrupted or truncated (qemu-img "
+                                     "check found errors in its %s metadata)",
+                                     input, bld_disk_format_qemu_name(fmt));
+        return pxf_error_prefix(err, "cannot check input image '%s'", input);
+}
+
 int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *path,
                        struct pxf_error *err)
 {

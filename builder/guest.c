@@ -57,6 +57,10 @@ static guestfs_h *new_handle(const struct bld_guest_params *p, bool force_tcg)
                                                  0, NULL);
         if (force_tcg)
                 (void)guestfs_set_backend_setting(g, "force_tcg", "1");
+        /* QEMU and libguestfs' recovery process get their own process groups: stopping
+         * the build's group must not kill the recovery process, which is what stops
+         * QEMU once the build is gone. */
+        (void)guestfs_set_pgroup(g, 1);
         (void)guestfs_set_tmpdir(g, p->tmpdir);
         (void)guestfs_set_memsize(g, 2048); /* package managers need more than 1.2 GiB */
         (void)guestfs_set_smp(g, 2);
@@ -161,7 +165,10 @@ static int inspect_and_mount(struct bld_guest *gs, struct pxf_error *err)
         int r;
 
         if (!roots)
-                return bld_guest_error(gs, err, "cannot inspect '%s'", gs->image);
+                return bld_guest_error(gs, err,
+                                       "cannot read the file systems of '%s' (is the "
+                                       "image corrupted?)",
+                                       gs->image);
         n = pxf_strv_length(roots);
         if (n == 0)
                 return pxf_error_set(err, -EMEDIUMTYPE,

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -160,12 +161,17 @@ static void job_cleanup(struct bld_job *job)
         free(job->partial);
 }
 
-static _Noreturn void child_main(const struct bld_job *job, int report_fd)
+static _Noreturn void child_main(const struct bld_job *job, int report_fd, pid_t parent)
 {
         struct pxf_error err = {0};
         sigset_t none;
         int r;
 
+        /* If the supervisor is killed outright, the build stops too (libguestfs' recovery
+         * process then stops the appliance); the next run removes what is left. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                _exit(1);
         (void)setpgid(0, 0);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -208,7 +214,7 @@ static int supervise(struct bld_job *job, struct pxf_error *err)
         sigset_t sigs, old;
         bool interrupted = false;
         int fds[2], r;
-        pid_t pid;
+        pid_t pid, parent;
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return pxf_error_set(err, -errno, "cannot create a pipe: %m");
@@ -217,9 +223,10 @@ static int supervise(struct bld_job *job, struct pxf_error *err)
         sigaddset(&sigs, SIGTERM);
         sigaddset(&sigs, SIGCHLD);
         (void)sigprocmask(SIG_BLOCK, &sigs, &old);
+        parent = getpid();
         pid = fork();
         if (pid == 0)
-                child_main(job, fds[1]);
+                child_main(job, fds[1], parent);
         (void)close(fds[1]);
         if (pid < 0)
                 r = pxf_error_set(err, -errno, "cannot start the build process: %m");

@@ -118,6 +118,7 @@ struct pxf_spawn_opts {
         const char *cwd;         /* NULL: inherit */
         int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
         bool stderr_to_log;      /* forward each stderr line to the debug log */
+        int *exit_status;        /* if set: receives the exit status when it exited */
 };
 #define PXF_SPAWN_INHERIT (-2)
 

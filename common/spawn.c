@@ -169,6 +169,8 @@ int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, st
         r = wait_child(pid, &status);
         if (r < 0)
                 return pxf_error_set(err, r, "waiting for %s: %s", argv[0], strerror(-r));
+        if (o->exit_status && WIFEXITED(status))
+                *o->exit_status = WEXITSTATUS(status);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         return describe_failure(argv[0], status, &tail, err);

@@ -46,7 +46,7 @@ expect_failure blank-disk 1 "no operating system found in image 'blank.img'" \
 
 image=$(pxf_test_image)
 head -c 8M "$image" > truncated.qcow2
-expect_failure truncated-qcow2 1 "'truncated.qcow2'.*(corrupt|truncated|past the end|no operating system)" \
+expect_failure truncated-qcow2 1 "input image 'truncated.qcow2' is corrupted or truncated" \
         --config-file "$good_config" --image-file truncated.qcow2
 
 printf 'os:\n  hostname: x\n  hostnme: y\n' > unknown-key.yaml

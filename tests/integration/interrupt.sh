@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Interrupting `pxeforge customize`: SIGINT and SIGTERM during a build must stop it with
+# exit status 130, leave the output path untouched, the build dir empty and no appliance
+# (QEMU) running; a run killed outright (SIGKILL) leaves files that the next run removes.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+
+cd "$PXF_TMP"
+image=$(pxf_test_image)
+printf 'os:\n  hostname: interrupt-test\n' > config.yaml
+echo "sentinel" > out.qcow2
+sentinel_sum=$(sha256sum out.qcow2)
+
+start_build() {
+        "$PXF_BIN" customize --config-file config.yaml --image-file "$image" \
+                --output-path "$PXF_TMP/out.qcow2" --build-dir "$PXF_TMP/build" 2> "$1" &
+        build_pid=$!
+        # Wait until the appliance runs (the image is open), then interrupt mid-build.
+        for _ in $(seq 1 600); do
+                grep -q 'open image: done' "$1" && return 0
+                kill -0 "$build_pid" 2>/dev/null || fail "the build ended before it could be interrupted"
+                sleep 0.2
+        done
+        fail "the image was not open after 120 s"
+}
+
+no_appliance_left() {
+        local work=$1
+        for _ in $(seq 1 50); do
+                pgrep -f -- "$work" >/dev/null || return 0
+                sleep 0.2
+        done
+        pgrep -af -- "$work" >&2
+        return 1
+}
+
+for sig in INT TERM; do
+        start_build "$sig.err"
+        work="$PXF_TMP/build/pxeforge-$build_pid"
+        kill -s "$sig" "$build_pid"
+        rc=0
+        wait "$build_pid" || rc=$?
+        tail -n 3 "$sig.err" | sed "s/^/    [$sig] /"
+        [ "$rc" -eq 130 ] || fail "SIG$sig: exit status $rc, expected 130"
+        grep -q "interrupted" "$sig.err" || fail "SIG$sig: no message saying it was interrupted"
+        [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "SIG$sig: output path touched"
+        [ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "SIG$sig: build dir not empty"
+        ! ls -A | grep -q pxeforge-partial || fail "SIG$sig: partial output left behind"
+        no_appliance_left "$work" || fail "SIG$sig: the appliance still runs"
+        pass "SIG$sig stops the build cleanly"
+done
+
+# SIGKILL leaves the work dir behind; the next run must remove it and succeed.
+start_build kill.err
+kill -s KILL "$build_pid"
+wait "$build_pid" || true
+stale="$PXF_TMP/build/pxeforge-$build_pid"
+[ -d "$stale" ] || fail "expected the killed run's work dir to remain"
+no_appliance_left "$stale" || fail "the killed run's appliance still runs"
+"$PXF_BIN" customize --config-file config.yaml --image-file "$image" \
+        --output-path "$PXF_TMP/out.qcow2" --build-dir "$PXF_TMP/build" 2> next.err \
+        || fail "the run after a killed one failed"
+grep -q "removing '$stale' left by an earlier run" next.err || fail "stale work dir not reported"
+[ ! -e "$stale" ] || fail "stale work dir still there"
+[ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "build dir not empty after the next run"
+qemu-img info out.qcow2 | grep -q 'file format: qcow2' || fail "the next run wrote no image"
+pass "a killed run's leftovers are removed by the next run"
