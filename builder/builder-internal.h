@@ -62,6 +62,10 @@ int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *e
 int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                     struct pxf_error *err);
 
+/* Streams the guest's whole root tree into dir (an empty host directory) with owners,
+ * modes, links, device nodes and xattrs; guest paths cannot escape dir. */
+int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err);
+
 /* ---- customization steps (one file each area) ----------------------------------- */
 
 int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);

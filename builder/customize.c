@@ -119,9 +119,10 @@ static const struct step steps[] = {
     {"finalizeCustomization scripts", want_finalize, run_finalize},
 };
 
-static unsigned count_steps(const struct cfg_config *cfg)
+static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format)
 {
-        unsigned n = 3; /* open, close, write output */
+        /* open, close, write output; or open, export, close, make artifacts */
+        unsigned n = cfg_image_format_is_disk(format) ? 3 : 4;
 
         for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++)
                 n += steps[i].wanted(cfg);
@@ -178,12 +179,15 @@ static int customize(const struct bld_job *job, struct bld_progress *prog, struc
         if (r < 0)
                 return r;
         r = apply_steps(&gs, job->opts->cfg, prog, err);
-        if (r < 0) {
-                bld_guest_abort(&gs);
-                return r;
+        if (r >= 0 && !cfg_image_format_is_disk(job->format))
+                r = bld_live_make(job, &gs, prog, err);
+        else if (r >= 0) {
+                bld_progress_begin(prog, "close image");
+                r = bld_progress_end(prog, bld_guest_close(&gs, err));
         }
-        bld_progress_begin(prog, "close image");
-        return bld_progress_end(prog, bld_guest_close(&gs, err));
+        if (gs.g)
+                bld_guest_abort(&gs);
+        return r;
 }
 
 static int write_output(const struct bld_job *job, struct pxf_error *err)
@@ -205,9 +209,10 @@ int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
         struct bld_progress prog;
         int r;
 
-        bld_progress_init(&prog, count_steps(job->opts->cfg), job->opts->show_progress);
+        bld_progress_init(&prog, count_steps(job->opts->cfg, job->format),
+                          job->opts->show_progress);
         r = customize(job, &prog, err);
-        if (r >= 0) {
+        if (r >= 0 && cfg_image_format_is_disk(job->format)) {
                 bld_progress_begin(&prog, "write output");
                 r = bld_progress_end(&prog, write_output(job, err));
         }

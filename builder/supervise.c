@@ -54,10 +54,10 @@ static int resolve_format(const struct bld_options *o, const char *output,
                 return pxf_error_set(err, -EINVAL,
                                      "no output format: set output.image.format or "
                                      "--output-image-format");
-        if (!cfg_image_format_is_disk(f))
+        if (!cfg_image_format_is_disk(f) && f != CFG_FORMAT_PXE_DIR)
                 return pxf_error_set(err, -EOPNOTSUPP,
-                                     "output format '%s' is not available yet; disk formats "
-                                     "are raw, qcow2, vhd, vhd-fixed and vhdx",
+                                     "output format '%s' is not available yet; use raw, "
+                                     "qcow2, vhd, vhd-fixed, vhdx or pxe-dir",
                                      cfg_image_format_to_string(f));
         *ret = f;
         return 0;
@@ -155,7 +155,7 @@ static void job_cleanup(struct bld_job *job)
         if (job->work_dir)
                 (void)pxf_rm_rf(job->work_dir);
         if (job->partial)
-                (void)unlink(job->partial);
+                (void)pxf_rm_rf(job->partial);
         free(job->work_dir);
         free(job->overlay);
         free(job->partial);

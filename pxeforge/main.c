@@ -1,6 +1,7 @@
 /* pxeforge: entry point and subcommand dispatch. */
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,11 @@ int load_config(const char *path, bool check_files, struct cfg_config **ret)
 int main(int argc, char **argv)
 {
         int i = 1;
+
+        /* Guest file names are bytes in UTF-8; libarchive converts them through the
+         * locale's character set, and the "C" locale cannot hold them. */
+        if (!setlocale(LC_CTYPE, "C.UTF-8"))
+                log_warning("the C.UTF-8 locale is missing: file names outside ASCII may fail");
 
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

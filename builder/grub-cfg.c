@@ -1,0 +1,110 @@
+/* grub.cfg of the PXE folder and the live ISO, and where each GRUB looks for it. Pure text,
+ * unit-tested. */
+#include <errno.h>
+#include <string.h>
+
+#include "builder/live-internal.h"
+
+#define DEFAULT_TITLE "pxeforge"
+
+/* Serial and console both: a rack machine or a test VM is often watched over serial only,
+ * and GRUB's menu should show up wherever the kernel's console does. */
+#define GRUB_HEADER                                                                                \
+        "# Written by pxeforge\n"                                                                  \
+        "serial --unit=0 --speed=115200\n"                                                         \
+        "terminal_input console serial\n"                                                          \
+        "terminal_output console serial\n"                                                         \
+        "set timeout=3\n"                                                                          \
+        "set default=0\n"                                                                          \
+        "\n"
+
+static const char *const debian_paths[] = {"grub/grub.cfg", "boot/grub2/grub.cfg", NULL};
+static const char *const azure_paths[] = {"boot/grub2/grub.cfg", NULL};
+
+const char *const *bld_grub_cfg_paths(enum bld_grub_flavor flavor)
+{
+        switch (flavor) {
+        case BLD_GRUB_DEBIAN:
+                return debian_paths;
+        case BLD_GRUB_AZURE:
+                return azure_paths;
+        }
+        return NULL;
+}
+
+/* The kernel and initrd are single files at the root of the TFTP tree or of the ISO. */
+static int check_file_name(const char *what, const char *name, struct pxf_error *err)
+{
+        if (!name || !name[0] || strchr(name, '/') || name[0] == '-' || strcmp(name, ".") == 0 ||
+            strcmp(name, "..") == 0 || bld_grub_unsafe_char(name))
+                return pxf_error_set(err, -EINVAL, "invalid %s file name '%s'", what,
+                                     name ? name : "");
+        return 0;
+}
+
+/* The title sits in single quotes, where only a quote or a line break could end it. */
+static int check_title(const char *title, struct pxf_error *err)
+{
+        for (const char *p = title; *p; p++)
+                if (*p == '\'' || (unsigned char)*p < ' ' || *p == 0x7f)
+                        return pxf_error_set(err, -EINVAL,
+                                             "menu title '%s' must not contain quotes or control "
+                                             "characters",
+                                             title);
+        return 0;
+}
+
+static int check_entry(const struct bld_live_boot *b, struct pxf_error *err)
+{
+        int r = check_file_name("kernel", b->kernel, err);
+
+        if (r >= 0)
+                r = check_file_name("initrd", b->initrd, err);
+        if (r >= 0 && b->title)
+                r = check_title(b->title, err);
+        if (r >= 0 && b->medium == BLD_LIVE_ISO && !bld_iso_volume_label_valid(b->volume_label))
+                r = pxf_error_set(err, -EINVAL,
+                                  "invalid ISO volume label '%s' (expected 1 to 32 characters out "
+                                  "of A-Z 0-9 _)",
+                                  b->volume_label ? b->volume_label : "");
+        return r;
+}
+
+static char *join_args(char *const *args)
+{
+        char *out = pxf_strdup("");
+
+        for (size_t i = 0; args && args[i]; i++) {
+                char *old = out;
+                out = pxf_asprintf("%s %s", old, args[i]);
+                free(old);
+        }
+        return out;
+}
+
+int bld_grub_cfg(const struct bld_live_boot *b, char **ret, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *joined = NULL, *search = NULL;
+        int r = check_entry(b, err);
+
+        if (r < 0)
+                return r;
+        r = bld_live_kernel_args(b, &args, err);
+        if (r < 0)
+                return r;
+        joined = join_args(args);
+        /* Over PXE, GRUB's $root already is the TFTP server it was loaded from; on the ISO
+         * it is the El Torito boot image, so the ISO file system is found by its label. */
+        if (b->medium == BLD_LIVE_ISO)
+                search =
+                    pxf_asprintf("\tsearch --no-floppy --set=root --label %s\n", b->volume_label);
+        *ret = pxf_asprintf(GRUB_HEADER "menuentry '%s' {\n"
+                                        "%s"
+                                        "\tlinux /%s%s\n"
+                                        "\tinitrd /%s\n"
+                                        "}\n",
+                            b->title ? b->title : DEFAULT_TITLE, search ? search : "", b->kernel,
+                            joined, b->initrd);
+        return 0;
+}

@@ -1,0 +1,329 @@
+/* Live outputs: after customization the root tree leaves the appliance (export.c) and the
+ * network-boot artifacts are made from it on the host, staged in a folder beside the
+ * output path and renamed into place when complete. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/builder-internal.h"
+#include "builder/live-internal.h"
+#include "builder/run-internal.h"
+
+#define SMALL_FILE_MAX (1024u * 1024)
+
+/* Where Debian's packages put the signed boot chain, and the package to name when a file
+ * is missing. */
+static const struct boot_file {
+        const char *source;
+        const char *target;
+        const char *package;
+        bool required;
+} debian_boot_files[] = {
+    {"usr/lib/shim/shimx64.efi.signed", "bootx64.efi", "shim-signed", true},
+    {"usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grubx64.efi", "grub-efi-amd64-signed",
+     true},
+    {"usr/lib/shim/mmx64.efi.signed", "mmx64.efi", "shim-signed", false},
+};
+
+struct live {
+        const struct bld_job *job;
+        const struct cfg_config *cfg;
+        char *tree;  /* the exported root tree, in the work dir */
+        char *stage; /* the artifacts being made: the partial output */
+        char *kver;
+        char **base_args;
+};
+
+static int copy_file(const char *src, const char *dst, mode_t mode, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(dst);
+        int r = pxf_mkdir_p(dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        r = pxf_spawn_run((const char *[]){"cp", "--no-preserve=all", "--", src, dst, NULL}, NULL,
+                          err);
+        if (r >= 0 && chmod(dst, mode) < 0)
+                r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
+        return r;
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+        return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The newest kernel in the tree's /boot: the one the artifacts boot. */
+static int find_kernel(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *boot = pxf_asprintf("%s/boot", l->tree);
+        _cleanup_strv_free_ char **versions = NULL;
+        DIR *d = opendir(boot);
+        struct dirent *de;
+        size_t n;
+
+        if (!d)
+                return pxf_error_set(err, -ENOENT, "the image has no /boot");
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, "vmlinuz-", 8) == 0 && de->d_name[8])
+                        pxf_strv_push(&versions, de->d_name + 8);
+        (void)closedir(d);
+        n = pxf_strv_length(versions);
+        if (n == 0)
+                return pxf_error_set(err, -ENOENT,
+                                     "the image has no kernel in /boot (install "
+                                     "linux-image-amd64)");
+        qsort(versions, n, sizeof(char *), cmp_version);
+        l->kver = pxf_strdup(versions[n - 1]);
+        log_info("  kernel %s%s", l->kver, n > 1 ? " (the newest of several)" : "");
+        return 0;
+}
+
+static char *tree_path(const struct live *l, const char *rel)
+{
+        return pxf_asprintf("%s/%s", l->tree, rel);
+}
+
+static char *stage_path(const struct live *l, const char *rel)
+{
+        return pxf_asprintf("%s/%s", l->stage, rel);
+}
+
+static int copy_boot_files(struct live *l, struct pxf_error *err)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(debian_boot_files); i++) {
+                const struct boot_file *f = &debian_boot_files[i];
+                _cleanup_free_ char *src = tree_path(l, f->source);
+                _cleanup_free_ char *dst = stage_path(l, f->target);
+                int r;
+                if (access(src, R_OK) < 0) {
+                        if (!f->required)
+                                continue;
+                        return pxf_error_set(err, -ENOENT,
+                                             "the image has no /%s: add '%s' to "
+                                             "os.packages.install",
+                                             f->source, f->package);
+                }
+                r = copy_file(src, dst, 0644, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int copy_kernel(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
+        _cleanup_free_ char *src = tree_path(l, rel), *dst = stage_path(l, "vmlinuz");
+
+        return copy_file(src, dst, 0644, err);
+}
+
+/* The image's own kernel arguments, from the first `linux` line of its grub.cfg (which
+ * carries os.kernelCommandLine too): BOOT_IMAGE and the kernel path are dropped, and the
+ * boot-configuration code removes what conflicts with a live boot. */
+static int read_base_args(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *path = tree_path(l, "boot/grub/grub.cfg"), *text = NULL;
+        char *line, *save = NULL, *tok;
+        int r = pxf_read_file(path, SMALL_FILE_MAX, &text, NULL);
+
+        (void)err;
+        if (r < 0)
+                return 0; /* no GRUB config: no base arguments */
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                line += strspn(line, " \t");
+                if (strncmp(line, "linux", 5) == 0 && (line[5] == ' ' || line[5] == '\t'))
+                        break;
+        }
+        if (!line)
+                return 0;
+        (void)strtok_r(line, " \t", &save); /* "linux" */
+        (void)strtok_r(NULL, " \t", &save); /* the kernel path */
+        while ((tok = strtok_r(NULL, " \t", &save)))
+                if (strncmp(tok, "BOOT_IMAGE=", 11) != 0 && !strchr(tok, '$'))
+                        pxf_strv_push(&l->base_args, tok);
+        return 0;
+}
+
+static int kernel_compression(struct live *l, enum bld_cpio_compression *ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *rel = pxf_asprintf("boot/config-%s", l->kver);
+        _cleanup_free_ char *path = tree_path(l, rel), *text = NULL;
+        int r = pxf_read_file(path, 4 * SMALL_FILE_MAX, &text, NULL);
+
+        if (r < 0) {
+                log_warning("the image has no /%s; compressing the initramfs with gzip", rel);
+                *ret = BLD_CPIO_GZIP;
+                return 0;
+        }
+        r = bld_kernel_cpio_compression(text, ret);
+        return r < 0
+                   ? pxf_error_set(err, r, "the kernel %s unpacks no compressed initramfs", l->kver)
+                   : 0;
+}
+
+/* The whole OS as the initramfs: systemd runs from it as PID 1 (/init), without /boot and
+ * /etc/fstab, which describe a disk the machine does not have. */
+static int full_os_initrd(struct live *l, struct pxf_error *err)
+{
+        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        _cleanup_free_ char *init = tree_path(l, "init"), *out = stage_path(l, "initrd.img");
+        enum bld_cpio_compression comp;
+        int r;
+
+        if (access(init, F_OK) < 0 && symlink("/lib/systemd/systemd", init) < 0)
+                return pxf_error_set(err, -errno, "cannot create /init: %m");
+        r = kernel_compression(l, &comp, err);
+        if (r >= 0)
+                r = bld_cpio_write(l->tree, exclude, comp, 0, out, err);
+        return r;
+}
+
+static int write_text(const char *path, const char *text, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(path);
+        FILE *f;
+        int r = pxf_mkdir_p(dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        f = fopen(path, "we");
+        if (!f)
+                return pxf_error_set(err, -errno, "cannot write '%s': %m", path);
+        r = fputs(text, f) < 0 ? -EIO : 0;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        return r < 0 ? pxf_error_set(err, r, "cannot write '%s'", path) : 0;
+}
+
+static int write_grub_cfg(struct live *l, const struct bld_live_boot *b, struct pxf_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        const char *const *paths = bld_grub_cfg_paths(BLD_GRUB_DEBIAN);
+        int r = bld_grub_cfg(b, &text, err);
+
+        for (size_t i = 0; r >= 0 && paths[i]; i++) {
+                _cleanup_free_ char *dst = stage_path(l, paths[i]);
+                r = write_text(dst, text, err);
+        }
+        return r;
+}
+
+/* pxe.additionalFiles land in the artifacts folder at their destinations. */
+static int copy_additional(struct live *l, const struct cfg_live *live, struct pxf_error *err)
+{
+        for (size_t i = 0; i < live->n_additional_files; i++) {
+                const struct cfg_file *f = &live->additional_files[i];
+                const char *rel = f->destination + strspn(f->destination, "/");
+                _cleanup_free_ char *dst = stage_path(l, rel);
+                mode_t mode = f->has_permissions ? f->permissions : 0644;
+                int r = f->content ? write_text(dst, f->content, err)
+                                   : copy_file(f->source, dst, mode, err);
+                if (r >= 0 && chmod(dst, mode) < 0)
+                        r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
+                if (r < 0)
+                        return pxf_error_prefix(err, "pxe.additionalFiles[%zu]", i);
+        }
+        return 0;
+}
+
+static int make_pxe_full_os(struct live *l, struct pxf_error *err)
+{
+        struct bld_live_boot b = {
+            .initramfs = CFG_INITRAMFS_FULL_OS,
+            .medium = BLD_LIVE_PXE,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .base_args = l->base_args,
+            .extra_args = l->cfg->pxe.live.extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+        int r = copy_boot_files(l, err);
+
+        if (r >= 0)
+                r = copy_kernel(l, err);
+        if (r >= 0)
+                r = write_grub_cfg(l, &b, err);
+        if (r >= 0)
+                r = copy_additional(l, &l->cfg->pxe.live, err);
+        if (r >= 0)
+                r = full_os_initrd(l, err);
+        return r;
+}
+
+static enum cfg_initramfs_type pxe_initramfs(const struct cfg_config *cfg)
+{
+        /* The reference tool's default for PXE. */
+        return cfg->pxe.live.initramfs_type ? cfg->pxe.live.initramfs_type : CFG_INITRAMFS_FULL_OS;
+}
+
+static int make_artifacts(struct live *l, struct pxf_error *err)
+{
+        int r = find_kernel(l, err);
+
+        if (r >= 0)
+                r = read_base_args(l, err);
+        if (r < 0)
+                return r;
+        if (pxe_initramfs(l->cfg) != CFG_INITRAMFS_FULL_OS)
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "pxe.initramfsType 'bootstrap' is not "
+                                     "available yet; use 'full-os'");
+        return make_pxe_full_os(l, err);
+}
+
+/* Replaces the output folder by the staged one; an existing output is moved aside first
+ * and removed only once the new one is in place. */
+static int publish_dir(const struct bld_job *job, struct pxf_error *err)
+{
+        _cleanup_free_ char *old = pxf_asprintf("%s.pxeforge-old-%d", job->partial, (int)getpid());
+        bool had_old = rename(job->output, old) == 0;
+
+        if (!had_old && errno != ENOENT)
+                return pxf_error_set(err, -errno, "cannot replace '%s': %m", job->output);
+        if (rename(job->partial, job->output) < 0) {
+                int r = pxf_error_set(err, -errno, "cannot move the artifacts to '%s': %m",
+                                      job->output);
+                if (had_old)
+                        (void)rename(old, job->output);
+                return r;
+        }
+        if (had_old)
+                (void)pxf_rm_rf(old);
+        return 0;
+}
+
+int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
+                  struct pxf_error *err)
+{
+        struct live l = {.job = job, .cfg = job->opts->cfg};
+        int r;
+
+        l.tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        l.stage = pxf_strdup(job->partial);
+        bld_progress_begin(prog, "export the customized tree");
+        r = mkdir(l.tree, 0755) < 0 ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.tree)
+                                    : bld_export_tree(gs, l.tree, err);
+        r = bld_progress_end(prog, r);
+        if (r >= 0) {
+                bld_progress_begin(prog, "close image");
+                r = bld_progress_end(prog, bld_guest_close(gs, err));
+        }
+        if (r >= 0) {
+                bld_progress_begin(prog, "make PXE artifacts");
+                r = mkdir(l.stage, 0755) < 0
+                        ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.stage)
+                        : make_artifacts(&l, err);
+                r = bld_progress_end(prog, r);
+        }
+        if (r >= 0)
+                r = publish_dir(job, err);
+        free(l.tree);
+        free(l.stage);
+        free(l.kver);
+        pxf_strv_free(l.base_args);
+        return r;
+}
