@@ -119,6 +119,10 @@ struct pxf_spawn_opts {
         int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
         bool stderr_to_log;      /* forward each stderr line to the debug log */
         int *exit_status;        /* if set: receives the exit status when it exited */
+        /* If set: run argv inside this directory as a chroot, in a private mount namespace
+         * with a fresh /proc, a minimal /dev (tmpfs) and a read-only /sys, all of which
+         * vanish with the process. For guest programs run on an exported tree. */
+        const char *chroot_dir;
 };
 #define PXF_SPAWN_INHERIT (-2)
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# VM test: customize the Debian test image into `pxe-dir` artifacts with the whole OS as
+# the initramfs, check the folder, then PXE-boot a UEFI VM from it through QEMU's
+# user-mode TFTP server (OVMF's own PXE client -> shim -> GRUB -> kernel + initrd over
+# TFTP) and read the marker the config's service prints on the serial console.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+
+image=$(pxf_test_image)
+out=$PXF_TMP/artifacts
+start=$SECONDS
+"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/full-os.yaml" \
+        --image-file "$image" --output-path "$out" --build-dir "$PXF_TMP/build" \
+        || fail "pxeforge customize to pxe-dir failed"
+echo "build took $((SECONDS - start)) s"
+
+for f in bootx64.efi grubx64.efi vmlinuz initrd.img grub/grub.cfg boot/grub2/grub.cfg \
+        extra/readme.txt; do
+        [ -f "$out/$f" ] || fail "missing artifact $f"
+        # TFTP servers often run as nobody: everything must be world-readable.
+        [ "$(( $(stat -c '%#a' "$out/$f") & 4 ))" -ne 0 ] || fail "$f is not world-readable"
+done
+cmp -s "$out/grub/grub.cfg" "$out/boot/grub2/grub.cfg" || fail "the two grub.cfg differ"
+grep -q '^[[:space:]]*linux /vmlinuz .*pxf.pxe=full-os' "$out/grub/grub.cfg" \
+        || fail "grub.cfg lacks the kernel line with the extra argument"
+! grep -q 'root=' "$out/grub/grub.cfg" || fail "full-os must not pass root="
+[ "$(cat "$out/extra/readme.txt")" = "served beside the artifacts" ] \
+        || fail "pxe.additionalFiles content differs"
+[ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
+ls -la "$out" "$out/grub"
+echo "initrd.img: $(stat -c %s "$out/initrd.img") bytes"
+
+console=$PXF_TMP/console.log
+start=$SECONDS
+vm_boot_pxe_user "$out" bootx64.efi "$console"
+vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || fail "no boot marker on the console"
+echo "PXE boot to the marker took $((SECONDS - start)) s"
+line=$(grep -a -m1 'PXF-BOOT-OK' "$console" | tr -d '\r')
+echo "$line"
+grep -q 'host=pxf-fullos ' <<<"$line" || fail "wrong host name"
+grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the initramfs"
+grep -q 'pxf.pxe=full-os' <<<"$line" || fail "the extra kernel argument is missing"
+grep -q 'BOOT_IMAGE=/vmlinuz' <<<"$line" || fail "the kernel did not come from the TFTP root"
+pass "full-os PXE artifacts boot over TFTP"
