@@ -21,6 +21,9 @@ struct bld_guest {
         char *distro; /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
         enum bld_pkg_family pkg;
+        /* Live outputs make their own initramfs: the image's is never used, so package
+         * scripts and module changes need not rebuild it (minutes under emulation). */
+        bool skip_initramfs;
 };
 
 struct bld_guest_params {
@@ -29,6 +32,7 @@ struct bld_guest_params {
         const char *image_name; /* the user's input image, for messages */
         const char *tmpdir;     /* libguestfs scratch, inside the work directory */
         bool network;           /* package managers and scripts need it */
+        bool skip_initramfs;    /* see struct bld_guest */
 };
 
 /* Launches the appliance on the disk, finds exactly one supported Linux OS and mounts

@@ -191,7 +191,8 @@ int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struc
 {
         int r;
 
-        *gs = (struct bld_guest){.image = pxf_strdup(p->image_name)};
+        *gs = (struct bld_guest){.image = pxf_strdup(p->image_name),
+                                 .skip_initramfs = p->skip_initramfs};
         r = launch(gs, p, err);
         if (r >= 0)
                 r = inspect_and_mount(gs, err);

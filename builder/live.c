@@ -5,9 +5,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
+#include "builder/artifacts-internal.h"
 #include "builder/builder-internal.h"
+#include "builder/iso-internal.h"
 #include "builder/live-internal.h"
 #include "builder/run-internal.h"
 
@@ -230,6 +233,86 @@ static int copy_additional(struct live *l, const struct cfg_live *live, struct p
         return 0;
 }
 
+/* ---- bootstrap ------------------------------------------------------------------- */
+
+struct bootstrap {
+        char *url;      /* where machines download the ISO */
+        char *iso_name; /* its file name in the artifacts folder */
+        char *label;    /* the ISO's unique volume label */
+        char *initrd;   /* the dracut initramfs, in the work dir */
+        int dracut_major;
+};
+
+static void bootstrap_free(struct bootstrap *b)
+{
+        free(b->url);
+        free(b->iso_name);
+        free(b->label);
+        free(b->initrd);
+}
+
+static uint64_t build_unique(void)
+{
+        uint64_t v = pxf_now_usec() ^ ((uint64_t)getpid() << 32);
+
+        (void)getrandom(&v, sizeof v, GRND_NONBLOCK);
+        return v;
+}
+
+static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_error *err)
+{
+        int r = bld_bootstrap_check(l->tree, &b->dracut_major, err);
+
+        if (r >= 0)
+                r = bld_bootstrap_url(&l->cfg->pxe, NULL, &b->url, &b->iso_name, err);
+        if (r < 0)
+                return r;
+        b->label = bld_iso_volume_label(l->cfg->os.hostname, build_unique());
+        b->initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
+        log_info("  dracut %d; the ISO will be fetched from %s", b->dracut_major, b->url);
+        return 0;
+}
+
+static int report_size(const char *what, const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) == 0)
+                log_info("  %s: %.1f MiB", what, (double)st.st_size / (1024.0 * 1024.0));
+        return 0;
+}
+
+static int write_manifest(struct live *l, const struct bld_live_boot *b, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **args = NULL;
+        struct bld_manifest_info info = {
+            .kernel_version = l->kver,
+            .initramfs_type = b->initramfs == CFG_INITRAMFS_BOOTSTRAP ? "bootstrap" : "full-os",
+            .bootstrap_url = b->bootstrap_url,
+        };
+        int r = bld_live_kernel_args(b, &args, err);
+
+        info.kernel_args = args;
+        return r < 0 ? r : bld_manifest_write(l->stage, &info, err);
+}
+
+/* What both PXE modes stage around their initramfs; the manifest comes last so it covers
+ * every file. */
+static int finish_pxe(struct live *l, const struct bld_live_boot *b, struct pxf_error *err)
+{
+        int r = copy_boot_files(l, err);
+
+        if (r >= 0)
+                r = copy_kernel(l, err);
+        if (r >= 0)
+                r = write_grub_cfg(l, b, err);
+        if (r >= 0)
+                r = copy_additional(l, &l->cfg->pxe.live, err);
+        if (r >= 0)
+                r = write_manifest(l, b, err);
+        return r;
+}
+
 static int make_pxe_full_os(struct live *l, struct pxf_error *err)
 {
         struct bld_live_boot b = {
@@ -241,16 +324,118 @@ static int make_pxe_full_os(struct live *l, struct pxf_error *err)
             .extra_args = l->cfg->pxe.live.extra_command_line,
             .title = l->cfg->os.hostname,
         };
-        int r = copy_boot_files(l, err);
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
+        int r = full_os_initrd(l, err);
 
         if (r >= 0)
-                r = copy_kernel(l, err);
+                r = report_size("full-OS initramfs", initrd);
+        return r < 0 ? r : finish_pxe(l, &b, err);
+}
+
+/* The GRUB for the ISO: Debian's CD build if the image has it, else the installed-system
+ * build, which finds the ISO through /.disk/info just the same (see iso.c). */
+static char *iso_grub(const struct live *l)
+{
+        char *gcd = tree_path(l, "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed");
+
+        if (access(gcd, R_OK) == 0)
+                return gcd;
+        free(gcd);
+        return tree_path(l, "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed");
+}
+
+/* Stages the live ISO's files: kernel, initramfs, grub.cfg and the squashfs root. */
+static int stage_iso(struct live *l, const struct bootstrap *b, const char *dir,
+                     struct pxf_error *err)
+{
+        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        struct bld_live_boot boot = {
+            .initramfs = CFG_INITRAMFS_BOOTSTRAP,
+            .medium = BLD_LIVE_ISO,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .dracut_major = b->dracut_major,
+            .volume_label = b->label,
+            .base_args = l->base_args,
+            .extra_args = l->cfg->pxe.live.extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
+        _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
+        _cleanup_free_ char *k = pxf_asprintf("%s/vmlinuz", dir);
+        _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", dir);
+        _cleanup_free_ char *g = pxf_asprintf("%s/boot/grub/grub.cfg", dir);
+        _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", dir);
+        _cleanup_free_ char *sqdir = pxf_dirname(sq);
+        int r = copy_file(kernel, k, 0644, err);
+
         if (r >= 0)
-                r = write_grub_cfg(l, &b, err);
+                r = copy_file(b->initrd, i, 0644, err);
         if (r >= 0)
-                r = copy_additional(l, &l->cfg->pxe.live, err);
+                r = bld_grub_cfg(&boot, &text, err);
         if (r >= 0)
-                r = full_os_initrd(l, err);
+                r = write_text(g, text, err);
+        if (r >= 0 && (r = pxf_mkdir_p(sqdir, 0755)) < 0)
+                pxf_error_set(err, r, "cannot create '%s'", sqdir);
+        if (r >= 0)
+                r = bld_squashfs_write(l->tree, exclude, 0, sq, err);
+        if (r >= 0)
+                r = report_size("squashfs root", sq);
+        return r;
+}
+
+static int make_bootstrap_iso(struct live *l, const struct bootstrap *b, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_asprintf("%s/iso", l->job->work_dir);
+        _cleanup_free_ char *shim = tree_path(l, "usr/lib/shim/shimx64.efi.signed");
+        _cleanup_free_ char *mm = tree_path(l, "usr/lib/shim/mmx64.efi.signed");
+        _cleanup_free_ char *grub = iso_grub(l), *iso = stage_path(l, b->iso_name);
+        struct bld_iso_spec spec = {
+            .staging_dir = dir,
+            .shim_path = shim,
+            .grub_path = grub,
+            .mokmanager_path = access(mm, R_OK) == 0 ? mm : NULL,
+            .volume_label = b->label,
+            .out_path = iso,
+            .work_dir = l->job->work_dir,
+        };
+        int r = stage_iso(l, b, dir, err);
+
+        if (r >= 0)
+                r = bld_iso_write(&spec, err);
+        if (r >= 0)
+                r = report_size(b->iso_name, iso);
+        return r;
+}
+
+static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
+{
+        struct bootstrap b = {0};
+        struct bld_live_boot boot = {
+            .initramfs = CFG_INITRAMFS_BOOTSTRAP,
+            .medium = BLD_LIVE_PXE,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .base_args = l->base_args,
+            .extra_args = l->cfg->pxe.live.extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
+        int r = bootstrap_prepare(l, &b, err);
+
+        if (r >= 0)
+                r = bld_bootstrap_initrd(l->tree, l->kver, b.dracut_major, b.initrd, err);
+        if (r >= 0)
+                r = report_size("bootstrap initramfs", b.initrd);
+        if (r >= 0)
+                r = make_bootstrap_iso(l, &b, err);
+        boot.dracut_major = b.dracut_major;
+        boot.bootstrap_url = b.url;
+        if (r >= 0)
+                r = copy_file(b.initrd, initrd, 0644, err);
+        if (r >= 0)
+                r = finish_pxe(l, &boot, err);
+        bootstrap_free(&b);
         return r;
 }
 
@@ -268,10 +453,8 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
                 r = read_base_args(l, err);
         if (r < 0)
                 return r;
-        if (pxe_initramfs(l->cfg) != CFG_INITRAMFS_FULL_OS)
-                return pxf_error_set(err, -EOPNOTSUPP,
-                                     "pxe.initramfsType 'bootstrap' is not "
-                                     "available yet; use 'full-os'");
+        if (pxe_initramfs(l->cfg) == CFG_INITRAMFS_BOOTSTRAP)
+                return make_pxe_bootstrap(l, err);
         return make_pxe_full_os(l, err);
 }
 
@@ -296,6 +479,24 @@ static int publish_dir(const struct bld_job *job, struct pxf_error *err)
         return 0;
 }
 
+/* pxe-tar: the staged folder as one .tar.gz, written beside the output and renamed. */
+static int publish_tar(const struct live *l, struct pxf_error *err)
+{
+        int r = bld_tar_write(l->stage, 0, l->job->partial, err);
+
+        if (r >= 0 && (r = pxf_publish_file(l->job->partial, l->job->output)) < 0)
+                pxf_error_set(err, r, "cannot move the archive to '%s': %s", l->job->output,
+                              strerror(-r));
+        return r;
+}
+
+static int publish(const struct live *l, struct pxf_error *err)
+{
+        if (l->job->format == CFG_FORMAT_PXE_TAR)
+                return publish_tar(l, err);
+        return publish_dir(l->job, err);
+}
+
 int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
                   struct pxf_error *err)
 {
@@ -303,7 +504,9 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
         int r;
 
         l.tree = pxf_asprintf("%s/rootfs", job->work_dir);
-        l.stage = pxf_strdup(job->partial);
+        /* A folder output is staged beside its final path, so publishing is a rename. */
+        l.stage = job->format == CFG_FORMAT_PXE_DIR ? pxf_strdup(job->partial)
+                                                    : pxf_asprintf("%s/artifacts", job->work_dir);
         bld_progress_begin(prog, "export the customized tree");
         r = mkdir(l.tree, 0755) < 0 ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.tree)
                                     : bld_export_tree(gs, l.tree, err);
@@ -320,7 +523,7 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
                 r = bld_progress_end(prog, r);
         }
         if (r >= 0)
-                r = publish_dir(job, err);
+                r = publish(&l, err);
         free(l.tree);
         free(l.stage);
         free(l.kver);

@@ -55,18 +55,24 @@ static const struct pkg_commands package_managers[] = {
 #define POLICY_RC_D "/usr/sbin/policy-rc.d"
 static const char policy_rc_d[] = "#!/bin/sh\n# written by pxeforge during a build\nexit 101\n";
 
+/* base + names; with skip_initramfs, INITRD=No tells Debian's kernel and initramfs hooks
+ * (initramfs-tools and dracut alike) to leave the initramfs alone. */
 static int run_with(struct bld_guest *gs, const char *const *base, char *const *names,
                     struct pxf_error *err)
 {
         _cleanup_free_ const char **argv = NULL;
-        size_t nb = 0, nn = pxf_strv_length(names);
+        size_t nb = 0, nn = pxf_strv_length(names), n = 0;
 
         while (base[nb])
                 nb++;
-        argv = pxf_calloc(nb + nn + 1, sizeof(char *));
-        memcpy(argv, base, nb * sizeof(char *));
+        argv = pxf_calloc(nb + nn + 2, sizeof(char *));
+        for (size_t i = 0; i < nb; i++) {
+                argv[n++] = base[i];
+                if (i == 0 && gs->skip_initramfs && strcmp(base[0], "/usr/bin/env") == 0)
+                        argv[n++] = "INITRD=No";
+        }
         for (size_t i = 0; i < nn; i++)
-                argv[nb + i] = names[i];
+                argv[n++] = names[i];
         return bld_guest_run(gs, argv, err);
 }
 
@@ -104,7 +110,7 @@ static int step(struct bld_guest *gs, const char *const *cmd, char *const *names
 static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
                           const struct pkg_commands *pm, struct pxf_error *err)
 {
-        int r = bld_guest_run(gs, pm->refresh, err);
+        int r = run_with(gs, pm->refresh, NULL, err);
 
         if (r < 0)
                 return pxf_error_prefix(err, "refreshing the package index (package "
@@ -112,7 +118,7 @@ static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
                                              "image's mirrors)");
         if (p->update_existing) {
                 log_info("  updating existing packages");
-                r = bld_guest_run(gs, pm->upgrade_all, err);
+                r = run_with(gs, pm->upgrade_all, NULL, err);
         }
         if (r >= 0)
                 r = step(gs, pm->remove, p->remove, p->remove_lists, "remove", err);
@@ -121,7 +127,7 @@ static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
         if (r >= 0)
                 r = step(gs, pm->update, p->update, p->update_lists, "update", err);
         if (r >= 0)
-                r = bld_guest_run(gs, pm->clean, err);
+                r = run_with(gs, pm->clean, NULL, err);
         return r;
 }
 

@@ -25,7 +25,7 @@ static const struct {
         enum cfg_image_format format;
 } suffix_formats[] = {
     {".qcow2", CFG_FORMAT_QCOW2}, {".raw", CFG_FORMAT_RAW}, {".img", CFG_FORMAT_RAW},
-    {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD},
+    {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD}, {".tar.gz", CFG_FORMAT_PXE_TAR},
 };
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -54,10 +54,10 @@ static int resolve_format(const struct bld_options *o, const char *output,
                 return pxf_error_set(err, -EINVAL,
                                      "no output format: set output.image.format or "
                                      "--output-image-format");
-        if (!cfg_image_format_is_disk(f) && f != CFG_FORMAT_PXE_DIR)
+        if (f == CFG_FORMAT_ISO)
                 return pxf_error_set(err, -EOPNOTSUPP,
                                      "output format '%s' is not available yet; use raw, "
-                                     "qcow2, vhd, vhd-fixed, vhdx or pxe-dir",
+                                     "qcow2, vhd, vhd-fixed, vhdx, pxe-dir or pxe-tar",
                                      cfg_image_format_to_string(f));
         *ret = f;
         return 0;
@@ -104,7 +104,7 @@ static bool pid_alive(const char *digits)
         char *end;
         long pid = strtol(digits, &end, 10);
 
-        if (*digits == '\0' || *end != '\0' || pid <= 0)
+        if (*digits == '\0' || (*end != '\0' && *end != '.') || pid <= 0)
                 return true; /* not ours to judge: leave it */
         return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
@@ -154,8 +154,11 @@ static void job_cleanup(struct bld_job *job)
 {
         if (job->work_dir)
                 (void)pxf_rm_rf(job->work_dir);
-        if (job->partial)
+        if (job->partial) {
+                _cleanup_free_ char *inner = pxf_asprintf("%s.partial", job->partial);
                 (void)pxf_rm_rf(job->partial);
+                (void)unlink(inner);
+        }
         free(job->work_dir);
         free(job->overlay);
         free(job->partial);

@@ -311,6 +311,8 @@ int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *
         bool needed = true;
         int r = 0;
 
+        if (gs->skip_initramfs)
+                return 0;
         if (gs->pkg == BLD_PKG_APT)
                 r = debian_initramfs_needs_update(gs, os, &needed, err);
         if (r < 0)

@@ -7,6 +7,7 @@ packages=(
         # build
         build-essential cmake pkg-config clang-format
         libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev
+        libssl-dev pigz
         # libguestfs builds its appliance from the host's kernel and packages
         linux-image-amd64 libguestfs-tools
         # image tools the builder and the tests drive

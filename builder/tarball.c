@@ -1,0 +1,305 @@
+/* The `pxe-tar` output: the artifacts folder as a .tar.gz, to be unpacked into a TFTP/HTTP
+ * root elsewhere.
+ *
+ * Restricted pax: plain ustar headers, which every tar reads, with a pax extended header
+ * only for what ustar cannot hold (a long name, a file of 8 GiB or more). Entries follow
+ * bld_artifacts_list (byte-wise by path, each directory before its contents), so the same
+ * folder gives the same archive: no access or change times, no host user names (everything
+ * is root:root, which is what the files are on the server once unpacked as root), no
+ * extended attributes. A file with several names (an artifacts folder has none) is stored
+ * whole under each, so that every entry unpacks on its own.
+ *
+ * An ISO or a full-OS initrd is gigabytes, and gzip on one core is the slowest step of a
+ * pxe-tar build: pigz compresses on every core, in the same format. Without pigz,
+ * libarchive's own gzip does it on one core.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "builder/artifacts-internal.h"
+
+#define CHUNK_SIZE  (1024 * 1024)
+#define THREADS_MAX 256
+
+static const char *const pigz_paths[] = {"/usr/bin/pigz", "/bin/pigz"};
+
+struct tar_writer {
+        struct archive *a;
+        int root_fd;
+        unsigned char *buf;
+        struct pxf_error *err;
+};
+
+const char *bld_tar_pigz(void)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(pigz_paths); i++)
+                if (access(pigz_paths[i], X_OK) == 0)
+                        return pigz_paths[i];
+        return NULL;
+}
+
+/* ---- entries ------------------------------------------------------------------------ */
+
+/* step: "cannot write 'vmlinuz' to the archive", "cannot finish the archive", ... */
+static int archive_failed(struct tar_writer *w, const char *step)
+{
+        const char *msg = archive_error_string(w->a);
+        int e = archive_errno(w->a);
+
+        return pxf_error_set(w->err, e > 0 ? -e : -EIO, "%s: %s", step,
+                             msg ? msg : "unknown libarchive error");
+}
+
+static int entry_failed(struct tar_writer *w, const char *path)
+{
+        _cleanup_free_ char *step = pxf_asprintf("cannot write '%s' to the archive", path);
+
+        return archive_failed(w, step);
+}
+
+static struct archive_entry *new_entry(const struct bld_artifact *art)
+{
+        struct archive_entry *e = archive_entry_new();
+
+        if (!e)
+                abort();
+        if (S_ISDIR(art->st.st_mode)) {
+                _cleanup_free_ char *path = pxf_asprintf("%s/", art->path);
+                archive_entry_copy_pathname(e, path);
+        } else {
+                archive_entry_copy_pathname(e, art->path);
+        }
+        archive_entry_set_mode(e, art->st.st_mode); /* type and all permission bits */
+        archive_entry_set_uid(e, 0);
+        archive_entry_set_gid(e, 0);
+        archive_entry_copy_uname(e, "root");
+        archive_entry_copy_gname(e, "root");
+        archive_entry_set_mtime(e, art->st.st_mtim.tv_sec, art->st.st_mtim.tv_nsec);
+        archive_entry_set_size(e, S_ISREG(art->st.st_mode) ? art->st.st_size : 0);
+        if (S_ISLNK(art->st.st_mode))
+                archive_entry_copy_symlink(e, art->link_target);
+        return e;
+}
+
+/* Streams exactly size bytes of the open file into the current entry: the header already
+ * promised that many. */
+static int copy_data(struct tar_writer *w, int fd, const char *path, uint64_t size)
+{
+        while (size > 0) {
+                size_t want = size < CHUNK_SIZE ? (size_t)size : CHUNK_SIZE;
+                ssize_t n = read(fd, w->buf, want);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return pxf_error_set(w->err, -errno, "cannot read '%s': %m", path);
+                if (n == 0)
+                        return pxf_error_set(w->err, -ESTALE,
+                                             "'%s' shrank while the archive was written", path);
+                for (ssize_t done = 0; done < n;) {
+                        la_ssize_t m = archive_write_data(w->a, w->buf + done, (size_t)(n - done));
+                        if (m <= 0)
+                                return entry_failed(w, path);
+                        done += m;
+                }
+                size -= (uint64_t)n;
+        }
+        return 0;
+}
+
+static int write_file_data(struct tar_writer *w, const struct bld_artifact *art)
+{
+        _cleanup_close_ int fd = bld_artifact_open(w->root_fd, art, w->err);
+        char extra;
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = copy_data(w, fd, art->path, (uint64_t)art->st.st_size);
+        if (r >= 0 && read(fd, &extra, 1) > 0)
+                r = pxf_error_set(w->err, -ESTALE, "'%s' grew while the archive was written",
+                                  art->path);
+        return r;
+}
+
+static int write_entry(struct tar_writer *w, const struct bld_artifact *art)
+{
+        struct archive_entry *e = new_entry(art);
+        int r = 0;
+
+        /* ARCHIVE_WARN too: the entry would not read back as it is on disk. */
+        if (archive_write_header(w->a, e) != ARCHIVE_OK)
+                r = entry_failed(w, art->path);
+        archive_entry_free(e);
+        if (r >= 0 && S_ISREG(art->st.st_mode))
+                r = write_file_data(w, art);
+        return r;
+}
+
+/* ---- the archive -------------------------------------------------------------------- */
+
+static int normalize_threads(int threads)
+{
+        long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+        return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (int)n;
+}
+
+/* The pigz command is built only from a constant path of pigz_paths and an integer, never
+ * from user text: libarchive 3.6.2 splits it at spaces itself and starts it with
+ * posix_spawnp, without a shell (and a shell would find nothing in it to interpret).
+ * -n: no name or time stamp in the gzip header, so the same folder gives the same bytes. */
+static int add_filter(struct tar_writer *w, const char *pigz, int threads)
+{
+        char cmd[128];
+        int r;
+
+        if (pigz) {
+                snprintf(cmd, sizeof cmd, "%s -n -p %d", pigz, normalize_threads(threads));
+                return archive_write_add_filter_program(w->a, cmd);
+        }
+        r = archive_write_add_filter_gzip(w->a);
+        return r != ARCHIVE_OK ? r
+                               : archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL);
+}
+
+static int write_archive(struct tar_writer *w, const struct bld_artifact *list, size_t n,
+                         const char *pigz, int threads, int out_fd)
+{
+        int r = 0;
+
+        w->a = archive_write_new();
+        if (!w->a)
+                abort();
+        if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+            add_filter(w, pigz, threads) != ARCHIVE_OK ||
+            archive_write_open_fd(w->a, out_fd) != ARCHIVE_OK)
+                return archive_failed(w, "cannot start the tar archive");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = write_entry(w, &list[i]);
+        /* Closing also reaps pigz, so it is done on failure too. */
+        if (archive_write_close(w->a) != ARCHIVE_OK && r >= 0)
+                r = archive_failed(w, "cannot finish the tar archive");
+        return r;
+}
+
+/* pigz dying would raise SIGPIPE on the next write into its pipe and kill the whole build
+ * without a word; blocked, the write fails with EPIPE and is reported. Returns whether
+ * SIGPIPE was blocked here. */
+static bool block_sigpipe(void)
+{
+        sigset_t set, old;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0)
+                return false;
+        return !sigismember(&old, SIGPIPE);
+}
+
+static void unblock_sigpipe(bool blocked_here)
+{
+        struct timespec zero = {0};
+        sigset_t set;
+
+        if (!blocked_here)
+                return;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        while (sigtimedwait(&set, NULL, &zero) == SIGPIPE) /* drop ours before unblocking */
+                ;
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static int write_to(int root_fd, const struct bld_artifact *list, size_t n, const char *pigz,
+                    int threads, int out_fd, struct pxf_error *err)
+{
+        struct tar_writer w = {.root_fd = root_fd, .buf = malloc(CHUNK_SIZE), .err = err};
+        bool blocked;
+        int r;
+
+        if (!w.buf)
+                abort();
+        blocked = block_sigpipe();
+        r = write_archive(&w, list, n, pigz, threads, out_fd);
+        if (w.a)
+                archive_write_free(w.a);
+        unblock_sigpipe(blocked);
+        free(w.buf);
+        return r;
+}
+
+/* Writes the listed entries into out_path.partial, then renames it to out_path. */
+static int write_partial(int root_fd, const struct bld_artifact *list, size_t n, const char *pigz,
+                         int threads, const char *out_path, struct pxf_error *err)
+{
+        _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
+        int out_fd, r;
+
+        /* World-readable: whoever unpacks it may serve it as an unprivileged user. */
+        out_fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (out_fd < 0)
+                return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
+        r = write_to(root_fd, list, n, pigz, threads, out_fd, err);
+        if (r >= 0 && fsync(out_fd) < 0)
+                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
+        if (close(out_fd) < 0 && r >= 0)
+                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
+        if (r >= 0) {
+                r = pxf_publish_file(partial, out_path);
+                if (r < 0)
+                        pxf_error_set(err, r, "cannot move '%s' into place: %s", out_path,
+                                      strerror(-r));
+        }
+        if (r < 0)
+                (void)unlink(partial);
+        return r < 0 ? r : 0;
+}
+
+static int write_tar(const char *dir, const char *pigz, int threads, const char *out_path,
+                     struct pxf_error *err)
+{
+        _cleanup_close_ int root_fd = -1;
+        struct bld_artifact *list = NULL;
+        size_t n = 0;
+        int r;
+
+        root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return pxf_error_set(err, -errno, "cannot open the artifacts folder '%s': %m", dir);
+        /* Listed first: a fifo or a socket is refused before anything is written. */
+        r = bld_artifacts_list(root_fd, dir, &list, &n, err);
+        if (r < 0)
+                return r;
+        r = write_partial(root_fd, list, n, pigz, threads, out_path, err);
+        bld_artifacts_free(list, n);
+        return r;
+}
+
+int bld_tar_write_gzip(const char *dir, bool use_pigz, int threads, const char *out_path,
+                       struct pxf_error *err)
+{
+        const char *pigz = use_pigz ? bld_tar_pigz() : NULL;
+
+        if (use_pigz && !pigz)
+                return pxf_error_set(err, -ENOENT, "pigz is not installed");
+        return write_tar(dir, pigz, threads, out_path, err);
+}
+
+int bld_tar_write(const char *dir, int threads, const char *out_path, struct pxf_error *err)
+{
+        const char *pigz = bld_tar_pigz();
+
+        if (!pigz)
+                log_warning("pigz is not installed: '%s' is compressed on one CPU only; install "
+                            "pigz to compress on all of them",
+                            out_path);
+        return write_tar(dir, pigz, threads, out_path, err);
+}

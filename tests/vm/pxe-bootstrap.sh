@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# VM tests of the bootstrap mode: customize the Debian test image into `pxe-dir` artifacts
+# whose small dracut initramfs downloads image.iso over HTTP, then
+#   1. PXE-boot a UEFI VM through QEMU's user-mode TFTP (shim, GRUB, kernel, initramfs),
+#      with image.iso served over HTTP from the host's loopback (10.0.2.2 in the VM);
+#   2. boot the same image.iso from a virtual CD drive, with no network server at all.
+# Both must reach the marker the config's service prints, on an overlay root.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+
+port=8089 # must match bootstrapBaseUrl in tests/vm/pxe/bootstrap.yaml
+image=$(pxf_test_image)
+out=$PXF_TMP/artifacts
+start=$SECONDS
+"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/bootstrap.yaml" \
+        --image-file "$image" --output-path "$out" --build-dir "$PXF_TMP/build" \
+        || fail "pxeforge customize (bootstrap) failed"
+echo "build took $((SECONDS - start)) s"
+ls -la "$out"
+for f in bootx64.efi grubx64.efi vmlinuz initrd.img image.iso grub/grub.cfg manifest SHA256SUMS; do
+        [ -f "$out/$f" ] || fail "missing artifact $f"
+done
+(cd "$out" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match the files"
+grep -q "root=live:http://10.0.2.2:$port/image.iso" "$out/grub/grub.cfg" \
+        || fail "grub.cfg lacks root=live:<URL>"
+grep -q '^initramfs-type: bootstrap$' "$out/manifest" || fail "manifest: wrong initramfs type"
+echo "bootstrap initrd: $(stat -c %s "$out/initrd.img") bytes, image.iso: $(stat -c %s "$out/image.iso") bytes"
+
+# HTTP for image.iso on the host's loopback; QEMU's user network maps 10.0.2.2 to it.
+python3 -m http.server "$port" --bind 127.0.0.1 --directory "$out" > "$PXF_TMP/http.log" 2>&1 &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
+sleep 1
+
+check_marker() {
+        local console=$1 what=$2 line
+        line=$(grep -a -m1 'PXF-BOOT-OK' "$console" | tr -d '\r')
+        echo "$line"
+        grep -q 'host=pxf-bootstrap ' <<<"$line" || fail "$what: wrong host name"
+        grep -q 'root=overlay ' <<<"$line" || fail "$what: the root is not the live overlay"
+        grep -q 'pxf.pxe=bootstrap' <<<"$line" || fail "$what: the extra kernel argument is missing"
+}
+
+console=$PXF_TMP/pxe-console.log
+start=$SECONDS
+vm_boot_pxe_user "$out" bootx64.efi "$console"
+vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || { cat "$PXF_TMP/http.log" >&2; fail "PXE: no marker"; }
+echo "PXE boot to the marker took $((SECONDS - start)) s"
+check_marker "$console" PXE
+grep -q 'GET /image.iso' "$PXF_TMP/http.log" || fail "image.iso was not fetched over HTTP"
+vm_stop
+pass "bootstrap PXE artifacts boot: TFTP for the boot files, HTTP for image.iso"
+
+kill "$http_pid" 2>/dev/null || true
+console=$PXF_TMP/cd-console.log
+start=$SECONDS
+vm_boot_cdrom "$out/image.iso" "$console"
+vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || fail "CD: no marker"
+echo "CD boot to the marker took $((SECONDS - start)) s"
+check_marker "$console" CD
+grep -a -m1 'PXF-BOOT-OK' "$console" | grep -q 'root=live:CDLABEL=PXF_' \
+        || fail "CD: the ISO's own grub.cfg did not boot it by its label"
+pass "image.iso boots from a CD drive on its own"
