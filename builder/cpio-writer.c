@@ -598,34 +598,6 @@ static void writer_done(struct writer *w)
         free(w->buf);
 }
 
-/* A compressor program that dies would raise SIGPIPE on the next write into its pipe and
- * kill the whole build without a word; blocked, the write fails with EPIPE and is reported.
- * Returns whether SIGPIPE was blocked here. */
-static bool block_sigpipe(void)
-{
-        sigset_t set, old;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0)
-                return false;
-        return !sigismember(&old, SIGPIPE);
-}
-
-static void unblock_sigpipe(bool blocked_here)
-{
-        struct timespec zero = {0};
-        sigset_t set;
-
-        if (!blocked_here)
-                return;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) == SIGPIPE) /* drop ours before unblocking */
-                ;
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
 static int write_to(const char *tree, int root_fd, const char *const *exclude,
                     enum bld_cpio_compression comp, int threads, int out_fd, struct pxf_error *err)
 {
@@ -642,10 +614,10 @@ static int write_to(const char *tree, int root_fd, const char *const *exclude,
         }
         w.root_dev = st.st_dev;
         set_excludes(&w, exclude);
-        blocked = block_sigpipe();
+        blocked = pxf_sigpipe_block();
         r = write_archive(&w, root_fd, comp, threads, out_fd);
         writer_done(&w);
-        unblock_sigpipe(blocked);
+        pxf_sigpipe_unblock(blocked);
         return r;
 }
 

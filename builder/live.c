@@ -313,10 +313,11 @@ static int finish_pxe(struct live *l, const struct bld_live_boot *b, struct pxf_
         return r;
 }
 
-static int make_pxe_full_os(struct live *l, struct pxf_error *err)
+/* The PXE boot entry: kernel and initramfs at the TFTP root, pxe.kernelCommandLine. */
+static struct bld_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_type type)
 {
-        struct bld_live_boot b = {
-            .initramfs = CFG_INITRAMFS_FULL_OS,
+        return (struct bld_live_boot){
+            .initramfs = type,
             .medium = BLD_LIVE_PXE,
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
@@ -324,6 +325,11 @@ static int make_pxe_full_os(struct live *l, struct pxf_error *err)
             .extra_args = l->cfg->pxe.live.extra_command_line,
             .title = l->cfg->os.hostname,
         };
+}
+
+static int make_pxe_full_os(struct live *l, struct pxf_error *err)
+{
+        struct bld_live_boot b = pxe_boot(l, CFG_INITRAMFS_FULL_OS);
         _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
         int r = full_os_initrd(l, err);
 
@@ -411,15 +417,7 @@ static int make_bootstrap_iso(struct live *l, const struct bootstrap *b, struct 
 static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
 {
         struct bootstrap b = {0};
-        struct bld_live_boot boot = {
-            .initramfs = CFG_INITRAMFS_BOOTSTRAP,
-            .medium = BLD_LIVE_PXE,
-            .kernel = "vmlinuz",
-            .initrd = "initrd.img",
-            .base_args = l->base_args,
-            .extra_args = l->cfg->pxe.live.extra_command_line,
-            .title = l->cfg->os.hostname,
-        };
+        struct bld_live_boot boot = pxe_boot(l, CFG_INITRAMFS_BOOTSTRAP);
         _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
         int r = bootstrap_prepare(l, &b, err);
 

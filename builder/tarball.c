@@ -190,34 +190,6 @@ static int write_archive(struct tar_writer *w, const struct bld_artifact *list, 
         return r;
 }
 
-/* pigz dying would raise SIGPIPE on the next write into its pipe and kill the whole build
- * without a word; blocked, the write fails with EPIPE and is reported. Returns whether
- * SIGPIPE was blocked here. */
-static bool block_sigpipe(void)
-{
-        sigset_t set, old;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0)
-                return false;
-        return !sigismember(&old, SIGPIPE);
-}
-
-static void unblock_sigpipe(bool blocked_here)
-{
-        struct timespec zero = {0};
-        sigset_t set;
-
-        if (!blocked_here)
-                return;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        while (sigtimedwait(&set, NULL, &zero) == SIGPIPE) /* drop ours before unblocking */
-                ;
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
 static int write_to(int root_fd, const struct bld_artifact *list, size_t n, const char *pigz,
                     int threads, int out_fd, struct pxf_error *err)
 {
@@ -227,11 +199,11 @@ static int write_to(int root_fd, const struct bld_artifact *list, size_t n, cons
 
         if (!w.buf)
                 abort();
-        blocked = block_sigpipe();
+        blocked = pxf_sigpipe_block();
         r = write_archive(&w, list, n, pigz, threads, out_fd);
         if (w.a)
                 archive_write_free(w.a);
-        unblock_sigpipe(blocked);
+        pxf_sigpipe_unblock(blocked);
         free(w.buf);
         return r;
 }

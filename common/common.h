@@ -132,6 +132,15 @@ struct pxf_spawn_opts {
 int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
                   struct pxf_error *err);
 
+/* ---- signals ----------------------------------------------------------------------- */
+
+/* Blocks SIGPIPE in the calling thread while it writes into a pipe to a child (a
+ * compressor): a child that dies would otherwise kill the whole build without a word;
+ * blocked, the write fails with EPIPE and is reported. Returns whether it blocked it, to
+ * pass to pxf_sigpipe_unblock(), which drops a pending SIGPIPE first. */
+bool pxf_sigpipe_block(void);
+void pxf_sigpipe_unblock(bool blocked_here);
+
 /* ---- strings and files ------------------------------------------------------------ */
 
 char *pxf_strdup(const char *s);                                                /* aborts on OOM */
