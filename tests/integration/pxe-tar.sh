@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `pxe-tar` carries exactly the artifacts folder: customize the Debian test image into a
+# .tar.gz (full-OS initramfs), unpack it, and check that every file listed in the
+# manifest is there with its size and checksum (sha256sum -c), that nothing else is, and
+# that modes allow a TFTP server running as nobody to read everything.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+
+image=$(pxf_test_image)
+tarball=$PXF_TMP/artifacts.tar.gz
+"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/full-os.yaml" \
+        --image-file "$image" --output-image-format pxe-tar --output-path "$tarball" \
+        --build-dir "$PXF_TMP/build" || fail "customize to pxe-tar failed"
+[ "$(head -c 2 "$tarball" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "not gzip"
+[ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
+
+mkdir "$PXF_TMP/x"
+tar -xzf "$tarball" -C "$PXF_TMP/x" || fail "the tarball does not unpack"
+cd "$PXF_TMP/x"
+sha256sum --quiet --strict -c SHA256SUMS || fail "unpacked files do not match SHA256SUMS"
+listed=$(sed -n 's/^file: [0-9]* [0-9a-f]* //p' manifest | sort)
+present=$(find . -type f ! -name manifest ! -name SHA256SUMS | sed 's|^\./||' | sort)
+[ "$listed" = "$present" ] || { diff <(echo "$listed") <(echo "$present") >&2; fail "manifest and tarball differ"; }
+while read -r size sum path; do
+        [ "$(stat -c %s "$path")" = "$size" ] || fail "$path: size differs from the manifest"
+done < <(sed -n 's/^file: //p' manifest)
+bad=$(find . ! -perm -o=r | head -n 3)
+[ -z "$bad" ] || fail "not world-readable: $bad"
+[ "$(tar -tzvf "$tarball" | awk '{print $2}' | sort -u)" = "root/root" ] || fail "owners are not root"
+pass "pxe-tar unpacks to the manifest's files: $(echo "$present" | wc -l) files, $(stat -c %s "$tarball") bytes"
