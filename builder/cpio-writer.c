@@ -636,19 +636,7 @@ int bld_cpio_write(const char *tree, const char *const *exclude, enum bld_cpio_c
         if (out_fd < 0)
                 return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
         r = write_to(tree, root_fd, exclude, comp, threads, out_fd, err);
-        if (r >= 0 && fsync(out_fd) < 0)
-                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
-        if (close(out_fd) < 0 && r >= 0)
-                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
-        if (r >= 0) {
-                r = pxf_publish_file(partial, out_path);
-                if (r < 0)
-                        pxf_error_set(err, r, "cannot move '%s' into place: %s", out_path,
-                                      strerror(-r));
-        }
-        if (r < 0)
-                (void)unlink(partial);
-        return r < 0 ? r : 0;
+        return pxf_finish_partial(out_fd, partial, out_path, r, err);
 }
 
 /* ---- the kernel's decompressors ----------------------------------------------------- */

@@ -220,19 +220,7 @@ static int write_partial(int root_fd, const struct bld_artifact *list, size_t n,
         if (out_fd < 0)
                 return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
         r = write_to(root_fd, list, n, pigz, threads, out_fd, err);
-        if (r >= 0 && fsync(out_fd) < 0)
-                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
-        if (close(out_fd) < 0 && r >= 0)
-                r = pxf_error_set(err, -errno, "cannot write '%s': %m", partial);
-        if (r >= 0) {
-                r = pxf_publish_file(partial, out_path);
-                if (r < 0)
-                        pxf_error_set(err, r, "cannot move '%s' into place: %s", out_path,
-                                      strerror(-r));
-        }
-        if (r < 0)
-                (void)unlink(partial);
-        return r < 0 ? r : 0;
+        return pxf_finish_partial(out_fd, partial, out_path, r, err);
 }
 
 static int write_tar(const char *dir, const char *pigz, int threads, const char *out_path,

@@ -164,3 +164,7 @@ char *pxf_path_resolve(const char *base_dir, const char *path);
 char *pxf_dirname(const char *path);
 /* fsyncs the file, renames it over dst, fsyncs the directory of dst. */
 int pxf_publish_file(const char *tmp, const char *dst);
+/* Ends writing a file through a temporary name: closes fd (always), and when r >= 0
+ * publishes tmp as dst; on any failure removes tmp, so no half-written file stays. Returns
+ * r, or the error of closing or publishing (with err filled). */
+int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err);

@@ -123,3 +123,17 @@ int pxf_publish_file(const char *tmp, const char *dst)
                 return -errno;
         return fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
+
+int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err)
+{
+        if (close(fd) < 0 && r >= 0)
+                r = pxf_error_set(err, -errno, "cannot write '%s': %m", tmp);
+        if (r >= 0) {
+                r = pxf_publish_file(tmp, dst);
+                if (r < 0)
+                        pxf_error_set(err, r, "cannot move '%s' into place: %s", dst, strerror(-r));
+        }
+        if (r < 0)
+                (void)unlink(tmp);
+        return r < 0 ? r : 0;
+}
