@@ -168,12 +168,21 @@ static int kernel_compression(struct live *l, enum bld_cpio_compression *ret, st
                    : 0;
 }
 
+static int report_size(const char *what, const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) == 0)
+                log_info("  %s: %.1f MiB", what, (double)st.st_size / (1024.0 * 1024.0));
+        return 0;
+}
+
 /* The whole OS as the initramfs: systemd runs from it as PID 1 (/init), without /boot and
  * /etc/fstab, which describe a disk the machine does not have. */
-static int full_os_initrd(struct live *l, struct pxf_error *err)
+static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err)
 {
         static const char *const exclude[] = {"boot", "etc/fstab", NULL};
-        _cleanup_free_ char *init = tree_path(l, "init"), *out = stage_path(l, "initrd.img");
+        _cleanup_free_ char *init = tree_path(l, "init");
         enum bld_cpio_compression comp;
         int r;
 
@@ -182,6 +191,8 @@ static int full_os_initrd(struct live *l, struct pxf_error *err)
         r = kernel_compression(l, &comp, err);
         if (r >= 0)
                 r = bld_cpio_write(l->tree, exclude, comp, 0, out, err);
+        if (r >= 0)
+                r = report_size("full-OS initramfs", out);
         return r;
 }
 
@@ -215,20 +226,22 @@ static int write_grub_cfg(struct live *l, const struct bld_live_boot *b, struct 
         return r;
 }
 
-/* pxe.additionalFiles land in the artifacts folder at their destinations. */
-static int copy_additional(struct live *l, const struct cfg_live *live, struct pxf_error *err)
+/* pxe.additionalFiles land in the artifacts folder, iso.additionalFiles in the ISO's file
+ * tree, at their destinations below root. */
+static int copy_additional(const char *root, const struct cfg_live *live, const char *section,
+                           struct pxf_error *err)
 {
         for (size_t i = 0; i < live->n_additional_files; i++) {
                 const struct cfg_file *f = &live->additional_files[i];
                 const char *rel = f->destination + strspn(f->destination, "/");
-                _cleanup_free_ char *dst = stage_path(l, rel);
+                _cleanup_free_ char *dst = pxf_asprintf("%s/%s", root, rel);
                 mode_t mode = f->has_permissions ? f->permissions : 0644;
                 int r = f->content ? write_text(dst, f->content, err)
                                    : copy_file(f->source, dst, mode, err);
                 if (r >= 0 && chmod(dst, mode) < 0)
                         r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
                 if (r < 0)
-                        return pxf_error_prefix(err, "pxe.additionalFiles[%zu]", i);
+                        return pxf_error_prefix(err, "%s.additionalFiles[%zu]", section, i);
         }
         return 0;
 }
@@ -273,15 +286,6 @@ static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_err
         return 0;
 }
 
-static int report_size(const char *what, const char *path)
-{
-        struct stat st;
-
-        if (stat(path, &st) == 0)
-                log_info("  %s: %.1f MiB", what, (double)st.st_size / (1024.0 * 1024.0));
-        return 0;
-}
-
 static int write_manifest(struct live *l, const struct bld_live_boot *b, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
@@ -307,7 +311,7 @@ static int finish_pxe(struct live *l, const struct bld_live_boot *b, struct pxf_
         if (r >= 0)
                 r = write_grub_cfg(l, b, err);
         if (r >= 0)
-                r = copy_additional(l, &l->cfg->pxe.live, err);
+                r = copy_additional(l->stage, &l->cfg->pxe.live, "pxe", err);
         if (r >= 0)
                 r = write_manifest(l, b, err);
         return r;
@@ -331,10 +335,8 @@ static int make_pxe_full_os(struct live *l, struct pxf_error *err)
 {
         struct bld_live_boot b = pxe_boot(l, CFG_INITRAMFS_FULL_OS);
         _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
-        int r = full_os_initrd(l, err);
+        int r = full_os_initrd(l, initrd, err);
 
-        if (r >= 0)
-                r = report_size("full-OS initramfs", initrd);
         return r < 0 ? r : finish_pxe(l, &b, err);
 }
 
@@ -350,37 +352,31 @@ static char *iso_grub(const struct live *l)
         return tree_path(l, "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed");
 }
 
-/* Stages the live ISO's files: kernel, initramfs, grub.cfg and the squashfs root. */
-static int stage_iso(struct live *l, const struct bootstrap *b, const char *dir,
-                     struct pxf_error *err)
+/* One live ISO: the bootstrap ISO of a PXE build, or the `iso` output. */
+struct live_iso {
+        const struct cfg_live *section; /* its kernel arguments and additional files */
+        const char *section_name;       /* "pxe" or "iso", for messages */
+        enum cfg_initramfs_type initramfs;
+        const char *initrd; /* a bootstrap initramfs to copy in; NULL: full-os, made here */
+        int dracut_major;
+        const char *label;
+        const char *dir; /* the staging folder, the ISO's file tree */
+        const char *out; /* the ISO file */
+};
+
+/* The ISO's root file system: a bootstrap initramfs mounts LiveOS/squashfs.img; a full-OS
+ * initramfs is the root itself. */
+static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf_error *err)
 {
         static const char *const exclude[] = {"boot", "etc/fstab", NULL};
-        struct bld_live_boot boot = {
-            .initramfs = CFG_INITRAMFS_BOOTSTRAP,
-            .medium = BLD_LIVE_ISO,
-            .kernel = "vmlinuz",
-            .initrd = "initrd.img",
-            .dracut_major = b->dracut_major,
-            .volume_label = b->label,
-            .base_args = l->base_args,
-            .extra_args = l->cfg->pxe.live.extra_command_line,
-            .title = l->cfg->os.hostname,
-        };
-        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
-        _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
-        _cleanup_free_ char *k = pxf_asprintf("%s/vmlinuz", dir);
-        _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", dir);
-        _cleanup_free_ char *g = pxf_asprintf("%s/boot/grub/grub.cfg", dir);
-        _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", dir);
+        _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", iso->dir);
+        _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", iso->dir);
         _cleanup_free_ char *sqdir = pxf_dirname(sq);
-        int r = copy_file(kernel, k, 0644, err);
+        int r;
 
-        if (r >= 0)
-                r = copy_file(b->initrd, i, 0644, err);
-        if (r >= 0)
-                r = bld_grub_cfg(&boot, &text, err);
-        if (r >= 0)
-                r = write_text(g, text, err);
+        if (!iso->initrd)
+                return full_os_initrd(l, i, err);
+        r = copy_file(iso->initrd, i, 0644, err);
         if (r >= 0 && (r = pxf_mkdir_p(sqdir, 0755)) < 0)
                 pxf_error_set(err, r, "cannot create '%s'", sqdir);
         if (r >= 0)
@@ -390,27 +386,61 @@ static int stage_iso(struct live *l, const struct bootstrap *b, const char *dir,
         return r;
 }
 
-static int make_bootstrap_iso(struct live *l, const struct bootstrap *b, struct pxf_error *err)
+/* Stages the live ISO's files: kernel, initramfs (and root), grub.cfg, additional files. */
+static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
 {
-        _cleanup_free_ char *dir = pxf_asprintf("%s/iso", l->job->work_dir);
+        struct bld_live_boot boot = {
+            .initramfs = iso->initramfs,
+            .medium = BLD_LIVE_ISO,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .dracut_major = iso->dracut_major,
+            .volume_label = iso->label,
+            .base_args = l->base_args,
+            .extra_args = iso->section->extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
+        _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
+        _cleanup_free_ char *k = pxf_asprintf("%s/vmlinuz", iso->dir);
+        _cleanup_free_ char *g = pxf_asprintf("%s/boot/grub/grub.cfg", iso->dir);
+        int r = copy_file(kernel, k, 0644, err);
+
+        if (r >= 0)
+                r = bld_grub_cfg(&boot, &text, err);
+        if (r >= 0)
+                r = write_text(g, text, err);
+        if (r >= 0)
+                r = stage_iso_root(l, iso, err);
+        /* iso.additionalFiles are part of the ISO; a PXE build's go to the folder. */
+        if (r >= 0 && iso->section == &l->cfg->iso)
+                r = copy_additional(iso->dir, iso->section, iso->section_name, err);
+        return r;
+}
+
+static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+{
         _cleanup_free_ char *shim = tree_path(l, "usr/lib/shim/shimx64.efi.signed");
         _cleanup_free_ char *mm = tree_path(l, "usr/lib/shim/mmx64.efi.signed");
-        _cleanup_free_ char *grub = iso_grub(l), *iso = stage_path(l, b->iso_name);
+        _cleanup_free_ char *grub = iso_grub(l);
         struct bld_iso_spec spec = {
-            .staging_dir = dir,
+            .staging_dir = iso->dir,
             .shim_path = shim,
             .grub_path = grub,
             .mokmanager_path = access(mm, R_OK) == 0 ? mm : NULL,
-            .volume_label = b->label,
-            .out_path = iso,
+            .volume_label = iso->label,
+            .out_path = iso->out,
             .work_dir = l->job->work_dir,
         };
-        int r = stage_iso(l, b, dir, err);
+        int r = pxf_mkdir_p(iso->dir, 0755);
 
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", iso->dir, strerror(-r));
+        r = stage_iso(l, iso, err);
         if (r >= 0)
                 r = bld_iso_write(&spec, err);
         if (r >= 0)
-                r = report_size(b->iso_name, iso);
+                r = report_size("live ISO", iso->out);
         return r;
 }
 
@@ -418,15 +448,27 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
 {
         struct bootstrap b = {0};
         struct bld_live_boot boot = pxe_boot(l, CFG_INITRAMFS_BOOTSTRAP);
-        _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img"), *iso_out = NULL;
+        _cleanup_free_ char *iso_dir = pxf_asprintf("%s/iso", l->job->work_dir);
         int r = bootstrap_prepare(l, &b, err);
 
         if (r >= 0)
                 r = bld_bootstrap_initrd(l->tree, l->kver, b.dracut_major, b.initrd, err);
         if (r >= 0)
                 r = report_size("bootstrap initramfs", b.initrd);
-        if (r >= 0)
-                r = make_bootstrap_iso(l, &b, err);
+        if (r >= 0) {
+                struct live_iso iso = {
+                    .section = &l->cfg->pxe.live,
+                    .section_name = "pxe",
+                    .initramfs = CFG_INITRAMFS_BOOTSTRAP,
+                    .initrd = b.initrd,
+                    .dracut_major = b.dracut_major,
+                    .label = b.label,
+                    .dir = iso_dir,
+                    .out = iso_out = stage_path(l, b.iso_name),
+                };
+                r = make_iso(l, &iso, err);
+        }
         boot.dracut_major = b.dracut_major;
         boot.bootstrap_url = b.url;
         if (r >= 0)
@@ -435,6 +477,36 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
                 r = finish_pxe(l, &boot, err);
         bootstrap_free(&b);
         return r;
+}
+
+/* The `iso` output: one live ISO written at the partial output path. */
+static int make_iso_output(struct live *l, struct pxf_error *err)
+{
+        const struct cfg_live *section = &l->cfg->iso;
+        _cleanup_free_ char *label = bld_iso_volume_label(l->cfg->os.hostname, build_unique());
+        _cleanup_free_ char *initrd = NULL;
+        struct live_iso iso = {
+            .section = section,
+            .section_name = "iso",
+            /* The reference tool's default for ISOs. */
+            .initramfs =
+                section->initramfs_type ? section->initramfs_type : CFG_INITRAMFS_BOOTSTRAP,
+            .label = label,
+            .dir = l->stage,
+            .out = l->job->partial,
+        };
+        int r = 0;
+
+        if (iso.initramfs == CFG_INITRAMFS_BOOTSTRAP) {
+                initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
+                r = bld_bootstrap_check(l->tree, &iso.dracut_major, err);
+                if (r >= 0)
+                        r = bld_bootstrap_initrd(l->tree, l->kver, iso.dracut_major, initrd, err);
+                if (r >= 0)
+                        r = report_size("bootstrap initramfs", initrd);
+                iso.initrd = initrd;
+        }
+        return r < 0 ? r : make_iso(l, &iso, err);
 }
 
 static enum cfg_initramfs_type pxe_initramfs(const struct cfg_config *cfg)
@@ -451,6 +523,8 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
                 r = read_base_args(l, err);
         if (r < 0)
                 return r;
+        if (l->job->format == CFG_FORMAT_ISO)
+                return make_iso_output(l, err);
         if (pxe_initramfs(l->cfg) == CFG_INITRAMFS_BOOTSTRAP)
                 return make_pxe_bootstrap(l, err);
         return make_pxe_full_os(l, err);
@@ -490,9 +564,16 @@ static int publish_tar(const struct live *l, struct pxf_error *err)
 
 static int publish(const struct live *l, struct pxf_error *err)
 {
+        int r;
+
         if (l->job->format == CFG_FORMAT_PXE_TAR)
                 return publish_tar(l, err);
-        return publish_dir(l->job, err);
+        if (l->job->format == CFG_FORMAT_PXE_DIR)
+                return publish_dir(l->job, err);
+        r = pxf_publish_file(l->job->partial, l->job->output);
+        return r < 0 ? pxf_error_set(err, r, "cannot move the ISO to '%s': %s", l->job->output,
+                                     strerror(-r))
+                     : 0;
 }
 
 int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
@@ -504,6 +585,7 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
         l.tree = pxf_asprintf("%s/rootfs", job->work_dir);
         /* A folder output is staged beside its final path, so publishing is a rename. */
         l.stage = job->format == CFG_FORMAT_PXE_DIR ? pxf_strdup(job->partial)
+                  : job->format == CFG_FORMAT_ISO   ? pxf_asprintf("%s/iso", job->work_dir)
                                                     : pxf_asprintf("%s/artifacts", job->work_dir);
         bld_progress_begin(prog, "export the customized tree");
         r = mkdir(l.tree, 0755) < 0 ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.tree)
@@ -514,7 +596,8 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
                 r = bld_progress_end(prog, bld_guest_close(gs, err));
         }
         if (r >= 0) {
-                bld_progress_begin(prog, "make PXE artifacts");
+                bld_progress_begin(prog, job->format == CFG_FORMAT_ISO ? "make the live ISO"
+                                                                       : "make PXE artifacts");
                 r = mkdir(l.stage, 0755) < 0
                         ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.stage)
                         : make_artifacts(&l, err);

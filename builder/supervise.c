@@ -26,6 +26,7 @@ static const struct {
 } suffix_formats[] = {
     {".qcow2", CFG_FORMAT_QCOW2}, {".raw", CFG_FORMAT_RAW}, {".img", CFG_FORMAT_RAW},
     {".vhdx", CFG_FORMAT_VHDX},   {".vhd", CFG_FORMAT_VHD}, {".tar.gz", CFG_FORMAT_PXE_TAR},
+    {".iso", CFG_FORMAT_ISO},
 };
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -54,11 +55,6 @@ static int resolve_format(const struct bld_options *o, const char *output,
                 return pxf_error_set(err, -EINVAL,
                                      "no output format: set output.image.format or "
                                      "--output-image-format");
-        if (f == CFG_FORMAT_ISO)
-                return pxf_error_set(err, -EOPNOTSUPP,
-                                     "output format '%s' is not available yet; use raw, "
-                                     "qcow2, vhd, vhd-fixed, vhdx, pxe-dir or pxe-tar",
-                                     cfg_image_format_to_string(f));
         *ret = f;
         return 0;
 }
