@@ -16,18 +16,46 @@
 
 #define SMALL_FILE_MAX (1024u * 1024)
 
-/* Where Debian's packages put the signed boot chain, and the package to name when a file
- * is missing. */
-static const struct boot_file {
-        const char *source;
-        const char *target;
-        const char *package;
-        bool required;
-} debian_boot_files[] = {
-    {"usr/lib/shim/shimx64.efi.signed", "bootx64.efi", "shim-signed", true},
-    {"usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", "grubx64.efi", "grub-efi-amd64-signed",
-     true},
-    {"usr/lib/shim/mmx64.efi.signed", "mmx64.efi", "shim-signed", false},
+/* The signed boot chain of one family of images: where its packages put shim, the GRUB
+ * that boots from the network, the GRUB for CDs and MokManager, and the packages to name
+ * when one is missing. */
+struct boot_chain {
+        enum bld_grub_flavor flavor;
+        const char *shim, *shim_package;
+        const char *net_grub, *grub_package;
+        const char *cd_grubs[3];   /* the first one present boots the ISO */
+        const char *mokmanager;    /* optional */
+        const char *disk_grub_cfg; /* the installed system's, for its kernel arguments */
+        const char *iso_grub_cfg;  /* where the CD GRUB reads its configuration */
+};
+
+static const struct boot_chain debian_chain = {
+    .flavor = BLD_GRUB_DEBIAN,
+    .shim = "usr/lib/shim/shimx64.efi.signed",
+    .shim_package = "shim-signed",
+    .net_grub = "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+    .grub_package = "grub-efi-amd64-signed",
+    /* Debian's CD build, else the installed-system build, which finds the ISO through
+     * /.disk/info just the same (see iso.c). */
+    .cd_grubs = {"usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed",
+                 "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"},
+    .mokmanager = "usr/lib/shim/mmx64.efi.signed",
+    .disk_grub_cfg = "boot/grub/grub.cfg",
+    .iso_grub_cfg = "boot/grub/grub.cfg",
+};
+
+/* Azure Linux (and Mariner) install their signed binaries on the ESP only; the one GRUB
+ * serves disk, network and CD, with its prefix at /boot/grub2. */
+static const struct boot_chain azure_chain = {
+    .flavor = BLD_GRUB_AZURE,
+    .shim = "boot/efi/EFI/BOOT/bootx64.efi",
+    .shim_package = "shim",
+    .net_grub = "boot/efi/EFI/BOOT/grubx64.efi",
+    .grub_package = "grub2-efi-binary",
+    .cd_grubs = {"boot/efi/EFI/BOOT/grubx64.efi"},
+    .mokmanager = "boot/efi/EFI/BOOT/mmx64.efi",
+    .disk_grub_cfg = "boot/grub2/grub.cfg",
+    .iso_grub_cfg = "boot/grub2/grub.cfg",
 };
 
 struct live {
@@ -37,6 +65,7 @@ struct live {
         char *stage; /* the artifacts being made: the partial output */
         char *kver;
         char **base_args;
+        const struct boot_chain *chain;
 };
 
 static int copy_file(const char *src, const char *dst, mode_t mode, struct pxf_error *err)
@@ -94,26 +123,46 @@ static char *stage_path(const struct live *l, const char *rel)
         return pxf_asprintf("%s/%s", l->stage, rel);
 }
 
+/* Debian-family trees carry /etc/debian_version; the others are taken for Azure Linux. */
+static void pick_boot_chain(struct live *l)
+{
+        _cleanup_free_ char *deb = tree_path(l, "etc/debian_version");
+
+        l->chain = access(deb, F_OK) == 0 ? &debian_chain : &azure_chain;
+}
+
+static int need_file(const struct live *l, const char *rel, const char *package,
+                     struct pxf_error *err)
+{
+        _cleanup_free_ char *path = tree_path(l, rel);
+
+        if (access(path, R_OK) == 0)
+                return 0;
+        return pxf_error_set(err, -ENOENT, "the image has no /%s: add '%s' to os.packages.install",
+                             rel, package);
+}
+
+/* shim as bootx64.efi (the name UEFI PXE firmware asks for), the network GRUB beside it as
+ * grubx64.efi (the name shim loads), MokManager if present. */
 static int copy_boot_files(struct live *l, struct pxf_error *err)
 {
-        for (size_t i = 0; i < PXF_ELEMENTSOF(debian_boot_files); i++) {
-                const struct boot_file *f = &debian_boot_files[i];
-                _cleanup_free_ char *src = tree_path(l, f->source);
-                _cleanup_free_ char *dst = stage_path(l, f->target);
-                int r;
-                if (access(src, R_OK) < 0) {
-                        if (!f->required)
-                                continue;
-                        return pxf_error_set(err, -ENOENT,
-                                             "the image has no /%s: add '%s' to "
-                                             "os.packages.install",
-                                             f->source, f->package);
-                }
-                r = copy_file(src, dst, 0644, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        const struct boot_chain *c = l->chain;
+        _cleanup_free_ char *shim = tree_path(l, c->shim), *grub = tree_path(l, c->net_grub);
+        _cleanup_free_ char *mm = tree_path(l, c->mokmanager);
+        _cleanup_free_ char *shim_dst = stage_path(l, "bootx64.efi");
+        _cleanup_free_ char *grub_dst = stage_path(l, "grubx64.efi");
+        _cleanup_free_ char *mm_dst = stage_path(l, "mmx64.efi");
+        int r = need_file(l, c->shim, c->shim_package, err);
+
+        if (r >= 0)
+                r = need_file(l, c->net_grub, c->grub_package, err);
+        if (r >= 0)
+                r = copy_file(shim, shim_dst, 0644, err);
+        if (r >= 0)
+                r = copy_file(grub, grub_dst, 0644, err);
+        if (r >= 0 && access(mm, R_OK) == 0)
+                r = copy_file(mm, mm_dst, 0644, err);
+        return r;
 }
 
 static int copy_kernel(struct live *l, struct pxf_error *err)
@@ -129,7 +178,7 @@ static int copy_kernel(struct live *l, struct pxf_error *err)
  * boot-configuration code removes what conflicts with a live boot. */
 static int read_base_args(struct live *l, struct pxf_error *err)
 {
-        _cleanup_free_ char *path = tree_path(l, "boot/grub/grub.cfg"), *text = NULL;
+        _cleanup_free_ char *path = tree_path(l, l->chain->disk_grub_cfg), *text = NULL;
         char *line, *save = NULL, *tok;
         int r = pxf_read_file(path, SMALL_FILE_MAX, &text, NULL);
 
@@ -216,7 +265,7 @@ static int write_text(const char *path, const char *text, struct pxf_error *err)
 static int write_grub_cfg(struct live *l, const struct bld_live_boot *b, struct pxf_error *err)
 {
         _cleanup_free_ char *text = NULL;
-        const char *const *paths = bld_grub_cfg_paths(BLD_GRUB_DEBIAN);
+        const char *const *paths = bld_grub_cfg_paths(l->chain->flavor);
         int r = bld_grub_cfg(b, &text, err);
 
         for (size_t i = 0; r >= 0 && paths[i]; i++) {
@@ -340,16 +389,20 @@ static int make_pxe_full_os(struct live *l, struct pxf_error *err)
         return r < 0 ? r : finish_pxe(l, &b, err);
 }
 
-/* The GRUB for the ISO: Debian's CD build if the image has it, else the installed-system
- * build, which finds the ISO through /.disk/info just the same (see iso.c). */
-static char *iso_grub(const struct live *l)
+/* The GRUB that boots the ISO: the chain's first CD GRUB the image has. */
+static int iso_grub(const struct live *l, char **ret, struct pxf_error *err)
 {
-        char *gcd = tree_path(l, "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed");
+        const struct boot_chain *c = l->chain;
 
-        if (access(gcd, R_OK) == 0)
-                return gcd;
-        free(gcd);
-        return tree_path(l, "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed");
+        for (size_t i = 0; i < PXF_ELEMENTSOF(c->cd_grubs) && c->cd_grubs[i]; i++) {
+                char *path = tree_path(l, c->cd_grubs[i]);
+                if (access(path, R_OK) == 0) {
+                        *ret = path;
+                        return 0;
+                }
+                free(path);
+        }
+        return need_file(l, c->cd_grubs[0], c->grub_package, err);
 }
 
 /* One live ISO: the bootstrap ISO of a PXE build, or the `iso` output. */
@@ -403,7 +456,7 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
         _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
         _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
         _cleanup_free_ char *k = pxf_asprintf("%s/vmlinuz", iso->dir);
-        _cleanup_free_ char *g = pxf_asprintf("%s/boot/grub/grub.cfg", iso->dir);
+        _cleanup_free_ char *g = pxf_asprintf("%s/%s", iso->dir, l->chain->iso_grub_cfg);
         int r = copy_file(kernel, k, 0644, err);
 
         if (r >= 0)
@@ -420,9 +473,8 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
 
 static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
 {
-        _cleanup_free_ char *shim = tree_path(l, "usr/lib/shim/shimx64.efi.signed");
-        _cleanup_free_ char *mm = tree_path(l, "usr/lib/shim/mmx64.efi.signed");
-        _cleanup_free_ char *grub = iso_grub(l);
+        _cleanup_free_ char *shim = tree_path(l, l->chain->shim);
+        _cleanup_free_ char *mm = tree_path(l, l->chain->mokmanager), *grub = NULL;
         struct bld_iso_spec spec = {
             .staging_dir = iso->dir,
             .shim_path = shim,
@@ -432,8 +484,14 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
             .out_path = iso->out,
             .work_dir = l->job->work_dir,
         };
-        int r = pxf_mkdir_p(iso->dir, 0755);
+        int r = need_file(l, l->chain->shim, l->chain->shim_package, err);
 
+        if (r >= 0)
+                r = iso_grub(l, &grub, err);
+        if (r < 0)
+                return r;
+        spec.grub_path = grub;
+        r = pxf_mkdir_p(iso->dir, 0755);
         if (r < 0)
                 return pxf_error_set(err, r, "cannot create '%s': %s", iso->dir, strerror(-r));
         r = stage_iso(l, iso, err);
@@ -519,6 +577,12 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
 {
         int r = find_kernel(l, err);
 
+        pick_boot_chain(l);
+        /* The boot chain is checked before the long steps that need it. */
+        if (r >= 0)
+                r = need_file(l, l->chain->shim, l->chain->shim_package, err);
+        if (r >= 0)
+                r = need_file(l, l->chain->net_grub, l->chain->grub_package, err);
         if (r >= 0)
                 r = read_base_args(l, err);
         if (r < 0)

@@ -64,3 +64,19 @@ expect_failure missing-additional-file 3 "missing-file.yaml:3:15: os.additionalF
 
 expect_failure bad-format 2 "unknown --output-image-format 'qcow3'" \
         --config-file "$good_config" --image-file "$image" --output-image-format qcow3
+
+# What the image lacks for a live output is found after customization; the error names the
+# packages to add, and still nothing is written.
+printf 'pxe:\n  initramfsType: bootstrap\n  bootstrapBaseUrl: http://10.0.0.1/\n' > no-dracut.yaml
+expect_failure bootstrap-without-dracut 1 \
+        "needs: dracut.*dracut-live.*; add them to os.packages.install" \
+        --config-file no-dracut.yaml --image-file "$image" --output-image-format pxe-dir
+
+cat > no-shim.yaml <<'YAML'
+scripts:
+  finalizeCustomization:
+    - content: rm /usr/lib/shim/shimx64.efi.signed
+YAML
+expect_failure iso-without-shim 1 \
+        "the image has no /usr/lib/shim/shimx64.efi.signed: add 'shim-signed' to os.packages.install" \
+        --config-file no-shim.yaml --image-file "$image" --output-image-format iso
