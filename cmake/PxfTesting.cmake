@@ -29,3 +29,33 @@ function(pxf_add_script_test)
     set_tests_properties(${T_NAME} PROPERTIES RESOURCE_LOCK "${T_RESOURCE_LOCK}")
   endif()
 endfunction()
+
+# pxf_add_fuzz_target(NAME n SOURCES harness.c... LIBS libs... CORPUS dir [SECONDS s])
+# The harness defines LLVMFuzzerTestOneInput. A normal build links it with
+# tests/unit/fuzz-replay.c and replays every file of the seed corpus (test
+# fuzz.<n>-replay, label fuzz). With PXF_FUZZ=ON it is a libFuzzer binary (target
+# fuzz_<n>, part of `fuzzers`) that test fuzz.<n> (label fuzz-run) runs for SECONDS on a
+# scratch copy of the corpus; a crash, leak or timeout fails the test.
+function(pxf_add_fuzz_target)
+  cmake_parse_arguments(T "" "NAME;CORPUS;SECONDS" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_SECONDS)
+    set(T_SECONDS 60)
+  endif()
+  if(PXF_FUZZ)
+    add_executable(fuzz_${T_NAME} EXCLUDE_FROM_ALL ${T_SOURCES})
+    target_link_options(fuzz_${T_NAME} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz_${T_NAME} PRIVATE ${T_LIBS})
+    add_dependencies(fuzzers fuzz_${T_NAME})
+    add_test(NAME fuzz.${T_NAME}
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/lib/run-fuzzer.sh $<TARGET_FILE:fuzz_${T_NAME}>
+                     ${T_CORPUS} ${T_SECONDS})
+    math(EXPR limit "${T_SECONDS} + 120")
+    set_tests_properties(fuzz.${T_NAME} PROPERTIES LABELS fuzz-run TIMEOUT ${limit})
+  else()
+    file(GLOB_RECURSE files CONFIGURE_DEPENDS ${T_CORPUS}/*)
+    add_executable(fuzz_${T_NAME}_replay ${CMAKE_SOURCE_DIR}/tests/unit/fuzz-replay.c ${T_SOURCES})
+    target_link_libraries(fuzz_${T_NAME}_replay PRIVATE ${T_LIBS})
+    add_test(NAME fuzz.${T_NAME}-replay COMMAND fuzz_${T_NAME}_replay ${files})
+    set_tests_properties(fuzz.${T_NAME}-replay PROPERTIES LABELS fuzz TIMEOUT 120)
+  endif()
+endfunction()

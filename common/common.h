@@ -96,7 +96,8 @@ enum pxf_log_level pxf_log_get_level(void);
 int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret);
 
 void pxf_log(enum pxf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap);
+void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Logs with ": <strerror(-r)>" appended and returns r. */
 int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every pxeforge test: installs what it needs (Debian
 # packages), builds a normal and a sanitizer (ASan + UBSan) tree, runs the unit, fuzz and
-# integration tests under the sanitizers, then every test, VM tests included, on the
-# normal build. Must run as root (VMs, libguestfs, network namespaces).
+# integration tests under the sanitizers, runs each libFuzzer target for a bounded time
+# (clang build), then every test, VM tests included, on the normal build. Must run as root (VMs, libguestfs, network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,11 @@ echo "== sanitizer build: unit, fuzz and integration tests =="
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
 ctest --test-dir build/asan -R '^integration[.]bad-input$' --output-on-failure
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== libFuzzer: each parser of untrusted input for a bounded time =="
+CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPXF_FUZZ=ON >/dev/null
+cmake --build build/fuzz --target fuzzers -j"$jobs"
+ctest --test-dir build/fuzz -L fuzz-run --output-on-failure -j"$jobs"
 
 echo "== normal build: every test =="
 ctest --test-dir build/default --output-on-failure
