@@ -217,12 +217,14 @@ static int kernel_compression(struct live *l, enum bld_cpio_compression *ret, st
                    : 0;
 }
 
-static int report_size(const char *what, const char *path)
+/* One line per artifact a long step made: what, its size and how long it took. */
+static int report_size(const char *what, const char *path, uint64_t start_usec)
 {
         struct stat st;
 
         if (stat(path, &st) == 0)
-                log_info("  %s: %.1f MiB", what, (double)st.st_size / (1024.0 * 1024.0));
+                log_info("  %s: %.1f MiB in %.1f s", what, (double)st.st_size / (1024.0 * 1024.0),
+                         (double)(pxf_now_usec() - start_usec) / 1e6);
         return 0;
 }
 
@@ -232,6 +234,7 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
 {
         static const char *const exclude[] = {"boot", "etc/fstab", NULL};
         _cleanup_free_ char *init = tree_path(l, "init");
+        uint64_t start = pxf_now_usec();
         enum bld_cpio_compression comp;
         int r;
 
@@ -241,7 +244,7 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
         if (r >= 0)
                 r = bld_cpio_write(l->tree, exclude, comp, 0, out, err);
         if (r >= 0)
-                r = report_size("full-OS initramfs", out);
+                r = report_size("full-OS initramfs", out, start);
         return r;
 }
 
@@ -425,6 +428,7 @@ static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf
         _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", iso->dir);
         _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", iso->dir);
         _cleanup_free_ char *sqdir = pxf_dirname(sq);
+        uint64_t start = pxf_now_usec();
         int r;
 
         if (!iso->initrd)
@@ -435,7 +439,7 @@ static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf
         if (r >= 0)
                 r = bld_squashfs_write(l->tree, exclude, 0, sq, err);
         if (r >= 0)
-                r = report_size("squashfs root", sq);
+                r = report_size("squashfs root", sq, start);
         return r;
 }
 
@@ -475,6 +479,7 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
 {
         _cleanup_free_ char *shim = tree_path(l, l->chain->shim);
         _cleanup_free_ char *mm = tree_path(l, l->chain->mokmanager), *grub = NULL;
+        uint64_t start;
         struct bld_iso_spec spec = {
             .staging_dir = iso->dir,
             .shim_path = shim,
@@ -495,11 +500,22 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
         if (r < 0)
                 return pxf_error_set(err, r, "cannot create '%s': %s", iso->dir, strerror(-r));
         r = stage_iso(l, iso, err);
+        start = pxf_now_usec();
         if (r >= 0)
                 r = bld_iso_write(&spec, err);
         if (r >= 0)
-                r = report_size("live ISO", iso->out);
+                r = report_size("live ISO", iso->out, start);
         return r;
+}
+
+/* The image's own dracut builds the bootstrap initramfs (bootstrap.c), at out. */
+static int bootstrap_initrd(struct live *l, int dracut_major, const char *out,
+                            struct pxf_error *err)
+{
+        uint64_t start = pxf_now_usec();
+        int r = bld_bootstrap_initrd(l->tree, l->kver, dracut_major, out, err);
+
+        return r < 0 ? r : report_size("bootstrap initramfs", out, start);
 }
 
 static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
@@ -511,9 +527,7 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
         int r = bootstrap_prepare(l, &b, err);
 
         if (r >= 0)
-                r = bld_bootstrap_initrd(l->tree, l->kver, b.dracut_major, b.initrd, err);
-        if (r >= 0)
-                r = report_size("bootstrap initramfs", b.initrd);
+                r = bootstrap_initrd(l, b.dracut_major, b.initrd, err);
         if (r >= 0) {
                 struct live_iso iso = {
                     .section = &l->cfg->pxe.live,
@@ -559,9 +573,7 @@ static int make_iso_output(struct live *l, struct pxf_error *err)
                 initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
                 r = bld_bootstrap_check(l->tree, &iso.dracut_major, err);
                 if (r >= 0)
-                        r = bld_bootstrap_initrd(l->tree, l->kver, iso.dracut_major, initrd, err);
-                if (r >= 0)
-                        r = report_size("bootstrap initramfs", initrd);
+                        r = bootstrap_initrd(l, iso.dracut_major, initrd, err);
                 iso.initrd = initrd;
         }
         return r < 0 ? r : make_iso(l, &iso, err);

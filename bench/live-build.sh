@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# bench/live-build.sh: how long each phase of a bootstrap PXE build takes in pxeforge, and
+# the same work done by hand with the native tools on the same input, side by side in one
+# run on one machine.
+#
+#   pxeforge: `pxeforge customize` of the Debian test image with bench/bootstrap.yaml into
+#             pxe-dir; its phases are read from its own progress lines.
+#   native:   virt-customize (the same packages, host name, file and service), guestfish
+#             tar-out of the tree, the image's dracut in a chroot with the same arguments,
+#             mksquashfs (zstd 9, as pxeforge), mkfs.vfat + mtools + xorriso for the ISO,
+#             tar | pigz for a pxe-tar, cpio | zstd for a full-OS initramfs.
+#
+# Usage (root): bench/live-build.sh [results.md]   (default: bench/results/live-build.md)
+# Needs: a built tree (build/default), the packages of tests/deps.sh, libguestfs-tools
+# (virt-customize), cpio, zstd. Takes about 30 minutes under TCG.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+PXF_SOURCE_DIR=$src
+source "$src/tests/lib/vm.sh"
+pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
+results=${1:-$here/results/live-build.md}
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (chroot, libguestfs)" >&2; exit 1; }
+for tool in virt-customize guestfish mksquashfs xorriso mkfs.vfat mcopy pigz cpio zstd; do
+        command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+done
+[ -x "$pxf" ] || { echo "bench: build pxeforge first ($pxf)" >&2; exit 1; }
+vm_guestfs_env
+
+work=$(mktemp -d /var/tmp/pxf-bench.XXXXXX)
+trap 'umount -R "$work/tree/proc" "$work/tree/sys" "$work/tree/dev" 2>/dev/null || true; rm -rf "$work"' EXIT
+image=$("$src/tests/images/build-debian-image.sh")
+config=$here/bootstrap.yaml
+declare -a rows=()
+
+# row <tool> <phase> <seconds> [size bytes]
+row() {
+        local size=${4:-}
+        [ -n "$size" ] && size=$(awk -v b="$size" 'BEGIN { printf "%.1f MiB", b / 1048576 }')
+        rows+=("| $1 | $2 | $3 | $size |")
+        printf '%-9s %-34s %8s s  %s\n' "$1" "$2" "$3" "$size"
+}
+
+# timed <seconds-var> cmd...: runs cmd, stores its wall time (0.1 s) in the variable.
+timed() {
+        local -n _out=$1
+        shift
+        local t0 t1
+        t0=$(date +%s.%N)
+        "$@"
+        t1=$(date +%s.%N)
+        _out=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+}
+
+size_of() { stat -c %s "$1"; }
+
+echo "== pxeforge =="
+log=$work/pxeforge.log
+timed total "$pxf" customize --config-file "$config" --image-file "$image" \
+        --output-path "$work/pxe" --build-dir "$work/build" 2> >(tee "$log" >&2)
+# "[2/8] packages: done in 123.4 s" -> one row per step
+while IFS=$'\t' read -r step secs; do
+        row pxeforge "$step" "$secs"
+done < <(sed -n 's/^pxeforge: \[[0-9]*\/[0-9]*\] \(.*\): done in \([0-9.]*\) s$/\1\t\2/p' "$log")
+# "  squashfs root: 254.0 MiB in 8.6 s" -> the artifacts inside the last step
+while IFS=$'\t' read -r what mib secs; do
+        row pxeforge "  $what" "$secs" "$(awk -v m="$mib" 'BEGIN { printf "%d", m * 1048576 }')"
+done < <(sed -n 's/^pxeforge:   \(.*\): \([0-9.]*\) MiB in \([0-9.]*\) s$/\1\t\2\t\3/p' "$log")
+row pxeforge "whole run" "$total"
+timed t tar -C "$work/pxe" -cf - . >/dev/null # warm the cache for the packaging row
+timed t bash -c "tar -C '$work/pxe' -cf - . | pigz -p $(nproc) > '$work/native-pxe.tar.gz'"
+pxe_tar_native=$t
+
+echo "== native tools, by hand =="
+qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$work/native.qcow2"
+timed t_open guestfish --ro -a "$work/native.qcow2" -i exit
+row native "open image (guestfish -i)" "$t_open"
+timed t_cust virt-customize -q -a "$work/native.qcow2" \
+        --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
+        --hostname pxf-bootstrap \
+        --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
+        --run-command 'systemctl enable pxf-marker.service'
+row native "virt-customize" "$t_cust"
+mkdir "$work/tree"
+timed t_exp bash -c "guestfish --ro -a '$work/native.qcow2' -i tar-out / - | tar -C '$work/tree' --numeric-owner -xpf -"
+row native "export tree (guestfish tar-out)" "$t_exp"
+kver=$(ls "$work/tree/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)
+
+# The same dracut invocation as builder/bootstrap.c, in a chroot with proc/sys/dev.
+mount -t proc proc "$work/tree/proc"
+mount --rbind /sys "$work/tree/sys"
+mount --rbind /dev "$work/tree/dev"
+timed t_dracut chroot "$work/tree" dracut --force --no-hostonly --reproducible --kver "$kver" \
+        --add "dmsquash-live livenet network-legacy" \
+        --omit "plymouth systemd-networkd network-manager" \
+        --add-drivers "overlay squashfs loop iso9660" /boot/bench-initrd.img
+umount -R "$work/tree/proc" "$work/tree/sys" "$work/tree/dev"
+mv "$work/tree/boot/bench-initrd.img" "$work/initrd.img"
+row native "dracut (chroot)" "$t_dracut" "$(size_of "$work/initrd.img")"
+
+mkdir -p "$work/iso/LiveOS" "$work/iso/boot/grub"
+timed t_sq mksquashfs "$work/tree" "$work/iso/LiveOS/squashfs.img" -comp zstd \
+        -Xcompression-level 9 -noappend -quiet -no-progress -e boot etc/fstab
+row native "mksquashfs (zstd 9)" "$t_sq" "$(size_of "$work/iso/LiveOS/squashfs.img")"
+
+cp "$work/tree/boot/vmlinuz-$kver" "$work/iso/vmlinuz"
+cp "$work/initrd.img" "$work/iso/initrd.img"
+cp "$work/pxe/grub/grub.cfg" "$work/iso/boot/grub/grub.cfg"
+make_iso() {
+        local efi=$work/efiboot.img
+        rm -f "$efi"
+        mkfs.vfat -C "$efi" 8192 >/dev/null
+        mmd -i "$efi" ::/EFI ::/EFI/BOOT
+        mcopy -i "$efi" "$work/tree/usr/lib/shim/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI
+        mcopy -i "$efi" "$work/tree/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed" \
+                ::/EFI/BOOT/grubx64.efi
+        cp "$efi" "$work/iso/boot/efiboot.img"
+        xorriso -as mkisofs -quiet -iso-level 3 -R -V PXF_BENCH -e boot/efiboot.img \
+                -no-emul-boot -append_partition 2 0xef "$efi" -o "$work/native.iso" "$work/iso"
+}
+timed t_iso make_iso
+row native "ISO (mkfs.vfat, mtools, xorriso)" "$t_iso" "$(size_of "$work/native.iso")"
+row native "pxe-tar (tar | pigz)" "$pxe_tar_native" "$(size_of "$work/native-pxe.tar.gz")"
+native_total=$(awk -v a="$t_open" -v b="$t_cust" -v c="$t_exp" -v d="$t_dracut" -v e="$t_sq" \
+        -v f="$t_iso" 'BEGIN { printf "%.1f", a + b + c + d + e + f }')
+row native "whole run (sum, without pxe-tar)" "$native_total"
+
+# The full-OS initramfs: pxeforge's libarchive writer against cpio | zstd on the same tree.
+cat > "$work/fullos.yaml" <<YAML
+pxe:
+  initramfsType: full-os
+YAML
+timed t_full "$pxf" customize --config-file "$work/fullos.yaml" --image-file "$work/native.qcow2" \
+        --output-path "$work/fullos" --build-dir "$work/build" 2> "$work/fullos.log"
+read -r mib secs < <(sed -n 's/^pxeforge:   full-OS initramfs: \([0-9.]*\) MiB in \([0-9.]*\) s$/\1 \2/p' \
+        "$work/fullos.log")
+row pxeforge "full-OS initramfs (libarchive, zstd 3)" "$secs" \
+        "$(awk -v m="$mib" 'BEGIN { printf "%d", m * 1048576 }')"
+# The kernel's unpacker and libarchive's zstd filter both at their defaults: level 3.
+timed t_cpio bash -c "cd '$work/tree' && ln -sfn /lib/systemd/systemd init && find . -path ./boot -prune -o -path ./etc/fstab -prune -o -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | zstd -q -T$(nproc) -3 > '$work/fullos-native.img'"
+row native "full-OS initramfs (cpio | zstd -3)" "$t_cpio" "$(size_of "$work/fullos-native.img")"
+
+mkdir -p "$(dirname "$results")"
+{
+        echo "# Live build benchmark"
+        echo
+        echo "$(date -u +%Y-%m-%d), $(nproc) CPUs, $(vm_accel) virtualization, $(uname -r);"
+        echo "input: the Debian 12 test image; config: bench/bootstrap.yaml."
+        echo
+        echo "| tool | phase | seconds | size |"
+        echo "|---|---|---:|---:|"
+        printf '%s\n' "${rows[@]}"
+} > "$results"
+echo "bench: results in $results"

@@ -1,0 +1,76 @@
+/* httpd: the embedded HTTP/1.1 server that hands PXE artifacts (kernels, initrds,
+ * squashfs images, ISOs, configs) to firmware, boot loaders and initramfs clients.
+ *
+ * It serves one directory, read-only: GET and HEAD of regular files, a single byte Range,
+ * keep-alive with pipelining, always a Content-Length, never chunked, never a redirect or
+ * a listing. The root path is resolved again for every request, so the builder may swap
+ * a symlink to a new artifacts folder at any time; a response in flight keeps the file it
+ * opened. Files are opened beneath the root with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS) and sent with sendfile through libevent file segments, a
+ * bounded slice at a time.
+ *
+ * It owns: the listening socket handed to it, every client connection, and the open
+ * files of responses in flight. It runs on the caller's event_base and never blocks it.
+ * Each request is logged at info level (peer, method, target, status, bytes, duration).
+ *
+ * Functions return 0 on success or a negative errno, with err (if not NULL) filled.
+ */
+#pragma once
+
+#include <stdint.h>
+
+struct event_base;
+struct httpd;
+struct pxf_error;
+
+/* Defaults for the zero fields of struct httpd_config. */
+#define HTTPD_DEFAULT_MAX_CONNECTIONS   256
+#define HTTPD_DEFAULT_IDLE_TIMEOUT_MS   30000
+#define HTTPD_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HTTPD_LISTEN_BACKLOG            256
+
+/* Opens a TCP socket listening on address:port (IPv4 or IPv6 literal; NULL means "::"
+ * dual-stack, falling back to 0.0.0.0), close-on-exec, non-blocking, SO_REUSEADDR. Port
+ * 0 picks a free port (tests). Done before privileges are dropped; the fd is then handed
+ * to httpd_new(). */
+int httpd_bind(const char *address, uint16_t port, int *ret_fd, struct pxf_error *err);
+
+/* The local port a listening socket is bound to. */
+int httpd_bound_port(int fd, uint16_t *ret_port);
+
+struct httpd_config {
+        /* The directory served. May be a symlink; resolved per request. Copied. */
+        const char *root;
+        /* From httpd_bind(); httpd_new() takes it over (also when it fails). */
+        int listen_fd;
+        /* At this many open connections accepting pauses (clients wait in the backlog)
+         * until one closes. 0: HTTPD_DEFAULT_MAX_CONNECTIONS. */
+        unsigned max_connections;
+        /* A kept-alive connection waiting for its next request, or a client that stops
+         * reading a response, is closed after this long. 0: HTTPD_DEFAULT_IDLE_TIMEOUT_MS. */
+        unsigned idle_timeout_ms;
+        /* A request head must be complete this long after the connection opened or its
+         * first byte arrived (slowloris); then 408 and close. 0: the default above. */
+        unsigned header_timeout_ms;
+};
+
+/* Counters since httpd_new(), for tests and status output. */
+struct httpd_stats {
+        uint64_t connections_accepted;
+        unsigned connections_open;
+        uint64_t accept_pauses; /* times the connection cap paused accepting */
+        uint64_t requests;      /* responses started, of any status */
+        uint64_t responses_2xx, responses_4xx, responses_5xx;
+        uint64_t body_bytes_sent;
+        uint64_t timeouts; /* connections closed by the header, idle or write timeout */
+};
+
+/* Starts serving on base. */
+int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct httpd **ret,
+              struct pxf_error *err);
+
+/* Closes the listener and every connection (responses in flight are cut). Accepts NULL;
+ * returns NULL. */
+struct httpd *httpd_free(struct httpd *h);
+
+void httpd_get_stats(const struct httpd *h, struct httpd_stats *ret);

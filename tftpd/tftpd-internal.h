@@ -1,0 +1,64 @@
+/* tftpd-internal: shared between tftpd.c (listener, requests) and tftpd-transfer.c (one
+ * transfer's state machine). Not for other modules. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tftpd/tftp-packet.h"
+#include "tftpd/tftpd.h"
+
+struct event;
+struct tftpd_transfer;
+
+#define TFTPD_PEER_NAME_MAX (INET6_ADDRSTRLEN + 8) /* "[addr]:port" */
+
+/* Who sent a request, and to which of our addresses (so replies come from it). */
+struct tftpd_peer {
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        struct sockaddr_storage local; /* port 0; family AF_UNSPEC when unknown */
+        socklen_t local_len;
+        char name[TFTPD_PEER_NAME_MAX];
+};
+
+struct tftpd {
+        struct event_base *base;
+        char *root;
+        int listen_fd;
+        struct event *ev_listen;
+        unsigned max_transfers;
+        unsigned timeout_ms;
+        unsigned max_retries;
+        struct tftp_limits limits;
+        struct tftpd_transfer *transfers; /* doubly linked, unordered */
+        struct tftpd_stats stats;
+        uint64_t log_window_usec;
+        unsigned log_lines;
+        unsigned log_held_back;
+};
+
+/* What a transfer needs from its request; the file fd is taken over in any case. */
+struct tftpd_start {
+        const struct tftpd_peer *peer;
+        const struct tftp_request *req;
+        const char *path; /* cleaned name, for the log */
+        int file_fd;
+        uint64_t size;
+};
+
+/* Creates the transfer's socket and sends the OACK or the first window. On failure
+ * nothing is left behind (the file fd is closed). */
+int tftpd_transfer_start(struct tftpd *t, struct tftpd_start *s);
+/* Ends a transfer: logs its line with result, counts it, frees it. Returns NULL. */
+struct tftpd_transfer *tftpd_transfer_end(struct tftpd_transfer *x, const char *result,
+                                          uint64_t *counter);
+
+/* A socket for replies to peer: bound to the address the request came to, port 0. */
+int tftpd_reply_socket(const struct tftpd_peer *peer);
+
+/* An info line, unless TFTPD_LOG_PER_SECOND lines went out in the current second; then
+ * debug, and the count held back is reported when the next second starts. */
+void tftpd_log(struct tftpd *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,88 @@
+/* tftpd: the embedded, read-only TFTP server of pxeforge, on the caller's libevent loop.
+ *
+ * What it does: answers read requests (RFC 1350, octet mode) for files beneath one root
+ * directory, with option negotiation (RFC 2347 blksize, RFC 2348/2349 tsize and timeout,
+ * RFC 7440 windowsize) and block-number rollover, so files of any size can be sent. Each
+ * transfer gets its own UDP socket (its TID), bound to the local address the request was
+ * sent to; packets from another port get ERROR 5 and leave the transfer alone. Only a
+ * timeout retransmits (duplicate ACKs never do), with exponential backoff capped at 8x the
+ * timeout; a silent client is dropped after max_retries retransmissions.
+ *
+ * Requests it refuses: write requests (ERROR 2), modes other than octet (ERROR 4; netascii
+ * would need translation that breaks tsize, and no PXE client uses it), malformed requests
+ * (ERROR 4), duplicate or too many options (ERROR 8), anything beyond max_transfers (ERROR 0
+ * "server busy"). Other packets sent to the listening socket are dropped silently, so two
+ * servers cannot ping-pong.
+ *
+ * Names: backslashes are path separators (Windows-style clients) and leading slashes are
+ * dropped, so "/grub/grub.cfg", "grub/grub.cfg" and "\grub\grub.cfg" are the same file.
+ * ".." components and control characters are refused. The root path is opened again for
+ * every request, so it may be a symlink that is swapped atomically to a new artifacts
+ * folder; transfers in flight keep the file they opened. Files are opened beneath it with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): absolute paths and symlinks that lead
+ * out of the root are refused (ERROR 2), as is anything but a regular file.
+ *
+ * What it owns: the struct tftpd, its transfers, their sockets, files, events and buffers.
+ * It borrows the event base and the listening socket (the caller binds it, possibly as root
+ * before dropping privileges, and closes it after tftpd_free()).
+ *
+ * Logs: one info line per finished transfer (peer, quoted file name, options, bytes,
+ * duration, result) and per refused request, at most TFTPD_LOG_PER_SECOND lines a second;
+ * the rest go to debug with a count of what was held back.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct event_base;
+struct tftpd;
+
+#define TFTPD_PORT                    69
+#define TFTPD_MAX_TRANSFERS_DEFAULT   64
+#define TFTPD_MAX_TRANSFERS_LIMIT     4096
+#define TFTPD_TIMEOUT_MS_DEFAULT      1000
+#define TFTPD_TIMEOUT_MS_LIMIT        60000
+#define TFTPD_MAX_RETRIES_DEFAULT     5
+#define TFTPD_MAX_RETRIES_LIMIT       20
+#define TFTPD_MAX_BLKSIZE_DEFAULT     1468 /* 1500-byte Ethernet MTU minus IPv4+UDP+TFTP */
+#define TFTPD_MAX_WINDOWSIZE_DEFAULT  64
+#define TFTPD_MAX_WINDOWSIZE_LIMIT    1024
+#define TFTPD_LOG_PER_SECOND          50
+
+/* Zero fields take the defaults above. */
+struct tftpd_config {
+        const char *root;        /* directory (or symlink to one) served read-only */
+        int listen_fd;           /* from tftpd_bind(); borrowed */
+        unsigned max_transfers;  /* concurrent transfers, 1..TFTPD_MAX_TRANSFERS_LIMIT */
+        unsigned timeout_ms;     /* first retransmission timeout unless the client asks */
+        unsigned max_retries;    /* retransmissions of one window before giving up */
+        uint16_t max_blksize;    /* TFTP_BLKSIZE_MIN (8) and up; larger requests are lowered */
+        uint16_t max_windowsize; /* 1..TFTPD_MAX_WINDOWSIZE_LIMIT */
+};
+
+struct tftpd_stats {
+        unsigned active;     /* transfers in progress */
+        uint64_t completed;  /* transfers whose every block was sent and acknowledged */
+        uint64_t failed;     /* transfers that timed out, stopped or hit an I/O error */
+        uint64_t aborted;    /* transfers the client ended with an ERROR (EDK2 size probes) */
+        uint64_t refused;    /* requests answered with an ERROR (or dropped when busy) */
+};
+
+/* Opens a UDP socket (close-on-exec, nonblocking) bound to address (IPv4 or IPv6 literal;
+ * NULL or "" means 0.0.0.0) and port (0 picks a free one). */
+int tftpd_bind(const char *address, uint16_t port, int *ret_fd, struct pxf_error *err);
+
+/* The port fd is bound to, or a negative errno. */
+int tftpd_local_port(int fd);
+
+/* Starts serving cfg->root on cfg->listen_fd from base. Checks that the root is a
+ * directory and that the kernel has openat2 (Linux 5.6). */
+int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tftpd **ret,
+              struct pxf_error *err);
+
+/* Ends every transfer (logged as aborted) and frees everything; accepts NULL. */
+struct tftpd *tftpd_free(struct tftpd *t);
+
+void tftpd_get_stats(const struct tftpd *t, struct tftpd_stats *ret);
