@@ -340,8 +340,8 @@ int http_request_parse(const char *head, size_t len, struct http_request *req)
                 return r;
         if (st.range_dup)
                 req->has_range = false;
-        req->keep_alive = req->version_minor >= 1 ? !st.conn_close
-                                                  : st.conn_keep_alive && !st.conn_close;
+        req->keep_alive =
+            req->version_minor >= 1 ? !st.conn_close : st.conn_keep_alive && !st.conn_close;
         req->status = 0;
         return 0;
 }
@@ -563,20 +563,13 @@ const char *http_content_type(const char *path)
         static const struct {
                 const char *ext, *type;
         } table[] = {
-            {"efi", "application/efi"},
-            {"iso", "application/vnd.efi-iso"},
-            {"img", "application/vnd.efi-img"},
-            {"cfg", "text/plain; charset=utf-8"},
-            {"txt", "text/plain; charset=utf-8"},
-            {"ipxe", "text/plain; charset=utf-8"},
-            {"json", "application/json"},
-            {"gz", "application/gzip"},
-            {"tgz", "application/gzip"},
-            {"xz", "application/x-xz"},
-            {"zst", "application/zstd"},
-            {"tar", "application/x-tar"},
-            {"cpio", "application/x-cpio"},
-            {"sig", "application/pgp-signature"},
+            {"efi", "application/efi"},           {"iso", "application/vnd.efi-iso"},
+            {"img", "application/vnd.efi-img"},   {"cfg", "text/plain; charset=utf-8"},
+            {"txt", "text/plain; charset=utf-8"}, {"ipxe", "text/plain; charset=utf-8"},
+            {"json", "application/json"},         {"gz", "application/gzip"},
+            {"tgz", "application/gzip"},          {"xz", "application/x-xz"},
+            {"zst", "application/zstd"},          {"tar", "application/x-tar"},
+            {"cpio", "application/x-cpio"},       {"sig", "application/pgp-signature"},
         };
         const char *slash = strrchr(path, '/');
         const char *dot = strrchr(slash ? slash + 1 : path, '.');
@@ -628,20 +621,35 @@ void http_log_escape(const char *in, size_t len, char *out, size_t out_size)
 const char *http_reason_phrase(int status)
 {
         switch (status) {
-        case 200: return "OK";
-        case 206: return "Partial Content";
-        case 400: return "Bad Request";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 414: return "URI Too Long";
-        case 416: return "Range Not Satisfiable";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 503: return "Service Unavailable";
-        case 505: return "HTTP Version Not Supported";
-        default: return "";
+        case 200:
+                return "OK";
+        case 206:
+                return "Partial Content";
+        case 400:
+                return "Bad Request";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 408:
+                return "Request Timeout";
+        case 414:
+                return "URI Too Long";
+        case 416:
+                return "Range Not Satisfiable";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 500:
+                return "Internal Server Error";
+        case 501:
+                return "Not Implemented";
+        case 503:
+                return "Service Unavailable";
+        case 505:
+                return "HTTP Version Not Supported";
+        default:
+                return "";
         }
 }

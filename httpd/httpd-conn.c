@@ -1,0 +1,555 @@
+/* httpd-conn: one client connection. Reads request heads (bounded, with a header timer),
+ * answers them one at a time in order (pipelining), streams file bodies as sendfile
+ * slices with back-pressure, and keeps the connection alive or closes it gracefully. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/common.h"
+#include "httpd/httpd-internal.h"
+
+struct httpd_conn {
+        struct httpd *server;
+        struct httpd_conn *prev, *next;
+        struct bufferevent *bev;
+        struct event *timer; /* header, idle or linger timeout */
+        char peer[HTTPD_PEER_MAX];
+        bool head_started; /* the header clock of the next request runs */
+        bool responding;   /* a response is queued; no further request is read */
+        bool close_after;  /* close once the response is out */
+        bool lingering;    /* response out, write side shut, draining input */
+        bool peer_eof;
+        /* The response in flight: file bytes [body_next, body_end) are still to queue. */
+        struct evbuffer_file_segment *seg;
+        uint64_t body_start, body_next, body_end;
+        int status;
+        uint64_t start_usec;
+        struct http_request req;
+};
+
+#define HTTP_DATE_MAX 64
+
+static void on_timer(evutil_socket_t fd, short what, void *userdata);
+static void conn_process(struct httpd_conn *c);
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static void format_peer(const struct sockaddr *sa, int salen, char *out, size_t size)
+{
+        char addr[INET6_ADDRSTRLEN] = "?";
+        unsigned port = 0;
+
+        if (sa->sa_family == AF_INET && salen >= (int)sizeof(struct sockaddr_in)) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+                (void)inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
+                port = ntohs(in->sin_port);
+        } else if (sa->sa_family == AF_INET6 && salen >= (int)sizeof(struct sockaddr_in6)) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+                /* A dual-stack socket sees IPv4 clients as ::ffff:a.b.c.d; log them plain. */
+                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+                        (void)inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr, sizeof addr);
+                else
+                        (void)inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr);
+                port = ntohs(in6->sin6_port);
+        }
+        (void)snprintf(out, size, "%s:%u", addr, port);
+}
+
+/* IMF-fixdate (RFC 9110 5.6.7), without the locale strftime would consult. */
+static void format_http_date(time_t t, char *out, size_t size)
+{
+        static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm)) {
+                t = 0;
+                (void)gmtime_r(&t, &tm);
+        }
+        (void)snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+                       tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec);
+}
+
+static void arm_timer(struct httpd_conn *c, const struct timeval *tv)
+{
+        (void)evtimer_add(c->timer, tv);
+}
+
+static void log_access(const struct httpd_conn *c, uint64_t body_sent)
+{
+        char method[HTTP_MAX_METHOD * 4 + 8], target[512];
+        uint64_t ms = (pxf_now_usec() - c->start_usec) / 1000;
+
+        http_log_escape(c->req.method_name, strlen(c->req.method_name), method, sizeof method);
+        http_log_escape(c->req.target, strlen(c->req.target), target, sizeof target);
+        log_info("http: %s \"%s\" \"%s\" %d %" PRIu64 " bytes %" PRIu64 " ms", c->peer,
+                 method[0] ? method : "-", target[0] ? target : "-", c->status, body_sent, ms);
+}
+
+/* Body bytes that left the process: what was queued minus what still waits. */
+static uint64_t body_bytes_sent(const struct httpd_conn *c)
+{
+        uint64_t queued = c->body_next - c->body_start;
+        size_t waiting = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+        return queued > waiting ? queued - waiting : 0;
+}
+
+static void end_response(struct httpd_conn *c)
+{
+        uint64_t sent = body_bytes_sent(c);
+
+        c->server->stats.body_bytes_sent += sent;
+        log_access(c, sent);
+        c->responding = false;
+        if (c->seg)
+                evbuffer_file_segment_free(c->seg);
+        c->seg = NULL;
+        c->body_start = c->body_next = c->body_end = 0;
+}
+
+/* ---- lifetime --------------------------------------------------------------------- */
+
+struct httpd_conn *httpd_conn_free(struct httpd_conn *c)
+{
+        struct httpd *h;
+
+        if (!c)
+                return NULL;
+        h = c->server;
+        if (c->responding)
+                end_response(c); /* logs the cut response */
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (c->timer)
+                event_free(c->timer);
+        bufferevent_free(c->bev);
+        free(c);
+        httpd_connection_closed(h);
+        return NULL;
+}
+
+/* The response is out; the client may still be sending. Shut our side and drain theirs
+ * for a moment, so the client reads the response rather than a reset. */
+static void conn_linger(struct httpd_conn *c)
+{
+        c->lingering = true;
+        (void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+        (void)evbuffer_drain(bufferevent_get_input(c->bev),
+                             evbuffer_get_length(bufferevent_get_input(c->bev)));
+        if (c->peer_eof) {
+                httpd_conn_free(c);
+                return;
+        }
+        bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+        (void)bufferevent_enable(c->bev, EV_READ);
+        arm_timer(c, &c->server->linger_tv);
+}
+
+/* ---- responses -------------------------------------------------------------------- */
+
+struct response_head {
+        int status;
+        const char *content_type;
+        uint64_t content_length;
+        const char *last_modified; /* NULL: none */
+        const char *content_range; /* NULL: none */
+};
+
+static void add_head(struct httpd_conn *c, const struct response_head *rh)
+{
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        char date[HTTP_DATE_MAX];
+
+        format_http_date(time(NULL), date, sizeof date);
+        (void)evbuffer_add_printf(out,
+                                  "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: pxeforge\r\n"
+                                  "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
+                                  rh->status, http_reason_phrase(rh->status), date,
+                                  rh->content_type, rh->content_length);
+        if (rh->last_modified)
+                (void)evbuffer_add_printf(out, "Last-Modified: %s\r\n", rh->last_modified);
+        if (rh->content_range)
+                (void)evbuffer_add_printf(out, "Content-Range: %s\r\n", rh->content_range);
+        if (rh->status == 405)
+                (void)evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
+        if (rh->status < 300 || rh->status == 416)
+                (void)evbuffer_add_printf(out, "Accept-Ranges: bytes\r\n");
+        if (c->close_after)
+                (void)evbuffer_add_printf(out, "Connection: close\r\n\r\n");
+        else if (c->req.version_minor == 0)
+                (void)evbuffer_add_printf(out, "Connection: keep-alive\r\n\r\n");
+        else
+                (void)evbuffer_add_printf(out, "\r\n");
+}
+
+static void begin_response(struct httpd_conn *c, int status)
+{
+        struct httpd_stats *st = &c->server->stats;
+
+        c->responding = true;
+        c->status = status;
+        st->requests++;
+        if (status >= 500)
+                st->responses_5xx++;
+        else if (status >= 400)
+                st->responses_4xx++;
+        else
+                st->responses_2xx++;
+        (void)evtimer_del(c->timer);
+        /* The write timeout (set at accept) now guards against a client that stops
+         * reading; the write callback fires once the output is empty. */
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+/* An error (or 416) response with a short text body; HEAD gets the headers only. */
+static void respond_status(struct httpd_conn *c, int status, const char *content_range)
+{
+        char body[96];
+        int n = snprintf(body, sizeof body, "%d %s\n", status, http_reason_phrase(status));
+
+        begin_response(c, status);
+        add_head(c, &(struct response_head){.status = status,
+                                            .content_type = "text/plain; charset=utf-8",
+                                            .content_length = (uint64_t)n,
+                                            .content_range = content_range});
+        if (c->req.method != HTTP_METHOD_HEAD)
+                (void)evbuffer_add(bufferevent_get_output(c->bev), body, (size_t)n);
+}
+
+static void respond_error(struct httpd_conn *c, int status, bool close)
+{
+        c->close_after = c->close_after || close;
+        respond_status(c, status, NULL);
+}
+
+/* Queues file slices while little is waiting; sendfile moves them, no copy in memory. */
+static int queue_body(struct httpd_conn *c)
+{
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+
+        while (c->body_next < c->body_end && evbuffer_get_length(out) < HTTPD_SEND_QUEUE) {
+                uint64_t n = c->body_end - c->body_next;
+
+                if (n > HTTPD_SEND_CHUNK)
+                        n = HTTPD_SEND_CHUNK;
+                if (evbuffer_add_file_segment(out, c->seg, (ev_off_t)c->body_next, (ev_off_t)n) < 0)
+                        return -ENOMEM;
+                c->body_next += n;
+        }
+        bufferevent_setwatermark(c->bev, EV_WRITE,
+                                 c->body_next < c->body_end ? HTTPD_SEND_LOW_WATER : 0, 0);
+        return 0;
+}
+
+/* ---- serving a file --------------------------------------------------------------- */
+
+static int open_status(int r)
+{
+        switch (r) {
+        case -ENOENT:
+        case -ENOTDIR:
+        case -EXDEV: /* escapes the root: the same answer as a missing file */
+        case -ELOOP:
+        case -ENAMETOOLONG:
+        case -ENXIO:
+                return 404;
+        case -EACCES:
+        case -EPERM:
+                return 403;
+        default:
+                return 500;
+        }
+}
+
+/* Range applies to GET only (RFC 9110 14.2), and If-Range must name our Last-Modified. */
+static void choose_range(const struct http_request *req, uint64_t size, const char *last_modified,
+                         struct http_range_result *ret)
+{
+        struct http_range range;
+        bool use = req->method == HTTP_METHOD_GET && req->has_range &&
+                   (!req->has_if_range || strcmp(req->if_range, last_modified) == 0) &&
+                   http_range_parse(req->range, &range) == 0;
+
+        http_range_resolve(use ? &range : NULL, size, ret);
+}
+
+static int start_body(struct httpd_conn *c, int *fd, const struct http_range_result *res)
+{
+        if (c->req.method != HTTP_METHOD_GET || res->status == 416 || res->length == 0)
+                return 0;
+        c->seg = evbuffer_file_segment_new(*fd, 0, -1, EVBUF_FS_CLOSE_ON_FREE);
+        if (!c->seg)
+                return -ENOMEM;
+        *fd = -1; /* the segment owns it */
+        c->body_start = c->body_next = res->offset;
+        c->body_end = res->offset + res->length;
+        return queue_body(c);
+}
+
+static int serve_file(struct httpd_conn *c, const char *path)
+{
+        _cleanup_close_ int fd = -1;
+        char last_modified[HTTP_DATE_MAX], content_range[96];
+        struct http_range_result res;
+        struct stat st;
+
+        fd = httpd_open_beneath(c->server->root, path, &st);
+        if (fd < 0) {
+                if (open_status(fd) == 500)
+                        pxf_log_errno(PXF_LOG_WARNING, fd, "http: opening '%s' failed", path);
+                respond_error(c, open_status(fd), false);
+                return 0;
+        }
+        format_http_date(st.st_mtime, last_modified, sizeof last_modified);
+        choose_range(&c->req, (uint64_t)st.st_size, last_modified, &res);
+        if (res.status == 416) {
+                (void)snprintf(content_range, sizeof content_range, "bytes */%" PRIu64,
+                               (uint64_t)st.st_size);
+                respond_status(c, 416, content_range);
+                return 0;
+        }
+        (void)snprintf(content_range, sizeof content_range,
+                       "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, res.offset,
+                       res.offset + res.length - 1, (uint64_t)st.st_size);
+        begin_response(c, res.status);
+        add_head(
+            c, &(struct response_head){.status = res.status,
+                                       .content_type = http_content_type(path),
+                                       .content_length = res.length,
+                                       .last_modified = last_modified,
+                                       .content_range = res.status == 206 ? content_range : NULL});
+        return start_body(c, &fd, &res);
+}
+
+static int target_status(int r)
+{
+        return r == -ENOENT ? 404 : r == -ENAMETOOLONG ? 414 : 400;
+}
+
+/* A request whose head parsed: framing is sound, so keep-alive follows the request. */
+static int serve_request(struct httpd_conn *c)
+{
+        char path[HTTP_MAX_PATH + 1];
+        int r;
+
+        c->close_after = !c->req.keep_alive;
+        if (c->req.method == HTTP_METHOD_KNOWN_OTHER) {
+                respond_error(c, 405, true); /* a body may follow that we will not read */
+                return 0;
+        }
+        if (c->req.method == HTTP_METHOD_UNKNOWN) {
+                respond_error(c, 501, true);
+                return 0;
+        }
+        r = http_target_decode(c->req.target, path, sizeof path);
+        if (r < 0) {
+                respond_error(c, target_status(r), false);
+                return 0;
+        }
+        return serve_file(c, path);
+}
+
+/* ---- reading requests ------------------------------------------------------------- */
+
+/* Handles the head at the front of the input: its length, or the framing error. */
+static int start_request(struct httpd_conn *c, const char *data, int head_len)
+{
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        int r;
+
+        c->start_usec = pxf_now_usec();
+        c->head_started = false;
+        if (head_len < 0) {
+                c->req = (struct http_request){0};
+                respond_error(c, head_len == -EMSGSIZE ? 431 : 400, true);
+                return 0;
+        }
+        r = http_request_parse(data, (size_t)head_len, &c->req);
+        (void)evbuffer_drain(in, (size_t)head_len);
+        if (r < 0) {
+                respond_error(c, c->req.status, true);
+                return 0;
+        }
+        return serve_request(c);
+}
+
+/* Reads and answers requests from the input until a response is in flight or no complete
+ * head is buffered. May free c. */
+static void conn_process(struct httpd_conn *c)
+{
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+
+        while (!c->responding) {
+                size_t len = evbuffer_get_length(in);
+                size_t n = len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES;
+                const char *data;
+                int r;
+
+                if (len > 0 && !c->head_started) {
+                        c->head_started = true;
+                        arm_timer(c, &c->server->header_tv);
+                }
+                data = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+                r = data ? http_request_head_length(data, n) : 0;
+                if (r == 0) {
+                        if (c->peer_eof)
+                                httpd_conn_free(c);
+                        return;
+                }
+                if (start_request(c, data, r) < 0) {
+                        log_warning("http: %s: queueing a response failed", c->peer);
+                        httpd_conn_free(c);
+                        return;
+                }
+        }
+}
+
+static void finish_response(struct httpd_conn *c)
+{
+        end_response(c);
+        if (c->close_after) {
+                conn_linger(c);
+                return;
+        }
+        arm_timer(c, &c->server->idle_tv);
+        conn_process(c);
+}
+
+/* ---- callbacks -------------------------------------------------------------------- */
+
+static void on_read(struct bufferevent *bev, void *userdata)
+{
+        struct httpd_conn *c = userdata;
+
+        if (c->lingering) {
+                (void)evbuffer_drain(bufferevent_get_input(bev),
+                                     evbuffer_get_length(bufferevent_get_input(bev)));
+                return;
+        }
+        conn_process(c);
+}
+
+static void on_write(struct bufferevent *bev, void *userdata)
+{
+        struct httpd_conn *c = userdata;
+
+        if (!c->responding)
+                return;
+        if (c->body_next < c->body_end) {
+                if (queue_body(c) < 0) {
+                        log_warning("http: %s: queueing file data failed", c->peer);
+                        httpd_conn_free(c);
+                }
+                return;
+        }
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+                finish_response(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *userdata)
+{
+        struct httpd_conn *c = userdata;
+
+        (void)bev;
+        if (what & BEV_EVENT_TIMEOUT)
+                c->server->stats.timeouts++;
+        if ((what & (BEV_EVENT_TIMEOUT | BEV_EVENT_ERROR)) || c->lingering) {
+                httpd_conn_free(c);
+                return;
+        }
+        if (what & BEV_EVENT_EOF) {
+                /* A half-close after the last request is fine: answer what is buffered. */
+                c->peer_eof = true;
+                if (!c->responding)
+                        conn_process(c);
+        }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *userdata)
+{
+        struct httpd_conn *c = userdata;
+        bool partial = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+
+        (void)fd, (void)what;
+        if (c->lingering) {
+                httpd_conn_free(c);
+                return;
+        }
+        c->server->stats.timeouts++;
+        if (!partial) {
+                httpd_conn_free(c); /* idle: close quietly */
+                return;
+        }
+        c->start_usec = pxf_now_usec();
+        c->req = (struct http_request){0};
+        respond_error(c, 408, true);
+}
+
+/* ---- accepting -------------------------------------------------------------------- */
+
+static int conn_setup(struct httpd_conn *c)
+{
+        struct httpd *h = c->server;
+        int one = 1;
+
+        c->timer = evtimer_new(h->base, on_timer, c);
+        if (!c->timer)
+                return -ENOMEM;
+        /* Small responses (HEAD, errors) of a pipelined sequence must not wait for Nagle. */
+        (void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+        /* Reading stops at this much unprocessed input: one maximal head. */
+        bufferevent_setwatermark(c->bev, EV_READ, 0, HTTP_MAX_HEAD_BYTES);
+        if (bufferevent_set_timeouts(c->bev, NULL, &h->idle_tv) < 0 ||
+            bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0)
+                return -ENOMEM;
+        /* The header clock runs from accept: a client that connects and sends nothing is
+         * dropped as soon as one that sends half a head. */
+        c->head_started = true;
+        arm_timer(c, &h->header_tv);
+        return 0;
+}
+
+int httpd_conn_new(struct httpd *h, int fd, const struct sockaddr *sa, int salen)
+{
+        struct httpd_conn *c = pxf_calloc(1, sizeof *c);
+        int r;
+
+        c->server = h;
+        format_peer(sa, salen, c->peer, sizeof c->peer);
+        c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (!c->bev) {
+                (void)close(fd);
+                free(c);
+                return -ENOMEM;
+        }
+        c->next = h->conns;
+        if (h->conns)
+                h->conns->prev = c;
+        h->conns = c;
+        h->stats.connections_open++;
+        r = conn_setup(c);
+        if (r < 0) {
+                log_warning("http: %s: setting up the connection failed", c->peer);
+                httpd_conn_free(c);
+        }
+        return r;
+}

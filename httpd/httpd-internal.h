@@ -1,0 +1,58 @@
+/* httpd-internal: what httpd.c (server, listener) and httpd-conn.c (one client) share.
+ * Private to httpd/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "httpd/http-request.h"
+#include "httpd/httpd.h"
+
+struct bufferevent;
+struct event;
+struct evbuffer_file_segment;
+struct evconnlistener;
+struct sockaddr;
+struct stat;
+
+/* A body is handed to the socket in slices of this size, and more is queued only while
+ * less than HTTPD_SEND_QUEUE bytes wait: a slow client pins no more than that. */
+#define HTTPD_SEND_CHUNK     (256 * 1024)
+#define HTTPD_SEND_QUEUE     (1024 * 1024)
+#define HTTPD_SEND_LOW_WATER (256 * 1024)
+/* After an error response the connection drains what the client still sends for this
+ * long before closing, so the client reads the response instead of a reset. */
+#define HTTPD_LINGER_MS 2000
+/* A failed accept() (EMFILE...) pauses accepting for this long instead of spinning. */
+#define HTTPD_ACCEPT_RETRY_MS 1000
+/* Peer address text: "[v6-address]:port". */
+#define HTTPD_PEER_MAX 64
+
+struct httpd_conn;
+
+struct httpd {
+        struct event_base *base;
+        char *root;
+        struct evconnlistener *listener;
+        struct event *accept_retry;
+        unsigned max_connections;
+        struct timeval idle_tv, header_tv, linger_tv;
+        bool paused_by_cap, paused_by_error;
+        struct httpd_conn *conns; /* doubly linked, newest first */
+        struct httpd_stats stats;
+};
+
+/* Takes over fd (a connected client socket; closed on failure) and counts the connection
+ * as open. */
+int httpd_conn_new(struct httpd *h, int fd, const struct sockaddr *sa, int salen);
+/* Unlinks the connection from its server and closes it. Returns NULL. */
+struct httpd_conn *httpd_conn_free(struct httpd_conn *c);
+/* Called by a connection after it left the server's list: uncounts it and resumes
+ * accepting below the cap. */
+void httpd_connection_closed(struct httpd *h);
+
+/* Opens path beneath the root directory (resolved now) as a regular file, and stats it.
+ * Returns the fd, or -ENOENT (not a regular file), -EXDEV (escapes the root) or another
+ * negative errno of openat2(). */
+int httpd_open_beneath(const char *root, const char *path, struct stat *ret_st);
