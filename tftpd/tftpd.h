@@ -39,17 +39,17 @@
 struct event_base;
 struct tftpd;
 
-#define TFTPD_PORT                    69
-#define TFTPD_MAX_TRANSFERS_DEFAULT   64
-#define TFTPD_MAX_TRANSFERS_LIMIT     4096
-#define TFTPD_TIMEOUT_MS_DEFAULT      1000
-#define TFTPD_TIMEOUT_MS_LIMIT        60000
-#define TFTPD_MAX_RETRIES_DEFAULT     5
-#define TFTPD_MAX_RETRIES_LIMIT       20
-#define TFTPD_MAX_BLKSIZE_DEFAULT     1468 /* 1500-byte Ethernet MTU minus IPv4+UDP+TFTP */
-#define TFTPD_MAX_WINDOWSIZE_DEFAULT  64
-#define TFTPD_MAX_WINDOWSIZE_LIMIT    1024
-#define TFTPD_LOG_PER_SECOND          50
+#define TFTPD_PORT                   69
+#define TFTPD_MAX_TRANSFERS_DEFAULT  64
+#define TFTPD_MAX_TRANSFERS_LIMIT    4096
+#define TFTPD_TIMEOUT_MS_DEFAULT     1000
+#define TFTPD_TIMEOUT_MS_LIMIT       60000
+#define TFTPD_MAX_RETRIES_DEFAULT    5
+#define TFTPD_MAX_RETRIES_LIMIT      20
+#define TFTPD_MAX_BLKSIZE_DEFAULT    1468 /* 1500-byte Ethernet MTU minus IPv4+UDP+TFTP */
+#define TFTPD_MAX_WINDOWSIZE_DEFAULT 64
+#define TFTPD_MAX_WINDOWSIZE_LIMIT   1024
+#define TFTPD_LOG_PER_SECOND         50
 
 /* Zero fields take the defaults above. */
 struct tftpd_config {
@@ -63,11 +63,11 @@ struct tftpd_config {
 };
 
 struct tftpd_stats {
-        unsigned active;     /* transfers in progress */
-        uint64_t completed;  /* transfers whose every block was sent and acknowledged */
-        uint64_t failed;     /* transfers that timed out, stopped or hit an I/O error */
-        uint64_t aborted;    /* transfers the client ended with an ERROR (EDK2 size probes) */
-        uint64_t refused;    /* requests answered with an ERROR (or dropped when busy) */
+        unsigned active;    /* transfers in progress */
+        uint64_t completed; /* transfers whose every block was sent and acknowledged */
+        uint64_t failed;    /* transfers that timed out, stopped or hit an I/O error */
+        uint64_t aborted;   /* transfers the client ended with an ERROR (EDK2 size probes) */
+        uint64_t refused;   /* requests answered with an ERROR (or dropped when busy) */
 };
 
 /* Opens a UDP socket (close-on-exec, nonblocking) bound to address (IPv4 or IPv6 literal;
