@@ -5,8 +5,9 @@
  *   - cleanup helpers (_cleanup_free_, TAKE_PTR, ...), systemd style;
  *   - struct pxf_error, the user-facing context that goes with a negative errno;
  *   - the logging API (pxf_log*), one place for levels and formatting;
- *   - pxf_spawn_run(), the only way pxeforge starts an external program: explicit argv,
- *     explicit environment, never a shell;
+ *   - pxf_spawn_run() and pxf_spawn_start() (waiting and non-waiting), the only ways
+ *     pxeforge starts an external program: explicit argv, explicit environment, never a
+ *     shell;
  *   - small file-system helpers (bounded file reads, mkdir -p, rm -rf, atomic rename).
  *
  * Functions return 0 (or a positive count) on success and a negative errno on failure.
@@ -132,6 +133,14 @@ struct pxf_spawn_opts {
  * exit status and the last lines of its stderr. opts may be NULL. */
 int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
                   struct pxf_error *err);
+
+/* Starts argv like pxf_spawn_run() (stdin /dev/null, stdout per opts, clean signal state,
+ * no fds above 2, explicit environment) but does not wait: returns the child's pid and the
+ * read end of a pipe carrying its stderr (close-on-exec, nonblocking; EOF once the child and
+ * its descendants closed it). The caller owns both: it must reap the pid (waitid, or a
+ * pidfd) and close the fd. opts->exit_status and opts->stderr_to_log are ignored. */
+int pxf_spawn_start(const char *const *argv, const struct pxf_spawn_opts *opts, pid_t *ret_pid,
+                    int *ret_stderr_fd, struct pxf_error *err);
 
 /* ---- signals ----------------------------------------------------------------------- */
 

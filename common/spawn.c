@@ -264,3 +264,27 @@ int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, st
                 return 0;
         return describe_failure(argv[0], status, &tail, err);
 }
+
+int pxf_spawn_start(const char *const *argv, const struct pxf_spawn_opts *opts, pid_t *ret_pid,
+                    int *ret_stderr_fd, struct pxf_error *err)
+{
+        static const struct pxf_spawn_opts defaults = {.stdout_fd = -1};
+        const struct pxf_spawn_opts *o = opts ? opts : &defaults;
+        _cleanup_close_ int rd = -1, wr = -1;
+        int fds[2], r;
+
+        /* Only the read end is nonblocking: the child's writes block as usual when we are
+         * slow, which is what a program expects of its stderr. */
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return pxf_error_set(err, -errno, "cannot create a pipe: %m");
+        rd = fds[0];
+        wr = fds[1];
+        if (fcntl(rd, F_SETFL, O_NONBLOCK) < 0)
+                return pxf_error_set(err, -errno, "cannot make a pipe nonblocking: %m");
+        log_debug("starting: %s", argv[0]);
+        r = start(argv, o, wr, ret_pid);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot run %s: %s", argv[0], strerror(-r));
+        *ret_stderr_fd = TAKE_FD(rd);
+        return 0;
+}
