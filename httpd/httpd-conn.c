@@ -230,8 +230,11 @@ static void respond_status(struct httpd_conn *c, int status, const char *content
                                             .content_type = "text/plain; charset=utf-8",
                                             .content_length = (uint64_t)n,
                                             .content_range = content_range});
-        if (c->req.method != HTTP_METHOD_HEAD)
-                (void)evbuffer_add(bufferevent_get_output(c->bev), body, (size_t)n);
+        if (c->req.method == HTTP_METHOD_HEAD)
+                return;
+        (void)evbuffer_add(bufferevent_get_output(c->bev), body, (size_t)n);
+        /* Counted as body bytes like a file's; nothing is left to queue. */
+        c->body_next = c->body_end = (uint64_t)n;
 }
 
 static void respond_error(struct httpd_conn *c, int status, bool close)
