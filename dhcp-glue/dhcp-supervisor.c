@@ -366,19 +366,22 @@ static int spawn_child(struct dhcp_supervisor *s, struct pxf_error *err)
         s->saw_started = false;
         s->last_line[0] = '\0';
         s->pidfd = pidfd_open(s->pid, 0);
-        if (s->pidfd < 0) {
-                /* Without a pidfd the child cannot be watched: do not leave it behind. */
+        if (s->pidfd < 0)
                 r = pxf_error_set(err, -errno, "pidfd_open: %m");
+        if (r == 0) {
+                s->exit_ev = event_new(s->base, s->pidfd, EV_READ, on_exit_event, s);
+                s->err_ev = event_new(s->base, s->errfd, EV_READ | EV_PERSIST, on_output, s);
+        }
+        if (r == 0 && (!s->exit_ev || !s->err_ev || event_add(s->exit_ev, NULL) < 0 ||
+                       event_add(s->err_ev, NULL) < 0))
+                r = pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq on the event loop");
+        if (r < 0) {
+                /* A child we cannot watch is not left behind. */
                 (void)kill(s->pid, SIGKILL);
                 (void)waitpid(s->pid, NULL, 0);
                 close_child(s);
                 return r;
         }
-        s->exit_ev = event_new(s->base, s->pidfd, EV_READ, on_exit_event, s);
-        s->err_ev = event_new(s->base, s->errfd, EV_READ | EV_PERSIST, on_output, s);
-        if (!s->exit_ev || !s->err_ev || event_add(s->exit_ev, NULL) < 0 ||
-            event_add(s->err_ev, NULL) < 0)
-                return pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq on the event loop");
         log_info("dhcp: dnsmasq started (pid %d)", (int)s->pid);
         return 0;
 }
@@ -422,7 +425,6 @@ static void on_restart(evutil_socket_t fd, short what, void *userdata)
         (void)what;
         s->restarts++;
         if (spawn_child(s, &err) < 0) {
-                close_child(s);
                 log_error("dhcp: cannot restart dnsmasq: %s; trying again in %.1f s", err.msg,
                           s->next_backoff_ms / 1000.0);
                 schedule_restart(s);
@@ -450,7 +452,8 @@ static int settle(struct dhcp_supervisor *s, struct pxf_error *err)
                         continue;
                 reap(s, &si);
                 describe_status(&si, status, sizeof status);
-                if (strstr(s->last_line, "Address in use"))
+                if (strstr(s->last_line, "Address already in use") ||
+                    strstr(s->last_line, "Address in use"))
                         return pxf_error_set(err, -EADDRINUSE,
                                              "dnsmasq could not bind UDP port 67 (\"%s\"): "
                                              "another DHCP server runs on this host; find it with "

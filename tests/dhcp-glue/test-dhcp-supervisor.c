@@ -1,0 +1,757 @@
+/* Integration tests of the dnsmasq supervisor with the real dnsmasq (label integration).
+ *
+ * Needs root and dnsmasq-base; fails (never skips) without them. Each case runs in its own
+ * process (one CTest entry per case) and first moves into private network namespaces
+ * (unshare), so its links and addresses vanish when it exits:
+ *   client ns: dhc0 (no address) -- the DHCP client written below
+ *   server ns: dhs0 10.77.0.1/24 (authoritative) or br0 10.77.0.1/24 (proxy), dnsmasq
+ *   lan ns   : dhl0 10.77.0.2/24, a plain dnsmasq playing the LAN's DHCP server (proxy)
+ * The namespaces are joined by veth pairs; the client's socket is created inside the
+ * client namespace and keeps it, so one single-threaded process drives everything.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+
+#include "dhcp-glue/dhcp-glue.h"
+
+#define SERVER_IP "10.77.0.1"
+#define LAN_IP    "10.77.0.2"
+#define BOOTP_MIN 300
+
+/* ---- environment ---------------------------------------------------------------------- */
+
+static void require_root_and_dnsmasq(void)
+{
+        if (geteuid() != 0)
+                fail_msg("this test needs root (network namespaces, port 67); run it as root");
+        if (access("/usr/sbin/dnsmasq", X_OK) < 0)
+                fail_msg("dnsmasq is not installed: apt-get install dnsmasq-base");
+}
+
+static void run(const char *a0, ...)
+{
+        const char *argv[24] = {a0};
+        struct pxf_error err = {0};
+        size_t n = 1;
+        va_list ap;
+
+        va_start(ap, a0);
+        while (n < PXF_ELEMENTSOF(argv) - 1 && (argv[n] = va_arg(ap, const char *)))
+                n++;
+        va_end(ap);
+        argv[n] = NULL;
+        if (pxf_spawn_run(argv, NULL, &err) < 0)
+                fail_msg("%s", err.msg);
+}
+
+static int new_netns(void)
+{
+        int fd;
+
+        assert_int_equal(unshare(CLONE_NEWNET), 0);
+        fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        run("ip", "link", "set", "lo", "up", NULL);
+        return fd;
+}
+
+static void enter(int nsfd)
+{
+        assert_int_equal(setns(nsfd, CLONE_NEWNET), 0);
+}
+
+/* A veth pair: `here` in the current namespace, `there` in the namespace nsfd. */
+static void veth(const char *here, const char *there, int nsfd)
+{
+        _cleanup_free_ char *path = pxf_asprintf("/proc/%d/fd/%d", (int)getpid(), nsfd);
+
+        run("ip", "link", "add", here, "type", "veth", "peer", "name", there, "netns", path, NULL);
+}
+
+struct net {
+        int client_ns, server_ns, lan_ns;
+        const char *ifname; /* the server's interface */
+};
+
+/* Client and server namespaces; with a LAN server: a bridge in the server namespace. */
+static void net_setup(struct net *n, bool with_lan)
+{
+        n->client_ns = new_netns();
+        n->lan_ns = with_lan ? new_netns() : -1;
+        n->server_ns = new_netns();
+        n->ifname = with_lan ? "br0" : "dhs0";
+        if (with_lan) {
+                run("ip", "link", "add", "br0", "type", "bridge", NULL);
+                veth("dha0", "dhc0", n->client_ns);
+                veth("dhb0", "dhl0", n->lan_ns);
+                run("ip", "link", "set", "dha0", "master", "br0", "up", NULL);
+                run("ip", "link", "set", "dhb0", "master", "br0", "up", NULL);
+        } else {
+                veth("dhs0", "dhc0", n->client_ns);
+        }
+        run("ip", "addr", "add", SERVER_IP "/24", "dev", n->ifname, NULL);
+        run("ip", "link", "set", n->ifname, "up", NULL);
+        if (with_lan) {
+                enter(n->lan_ns);
+                run("ip", "addr", "add", LAN_IP "/24", "dev", "dhl0", NULL);
+                run("ip", "link", "set", "dhl0", "up", NULL);
+        }
+        enter(n->client_ns);
+        run("ip", "link", "set", "dhc0", "up", NULL);
+        enter(n->server_ns);
+}
+
+/* ---- a small DHCP client ------------------------------------------------------------- */
+
+struct reply {
+        uint8_t type; /* option 53 */
+        struct in_addr yiaddr, siaddr, server_id;
+        char file[129];
+        char vendor[64];      /* option 60 */
+        char bootfile[256];   /* option 67 */
+        bool has_vendor_opts; /* option 43 */
+};
+
+static int client_socket(int client_ns, int server_ns)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(68)};
+        int one = 1, fd;
+
+        enter(client_ns);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one), 0);
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "dhc0", 4), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        enter(server_ns);
+        return fd;
+}
+
+static size_t put_opt(uint8_t *p, size_t o, uint8_t code, const void *data, size_t len)
+{
+        p[o] = code;
+        p[o + 1] = (uint8_t)len;
+        memcpy(p + o + 2, data, len);
+        return o + 2 + len;
+}
+
+/* type 1 DISCOVER or 3 REQUEST (with requested and server id), from client arch `arch`,
+ * as a PXE client (option 60 PXEClient:Arch:...) when pxe is set. */
+static size_t build_packet(uint8_t *p, uint32_t xid, uint8_t type, uint16_t arch, bool pxe,
+                           const struct reply *offer)
+{
+        static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+        static const uint8_t cookie[4] = {99, 130, 83, 99};
+        static const uint8_t prl[] = {1, 3, 6, 43, 54, 60, 66, 67, 97};
+        uint8_t arch_be[2] = {(uint8_t)(arch >> 8), (uint8_t)arch};
+        uint8_t ndi[3] = {1, 3, 16}, uuid[17] = {0, 1, 2, 3};
+        char vendor[40];
+        size_t o;
+
+        memset(p, 0, 548);
+        p[0] = 1; /* BOOTREQUEST */
+        p[1] = 1; /* Ethernet */
+        p[2] = 6;
+        memcpy(p + 4, &xid, 4);
+        p[10] = 0x80; /* broadcast flag: we have no address to be sent to */
+        memcpy(p + 28, mac, sizeof mac);
+        memcpy(p + 236, cookie, sizeof cookie);
+        o = put_opt(p, 240, 53, &type, 1);
+        o = put_opt(p, o, 93, arch_be, 2);
+        o = put_opt(p, o, 94, ndi, 3);
+        o = put_opt(p, o, 97, uuid, sizeof uuid);
+        o = put_opt(p, o, 55, prl, sizeof prl);
+        if (pxe) {
+                (void)snprintf(vendor, sizeof vendor, "PXEClient:Arch:%05u:UNDI:003016", arch);
+                o = put_opt(p, o, 60, vendor, strlen(vendor));
+        }
+        if (offer) {
+                o = put_opt(p, o, 50, &offer->yiaddr, 4);
+                o = put_opt(p, o, 54, &offer->server_id, 4);
+        }
+        p[o++] = 255;
+        return o < BOOTP_MIN ? BOOTP_MIN : o;
+}
+
+static void send_to(int fd, const uint8_t *p, size_t len, const char *ip, uint16_t port)
+{
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+        assert_int_equal(inet_pton(AF_INET, ip, &to.sin_addr), 1);
+        assert_int_equal(sendto(fd, p, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len);
+}
+
+static void send_packet(int fd, const uint8_t *p, size_t len)
+{
+        send_to(fd, p, len, "255.255.255.255", 67);
+}
+
+static void copy_str(char *dst, size_t size, const uint8_t *src, size_t len)
+{
+        if (len >= size)
+                len = size - 1;
+        memcpy(dst, src, len);
+        dst[len] = '\0';
+}
+
+static bool parse_reply(const uint8_t *p, size_t n, uint32_t xid, struct reply *r)
+{
+        size_t o = 240;
+
+        memset(r, 0, sizeof *r);
+        if (n < 240 || p[0] != 2 || memcmp(p + 4, &xid, 4) != 0)
+                return false;
+        memcpy(&r->yiaddr, p + 16, 4);
+        memcpy(&r->siaddr, p + 20, 4);
+        copy_str(r->file, sizeof r->file, p + 108, strnlen((const char *)p + 108, 128));
+        while (o + 2 <= n && p[o] != 255) {
+                uint8_t code = p[o], len = p[o + 1];
+                const uint8_t *d = p + o + 2;
+                if (code == 0) {
+                        o++;
+                        continue;
+                }
+                if (o + 2 + len > n)
+                        break;
+                if (code == 53 && len == 1)
+                        r->type = d[0];
+                else if (code == 54 && len == 4)
+                        memcpy(&r->server_id, d, 4);
+                else if (code == 60)
+                        copy_str(r->vendor, sizeof r->vendor, d, len);
+                else if (code == 67)
+                        copy_str(r->bootfile, sizeof r->bootfile, d, len);
+                else if (code == 43)
+                        r->has_vendor_opts = true;
+                o += 2 + (size_t)len;
+        }
+        return true;
+}
+
+/* Collects the replies to xid that arrive within ms (at most max). */
+static size_t receive(int fd, uint32_t xid, int ms, struct reply *out, size_t max)
+{
+        uint64_t deadline = pxf_now_usec() + (uint64_t)ms * 1000;
+        size_t got = 0;
+        uint8_t buf[1500];
+
+        while (got < max && pxf_now_usec() < deadline) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                int left = (int)((deadline - pxf_now_usec()) / 1000) + 1;
+                if (poll(&p, 1, left) <= 0)
+                        continue;
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+                if (n > 0 && parse_reply(buf, (size_t)n, xid, &out[got]))
+                        got++;
+        }
+        return got;
+}
+
+static bool ip_is(struct in_addr a, const char *want)
+{
+        char s[INET_ADDRSTRLEN];
+
+        return strcmp(inet_ntop(AF_INET, &a, s, sizeof s), want) == 0;
+}
+
+/* ---- supervisor helpers ------------------------------------------------------------- */
+
+struct fixture {
+        struct net net;
+        char dir[64];
+        struct event_base *base;
+        char *conf;
+};
+
+static void fixture_init(struct fixture *f, bool with_lan)
+{
+        require_root_and_dnsmasq();
+        net_setup(&f->net, with_lan);
+        (void)snprintf(f->dir, sizeof f->dir, "/tmp/pxf-dhcp-test-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->base = event_base_new();
+        assert_non_null(f->base);
+}
+
+static void fixture_done(struct fixture *f)
+{
+        free(f->conf);
+        event_base_free(f->base);
+        (void)pxf_rm_rf(f->dir);
+}
+
+static void render(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b)
+{
+        _cleanup_free_ char *leases = pxf_asprintf("%s/dnsmasq.leases", f->dir);
+        struct dhcp_config c = {.mode = mode,
+                                .interface = f->net.ifname,
+                                .server_address = SERVER_IP,
+                                .range_start = "10.77.0.50",
+                                .range_end = "10.77.0.150",
+                                .netmask = "255.255.255.0",
+                                .lease_file = leases};
+        struct pxf_error err = {0};
+
+        if (dhcp_config_render(&c, b, &f->conf, &err) < 0)
+                fail_msg("%s", err.msg);
+}
+
+static struct dhcp_supervisor_opts opts_for(struct fixture *f)
+{
+        return (struct dhcp_supervisor_opts){.config_text = f->conf,
+                                             .runtime_dir = f->dir,
+                                             .interface = f->net.ifname,
+                                             .backoff_ms = 200,
+                                             .grace_ms = 2000};
+}
+
+static struct dhcp_supervisor *start_ok(struct fixture *f)
+{
+        struct dhcp_supervisor_opts o = opts_for(f);
+        struct dhcp_supervisor *s = NULL;
+        struct pxf_error err = {0};
+
+        if (dhcp_supervisor_start(f->base, &o, &s, &err) < 0)
+                fail_msg("dhcp_supervisor_start: %s", err.msg);
+        return s;
+}
+
+static pid_t current_pid(const struct dhcp_supervisor *s)
+{
+        struct dhcp_supervisor_stats st;
+
+        dhcp_supervisor_get_stats(s, &st);
+        return st.pid;
+}
+
+static bool process_gone(pid_t pid)
+{
+        return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Runs the loop for up to ms, or until done(s) holds. */
+static void loop_until(struct event_base *base, int ms, bool (*done)(const void *), const void *arg)
+{
+        uint64_t deadline = pxf_now_usec() + (uint64_t)ms * 1000;
+        struct timeval tick = {.tv_usec = 50000};
+
+        while (!done(arg) && pxf_now_usec() < deadline) {
+                (void)event_base_loopexit(base, &tick);
+                (void)event_base_dispatch(base);
+        }
+}
+
+static const struct dhcp_boot_files x64_only = {.uefi_x64 = "bootx64.efi"};
+
+/* ---- (a) authoritative ---------------------------------------------------------------- */
+
+static void authoritative_offer_and_ack(void **state)
+{
+        struct fixture f = {0};
+        struct reply r[4], offer;
+        uint8_t pkt[548];
+        size_t len;
+        int fd;
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        struct dhcp_supervisor *s = start_ok(&f);
+        fd = client_socket(f.net.client_ns, f.net.server_ns);
+
+        len = build_packet(pkt, 0x1111, 1, 7, true, NULL);
+        send_packet(fd, pkt, len);
+        assert_int_equal(receive(fd, 0x1111, 5000, r, 1), 1);
+        offer = r[0];
+        assert_int_equal(offer.type, 2); /* OFFER */
+        uint32_t y = ntohl(offer.yiaddr.s_addr);
+        assert_true(y >= ntohl(inet_addr("10.77.0.50")) && y <= ntohl(inet_addr("10.77.0.150")));
+        assert_string_equal(offer.file, "bootx64.efi");
+        assert_true(ip_is(offer.siaddr, SERVER_IP));
+        assert_true(ip_is(offer.server_id, SERVER_IP));
+
+        len = build_packet(pkt, 0x2222, 3, 7, true, &offer);
+        send_packet(fd, pkt, len);
+        assert_int_equal(receive(fd, 0x2222, 5000, r, 1), 1);
+        assert_int_equal(r[0].type, 5); /* ACK */
+        assert_int_equal(r[0].yiaddr.s_addr, offer.yiaddr.s_addr);
+        assert_string_equal(r[0].file, "bootx64.efi");
+
+        /* A BIOS client: the artifacts have no BIOS loader, so an address and no file. */
+        len = build_packet(pkt, 0x3333, 1, 0, true, NULL);
+        send_packet(fd, pkt, len);
+        assert_int_equal(receive(fd, 0x3333, 5000, r, 1), 1);
+        assert_int_equal(r[0].type, 2);
+        assert_string_equal(r[0].file, "");
+
+        s = dhcp_supervisor_free(s);
+        close(fd);
+        fixture_done(&f);
+}
+
+/* ---- (b) proxy next to a LAN server ----------------------------------------------------- */
+
+static pid_t start_lan_server(struct fixture *f, int *ret_errfd)
+{
+        _cleanup_free_ char *leases = pxf_asprintf("--dhcp-leasefile=%s/lan.leases", f->dir);
+        const char *argv[] = {"/usr/sbin/dnsmasq",
+                              "--keep-in-foreground",
+                              "--log-facility=-",
+                              "--pid-file",
+                              "--conf-file=/dev/null",
+                              "--port=0",
+                              "--interface=dhl0",
+                              "--bind-interfaces",
+                              "--dhcp-range=10.77.0.100,10.77.0.200,255.255.255.0",
+                              leases,
+                              NULL};
+        struct pxf_error err = {0};
+        pid_t pid;
+
+        enter(f->net.lan_ns);
+        if (pxf_spawn_start(argv, NULL, &pid, ret_errfd, &err) < 0)
+                fail_msg("%s", err.msg);
+        enter(f->net.server_ns);
+        usleep(300000); /* let it bind */
+        return pid;
+}
+
+static void proxy_answers_pxe_clients(void **state)
+{
+        struct fixture f = {0};
+        struct reply r[4];
+        const struct reply *lan = NULL, *proxy = NULL;
+        uint8_t pkt[548];
+        int fd, lan_err;
+        size_t n, len;
+
+        (void)state;
+        fixture_init(&f, true);
+        render(&f, DHCP_PROXY, &x64_only);
+        pid_t lan_pid = start_lan_server(&f, &lan_err);
+        struct dhcp_supervisor *s = start_ok(&f);
+        fd = client_socket(f.net.client_ns, f.net.server_ns);
+
+        send_packet(fd, pkt, build_packet(pkt, 0x4444, 1, 7, true, NULL));
+        n = receive(fd, 0x4444, 4000, r, 4);
+        for (size_t i = 0; i < n; i++) {
+                if (ip_is(r[i].server_id, LAN_IP))
+                        lan = &r[i];
+                if (ip_is(r[i].server_id, SERVER_IP))
+                        proxy = &r[i];
+        }
+        assert_non_null(lan);
+        if (!proxy)
+                fail_msg("no answer from the proxy (%zu replies)", n);
+
+        /* The LAN server gives the address and no boot information... */
+        assert_int_equal(lan->type, 2);
+        assert_int_not_equal(lan->yiaddr.s_addr, 0);
+        assert_string_equal(lan->file, "");
+        /* ...the proxy no address, but PXEClient, and (a UEFI client) it sends the client on
+         * to itself, port 4011, for the boot file. */
+        assert_int_equal(proxy->type, 2);
+        assert_int_equal(proxy->yiaddr.s_addr, 0);
+        assert_string_equal(proxy->vendor, "PXEClient");
+        assert_true(ip_is(proxy->siaddr, SERVER_IP));
+
+        /* The client took the LAN's address and asks the proxy on port 4011, as UEFI PXE
+         * does: the ACK carries the file and our TFTP server (one service per architecture:
+         * no menu). */
+        enter(f.net.client_ns);
+        run("ip", "addr", "add", "10.77.0.150/24", "dev", "dhc0", NULL);
+        enter(f.net.server_ns);
+        len = build_packet(pkt, 0x4545, 3, 7, true, NULL);
+        assert_int_equal(inet_pton(AF_INET, "10.77.0.150", pkt + 12), 1); /* ciaddr */
+        send_to(fd, pkt, len, SERVER_IP, 4011);
+        assert_int_equal(receive(fd, 0x4545, 4000, r, 1), 1);
+        assert_int_equal(r[0].type, 5); /* ACK */
+        assert_string_equal(r[0].vendor, "PXEClient");
+        assert_string_equal(r[0].file, "bootx64.efi");
+        assert_true(ip_is(r[0].siaddr, SERVER_IP));
+
+        /* A plain (non-PXE) client gets nothing from the proxy. */
+        send_packet(fd, pkt, build_packet(pkt, 0x5555, 1, 7, false, NULL));
+        n = receive(fd, 0x5555, 2000, r, 4);
+        for (size_t i = 0; i < n; i++)
+                assert_false(ip_is(r[i].server_id, SERVER_IP));
+
+        s = dhcp_supervisor_free(s);
+        assert_int_equal(kill(lan_pid, SIGTERM), 0);
+        assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
+        close(lan_err);
+        close(fd);
+        fixture_done(&f);
+}
+
+/* ---- (c) restart, (d) stop --------------------------------------------------------------- */
+
+struct restart_wait {
+        const struct dhcp_supervisor *s;
+        pid_t old;
+};
+
+static bool restarted(const void *arg)
+{
+        const struct restart_wait *w = arg;
+        pid_t now = current_pid(w->s);
+
+        return now != 0 && now != w->old;
+}
+
+/* Sends stderr (pxeforge's log) into a file for the duration, to read what was logged. */
+static int capture_log_begin(const char *path)
+{
+        int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        assert_true(saved >= 0 && fd >= 0);
+        fflush(stderr);
+        assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        close(fd);
+        return saved;
+}
+
+static char *capture_log_end(int saved, const char *path)
+{
+        char *text = NULL;
+        size_t len;
+
+        fflush(stderr);
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        assert_int_equal(pxf_read_file(path, 1 << 20, &text, &len), 0);
+        fputs(text, stderr); /* keep it visible in the test output */
+        return text;
+}
+
+static void restart_after_kill(void **state)
+{
+        struct fixture f = {0};
+        struct reply r[1];
+        uint8_t pkt[548];
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        _cleanup_free_ char *logpath = pxf_asprintf("%s/log", f.dir);
+        int saved = capture_log_begin(logpath);
+        struct dhcp_supervisor *s = start_ok(&f);
+        struct restart_wait w = {.s = s, .old = current_pid(s)};
+
+        assert_true(w.old > 0);
+        assert_int_equal(kill(w.old, SIGKILL), 0);
+        loop_until(f.base, 10000, restarted, &w);
+        _cleanup_free_ char *log = capture_log_end(saved, logpath);
+        assert_true(restarted(&w));
+        assert_true(process_gone(w.old));
+        assert_non_null(strstr(log, "dhcp: dnsmasq was killed by signal 9 (Killed) after"));
+        assert_non_null(strstr(log, "restarting it in 0.2 s"));
+        assert_non_null(strstr(log, "dnsmasq: dnsmasq[")); /* forwarded lines */
+
+        /* The new dnsmasq serves. */
+        int fd = client_socket(f.net.client_ns, f.net.server_ns);
+        struct timeval settle = {.tv_usec = 500000};
+        (void)event_base_loopexit(f.base, &settle);
+        (void)event_base_dispatch(f.base);
+        send_packet(fd, pkt, build_packet(pkt, 0x6666, 1, 9, true, NULL));
+        assert_int_equal(receive(fd, 0x6666, 5000, r, 1), 1);
+        assert_string_equal(r[0].file, "bootx64.efi");
+
+        pid_t last = current_pid(s);
+        s = dhcp_supervisor_free(s);
+        assert_true(process_gone(last));
+        close(fd);
+        fixture_done(&f);
+}
+
+static void stop_leaves_no_process(void **state)
+{
+        struct fixture f = {0};
+        char proc[64];
+        struct stat st;
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        struct dhcp_supervisor *s = start_ok(&f);
+        pid_t pid = current_pid(s);
+
+        assert_true(pid > 0 && !process_gone(pid));
+        uint64_t t0 = pxf_now_usec();
+        s = dhcp_supervisor_free(s);
+        assert_null(s);
+        assert_true(pxf_now_usec() - t0 < 2000000); /* SIGTERM sufficed */
+        assert_true(process_gone(pid));
+        (void)snprintf(proc, sizeof proc, "/proc/%d", (int)pid);
+        assert_int_equal(stat(proc, &st), -1);
+        /* Nothing left to reap either: it was our child and was waited for. */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+        fixture_done(&f);
+}
+
+/* A dnsmasq that does not react to SIGTERM (stopped) is killed after the grace period. */
+static void stop_kills_after_grace(void **state)
+{
+        struct fixture f = {0};
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        struct dhcp_supervisor_opts o = opts_for(&f);
+        struct dhcp_supervisor *s = NULL;
+        struct pxf_error err = {0};
+        o.grace_ms = 500;
+        if (dhcp_supervisor_start(f.base, &o, &s, &err) < 0)
+                fail_msg("%s", err.msg);
+        pid_t pid = current_pid(s);
+        _cleanup_free_ char *logpath = pxf_asprintf("%s/log", f.dir);
+        int saved = capture_log_begin(logpath);
+
+        assert_int_equal(kill(pid, SIGSTOP), 0);
+        uint64_t t0 = pxf_now_usec();
+        s = dhcp_supervisor_free(s);
+        uint64_t took = pxf_now_usec() - t0;
+        _cleanup_free_ char *log = capture_log_end(saved, logpath);
+        assert_true(took >= 500000 && took < 3000000);
+        assert_true(process_gone(pid));
+        assert_non_null(strstr(log, "dnsmasq did not stop within 500 ms; killing it"));
+        fixture_done(&f);
+}
+
+/* ---- (e) start-up errors ------------------------------------------------------------------ */
+
+static void expect_start_error(struct fixture *f, const struct dhcp_supervisor_opts *o, int code,
+                               const char *want)
+{
+        struct dhcp_supervisor *s = NULL;
+        struct pxf_error err = {0};
+        int r = dhcp_supervisor_start(f->base, o, &s, &err);
+
+        if (r != code || !strstr(err.msg, want))
+                fail_msg("want %d \"%s\", got %d \"%s\"", code, want, r, err.msg);
+        assert_null(s);
+        /* No dnsmasq was left running: it would be our child. */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+static int hold_port67(const char *device)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(67)};
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        if (device)
+                assert_int_equal(
+                    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)strlen(device)),
+                    0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        return fd;
+}
+
+static void startup_errors(void **state)
+{
+        struct fixture f = {0};
+        struct dhcp_supervisor_opts o;
+        char want[64];
+        int fd;
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+
+        o = opts_for(&f);
+        o.dnsmasq = "/nonexistent/sbin/dnsmasq";
+        expect_start_error(&f, &o, -ENOENT,
+                           "dnsmasq is not installed (Debian package dnsmasq-base): "
+                           "/nonexistent/sbin/dnsmasq");
+
+        o = opts_for(&f);
+        o.interface = "pxfnosuch0";
+        expect_start_error(&f, &o, -ENODEV, "interface pxfnosuch0 does not exist");
+
+        /* Port 67 held for every interface: found by the probe, with the holder named. */
+        fd = hold_port67(NULL);
+        (void)snprintf(want, sizeof want, "pid %d (", (int)getpid());
+        o = opts_for(&f);
+        expect_start_error(&f, &o, -EADDRINUSE, "UDP port 67 is busy on dhs0");
+        expect_start_error(&f, &o, -EADDRINUSE, want);
+        expect_start_error(&f, &o, -EADDRINUSE, "ss -ulpn sport = :67");
+        close(fd);
+
+        /* Held on another interface only: the probe passes, dnsmasq's own bind of
+         * 0.0.0.0:67 fails, and that early exit becomes the same kind of error. */
+        fd = hold_port67("lo");
+        expect_start_error(&f, &o, -EADDRINUSE, "dnsmasq could not bind UDP port 67");
+        close(fd);
+
+        /* Any other early exit: dnsmasq's message is in the error. */
+        o.user = "pxf-no-such-user";
+        expect_start_error(&f, &o, -ECHILD, "pxf-no-such-user");
+
+        /* A configuration dnsmasq rejects never starts. */
+        o = opts_for(&f);
+        o.config_text = "port=0\nno-such-option=1\n";
+        expect_start_error(&f, &o, -ECHILD, "dnsmasq rejects the configuration");
+
+        /* And after all that, it starts fine. */
+        dhcp_supervisor_free(start_ok(&f));
+        fixture_done(&f);
+}
+
+/* Every golden file of the generator is accepted by the real dnsmasq. */
+static void golden_configs_pass_dnsmasq_test(void **state)
+{
+        static const char *const names[] = {"proxy-x64", "proxy-all", "authoritative-x64",
+                                            "authoritative-all", "authoritative-arm64-bios"};
+        struct pxf_error err = {0};
+
+        (void)state;
+        require_root_and_dnsmasq();
+        for (size_t i = 0; i < PXF_ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *conf =
+                    pxf_asprintf("--conf-file=%s/golden/%s.conf", PXF_TEST_DIR, names[i]);
+                const char *argv[] = {"/usr/sbin/dnsmasq", "--test", conf, NULL};
+                if (pxf_spawn_run(argv, NULL, &err) < 0)
+                        fail_msg("%s: %s", names[i], err.msg);
+        }
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(authoritative_offer_and_ack),
+            cmocka_unit_test(proxy_answers_pxe_clients),
+            cmocka_unit_test(restart_after_kill),
+            cmocka_unit_test(stop_leaves_no_process),
+            cmocka_unit_test(stop_kills_after_grace),
+            cmocka_unit_test(startup_errors),
+            cmocka_unit_test(golden_configs_pass_dnsmasq_test),
+        };
+
+        signal(SIGPIPE, SIG_IGN);
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
