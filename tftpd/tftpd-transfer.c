@@ -69,14 +69,22 @@ static void list_remove(struct tftpd *t, struct tftpd_transfer *x)
         t->stats.active--;
 }
 
+/* The acknowledged options, as in the OACK: "blksize=1468 tsize=123" or "no options". */
 static void options_text(const struct tftp_negotiated *o, char *buf, size_t cap)
 {
-        if (!o->acked) {
-                (void)snprintf(buf, cap, "no options");
-                return;
-        }
-        (void)snprintf(buf, cap, "blksize=%u windowsize=%u timeout=%u tsize=%s", o->blksize,
-                       o->windowsize, o->timeout_s, (o->acked & TFTP_OPT_TSIZE) ? "yes" : "no");
+        size_t n = 0;
+
+        (void)snprintf(buf, cap, "no options");
+        if (o->acked & TFTP_OPT_BLKSIZE)
+                n += (size_t)snprintf(buf + n, cap - n, "blksize=%u ", o->blksize);
+        if (o->acked & TFTP_OPT_TSIZE)
+                n += (size_t)snprintf(buf + n, cap - n, "tsize=%" PRIu64 " ", o->tsize);
+        if (o->acked & TFTP_OPT_TIMEOUT)
+                n += (size_t)snprintf(buf + n, cap - n, "timeout=%u ", o->timeout_s);
+        if (o->acked & TFTP_OPT_WINDOWSIZE)
+                n += (size_t)snprintf(buf + n, cap - n, "windowsize=%u ", o->windowsize);
+        if (n > 0)
+                buf[n - 1] = '\0';
 }
 
 static uint64_t bytes_acknowledged(const struct tftpd_transfer *x)
@@ -193,7 +201,10 @@ static int fill_window(struct tftpd_transfer *x)
 
 static int arm_timer(struct tftpd_transfer *x)
 {
-        unsigned shift = x->retries < BACKOFF_MAX ? x->retries : BACKOFF_MAX;
+        /* A timeout the client asked for (RFC 2349) is kept as it is; ours backs off. */
+        unsigned shift = x->opts.timeout_s          ? 0
+                         : x->retries < BACKOFF_MAX ? x->retries
+                                                    : BACKOFF_MAX;
         uint64_t ms = (uint64_t)x->timeout_ms << shift;
         struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
                              .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
@@ -376,7 +387,10 @@ int tftpd_transfer_start(struct tftpd *t, struct tftpd_start *s)
         list_add(t, x);
         r = setup(t, x, s);
         if (r < 0) {
-                tftpd_transfer_end(x, "could not start", &t->stats.failed);
+                char result[64];
+
+                (void)snprintf(result, sizeof result, "could not start: %s", strerror(-r));
+                tftpd_transfer_end(x, result, &t->stats.failed);
                 return r;
         }
         (void)send_and_wait(x);

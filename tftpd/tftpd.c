@@ -228,14 +228,12 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
                         log_debug("tftp: opening '%s' beneath the root: %s", path, strerror(-r));
                 return refuse(t, peer, req->filename, code, open_error_text(code));
         }
-        r = tftpd_transfer_start(t, &(struct tftpd_start){.peer = peer,
-                                                          .req = req,
-                                                          .path = path,
-                                                          .file_fd = TAKE_FD(fd),
-                                                          .size = (uint64_t)st.st_size});
-        if (r < 0)
-                return pxf_log_errno(PXF_LOG_WARNING, r, "tftp: %s: starting a transfer",
-                                     peer->name);
+        /* A failure to start is in the transfer's log line already. */
+        (void)tftpd_transfer_start(t, &(struct tftpd_start){.peer = peer,
+                                                            .req = req,
+                                                            .path = path,
+                                                            .file_fd = TAKE_FD(fd),
+                                                            .size = (uint64_t)st.st_size});
         return 0;
 }
 

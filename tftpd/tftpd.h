@@ -5,8 +5,10 @@
  * RFC 7440 windowsize) and block-number rollover, so files of any size can be sent. Each
  * transfer gets its own UDP socket (its TID), bound to the local address the request was
  * sent to; packets from another port get ERROR 5 and leave the transfer alone. Only a
- * timeout retransmits (duplicate ACKs never do), with exponential backoff capped at 8x the
- * timeout; a silent client is dropped after max_retries retransmissions.
+ * timeout retransmits (duplicate ACKs never do). The server's timeout doubles after each
+ * retransmission, up to 8x; a timeout the client negotiated is used as it is. A silent
+ * client is dropped after max_retries retransmissions: with timeout_ms T and 3 retries
+ * that is T * (1 + 2 + 4 + 8) after the last packet it acknowledged.
  *
  * Requests it refuses: write requests (ERROR 2), modes other than octet (ERROR 4; netascii
  * would need translation that breaks tsize, and no PXE client uses it), malformed requests
