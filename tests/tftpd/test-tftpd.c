@@ -127,12 +127,12 @@ static int fx_teardown(void **state)
 }
 
 /* Starts the server with cfg (root and listen_fd are filled in here). */
-static void start_server(struct fx *f, struct tftpd_config cfg)
+static void start_server_on(struct fx *f, const char *address, struct tftpd_config cfg)
 {
         struct pxf_error err = {0};
         int port;
 
-        assert_int_equal(tftpd_bind("127.0.0.1", 0, &f->listen_fd, &err), 0);
+        assert_int_equal(tftpd_bind(address, 0, &f->listen_fd, &err), 0);
         port = tftpd_local_port(f->listen_fd);
         assert_true(port > 0);
         f->server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -142,6 +142,11 @@ static void start_server(struct fx *f, struct tftpd_config cfg)
         cfg.listen_fd = f->listen_fd;
         if (tftpd_new(f->base, &cfg, &f->tftpd, &err) < 0)
                 fail_msg("tftpd_new: %s", err.msg);
+}
+
+static void start_server(struct fx *f, struct tftpd_config cfg)
+{
+        start_server_on(f, "127.0.0.1", cfg);
 }
 
 static struct tftpd_stats stats(struct fx *f)
@@ -1095,6 +1100,67 @@ static void concurrent_downloads(void **state)
         assert_int_equal(stats(f).active, 0);
 }
 
+/* ---- addresses ------------------------------------------------------------------- */
+
+static void wildcard_bind_replies_from_local_address(void **state)
+{
+        struct fx *f = *state;
+        uint64_t h = make_file(f, "f", 1500);
+        uint8_t pkt[TFTP_REQUEST_MAX], buf[600];
+        struct sockaddr_in tid;
+        _cleanup_close_ int fd = client_socket();
+
+        /* Bound to 0.0.0.0 and asked at 127.0.0.2: the transfer's socket must use that
+         * address (IP_PKTINFO), not the kernel's choice for the client, 127.0.0.1. */
+        start_server_on(f, NULL, (struct tftpd_config){0});
+        f->server.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+        send_to(fd, &f->server, pkt, rrq(pkt, sizeof pkt, "f", NULL));
+        assert_int_equal(recv_pkt(f, fd, buf, sizeof buf, 1000, &tid), 516);
+        assert_int_equal(ntohl(tid.sin_addr.s_addr), INADDR_LOOPBACK + 1);
+        assert_true(tid.sin_port != f->server.sin_port);
+        download_ok(f, "f", NULL, 1500, h, NULL);
+}
+
+static void ipv6_download(void **state)
+{
+        struct fx *f = *state;
+        struct sockaddr_in6 srv = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+        struct sockaddr_in6 cli = srv, tid;
+        struct pxf_error err = {0};
+        uint8_t pkt[TFTP_REQUEST_MAX], buf[1100];
+        _cleanup_close_ int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        uint64_t h = make_file(f, "f", 3000), got = FNV_INIT;
+        size_t len;
+
+        if (tftpd_bind("::1", 0, &f->listen_fd, &err) < 0)
+                skip(); /* no IPv6 loopback here */
+        srv.sin6_port = htons((uint16_t)tftpd_local_port(f->listen_fd));
+        if (tftpd_new(f->base, &(struct tftpd_config){.root = f->root, .listen_fd = f->listen_fd},
+                      &f->tftpd, &err) < 0)
+                fail_msg("tftpd_new: %s", err.msg);
+        assert_int_equal(bind(fd, (struct sockaddr *)&cli, sizeof cli), 0);
+        len = rrq(pkt, sizeof pkt, "f", OPTS("blksize", "1024"));
+        assert_int_equal(sendto(fd, pkt, len, 0, (struct sockaddr *)&srv, sizeof srv),
+                         (ssize_t)len);
+        for (uint16_t block = 0; block <= 3; block++) {
+                socklen_t sl = sizeof tid;
+                ssize_t n;
+
+                assert_true(wait_for(f, fd, 1000));
+                n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&tid, &sl);
+                assert_int_equal(u16(buf), block == 0 ? TFTP_OP_OACK : TFTP_OP_DATA);
+                if (block > 0) {
+                        assert_int_equal(u16(buf + 2), block);
+                        got = fnv1a(got, buf + 4, (size_t)n - 4);
+                }
+                assert_int_equal(tftp_build_ack(pkt, sizeof pkt, block), 4);
+                assert_int_equal(sendto(fd, pkt, 4, 0, (struct sockaddr *)&tid, sl), 4);
+        }
+        assert_true(got == h);
+        pump(f, 20);
+        assert_int_equal(stats(f).completed, 1);
+}
+
 /* ---- API ------------------------------------------------------------------------- */
 
 static void bind_and_config_errors(void **state)
@@ -1181,6 +1247,8 @@ int main(int argc, char **argv)
             T(rollover_lockstep),
             T(rollover_windowed),
             T(concurrent_downloads),
+            T(wildcard_bind_replies_from_local_address),
+            T(ipv6_download),
             T(bind_and_config_errors),
             T(free_with_transfers_in_flight),
         };
