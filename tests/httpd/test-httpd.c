@@ -989,6 +989,7 @@ static void slow_header_timeout(void **state)
         (void)read_response(slow, false, &r);
         assert_int_equal(r.status, 408);
         assert_true(now_s() - t0 < 0.9);
+        response_clear(&r);
         client_free(slow);
         client_free(silent);
         stop_server(s);
