@@ -22,7 +22,8 @@
  * every request, so it may be a symlink that is swapped atomically to a new artifacts
  * folder; transfers in flight keep the file they opened. Files are opened beneath it with
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): absolute paths and symlinks that lead
- * out of the root are refused (ERROR 2), as is anything but a regular file.
+ * out of the root are refused (ERROR 2), as is anything but a regular file. Symlinks that
+ * stay beneath the root are followed, so an artifacts folder may use them.
  *
  * What it owns: the struct tftpd, its transfers, their sockets, files, events and buffers.
  * It borrows the event base and the listening socket (the caller binds it, possibly as root

@@ -1038,6 +1038,47 @@ static void busy_refused(void **state)
         download_ok(f, "f", NULL, 2000, h, NULL);
 }
 
+/* Counts the lines of path that contain needle. */
+static unsigned count_lines(const char *path, const char *needle)
+{
+        _cleanup_free_ char *text = NULL;
+        unsigned n = 0;
+        size_t len;
+
+        assert_int_equal(pxf_read_file(path, 1 << 20, &text, &len), 0);
+        for (char *line = text, *end; line && *line; line = end ? end + 1 : NULL) {
+                end = strchr(line, '\n');
+                if (end)
+                        *end = '\0';
+                n += strstr(line, needle) != NULL;
+        }
+        return n;
+}
+
+static void refusal_logs_are_bounded(void **state)
+{
+        struct fx *f = *state;
+        _cleanup_free_ char *log = pxf_asprintf("%s/stderr", f->dir);
+        int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        assert_true(saved >= 0 && out >= 0);
+        start_server(f, (struct tftpd_config){0});
+        assert_int_equal(dup2(out, STDERR_FILENO), STDERR_FILENO);
+        /* A burst of 80 bad requests: every one is answered, 50 are logged. */
+        for (int i = 0; i < 80; i++)
+                assert_int_equal(request_error(f, "missing"), TFTP_ERR_NOT_FOUND);
+        pump(f, 1100);
+        /* The next second starts with a count of what was held back. */
+        assert_int_equal(request_error(f, "missing"), TFTP_ERR_NOT_FOUND);
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        (void)close(saved);
+        (void)close(out);
+        assert_int_equal(stats(f).refused, 81);
+        assert_int_equal(count_lines(log, "'missing' refused"), TFTPD_LOG_PER_SECOND + 1);
+        assert_int_equal(count_lines(log, "30 log lines held back"), 1);
+}
+
 /* ---- big files -------------------------------------------------------------------- */
 
 #define ROLLOVER_SIZE (66000ull * 512 + 100) /* 66001 blocks of 512: block numbers wrap */
@@ -1244,6 +1285,7 @@ int main(int argc, char **argv)
             T(separators_and_leading_slashes),
             T(root_symlink_swap),
             T(busy_refused),
+            T(refusal_logs_are_bounded),
             T(rollover_lockstep),
             T(rollover_windowed),
             T(concurrent_downloads),
