@@ -156,8 +156,8 @@ static size_t put_opt(uint8_t *p, size_t o, uint8_t code, const void *data, size
 }
 
 /* type 1 DISCOVER or 3 REQUEST (with requested and server id), from client arch `arch`,
- * as a PXE client (option 60 PXEClient:Arch:...) when pxe is set. */
-static size_t build_packet(uint8_t *p, uint32_t xid, uint8_t type, uint16_t arch, bool pxe,
+ * with option 60 "<cls>:Arch:<arch>:UNDI:003016" unless cls is NULL (a plain client). */
+static size_t build_packet(uint8_t *p, uint32_t xid, uint8_t type, uint16_t arch, const char *cls,
                            const struct reply *offer)
 {
         static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -181,8 +181,8 @@ static size_t build_packet(uint8_t *p, uint32_t xid, uint8_t type, uint16_t arch
         o = put_opt(p, o, 94, ndi, 3);
         o = put_opt(p, o, 97, uuid, sizeof uuid);
         o = put_opt(p, o, 55, prl, sizeof prl);
-        if (pxe) {
-                (void)snprintf(vendor, sizeof vendor, "PXEClient:Arch:%05u:UNDI:003016", arch);
+        if (cls) {
+                (void)snprintf(vendor, sizeof vendor, "%s:Arch:%05u:UNDI:003016", cls, arch);
                 o = put_opt(p, o, 60, vendor, strlen(vendor));
         }
         if (offer) {
@@ -300,7 +300,8 @@ static void fixture_done(struct fixture *f)
         (void)pxf_rm_rf(f->dir);
 }
 
-static void render(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b)
+static void render_url(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b,
+                       const char *url)
 {
         _cleanup_free_ char *leases = pxf_asprintf("%s/dnsmasq.leases", f->dir);
         struct dhcp_config c = {.mode = mode,
@@ -309,11 +310,17 @@ static void render(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boo
                                 .range_start = "10.77.0.50",
                                 .range_end = "10.77.0.150",
                                 .netmask = "255.255.255.0",
-                                .lease_file = leases};
+                                .lease_file = leases,
+                                .http_base_url = url};
         struct pxf_error err = {0};
 
         if (dhcp_config_render(&c, b, &f->conf, &err) < 0)
                 fail_msg("%s", err.msg);
+}
+
+static void render(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b)
+{
+        render_url(f, mode, b, NULL);
 }
 
 static struct dhcp_supervisor_opts opts_for(struct fixture *f)
@@ -379,7 +386,7 @@ static void authoritative_offer_and_ack(void **state)
         struct dhcp_supervisor *s = start_ok(&f);
         fd = client_socket(f.net.client_ns, f.net.server_ns);
 
-        len = build_packet(pkt, 0x1111, 1, 7, true, NULL);
+        len = build_packet(pkt, 0x1111, 1, 7, "PXEClient", NULL);
         send_packet(fd, pkt, len);
         assert_int_equal(receive(fd, 0x1111, 5000, r, 1), 1);
         offer = r[0];
@@ -390,7 +397,7 @@ static void authoritative_offer_and_ack(void **state)
         assert_true(ip_is(offer.siaddr, SERVER_IP));
         assert_true(ip_is(offer.server_id, SERVER_IP));
 
-        len = build_packet(pkt, 0x2222, 3, 7, true, &offer);
+        len = build_packet(pkt, 0x2222, 3, 7, "PXEClient", &offer);
         send_packet(fd, pkt, len);
         assert_int_equal(receive(fd, 0x2222, 5000, r, 1), 1);
         assert_int_equal(r[0].type, 5); /* ACK */
@@ -398,7 +405,7 @@ static void authoritative_offer_and_ack(void **state)
         assert_string_equal(r[0].file, "bootx64.efi");
 
         /* A BIOS client: the artifacts have no BIOS loader, so an address and no file. */
-        len = build_packet(pkt, 0x3333, 1, 0, true, NULL);
+        len = build_packet(pkt, 0x3333, 1, 0, "PXEClient", NULL);
         send_packet(fd, pkt, len);
         assert_int_equal(receive(fd, 0x3333, 5000, r, 1), 1);
         assert_int_equal(r[0].type, 2);
@@ -452,7 +459,7 @@ static void proxy_answers_pxe_clients(void **state)
         struct dhcp_supervisor *s = start_ok(&f);
         fd = client_socket(f.net.client_ns, f.net.server_ns);
 
-        send_packet(fd, pkt, build_packet(pkt, 0x4444, 1, 7, true, NULL));
+        send_packet(fd, pkt, build_packet(pkt, 0x4444, 1, 7, "PXEClient", NULL));
         n = receive(fd, 0x4444, 4000, r, 4);
         for (size_t i = 0; i < n; i++) {
                 if (ip_is(r[i].server_id, LAN_IP))
@@ -481,7 +488,7 @@ static void proxy_answers_pxe_clients(void **state)
         enter(f.net.client_ns);
         run("ip", "addr", "add", "10.77.0.150/24", "dev", "dhc0", NULL);
         enter(f.net.server_ns);
-        len = build_packet(pkt, 0x4545, 3, 7, true, NULL);
+        len = build_packet(pkt, 0x4545, 3, 7, "PXEClient", NULL);
         assert_int_equal(inet_pton(AF_INET, "10.77.0.150", pkt + 12), 1); /* ciaddr */
         send_to(fd, pkt, len, SERVER_IP, 4011);
         assert_int_equal(receive(fd, 0x4545, 4000, r, 1), 1);
@@ -491,7 +498,7 @@ static void proxy_answers_pxe_clients(void **state)
         assert_true(ip_is(r[0].siaddr, SERVER_IP));
 
         /* A plain (non-PXE) client gets nothing from the proxy. */
-        send_packet(fd, pkt, build_packet(pkt, 0x5555, 1, 7, false, NULL));
+        send_packet(fd, pkt, build_packet(pkt, 0x5555, 1, 7, NULL, NULL));
         n = receive(fd, 0x5555, 2000, r, 4);
         for (size_t i = 0; i < n; i++)
                 assert_false(ip_is(r[i].server_id, SERVER_IP));
@@ -502,6 +509,60 @@ static void proxy_answers_pxe_clients(void **state)
         close(lan_err);
         close(fd);
         fixture_done(&f);
+}
+
+/* UEFI HTTP boot (arch 16): the answer carries option 60 HTTPClient and the URL. */
+static void http_boot_client(void **state, bool proxy)
+{
+        struct fixture f = {0};
+        struct reply r[4];
+        const struct reply *ours = NULL;
+        uint8_t pkt[548];
+        int fd, lan_err = -1;
+        pid_t lan_pid = 0;
+        size_t n;
+
+        (void)state;
+        fixture_init(&f, proxy);
+        render_url(&f, proxy ? DHCP_PROXY : DHCP_AUTHORITATIVE, &x64_only,
+                   "http://" SERVER_IP ":8080/pxe/");
+        if (proxy)
+                lan_pid = start_lan_server(&f, &lan_err);
+        struct dhcp_supervisor *s = start_ok(&f);
+        fd = client_socket(f.net.client_ns, f.net.server_ns);
+
+        send_packet(fd, pkt, build_packet(pkt, 0x7777, 1, 16, "HTTPClient", NULL));
+        n = receive(fd, 0x7777, 4000, r, 4);
+        for (size_t i = 0; i < n; i++)
+                if (ip_is(r[i].server_id, SERVER_IP))
+                        ours = &r[i];
+        if (!ours)
+                fail_msg("no answer from pxeforge's dnsmasq (%zu replies)", n);
+        assert_int_equal(ours->type, 2);
+        assert_string_equal(ours->vendor, "HTTPClient");
+        assert_string_equal(ours->file[0] ? ours->file : ours->bootfile,
+                            "http://" SERVER_IP ":8080/pxe/bootx64.efi");
+        if (proxy)
+                assert_int_equal(ours->yiaddr.s_addr, 0);
+
+        s = dhcp_supervisor_free(s);
+        if (proxy) {
+                assert_int_equal(kill(lan_pid, SIGTERM), 0);
+                assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
+                close(lan_err);
+        }
+        close(fd);
+        fixture_done(&f);
+}
+
+static void http_boot_authoritative(void **state)
+{
+        http_boot_client(state, false);
+}
+
+static void http_boot_proxy(void **state)
+{
+        http_boot_client(state, true);
 }
 
 /* ---- (c) restart, (d) stop --------------------------------------------------------------- */
@@ -574,7 +635,7 @@ static void restart_after_kill(void **state)
         struct timeval settle = {.tv_usec = 500000};
         (void)event_base_loopexit(f.base, &settle);
         (void)event_base_dispatch(f.base);
-        send_packet(fd, pkt, build_packet(pkt, 0x6666, 1, 9, true, NULL));
+        send_packet(fd, pkt, build_packet(pkt, 0x6666, 1, 9, "PXEClient", NULL));
         assert_int_equal(receive(fd, 0x6666, 5000, r, 1), 1);
         assert_string_equal(r[0].file, "bootx64.efi");
 
@@ -743,6 +804,8 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(authoritative_offer_and_ack),
             cmocka_unit_test(proxy_answers_pxe_clients),
+            cmocka_unit_test(http_boot_authoritative),
+            cmocka_unit_test(http_boot_proxy),
             cmocka_unit_test(restart_after_kill),
             cmocka_unit_test(stop_leaves_no_process),
             cmocka_unit_test(stop_kills_after_grace),
