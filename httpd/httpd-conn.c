@@ -88,10 +88,32 @@ static void arm_timer(struct httpd_conn *c, const struct timeval *tv)
         (void)evtimer_add(c->timer, tv);
 }
 
+/* Whether a refused request may be logged now (HTTPD_ERROR_LOGS_PER_SEC). */
+static bool error_log_allowed(struct httpd *h, uint64_t now)
+{
+        if (now - h->log_window_usec >= 1000000) {
+                if (h->log_suppressed > 0)
+                        log_info("http: %" PRIu64 " refused requests not logged (rate limit)",
+                                 h->log_suppressed);
+                h->log_window_usec = now;
+                h->log_window_lines = 0;
+                h->log_suppressed = 0;
+        }
+        if (h->log_window_lines >= HTTPD_ERROR_LOGS_PER_SEC) {
+                h->log_suppressed++;
+                return false;
+        }
+        h->log_window_lines++;
+        return true;
+}
+
 static void log_access(const struct httpd_conn *c, uint64_t body_sent)
 {
         char method[HTTP_MAX_METHOD * 4 + 8], target[512];
-        uint64_t ms = (pxf_now_usec() - c->start_usec) / 1000;
+        uint64_t now = pxf_now_usec(), ms = (now - c->start_usec) / 1000;
+
+        if (c->status >= 400 && !error_log_allowed(c->server, now))
+                return;
 
         http_log_escape(c->req.method_name, strlen(c->req.method_name), method, sizeof method);
         http_log_escape(c->req.target, strlen(c->req.target), target, sizeof target);

@@ -26,7 +26,10 @@ struct stat;
 #define HTTPD_LINGER_MS 2000
 /* A failed accept() (EMFILE...) pauses accepting for this long instead of spinning. */
 #define HTTPD_ACCEPT_RETRY_MS 1000
-/* Peer address text: "[v6-address]:port". */
+/* Access lines of refused requests (status >= 400) per second; the rest are counted and
+ * the count logged later, so a flood of bad requests cannot flood the journal. */
+#define HTTPD_ERROR_LOGS_PER_SEC 20
+/* Peer address text: "address:port". */
 #define HTTPD_PEER_MAX 64
 
 struct httpd_conn;
@@ -41,6 +44,10 @@ struct httpd {
         bool paused_by_cap, paused_by_error;
         struct httpd_conn *conns; /* doubly linked, newest first */
         struct httpd_stats stats;
+        /* Rate limit of refused-request log lines: a one-second window. */
+        uint64_t log_window_usec;
+        unsigned log_window_lines;
+        uint64_t log_suppressed;
 };
 
 /* Takes over fd (a connected client socket; closed on failure) and counts the connection
