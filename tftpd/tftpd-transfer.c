@@ -357,9 +357,12 @@ static int setup(struct tftpd *t, struct tftpd_transfer *x, const struct tftpd_s
         x->timeout_ms = x->opts.timeout_s ? x->opts.timeout_s * 1000u : t->timeout_ms;
         x->last = s->size / x->opts.blksize + 1;
         x->base = x->next = x->opts.acked ? 0 : 1;
+        /* Room for a DATA block, and for the OACK or an ERROR when blocks are tiny. */
         x->buf_cap = TFTP_HEADER_SIZE + (size_t)x->opts.blksize;
         if (x->buf_cap < TFTP_OACK_MAX)
                 x->buf_cap = TFTP_OACK_MAX;
+        if (x->buf_cap < TFTP_HEADER_SIZE + TFTP_ERROR_MSG_MAX + 1)
+                x->buf_cap = TFTP_HEADER_SIZE + TFTP_ERROR_MSG_MAX + 1;
         x->buf = pxf_calloc(1, x->buf_cap);
         x->sock = tftpd_reply_socket(s->peer);
         if (x->sock < 0)

@@ -544,6 +544,22 @@ static void blksize_and_windowsize_limits(void **state)
         assert_int_equal(c.data_packets, 6251);
 }
 
+static void largest_blksize(void **state)
+{
+        struct fx *f = *state;
+        uint64_t h = make_file(f, "f", 300000);
+        struct client c;
+
+        /* Loopback's MTU carries RFC 2348's largest block in one datagram. */
+        start_server(f, (struct tftpd_config){.max_blksize = TFTP_BLKSIZE_MAX});
+        assert_int_equal(
+            download_ok(f, "f", OPTS("blksize", "65464", "windowsize", "2"), 300000, h, &c), 5);
+        assert_string_equal(c.oack, "blksize=65464,windowsize=2");
+        /* Clients still get what they ask for below the maximum. */
+        assert_int_equal(download_ok(f, "f", OPTS("blksize", "9000"), 300000, h, &c), 34);
+        assert_string_equal(c.oack, "blksize=9000");
+}
+
 static void unknown_options_ignored(void **state)
 {
         struct fx *f = *state;
@@ -1268,6 +1284,7 @@ int main(int argc, char **argv)
             T(download_exact_multiple_and_empty),
             T(negotiate_all_options),
             T(blksize_and_windowsize_limits),
+            T(largest_blksize),
             T(unknown_options_ignored),
             T(lost_ack_retransmits),
             T(lost_oack_ack_retransmits_oack),
