@@ -396,10 +396,10 @@ static int decode_byte(const char *t, size_t *i, unsigned char *ret)
         return 0;
 }
 
-/* Ends the segment out[seg, *len): empty ones collapse, "." and ".." are refused. */
-static int end_segment(char *out, size_t seg, size_t *len)
+/* Ends the segment out[seg, len): empty ones collapse, "." and ".." are refused. */
+static int end_segment(const char *out, size_t seg, size_t len)
 {
-        size_t n = *len - seg;
+        size_t n = len - seg;
 
         if (n == 0)
                 return 0;
@@ -419,7 +419,7 @@ static int decode_path(const char *t, char *out, size_t out_size)
                 unsigned char c;
 
                 if (t[i] == '\0' || t[i] == '?' || t[i] == '/') {
-                        r = end_segment(out, seg, &len);
+                        r = end_segment(out, seg, len);
                         if (r < 0)
                                 return r;
                         if (t[i] != '/')

@@ -107,7 +107,8 @@ static bool error_log_allowed(struct httpd *h, uint64_t now)
         return true;
 }
 
-static void log_access(const struct httpd_conn *c, uint64_t body_sent)
+/* One line per response; "cut" when the connection ended before all of it was sent. */
+static void log_access(const struct httpd_conn *c, uint64_t body_sent, bool cut)
 {
         char method[HTTP_MAX_METHOD * 4 + 8], target[512];
         uint64_t now = pxf_now_usec(), ms = (now - c->start_usec) / 1000;
@@ -117,8 +118,9 @@ static void log_access(const struct httpd_conn *c, uint64_t body_sent)
 
         http_log_escape(c->req.method_name, strlen(c->req.method_name), method, sizeof method);
         http_log_escape(c->req.target, strlen(c->req.target), target, sizeof target);
-        log_info("http: %s \"%s\" \"%s\" %d %" PRIu64 " bytes %" PRIu64 " ms", c->peer,
-                 method[0] ? method : "-", target[0] ? target : "-", c->status, body_sent, ms);
+        log_info("http: %s \"%s\" \"%s\" %d %" PRIu64 " bytes %" PRIu64 " ms%s", c->peer,
+                 method[0] ? method : "-", target[0] ? target : "-", c->status, body_sent, ms,
+                 cut ? " cut" : "");
 }
 
 /* Body bytes that left the process: what was queued minus what still waits. */
@@ -135,7 +137,7 @@ static void end_response(struct httpd_conn *c)
         uint64_t sent = body_bytes_sent(c);
 
         c->server->stats.body_bytes_sent += sent;
-        log_access(c, sent);
+        log_access(c, sent, sent < c->body_end - c->body_start);
         c->responding = false;
         if (c->seg)
                 evbuffer_file_segment_free(c->seg);
@@ -316,11 +318,13 @@ static void choose_range(const struct http_request *req, uint64_t size, const ch
         http_range_resolve(use ? &range : NULL, size, ret);
 }
 
-static int start_body(struct httpd_conn *c, int *fd, const struct http_range_result *res)
+static int start_body(struct httpd_conn *c, int *fd, uint64_t size,
+                      const struct http_range_result *res)
 {
-        if (c->req.method != HTTP_METHOD_GET || res->status == 416 || res->length == 0)
+        if (c->req.method != HTTP_METHOD_GET || res->length == 0)
                 return 0;
-        c->seg = evbuffer_file_segment_new(*fd, 0, -1, EVBUF_FS_CLOSE_ON_FREE);
+        /* Without EVBUF_FS_DISABLE_SENDFILE the segment is never mapped or read here. */
+        c->seg = evbuffer_file_segment_new(*fd, 0, (ev_off_t)size, EVBUF_FS_CLOSE_ON_FREE);
         if (!c->seg)
                 return -ENOMEM;
         *fd = -1; /* the segment owns it */
@@ -361,7 +365,7 @@ static int serve_file(struct httpd_conn *c, const char *path)
                                        .content_length = res.length,
                                        .last_modified = last_modified,
                                        .content_range = res.status == 206 ? content_range : NULL});
-        return start_body(c, &fd, &res);
+        return start_body(c, &fd, (uint64_t)st.st_size, &res);
 }
 
 static int target_status(int r)

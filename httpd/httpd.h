@@ -11,7 +11,9 @@
  *
  * It owns: the listening socket handed to it, every client connection, and the open
  * files of responses in flight. It runs on the caller's event_base and never blocks it.
- * Each request is logged at info level (peer, method, target, status, bytes, duration).
+ * Each request is logged at info level (peer, method, target, status, bytes, duration);
+ * lines of refused requests are rate-limited. The caller ignores SIGPIPE (a client that
+ * goes away mid-response must not kill the process).
  *
  * Functions return 0 on success or a negative errno, with err (if not NULL) filled.
  */

@@ -1030,6 +1030,25 @@ static void idle_timeout(void **state)
         assert_int_equal(s->stats.timeouts, 1);
 }
 
+/* A client that stops reading a response is dropped after the idle timeout. */
+static void stalled_reader_dropped(void **state)
+{
+        struct server *s = *state;
+        _cleanup_free_ char *b1 = pxf_asprintf("%s/build-1", s->dir);
+        struct client *c;
+
+        (void)write_pattern(b1, "big.bin", BIG_SIZE, 5);
+        start_server(s, &(struct httpd_config){.idle_timeout_ms = 400});
+        c = client_new(s);
+        send_str(c, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        usleep(1500 * 1000); /* never read: the socket buffers fill, writing stalls */
+        stop_server(s);
+        assert_int_equal(s->stats.timeouts, 1);
+        assert_int_equal(s->stats.connections_open, 0);
+        assert_true(s->stats.body_bytes_sent < BIG_SIZE);
+        client_free(c);
+}
+
 static void max_connections(void **state)
 {
         struct server *s = *state;
@@ -1375,6 +1394,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(huge_header, setup, teardown),
             cmocka_unit_test_setup_teardown(slow_header_timeout, setup, teardown),
             cmocka_unit_test_setup_teardown(idle_timeout, setup, teardown),
+            cmocka_unit_test_setup_teardown(stalled_reader_dropped, setup, teardown),
             cmocka_unit_test_setup_teardown(max_connections, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrent_large, setup, teardown),
             cmocka_unit_test_setup_teardown(root_swap, setup, teardown),
