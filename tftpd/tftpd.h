@@ -4,7 +4,8 @@
  * directory, with option negotiation (RFC 2347 blksize, RFC 2348/2349 tsize and timeout,
  * RFC 7440 windowsize) and block-number rollover, so files of any size can be sent. Each
  * transfer gets its own UDP socket (its TID), bound to the local address the request was
- * sent to; packets from another port get ERROR 5 and leave the transfer alone. Only a
+ * sent to. It is not connect()ed: packets from another address or port must reach it to be
+ * answered with ERROR 5 (RFC 1350); they leave the transfer alone. Only a
  * timeout retransmits (duplicate ACKs never do). The server's timeout doubles after each
  * retransmission, up to 8x; a timeout the client negotiated is used as it is. A silent
  * client is dropped after max_retries retransmissions: with timeout_ms T and 3 retries
@@ -70,7 +71,7 @@ struct tftpd_stats {
         uint64_t completed; /* transfers whose every block was sent and acknowledged */
         uint64_t failed;    /* transfers that timed out, stopped or hit an I/O error */
         uint64_t aborted;   /* transfers the client ended with an ERROR (EDK2 size probes) */
-        uint64_t refused;   /* requests answered with an ERROR (or dropped when busy) */
+        uint64_t refused;   /* requests answered with an ERROR, "server busy" included */
 };
 
 /* Opens a UDP socket (close-on-exec, nonblocking) bound to address (IPv4 or IPv6 literal;
@@ -85,7 +86,7 @@ int tftpd_local_port(int fd);
 int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tftpd **ret,
               struct pxf_error *err);
 
-/* Ends every transfer (logged as aborted) and frees everything; accepts NULL. */
+/* Ends every transfer (logged as stopped) and frees everything; accepts NULL. */
 struct tftpd *tftpd_free(struct tftpd *t);
 
 void tftpd_get_stats(const struct tftpd *t, struct tftpd_stats *ret);
