@@ -189,6 +189,15 @@ static int check_authoritative(const struct dhcp_config *c, struct addrs *a, str
         return r;
 }
 
+/* Over HTTP the file becomes "<base>/<file>", which must fit the BOOTP file field. */
+static int check_url_length(const char *base, const char *file, struct pxf_error *err)
+{
+        if (base && file && strlen(base) + 1 + strlen(file) > DHCP_BOOT_FILE_MAX)
+                return bad(err, "http_base_url", base,
+                           "makes boot URLs longer than the 127 bytes DHCP can carry");
+        return 0;
+}
+
 static int check_boot_files(const struct dhcp_config *c, const struct dhcp_boot_files *b,
                             struct pxf_error *err)
 {
@@ -198,24 +207,15 @@ static int check_boot_files(const struct dhcp_config *c, const struct dhcp_boot_
                 r = check_boot_file("uefi_arm64", b->uefi_arm64, err);
         if (r == 0)
                 r = check_boot_file("bios", b->bios, err);
-        if (r < 0)
-                return r;
-        if (!b->uefi_x64 && !b->uefi_arm64 && !b->bios)
-                return pxf_error_set(
-                    err, -ENOENT,
-                    "no boot file to offer: the artifacts have no " DHCP_UEFI_X64_FILE
-                    ", " DHCP_UEFI_ARM64_FILE " or BIOS loader");
-        if (c->http_base_url) {
-                size_t base = strlen(c->http_base_url) + 1;
-                const char *longest =
-                    b->uefi_arm64 && (!b->uefi_x64 || strlen(b->uefi_arm64) > strlen(b->uefi_x64))
-                        ? b->uefi_arm64
-                        : b->uefi_x64;
-                if (longest && base + strlen(longest) > DHCP_BOOT_FILE_MAX)
-                        return bad(err, "http_base_url", c->http_base_url,
-                                   "makes boot URLs longer than the 127 bytes DHCP can carry");
-        }
-        return 0;
+        if (r == 0 && !b->uefi_x64 && !b->uefi_arm64 && !b->bios)
+                r = pxf_error_set(err, -ENOENT,
+                                  "no boot file to offer: the artifacts have no " DHCP_UEFI_X64_FILE
+                                  ", " DHCP_UEFI_ARM64_FILE " or BIOS loader");
+        if (r == 0)
+                r = check_url_length(c->http_base_url, b->uefi_x64, err);
+        if (r == 0)
+                r = check_url_length(c->http_base_url, b->uefi_arm64, err);
+        return r;
 }
 
 static int check_config(const struct dhcp_config *c, const struct dhcp_boot_files *b,

@@ -236,17 +236,22 @@ static void escape_line(const char *in, size_t n, char *out, size_t size)
         out[o] = '\0';
 }
 
+static void report_held_back(struct dhcp_supervisor *s)
+{
+        if (s->held_back)
+                log_info("dnsmasq: %u more lines went to the debug log", s->held_back);
+        s->held_back = 0;
+}
+
 /* At most LOG_PER_SECOND lines a second at info: a PXE storm must not flood the log. */
 static bool rate_ok(struct dhcp_supervisor *s)
 {
         uint64_t now = pxf_now_usec();
 
         if (now - s->window_usec >= 1000000) {
-                if (s->held_back)
-                        log_info("dnsmasq: %u more lines went to the debug log", s->held_back);
+                report_held_back(s);
                 s->window_usec = now;
                 s->window_lines = 0;
-                s->held_back = 0;
         }
         if (s->window_lines < LOG_PER_SECOND) {
                 s->window_lines++;
@@ -345,6 +350,7 @@ static void reap(struct dhcp_supervisor *s, siginfo_t *ret)
         while (read_output(s))
                 if (poll(&(struct pollfd){.fd = s->errfd, .events = POLLIN}, 1, 100) <= 0)
                         break;
+        report_held_back(s);
         while (waitid(P_PIDFD, (id_t)s->pidfd, ret, WEXITED) < 0 && errno == EINTR)
                 ;
         close_child(s);

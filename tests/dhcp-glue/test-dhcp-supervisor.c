@@ -701,6 +701,77 @@ static void stop_kills_after_grace(void **state)
         fixture_done(&f);
 }
 
+/* ---- log forwarding, with this program as a fake dnsmasq -------------------------------- */
+
+#define FAKE_LONG 2000
+
+/* What the fake dnsmasq writes to stderr before it waits for SIGTERM. */
+static int fake_dnsmasq(bool test_mode)
+{
+        char long_line[FAKE_LONG + 2];
+
+        if (test_mode)
+                return 0;
+        memset(long_line, 'x', FAKE_LONG);
+        long_line[FAKE_LONG] = '\n';
+        long_line[FAKE_LONG + 1] = '\0';
+        fputs("plain line\n", stderr);
+        fputs("esc \x1b[31mred\r\\ done\n", stderr);
+        fputs(long_line, stderr);
+        fputs("fake[1]: started, version fake\n", stderr);
+        for (int i = 0; i < 120; i++)
+                fprintf(stderr, "burst %d\n", i);
+        fputs("last words without a newline", stderr);
+        fflush(stderr);
+        for (;;)
+                pause();
+}
+
+static void log_lines_escaped_cut_and_limited(void **state)
+{
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        struct fixture f = {0};
+
+        (void)state;
+        assert_true(n > 0);
+        self[n] = '\0';
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        _cleanup_free_ char *logpath = pxf_asprintf("%s/log", f.dir);
+        int saved = capture_log_begin(logpath);
+        struct dhcp_supervisor_opts o = opts_for(&f);
+        struct dhcp_supervisor *s = NULL;
+        struct pxf_error err = {0};
+        pxf_log_set_level(PXF_LOG_DEBUG);
+        o.dnsmasq = self;
+        int r = dhcp_supervisor_start(f.base, &o, &s, &err);
+        struct timeval tv = {.tv_usec = 300000};
+        (void)event_base_loopexit(f.base, &tv);
+        (void)event_base_dispatch(f.base);
+        s = dhcp_supervisor_free(s);
+        _cleanup_free_ char *log = capture_log_end(saved, logpath);
+        _cleanup_free_ char *cut = pxf_calloc(1, DHCP_LOG_LINE_MAX + 16);
+
+        if (r < 0)
+                fail_msg("%s", err.msg);
+        assert_non_null(strstr(log, "pxeforge: dnsmasq: plain line\n"));
+        assert_non_null(strstr(log, "pxeforge: dnsmasq: esc \\x1b[31mred\\x0d\\x5c done\n"));
+        memset(cut, 'x', DHCP_LOG_LINE_MAX);
+        memcpy(cut + DHCP_LOG_LINE_MAX, "...\n", 4);
+        assert_non_null(strstr(log, cut));
+        cut[DHCP_LOG_LINE_MAX] = 'x'; /* never more than the cap */
+        assert_null(strstr(log, cut));
+        assert_non_null(strstr(log, "dnsmasq: burst 0\n"));
+        /* 4 lines + 46 of the burst fill the second's 50 at info; the rest go to debug. */
+        assert_non_null(strstr(log, "pxeforge: dnsmasq: burst 45\n"));
+        assert_non_null(strstr(log, "pxeforge: debug: dnsmasq: burst 46\n"));
+        assert_non_null(strstr(log, "pxeforge: debug: dnsmasq: burst 119\n"));
+        assert_non_null(strstr(log, "pxeforge: debug: dnsmasq: last words without a newline\n"));
+        assert_non_null(strstr(log, "pxeforge: dnsmasq: 75 more lines went to the debug log\n"));
+        fixture_done(&f);
+}
+
 /* ---- (e) start-up errors ------------------------------------------------------------------ */
 
 static void expect_start_error(struct fixture *f, const struct dhcp_supervisor_opts *o, int code,
@@ -809,10 +880,14 @@ int main(int argc, char **argv)
             cmocka_unit_test(restart_after_kill),
             cmocka_unit_test(stop_leaves_no_process),
             cmocka_unit_test(stop_kills_after_grace),
+            cmocka_unit_test(log_lines_escaped_cut_and_limited),
             cmocka_unit_test(startup_errors),
             cmocka_unit_test(golden_configs_pass_dnsmasq_test),
         };
 
+        for (int i = 1; i < argc; i++)
+                if (!strcmp(argv[i], "--test") || !strcmp(argv[i], "--keep-in-foreground"))
+                        return fake_dnsmasq(!strcmp(argv[i], "--test"));
         signal(SIGPIPE, SIG_IGN);
         if (argc > 1)
                 cmocka_set_test_filter(argv[1]);
