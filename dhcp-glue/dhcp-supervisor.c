@@ -199,9 +199,10 @@ static int write_config(const struct dhcp_supervisor_opts *o, char **ret_path,
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return pxf_error_set(err, -errno, "cannot create %s: %m", tmp);
-        r = write(fd, o->config_text, len) == (ssize_t)len ? 0 : -EIO;
-        if (r < 0)
-                pxf_error_set(err, r, "cannot write %s", tmp);
+        ssize_t n = write(fd, o->config_text, len);
+        r = n == (ssize_t)len ? 0
+            : n < 0           ? pxf_error_set(err, -errno, "cannot write %s: %m", tmp)
+                              : pxf_error_set(err, -EIO, "cannot write %s: short write", tmp);
         r = pxf_finish_partial(fd, tmp, path, r, err);
         if (r == 0)
                 *ret_path = TAKE_PTR(path);

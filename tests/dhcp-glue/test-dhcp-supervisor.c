@@ -806,6 +806,7 @@ static void startup_errors(void **state)
 {
         struct fixture f = {0};
         struct dhcp_supervisor_opts o;
+        struct pxf_error err = {0};
         char want[64];
         int fd;
 
@@ -847,8 +848,21 @@ static void startup_errors(void **state)
         o.config_text = "port=0\nno-such-option=1\n";
         expect_start_error(&f, &o, -ECHILD, "dnsmasq rejects the configuration");
 
-        /* And after all that, it starts fine. */
+        /* And after all that, it starts fine; also from a config file the caller wrote. */
         dhcp_supervisor_free(start_ok(&f));
+        _cleanup_free_ char *path = pxf_asprintf("%s/own.conf", f.dir);
+        FILE *file = fopen(path, "we");
+        assert_non_null(file);
+        assert_true(fputs(f.conf, file) >= 0);
+        assert_int_equal(fclose(file), 0);
+        struct dhcp_supervisor *s = NULL;
+        o = opts_for(&f);
+        o.config_text = NULL;
+        o.config_path = path;
+        if (dhcp_supervisor_start(f.base, &o, &s, &err) < 0)
+                fail_msg("%s", err.msg);
+        assert_true(current_pid(s) > 0);
+        dhcp_supervisor_free(s);
         fixture_done(&f);
 }
 
