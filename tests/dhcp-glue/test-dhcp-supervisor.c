@@ -300,8 +300,8 @@ static void fixture_done(struct fixture *f)
         (void)pxf_rm_rf(f->dir);
 }
 
-static void render_url(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b,
-                       const char *url)
+static void render_full(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b,
+                        const char *url, const char *netmask)
 {
         _cleanup_free_ char *leases = pxf_asprintf("%s/dnsmasq.leases", f->dir);
         struct dhcp_config c = {.mode = mode,
@@ -309,13 +309,19 @@ static void render_url(struct fixture *f, enum dhcp_mode mode, const struct dhcp
                                 .server_address = SERVER_IP,
                                 .range_start = "10.77.0.50",
                                 .range_end = "10.77.0.150",
-                                .netmask = "255.255.255.0",
+                                .netmask = netmask,
                                 .lease_file = leases,
                                 .http_base_url = url};
         struct pxf_error err = {0};
 
         if (dhcp_config_render(&c, b, &f->conf, &err) < 0)
                 fail_msg("%s", err.msg);
+}
+
+static void render_url(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b,
+                       const char *url)
+{
+        render_full(f, mode, b, url, "255.255.255.0");
 }
 
 static void render(struct fixture *f, enum dhcp_mode mode, const struct dhcp_boot_files *b)
@@ -418,6 +424,25 @@ static void authoritative_offer_and_ack(void **state)
 
 /* ---- (b) proxy next to a LAN server ----------------------------------------------------- */
 
+/* Reads a dnsmasq's stderr until its "started" line: its sockets are bound by then. */
+static void wait_for_started(int fd)
+{
+        uint64_t deadline = pxf_now_usec() + 5000000;
+        char buf[4096] = "";
+        size_t len = 0;
+
+        while (!strstr(buf, "started, version") && pxf_now_usec() < deadline) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                (void)poll(&p, 1, 100);
+                ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+                if (n > 0)
+                        len += (size_t)n;
+                buf[len] = '\0';
+        }
+        if (!strstr(buf, "started, version"))
+                fail_msg("the LAN's dnsmasq did not start: %s", buf);
+}
+
 static pid_t start_lan_server(struct fixture *f, int *ret_errfd)
 {
         _cleanup_free_ char *leases = pxf_asprintf("--dhcp-leasefile=%s/lan.leases", f->dir);
@@ -439,7 +464,7 @@ static pid_t start_lan_server(struct fixture *f, int *ret_errfd)
         if (pxf_spawn_start(argv, NULL, &pid, ret_errfd, &err) < 0)
                 fail_msg("%s", err.msg);
         enter(f->net.server_ns);
-        usleep(300000); /* let it bind */
+        wait_for_started(*ret_errfd);
         return pid;
 }
 
@@ -526,6 +551,13 @@ static void http_boot_client(void **state, bool proxy)
         fixture_init(&f, proxy);
         render_url(&f, proxy ? DHCP_PROXY : DHCP_AUTHORITATIVE, &x64_only,
                    "http://" SERVER_IP ":8080/pxe/");
+        if (proxy) { /* and the proxy range without a netmask: the interface's own */
+                assert_non_null(strstr(f.conf, "dhcp-range=10.77.0.0,proxy,255.255.255.0\n"));
+                free(f.conf);
+                f.conf = NULL;
+                render_full(&f, DHCP_PROXY, &x64_only, "http://" SERVER_IP ":8080/pxe/", NULL);
+                assert_non_null(strstr(f.conf, "dhcp-range=" SERVER_IP ",proxy\n"));
+        }
         if (proxy)
                 lan_pid = start_lan_server(&f, &lan_err);
         struct dhcp_supervisor *s = start_ok(&f);
