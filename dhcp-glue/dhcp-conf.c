@@ -1,4 +1,29 @@
-/* The pure dnsmasq.conf generator: checks every input, then writes the text. */
+/* The pure dnsmasq.conf generator: checks every input, then writes the text.
+ *
+ * Why each option (dnsmasq 2.90):
+ *   port=0, no-resolv, no-hosts   DNS off entirely; nothing read from /etc.
+ *   (no enable-tftp)              pxeforge's tftpd serves; "enable-tftp=false" would mean
+ *                                 an interface named false, so the option is left out.
+ *   interface, except-interface=lo, bind-interfaces
+ *                                 answer on one interface only and bind its sockets to it,
+ *                                 so other DHCP servers on the host (libvirt) can coexist.
+ *   log-dhcp                      every exchange and its tags in the log (to stderr: the
+ *                                 supervisor passes --log-facility=-).
+ *   dhcp-no-override              file and next-server stay in the BOOTP fields, where old
+ *                                 PXE ROMs look for them.
+ *   dhcp-leasefile                an explicit path: the default is system-wide.
+ *   proxy: dhcp-range=<net>,proxy[,<mask>] and one pxe-service per architecture; proxy
+ *          DHCP answers only through pxe-service, and with exactly one service for an
+ *          architecture dnsmasq puts the file straight into the reply (UEFI menus are
+ *          broken). UEFI clients are sent to port 4011 for it.
+ *   authoritative: dhcp-authoritative, dhcp-range=<start>,<end>,<mask>,<lease>, an explicit
+ *          (or explicitly empty) router, and dhcp-boot per architecture tag with our
+ *          address as next-server.
+ *   dhcp-match on option 93 (client-arch): 0 BIOS, 7 and 9 x64 UEFI (firmware differs),
+ *          11 arm64 UEFI, 16/19 UEFI HTTP boot; set:ipxe on option 175 and tag:!ipxe on
+ *          every boot line, so iPXE is not handed a loader again (a loop).
+ *   HTTP boot: the reply needs option 60 "HTTPClient" and the URL as file; authoritative
+ *          forces option 60, proxy adds HTTPClient to dhcp-pxe-vendor. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
