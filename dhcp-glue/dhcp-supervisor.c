@@ -267,8 +267,10 @@ static void emit_line(struct dhcp_supervisor *s)
         if (s->line_len == 0 && !s->line_cut)
                 return;
         escape_line(s->line, s->line_len, s->last_line, sizeof s->last_line);
-        if (s->line_cut)
-                (void)strcat(s->last_line, "...");
+        if (s->line_cut) {
+                size_t len = strlen(s->last_line);
+                (void)snprintf(s->last_line + len, sizeof s->last_line - len, "...");
+        }
         if (strstr(s->last_line, "started, version"))
                 s->saw_started = true;
         s->log_lines++;
