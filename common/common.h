@@ -125,6 +125,11 @@ struct pxf_spawn_opts {
          * with a fresh /proc, a minimal /dev (tmpfs) and a read-only /sys, all of which
          * vanish with the process. For guest programs run on an exported tree. */
         const char *chroot_dir;
+        /* Descriptors the child inherits, as fds 3, 4, ... in this order (all others above
+         * 2 are closed). Each must be numbered above 2 + n_pass_fds, so no dup2 clobbers
+         * another: -EINVAL otherwise. */
+        const int *pass_fds;
+        size_t n_pass_fds;
 };
 #define PXF_SPAWN_INHERIT (-2)
 

@@ -70,8 +70,12 @@ static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, 2);
         if (r == 0 && o->cwd)
                 r = posix_spawn_file_actions_addchdir_np(fa, o->cwd);
+        for (size_t i = 0; r == 0 && i < o->n_pass_fds; i++)
+                r = o->pass_fds[i] <= 2 + (int)o->n_pass_fds
+                        ? EINVAL
+                        : posix_spawn_file_actions_adddup2(fa, o->pass_fds[i], 3 + (int)i);
         if (r == 0)
-                r = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+                r = posix_spawn_file_actions_addclosefrom_np(fa, 3 + (int)o->n_pass_fds);
         return -r;
 }
 

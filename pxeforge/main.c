@@ -16,6 +16,7 @@ static const char usage[] =
     "Commands:\n"
     "  customize        customize a disk image from a YAML configuration\n"
     "  validate-config  check a configuration file without touching any image\n"
+    "  serve            serve PXE artifacts: TFTP, HTTP and DHCP (proxy or authoritative)\n"
     "\n"
     "Options:\n"
     "  --log-level LEVEL  error, warning, info (default) or debug\n"
@@ -33,6 +34,7 @@ static const struct {
 } commands[] = {
     {"customize", cmd_customize},
     {"validate-config", cmd_validate_config},
+    {"serve", cmd_serve},
 };
 
 int set_log_level(const char *value)

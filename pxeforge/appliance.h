@@ -1,0 +1,58 @@
+/* The appliance: one process tree that serves an artifacts folder to the network.
+ *
+ *   pxeforge serve / up (root, this code)
+ *     ├── pxeforge-server (unprivileged): TFTP and HTTP on sockets bound here as root
+ *     ├── dnsmasq (drops to its user itself): proxy or authoritative DHCP, no DNS, no TFTP
+ *     └── for `up`: a build child on SIGHUP or a change of the config (see cmd-up.c)
+ *
+ * The root process never reads network input: it binds the ports, starts and restarts the
+ * children, forwards their logs, and stops them all on SIGTERM or SIGINT. The served folder
+ * is opened again for every request, so a rebuild publishes new artifacts by swapping a
+ * symlink while transfers in flight finish on the old files.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/common.h"
+
+struct event_base;
+
+enum appliance_dhcp {
+        APPLIANCE_DHCP_OFF,
+        APPLIANCE_DHCP_PROXY,
+        APPLIANCE_DHCP_AUTHORITATIVE,
+};
+
+#define APPLIANCE_TFTP_PORT   69
+#define APPLIANCE_HTTP_PORT   80
+#define APPLIANCE_USER        "nobody"
+#define APPLIANCE_RUNTIME_DIR "/run/pxeforge"
+
+struct appliance_opts {
+        const char *artifacts; /* the served folder (or a symlink to it) */
+        const char *interface; /* required for DHCP; NULL: serve on address only */
+        const char *address;   /* NULL: the interface's IPv4, else 0.0.0.0 */
+        uint16_t tftp_port;    /* 0: APPLIANCE_TFTP_PORT */
+        uint16_t http_port;    /* 0: APPLIANCE_HTTP_PORT */
+        enum appliance_dhcp dhcp;
+        const char *range_start, *range_end; /* authoritative */
+        const char *netmask;                 /* NULL: the interface's */
+        const char *router;                  /* authoritative, optional */
+        const char *user;                    /* NULL: APPLIANCE_USER */
+        const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
+        const char *dnsmasq;                 /* NULL: found in the usual places */
+        /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
+        void (*on_hup)(struct event_base *base, void *userdata);
+        void *userdata;
+};
+
+/* The address pxeforge serves on, as resolve_address() finds it: for defaults that need
+ * it before serving (the bootstrap ISO's URL). */
+int appliance_interface_ipv4(const char *interface, char *ret, size_t size, char *ret_mask,
+                             size_t mask_size, struct pxf_error *err);
+
+/* Runs the appliance until SIGTERM or SIGINT (0) or a start-up failure (negative errno,
+ * err says what to fix). Must run as root when it binds ports below 1024, runs DHCP or
+ * drops privileges. */
+int appliance_run(const struct appliance_opts *o, struct pxf_error *err);

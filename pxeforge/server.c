@@ -1,0 +1,212 @@
+/* pxeforge-server: the network-facing part of the appliance, as its own small program.
+ *
+ * `pxeforge serve` (root) binds the TFTP and HTTP ports, then starts this program with the
+ * two sockets as inherited descriptors. It drops to an unprivileged user before it reads a
+ * single packet, and serves the artifacts folder read-only with the embedded tftpd and
+ * httpd until SIGTERM. Being a separate executable keeps libguestfs and the builder out of
+ * the address space that parses network input, and lets the root parent restart it if it
+ * ever dies.
+ *
+ *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER] [--log-level L]
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+#include "httpd/httpd.h"
+#include "tftpd/tftpd.h"
+
+struct server_args {
+        const char *root;
+        const char *user;
+        int tftp_fd, http_fd;
+};
+
+static const char usage[] =
+    "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER]\n"
+    "                       [--log-level LEVEL]\n"
+    "\n"
+    "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
+    "descriptors), as USER. Started by `pxeforge serve`; not meant to be run by hand.\n";
+
+static int parse_fd(const char *s, int *ret)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < 3 || v > 1024)
+                return -EINVAL;
+        *ret = (int)v;
+        return 0;
+}
+
+static int parse_option(int c, struct server_args *a)
+{
+        enum pxf_log_level level;
+
+        switch (c) {
+        case 'r':
+                a->root = optarg;
+                return 0;
+        case 'u':
+                a->user = optarg;
+                return 0;
+        case 't':
+                return parse_fd(optarg, &a->tftp_fd);
+        case 'w':
+                return parse_fd(optarg, &a->http_fd);
+        case 'l':
+                if (pxf_log_level_from_string(optarg, &level) < 0)
+                        return -EINVAL;
+                pxf_log_set_level(level);
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+static int parse_args(int argc, char **argv, struct server_args *a)
+{
+        static const struct option opts[] = {
+            {"root", required_argument, NULL, 'r'},      {"user", required_argument, NULL, 'u'},
+            {"tftp-fd", required_argument, NULL, 't'},   {"http-fd", required_argument, NULL, 'w'},
+            {"log-level", required_argument, NULL, 'l'}, {0},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+                if (parse_option(c, a) < 0)
+                        return -EINVAL;
+        return a->root && optind == argc && (a->tftp_fd >= 0 || a->http_fd >= 0) ? 0 : -EINVAL;
+}
+
+/* Root gives way to USER for good: supplementary groups, group, user, and no way back
+ * through set-uid programs. */
+static int drop_privileges(const char *user, struct pxf_error *err)
+{
+        struct passwd *pw = getpwnam(user);
+
+        if (!pw)
+                return pxf_error_set(err, -ESRCH, "user '%s' does not exist (--user)", user);
+        if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+                return pxf_error_set(err, -errno, "cannot become user '%s': %m", user);
+        if (pw->pw_uid != 0 && setuid(0) == 0)
+                return pxf_error_set(err, -EPERM, "could still regain root after dropping it");
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return pxf_error_set(err, -errno, "cannot set no_new_privs: %m");
+        log_info("serving as user %s (uid %u)", user, (unsigned)pw->pw_uid);
+        return 0;
+}
+
+/* The served folder must be readable by the user the server runs as: say so at start
+ * rather than answer every request with "not found". */
+static int check_root(const char *root, struct pxf_error *err)
+{
+        struct stat st;
+
+        if (stat(root, &st) < 0)
+                return pxf_error_set(err, -errno,
+                                     "cannot reach the artifacts folder '%s' as uid %u: %m (it "
+                                     "and every folder above it must be readable and "
+                                     "searchable by that user: chmod o+rx)",
+                                     root, (unsigned)getuid());
+        if (!S_ISDIR(st.st_mode))
+                return pxf_error_set(err, -ENOTDIR, "'%s' is not a folder", root);
+        if (access(root, R_OK | X_OK) < 0)
+                return pxf_error_set(err, -errno,
+                                     "the artifacts folder '%s' is not readable by uid %u: %m "
+                                     "(chmod o+rx)",
+                                     root, (unsigned)getuid());
+        return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *base)
+{
+        (void)what;
+        log_info("signal %d: stopping", (int)sig);
+        event_base_loopexit(base, NULL);
+}
+
+struct servers {
+        struct event_base *base;
+        struct tftpd *tftpd;
+        struct httpd *httpd;
+        struct event *sigterm, *sigint;
+};
+
+static int start_servers(struct servers *s, const struct server_args *a, struct pxf_error *err)
+{
+        int r = 0;
+
+        s->base = event_base_new();
+        if (!s->base)
+                return pxf_error_set(err, -ENOMEM, "cannot create the event loop");
+        s->sigterm = evsignal_new(s->base, SIGTERM, on_stop, s->base);
+        s->sigint = evsignal_new(s->base, SIGINT, on_stop, s->base);
+        if (!s->sigterm || !s->sigint || evsignal_add(s->sigterm, NULL) < 0 ||
+            evsignal_add(s->sigint, NULL) < 0)
+                return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
+        if (a->tftp_fd >= 0) {
+                struct tftpd_config tc = {.root = a->root, .listen_fd = a->tftp_fd};
+                r = tftpd_new(s->base, &tc, &s->tftpd, err);
+        }
+        if (r >= 0 && a->http_fd >= 0) {
+                struct httpd_config hc = {.root = a->root, .listen_fd = a->http_fd};
+                r = httpd_new(s->base, &hc, &s->httpd, err);
+        }
+        return r;
+}
+
+static void stop_servers(struct servers *s)
+{
+        s->httpd = httpd_free(s->httpd);
+        s->tftpd = tftpd_free(s->tftpd);
+        if (s->sigterm)
+                event_free(s->sigterm);
+        if (s->sigint)
+                event_free(s->sigint);
+        if (s->base)
+                event_base_free(s->base);
+}
+
+int main(int argc, char **argv)
+{
+        struct server_args a = {.tftp_fd = -1, .http_fd = -1};
+        struct servers s = {0};
+        struct pxf_error err = {0};
+        int r;
+
+        if (parse_args(argc, argv, &a) < 0) {
+                fputs(usage, stderr);
+                return 2;
+        }
+        /* A client that closes early must cost its connection, not the server (httpd.h). */
+        (void)signal(SIGPIPE, SIG_IGN);
+        /* With the parent gone there is nobody to stop or restart us. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1)
+                return 1;
+        r = a.user ? drop_privileges(a.user, &err) : 0;
+        if (r >= 0)
+                r = check_root(a.root, &err);
+        if (r >= 0)
+                r = start_servers(&s, &a, &err);
+        if (r >= 0 && event_base_dispatch(s.base) < 0)
+                r = pxf_error_set(&err, -EIO, "the event loop failed");
+        stop_servers(&s);
+        if (r < 0) {
+                log_error("%s", err.msg);
+                return 1;
+        }
+        return 0;
+}
