@@ -254,6 +254,38 @@ vm_boot_pxe_user() {
 		"$@"
 }
 
+# vm_boot_pxe_tap <tap> <mac> <mem MiB> <console.log> [extra qemu args...]
+# PXE-boots from a real network: one virtio-net NIC with the given MAC address on the
+# existing tap device <tap> (opened with script=no,downscript=no: the caller has already
+# created it and enslaved it to a bridge, e.g. in a network namespace, where QEMU must
+# then run too). The NIC has no option ROM (romfile=), so OVMF's own network stack does
+# the boot (UEFI PXE, then HTTP boot), and it is first in the boot order. No disk unless
+# given as extra args. 2 vCPUs, <mem> MiB. Returns at once, like vm_boot_disk.
+vm_boot_pxe_tap() {
+	if (($# < 4)); then
+		_vm_log "usage: vm_boot_pxe_tap <tap> <mac> <mem MiB> <console.log> [qemu args...]"
+		return 2
+	fi
+	local tap=$1 mac=$2 mem=$3 console=$4
+	shift 4
+	if [[ ! -e /sys/class/net/$tap ]]; then
+		_vm_log "tap device $tap not found in this network namespace"
+		return 1
+	fi
+	if [[ ! $mac =~ ^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$ ]]; then
+		_vm_log "bad MAC address: $mac (expected six hex pairs, e.g. 52:54:00:77:00:01)"
+		return 1
+	fi
+	if [[ ! $mem =~ ^[0-9]+$ ]] || ((mem < 256)); then
+		_vm_log "bad memory size: $mem (MiB, at least 256)"
+		return 1
+	fi
+	_vm_start "$console" "$mem" \
+		-netdev "tap,id=net0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=net0,mac=$mac,romfile=,bootindex=1" \
+		"$@"
+}
+
 # _vm_strip <file>: print a console log without carriage returns, ANSI escapes and bytes
 # that are not UTF-8 (OVMF draws GRUB's menu frame in code page 437).
 _vm_strip() {
