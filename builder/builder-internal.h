@@ -70,13 +70,6 @@ int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid
  * modes, links, device nodes and xattrs; guest paths cannot escape dir. */
 int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err);
 
-/* The bootstrap initramfs (bootstrap.c): checks that the exported tree has what dracut's
- * live boot needs (every missing package named in the error) and tells the dracut major
- * version; then builds the initramfs with the image's dracut in a chroot of the tree. */
-int bld_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
-int bld_bootstrap_initrd(const char *tree, const char *kver, int dracut_major, const char *out,
-                         struct pxf_error *err);
-
 /* ---- customization steps (one file each area) ----------------------------------- */
 
 int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);

@@ -654,25 +654,30 @@ static bool config_has(const char *text, const char *line)
         return false;
 }
 
-int bld_kernel_cpio_compression(const char *kernel_config_text, enum bld_cpio_compression *ret)
+int bld_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
+                                enum bld_cpio_compression *ret)
 {
-        /* zstd unpacks fastest at a size close to xz's; gzip is everywhere. */
+        /* zstd unpacks fastest at a size close to xz's; xz is smallest, for what travels
+         * over TFTP; gzip is everywhere. */
         static const struct {
                 const char *line;
                 enum bld_cpio_compression comp;
-        } prefs[] = {
-            {"CONFIG_RD_ZSTD=y", BLD_CPIO_ZSTD},
-            {"CONFIG_RD_GZIP=y", BLD_CPIO_GZIP},
-            {"CONFIG_RD_XZ=y", BLD_CPIO_XZ},
-        };
+        } fastest[] = {{"CONFIG_RD_ZSTD=y", BLD_CPIO_ZSTD},
+                       {"CONFIG_RD_GZIP=y", BLD_CPIO_GZIP},
+                       {"CONFIG_RD_XZ=y", BLD_CPIO_XZ}},
+          small[] = {{"CONFIG_RD_XZ=y", BLD_CPIO_XZ},
+                     {"CONFIG_RD_ZSTD=y", BLD_CPIO_ZSTD},
+                     {"CONFIG_RD_GZIP=y", BLD_CPIO_GZIP}};
 
         if (!kernel_config_text)
                 return -EINVAL;
-        for (size_t i = 0; i < PXF_ELEMENTSOF(prefs); i++)
-                if (config_has(kernel_config_text, prefs[i].line)) {
-                        *ret = prefs[i].comp;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(fastest); i++) {
+                const char *line = smallest ? small[i].line : fastest[i].line;
+                if (config_has(kernel_config_text, line)) {
+                        *ret = smallest ? small[i].comp : fastest[i].comp;
                         return 0;
                 }
+        }
         *ret = BLD_CPIO_NONE;
         return 0;
 }

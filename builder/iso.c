@@ -423,8 +423,8 @@ static void log_size(const struct iso *iso, uint64_t start)
 
         if (stat(iso->spec->out_path, &st) == 0)
                 log_debug("ISO %s (%s): %.1f MiB in %.1f s", iso->spec->out_path,
-                         iso->spec->volume_label, (double)st.st_size / (1024.0 * 1024.0),
-                         (double)(pxf_now_usec() - start) / 1e6);
+                          iso->spec->volume_label, (double)st.st_size / (1024.0 * 1024.0),
+                          (double)(pxf_now_usec() - start) / 1e6);
 }
 
 int bld_iso_write(const struct bld_iso_spec *spec, struct pxf_error *err)

@@ -97,5 +97,26 @@ int bld_cpio_write(const char *tree, const char *const *exclude, enum bld_cpio_c
                    int threads, const char *out_path, struct pxf_error *err);
 
 /* A compression the kernel can unpack, from the text of its config (/boot/config-<ver>):
- * zstd, else gzip, else xz, else none. */
-int bld_kernel_cpio_compression(const char *kernel_config_text, enum bld_cpio_compression *ret);
+ * zstd, else gzip, else xz, else none; with smallest: xz, else zstd, else gzip. */
+int bld_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
+                                enum bld_cpio_compression *ret);
+
+/* ---- the bootstrap initramfs (bootstrap.c) ----------------------------------------- */
+
+/* Checks that the exported tree has what dracut's
+ * live boot needs (every missing package named in the error) and tells the dracut major
+ * version; then builds the initramfs with the image's dracut in a chroot of the tree. */
+int bld_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
+
+struct bld_bootstrap_initrd {
+        const char *tree;
+        const char *kver;
+        int dracut_major;
+        bool with_nfs;                         /* the ISO is fetched over NFS */
+        enum bld_cpio_compression compression; /* a method the kernel unpacks */
+};
+int bld_bootstrap_initrd(const struct bld_bootstrap_initrd *b, const char *out,
+                         struct pxf_error *err);
+/* The length of the uncompressed early cpio (CPU microcode) at the start of an initramfs,
+ * with the zero padding after it; 0 when there is none. */
+size_t bld_initrd_early_length(const unsigned char *data, size_t len);

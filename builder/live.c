@@ -200,7 +200,8 @@ static int read_base_args(struct live *l, struct pxf_error *err)
         return 0;
 }
 
-static int kernel_compression(struct live *l, enum bld_cpio_compression *ret, struct pxf_error *err)
+static int kernel_compression(struct live *l, bool smallest, enum bld_cpio_compression *ret,
+                              struct pxf_error *err)
 {
         _cleanup_free_ char *rel = pxf_asprintf("boot/config-%s", l->kver);
         _cleanup_free_ char *path = tree_path(l, rel), *text = NULL;
@@ -211,7 +212,7 @@ static int kernel_compression(struct live *l, enum bld_cpio_compression *ret, st
                 *ret = BLD_CPIO_GZIP;
                 return 0;
         }
-        r = bld_kernel_cpio_compression(text, ret);
+        r = bld_kernel_cpio_compression(text, smallest, ret);
         return r < 0
                    ? pxf_error_set(err, r, "the kernel %s unpacks no compressed initramfs", l->kver)
                    : 0;
@@ -240,7 +241,7 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
 
         if (access(init, F_OK) < 0 && symlink("/lib/systemd/systemd", init) < 0)
                 return pxf_error_set(err, -errno, "cannot create /init: %m");
-        r = kernel_compression(l, &comp, err);
+        r = kernel_compression(l, false, &comp, err);
         if (r >= 0)
                 r = bld_cpio_write(l->tree, exclude, comp, 0, out, err);
         if (r >= 0)
@@ -508,13 +509,23 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
         return r;
 }
 
-/* The image's own dracut builds the bootstrap initramfs (bootstrap.c), at out. */
-static int bootstrap_initrd(struct live *l, int dracut_major, const char *out,
+/* The image's own dracut builds the bootstrap initramfs (bootstrap.c), at out. url: where
+ * it fetches the ISO, NULL when it boots from the ISO itself. */
+static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, const char *out,
                             struct pxf_error *err)
 {
         uint64_t start = pxf_now_usec();
-        int r = bld_bootstrap_initrd(l->tree, l->kver, dracut_major, out, err);
+        struct bld_bootstrap_initrd b = {
+            .tree = l->tree,
+            .kver = l->kver,
+            .dracut_major = dracut_major,
+            .with_nfs = url && strncmp(url, "nfs:", 4) == 0,
+        };
+        /* The smallest: it is what every machine downloads over TFTP. */
+        int r = kernel_compression(l, true, &b.compression, err);
 
+        if (r >= 0)
+                r = bld_bootstrap_initrd(&b, out, err);
         return r < 0 ? r : report_size("bootstrap initramfs", out, start);
 }
 
@@ -527,7 +538,7 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
         int r = bootstrap_prepare(l, &b, err);
 
         if (r >= 0)
-                r = bootstrap_initrd(l, b.dracut_major, b.initrd, err);
+                r = bootstrap_initrd(l, b.dracut_major, b.url, b.initrd, err);
         if (r >= 0) {
                 struct live_iso iso = {
                     .section = &l->cfg->pxe.live,
@@ -573,7 +584,7 @@ static int make_iso_output(struct live *l, struct pxf_error *err)
                 initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
                 r = bld_bootstrap_check(l->tree, &iso.dracut_major, err);
                 if (r >= 0)
-                        r = bootstrap_initrd(l, iso.dracut_major, initrd, err);
+                        r = bootstrap_initrd(l, iso.dracut_major, NULL, initrd, err);
                 iso.initrd = initrd;
         }
         return r < 0 ? r : make_iso(l, &iso, err);

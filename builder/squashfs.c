@@ -325,8 +325,8 @@ static void log_size(const char *out_path, uint64_t start, int level)
 
         if (stat(out_path, &st) == 0)
                 log_debug("squashfs %s: %.1f MiB in %.1f s (zstd level %d)", out_path,
-                         (double)st.st_size / (1024.0 * 1024.0),
-                         (double)(pxf_now_usec() - start) / 1e6, level);
+                          (double)st.st_size / (1024.0 * 1024.0),
+                          (double)(pxf_now_usec() - start) / 1e6, level);
 }
 
 int bld_squashfs_write_level(const char *tree, const char *const *exclude, int threads,

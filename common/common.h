@@ -118,6 +118,7 @@ uint64_t pxf_now_usec(void);
 struct pxf_spawn_opts {
         const char *const *envp; /* NULL: a minimal default environment */
         const char *cwd;         /* NULL: inherit */
+        int stdin_fd;            /* 0: /dev/null; else read from this descriptor */
         int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
         bool stderr_to_log;      /* forward each stderr line to the debug log */
         int *exit_status;        /* if set: receives the exit status when it exited */

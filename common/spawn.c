@@ -58,7 +58,8 @@ static void log_lines(const char *prog, const char *data, size_t n)
 
 static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_opts *o, int err_fd)
 {
-        int r = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+        int r = o->stdin_fd > 0 ? posix_spawn_file_actions_adddup2(fa, o->stdin_fd, 0)
+                                : posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
 
         if (r == 0 && o->stdout_fd == PXF_SPAWN_INHERIT)
                 r = posix_spawn_file_actions_adddup2(fa, STDERR_FILENO, 1);

@@ -665,21 +665,74 @@ static void kernel_config_compression(void **state)
                                                      "CONFIG_RD_GZIP=y\n"
                                                      "CONFIG_RD_XZ=y\n"
                                                      "# CONFIG_RD_ZSTD is not set\n",
-                                                     &c),
+                                                     false, &c),
                          0);
         assert_int_equal(c, BLD_CPIO_GZIP);
-        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", &c), 0);
+        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", false, &c),
+                         0);
         assert_int_equal(c, BLD_CPIO_ZSTD);
-        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_GZIP=m\n", &c), 0);
+        assert_int_equal(
+            bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_GZIP=m\n", false, &c), 0);
         assert_int_equal(c, BLD_CPIO_XZ);
         assert_int_equal(bld_kernel_cpio_compression(
-                             "CONFIG_RD_ZSTD=yes\nXCONFIG_RD_GZIP=y\n CONFIG_RD_XZ=y\n", &c),
+                             "CONFIG_RD_ZSTD=yes\nXCONFIG_RD_GZIP=y\n CONFIG_RD_XZ=y\n", false, &c),
                          0);
         assert_int_equal(c, BLD_CPIO_NONE);
         c = BLD_CPIO_XZ;
-        assert_int_equal(bld_kernel_cpio_compression("", &c), 0);
+        assert_int_equal(bld_kernel_cpio_compression("", false, &c), 0);
         assert_int_equal(c, BLD_CPIO_NONE);
-        assert_int_equal(bld_kernel_cpio_compression(NULL, &c), -EINVAL);
+        assert_int_equal(bld_kernel_cpio_compression(NULL, false, &c), -EINVAL);
+        /* smallest: xz first, then zstd, then gzip */
+        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", true, &c),
+                         0);
+        assert_int_equal(c, BLD_CPIO_XZ);
+        assert_int_equal(
+            bld_kernel_cpio_compression("CONFIG_RD_GZIP=y\nCONFIG_RD_ZSTD=y\n", true, &c), 0);
+        assert_int_equal(c, BLD_CPIO_ZSTD);
+        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_GZIP=y\n", true, &c), 0);
+        assert_int_equal(c, BLD_CPIO_GZIP);
+}
+
+/* A newc entry: header, name with its NUL padded to 4, data padded to 4. */
+static size_t put_entry(unsigned char *buf, const char *name, const char *data)
+{
+        size_t nlen = strlen(name) + 1, dlen = strlen(data), n;
+
+        n = (size_t)snprintf((char *)buf, 111,
+                             "070701%08x%08x%08x%08x%08x%08x%08zx%08x%08x%08x%08x%08zx%08x", 1,
+                             0100644, 0, 0, 1, 0, dlen, 0, 0, 0, 0, nlen, 0);
+        memcpy(buf + n, name, nlen);
+        n = (n + nlen + 3) & ~(size_t)3;
+        memcpy(buf + n, data, dlen);
+        return (n + dlen + 3) & ~(size_t)3;
+}
+
+static void early_cpio_length(void **state)
+{
+        unsigned char buf[4096] = {0};
+        size_t n;
+        (void)state;
+
+        /* microcode archive, its trailer, 512 bytes of zero padding, then compressed data */
+        n = put_entry(buf, "kernel/x86/microcode/GenuineIntel.bin", "ucode");
+        n += put_entry(buf + n, "TRAILER!!!", "");
+        n += 512;
+        memcpy(buf + n, "\x28\xb5\x2f\xfd", 4);
+        assert_int_equal(bld_initrd_early_length(buf, n + 4), n);
+        /* the same archive with nothing after it is not an early one */
+        assert_int_equal(bld_initrd_early_length(buf, n), 0);
+        /* a main archive (no kernel/ entries) stays whole */
+        memset(buf, 0, sizeof buf);
+        n = put_entry(buf, "usr/lib/x", "data");
+        n += put_entry(buf + n, "TRAILER!!!", "");
+        assert_int_equal(bld_initrd_early_length(buf, n + 16), 0);
+        /* compressed or truncated data */
+        assert_int_equal(bld_initrd_early_length((const unsigned char *)"\x1f\x8b\x08", 3), 0);
+        n = put_entry(buf, "kernel/x86/microcode/AuthenticAMD.bin", "ucode");
+        assert_int_equal(bld_initrd_early_length(buf, n - 4), 0);
+        /* a size field that is not hex */
+        memcpy(buf + 54, "zzzzzzzz", 8);
+        assert_int_equal(bld_initrd_early_length(buf, sizeof buf), 0);
 }
 
 int main(int argc, char **argv)
@@ -695,6 +748,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(cpio_failure_removes_partial, setup, teardown),
             cmocka_unit_test_setup_teardown(cpio_other_file_system, setup, teardown),
             cmocka_unit_test(kernel_config_compression),
+            cmocka_unit_test(early_cpio_length),
         };
         if (argc > 1)
                 cmocka_set_test_filter(argv[1]);
