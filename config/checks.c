@@ -1,5 +1,6 @@
 /* checks: rules for single values (names, paths, URLs, numbers). Each check returns NULL
  * when the value is fine, or a new message saying what is wrong and what is expected. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,4 +186,29 @@ char *parse_integer(const char *s, long long min, long long max, long long *ret)
                 return pxf_asprintf("value '%s' out of range (%lld..%lld)", s, min, max);
         *ret = v;
         return NULL;
+}
+
+char *check_ipv4(const char *s)
+{
+        struct in_addr a;
+
+        if (inet_pton(AF_INET, s, &a) == 1)
+                return NULL;
+        return pxf_asprintf("'%s' is not an IPv4 address (expected e.g. 192.168.77.1)", s);
+}
+
+/* A network interface name as the kernel takes it (IFNAMSIZ - 1, no '/', no blanks). */
+char *check_interface(const char *s)
+{
+        size_t len = strlen(s);
+
+        if (len == 0 || len > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                goto bad;
+        for (size_t i = 0; i < len; i++)
+                if (!is_alnum(s[i]) && !strchr("-_.@", s[i]))
+                        goto bad;
+        return NULL;
+bad:
+        return pxf_asprintf("'%s' is not a network interface name (1 to 15 of A-Z a-z 0-9 - _ . @)",
+                            s);
 }

@@ -102,6 +102,7 @@ enum field_kind {
         F_MODE,        /* mode_t from an octal string or integer; has */
         F_ID,          /* uint32_t 0..4294967294; has */
         F_DAYS,        /* int >= 0 */
+        F_PORT,        /* int 1..65535 */
         F_ENUM,        /* an enum (int sized) from enum_values; loc optional */
         F_ENV,         /* char ** of NAME=value from a mapping */
         F_SECTION,     /* a mapping walked with sub into the struct at off (0: the same
@@ -173,6 +174,8 @@ char *check_live_destination(const char *s);
 char *check_env_name(const char *s);
 char *check_url(const char *s);
 char *check_file_url(const char *s);
+char *check_ipv4(const char *s);
+char *check_interface(const char *s);
 /* Parses an octal mode "0644", "644"; returns 0 or a new message. */
 char *parse_mode(const char *s, mode_t *ret);
 /* Parses a decimal integer within [min, max]; returns 0 or a new message. */

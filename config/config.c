@@ -276,6 +276,18 @@ static void free_live(struct cfg_live *live)
         free_files(live->additional_files, live->n_additional_files);
 }
 
+static void free_server(struct cfg_server *s)
+{
+        free(s->interface);
+        free(s->address);
+        free(s->range_start);
+        free(s->range_end);
+        free(s->netmask);
+        free(s->router);
+        free(s->user);
+        free(s->state_dir);
+}
+
 struct cfg_config *cfg_free(struct cfg_config *cfg)
 {
         if (!cfg)
@@ -288,6 +300,7 @@ struct cfg_config *cfg_free(struct cfg_config *cfg)
         free_scripts(cfg->finalize_customization, cfg->n_finalize_customization);
         free_live(&cfg->iso);
         free_live(&cfg->pxe.live);
+        free_server(&cfg->server);
         free(cfg->pxe.bootstrap_base_url);
         free(cfg->pxe.bootstrap_file_url);
         free(cfg->output_image_path);

@@ -170,6 +170,28 @@ struct cfg_pxe {
         struct cfg_loc bootstrap_file_url_loc;
 };
 
+/* pxeforge's own `server` section (not Image Customizer's): how `pxeforge up` serves
+ * what it built. Zero/NULL members: the defaults of `pxeforge serve`. */
+enum cfg_dhcp_mode {
+        CFG_DHCP_UNSET,
+        CFG_DHCP_PROXY,
+        CFG_DHCP_AUTHORITATIVE,
+        CFG_DHCP_OFF,
+};
+
+struct cfg_server {
+        char *interface;
+        char *address; /* IPv4 */
+        enum cfg_dhcp_mode dhcp;
+        struct cfg_loc dhcp_loc;
+        char *range_start, *range_end; /* dhcpRange.start / .end */
+        char *netmask;
+        char *router;
+        int tftp_port, http_port; /* 1..65535; 0: unset */
+        char *user;
+        char *state_dir; /* where builds are kept and published */
+};
+
 struct cfg_os {
         char *hostname;
         struct cfg_packages packages;
@@ -200,6 +222,7 @@ struct cfg_config {
         size_t n_finalize_customization;
         struct cfg_live iso;
         struct cfg_pxe pxe;
+        struct cfg_server server;
         char *output_image_path;
         enum cfg_image_format output_image_format;
 };

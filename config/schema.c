@@ -14,6 +14,7 @@ _Static_assert(sizeof(enum cfg_module_load_mode) == sizeof(int), "enums are read
 _Static_assert(sizeof(enum cfg_initramfs_type) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_selinux_mode) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_image_format) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_dhcp_mode) == sizeof(int), "enums are read as int");
 
 #define FIELD(k, kind_, type, member, ...)                                                         \
         {                                                                                          \
@@ -65,6 +66,13 @@ static const struct enum_value selinux_modes[] = {
 static const struct enum_value initramfs_types[] = {
     {"bootstrap", CFG_INITRAMFS_BOOTSTRAP},
     {"full-os", CFG_INITRAMFS_FULL_OS},
+    {NULL, 0},
+};
+
+static const struct enum_value dhcp_modes[] = {
+    {"proxy", CFG_DHCP_PROXY},
+    {"authoritative", CFG_DHCP_AUTHORITATIVE},
+    {"off", CFG_DHCP_OFF},
     {NULL, 0},
 };
 
@@ -374,12 +382,37 @@ static const struct field output_fields[] = {
 };
 static const struct schema output_schema = SCHEMA(output_fields);
 
+static const struct field dhcp_range_fields[] = {
+    FIELD("start", F_STRING, struct cfg_server, range_start, .check = check_ipv4),
+    FIELD("end", F_STRING, struct cfg_server, range_end, .check = check_ipv4),
+};
+static const char *const dhcp_range_required[] = {"start", "end", NULL};
+static const struct schema dhcp_range_schema =
+    SCHEMA(dhcp_range_fields, .required = dhcp_range_required);
+
+/* pxeforge's own: how `pxeforge up` serves the artifacts (the flags of `pxeforge serve`). */
+static const struct field server_fields[] = {
+    FIELD("interface", F_STRING, struct cfg_server, interface, .check = check_interface),
+    FIELD("address", F_STRING, struct cfg_server, address, .check = check_ipv4),
+    FIELD("dhcp", F_ENUM, struct cfg_server, dhcp, .enums = dhcp_modes,
+          .loc = FOFF(struct cfg_server, dhcp_loc)),
+    INLINE("dhcpRange", dhcp_range_schema),
+    FIELD("netmask", F_STRING, struct cfg_server, netmask, .check = check_ipv4),
+    FIELD("router", F_STRING, struct cfg_server, router, .check = check_ipv4),
+    FIELD("tftpPort", F_PORT, struct cfg_server, tftp_port),
+    FIELD("httpPort", F_PORT, struct cfg_server, http_port),
+    FIELD("user", F_STRING, struct cfg_server, user, .check = check_account_name),
+    FIELD("stateDir", F_PATH, struct cfg_server, state_dir),
+};
+static const struct schema server_schema = SCHEMA(server_fields);
+
 static const struct field root_fields[] = {
     INLINE("input", input_schema),
     FIELD("os", F_SECTION, struct cfg_config, os, .sub = &os_schema),
     INLINE("scripts", scripts_schema),
     FIELD("iso", F_SECTION, struct cfg_config, iso, .sub = &iso_schema),
     FIELD("pxe", F_SECTION, struct cfg_config, pxe, .sub = &pxe_schema),
+    FIELD("server", F_SECTION, struct cfg_config, server, .sub = &server_schema),
     INLINE("output", output_schema),
     UNSUPPORTED("storage"),
     UNSUPPORTED("previewFeatures"),

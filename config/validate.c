@@ -66,10 +66,29 @@ static void check_selinux(const struct cfg_config *cfg, struct cfg_diags *diags)
                                 names[i]);
 }
 
+/* DHCP: an authoritative server needs its range and an interface; any DHCP needs the
+ * interface it answers on. */
+static void check_server(const struct cfg_config *cfg, struct cfg_diags *diags)
+{
+        const struct cfg_server *s = &cfg->server;
+        enum cfg_dhcp_mode mode = s->dhcp ? s->dhcp : CFG_DHCP_PROXY;
+
+        if (!s->dhcp)
+                return; /* no server section, or DHCP left to `up`'s flags */
+        if (mode != CFG_DHCP_OFF && !s->interface)
+                diag_at(diags, cfg, s->dhcp_loc, "server.dhcp",
+                        "DHCP needs 'server.interface' (the network it answers on), or set "
+                        "dhcp: off");
+        if (mode == CFG_DHCP_AUTHORITATIVE && !s->range_start)
+                diag_at(diags, cfg, s->dhcp_loc, "server.dhcp",
+                        "dhcp 'authoritative' needs 'server.dhcpRange' (start and end)");
+}
+
 void cfg_validate_semantics(const struct cfg_config *cfg, struct cfg_diags *diags)
 {
         check_pxe_urls(cfg, diags);
         check_selinux(cfg, diags);
+        check_server(cfg, diags);
 }
 
 /* ---- host files --------------------------------------------------------------------- */

@@ -226,6 +226,15 @@ static void read_days(struct walk *w, const struct field *f, const struct yn *n,
                 *(int *)at(obj, f->off) = (int)v;
 }
 
+static void read_port(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        long long v;
+
+        if (read_integer(w, n, path, 1, 65535, &v))
+                *(int *)at(obj, f->off) = (int)v;
+}
+
 char *enum_names(const struct enum_value *e)
 {
         char *s = pxf_strdup("");
@@ -329,19 +338,13 @@ typedef void (*reader_fn)(struct walk *w, const struct field *f, const struct yn
                           const char *path);
 
 static const reader_fn readers[] = {
-    [F_STRING] = read_string_field,
-    [F_PATH] = read_string_field,
-    [F_BOOL] = read_bool,
-    [F_STRV] = read_strv,
-    [F_PATHV] = read_strv,
-    [F_CMDLINE] = read_cmdline,
-    [F_MODE] = read_mode,
-    [F_ID] = read_id,
-    [F_DAYS] = read_days,
-    [F_ENUM] = read_enum,
-    [F_ENV] = read_env,
-    [F_SECTION] = read_section,
-    [F_ARRAY] = read_array,
+    [F_STRING] = read_string_field, [F_PATH] = read_string_field,
+    [F_BOOL] = read_bool,           [F_STRV] = read_strv,
+    [F_PATHV] = read_strv,          [F_CMDLINE] = read_cmdline,
+    [F_MODE] = read_mode,           [F_ID] = read_id,
+    [F_DAYS] = read_days,           [F_PORT] = read_port,
+    [F_ENUM] = read_enum,           [F_ENV] = read_env,
+    [F_SECTION] = read_section,     [F_ARRAY] = read_array,
 };
 
 static const struct field *find_field(const struct schema *s, const char *key)

@@ -335,10 +335,28 @@ static void check_flow_style(const struct cfg_config *c)
         assert_int_equal(c->output_image_format, CFG_FORMAT_VHD_FIXED);
 }
 
+static void check_server(const struct cfg_config *c)
+{
+        const struct cfg_server *s = &c->server;
+
+        assert_string_equal(s->interface, "br0");
+        assert_string_equal(s->address, "192.168.77.1");
+        assert_int_equal(s->dhcp, CFG_DHCP_AUTHORITATIVE);
+        assert_string_equal(s->range_start, "192.168.77.10");
+        assert_string_equal(s->range_end, "192.168.77.99");
+        assert_string_equal(s->netmask, "255.255.255.0");
+        assert_string_equal(s->router, "192.168.77.1");
+        assert_int_equal(s->tftp_port, 69);
+        assert_int_equal(s->http_port, 8080);
+        assert_string_equal(s->user, "nobody");
+        assert_string_equal(s->state_dir, "/var/lib/pxeforge/lab");
+}
+
 static const struct {
         const char *path;
         void (*check)(const struct cfg_config *c);
 } good_checks[] = {
+    {"good/server.yaml", check_server},
     {"good/full.yaml", check_full},
     {"good/minimal.yaml", check_minimal},
     {"good/pxe-full-os.yaml", check_pxe_full_os},
