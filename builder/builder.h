@@ -34,6 +34,9 @@ struct bld_options {
         const char *output_path;             /* overrides cfg->output_image_path */
         enum cfg_image_format output_format; /* overrides cfg->output_image_format */
         bool show_progress; /* a live elapsed-time line on long steps (a terminal) */
+        /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
+         * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl (`pxeforge up`: its own HTTP). */
+        const char *default_bootstrap_base_url;
 };
 
 /* Exit status conventions of a build, shared with the command line. */

@@ -330,7 +330,8 @@ static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_err
         int r = bld_bootstrap_check(l->tree, &b->dracut_major, err);
 
         if (r >= 0)
-                r = bld_bootstrap_url(&l->cfg->pxe, NULL, &b->url, &b->iso_name, err);
+                r = bld_bootstrap_url(&l->cfg->pxe, l->job->opts->default_bootstrap_base_url,
+                                      &b->url, &b->iso_name, err);
         if (r < 0)
                 return r;
         b->label = bld_iso_volume_label(l->cfg->os.hostname, build_unique());

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "builder/builder-internal.h"
+#include "builder/live-internal.h"
 #include "builder/run-internal.h"
 
 #define WORK_PREFIX        "pxeforge-"
@@ -76,6 +77,18 @@ static int resolve_output(const struct bld_job *job, struct pxf_error *err)
         return 0;
 }
 
+/* A bootstrap PXE build needs the ISO's URL: said now, not after the customization. */
+static int check_bootstrap_url(const struct bld_options *o, enum cfg_image_format format,
+                               struct pxf_error *err)
+{
+        _cleanup_free_ char *url = NULL, *name = NULL;
+
+        if ((format != CFG_FORMAT_PXE_DIR && format != CFG_FORMAT_PXE_TAR) ||
+            o->cfg->pxe.live.initramfs_type != CFG_INITRAMFS_BOOTSTRAP)
+                return 0;
+        return bld_bootstrap_url(&o->cfg->pxe, o->default_bootstrap_base_url, &url, &name, err);
+}
+
 static int resolve_job(const struct bld_options *o, struct bld_job *job, struct pxf_error *err)
 {
         job->opts = o;
@@ -92,6 +105,8 @@ static int resolve_job(const struct bld_options *o, struct bld_job *job, struct 
                                      "no output path: set output.image.path or "
                                      "--output-path");
         int r = resolve_format(o, job->output, &job->format, err);
+        if (r >= 0)
+                r = check_bootstrap_url(o, job->format, err);
         return r < 0 ? r : resolve_output(job, err);
 }
 

@@ -26,13 +26,23 @@ static const char usage[] =
     "                               default: from the output's extension: .raw .img\n"
     "                               .qcow2 .vhd .vhdx .iso .tar.gz)\n"
     "  --build-dir DIR              scratch space (default " BLD_DEFAULT_BUILD_DIR ")\n"
+    "  --bootstrap-base-url URL     where a bootstrap initramfs fetches image.iso\n"
+    "                               when the config sets no pxe.bootstrap*Url\n"
     "  --log-level LEVEL            error, warning, info (default) or debug\n"
     "  --help                       print this help\n"
     "\n"
     "Exit status: 0 success, 1 build failed, 2 bad command line, 3 invalid\n"
     "configuration, 130 interrupted.\n";
 
-enum { OPT_IMAGE = 256, OPT_CONFIG, OPT_BUILD_DIR, OPT_FORMAT, OPT_OUTPUT, OPT_LOG_LEVEL };
+enum {
+        OPT_IMAGE = 256,
+        OPT_CONFIG,
+        OPT_BUILD_DIR,
+        OPT_FORMAT,
+        OPT_OUTPUT,
+        OPT_LOG_LEVEL,
+        OPT_BOOTSTRAP_URL,
+};
 
 static const struct option long_options[] = {
     {"image-file", required_argument, NULL, OPT_IMAGE},
@@ -42,6 +52,7 @@ static const struct option long_options[] = {
     {"output-path", required_argument, NULL, OPT_OUTPUT},
     {"output-image-file", required_argument, NULL, OPT_OUTPUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"bootstrap-base-url", required_argument, NULL, OPT_BOOTSTRAP_URL},
     {"help", no_argument, NULL, 'h'},
     {0},
 };
@@ -76,6 +87,9 @@ static int parse_option(int c, struct customize_args *a)
                 return PXF_EXIT_OK;
         case OPT_LOG_LEVEL:
                 return set_log_level(optarg);
+        case OPT_BOOTSTRAP_URL:
+                a->build.default_bootstrap_base_url = optarg;
+                return PXF_EXIT_OK;
         default:
                 return PXF_EXIT_USAGE;
         }

@@ -65,6 +65,12 @@ expect_failure missing-additional-file 3 "missing-file.yaml:3:15: os.additionalF
 expect_failure bad-format 2 "unknown --output-image-format 'qcow3'" \
         --config-file "$good_config" --image-file "$image" --output-image-format qcow3
 
+# A bootstrap build without the ISO's URL is refused before any work.
+printf 'pxe:\n  initramfsType: bootstrap\n' > no-url.yaml
+expect_failure bootstrap-without-url 1 \
+        "neither pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl is set; set one of them" \
+        --config-file no-url.yaml --image-file "$image" --output-image-format pxe-dir
+
 # What the image lacks for a live output is found after customization; the error names the
 # packages to add, and still nothing is written.
 printf 'pxe:\n  initramfsType: bootstrap\n  bootstrapBaseUrl: http://10.0.0.1/\n' > no-dracut.yaml
