@@ -28,13 +28,10 @@
 struct server_child {
         struct appliance *app;
         char *binary;
-        pid_t pid;
-        int pidfd, errfd;
-        struct event *exit_ev, *err_ev, *restart_ev;
+        struct appliance_child *child;
+        struct event *restart_ev;
         unsigned backoff_ms;
         uint64_t started_usec;
-        char line[LINE_MAX_BYTES];
-        size_t line_len;
 };
 
 struct appliance {
@@ -119,20 +116,29 @@ static int find_server(char **ret, struct pxf_error *err)
         return pxf_error_set(err, -ENOENT, SERVER_NAME " not found next to '%s' (reinstall)", self);
 }
 
-/* ---- the server child ------------------------------------------------------------ */
+/* ---- children on the loop --------------------------------------------------------- */
 
-static void server_start(struct server_child *c);
+struct appliance_child {
+        struct event_base *base;
+        pid_t pid;
+        int pidfd, errfd;
+        struct event *exit_ev, *err_ev;
+        appliance_child_exit_fn on_exit;
+        void *userdata;
+        char line[LINE_MAX_BYTES];
+        size_t line_len;
+};
 
-/* Its log lines already carry "pxeforge: "; they pass through as they are. */
-static void server_forward(evutil_socket_t fd, short what, void *arg)
+/* Its lines already carry "pxeforge: " (it is one of ours); they pass through as they are. */
+static void child_relay(evutil_socket_t fd, short what, void *arg)
 {
-        struct server_child *c = arg;
+        struct appliance_child *c = arg;
         char buf[4096];
         ssize_t n = read(fd, buf, sizeof buf);
 
         (void)what;
         if (n <= 0) {
-                if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                if (c->err_ev && (n == 0 || (errno != EAGAIN && errno != EINTR)))
                         event_del(c->err_ev);
                 return;
         }
@@ -148,39 +154,104 @@ static void server_forward(evutil_socket_t fd, short what, void *arg)
         }
 }
 
-static void server_release(struct server_child *c)
+static void child_free(struct appliance_child *c)
 {
         if (c->exit_ev)
                 event_free(c->exit_ev);
         if (c->err_ev) {
-                server_forward(c->errfd, 0, c); /* its last words */
+                child_relay(c->errfd, 0, c); /* its last words */
                 event_free(c->err_ev);
         }
         if (c->pidfd >= 0)
                 (void)close(c->pidfd);
         if (c->errfd >= 0)
                 (void)close(c->errfd);
-        c->exit_ev = c->err_ev = NULL;
-        c->pidfd = c->errfd = -1;
-        c->pid = 0;
+        free(c);
 }
 
-static void server_exited(evutil_socket_t fd, short what, void *arg)
+static void child_exited(evutil_socket_t fd, short what, void *arg)
 {
-        struct server_child *c = arg;
+        struct appliance_child *c = arg;
+        appliance_child_exit_fn on_exit = c->on_exit;
+        void *userdata = c->userdata;
         siginfo_t si = {0};
-        struct timeval tv;
 
         (void)what;
         (void)waitid(P_PIDFD, (id_t)fd, &si, WEXITED);
-        server_release(c);
+        child_free(c);
+        on_exit(&si, userdata);
+}
+
+int appliance_child_start(struct event_base *base, const char *const *argv,
+                          const struct pxf_spawn_opts *opts, appliance_child_exit_fn on_exit,
+                          void *userdata, struct appliance_child **ret, struct pxf_error *err)
+{
+        struct appliance_child *c = pxf_calloc(1, sizeof *c);
+        int r = pxf_spawn_start(argv, opts, &c->pid, &c->errfd, err);
+
+        c->pidfd = -1;
+        if (r < 0) {
+                c->errfd = -1;
+                child_free(c);
+                return r;
+        }
+        c->base = base;
+        c->on_exit = on_exit;
+        c->userdata = userdata;
+        c->pidfd = pidfd_open(c->pid, 0);
+        if (c->pidfd < 0) {
+                r = pxf_error_set(err, -errno, "pidfd_open: %m");
+                (void)kill(c->pid, SIGKILL);
+                (void)waitpid(c->pid, NULL, 0);
+                child_free(c);
+                return r;
+        }
+        c->exit_ev = event_new(base, c->pidfd, EV_READ, child_exited, c);
+        c->err_ev = event_new(base, c->errfd, EV_READ | EV_PERSIST, child_relay, c);
+        event_add(c->exit_ev, NULL);
+        event_add(c->err_ev, NULL);
+        *ret = c;
+        return 0;
+}
+
+void appliance_child_stop(struct appliance_child *c, const char *name, int grace_seconds)
+{
+        siginfo_t si = {0};
+
+        if (!c)
+                return;
+        (void)pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
+        for (int i = 0; i < grace_seconds * 10 && si.si_pid == 0; i++) {
+                if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0)
+                        break;
+                if (si.si_pid == 0)
+                        (void)usleep(100 * 1000);
+        }
+        if (si.si_pid == 0) {
+                log_warning("%s did not stop in %d s; killing it", name, grace_seconds);
+                (void)pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
+                (void)waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
+        }
+        child_free(c);
+}
+
+/* ---- the server child ------------------------------------------------------------ */
+
+static void server_start(struct server_child *c);
+
+static void server_exited(const siginfo_t *si, void *arg)
+{
+        struct server_child *c = arg;
+        struct timeval tv;
+
+        c->child = NULL;
         if (c->app->stopping)
                 return;
         if (pxf_now_usec() - c->started_usec > STABLE_USEC)
                 c->backoff_ms = RESTART_MIN_MS;
         log_warning(SERVER_NAME " %s %d; restarting it in %u ms",
-                    si.si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
-                    si.si_status, c->backoff_ms);
+                    si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+                    si->si_status, c->backoff_ms);
         tv = (struct timeval){.tv_sec = c->backoff_ms / 1000,
                               .tv_usec = c->backoff_ms % 1000 * 1000};
         c->backoff_ms = c->backoff_ms * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : c->backoff_ms * 2;
@@ -206,44 +277,19 @@ static void server_start(struct server_child *c)
         struct pxf_spawn_opts opts = {
             .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 2};
         struct pxf_error err = {0};
-        int r = pxf_spawn_start(argv, &opts, &c->pid, &c->errfd, &err);
 
-        if (r >= 0 && (c->pidfd = pidfd_open(c->pid, 0)) < 0)
-                r = pxf_error_set(&err, -errno, "pidfd_open: %m");
-        if (r < 0) {
+        if (appliance_child_start(a->base, argv, &opts, server_exited, c, &c->child, &err) < 0) {
                 log_error("cannot start " SERVER_NAME ": %s", err.msg);
                 event_base_loopexit(a->base, NULL);
                 return;
         }
         c->started_usec = pxf_now_usec();
-        c->exit_ev = event_new(a->base, c->pidfd, EV_READ, server_exited, c);
-        c->err_ev = event_new(a->base, c->errfd, EV_READ | EV_PERSIST, server_forward, c);
-        event_add(c->exit_ev, NULL);
-        event_add(c->err_ev, NULL);
 }
 
-/* SIGTERM, then SIGKILL after the grace period; reaps it either way. */
 static void server_stop(struct server_child *c)
 {
-        siginfo_t si;
-
-        if (c->pid > 0) {
-                (void)pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-                for (int i = 0; i < STOP_GRACE_SECONDS * 10; i++) {
-                        si.si_pid = 0;
-                        if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-                            si.si_pid != 0)
-                                break;
-                        (void)usleep(100 * 1000);
-                }
-                if (si.si_pid == 0) {
-                        log_warning(SERVER_NAME " did not stop in %d s; killing it",
-                                    STOP_GRACE_SECONDS);
-                        (void)pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
-                        (void)waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
-                }
-        }
-        server_release(c);
+        appliance_child_stop(c->child, SERVER_NAME, STOP_GRACE_SECONDS);
+        c->child = NULL;
         if (c->restart_ev)
                 event_free(c->restart_ev);
         c->restart_ev = NULL;
@@ -409,7 +455,7 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
             .o = o,
             .tftp_fd = -1,
             .http_fd = -1,
-            .server = {.pidfd = -1, .errfd = -1, .backoff_ms = RESTART_MIN_MS},
+            .server = {.backoff_ms = RESTART_MIN_MS},
         };
         int r;
 

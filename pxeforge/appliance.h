@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "common/common.h"
@@ -46,6 +47,18 @@ struct appliance_opts {
         void (*on_hup)(struct event_base *base, void *userdata);
         void *userdata;
 };
+
+/* A child process on the appliance's loop: its stderr relayed to ours line by line (it is
+ * one of pxeforge's own programs), on_exit called once it exited and was reaped (the
+ * child is freed by then). */
+struct appliance_child;
+typedef void (*appliance_child_exit_fn)(const siginfo_t *si, void *userdata);
+int appliance_child_start(struct event_base *base, const char *const *argv,
+                          const struct pxf_spawn_opts *opts, appliance_child_exit_fn on_exit,
+                          void *userdata, struct appliance_child **ret, struct pxf_error *err);
+/* SIGTERM, SIGKILL after grace_seconds; reaps and frees it without calling on_exit.
+ * Accepts NULL. */
+void appliance_child_stop(struct appliance_child *c, const char *name, int grace_seconds);
 
 /* The address pxeforge serves on, as resolve_address() finds it: for defaults that need
  * it before serving (the bootstrap ISO's URL). */

@@ -133,7 +133,7 @@ static int check_root(const char *root, struct pxf_error *err)
 static void on_stop(evutil_socket_t sig, short what, void *base)
 {
         (void)what;
-        log_info("signal %d: stopping", (int)sig);
+        log_debug("server: signal %d, stopping", (int)sig);
         event_base_loopexit(base, NULL);
 }
 
