@@ -463,6 +463,8 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
         a.runtime_dir = o->runtime_dir ? pxf_strdup(o->runtime_dir)
                                        : pxf_asprintf(APPLIANCE_RUNTIME_DIR "/%d", (int)getpid());
         r = setup(&a, err);
+        if (r >= 0 && o->on_start)
+                o->on_start(a.base, o->userdata);
         if (r >= 0 && event_base_dispatch(a.base) < 0)
                 r = pxf_error_set(err, -EIO, "the event loop failed");
         teardown(&a);

@@ -45,6 +45,8 @@ struct appliance_opts {
         const char *dnsmasq;                 /* NULL: found in the usual places */
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
         void (*on_hup)(struct event_base *base, void *userdata);
+        /* Called once everything runs, just before the loop starts (may be NULL). */
+        void (*on_start)(struct event_base *base, void *userdata);
         void *userdata;
 };
 

@@ -17,6 +17,7 @@ enum pxf_exit {
 int cmd_customize(int argc, char **argv);
 int cmd_validate_config(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */

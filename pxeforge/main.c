@@ -17,6 +17,7 @@ static const char usage[] =
     "  customize        customize a disk image from a YAML configuration\n"
     "  validate-config  check a configuration file without touching any image\n"
     "  serve            serve PXE artifacts: TFTP, HTTP and DHCP (proxy or authoritative)\n"
+    "  up               build PXE artifacts from a config and serve them; rebuild on SIGHUP\n"
     "\n"
     "Options:\n"
     "  --log-level LEVEL  error, warning, info (default) or debug\n"
@@ -35,6 +36,7 @@ static const struct {
     {"customize", cmd_customize},
     {"validate-config", cmd_validate_config},
     {"serve", cmd_serve},
+    {"up", cmd_up},
 };
 
 int set_log_level(const char *value)

@@ -233,6 +233,8 @@ vm_boot_cdrom() {
 # read-only at 10.0.2.2. The virtio-net NIC has no option ROM (romfile=), so OVMF's own
 # network stack (VirtioNetDxe + PXE over IPv4) does the boot, as on real UEFI hardware.
 # 2 vCPUs, 3072 MiB, no disk unless given as extra args. Returns at once.
+# VM_USER_NET: more -netdev user options, e.g. "net=192.168.77.0/24,host=192.168.77.1"
+# to give the host (and its loopback services) another address in the VM.
 vm_boot_pxe_user() {
 	if (($# < 3)); then
 		_vm_log "usage: vm_boot_pxe_user <tftp-dir> <bootfile> <console.log> [qemu args...]"
@@ -249,7 +251,7 @@ vm_boot_pxe_user() {
 	fi
 	tftp=$(cd "$tftp" && pwd)
 	_vm_start "$console" 3072 \
-		-netdev "user,id=net0,tftp=$tftp,bootfile=$bootfile" \
+		-netdev "user,id=net0,tftp=$tftp,bootfile=$bootfile${VM_USER_NET:+,$VM_USER_NET}" \
 		-device virtio-net-pci,netdev=net0,romfile=,bootindex=1 \
 		"$@"
 }

@@ -1,34 +1,28 @@
 #!/usr/bin/env bash
-# VM tests of the bootstrap mode: customize the Debian test image into `pxe-dir` artifacts
-# whose small dracut initramfs downloads image.iso over HTTP, then
+# VM tests of the bootstrap mode: the Debian test image customized into `pxe-dir`
+# artifacts whose small dracut initramfs downloads image.iso over HTTP
+# (tests/vm/pxe/bootstrap.yaml, built by the artifacts fixture), then
 #   1. PXE-boot a UEFI VM through QEMU's user-mode TFTP (shim, GRUB, kernel, initramfs),
-#      with image.iso served over HTTP from the host's loopback (10.0.2.2 in the VM);
+#      with image.iso served over HTTP from the host's loopback (192.168.77.1 in the VM);
 #   2. boot the same image.iso from a virtual CD drive, with no network server at all.
 # Both must reach the marker the config's service prints, on an overlay root.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
 pxf_tmpdir
-vm_guestfs_env
 
-port=8089 # must match bootstrapBaseUrl in tests/vm/pxe/bootstrap.yaml
-image=$(pxf_test_image)
-out=$PXF_TMP/artifacts
-start=$SECONDS
-"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/bootstrap.yaml" \
-        --image-file "$image" --output-path "$out" --build-dir "$PXF_TMP/build" \
-        || fail "pxeforge customize (bootstrap) failed"
-echo "build took $((SECONDS - start)) s"
-ls -la "$out"
-for f in bootx64.efi grubx64.efi vmlinuz initrd.img image.iso grub/grub.cfg manifest SHA256SUMS; do
-        [ -f "$out/$f" ] || fail "missing artifact $f"
-done
-(cd "$out" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match the files"
-grep -q "root=live:http://10.0.2.2:$port/image.iso" "$out/grub/grub.cfg" \
+# Built once per test run by the artifacts fixture (tests/vm/build-artifacts.sh).
+out=${PXF_TEST_BOOTSTRAP_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/bootstrap}
+[ -f "$out/image.iso" ] || fail "no bootstrap artifacts at $out (the artifacts fixture builds them)"
+# tests/vm/pxe/bootstrap.yaml fetches http://192.168.77.1:8089/image.iso: the address of
+# the test bridge's appliance, which QEMU's user network gives the host here.
+port=8089
+host=192.168.77.1
+grep -q "root=live:http://$host:$port/image.iso" "$out/grub/grub.cfg" \
         || fail "grub.cfg lacks root=live:<URL>"
 grep -q '^initramfs-type: bootstrap$' "$out/manifest" || fail "manifest: wrong initramfs type"
 echo "bootstrap initrd: $(stat -c %s "$out/initrd.img") bytes, image.iso: $(stat -c %s "$out/image.iso") bytes"
 
-# HTTP for image.iso on the host's loopback; QEMU's user network maps 10.0.2.2 to it.
+# HTTP for image.iso on the host's loopback; QEMU's user network maps $host to it.
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$out" > "$PXF_TMP/http.log" 2>&1 &
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
@@ -45,7 +39,7 @@ check_marker() {
 
 console=$PXF_TMP/pxe-console.log
 start=$SECONDS
-vm_boot_pxe_user "$out" bootx64.efi "$console"
+VM_USER_NET="net=192.168.77.0/24,host=$host" vm_boot_pxe_user "$out" bootx64.efi "$console"
 vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || { cat "$PXF_TMP/http.log" >&2; fail "PXE: no marker"; }
 echo "PXE boot to the marker took $((SECONDS - start)) s"
 check_marker "$console" PXE

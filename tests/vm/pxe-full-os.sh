@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# VM test: customize the Debian test image into `pxe-dir` artifacts with the whole OS as
-# the initramfs, check the folder, then PXE-boot a UEFI VM from it through QEMU's
+# VM test: the Debian test image customized into `pxe-dir` artifacts with the whole OS as
+# the initramfs (tests/vm/pxe/full-os.yaml, built by the artifacts fixture): check the
+# folder, then PXE-boot a UEFI VM from it through QEMU's
 # user-mode TFTP server (OVMF's own PXE client -> shim -> GRUB -> kernel + initrd over
 # TFTP) and read the marker the config's service prints on the serial console.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
 pxf_tmpdir
-vm_guestfs_env
 
-image=$(pxf_test_image)
-out=$PXF_TMP/artifacts
-start=$SECONDS
-"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/full-os.yaml" \
-        --image-file "$image" --output-path "$out" --build-dir "$PXF_TMP/build" \
-        || fail "pxeforge customize to pxe-dir failed"
-echo "build took $((SECONDS - start)) s"
+# Built once per test run by the artifacts fixture (tests/vm/build-artifacts.sh).
+out=${PXF_TEST_FULLOS_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/full-os}
+[ -f "$out/initrd.img" ] || fail "no full-os artifacts at $out (the artifacts fixture builds them)"
 
 for f in bootx64.efi grubx64.efi vmlinuz initrd.img grub/grub.cfg boot/grub2/grub.cfg \
         extra/readme.txt; do
@@ -28,7 +24,6 @@ grep -q '^[[:space:]]*linux /vmlinuz .*pxf.pxe=full-os' "$out/grub/grub.cfg" \
 ! grep -q 'root=' "$out/grub/grub.cfg" || fail "full-os must not pass root="
 [ "$(cat "$out/extra/readme.txt")" = "served beside the artifacts" ] \
         || fail "pxe.additionalFiles content differs"
-[ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
 ls -la "$out" "$out/grub"
 echo "initrd.img: $(stat -c %s "$out/initrd.img") bytes"
 

@@ -1,0 +1,503 @@
+/* pxeforge up: build PXE artifacts from a config (as `customize` does), then serve them
+ * (as `serve` does), in one process tree; rebuild on SIGHUP, or with --watch whenever the
+ * config file changes.
+ *
+ * Builds are kept in the state directory as build-<n>/, and `current` is a symlink to the
+ * one being served. A rebuild runs `pxeforge customize` as a child into the next
+ * build-<n>; only when it succeeded is `current` swapped (rename of a new symlink over it,
+ * atomic), so the servers, which resolve the folder on every request, pick up the new
+ * files while transfers in flight finish on the old ones. The older builds are removed
+ * after the swap; their files stay readable to whoever still has them open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "pxeforge/appliance.h"
+#include "pxeforge/commands.h"
+
+#define STATE_ROOT      "/var/lib/pxeforge"
+#define WATCH_SETTLE_MS 1000 /* editors write a file in several steps */
+
+static const char usage[] =
+    "Usage: pxeforge up --config-file FILE [OPTIONS]\n"
+    "\n"
+    "Builds PXE artifacts from the configuration (as `customize` does, always pxe-dir)\n"
+    "and serves them (as `serve` does) with the settings of the config's `server`\n"
+    "section. A bootstrap build whose config sets no pxe.bootstrap*Url fetches\n"
+    "image.iso from this appliance's own HTTP server. On SIGHUP, or with --watch when\n"
+    "the config file changes, it rebuilds and swaps the served artifacts atomically;\n"
+    "a failed rebuild keeps serving the previous ones.\n"
+    "\n"
+    "  --config-file FILE   the YAML configuration (required)\n"
+    "  --image-file FILE    input image (overrides input.image.path)\n"
+    "  --build-dir DIR      scratch space for builds\n"
+    "  --state-dir DIR      where builds are kept (overrides server.stateDir; default\n"
+    "                       " STATE_ROOT "/<config name>)\n"
+    "  --watch              rebuild when the config file changes\n"
+    "  --log-level LEVEL    error, warning, info (default) or debug\n"
+    "  --help               print this help\n"
+    "\n"
+    "Exit status: 0 stopped by a signal, 1 failure, 2 bad command line, 3 invalid\n"
+    "configuration.\n";
+
+struct up {
+        const char *config_path, *image, *build_dir, *state_arg;
+        bool watch;
+        const struct cfg_config *cfg;
+        char *state_dir, *current, *self, *base_url;
+        unsigned generation;
+        /* the rebuild in progress, and whether another was asked for meanwhile */
+        struct appliance_child *build;
+        char *building;
+        bool again;
+        int inotify_fd;
+        struct event *watch_ev, *settle_ev;
+        struct event_base *base;
+};
+
+enum { OPT_CONFIG = 256, OPT_IMAGE, OPT_BUILD_DIR, OPT_STATE_DIR, OPT_WATCH, OPT_LOG_LEVEL };
+
+static const struct option long_options[] = {
+    {"config-file", required_argument, NULL, OPT_CONFIG},
+    {"image-file", required_argument, NULL, OPT_IMAGE},
+    {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"watch", no_argument, NULL, OPT_WATCH},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
+static int parse_args(int argc, char **argv, struct up *u)
+{
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        fputs(usage, stdout);
+                        return -1;
+                case OPT_CONFIG:
+                        u->config_path = optarg;
+                        break;
+                case OPT_IMAGE:
+                        u->image = optarg;
+                        break;
+                case OPT_BUILD_DIR:
+                        u->build_dir = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        u->state_arg = optarg;
+                        break;
+                case OPT_WATCH:
+                        u->watch = true;
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (set_log_level(optarg) != PXF_EXIT_OK)
+                                return PXF_EXIT_USAGE;
+                        break;
+                default:
+                        fputs(usage, stderr);
+                        return PXF_EXIT_USAGE;
+                }
+        }
+        if (!u->config_path || optind != argc) {
+                log_error("up needs --config-file and no other arguments");
+                fputs(usage, stderr);
+                return PXF_EXIT_USAGE;
+        }
+        return PXF_EXIT_OK;
+}
+
+/* ---- builds ------------------------------------------------------------------------ */
+
+static const char *base_name(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        return slash ? slash + 1 : path;
+}
+
+/* The `pxeforge customize` command line of one build into dir. */
+static char **build_argv(const struct up *u, const char *dir)
+{
+        char **argv = NULL;
+
+        pxf_strv_push(&argv, u->self);
+        pxf_strv_push(&argv, "customize");
+        pxf_strv_push(&argv, "--config-file");
+        pxf_strv_push(&argv, u->config_path);
+        pxf_strv_push(&argv, "--output-path");
+        pxf_strv_push(&argv, dir);
+        pxf_strv_push(&argv, "--output-image-format");
+        pxf_strv_push(&argv, "pxe-dir");
+        if (u->base_url) {
+                pxf_strv_push(&argv, "--bootstrap-base-url");
+                pxf_strv_push(&argv, u->base_url);
+        }
+        if (u->image) {
+                pxf_strv_push(&argv, "--image-file");
+                pxf_strv_push(&argv, u->image);
+        }
+        if (u->build_dir) {
+                pxf_strv_push(&argv, "--build-dir");
+                pxf_strv_push(&argv, u->build_dir);
+        }
+        pxf_strv_push(&argv, "--log-level");
+        pxf_strv_push(&argv, pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info");
+        return argv;
+}
+
+/* A build runs as `customize` would from this shell: libguestfs settings, proxies and
+ * the like come from the environment. */
+static const char *const *build_env(void)
+{
+        extern char **environ;
+
+        return (const char *const *)environ;
+}
+
+/* The next free build-<n> below the state directory. */
+static char *next_build_dir(struct up *u)
+{
+        for (;;) {
+                char *dir = pxf_asprintf("%s/build-%u", u->state_dir, ++u->generation);
+                struct stat st;
+                if (lstat(dir, &st) < 0 && errno == ENOENT)
+                        return dir;
+                free(dir);
+        }
+}
+
+/* Points `current` at dir: a new symlink renamed over the old one, so a reader sees
+ * either the old or the new folder, never none. */
+static int publish(struct up *u, const char *dir, struct pxf_error *err)
+{
+        _cleanup_free_ char *tmp = pxf_asprintf("%s.new", u->current);
+        const char *name = base_name(dir);
+
+        (void)unlink(tmp);
+        if (symlink(name, tmp) < 0 || rename(tmp, u->current) < 0) {
+                int r = -errno;
+                (void)unlink(tmp);
+                return pxf_error_set(err, r, "cannot point '%s' at '%s': %s", u->current, dir,
+                                     strerror(-r));
+        }
+        log_info("serving %s", dir);
+        return 0;
+}
+
+/* Every build-<n> but the one being served (and the one being built). */
+static void remove_old_builds(const struct up *u, const char *keep)
+{
+        const char *keep_name = base_name(keep);
+        DIR *d = opendir(u->state_dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, "build-", 6) != 0 || strcmp(de->d_name, keep_name) == 0)
+                        continue;
+                if (u->building && strcmp(base_name(u->building), de->d_name) == 0)
+                        continue;
+                _cleanup_free_ char *path = pxf_asprintf("%s/%s", u->state_dir, de->d_name);
+                (void)pxf_rm_rf(path);
+        }
+        (void)closedir(d);
+}
+
+/* The first build, before anything is served: its own loop until the child exits. */
+static void first_build_exited(const siginfo_t *si, void *userdata)
+{
+        int *status = userdata;
+
+        *status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+}
+
+static int first_build(struct up *u, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = next_build_dir(u);
+        _cleanup_strv_free_ char **argv = build_argv(u, dir);
+        struct pxf_spawn_opts opts = {.stdout_fd = PXF_SPAWN_INHERIT, .envp = build_env()};
+        struct event_base *base = event_base_new();
+        struct appliance_child *child = NULL;
+        int status = -1, r;
+
+        if (!base)
+                return pxf_error_set(err, -ENOMEM, "cannot create an event loop");
+        log_info("building %s", dir);
+        r = appliance_child_start(base, (const char *const *)argv, &opts, first_build_exited,
+                                  &status, &child, err);
+        if (r >= 0)
+                (void)event_base_dispatch(base);
+        event_base_free(base);
+        if (r >= 0 && status != 0)
+                r = pxf_error_set(err, -ECHILD, "the build failed (status %d); nothing to serve",
+                                  status);
+        if (r >= 0)
+                r = publish(u, dir, err);
+        if (r >= 0)
+                remove_old_builds(u, dir);
+        return r;
+}
+
+static void start_rebuild(struct up *u);
+
+static void rebuild_exited(const siginfo_t *si, void *userdata)
+{
+        struct up *u = userdata;
+        struct pxf_error err = {0};
+        bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
+
+        u->build = NULL;
+        if (!ok) {
+                log_error("rebuild into %s failed; still serving the previous artifacts",
+                          u->building);
+                (void)pxf_rm_rf(u->building);
+        } else if (publish(u, u->building, &err) < 0) {
+                log_error("%s", err.msg);
+        } else {
+                _cleanup_free_ char *keep = pxf_strdup(u->building);
+                free(u->building);
+                u->building = NULL;
+                remove_old_builds(u, keep);
+        }
+        free(u->building);
+        u->building = NULL;
+        if (u->again) {
+                u->again = false;
+                start_rebuild(u);
+        }
+}
+
+static void start_rebuild(struct up *u)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        struct pxf_spawn_opts opts = {.stdout_fd = PXF_SPAWN_INHERIT, .envp = build_env()};
+        struct pxf_error err = {0};
+
+        if (u->build) {
+                log_info("a rebuild is running; another one follows it");
+                u->again = true;
+                return;
+        }
+        u->building = next_build_dir(u);
+        argv = build_argv(u, u->building);
+        log_info("rebuilding into %s", u->building);
+        if (appliance_child_start(u->base, (const char *const *)argv, &opts, rebuild_exited, u,
+                                  &u->build, &err) < 0) {
+                log_error("cannot start the rebuild: %s", err.msg);
+                free(u->building);
+                u->building = NULL;
+        }
+}
+
+/* ---- SIGHUP and --watch ------------------------------------------------------------ */
+
+static void on_settled(evutil_socket_t fd, short what, void *arg)
+{
+        (void)fd;
+        (void)what;
+        log_info("the config file changed");
+        start_rebuild(arg);
+}
+
+/* Any event on the config's directory that names the config file starts (or restarts)
+ * the settle timer. */
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+        struct up *u = arg;
+        const char *name = base_name(u->config_path);
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        const struct timeval settle = {.tv_sec = 0, .tv_usec = WATCH_SETTLE_MS * 1000};
+        ssize_t n = read(fd, buf, sizeof buf);
+        bool hit = false;
+
+        (void)what;
+        for (char *p = buf; n > 0 && p < buf + n;) {
+                const struct inotify_event *ev = (const struct inotify_event *)p;
+                hit = hit || (ev->len && strcmp(ev->name, name) == 0);
+                p += sizeof *ev + ev->len;
+        }
+        if (hit)
+                event_add(u->settle_ev, &settle);
+}
+
+static int start_watch(struct up *u, struct event_base *base, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(u->config_path);
+
+        u->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (u->inotify_fd < 0 ||
+            inotify_add_watch(u->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
+                return pxf_error_set(err, -errno, "cannot watch '%s': %m", dir);
+        u->watch_ev = event_new(base, u->inotify_fd, EV_READ | EV_PERSIST, on_inotify, u);
+        u->settle_ev = evtimer_new(base, on_settled, u);
+        event_add(u->watch_ev, NULL);
+        log_info("watching %s for changes", u->config_path);
+        return 0;
+}
+
+/* Called on SIGHUP inside the appliance's loop. */
+static void on_hup(struct event_base *base, void *userdata)
+{
+        struct up *u = userdata;
+
+        u->base = base;
+        log_info("SIGHUP: rebuilding");
+        start_rebuild(u);
+}
+
+/* ---- setup ------------------------------------------------------------------------- */
+
+static int resolve_state(struct up *u, struct pxf_error *err)
+{
+        _cleanup_free_ char *name = pxf_strdup(base_name(u->config_path));
+        char *dot = strrchr(name, '.');
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        int r;
+
+        if (n <= 0)
+                return pxf_error_set(err, -errno, "cannot find my own executable: %m");
+        self[n] = '\0';
+        u->self = pxf_strdup(self);
+        if (dot && dot != name)
+                *dot = '\0';
+        u->state_dir = u->state_arg               ? pxf_strdup(u->state_arg)
+                       : u->cfg->server.state_dir ? pxf_strdup(u->cfg->server.state_dir)
+                                                  : pxf_asprintf(STATE_ROOT "/%s", name);
+        u->current = pxf_asprintf("%s/current", u->state_dir);
+        r = pxf_mkdir_p(u->state_dir, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", u->state_dir, strerror(-r));
+        /* The served files are read by the unprivileged server. */
+        return chmod(u->state_dir, 0755) < 0
+                   ? pxf_error_set(err, -errno, "cannot chmod '%s': %m", u->state_dir)
+                   : 0;
+}
+
+static enum appliance_dhcp dhcp_mode(enum cfg_dhcp_mode m)
+{
+        switch (m) {
+        case CFG_DHCP_OFF:
+                return APPLIANCE_DHCP_OFF;
+        case CFG_DHCP_AUTHORITATIVE:
+                return APPLIANCE_DHCP_AUTHORITATIVE;
+        case CFG_DHCP_UNSET:
+        case CFG_DHCP_PROXY:
+                break;
+        }
+        return APPLIANCE_DHCP_PROXY;
+}
+
+static struct appliance_opts serve_opts(const struct up *u)
+{
+        const struct cfg_server *s = &u->cfg->server;
+
+        return (struct appliance_opts){
+            .artifacts = u->current,
+            .interface = s->interface,
+            .address = s->address,
+            .tftp_port = (uint16_t)s->tftp_port,
+            .http_port = (uint16_t)s->http_port,
+            .dhcp = s->interface ? dhcp_mode(s->dhcp) : APPLIANCE_DHCP_OFF,
+            .range_start = s->range_start,
+            .range_end = s->range_end,
+            .netmask = s->netmask,
+            .router = s->router,
+            .user = s->user,
+            .on_hup = on_hup,
+        };
+}
+
+/* The appliance's own HTTP URL, the default place a bootstrap initramfs fetches from. */
+static int resolve_base_url(struct up *u, struct pxf_error *err)
+{
+        const struct cfg_server *s = &u->cfg->server;
+        char addr[64] = "", mask[64];
+        int r = 0;
+
+        if (s->address)
+                snprintf(addr, sizeof addr, "%s", s->address);
+        else if (s->interface)
+                r = appliance_interface_ipv4(s->interface, addr, sizeof addr, mask, sizeof mask,
+                                             err);
+        if (r < 0)
+                return r;
+        if (!addr[0])
+                return 0; /* no address to offer: the config must name the URL itself */
+        u->base_url =
+            pxf_asprintf("http://%s:%d/", addr, s->http_port ? s->http_port : APPLIANCE_HTTP_PORT);
+        return 0;
+}
+
+static void up_free(struct up *u)
+{
+        appliance_child_stop(u->build, "the rebuild", 30);
+        if (u->watch_ev)
+                event_free(u->watch_ev);
+        if (u->settle_ev)
+                event_free(u->settle_ev);
+        if (u->inotify_fd > 0)
+                (void)close(u->inotify_fd);
+        if (u->building)
+                (void)pxf_rm_rf(u->building);
+        free(u->building);
+        free(u->state_dir);
+        free(u->current);
+        free(u->self);
+        free(u->base_url);
+}
+
+/* Arms --watch on the appliance's loop once it runs. */
+static void on_start(struct event_base *base, void *userdata)
+{
+        struct up *u = userdata;
+        struct pxf_error err = {0};
+
+        u->base = base;
+        if (u->watch && start_watch(u, base, &err) < 0)
+                log_error("%s (rebuilds on SIGHUP only)", err.msg);
+}
+
+int cmd_up(int argc, char **argv)
+{
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+        struct up u = {.inotify_fd = -1};
+        struct appliance_opts o;
+        struct pxf_error err = {0};
+        int r = parse_args(argc, argv, &u);
+
+        if (r != PXF_EXIT_OK)
+                return r < 0 ? PXF_EXIT_OK : r;
+        r = load_config(u.config_path, true, &cfg);
+        if (r != PXF_EXIT_OK)
+                return r;
+        u.cfg = cfg;
+        r = resolve_state(&u, &err);
+        if (r >= 0)
+                r = resolve_base_url(&u, &err);
+        if (r >= 0)
+                r = first_build(&u, &err);
+        if (r >= 0) {
+                o = serve_opts(&u);
+                o.userdata = &u;
+                o.on_start = on_start;
+                r = appliance_run(&o, &err);
+        }
+        up_free(&u);
+        if (r < 0) {
+                log_error("%s", err.msg);
+                return PXF_EXIT_FAILED;
+        }
+        return PXF_EXIT_OK;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# VM test of the appliance in proxy mode: in a test bridge a plain dnsmasq plays the LAN's
+# own DHCP server (addresses only, no boot information); `pxeforge serve --dhcp proxy`
+# beside it supplies only the boot information and serves the full-OS artifacts over
+# TFTP. A UEFI VM must take its address from the LAN server, its boot file from pxeforge,
+# and boot to the marker.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+bridge=$PXF_SOURCE_DIR/deploy/test-bridge.sh
+art=${PXF_TEST_FULLOS_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/full-os}
+[ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, ports 67 and 69)"
+[ -f "$art/initrd.img" ] || fail "no full-os artifacts at $art (the artifacts fixture builds them)"
+command -v dnsmasq >/dev/null || fail "dnsmasq not found: install dnsmasq-base (tests/deps.sh)"
+
+pxf_tmpdir
+export PXF_BRIDGE_STATE_DIR=$PXF_TMP/bridge
+name=proxy$$
+lan_pid=
+cleanup() {
+        local rc=$?
+        [ -n "$lan_pid" ] && kill "$lan_pid" 2>/dev/null && wait "$lan_pid" 2>/dev/null
+        "$bridge" down --name "$name" >&2 || true
+        rm -rf "$PXF_TMP"
+        return $rc
+}
+trap cleanup EXIT
+
+"$bridge" up --name "$name" --subnet 192.168.77.0/24 --vms 1
+ns=pxf-$name
+# The LAN's DHCP server, on a second address of the bridge: addresses only.
+ip -n "$ns" addr add 192.168.77.2/24 dev br0
+ip netns exec "$ns" dnsmasq --keep-in-foreground --log-facility=- --log-dhcp --conf-file=/dev/null \
+        --port=0 --listen-address=192.168.77.2 --bind-dynamic --dhcp-authoritative \
+        --dhcp-range=192.168.77.100,192.168.77.200,255.255.255.0,1h \
+        --dhcp-leasefile="$PXF_TMP/lan.leases" --pid-file= --user=nobody \
+        > "$PXF_TMP/lan.log" 2>&1 &
+lan_pid=$!
+sleep 1
+kill -0 "$lan_pid" 2>/dev/null || { cat "$PXF_TMP/lan.log" >&2; fail "the LAN DHCP server did not start"; }
+
+"$bridge" appliance --name "$name" -- "$PXF_BIN" serve --artifacts "$art" --interface br0 \
+        --address 192.168.77.1 --dhcp proxy --runtime-dir "$PXF_TMP/run"
+"$bridge" wait --name "$name" --appliance --for 'serving .* DHCP proxy' --timeout 30 \
+        || fail "the appliance did not start"
+start=$SECONDS
+"$bridge" boot --name "$name" --vm 0
+"$bridge" wait --name "$name" --vm 0 --for 'PXF-BOOT-OK' --timeout 1200 \
+        || { "$bridge" console --name "$name" --appliance | tail -n 40 >&2; fail "no marker"; }
+echo "network boot to the marker took $((SECONDS - start)) s"
+line=$("$bridge" console --name "$name" --vm 0 | grep -a -m1 'PXF-BOOT-OK')
+echo "$line"
+grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the full-OS initramfs"
+
+log=$("$bridge" console --name "$name" --appliance)
+grep -q 'DHCPACK(br0) 192.168.77.1[0-9][0-9] ' "$PXF_TMP/lan.log" \
+        || fail "the LAN server handed out no address"
+echo "lan: $(grep -m1 'DHCPACK' "$PXF_TMP/lan.log")"
+grep -Eq 'dnsmasq: .*(PXE|proxy)' <<<"$log" || fail "pxeforge's proxy DHCP answered nothing"
+! grep -Eq 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' <<<"$log" \
+        || fail "pxeforge handed out an address in proxy mode"
+grep -Eq "tftp: .* 'bootx64.efi' .*: ok" <<<"$log" || fail "shim was not served over TFTP"
+grep -Eq "tftp: .* '/?initrd.img' .*: ok" <<<"$log" || fail "the initramfs was not served over TFTP"
+
+"$bridge" stop-vm --name "$name" --vm 0
+"$bridge" stop-appliance --name "$name" || fail "the appliance did not stop cleanly on SIGTERM"
+pass "proxy DHCP beside the LAN's server: the VM booted the full-OS artifacts from pxeforge"
