@@ -43,9 +43,10 @@
 #   down --name NAME
 #       Stop the VMs and the appliance started by this script (recorded PIDs and what
 #       their sessions left in the namespace; nothing else is ever signalled), delete
-#       the taps, the bridge, the namespace and STATE. Refuses to delete a namespace in
-#       which other processes still run (it lists them). Safe to run twice; exit 0 when
-#       nothing is left.
+#       the taps, the bridge, the namespace and STATE with the logs in it (copy what you
+#       want to keep first; a --console FILE outside STATE stays). Refuses to delete a
+#       namespace in which other processes still run (it lists them). Safe to run twice;
+#       exit 0 when nothing is left.
 #   help | --help
 #
 # NAME: letters, digits, '-' and '_', at most 32 characters.
@@ -105,7 +106,7 @@ usage() { sed -n '2,/^\([^#]\|$\)/{/^#/{s/^# \{0,1\}//;p}}' "$SELF"; }
 
 need_root() {
         [[ $(id -u) -eq 0 ]] ||
-                die "must run as root (it creates network namespaces and tap devices): sudo $0 $*"
+                die "must run as root (it creates network namespaces and tap devices): sudo $0 ${ARGV[*]}"
 }
 
 need_cmd() {
@@ -198,6 +199,8 @@ proc_field() {
         s=${s##*) }
         local -a fld
         read -ra fld <<<"$s"
+        # Empty when the process vanished while the file was read.
+        [[ -n ${fld[$2]:-} ]] || return 1
         printf '%s\n' "${fld[$2]}"
 }
 
@@ -337,7 +340,10 @@ parse_opts() {
                         REST=("$@")
                         return 0
                 fi
-                [[ $a == --* ]] || usage_error "$CMD: unexpected argument '$a'"
+                if [[ $a != --* ]]; then
+                        [[ $CMD != appliance ]] || usage_error "appliance: put the command after --: appliance --name NAME -- $a ..."
+                        usage_error "$CMD: unexpected argument '$a'"
+                fi
                 key=${a#--}
                 val=""
                 if [[ $key == *=* ]]; then
@@ -399,7 +405,7 @@ cmd_up() {
         parse_subnet "$subnet"
         need_uint vms "$n" 0 "$MAX_VMS"
         n=$((10#$n))
-        need_root up "$@"
+        need_root
         need_cmd ip iproute2
         if netns_exists; then
                 die "namespace $NETNS already exists: use it, or remove it first with $0 down --name $NAME"
@@ -462,7 +468,7 @@ cmd_appliance() {
         parse_opts name -- "$@"
         need_name
         ((${#REST[@]})) || usage_error "appliance: give the command after --, e.g. appliance --name $NAME -- dnsmasq ..."
-        need_root appliance
+        need_root
         need_cmd setsid util-linux
         need_netns
         load_network
@@ -489,8 +495,13 @@ cmd_appliance() {
                 sleep 0.2
         done
         if [[ -e $STATE/appliance.exit ]] || ! alive "$REC_PID" "$REC_START"; then
-                warn "the appliance exited at once (status $(cat "$STATE/appliance.exit" 2>/dev/null || echo unknown)); last lines of $STATE/appliance.log:"
+                local status
+                status=$(cat "$STATE/appliance.exit" 2>/dev/null || echo unknown)
+                warn "the appliance exited at once (status $status); last lines of $STATE/appliance.log:"
                 tail -n 20 "$STATE/appliance.log" >&2 || true
+                if [[ $status == 0 ]]; then
+                        warn "an appliance must stay in the foreground (e.g. dnsmasq --keep-in-foreground); a daemon that forked away is not tracked, and down refuses to delete a namespace it still runs in"
+                fi
                 die "fix the command (or what it needs) and run appliance again"
         fi
         say "appliance started in $NETNS: pid $REC_PID: $(cat "$STATE/appliance.cmd")"
@@ -564,7 +575,7 @@ stop_appliance() {
 cmd_stop-appliance() {
         parse_opts name -- "$@"
         need_name
-        need_root stop-appliance
+        need_root
         [[ -d $STATE ]] || die "no state for $NAME in $STATE: nothing to stop"
         local rc=0
         stop_appliance || rc=$?
@@ -581,7 +592,7 @@ cmd_boot() {
         need_uint vm "${OPT[vm]}" 0 $((MAX_VMS - 1))
         local i=$((10#${OPT[vm]})) mem=${OPT[mem]:-3072} console sb=${OPT[secure-boot]:-0}
         need_uint mem "$mem" 256 1048576
-        need_root boot
+        need_root
         need_cmd setsid util-linux
         need_netns
         load_network
@@ -676,7 +687,7 @@ cmd_stop-vm() {
         need_name
         [[ -n ${OPT[vm]:-} ]] || usage_error "stop-vm: --vm I is required"
         need_uint vm "${OPT[vm]}" 0 $((MAX_VMS - 1))
-        need_root stop-vm
+        need_root
         [[ -d $STATE ]] || die "no state for $NAME in $STATE: nothing to stop"
         local rc=0
         stop_vm "$((10#${OPT[vm]}))" || rc=$?
@@ -778,7 +789,7 @@ cmd_console() {
 cmd_status() {
         parse_opts name -- "$@"
         need_name
-        need_root status
+        need_root
         local f i
         if netns_exists; then
                 say "namespace $NETNS: present"
@@ -822,7 +833,7 @@ cmd_status() {
 cmd_down() {
         parse_opts name -- "$@"
         need_name
-        need_root down
+        need_root
         need_cmd ip iproute2
         if ! netns_exists && [[ ! -d $STATE ]]; then
                 say "nothing to do: no namespace $NETNS and no state in $STATE"
@@ -888,6 +899,7 @@ cmd_down() {
 
 main() {
         (($#)) || usage_error "no command given"
+        ARGV=("$@")
         CMD=$1
         shift
         case $CMD in
