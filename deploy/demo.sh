@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The demo: build the Debian test image (cached), customize it with
-# deploy/examples/demo.yaml, boot the result in QEMU (UEFI, serial console) and show the
-# console until the login prompt, then clean up. Needs root and Debian's mirror.
+# The demo, one command: build the Debian test image (cached), customize it into bootstrap
+# PXE artifacts (deploy/examples/demo.yaml), bring the appliance (`pxeforge serve`: DHCP,
+# TFTP, HTTP) up in a test bridge (deploy/test-bridge.sh: a private network namespace),
+# PXE-boot one UEFI VM from it to its login prompt, show the VM's console and the
+# appliance's log, and clean up. Needs root and Debian's mirror; the first run builds the
+# test image (about 5 minutes), the artifacts take about 10 minutes under TCG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/common.sh
@@ -12,30 +15,45 @@ tests/deps.sh
 cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/default -j"$(nproc)" >/dev/null
 PXF_BIN=$PWD/build/default/pxeforge/pxeforge
+bridge=$PWD/deploy/test-bridge.sh
+name=demo$$
 pxf_tmpdir
+chmod 755 "$PXF_TMP" # the server reads the artifacts as nobody
 vm_guestfs_env
+export PXF_BRIDGE_STATE_DIR=$PXF_TMP/bridge
+trap '"$bridge" down --name "$name" >/dev/null 2>&1 || true; pxf_cleanup' EXIT
 
 echo "== 1. the Debian test image (built once, then cached) =="
 image=$(pxf_test_image)
 echo "$image"
 
-echo "== 2. customize it with deploy/examples/demo.yaml =="
+echo "== 2. customize it into bootstrap PXE artifacts (deploy/examples/demo.yaml) =="
 "$PXF_BIN" customize --config-file deploy/examples/demo.yaml --image-file "$image" \
-        --output-path "$PXF_TMP/demo.qcow2" --build-dir "$PXF_TMP/build"
+        --output-path "$PXF_TMP/artifacts" --build-dir "$PXF_TMP/build" \
+        --bootstrap-base-url http://192.168.77.1/
+ls -l "$PXF_TMP/artifacts"
 
-echo "== 3. boot it (QEMU, UEFI; the serial console follows) =="
-console=$PXF_TMP/console.log
-vm_boot_disk "$PXF_TMP/demo.qcow2" "$console"
-touch "$console"
-tail -n +1 -f "$console" &
+echo "== 3. the appliance in a test bridge (namespace pxf-$name, bridge br0, 192.168.77.1) =="
+"$bridge" up --name "$name" --vms 1
+"$bridge" appliance --name "$name" -- "$PXF_BIN" serve --artifacts "$PXF_TMP/artifacts" \
+        --interface br0 --dhcp authoritative --dhcp-range 192.168.77.100,192.168.77.200 \
+        --runtime-dir "$PXF_TMP/run"
+"$bridge" wait --name "$name" --appliance --for 'serving ' --timeout 30
+
+echo "== 4. PXE-boot a UEFI VM from it (its serial console follows) =="
+"$bridge" boot --name "$name" --vm 0 --console "$PXF_TMP/vm0.console"
+tail -n +1 -f "$PXF_TMP/vm0.console" &
 tail_pid=$!
 found=0
-vm_wait_for "$console" 'pxeforge-demo login:' 900 >/dev/null 2>&1 || found=$?
+"$bridge" wait --name "$name" --vm 0 --for 'pxeforge-demo login:' --timeout 1200 \
+        >/dev/null 2>&1 || found=$?
 kill "$tail_pid" 2>/dev/null || true
 echo
-if [ "$found" -eq 0 ]; then
-        echo "== the customized image booted to its login prompt (demo / demo) =="
-else
-        echo "== no login prompt within 15 minutes ==" >&2
+echo "== 5. the appliance's log =="
+"$bridge" console --name "$name" --appliance
+echo
+if [ "$found" -ne 0 ]; then
+        echo "== no login prompt within 20 minutes ==" >&2
         exit 1
 fi
+echo "== the VM booted over the network to its login prompt (demo / demo); cleaning up =="
