@@ -33,10 +33,10 @@ trap cleanup EXIT
         || fail "the appliance did not start"
 start=$SECONDS
 "$bridge" boot --name "$name" --vm 0
-"$bridge" wait --name "$name" --vm 0 --for 'PXF-BOOT-OK' --timeout 1200 \
+line=$("$bridge" wait --name "$name" --vm 0 --for 'PXF-BOOT-OK' --timeout 1200) \
         || { "$bridge" console --name "$name" --appliance | tail -n 40 >&2; fail "no marker"; }
 echo "network boot to the marker took $((SECONDS - start)) s"
-line=$("$bridge" console --name "$name" --vm 0 | grep -a -m1 'PXF-BOOT-OK')
+line=$(tr -d '\r' <<<"$line")
 echo "$line"
 grep -q 'root=overlay ' <<<"$line" || fail "the root is not the live overlay"
 grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"$line" || fail "not booted from the ISO URL"

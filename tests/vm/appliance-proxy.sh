@@ -44,10 +44,10 @@ kill -0 "$lan_pid" 2>/dev/null || { cat "$PXF_TMP/lan.log" >&2; fail "the LAN DH
         || fail "the appliance did not start"
 start=$SECONDS
 "$bridge" boot --name "$name" --vm 0
-"$bridge" wait --name "$name" --vm 0 --for 'PXF-BOOT-OK' --timeout 1200 \
+line=$("$bridge" wait --name "$name" --vm 0 --for 'PXF-BOOT-OK' --timeout 1200) \
         || { "$bridge" console --name "$name" --appliance | tail -n 40 >&2; fail "no marker"; }
 echo "network boot to the marker took $((SECONDS - start)) s"
-line=$("$bridge" console --name "$name" --vm 0 | grep -a -m1 'PXF-BOOT-OK')
+line=$(tr -d '\r' <<<"$line")
 echo "$line"
 grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the full-OS initramfs"
 
