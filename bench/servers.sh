@@ -89,8 +89,9 @@ trap 'exit 130' INT TERM
 nsx() { ip netns exec "$ns" "$@"; }
 
 # Ports inside the namespace. dnsmasq's TFTP listens on 69 and nothing changes that.
-tftp_port_pxeforge=6969 tftp_port_hpa=6970 tftp_port_dnsmasq=69
-http_port_pxeforge=8081 http_port_nginx=8080
+declare -A tftp_port=([pxeforge]=6969 [hpa]=6970 [dnsmasq]=69)
+declare -A http_port=([pxeforge]=8081 [nginx]=8080)
+declare -A pid=() server=() tree=() # started PID; serving process; root of the process tree
 
 ## Setup ##################################################################################
 
@@ -128,13 +129,13 @@ start() { # name cmd... (in the namespace, logs to $work/name.log)
         shift
         ip netns exec "$ns" "$@" >"$work/$name.log" 2>&1 & # ip execs the daemon: same PID
         daemons+=($!)
-        eval "pid_$name=\$!"
+        pid[$name]=$!
 }
 
 start pxeforge "$pxf" serve --artifacts "$root" --dhcp off --address 127.0.0.1 \
-        --tftp-port $tftp_port_pxeforge --http-port $http_port_pxeforge \
+        --tftp-port "${tftp_port[pxeforge]}" --http-port "${http_port[pxeforge]}" \
         --runtime-dir "$work/run" --user nobody
-start hpa in.tftpd --foreground --listen --address 127.0.0.1:$tftp_port_hpa --secure \
+start hpa in.tftpd --foreground --listen --address 127.0.0.1:"${tftp_port[hpa]}" --secure \
         --user nobody "$root"
 start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
         --tftp-root="$root" --listen-address=127.0.0.1 --bind-interfaces --tftp-max=64 \
@@ -154,26 +155,26 @@ http {
         tcp_nopush on;
         client_body_temp_path $work/nginx/body;
         server {
-                listen 127.0.0.1:$http_port_nginx;
+                listen 127.0.0.1:${http_port[nginx]};
                 root $root;
         }
 }
 EOF
 start nginx nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf"
 
-wait_port udp $tftp_port_pxeforge
-wait_port tcp $http_port_pxeforge
-wait_port udp $tftp_port_hpa
-wait_port udp $tftp_port_dnsmasq
-wait_port tcp $http_port_nginx
+wait_port udp "${tftp_port[pxeforge]}"
+wait_port tcp "${http_port[pxeforge]}"
+wait_port udp "${tftp_port[hpa]}"
+wait_port udp "${tftp_port[dnsmasq]}"
+wait_port tcp "${http_port[nginx]}"
 
 # The process that does the serving, for VmHWM.
-server_pxeforge=$(pgrep -P "$pid_pxeforge" -x pxeforge-server) || die "no pxeforge-server"
-server_hpa=$pid_hpa
-server_dnsmasq=$pid_dnsmasq
-server_nginx=$(pgrep -P "$pid_nginx" -x nginx) || die "no nginx worker"
+server[pxeforge]=$(pgrep -P "${pid[pxeforge]}" -x pxeforge-server) || die "no pxeforge-server"
+server[hpa]=${pid[hpa]}
+server[dnsmasq]=${pid[dnsmasq]}
+server[nginx]=$(pgrep -P "${pid[nginx]}" -x nginx) || die "no nginx worker"
 # The process whose tree is summed for PSS.
-tree_pxeforge=$server_pxeforge tree_hpa=$pid_hpa tree_dnsmasq=$pid_dnsmasq tree_nginx=$pid_nginx
+tree=([pxeforge]=${server[pxeforge]} [hpa]=${pid[hpa]} [dnsmasq]=${pid[dnsmasq]} [nginx]=${pid[nginx]})
 
 ## Helpers ################################################################################
 
@@ -209,8 +210,7 @@ sample() {
 # cpu_ticks <server>: clock ticks of CPU used so far by the server's processes: the tree's
 # root with its reaped children, plus its live children.
 cpu_ticks() {
-        local top p total
-        top=$(eval echo "\$tree_$1")
+        local top=${tree[$1]} p total
         total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$top/stat")
         for p in $(pgrep -P "$top"); do
                 total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
@@ -225,18 +225,15 @@ hz=$(getconf CLK_TCK)
 # cutime: for it, the children's ticks come from the sampler (each at its last sample, up
 # to 0.1 s before it exited: a lower bound).
 measure_start() {
-        local s=$1 pid tree
-        pid=$(eval echo "\$server_$s")
-        tree=$(eval echo "\$tree_$s")
-        echo 5 >"/proc/$pid/clear_refs" # resets VmHWM to the current RSS
+        local s=$1
+        echo 5 >"/proc/${server[$s]}/clear_refs" # resets VmHWM to the current RSS
         echo "0 0" >"$work/sample"
-        sample "$tree" "$work/sample" &
+        sample "${tree[$s]}" "$work/sample" &
         sampler=$!
         cpu_before=$(cpu_ticks "$s")
 }
 measure_stop() {
-        local s=$1 pid pss child
-        pid=$(eval echo "\$server_$s")
+        local s=$1 pss child
         sleep 0.3 # per-transfer processes finish
         kill "$sampler"
         wait "$sampler" 2>/dev/null || true
@@ -246,7 +243,7 @@ measure_stop() {
         [ "$s" = hpa ] && cpu_ticks_used=$((cpu_ticks_used + child))
         cpu=$(awk -v t="$cpu_ticks_used" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
         peak_pss=$(mib "$pss")
-        vmhwm=$(mib "$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")")
+        vmhwm=$(mib "$(awk '/^VmHWM:/ { print $2 }' "/proc/${server[$s]}/status")")
 }
 
 now() { date +%s.%N; }
@@ -267,7 +264,7 @@ for run in $(seq "$runs"); do
                         # a server that did not acknowledge this windowsize runs it lockstep:
                         # measured once under windowsize 1 already
                         [ "$w" -gt 1 ] && [ "${tftp_win[$s,$w]:-$w}" != "$w" ] && continue
-                        port=$(eval echo "\$tftp_port_$s")
+                        port=${tftp_port[$s]}
                         measure_start "$s"
                         out=$(nsx "$work/tftp-get" -b 1468 -w "$w" -s 60000000 \
                                 -o "$work/big.out" 127.0.0.1 "$port" big.bin) ||
@@ -291,7 +288,7 @@ for w in $(printf "%s\n" 1 "$window" | sort -un); do for s in "${tftp_servers[@]
         # lockstep for every server; the window only where the single-client runs saw it
         # acknowledged (or were not asked)
         [ "$w" -gt 1 ] && [ "${tftp_win[$s,$w]:-$w}" != "$w" ] && continue
-        port=$(eval echo "\$tftp_port_$s")
+        port=${tftp_port[$s]}
         rm -rf "$work/swarm"
         mkdir "$work/swarm"
         measure_start "$s"
@@ -331,14 +328,14 @@ declare -A http1=() hswarm=() hsmall=()
 
 echo "== HTTP: one client, image.iso ($iso_mb MB), $runs runs =="
 for s in "${http_servers[@]}"; do # once each, checked byte for byte (and warms the cache)
-        port=$(eval echo "\$http_port_$s")
+        port=${http_port[$s]}
         nsx curl -fsS -o "$work/iso.out" "http://127.0.0.1:$port/image.iso"
         cmp -s "$work/iso.out" "$root/image.iso" || die "${label[$s]}: corrupt image.iso"
         rm -f "$work/iso.out"
 done
 for run in $(seq "$runs"); do
         for s in "${http_servers[@]}"; do
-                port=$(eval echo "\$http_port_$s")
+                port=${http_port[$s]}
                 read -r size secs < <(nsx curl -fsS -o /dev/null \
                         -w '%{size_download} %{time_total}\n' "http://127.0.0.1:$port/image.iso")
                 [ "$size" = "$iso_size" ] || die "${label[$s]}: got $size bytes of $iso_size"
@@ -350,7 +347,7 @@ done
 
 echo "== HTTP: $clients clients at once, image.iso each =="
 for s in "${http_servers[@]}"; do
-        port=$(eval echo "\$http_port_$s")
+        port=${http_port[$s]}
         rm -rf "$work/swarm"
         mkdir "$work/swarm"
         measure_start "$s"
@@ -381,7 +378,7 @@ rm -rf "$work/swarm"
 
 echo "== HTTP: 4 KiB file, wrk, $clients connections, 10 s =="
 for s in "${http_servers[@]}"; do
-        port=$(eval echo "\$http_port_$s")
+        port=${http_port[$s]}
         nsx wrk -t2 -c"$clients" -d10s "http://127.0.0.1:$port/small.bin" >"$work/wrk.log" 2>&1
         rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$work/wrk.log")
         errs=$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' "$work/wrk.log")

@@ -91,11 +91,20 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
         while ((c = getopt(argc, argv, "b:w:s:o:")) != -1) {
                 switch (c) {
-                case 'b': o->blksize = (unsigned)number(optarg, 65464); break;
-                case 'w': o->windowsize = (unsigned)number(optarg, 65535); break;
-                case 's': o->expect = (long long)number(optarg, INT64_MAX); break;
-                case 'o': o->out = optarg; break;
-                default: usage();
+                case 'b':
+                        o->blksize = (unsigned)number(optarg, 65464);
+                        break;
+                case 'w':
+                        o->windowsize = (unsigned)number(optarg, 65535);
+                        break;
+                case 's':
+                        o->expect = (long long)number(optarg, INT64_MAX);
+                        break;
+                case 'o':
+                        o->out = optarg;
+                        break;
+                default:
+                        usage();
                 }
         }
         if (argc - optind != 3 || o->blksize < 8 || o->windowsize < 1)
