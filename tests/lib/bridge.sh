@@ -1,0 +1,63 @@
+# Shared steps of the VM tests that run pxeforge's appliance in a test bridge
+# (deploy/test-bridge.sh). Source after common.sh and vm.sh; needs root.
+
+bridge=$PXF_SOURCE_DIR/deploy/test-bridge.sh
+
+# bridge_setup NAME: a scratch dir, the bridge's state in it, and `down` at exit (after
+# the caller's own cleanup in BRIDGE_CLEANUP, a function name, if set).
+bridge_setup() {
+        BRIDGE_NAME=$1
+        [ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, ports 67 and 69)"
+        command -v dnsmasq >/dev/null || fail "dnsmasq not found: install dnsmasq-base (tests/deps.sh)"
+        pxf_tmpdir
+        export PXF_BRIDGE_STATE_DIR=$PXF_TMP/bridge
+        trap _bridge_cleanup EXIT
+        "$bridge" up --name "$BRIDGE_NAME" --subnet 192.168.77.0/24 --vms 1
+}
+
+_bridge_cleanup() {
+        local rc=$?
+        [ -n "${BRIDGE_CLEANUP:-}" ] && "$BRIDGE_CLEANUP"
+        "$bridge" down --name "$BRIDGE_NAME" >&2 || true
+        rm -rf "$PXF_TMP"
+        return $rc
+}
+
+# bridge_serve MODE ARGS...: `pxeforge serve` on br0 with DHCP MODE, waits until it serves.
+bridge_serve() {
+        local mode=$1
+        shift
+        "$bridge" appliance --name "$BRIDGE_NAME" -- "$PXF_BIN" serve --interface br0 \
+                --dhcp "$mode" --runtime-dir "$PXF_TMP/run" "$@"
+        "$bridge" wait --name "$BRIDGE_NAME" --appliance --for "serving .* DHCP $mode" \
+                --timeout 30 || fail "the appliance did not start"
+}
+
+# bridge_boot_to_marker: boots VM 0 and waits for the marker; sets BRIDGE_MARKER to its
+# line and BRIDGE_LOG to the appliance's log.
+bridge_boot_to_marker() {
+        local start=$SECONDS
+        "$bridge" boot --name "$BRIDGE_NAME" --vm 0
+        BRIDGE_MARKER=$("$bridge" wait --name "$BRIDGE_NAME" --vm 0 --for 'PXF-BOOT-OK' \
+                --timeout 1200) || {
+                "$bridge" console --name "$BRIDGE_NAME" --appliance | tail -n 40 >&2
+                fail "no marker"
+        }
+        BRIDGE_MARKER=$(tr -d '\r' <<<"$BRIDGE_MARKER")
+        echo "network boot to the marker took $((SECONDS - start)) s"
+        echo "$BRIDGE_MARKER"
+        BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance)
+}
+
+# bridge_log_has REGEX WHAT: the appliance's log has a line matching REGEX.
+bridge_log_has() {
+        grep -Eq -- "$1" <<<"$BRIDGE_LOG" || fail "the appliance log lacks: $2"
+        echo "log: $(grep -E -m1 -- "$1" <<<"$BRIDGE_LOG")"
+}
+
+# bridge_stop: the VM, then the appliance, which must stop on SIGTERM leaving nothing.
+bridge_stop() {
+        "$bridge" stop-vm --name "$BRIDGE_NAME" --vm 0
+        "$bridge" stop-appliance --name "$BRIDGE_NAME" \
+                || fail "the appliance did not stop cleanly on SIGTERM"
+}
