@@ -3,8 +3,9 @@
 
 bridge=$PXF_SOURCE_DIR/deploy/test-bridge.sh
 
-# bridge_setup NAME: a scratch dir, the bridge's state in it, and `down` at exit (after
-# the caller's own cleanup in BRIDGE_CLEANUP, a function name, if set).
+# bridge_setup NAME: a scratch dir, the bridge's state in it, BRIDGE_VMS taps (default
+# 1), and `down` at exit (after the caller's own cleanup in BRIDGE_CLEANUP, a function
+# name, if set).
 bridge_setup() {
         BRIDGE_NAME=$1
         [ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces, ports 67 and 69)"
@@ -12,7 +13,7 @@ bridge_setup() {
         pxf_tmpdir
         export PXF_BRIDGE_STATE_DIR=$PXF_TMP/bridge
         trap _bridge_cleanup EXIT
-        "$bridge" up --name "$BRIDGE_NAME" --subnet 192.168.77.0/24 --vms 1
+        "$bridge" up --name "$BRIDGE_NAME" --subnet 192.168.77.0/24 --vms "${BRIDGE_VMS:-1}"
 }
 
 _bridge_cleanup() {
@@ -33,19 +34,23 @@ bridge_serve() {
                 --timeout 30 || fail "the appliance did not start"
 }
 
-# bridge_boot_to_marker: boots VM 0 and waits for the marker; sets BRIDGE_MARKER to its
-# line and BRIDGE_LOG to the appliance's log.
+# bridge_boot_to_marker VM...: boots the VMs at once (2048 MiB each) and waits for each
+# one's marker; sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the appliance's log.
 bridge_boot_to_marker() {
-        local start=$SECONDS
-        "$bridge" boot --name "$BRIDGE_NAME" --vm 0
-        BRIDGE_MARKER=$("$bridge" wait --name "$BRIDGE_NAME" --vm 0 --for 'PXF-BOOT-OK' \
-                --timeout 1200) || {
-                "$bridge" console --name "$BRIDGE_NAME" --appliance | tail -n 40 >&2
-                fail "no marker"
-        }
-        BRIDGE_MARKER=$(tr -d '\r' <<<"$BRIDGE_MARKER")
-        echo "network boot to the marker took $((SECONDS - start)) s"
-        echo "$BRIDGE_MARKER"
+        local start=$SECONDS vm line
+        BRIDGE_MARKERS=()
+        for vm in "$@"; do
+                "$bridge" boot --name "$BRIDGE_NAME" --vm "$vm" --mem 2048
+        done
+        for vm in "$@"; do
+                line=$("$bridge" wait --name "$BRIDGE_NAME" --vm "$vm" --for 'PXF-BOOT-OK' \
+                        --timeout 1500) || {
+                        "$bridge" console --name "$BRIDGE_NAME" --appliance | tail -n 40 >&2
+                        fail "VM $vm: no marker"
+                }
+                BRIDGE_MARKERS[$vm]=$(tr -d '\r' <<<"$line")
+                echo "VM $vm: marker after $((SECONDS - start)) s: ${BRIDGE_MARKERS[$vm]}"
+        done
         BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance)
 }
 
@@ -55,9 +60,13 @@ bridge_log_has() {
         echo "log: $(grep -E -m1 -- "$1" <<<"$BRIDGE_LOG")"
 }
 
-# bridge_stop: the VM, then the appliance, which must stop on SIGTERM leaving nothing.
+# bridge_stop VM...: the VMs, then the appliance, which must stop on SIGTERM leaving
+# nothing behind.
 bridge_stop() {
-        "$bridge" stop-vm --name "$BRIDGE_NAME" --vm 0
+        local vm
+        for vm in "$@"; do
+                "$bridge" stop-vm --name "$BRIDGE_NAME" --vm "$vm"
+        done
         "$bridge" stop-appliance --name "$BRIDGE_NAME" \
                 || fail "the appliance did not stop cleanly on SIGTERM"
 }

@@ -40,8 +40,8 @@ sleep 1
 kill -0 "$lan_pid" 2>/dev/null || { cat "$PXF_TMP/lan.log" >&2; fail "the LAN DHCP server did not start"; }
 
 bridge_serve proxy --artifacts "$art" --address 192.168.77.1
-bridge_boot_to_marker
-grep -q 'root=rootfs ' <<<"$BRIDGE_MARKER" || fail "the root is not the full-OS initramfs"
+bridge_boot_to_marker 0
+grep -q 'root=rootfs ' <<<"${BRIDGE_MARKERS[0]}" || fail "the root is not the full-OS initramfs"
 
 grep -q 'DHCPACK(eth0) 192.168.77.1[0-9][0-9] ' "$PXF_TMP/lan.log" \
         || fail "the LAN server handed out no address"
@@ -53,5 +53,5 @@ bridge_log_has 'dnsmasq: .*bootfile name: bootx64.efi' "the boot file from pxefo
         || fail "pxeforge handed out an address in proxy mode"
 bridge_log_has "tftp: .* 'bootx64.efi' .*: ok" "shim over TFTP"
 bridge_log_has "tftp: .* '/?initrd.img' .*: ok" "the initramfs over TFTP"
-bridge_stop
+bridge_stop 0
 pass "proxy DHCP beside the LAN's server: the VM booted the full-OS artifacts from pxeforge"
