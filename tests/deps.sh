@@ -12,7 +12,10 @@ packages=(
         linux-image-amd64 libguestfs-tools
         # image tools the builder and the tests drive
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
-        xorriso squashfs-tools dnsmasq-base
+        xorriso squashfs-tools dnsmasq-base xz-utils zstd
+        # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
+        # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
+        curl iproute2 util-linux python3
         # fuzzing
         clang libclang-rt-14-dev
 )
