@@ -55,6 +55,9 @@ while [ $# -gt 0 ]; do
         *) usage >&2; exit 2 ;;
         esac
 done
+for n in "$runs" "$clients" "$window"; do
+        [[ $n =~ ^[1-9][0-9]*$ ]] || die "--runs, --clients and --window take a positive number"
+done
 [ "$(id -u)" -eq 0 ] || die "run as root (network namespace, daemons on port 69)"
 for tool in cc curl wrk ip ss pgrep in.tftpd nginx dnsmasq sha256sum; do
         command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y --no-install-recommends tftpd-hpa nginx-light dnsmasq-base wrk curl iproute2)"
@@ -72,13 +75,15 @@ started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cleanup() {
-        local pid
+        local p
         [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
-        for pid in "${daemons[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || true
+        # in.tftpd's transfer processes (its children) outlive the listener
+        [ -z "${pid[hpa]:-}" ] || kill -TERM $(pgrep -P "${pid[hpa]}") 2>/dev/null || true
+        for p in "${daemons[@]}"; do
+                kill -TERM "$p" 2>/dev/null || true
         done
-        for pid in "${daemons[@]}"; do
-                wait "$pid" 2>/dev/null || true
+        for p in "${daemons[@]}"; do
+                wait "$p" 2>/dev/null || true
         done
         ip netns del "$ns" 2>/dev/null || true
         rm -rf "$work"
@@ -121,7 +126,8 @@ wait_port() { # proto port
                 [ -n "$(nsx ss -Hln"${1:0:1}" "sport = :$2")" ] && return 0
                 sleep 0.1
         done
-        die "nothing listens on $1 port $2; logs in $work"
+        tail -n 20 "$work"/*.log >&2
+        die "nothing listens on $1 port $2"
 }
 
 start() { # name cmd... (in the namespace, logs to $work/name.log)
