@@ -28,7 +28,7 @@
 #   --http-file F   serve a copy of F (e.g. a real image.iso) instead of 340 MB of random
 #   --results F     where the Markdown goes (default bench/results/servers.md)
 # Needs: a built tree (build/default), cc, curl, wrk, iproute2, and the Debian packages
-# tftpd-hpa, nginx-light (or nginx), dnsmasq-base. Takes about 3 minutes.
+# tftpd-hpa, nginx-light (or nginx), dnsmasq-base. Takes about 2 minutes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
