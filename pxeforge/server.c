@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/common.h"
@@ -88,6 +89,19 @@ static int parse_args(int argc, char **argv, struct server_args *a)
                 if (parse_option(c, a) < 0)
                         return -EINVAL;
         return a->root && optind == argc && (a->tftp_fd >= 0 || a->http_fd >= 0) ? 0 : -EINVAL;
+}
+
+/* Each TFTP transfer holds a socket and a file, each HTTP response a connection and a
+ * file: the default soft limit of 1024 descriptors would cap a rack booting at once. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_warning("cannot raise the open file limit: %m");
+        }
 }
 
 /* Root gives way to USER for good: supplementary groups, group, user, and no way back
@@ -196,6 +210,7 @@ int main(int argc, char **argv)
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() == 1)
                 return 1;
+        raise_fd_limit();
         r = a.user ? drop_privileges(a.user, &err) : 0;
         if (r >= 0)
                 r = check_root(a.root, &err);

@@ -260,8 +260,16 @@ static int handle_request(struct tftpd *t, const uint8_t *pkt, size_t len,
         if (req.mode != TFTP_MODE_OCTET)
                 return refuse(t, peer, req.filename, TFTP_ERR_ILLEGAL_OP,
                               "only octet mode is supported");
-        if (t->stats.active >= t->max_transfers)
-                return refuse(t, peer, req.filename, TFTP_ERR_UNDEFINED, "server busy");
+        /* At the cap the request goes unanswered, not refused: PXE firmware gives up on an
+         * ERROR but resends an unanswered request, which a freed slot then serves. Many
+         * machines of a rack booting at once must all get through. */
+        if (t->stats.active >= t->max_transfers) {
+                char esc[TFTP_ESCAPED_MAX];
+                t->stats.deferred++;
+                tftpd_log(t, "tftp: %s %s held back: %u transfers running (the client retries)",
+                          peer->name, tftp_escape(req.filename, esc), t->stats.active);
+                return 0;
+        }
         return serve(t, peer, &req);
 }
 

@@ -13,8 +13,9 @@
  *
  * Requests it refuses: write requests (ERROR 2), modes other than octet (ERROR 4; netascii
  * would need translation that breaks tsize, and no PXE client uses it), malformed requests
- * (ERROR 4), duplicate or too many options (ERROR 8), anything beyond max_transfers (ERROR 0
- * "server busy"). Other packets sent to the listening socket are dropped silently, so two
+ * (ERROR 4), duplicate or too many options (ERROR 8). A request beyond max_transfers gets
+ * no answer, so the client resends it and a freed slot serves it (PXE firmware gives up on
+ * an ERROR). Other packets sent to the listening socket are dropped silently, so two
  * servers cannot ping-pong.
  *
  * Names: backslashes are path separators (Windows-style clients) and leading slashes are
@@ -44,7 +45,7 @@ struct event_base;
 struct tftpd;
 
 #define TFTPD_PORT                   69
-#define TFTPD_MAX_TRANSFERS_DEFAULT  64
+#define TFTPD_MAX_TRANSFERS_DEFAULT  512 /* a rack booting at once; 2 fds each */
 #define TFTPD_MAX_TRANSFERS_LIMIT    4096
 #define TFTPD_TIMEOUT_MS_DEFAULT     1000
 #define TFTPD_TIMEOUT_MS_LIMIT       60000
@@ -71,7 +72,8 @@ struct tftpd_stats {
         uint64_t completed; /* transfers whose every block was sent and acknowledged */
         uint64_t failed;    /* transfers that timed out, stopped or hit an I/O error */
         uint64_t aborted;   /* transfers the client ended with an ERROR (EDK2 size probes) */
-        uint64_t refused;   /* requests answered with an ERROR, "server busy" included */
+        uint64_t refused;   /* requests answered with an ERROR */
+        uint64_t deferred;  /* requests left unanswered at max_transfers (clients resend) */
 };
 
 /* Opens a UDP socket (close-on-exec, nonblocking) bound to address (IPv4 or IPv6 literal;

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `pxeforge up` on loopback (DHCP off): it builds full-OS PXE artifacts from a config and
+# serves them over TFTP and HTTP; a change of the config (--watch) rebuilds them and swaps
+# the served folder atomically: a download started before the swap finishes with the old
+# bytes, requests after it get the new ones, and the old build is removed. SIGHUP
+# rebuilds too. SIGTERM during a rebuild stops everything: no server, no build, no
+# half-written folder.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+[ "$(id -u)" -eq 0 ] || fail "must run as root (libguestfs, dropping privileges)"
+command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
+pxf_tmpdir
+vm_guestfs_env
+chmod 755 "$PXF_TMP" # the server reads the artifacts as nobody
+state=$PXF_TMP/state
+http=http://127.0.0.1:18099
+up_pid=
+stop_up() {
+        [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
+        pxf_cleanup
+}
+trap stop_up EXIT
+
+write_config() {
+        cat > "$PXF_TMP/up.yaml" <<YAML
+os:
+  hostname: $1
+pxe:
+  initramfsType: full-os
+  additionalFiles:
+    - content: "$1\n"
+      destination: which.txt
+server:
+  address: 127.0.0.1
+  dhcp: off
+  tftpPort: 16969
+  httpPort: 18099
+YAML
+}
+
+# wait_log REGEX SECONDS: until the log of `up` has a matching line.
+wait_log() {
+        local i
+        for ((i = 0; i < $2; i++)); do
+                grep -Eq -- "$1" "$PXF_TMP/up.log" && return 0
+                kill -0 "$up_pid" 2>/dev/null || { tail -20 "$PXF_TMP/up.log" >&2; fail "up exited"; }
+                sleep 1
+        done
+        tail -20 "$PXF_TMP/up.log" >&2
+        fail "no /$1/ in the log within $2 s"
+}
+
+write_config first
+"$PXF_BIN" up --config-file "$PXF_TMP/up.yaml" --image-file "$(pxf_test_image)" \
+        --state-dir "$state" --build-dir "$PXF_TMP/build" --watch > "$PXF_TMP/up.log" 2>&1 &
+up_pid=$!
+wait_log 'watching .* for changes' 900
+[ "$(curl -fsS "$http/which.txt")" = first ] || fail "the first build is not served over HTTP"
+curl -fsS -o "$PXF_TMP/cfg" "tftp://127.0.0.1:16969/grub/grub.cfg" || fail "TFTP does not serve"
+[ "$(readlink "$state/current")" = build-1 ] || fail "current does not point at build-1"
+old_sum=$(sha256sum < "$state/build-1/initrd.img")
+pass "up built and serves build-1"
+
+# A slow download of the old initramfs, in flight across the swap.
+curl -fsS --limit-rate 1M -o "$PXF_TMP/inflight.img" "$http/initrd.img" &
+dl_pid=$!
+write_config second
+wait_log 'serving .*/build-2$' 900
+[ "$(curl -fsS "$http/which.txt")" = second ] || fail "the rebuilt artifacts are not served"
+[ ! -e "$state/build-1" ] || fail "the old build was not removed"
+wait "$dl_pid" || fail "the download in flight failed across the swap"
+[ "$(sha256sum < "$PXF_TMP/inflight.img")" = "$old_sum" ] \
+        || fail "the download in flight did not get the old bytes"
+pass "--watch rebuilt, swapped atomically, and the download in flight kept the old file"
+
+kill -HUP "$up_pid"
+wait_log 'rebuilding into .*/build-3' 60
+sleep 20 # well inside the build
+server=$(pgrep -P "$up_pid" -x pxeforge-server || true)
+[ -n "$server" ] || fail "no pxeforge-server child"
+kill -TERM "$up_pid"
+wait "$up_pid" || fail "up did not exit cleanly on SIGTERM"
+up_pid=
+! kill -0 "$server" 2>/dev/null || fail "pxeforge-server outlived up"
+[ -z "$(find "$state" -maxdepth 1 -name '*build-3*')" ] || fail "the interrupted build left files"
+[ "$(readlink "$state/current")" = build-2 ] || fail "current changed after an interrupted build"
+[ -z "$(find "$PXF_TMP/build" -mindepth 1 2>/dev/null | head -n 1)" ] || fail "build dir not clean"
+pass "SIGHUP rebuilds; SIGTERM mid-build stops the build and the server, leaving build-2 served"
