@@ -16,8 +16,13 @@ state=$PXF_TMP/state
 http=http://127.0.0.1:18099
 up_pid=
 stop_up() {
-        [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
-        pxf_cleanup
+        local rc=$?
+        if [ -n "$up_pid" ]; then
+                kill "$up_pid" 2>/dev/null || true
+                wait "$up_pid" 2>/dev/null || true
+        fi
+        rm -rf "$PXF_TMP"
+        return $rc
 }
 trap stop_up EXIT
 
