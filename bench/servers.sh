@@ -184,6 +184,31 @@ tree=([pxeforge]=${server[pxeforge]} [hpa]=${pid[hpa]} [dnsmasq]=${pid[dnsmasq]}
 
 ## Helpers ################################################################################
 
+# window_table VALUES MISSING: a Markdown table, one row per TFTP server and one column per
+# windowsize, of the median of VALUES[server,window]; MISSING where the server does not
+# do that windowsize.
+window_table() {
+        local -n values=$1
+        local missing=$2 s w
+        printf '| server |'
+        for w in "${windows[@]}"; do printf ' windowsize %s |' "$w"; done
+        echo
+        printf '|---|'
+        for w in "${windows[@]}"; do printf -- '---:|'; done
+        echo
+        for s in "${tftp_servers[@]}"; do
+                printf '| %s |' "${label[$s]}"
+                for w in "${windows[@]}"; do
+                        if [ "$w" -gt 1 ] && [ "${tftp_win[$s,$w]}" != "$w" ]; then
+                                printf ' %s |' "$missing"
+                        else
+                                printf ' %s |' "$(median <<<"${values[$s,$w]}")"
+                        fi
+                done
+                echo
+        done
+}
+
 median() { tr ' ' '\n' | awk 'NF' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; } # key=value from tftp-get's line
@@ -411,43 +436,11 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
         echo
         echo "## TFTP, one client, 60 MB file, blksize 1468 (MB/s, median of $runs runs)"
         echo
-        printf '| server |'
-        for w in "${windows[@]}"; do printf ' windowsize %s |' "$w"; done
-        echo
-        printf '|---|'
-        for w in "${windows[@]}"; do printf -- '---:|'; done
-        echo
-        for s in "${tftp_servers[@]}"; do
-                printf '| %s |' "${label[$s]}"
-                for w in "${windows[@]}"; do
-                        if [ "$w" -gt 1 ] && [ "${tftp_win[$s,$w]}" != "$w" ]; then
-                                printf ' not supported |'
-                        else
-                                printf ' %s |' "$(median <<<"${tftp1[$s,$w]}")"
-                        fi
-                done
-                echo
-        done
+        window_table tftp1 'not supported'
         echo
         echo "Server CPU time per download (ms, median; user + system of the server's processes):"
         echo
-        printf '| server |'
-        for w in "${windows[@]}"; do printf ' windowsize %s |' "$w"; done
-        echo
-        printf '|---|'
-        for w in "${windows[@]}"; do printf -- '---:|'; done
-        echo
-        for s in "${tftp_servers[@]}"; do
-                printf '| %s |' "${label[$s]}"
-                for w in "${windows[@]}"; do
-                        if [ "$w" -gt 1 ] && [ "${tftp_win[$s,$w]}" != "$w" ]; then
-                                printf ' - |'
-                        else
-                                printf ' %s |' "$(median <<<"${tcpu[$s,$w]}")"
-                        fi
-                done
-                echo
-        done
+        window_table tcpu -
         echo
         echo "All runs (MB/s): $(for s in "${tftp_servers[@]}"; do for w in "${windows[@]}"; do
                 [ "$w" = 1 ] || [ "${tftp_win[$s,$w]}" = "$w" ] || continue
