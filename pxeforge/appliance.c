@@ -94,15 +94,25 @@ static int resolve_address(struct appliance *a, struct pxf_error *err)
 
 /* pxeforge-server sits next to the pxeforge binary in a build tree, or in
  * ../libexec/pxeforge/ once installed. */
-static int find_server(char **ret, struct pxf_error *err)
+int appliance_self_exe(char **ret, struct pxf_error *err)
 {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        _cleanup_free_ char *dir = NULL;
 
         if (n <= 0)
                 return pxf_error_set(err, -errno, "cannot find my own executable: %m");
         self[n] = '\0';
+        *ret = pxf_strdup(self);
+        return 0;
+}
+
+static int find_server(char **ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *self = NULL, *dir = NULL;
+        int r = appliance_self_exe(&self, err);
+
+        if (r < 0)
+                return r;
         dir = pxf_dirname(self);
         for (int i = 0; i < 2; i++) {
                 _cleanup_free_ char *p =

@@ -62,6 +62,10 @@ int appliance_child_start(struct event_base *base, const char *const *argv,
  * Accepts NULL. */
 void appliance_child_stop(struct appliance_child *c, const char *name, int grace_seconds);
 
+/* The path of the running pxeforge executable (for starting its siblings and itself), or
+ * -errno with err set. */
+int appliance_self_exe(char **ret, struct pxf_error *err);
+
 /* The address pxeforge serves on, as resolve_address() finds it: for defaults that need
  * it before serving (the bootstrap ISO's URL). */
 int appliance_interface_ipv4(const char *interface, char *ret, size_t size, char *ret_mask,

@@ -362,14 +362,10 @@ static int resolve_state(struct up *u, struct pxf_error *err)
 {
         _cleanup_free_ char *name = pxf_strdup(base_name(u->config_path));
         char *dot = strrchr(name, '.');
-        char self[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        int r;
+        int r = appliance_self_exe(&u->self, err);
 
-        if (n <= 0)
-                return pxf_error_set(err, -errno, "cannot find my own executable: %m");
-        self[n] = '\0';
-        u->self = pxf_strdup(self);
+        if (r < 0)
+                return r;
         if (dot && dot != name)
                 *dot = '\0';
         u->state_dir = u->state_arg               ? pxf_strdup(u->state_arg)
