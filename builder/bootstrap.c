@@ -211,20 +211,6 @@ static const char *const *compressor(enum bld_cpio_compression comp)
         return NULL;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n, struct pxf_error *err)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return pxf_error_set(err, -errno, "cannot write the initramfs: %m");
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* out = the early cpio as it is + the rest through the compressor (the whole file as it
  * is when the kernel unpacks no compression). */
 static int compress_initrd(const char *in, enum bld_cpio_compression comp, const char *out,
@@ -245,8 +231,10 @@ static int compress_initrd(const char *in, enum bld_cpio_compression comp, const
                 return pxf_error_set(err, -errno, "cannot map '%s': %m", in);
         early = cmd ? bld_initrd_early_length(map, (size_t)st.st_size) : (size_t)st.st_size;
         fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        r = fd < 0 ? pxf_error_set(err, -errno, "cannot create '%s': %m", partial)
-                   : write_all(fd, map, early, err);
+        if (fd < 0)
+                r = pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
+        else if ((r = pxf_write_all(fd, map, early)) < 0)
+                pxf_error_set(err, r, "cannot write '%s': %s", partial, strerror(-r));
         (void)munmap(map, (size_t)st.st_size);
         if (r >= 0 && cmd && lseek(in_fd, (off_t)early, SEEK_SET) < 0)
                 r = pxf_error_set(err, -errno, "cannot seek in '%s': %m", in);

@@ -235,20 +235,6 @@ static int check_spec(struct iso *iso)
 
 /* ---- the tree grafted over the staging folder --------------------------------------- */
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, buf, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                buf += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 static int copy_fd(int in, int out, char *buf)
 {
         for (;;) {
@@ -260,7 +246,7 @@ static int copy_fd(int in, int out, char *buf)
                         return -errno;
                 if (n == 0)
                         return 0;
-                r = write_all(out, buf, (size_t)n);
+                r = pxf_write_all(out, buf, (size_t)n);
                 if (r < 0)
                         return r;
         }
@@ -297,7 +283,7 @@ static int write_text(struct iso *iso, const char *path, const char *text)
 
         if (fd < 0)
                 return pxf_error_set(iso->err, -errno, "cannot create '%s': %m", path);
-        r = write_all(fd, text, strlen(text));
+        r = pxf_write_all(fd, text, strlen(text));
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = -errno;
         if (r < 0)

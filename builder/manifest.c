@@ -445,25 +445,9 @@ static int write_text(const char *dir, const char *name, const char *text, size_
                 return pxf_error_set(err, -errno, "cannot create '%s': %m", tmp);
         if (fchmod(fd, 0644) < 0) /* whatever the umask */
                 r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", tmp);
-        for (size_t done = 0; r >= 0 && done < len;) {
-                ssize_t n = write(fd, text + done, len - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        r = pxf_error_set(err, -errno, "cannot write '%s': %m", tmp);
-                else
-                        done += (size_t)n;
-        }
-        if (close(fd) < 0 && r >= 0)
-                r = pxf_error_set(err, -errno, "cannot write '%s': %m", tmp);
-        if (r >= 0) {
-                r = pxf_publish_file(tmp, dst);
-                if (r < 0)
-                        pxf_error_set(err, r, "cannot move '%s' into place: %s", dst, strerror(-r));
-        }
-        if (r < 0)
-                (void)unlink(tmp);
-        return r < 0 ? r : 0;
+        if (r >= 0 && (r = pxf_write_all(fd, text, len)) < 0)
+                pxf_error_set(err, r, "cannot write '%s': %s", tmp, strerror(-r));
+        return pxf_finish_partial(fd, tmp, dst, r, err);
 }
 
 struct text {

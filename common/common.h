@@ -184,3 +184,5 @@ int pxf_publish_file(const char *tmp, const char *dst);
  * publishes tmp as dst; on any failure removes tmp, so no half-written file stays. Returns
  * r, or the error of closing or publishing (with err filled). */
 int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err);
+/* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */
+int pxf_write_all(int fd, const void *buf, size_t n);

@@ -124,6 +124,24 @@ int pxf_publish_file(const char *tmp, const char *dst)
         return fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
+int pxf_write_all(int fd, const void *buf, size_t n)
+{
+        const char *p = buf;
+
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -errno;
+                if (w == 0)
+                        return -EIO;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
 int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err)
 {
         if (close(fd) < 0 && r >= 0)
