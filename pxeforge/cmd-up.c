@@ -246,6 +246,8 @@ static int first_build(struct up *u, struct pxf_error *err)
                 r = publish(u, dir, err);
         if (r >= 0)
                 remove_old_builds(u, dir);
+        else
+                (void)pxf_rm_rf(dir); /* nothing half-built stays behind */
         return r;
 }
 
@@ -258,17 +260,13 @@ static void rebuild_exited(const siginfo_t *si, void *userdata)
         bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
 
         u->build = NULL;
-        if (!ok) {
-                log_error("rebuild into %s failed; still serving the previous artifacts",
-                          u->building);
-                (void)pxf_rm_rf(u->building);
-        } else if (publish(u, u->building, &err) < 0) {
-                log_error("%s", err.msg);
+        if (ok && publish(u, u->building, &err) >= 0) {
+                remove_old_builds(u, u->building);
         } else {
-                _cleanup_free_ char *keep = pxf_strdup(u->building);
-                free(u->building);
-                u->building = NULL;
-                remove_old_builds(u, keep);
+                /* A build that is not served is removed, whatever stopped it. */
+                log_error("rebuild into %s failed%s%s; still serving the previous artifacts",
+                          u->building, ok ? ": " : "", ok ? err.msg : "");
+                (void)pxf_rm_rf(u->building);
         }
         free(u->building);
         u->building = NULL;
