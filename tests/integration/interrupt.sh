@@ -18,17 +18,14 @@ start_build() {
                 --output-path "$PXF_TMP/out.qcow2" --build-dir "$PXF_TMP/build" 2> "$1" &
         build_pid=$!
         # Wait until the appliance runs (the image is open), then interrupt mid-build.
-        for _ in $(seq 1 600); do
-                grep -q 'open image: done' "$1" && return 0
-                kill -0 "$build_pid" 2>/dev/null || fail "the build ended before it could be interrupted"
-                sleep 0.2
-        done
-        fail "the image was not open after 120 s"
+        pxf_wait_line "$1" 'open image: done' 900 "$build_pid"
 }
 
+# The appliance is stopped before customize exits; the wait allows for a QEMU that a
+# loaded machine is slow to reap.
 no_appliance_left() {
         local work=$1
-        for _ in $(seq 1 50); do
+        for _ in $(seq 1 300); do
                 pgrep -f -- "$work" >/dev/null || return 0
                 sleep 0.2
         done

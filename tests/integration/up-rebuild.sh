@@ -43,16 +43,10 @@ server:
 YAML
 }
 
-# wait_log REGEX SECONDS: until the log of `up` has a matching line.
+# wait_log REGEX SECONDS [FROM]: until the log of `up` has a matching line (at line FROM
+# or later).
 wait_log() {
-        local i
-        for ((i = 0; i < $2; i++)); do
-                grep -Eq -- "$1" "$PXF_TMP/up.log" && return 0
-                kill -0 "$up_pid" 2>/dev/null || { tail -20 "$PXF_TMP/up.log" >&2; fail "up exited"; }
-                sleep 1
-        done
-        tail -20 "$PXF_TMP/up.log" >&2
-        fail "no /$1/ in the log within $2 s"
+        pxf_wait_line "$PXF_TMP/up.log" "$1" "$2" "$up_pid" "${3:-1}"
 }
 
 write_config first
@@ -78,9 +72,12 @@ wait "$dl_pid" || fail "the download in flight failed across the swap"
         || fail "the download in flight did not get the old bytes"
 pass "--watch rebuilt, swapped atomically, and the download in flight kept the old file"
 
+from=$(($(wc -l < "$PXF_TMP/up.log") + 1))
 kill -HUP "$up_pid"
-wait_log 'rebuilding into .*/build-3' 60
-sleep 20 # well inside the build
+wait_log 'rebuilding into .*/build-3' 60 "$from"
+# Inside the build: the image is open and the customization has begun, minutes before the
+# artifacts can be done.
+wait_log '\] open image: done' 600 "$from"
 server=$(pgrep -P "$up_pid" -x pxeforge-server || true)
 [ -n "$server" ] || fail "no pxeforge-server child"
 kill -TERM "$up_pid"

@@ -31,7 +31,7 @@ bridge_serve() {
         "$bridge" appliance --name "$BRIDGE_NAME" -- "$PXF_BIN" serve --interface br0 \
                 --dhcp "$mode" --runtime-dir "$PXF_TMP/run" "$@"
         "$bridge" wait --name "$BRIDGE_NAME" --appliance --for "serving .* DHCP $mode" \
-                --timeout 30 || fail "the appliance did not start"
+                --timeout 120 || fail "the appliance did not start"
 }
 
 # bridge_boot_to_marker VM...: boots the VMs at once (2048 MiB each) and waits for each

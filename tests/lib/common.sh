@@ -48,3 +48,23 @@ assert_lines() {
         done < "$expected"
         [ "$missing" -eq 0 ]
 }
+
+# pxf_wait_line FILE REGEX SECONDS [PID [FROM]]: waits until FILE has a line matching the
+# extended REGEX (at line FROM or later, default 1), instead of sleeping for a guessed
+# time. Fails with the file's last lines when the time runs out or when PID (a process
+# that writes FILE) exits first.
+pxf_wait_line() {
+        local file=$1 regex=$2 seconds=$3 pid=${4:-} from=${5:-1} deadline=$((SECONDS + $3))
+        while :; do
+                tail -n +"$from" "$file" 2>/dev/null | grep -Eq -- "$regex" && return 0
+                if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+                        tail -n 20 "$file" >&2 || true
+                        fail "the process writing $file exited before /$regex/"
+                fi
+                if [ "$SECONDS" -ge "$deadline" ]; then
+                        tail -n 20 "$file" >&2 || true
+                        fail "no /$regex/ in $file within $seconds s"
+                fi
+                sleep 0.2
+        done
+}

@@ -36,8 +36,7 @@ ip netns exec "$lan" dnsmasq --keep-in-foreground --log-facility=- --log-dhcp --
         --dhcp-leasefile="$PXF_TMP/lan.leases" --pid-file= --user=nobody \
         > "$PXF_TMP/lan.log" 2>&1 &
 lan_pid=$!
-sleep 1
-kill -0 "$lan_pid" 2>/dev/null || { cat "$PXF_TMP/lan.log" >&2; fail "the LAN DHCP server did not start"; }
+pxf_wait_line "$PXF_TMP/lan.log" 'DHCP, IP range 192\.168\.77\.100' 60 "$lan_pid"
 
 bridge_serve proxy --artifacts "$art" --address 192.168.77.1
 bridge_boot_to_marker 0

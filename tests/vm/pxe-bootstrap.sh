@@ -23,10 +23,10 @@ grep -q '^initramfs-type: bootstrap$' "$out/manifest" || fail "manifest: wrong i
 echo "bootstrap initrd: $(stat -c %s "$out/initrd.img") bytes, image.iso: $(stat -c %s "$out/image.iso") bytes"
 
 # HTTP for image.iso on the host's loopback; QEMU's user network maps $host to it.
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$out" > "$PXF_TMP/http.log" 2>&1 &
+python3 -u -m http.server "$port" --bind 127.0.0.1 --directory "$out" > "$PXF_TMP/http.log" 2>&1 &
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
-sleep 1
+pxf_wait_line "$PXF_TMP/http.log" '^Serving HTTP on' 60 "$http_pid"
 
 check_marker() {
         local console=$1 what=$2 line
