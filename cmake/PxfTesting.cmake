@@ -1,14 +1,46 @@
-# pxf_add_unit_test(NAME test_x SOURCES a.c LIBS lib CASES case1 case2 [LABELS extra])
-# Builds one cmocka executable and registers one CTest entry per case, so a failure names
-# the case. The executable takes the case name as its only argument (a cmocka filter).
+# What every cmocka executable links: its case runner (tests/lib/test-main.h) and the
+# scratch-folder helpers (tests/lib/temp-tree.h).
+add_library(pxf_test_main STATIC ${CMAKE_SOURCE_DIR}/tests/lib/test-main.c
+            ${CMAKE_SOURCE_DIR}/tests/lib/temp-tree.c)
+target_link_libraries(pxf_test_main PUBLIC pxf_common PkgConfig::CMOCKA)
+
+# pxf_add_unit_test(NAME test-x SOURCES a.c... LIBS lib... [LABEL unit|integration]
+#                   [TIMEOUT s])
+# Builds one cmocka executable and registers one CTest entry per case, LABEL.NAME.CASE,
+# so a failure names the case. The cases are read from the `tests[]` table of the first
+# source (lines that start with cmocka_unit_test...(case or MACRO(case), never typed
+# twice; LABEL.NAME.registered fails if what was read and the table differ, and the
+# executable fails on a case name it does not have (tests/lib/test-main.h).
 function(pxf_add_unit_test)
-  cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS;CASES;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 60)
+  endif()
   add_executable(${T_NAME} ${T_SOURCES})
-  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
-  foreach(c IN LISTS T_CASES)
-    add_test(NAME unit.${T_NAME}.${c} COMMAND ${T_NAME} ${c}
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} pxf_test_main)
+  list(GET T_SOURCES 0 main)
+  get_filename_component(main ${main} ABSOLUTE)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${main})
+  file(STRINGS ${main} lines
+       REGEX "^[ \t]*(cmocka_unit_test[a-z_]*|[A-Z][A-Z_]*)\\([a-z][a-z0-9_]*[,)]")
+  set(cases)
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[ \t]*[A-Za-z_]+\\(([a-z0-9_]+).*" "\\1" c "${line}")
+    list(APPEND cases ${c})
+  endforeach()
+  if(NOT cases)
+    message(FATAL_ERROR "${T_NAME}: no test cases found in ${main}")
+  endif()
+  add_test(NAME ${T_LABEL}.${T_NAME}.registered COMMAND ${T_NAME} --registered ${cases})
+  set_tests_properties(${T_LABEL}.${T_NAME}.registered PROPERTIES LABELS ${T_LABEL} TIMEOUT 60)
+  foreach(c IN LISTS cases)
+    add_test(NAME ${T_LABEL}.${T_NAME}.${c} COMMAND ${T_NAME} ${c}
              WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
-    set_tests_properties(unit.${T_NAME}.${c} PROPERTIES LABELS "unit;${T_LABELS}" TIMEOUT 60)
+    set_tests_properties(${T_LABEL}.${T_NAME}.${c} PROPERTIES LABELS ${T_LABEL}
+                         TIMEOUT ${T_TIMEOUT})
   endforeach()
 endfunction()
 

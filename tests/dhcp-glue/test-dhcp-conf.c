@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -358,7 +360,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(boot_files_from_dir),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -935,7 +937,5 @@ int main(int argc, char **argv)
                 if (!strcmp(argv[i], "--test") || !strcmp(argv[i], "--keep-in-foreground"))
                         return fake_dnsmasq(!strcmp(argv[i], "--test"));
         signal(SIGPIPE, SIG_IGN);
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

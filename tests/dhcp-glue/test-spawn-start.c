@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -141,7 +143,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(missing_program_is_an_error),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include "httpd/http-request.h"
 
 /* Parses a NUL-terminated head; returns the parser's result. */
@@ -662,7 +664,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(log_escape),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

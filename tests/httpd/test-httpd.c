@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/lib/test-main.h"
 #include <event2/event.h>
 
 #include "common/common.h"
@@ -1406,7 +1408,5 @@ int main(int argc, char **argv)
 
         /* A client that goes away mid-response must not kill the process (serve's job). */
         signal(SIGPIPE, SIG_IGN);
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include "tftpd/tftp-packet.h"
 
 /* Packet literals: sizeof includes the literal's own trailing NUL, which is dropped. */
@@ -474,7 +476,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(escape_for_logs),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/lib/test-main.h"
 #include <event2/event.h>
 
 #include "common/common.h"
@@ -1322,7 +1324,5 @@ int main(int argc, char **argv)
         };
 #undef T
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,9 +22,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
 #include <openssl/evp.h>
 
 #include "builder/artifacts-internal.h"
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
 
 #define BIG_SIZE  (5u * 1024 * 1024)
 #define BIG_SEED  0x9e3779b97f4a7c15ULL
@@ -38,7 +42,7 @@
 #define SHA_CHANGED "7f8b1dfc466b6249f06cbe55c9174df2578e7754da793fded244ef5cba2a38f1"
 
 struct fixture {
-        char dir[64];
+        char *dir;
         char folder[96];
         char out[96];
 };
@@ -81,53 +85,11 @@ static void sha256_hex(const void *data, size_t len, char hex[65])
         hex_of(md, hex);
 }
 
-static void at(const struct fixture *f, char *buf, size_t size, const char *rel)
-{
-        int n = snprintf(buf, size, "%s/%s", f->folder, rel);
-        assert_true(n > 0 && (size_t)n < size);
-}
-
-static void mk_dir(const struct fixture *f, const char *rel, mode_t mode)
-{
-        char p[256];
-
-        at(f, p, sizeof p, rel);
-        assert_int_equal(mkdir(p, mode), 0);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
-static void mk_data(const struct fixture *f, const char *rel, const void *data, size_t len,
-                    mode_t mode)
-{
-        char p[256];
-        int fd;
-
-        at(f, p, sizeof p, rel);
-        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, len), (ssize_t)len);
-        assert_int_equal(close(fd), 0);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
-static void mk_file(const struct fixture *f, const char *rel, const char *text, mode_t mode)
-{
-        mk_data(f, rel, text, strlen(text), mode);
-}
-
-static void mk_link(const struct fixture *f, const char *rel, const char *target)
-{
-        char p[256];
-
-        at(f, p, sizeof p, rel);
-        assert_int_equal(symlink(target, p), 0);
-}
-
 static void set_mtime(const struct fixture *f, const char *rel, time_t t)
 {
         char p[256];
 
-        at(f, p, sizeof p, rel);
+        tt_path(p, sizeof p, f->folder, rel);
         assert_int_equal(utimensat(AT_FDCWD, p, (struct timespec[]){{t, 0}, {t, 123456789}},
                                    AT_SYMLINK_NOFOLLOW),
                          0);
@@ -185,46 +147,45 @@ static void assert_gzip(const char *path)
 static void build_pxe_folder(const struct fixture *f)
 {
         assert_int_equal(mkdir(f->folder, 0755), 0);
-        mk_file(f, "bootx64.efi", "shim\n", 0644);
-        mk_file(f, "grubx64.efi", "grub\n", 0644);
-        mk_dir(f, "boot", 0755);
-        mk_dir(f, "boot/grub2", 0755);
-        mk_file(f, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
-        mk_file(f, "boot/grub2/grubenv", "# GRUB Environment Block\n", 0600);
-        mk_link(f, "grub", "boot/grub2");
-        mk_file(f, "vmlinuz", "kernel\n", 0755);
+        tt_write_text(f->folder, "bootx64.efi", "shim\n", 0644);
+        tt_write_text(f->folder, "grubx64.efi", "grub\n", 0644);
+        tt_mkdir(f->folder, "boot", 0755);
+        tt_mkdir(f->folder, "boot/grub2", 0755);
+        tt_write_text(f->folder, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
+        tt_write_text(f->folder, "boot/grub2/grubenv", "# GRUB Environment Block\n", 0600);
+        tt_symlink(f->folder, "grub", "boot/grub2");
+        tt_write_text(f->folder, "vmlinuz", "kernel\n", 0755);
         set_mtime(f, "vmlinuz", OLD_MTIME);
-        mk_data(f, "initrd.img", big_data(), BIG_SIZE, 0644);
-        mk_dir(f, "empty", 0700);
-        mk_file(f, "other-user-artifacts.txt", "notes\n", 0600);
-        mk_dir(f, "other-user-artifacts", 0755);
-        mk_file(f, "other-user-artifacts/hello", "hello\n", 0644);
+        tt_write(f->folder, "initrd.img", big_data(), BIG_SIZE, 0644);
+        tt_mkdir(f->folder, "empty", 0700);
+        tt_write_text(f->folder, "other-user-artifacts.txt", "notes\n", 0600);
+        tt_mkdir(f->folder, "other-user-artifacts", 0755);
+        tt_write_text(f->folder, "other-user-artifacts/hello", "hello\n", 0644);
 }
 
 /* The manifest's folder: small files of known SHA-256. */
 static void build_small_folder(const struct fixture *f)
 {
         assert_int_equal(mkdir(f->folder, 0755), 0);
-        mk_file(f, "hello", "hello\n", 0644);
-        mk_file(f, "empty", "", 0600);
-        mk_file(f, "boot-a", "a\n", 0755);
-        mk_dir(f, "boot", 0755);
-        mk_dir(f, "boot/grub2", 0755);
-        mk_file(f, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
-        mk_dir(f, "sub", 0755);
-        mk_file(f, "sub/manifest", "nested\n", 0644); /* only the top-level one is ours */
-        mk_link(f, "link", "hello");                  /* no contents of its own: not listed */
-        mk_file(f, BLD_SHA256SUMS, "stale\n", 0600);  /* replaced, never listed */
-        mk_file(f, BLD_MANIFEST ".partial", "left by an interrupted run\n", 0600);
+        tt_write_text(f->folder, "hello", "hello\n", 0644);
+        tt_write_text(f->folder, "empty", "", 0600);
+        tt_write_text(f->folder, "boot-a", "a\n", 0755);
+        tt_mkdir(f->folder, "boot", 0755);
+        tt_mkdir(f->folder, "boot/grub2", 0755);
+        tt_write_text(f->folder, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
+        tt_mkdir(f->folder, "sub", 0755);
+        tt_write_text(f->folder, "sub/manifest", "nested\n",
+                      0644);                    /* only the top-level one is ours */
+        tt_symlink(f->folder, "link", "hello"); /* no contents of its own: not listed */
+        tt_write_text(f->folder, BLD_SHA256SUMS, "stale\n", 0600); /* replaced, never listed */
+        tt_write_text(f->folder, BLD_MANIFEST ".partial", "left by an interrupted run\n", 0600);
 }
 
 static int setup(void **state)
 {
         struct fixture *f = pxf_calloc(1, sizeof(*f));
 
-        snprintf(f->dir, sizeof f->dir, "/tmp/pxf-test-artifacts-XXXXXX");
-        if (!mkdtemp(f->dir))
-                return -1;
+        f->dir = tt_make("artifacts");
         snprintf(f->folder, sizeof f->folder, "%s/folder", f->dir);
         snprintf(f->out, sizeof f->out, "%s/pxe.tar.gz", f->dir);
         *state = f;
@@ -235,7 +196,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        (void)pxf_rm_rf(f->dir);
+        tt_remove(f->dir);
         free(f);
         return 0;
 }
@@ -313,7 +274,7 @@ static void check_contents(const struct fixture *f, struct archive *a, struct ar
         struct stat st;
         int64_t size = 0;
 
-        at(f, src, sizeof src, x->src);
+        tt_path(src, sizeof src, f->folder, x->src);
         assert_int_equal(lstat(src, &st), 0);
         assert_int_equal(archive_entry_mtime(e), st.st_mtim.tv_sec);
         if (strcmp(x->src, "vmlinuz") == 0)
@@ -495,7 +456,7 @@ static void tar_failure_leaves_no_partial(void **state)
         snprintf(out, sizeof out, "%s/root-only", f->dir);
         assert_int_equal(mkdir(out, 0755), 0);
         assert_int_equal(chmod(f->dir, 0755), 0);
-        at(f, msg, sizeof msg, "empty");
+        tt_path(msg, sizeof msg, f->folder, "empty");
         assert_int_equal(chmod(msg, 0755), 0);
         snprintf(out, sizeof out, "%s/root-only/pxe.tar.gz", f->dir);
         assert_int_equal(run_child(f, true, false, out), 0);
@@ -523,7 +484,7 @@ static void tar_refuses_fifo(void **state)
         struct pxf_error err = {0};
         char fifo[256], msg[512];
 
-        at(f, fifo, sizeof fifo, "boot/grub2/fifo");
+        tt_path(fifo, sizeof fifo, f->folder, "boot/grub2/fifo");
         assert_int_equal(mkfifo(fifo, 0600), 0);
         assert_int_equal(bld_tar_write(f->folder, 2, f->out, &err), -EINVAL);
         snprintf(msg, sizeof msg,
@@ -571,7 +532,7 @@ static void assert_file(const struct fixture *f, const char *rel, const char *te
         char p[256];
         struct stat st;
 
-        at(f, p, sizeof p, rel);
+        tt_path(p, sizeof p, f->folder, rel);
         assert_int_equal(lstat(p, &st), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(st.st_mode & 07777, mode);
@@ -608,9 +569,9 @@ static void manifest_text(void **state)
                     "kernel-command-line: console=ttyS0,115200 pxf.x=1\n"
                     "bootstrap-url: http://10.0.0.1/pxe/image.iso\n" FILE_LINES,
                     0644);
-        at(f, partial, sizeof partial, BLD_MANIFEST ".partial");
+        tt_path(partial, sizeof partial, f->folder, BLD_MANIFEST ".partial");
         assert_false(exists(partial));
-        at(f, partial, sizeof partial, BLD_SHA256SUMS ".partial");
+        tt_path(partial, sizeof partial, f->folder, BLD_SHA256SUMS ".partial");
         assert_false(exists(partial));
 
         /* No arguments, no bootstrap URL; written again over the first one. */
@@ -645,11 +606,11 @@ static void manifest_bad_info(void **state)
                                      "character; the manifest is one line per value");
         assert_file(f, BLD_SHA256SUMS, "stale\n", 0600); /* nothing was written */
 
-        mk_file(f, "back\\slash", "x\n", 0644);
+        tt_write_text(f->folder, "back\\slash", "x\n", 0644);
         assert_int_equal(bld_manifest_write(f->folder, &full_info, &err), -EINVAL);
         assert_string_equal(err.msg, "'back\\slash': a path with a control character or a "
                                      "backslash cannot be listed in SHA256SUMS");
-        at(f, sums, sizeof sums, BLD_MANIFEST);
+        tt_path(sums, sizeof sums, f->folder, BLD_MANIFEST);
         assert_false(exists(sums));
 }
 
@@ -673,7 +634,7 @@ static void manifest_sha256sum_check(void **state)
         assert_int_equal(r, 0);
         assert_int_equal(bld_manifest_verify(f->folder, &err), 0);
 
-        at(f, path, sizeof path, BLD_SHA256SUMS);
+        tt_path(path, sizeof path, f->folder, BLD_SHA256SUMS);
         sums = read_text(path);
         for (const char *p = sums; *p; p++)
                 lines += *p == '\n';
@@ -692,13 +653,13 @@ static void manifest_verify_modified(void **state)
 
         write_manifest_ok(f, &full_info);
         assert_int_equal(bld_manifest_verify(f->folder, &err), 0);
-        mk_file(f, "sub/manifest", "changed\n", 0644);
-        mk_file(f, "hello", "jello\n", 0644); /* the same size */
+        tt_write_text(f->folder, "sub/manifest", "changed\n", 0644);
+        tt_write_text(f->folder, "hello", "jello\n", 0644); /* the same size */
         assert_int_equal(bld_manifest_verify(f->folder, &err), -EBADMSG);
         /* The first mismatch in SHA256SUMS order. */
         assert_string_equal(err.msg, "'hello' does not match SHA256SUMS: its sha256 is " SHA_JELLO
                                      ", not " SHA_HELLO);
-        mk_file(f, "hello", "hello\n", 0644);
+        tt_write_text(f->folder, "hello", "hello\n", 0644);
         assert_int_equal(bld_manifest_verify(f->folder, &err), -EBADMSG);
         assert_string_equal(err.msg, "'sub/manifest' does not match SHA256SUMS: its sha256 "
                                      "is " SHA_CHANGED ", not " SHA_NESTED);
@@ -711,15 +672,15 @@ static void manifest_verify_missing(void **state)
         char p[256];
 
         write_manifest_ok(f, &full_info);
-        at(f, p, sizeof p, "boot/grub2/grub.cfg");
+        tt_path(p, sizeof p, f->folder, "boot/grub2/grub.cfg");
         assert_int_equal(unlink(p), 0);
         assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
-        at(f, p, sizeof p, "boot");
+        tt_path(p, sizeof p, f->folder, "boot");
         assert_int_equal(pxf_rm_rf(p), 0);
         assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
-        at(f, p, sizeof p, BLD_SHA256SUMS);
+        tt_path(p, sizeof p, f->folder, BLD_SHA256SUMS);
         assert_int_equal(unlink(p), 0);
         assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "SHA256SUMS': No such file or directory"));
@@ -751,10 +712,10 @@ static void manifest_verify_unsafe(void **state)
         };
         struct fixture *f = small_fixture(state);
 
-        mk_link(f, "linkdir", "sub");
+        tt_symlink(f->folder, "linkdir", "sub");
         for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++) {
                 struct pxf_error err = {0};
-                mk_file(f, BLD_SHA256SUMS, cases[i].line, 0644);
+                tt_write_text(f->folder, BLD_SHA256SUMS, cases[i].line, 0644);
                 assert_int_equal(bld_manifest_verify(f->folder, &err), cases[i].code);
                 if (cases[i].msg)
                         assert_string_equal(err.msg, cases[i].msg);
@@ -775,7 +736,5 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(manifest_verify_missing, setup, teardown),
             cmocka_unit_test_setup_teardown(manifest_verify_unsafe, setup, teardown),
         };
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

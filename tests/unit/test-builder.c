@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include "builder/builder-internal.h"
 
 static void detect_qcow2(void **state)
@@ -146,7 +148,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(grub_dropin_refuses_shell),
             cmocka_unit_test(listing_finds_modules),
         };
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

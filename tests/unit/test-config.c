@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include "common/common.h"
 #include "config/config.h"
 
@@ -557,7 +559,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(image_format_is_disk),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,8 @@
 #include <cmocka.h>
 
 #include "builder/live-internal.h"
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
 
 #define BIG_SIZE   (3u * 1024 * 1024)
 #define BIG_SEED   0x9e3779b97f4a7c15ULL
@@ -33,7 +36,7 @@
 static const char *const excludes[] = {"boot", "etc/fstab", NULL};
 
 struct fixture {
-        char dir[64];
+        char *dir;
         char tree[96];
         char out[96];
 };
@@ -72,34 +75,6 @@ static uint64_t big_checksum(void)
         return fnv1a(0xcbf29ce484222325ULL, buf, BIG_SIZE);
 }
 
-static void at(const struct fixture *f, char *buf, size_t size, const char *rel)
-{
-        int n = snprintf(buf, size, "%s/%s", f->tree, rel);
-        assert_true(n > 0 && (size_t)n < size);
-}
-
-static void mk_dir(const struct fixture *f, const char *rel, mode_t mode)
-{
-        char p[256];
-
-        at(f, p, sizeof p, rel);
-        assert_int_equal(mkdir(p, mode), 0);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
-static void mk_file(const struct fixture *f, const char *rel, const char *text, mode_t mode)
-{
-        char p[256];
-        int fd;
-
-        at(f, p, sizeof p, rel);
-        fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        assert_int_equal(close(fd), 0);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
 static void mk_big(const struct fixture *f, const char *rel)
 {
         static unsigned char buf[BIG_SIZE];
@@ -107,7 +82,7 @@ static void mk_big(const struct fixture *f, const char *rel)
         char p[256];
         int fd;
 
-        at(f, p, sizeof p, rel);
+        tt_path(p, sizeof p, f->tree, rel);
         fill_big(buf, BIG_SIZE, &seed);
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
@@ -119,7 +94,7 @@ static void mk_node(const struct fixture *f, const char *rel, mode_t mode, dev_t
 {
         char p[256];
 
-        at(f, p, sizeof p, rel);
+        tt_path(p, sizeof p, f->tree, rel);
         assert_int_equal(mknod(p, mode, dev), 0);
         assert_int_equal(chmod(p, mode & 07777), 0);
 }
@@ -130,7 +105,7 @@ static void mk_socket(const struct fixture *f, const char *rel)
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         assert_true(fd >= 0);
-        at(f, sa.sun_path, sizeof sa.sun_path, rel);
+        tt_path(sa.sun_path, sizeof sa.sun_path, f->tree, rel);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
         close(fd);
 }
@@ -139,7 +114,7 @@ static void chown_at(const struct fixture *f, const char *rel, uid_t uid, gid_t 
 {
         char p[256];
 
-        at(f, p, sizeof p, rel);
+        tt_path(p, sizeof p, f->tree, rel);
         assert_int_equal(lchown(p, uid, gid), 0);
 }
 
@@ -147,8 +122,8 @@ static void link_at(const struct fixture *f, const char *from, const char *to)
 {
         char a[256], b[256];
 
-        at(f, a, sizeof a, from);
-        at(f, b, sizeof b, to);
+        tt_path(a, sizeof a, f->tree, from);
+        tt_path(b, sizeof b, f->tree, to);
         assert_int_equal(link(a, b), 0);
 }
 
@@ -157,44 +132,44 @@ static void build_tree(const struct fixture *f)
         char p[256];
 
         assert_int_equal(mkdir(f->tree, 0755), 0);
-        mk_dir(f, "a", 0755);
-        mk_file(f, "a/b", "b\n", 0644);
-        mk_file(f, "a-b", "ab\n", 0644); /* '-' sorts before '/': a, a/b, a-b */
-        mk_dir(f, "bin", 0755);
-        mk_file(f, "bin/sh", "#!/bin/true\n", 0755);
-        mk_file(f, "bin/su", "su\n", 04755);
-        mk_dir(f, "boot", 0755); /* excluded with all it holds */
-        mk_file(f, "boot/vmlinuz", "kernel\n", 0644);
-        mk_dir(f, "boot/grub", 0755);
-        mk_file(f, "boot/grub/grub.cfg", "cfg\n", 0644);
-        mk_file(f, "bootstrap", "not excluded\n", 0600); /* "boot" is no prefix match */
-        mk_dir(f, "dev", 0755);
+        tt_mkdir(f->tree, "a", 0755);
+        tt_write_text(f->tree, "a/b", "b\n", 0644);
+        tt_write_text(f->tree, "a-b", "ab\n", 0644); /* '-' sorts before '/': a, a/b, a-b */
+        tt_mkdir(f->tree, "bin", 0755);
+        tt_write_text(f->tree, "bin/sh", "#!/bin/true\n", 0755);
+        tt_write_text(f->tree, "bin/su", "su\n", 04755);
+        tt_mkdir(f->tree, "boot", 0755); /* excluded with all it holds */
+        tt_write_text(f->tree, "boot/vmlinuz", "kernel\n", 0644);
+        tt_mkdir(f->tree, "boot/grub", 0755);
+        tt_write_text(f->tree, "boot/grub/grub.cfg", "cfg\n", 0644);
+        tt_write_text(f->tree, "bootstrap", "not excluded\n", 0600); /* "boot" is no prefix match */
+        tt_mkdir(f->tree, "dev", 0755);
         mk_node(f, "dev/null", S_IFCHR | 0666, makedev(1, 3));
         mk_node(f, "dev/loop0", S_IFBLK | 0660, makedev(7, 0));
         chown_at(f, "dev/loop0", 0, 6);
-        mk_dir(f, "etc", 0755);
-        mk_file(f, "etc/empty", "", 0644);
-        mk_file(f, "etc/fstab", "/dev/sda1 / ext4 defaults 0 1\n", 0644);
-        mk_file(f, "etc/passwd", PASSWD, 0644);
+        tt_mkdir(f->tree, "etc", 0755);
+        tt_write_text(f->tree, "etc/empty", "", 0644);
+        tt_write_text(f->tree, "etc/fstab", "/dev/sda1 / ext4 defaults 0 1\n", 0644);
+        tt_write_text(f->tree, "etc/passwd", PASSWD, 0644);
         link_at(f, "etc/passwd", "boot/passwd-link"); /* a link from an excluded path */
-        at(f, p, sizeof p, "etc/passwd");
+        tt_path(p, sizeof p, f->tree, "etc/passwd");
         assert_int_equal(
             utimensat(AT_FDCWD, p, (struct timespec[]){{OLD_MTIME, 0}, {OLD_MTIME, 0}}, 0), 0);
-        mk_file(f, "etc/shadow", "root:*:19000::::::\n", 0640);
+        tt_write_text(f->tree, "etc/shadow", "root:*:19000::::::\n", 0640);
         chown_at(f, "etc/shadow", 0, 42);
-        mk_dir(f, "home", 0755);
-        mk_dir(f, "home/user", 0700);
+        tt_mkdir(f->tree, "home", 0755);
+        tt_mkdir(f->tree, "home/user", 0700);
         chown_at(f, "home/user", 1000, 1000);
-        at(f, p, sizeof p, "lib");
+        tt_path(p, sizeof p, f->tree, "lib");
         assert_int_equal(symlink("usr/lib", p), 0);
-        mk_dir(f, "run", 0755);
+        tt_mkdir(f->tree, "run", 0755);
         mk_node(f, "run/fifo", S_IFIFO | 0600, 0);
         mk_socket(f, "run/sock"); /* left out */
-        mk_dir(f, "usr", 0755);
-        mk_dir(f, "usr/bin", 0755);
-        mk_file(f, "usr/bin/link-a", HARDLINKED, 0755);
+        tt_mkdir(f->tree, "usr", 0755);
+        tt_mkdir(f->tree, "usr/bin", 0755);
+        tt_write_text(f->tree, "usr/bin/link-a", HARDLINKED, 0755);
         link_at(f, "usr/bin/link-a", "usr/bin/link-b");
-        mk_dir(f, "usr/lib", 0755);
+        tt_mkdir(f->tree, "usr/lib", 0755);
         mk_big(f, "usr/lib/big.bin");
 }
 
@@ -202,9 +177,7 @@ static int setup(void **state)
 {
         struct fixture *f = pxf_calloc(1, sizeof(*f));
 
-        snprintf(f->dir, sizeof f->dir, "/tmp/pxf-test-cpio-XXXXXX");
-        if (!mkdtemp(f->dir))
-                return -1;
+        f->dir = tt_make("cpio");
         snprintf(f->tree, sizeof f->tree, "%s/tree", f->dir);
         snprintf(f->out, sizeof f->out, "%s/initrd.img", f->dir);
         *state = f;
@@ -215,7 +188,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        (void)pxf_rm_rf(f->dir);
+        tt_remove(f->dir);
         free(f);
         return 0;
 }
@@ -604,7 +577,7 @@ static void cpio_failure_removes_partial(void **state)
         int fd;
 
         /* Sparse, one byte over what newc's 8 hex digits hold. */
-        at(f, huge, sizeof huge, "usr/lib/huge.img");
+        tt_path(huge, sizeof huge, f->tree, "usr/lib/huge.img");
         fd = open(huge, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
         assert_int_equal(ftruncate(fd, (off_t)1 << 32), 0);
@@ -642,7 +615,7 @@ static void cpio_other_file_system(void **state)
         char mnt[256], inside[300];
         int r;
 
-        at(f, mnt, sizeof mnt, "proc");
+        tt_path(mnt, sizeof mnt, f->tree, "proc");
         assert_int_equal(mkdir(mnt, 0555), 0);
         if (mount("pxf-test", mnt, "tmpfs", 0, "size=1m") < 0)
                 skip();
@@ -750,7 +723,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(kernel_config_compression),
             cmocka_unit_test(early_cpio_length),
         };
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -31,6 +31,9 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
+
 #define LABEL      "PXF_UNIT_TEST_0123ABCDEF_LONG_32" /* 32: longer than Joliet's 16 */
 #define SHIM       "shim: a dummy EFI binary\n"
 #define GRUB       "grub: a dummy EFI binary\n"
@@ -45,7 +48,7 @@ static const char *const mtools_env[] = {
 };
 
 struct fixture {
-        char dir[64];
+        char *dir;
         char staging[96];
         char work[96];
         char out[96];
@@ -58,48 +61,10 @@ struct fixture {
 
 /* ---- files -------------------------------------------------------------------------- */
 
-static void path_in(char *buf, size_t size, const char *dir, const char *rel)
-{
-        int n = snprintf(buf, size, "%s/%s", dir, rel);
-        assert_true(n > 0 && (size_t)n < size);
-}
-
-static void write_file(const char *path, const char *text)
-{
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-        assert_int_equal(close(fd), 0);
-}
-
-/* Writes text to dir/rel, creating the parent folders. */
-static void put(const char *dir, const char *rel, const char *text)
-{
-        char p[256];
-        _cleanup_free_ char *parent = NULL;
-
-        path_in(p, sizeof p, dir, rel);
-        parent = pxf_dirname(p);
-        assert_int_equal(pxf_mkdir_p(parent, 0755), 0);
-        write_file(p, text);
-}
-
-static char *slurp(const char *path)
-{
-        char *text = NULL;
-
-        assert_int_equal(pxf_read_file(path, 64 * 1024 * 1024, &text, NULL), 0);
-        return text;
-}
-
 static void assert_file(const char *dir, const char *rel, const char *want)
 {
-        char p[256];
-        _cleanup_free_ char *got = NULL;
+        _cleanup_free_ char *got = tt_read(dir, rel);
 
-        path_in(p, sizeof p, dir, rel);
-        got = slurp(p);
         assert_string_equal(got, want);
 }
 
@@ -108,14 +73,6 @@ static bool exists(const char *path)
         struct stat st;
 
         return lstat(path, &st) == 0;
-}
-
-static bool exists_in(const char *dir, const char *rel)
-{
-        char p[256];
-
-        path_in(p, sizeof p, dir, rel);
-        return exists(p);
 }
 
 static size_t count_entries(const char *dir)
@@ -183,9 +140,7 @@ static int setup(void **state)
 {
         struct fixture *f = pxf_calloc(1, sizeof(*f));
 
-        snprintf(f->dir, sizeof f->dir, "/tmp/pxf-test-iso-XXXXXX");
-        if (!mkdtemp(f->dir))
-                return -1;
+        f->dir = tt_make("iso");
         snprintf(f->staging, sizeof f->staging, "%s/staging", f->dir);
         snprintf(f->work, sizeof f->work, "%s/work", f->dir);
         snprintf(f->out, sizeof f->out, "%s/live.iso", f->dir);
@@ -212,7 +167,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
 
-        (void)pxf_rm_rf(f->dir);
+        tt_remove(f->dir);
         free(f);
         return 0;
 }
@@ -222,14 +177,14 @@ static struct fixture *iso_fixture(void **state)
 {
         struct fixture *f = *state;
 
-        put(f->staging, "vmlinuz", "kernel\n");
-        put(f->staging, "initrd.img", "initrd\n");
-        put(f->staging, "LiveOS/squashfs.img", "squashfs\n");
-        put(f->staging, "boot/grub/grub.cfg", "menuentry 'x' {\n}\n");
-        put(f->staging, "-starts-with-a-dash/Mixed Case name.txt", "rock ridge\n");
-        put(f->dir, "efi/shimx64.efi.signed", SHIM);
-        put(f->dir, "efi/gcdx64.efi.signed", GRUB);
-        put(f->dir, "efi/mmx64.efi.signed", MOKMANAGER);
+        tt_write_text(f->staging, "vmlinuz", "kernel\n", 0644);
+        tt_write_text(f->staging, "initrd.img", "initrd\n", 0644);
+        tt_write_text(f->staging, "LiveOS/squashfs.img", "squashfs\n", 0644);
+        tt_write_text(f->staging, "boot/grub/grub.cfg", "menuentry 'x' {\n}\n", 0644);
+        tt_write_text(f->staging, "-starts-with-a-dash/Mixed Case name.txt", "rock ridge\n", 0644);
+        tt_write_text(f->dir, "efi/shimx64.efi.signed", SHIM, 0644);
+        tt_write_text(f->dir, "efi/gcdx64.efi.signed", GRUB, 0644);
+        tt_write_text(f->dir, "efi/mmx64.efi.signed", MOKMANAGER, 0644);
         return f;
 }
 
@@ -254,7 +209,7 @@ static void assert_joliet(struct fixture *f)
 {
         char dst[128];
 
-        path_in(dst, sizeof dst, f->dir, "joliet-squashfs.img");
+        tt_path(dst, sizeof dst, f->dir, "joliet-squashfs.img");
         run((const char *[]){"osirrox", "-read_fs", "norock", "-indev", f->out, "-extract",
                              "/LiveOS/squashfs.img", dst, NULL});
         assert_file(f->dir, "joliet-squashfs.img", "squashfs\n");
@@ -315,8 +270,8 @@ static void efiboot_real_sizes_fit(void **state)
         for (size_t i = 0; i < PXF_ELEMENTSOF(files); i++) {
                 char dir[128];
                 int fd;
-                path_in(dir, sizeof dir, f->dir, "efi");
-                path_in(p, sizeof p, dir, files[i].name);
+                tt_path(dir, sizeof dir, f->dir, "efi");
+                tt_path(p, sizeof p, dir, files[i].name);
                 fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
                 assert_true(fd >= 0);
                 assert_int_equal(write(fd, bytes, (size_t)files[i].size), (ssize_t)files[i].size);
@@ -324,7 +279,7 @@ static void efiboot_real_sizes_fit(void **state)
         }
         build_iso(f);
         extract_iso(f);
-        path_in(img, sizeof img, f->extract, "boot/efiboot.img");
+        tt_path(img, sizeof img, f->extract, "boot/efiboot.img");
         listing = capture_env((const char *[]){"mdir", "-a", "-b", "-i", img, "::/EFI/BOOT", NULL},
                               mtools_env);
         assert_non_null(strstr(listing, "::/EFI/BOOT/BOOTX64.EFI"));
@@ -400,12 +355,12 @@ static void iso_build_and_inspect(void **state)
         _cleanup_free_ char *pvd = NULL, *eltorito = NULL, *area = NULL;
         char img[256];
 
-        put(f->dir, "live.iso", "an older ISO\n");
+        tt_write_text(f->dir, "live.iso", "an older ISO\n", 0644);
         build_iso(f);
         assert_clean(f);
         /* The staging folder is only read. */
-        assert_false(exists_in(f->staging, ".disk"));
-        assert_false(exists_in(f->staging, "EFI"));
+        assert_false(tt_exists(f->staging, ".disk"));
+        assert_false(tt_exists(f->staging, "EFI"));
 
         pvd = capture((const char *[]){"xorriso", "-indev", f->out, "-pvd_info", NULL});
         assert_true(contains_line(pvd, "Volume Id    : " LABEL));
@@ -428,7 +383,7 @@ static void iso_build_and_inspect(void **state)
         assert_file(f->extract, "EFI/BOOT/BOOTX64.EFI", SHIM);
         assert_file(f->extract, "EFI/BOOT/grubx64.efi", GRUB);
         assert_file(f->extract, "EFI/BOOT/mmx64.efi", MOKMANAGER);
-        path_in(img, sizeof img, f->extract, "boot/efiboot.img");
+        tt_path(img, sizeof img, f->extract, "boot/efiboot.img");
         assert_efiboot(img, true);
         assert_appended_partition(f, img);
 }
@@ -441,17 +396,17 @@ static void iso_staging_variants(void **state)
         char img[256];
 
         f->spec.mokmanager_path = NULL;
-        put(f->staging, ".disk/info", "the caller's own\n");
-        put(f->staging, "EFI/BOOT/BOOTX64.EFI", "stale\n");
-        put(f->staging, "EFI/BOOT/fbx64.efi", "kept\n");
+        tt_write_text(f->staging, ".disk/info", "the caller's own\n", 0644);
+        tt_write_text(f->staging, "EFI/BOOT/BOOTX64.EFI", "stale\n", 0644);
+        tt_write_text(f->staging, "EFI/BOOT/fbx64.efi", "kept\n", 0644);
         build_iso(f);
         assert_clean(f);
         extract_iso(f);
         assert_file(f->extract, ".disk/info", "the caller's own\n");
         assert_file(f->extract, "EFI/BOOT/BOOTX64.EFI", SHIM);
         assert_file(f->extract, "EFI/BOOT/fbx64.efi", "kept\n");
-        assert_false(exists_in(f->extract, "EFI/BOOT/mmx64.efi"));
-        path_in(img, sizeof img, f->extract, "boot/efiboot.img");
+        assert_false(tt_exists(f->extract, "EFI/BOOT/mmx64.efi"));
+        tt_path(img, sizeof img, f->extract, "boot/efiboot.img");
         assert_efiboot(img, false);
 }
 
@@ -574,17 +529,17 @@ static void make_tree(const struct fixture *f, char *tree, size_t size)
 {
         char p[256];
 
-        path_in(tree, size, f->dir, "tree");
-        put(tree, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-        put(tree, "etc/fstab", "excluded\n");
-        put(tree, "etc2/boot/kept", "not the excluded boot\n");
-        put(tree, "boot/vmlinuz", "excluded with its folder\n");
-        put(tree, "usr/bin/tool", "#!/bin/sh\n");
-        put(tree, "-dash/file", "dash\n");
-        path_in(p, sizeof p, tree, "usr/bin/tool");
+        tt_path(tree, size, f->dir, "tree");
+        tt_write_text(tree, "etc/passwd", "root:x:0:0::/root:/bin/sh\n", 0644);
+        tt_write_text(tree, "etc/fstab", "excluded\n", 0644);
+        tt_write_text(tree, "etc2/boot/kept", "not the excluded boot\n", 0644);
+        tt_write_text(tree, "boot/vmlinuz", "excluded with its folder\n", 0644);
+        tt_write_text(tree, "usr/bin/tool", "#!/bin/sh\n", 0644);
+        tt_write_text(tree, "-dash/file", "dash\n", 0644);
+        tt_path(p, sizeof p, tree, "usr/bin/tool");
         assert_int_equal(chmod(p, 0755), 0);
         assert_int_equal(lsetxattr(p, "user.pxf", "kept", 4, 0), 0);
-        path_in(p, sizeof p, tree, "usr/bin/link");
+        tt_path(p, sizeof p, tree, "usr/bin/link");
         assert_int_equal(symlink("tool", p), 0);
         /* A private root, as mkdtemp makes it: the image's root must still be 0755. */
         assert_int_equal(chmod(tree, 0700), 0);
@@ -625,7 +580,7 @@ static void squashfs_write_and_list(void **state)
         char tree[128], p[256], value[16] = {0};
 
         make_tree(f, tree, sizeof tree);
-        put(f->dir, "live.iso", "an older file\n");
+        tt_write_text(f->dir, "live.iso", "an older file\n", 0644);
         if (bld_squashfs_write(tree, excludes, 2, f->out, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_clean(f);
@@ -642,7 +597,7 @@ static void squashfs_write_and_list(void **state)
         /* Contents and extended attributes survive. */
         run((const char *[]){"unsquashfs", "-d", f->extract, f->out, NULL});
         assert_file(f->extract, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-        path_in(p, sizeof p, f->extract, "usr/bin/tool");
+        tt_path(p, sizeof p, f->extract, "usr/bin/tool");
         assert_int_equal(lgetxattr(p, "user.pxf", value, sizeof value - 1), 4);
         assert_string_equal(value, "kept");
 }
@@ -660,16 +615,16 @@ static void squashfs_mount_points(void **state)
         int r;
 
         make_tree(f, tree, sizeof tree);
-        path_in(proc, sizeof proc, tree, "proc");
-        path_in(nested, sizeof nested, proc, "nested");
-        path_in(boot, sizeof boot, tree, "boot");
-        path_in(spaced, sizeof spaced, tree, "run/a \"quoted\" dir");
+        tt_path(proc, sizeof proc, tree, "proc");
+        tt_path(nested, sizeof nested, proc, "nested");
+        tt_path(boot, sizeof boot, tree, "boot");
+        tt_path(spaced, sizeof spaced, tree, "run/a \"quoted\" dir");
         assert_int_equal(pxf_mkdir_p(proc, 0755), 0);
         assert_int_equal(pxf_mkdir_p(spaced, 0755), 0);
         assert_int_equal(mount("tmpfs", proc, "tmpfs", 0, "mode=0555"), 0);
         assert_int_equal(mount("tmpfs", boot, "tmpfs", 0, "mode=0700"), 0);
         assert_int_equal(mount("tmpfs", spaced, "tmpfs", 0, "mode=1777"), 0);
-        put(proc, "inside", "must not be in the image\n");
+        tt_write_text(proc, "inside", "must not be in the image\n", 0644);
         assert_int_equal(mkdir(nested, 0755), 0);
         assert_int_equal(mount("tmpfs", nested, "tmpfs", 0, "mode=0755"), 0);
 
@@ -709,8 +664,8 @@ static void squashfs_bad_inputs(void **state)
         assert_string_equal(err.msg, msg);
         assert_false(exists(f->out));
 
-        put(f->dir, "file", "not a directory\n");
-        path_in(missing, sizeof missing, f->dir, "file");
+        tt_write_text(f->dir, "file", "not a directory\n", 0644);
+        tt_path(missing, sizeof missing, f->dir, "file");
         assert_int_equal(bld_squashfs_write(missing, NULL, 1, f->out, &err), -ENOTDIR);
 
         assert_int_equal(bld_squashfs_write(tree, dotdot, 1, f->out, &err), -EINVAL);
@@ -738,7 +693,7 @@ static void squashfs_failure_removes_partial(void **state)
                 s ^= s << 13, s ^= s >> 7, s ^= s << 17;
                 buf[i] = (unsigned char)(s >> 56);
         }
-        path_in(p, sizeof p, tree, "random");
+        tt_path(p, sizeof p, tree, "random");
         fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, buf, 4 * 1024 * 1024), 4 * 1024 * 1024);
@@ -822,9 +777,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(squashfs_failure_removes_partial, setup, teardown),
             cmocka_unit_test_setup_teardown(missing_tools_name_packages, setup, teardown),
         };
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }
 
 #else /* PXF_ISO_WRITER_TOOL */

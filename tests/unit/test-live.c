@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "tests/lib/test-main.h"
+
 #include "builder/live-internal.h"
 
 #define HEADER                                                                                     \
@@ -634,7 +636,5 @@ int main(int argc, char **argv)
             cmocka_unit_test(volume_label_rules),
             cmocka_unit_test(dracut_version_parse),
         };
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return pxf_test_main(tests, argc, argv);
 }

@@ -1,0 +1,101 @@
+/* See temp-tree.h. */
+#include "tests/lib/temp-tree.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "tests/lib/test-main.h"
+
+char *tt_make(const char *name)
+{
+        char *dir = NULL;
+
+        assert_true(asprintf(&dir, "/tmp/pxf-test-%s-XXXXXX", name) > 0);
+        assert_non_null(mkdtemp(dir));
+        return dir;
+}
+
+void tt_remove(char *dir)
+{
+        if (!dir)
+                return;
+        (void)pxf_rm_rf(dir);
+        free(dir);
+}
+
+void tt_path(char *buf, size_t size, const char *dir, const char *rel)
+{
+        int n = snprintf(buf, size, "%s/%s", dir, rel);
+
+        assert_true(n > 0 && (size_t)n < size);
+}
+
+static void make_parent(const char *path)
+{
+        _cleanup_free_ char *parent = pxf_dirname(path);
+
+        assert_int_equal(pxf_mkdir_p(parent, 0755), 0);
+}
+
+void tt_mkdir(const char *dir, const char *rel, mode_t mode)
+{
+        char p[PATH_MAX];
+
+        tt_path(p, sizeof p, dir, rel);
+        make_parent(p);
+        assert_int_equal(mkdir(p, mode), 0);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+void tt_write(const char *dir, const char *rel, const void *data, size_t len, mode_t mode)
+{
+        char p[PATH_MAX];
+        int fd;
+
+        tt_path(p, sizeof p, dir, rel);
+        make_parent(p);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(pxf_write_all(fd, data, len), 0);
+        assert_int_equal(close(fd), 0);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+void tt_write_text(const char *dir, const char *rel, const char *text, mode_t mode)
+{
+        tt_write(dir, rel, text, strlen(text), mode);
+}
+
+void tt_symlink(const char *dir, const char *rel, const char *target)
+{
+        char p[PATH_MAX];
+
+        tt_path(p, sizeof p, dir, rel);
+        make_parent(p);
+        assert_int_equal(symlink(target, p), 0);
+}
+
+bool tt_exists(const char *dir, const char *rel)
+{
+        char p[PATH_MAX];
+        struct stat st;
+
+        tt_path(p, sizeof p, dir, rel);
+        return lstat(p, &st) == 0;
+}
+
+char *tt_read(const char *dir, const char *rel)
+{
+        char p[PATH_MAX];
+        char *text = NULL;
+
+        tt_path(p, sizeof p, dir, rel);
+        assert_int_equal(pxf_read_file(p, 64 * 1024 * 1024, &text, NULL), 0);
+        return text;
+}

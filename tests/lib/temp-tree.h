@@ -1,0 +1,24 @@
+/* temp-tree.h - scratch folders for unit tests, and files made in them.
+ *
+ * Every helper asserts (cmocka) instead of returning an error: a fixture that cannot be
+ * built is a failed test. Paths are DIR/REL; modes are set exactly (chmod after create,
+ * so the umask does not matter); missing parent folders are made with 0755. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A new folder /tmp/pxf-test-NAME-XXXXXX; the caller frees it with tt_remove. */
+char *tt_make(const char *name);
+/* Removes the folder and everything in it, and frees the path. NULL is fine. */
+void tt_remove(char *dir);
+
+void tt_path(char *buf, size_t size, const char *dir, const char *rel);
+void tt_mkdir(const char *dir, const char *rel, mode_t mode);
+void tt_write(const char *dir, const char *rel, const void *data, size_t len, mode_t mode);
+void tt_write_text(const char *dir, const char *rel, const char *text, mode_t mode);
+void tt_symlink(const char *dir, const char *rel, const char *target);
+bool tt_exists(const char *dir, const char *rel);
+/* The file's contents as a string; the caller frees it. */
+char *tt_read(const char *dir, const char *rel);
