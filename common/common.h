@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -186,3 +187,17 @@ int pxf_publish_file(const char *tmp, const char *dst);
 int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err);
 /* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */
 int pxf_write_all(int fd, const void *buf, size_t n);
+
+/* ---- serving files beneath a root ------------------------------------------------- */
+
+/* Opens path, relative to root, for reading as a server does for a peer: the root is
+ * opened afresh on every call (a root that is a symlink swapped by a rebuild takes effect
+ * for the next request, while open files stay what they were), and the path is resolved
+ * by the kernel beneath it (openat2 RESOLVE_BENEATH, no magic links): "..", absolute
+ * symlinks and symlinks that lead out of the root fail with -EXDEV. Opening never blocks
+ * (a FIFO). Returns the fd (close-on-exec) and fills *ret_st, or a negative errno;
+ * anything but a regular file (a folder, a FIFO, a device, a socket) is -EISDIR. */
+int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st);
+/* Whether root can be served by pxf_open_beneath: it is a folder, and the kernel has
+ * openat2 (Linux 5.6). 0 or a negative errno. */
+int pxf_check_beneath(const char *root);

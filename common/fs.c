@@ -1,9 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
@@ -154,4 +157,41 @@ int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct p
         if (r < 0)
                 (void)unlink(tmp);
         return r < 0 ? r : 0;
+}
+
+static int openat2_fd(int dir_fd, const char *path, uint64_t flags, uint64_t resolve)
+{
+        struct open_how how = {.flags = flags, .resolve = resolve};
+        int fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+
+        return fd < 0 ? -errno : fd;
+}
+
+int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st)
+{
+        _cleanup_close_ int dir_fd = -1, fd = -1;
+
+        dir_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        fd = openat2_fd(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                        RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, ret_st) < 0)
+                return -errno;
+        if (!S_ISREG(ret_st->st_mode))
+                return -EISDIR;
+        return TAKE_FD(fd);
+}
+
+int pxf_check_beneath(const char *root)
+{
+        _cleanup_close_ int dir_fd = -1, fd = -1;
+
+        dir_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        fd = openat2_fd(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_BENEATH);
+        return fd < 0 ? fd : 0;
 }

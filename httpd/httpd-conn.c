@@ -297,6 +297,7 @@ static int open_status(int r)
         case -ELOOP:
         case -ENAMETOOLONG:
         case -ENXIO:
+        case -EISDIR: /* a folder, FIFO or device: only files are served */
                 return 404;
         case -EACCES:
         case -EPERM:
@@ -340,7 +341,7 @@ static int serve_file(struct httpd_conn *c, const char *path)
         struct http_range_result res;
         struct stat st;
 
-        fd = httpd_open_beneath(c->server->root, path, &st);
+        fd = pxf_open_beneath(c->server->root, path, &st);
         if (fd < 0) {
                 if (open_status(fd) == 500)
                         pxf_log_errno(PXF_LOG_WARNING, fd, "http: opening '%s' failed", path);

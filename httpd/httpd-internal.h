@@ -58,8 +58,3 @@ struct httpd_conn *httpd_conn_free(struct httpd_conn *c);
 /* Called by a connection after it left the server's list: uncounts it and resumes
  * accepting below the cap. */
 void httpd_connection_closed(struct httpd *h);
-
-/* Opens path beneath the root directory (resolved now) as a regular file, and stats it.
- * Returns the fd, or -ENOENT (not a regular file), -EXDEV (escapes the root) or another
- * negative errno of openat2(). */
-int httpd_open_beneath(const char *root, const char *path, struct stat *ret_st);

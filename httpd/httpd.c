@@ -7,8 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <linux/openat2.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -79,31 +77,6 @@ int httpd_bound_port(int fd, uint16_t *ret_port)
         else
                 return -EAFNOSUPPORT;
         return 0;
-}
-
-/* ---- files ------------------------------------------------------------------------ */
-
-int httpd_open_beneath(const char *root, const char *path, struct stat *ret_st)
-{
-        /* O_NONBLOCK: opening a FIFO must not stall the loop; it is refused below. */
-        struct open_how how = {
-            .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int dir_fd = -1, fd = -1;
-
-        /* Opened per request: the root may be a symlink the builder has just swapped. */
-        dir_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        fd = (int)syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, ret_st) < 0)
-                return -errno;
-        if (!S_ISREG(ret_st->st_mode))
-                return -ENOENT;
-        return TAKE_FD(fd);
 }
 
 /* ---- accepting -------------------------------------------------------------------- */

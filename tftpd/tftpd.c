@@ -3,12 +3,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include <event2/event.h>
 
@@ -156,30 +154,6 @@ static int refuse(struct tftpd *t, const struct tftpd_peer *peer, const char *na
         return 0;
 }
 
-/* Opens path beneath a fresh open of the root, so a swapped root symlink takes effect
- * for the next request while open files stay what they were. */
-static int open_beneath(const char *root, const char *path, int *ret_fd, struct stat *ret_st)
-{
-        struct open_how how = {
-            .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, /* a FIFO must not block */
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        _cleanup_close_ int dfd = -1, fd = -1;
-
-        dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, ret_st) < 0)
-                return -errno;
-        if (!S_ISREG(ret_st->st_mode))
-                return -EISDIR;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 static uint16_t open_error_code(int r)
 {
         switch (r) {
@@ -220,12 +194,12 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
         r = tftp_clean_filename(req->filename, path, sizeof path);
         if (r < 0)
                 return refuse(t, peer, req->filename, TFTP_ERR_ACCESS, "access violation");
-        r = open_beneath(t->root, path, &fd, &st);
-        if (r < 0) {
-                uint16_t code = open_error_code(r);
+        fd = pxf_open_beneath(t->root, path, &st);
+        if (fd < 0) {
+                uint16_t code = open_error_code(fd);
 
                 if (code == TFTP_ERR_UNDEFINED)
-                        log_debug("tftp: opening '%s' beneath the root: %s", path, strerror(-r));
+                        log_debug("tftp: opening '%s' beneath the root: %s", path, strerror(-fd));
                 return refuse(t, peer, req->filename, code, open_error_text(code));
         }
         /* A failure to start is in the transfer's log line already. */
@@ -371,17 +345,12 @@ static void on_listen_readable(evutil_socket_t fd, short what, void *arg)
 
 static int check_root(const char *root, struct pxf_error *err)
 {
-        struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                               .resolve = RESOLVE_BENEATH};
-        _cleanup_close_ int dfd = -1, fd = -1;
+        int r = pxf_check_beneath(root);
 
-        dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return pxf_error_set(err, -errno, "tftp: root '%s': %s", root, strerror(errno));
-        fd = (int)syscall(SYS_openat2, dfd, ".", &how, sizeof how);
-        if (fd < 0)
-                return pxf_error_set(err, -errno, "tftp: openat2 (needs Linux 5.6): %s",
-                                     strerror(errno));
+        if (r == -ENOSYS)
+                return pxf_error_set(err, r, "tftp: openat2 (needs Linux 5.6): %s", strerror(-r));
+        if (r < 0)
+                return pxf_error_set(err, r, "tftp: root '%s': %s", root, strerror(-r));
         return 0;
 }
 

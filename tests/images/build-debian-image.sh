@@ -97,7 +97,7 @@ need flock util-linux
 need setsid util-linux
 need findmnt util-linux
 need sha256sum coreutils
-need mkfs.fat dosfstools # libguestfs builds its appliance from the host's packages
+need mkfs.fat dosfstools # formats the ESP as a file
 compgen -G '/boot/vmlinuz-*' >/dev/null ||
 	die "no kernel in /boot (libguestfs's supermin needs one): install the Debian package 'linux-image-amd64'"
 [[ -r $SCRIPT_DIR/../lib/vm.sh ]] || die "missing $SCRIPT_DIR/../lib/vm.sh"
@@ -327,8 +327,14 @@ gf tar-in "$WORK/rootfs.tar" / xattrs:true
 rm -f "$WORK/rootfs.tar"
 step_done "root file system copied in"
 
-# FAT32 ESP (UEFI's file system), made with the image's own mkfs.fat (dosfstools).
-gf command "mkfs.fat -F 32 -n EFI /dev/sda1"
+# FAT32 ESP (UEFI's file system), formatted as a file on the host (mkfs.fat writes the
+# file, nothing is mounted) and written onto the partition. Not `command mkfs.fat` in the
+# image: that runs in a chroot whose /dev is bound from the appliance's, and once in two
+# builds here the partition node was not there ("unable to open /dev/sda1").
+mkfs.fat -F 32 -n EFI -C "$WORK/esp.img" $(((ESP_END - ESP_START + 1) / 2)) >>"$LOGFILE" 2>&1 ||
+	die "mkfs.fat could not format the ESP image (see $LOGFILE)"
+gf upload "$WORK/esp.img" /dev/sda1
+rm -f "$WORK/esp.img"
 gf mkdir-p /boot/efi
 gf mount /dev/sda1 /boot/efi
 ESP_UUID=$(gfo vfs-uuid /dev/sda1)

@@ -1,0 +1,162 @@
+/* Unit tests of common/: pxf_open_beneath and pxf_check_beneath, the one place where the
+ * TFTP and HTTP servers turn a peer's path into an open file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
+
+struct fixture {
+        char *dir;
+        char root[PATH_MAX]; /* dir/root: a symlink to dir/a, as the appliance publishes */
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = pxf_calloc(1, sizeof(*f));
+
+        f->dir = tt_make("common");
+        tt_write_text(f->dir, "a/file", "first\n", 0644);
+        tt_write_text(f->dir, "a/sub/nested", "nested\n", 0644);
+        tt_symlink(f->dir, "a/inside", "sub/nested");
+        tt_symlink(f->dir, "a/up", "../outside");
+        tt_symlink(f->dir, "a/absolute", "/etc/passwd");
+        tt_write_text(f->dir, "outside", "not served\n", 0644);
+        tt_write_text(f->dir, "b/file", "second\n", 0644);
+        tt_symlink(f->dir, "root", "a");
+        tt_path(f->root, sizeof f->root, f->dir, "root");
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        tt_remove(f->dir);
+        free(f);
+        return 0;
+}
+
+static void assert_contents(int fd, const char *want)
+{
+        char buf[64] = {0};
+
+        assert_int_equal(pread(fd, buf, sizeof buf - 1, 0), (ssize_t)strlen(want));
+        assert_string_equal(buf, want);
+}
+
+static void opens_a_regular_file(void **state)
+{
+        struct fixture *f = *state;
+        struct stat st;
+        _cleanup_close_ int fd = pxf_open_beneath(f->root, "file", &st);
+
+        assert_true(fd >= 0);
+        assert_int_equal(st.st_size, 6);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        assert_contents(fd, "first\n");
+}
+
+static void follows_links_that_stay_inside(void **state)
+{
+        struct fixture *f = *state;
+        struct stat st;
+        _cleanup_close_ int fd = pxf_open_beneath(f->root, "inside", &st);
+
+        assert_true(fd >= 0);
+        assert_contents(fd, "nested\n");
+}
+
+static void refuses_every_way_out(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const out[] = {"../outside", "sub/../../outside", "/etc/passwd", "up",
+                                          "absolute"};
+        struct stat st;
+
+        for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+                assert_int_equal(pxf_open_beneath(f->root, out[i], &st), -EXDEV);
+}
+
+static void refuses_magic_links(void **state)
+{
+        struct stat st;
+
+        (void)state;
+        /* /proc/self/root is a magic link: following it would reach the whole file system. */
+        assert_int_equal(pxf_open_beneath("/proc/self", "root/etc/passwd", &st), -ELOOP);
+}
+
+static void only_regular_files(void **state)
+{
+        struct fixture *f = *state;
+        char fifo[PATH_MAX];
+        struct stat st;
+
+        tt_path(fifo, sizeof fifo, f->dir, "a/fifo");
+        assert_int_equal(mkfifo(fifo, 0644), 0);
+        assert_int_equal(pxf_open_beneath(f->root, "sub", &st), -EISDIR);
+        assert_int_equal(pxf_open_beneath(f->root, ".", &st), -EISDIR);
+        /* Returns at once: no writer is needed to open a FIFO without blocking. */
+        assert_int_equal(pxf_open_beneath(f->root, "fifo", &st), -EISDIR);
+        assert_int_equal(pxf_open_beneath(f->root, "missing", &st), -ENOENT);
+        assert_int_equal(pxf_open_beneath(f->root, "file/below", &st), -ENOTDIR);
+}
+
+static void a_swapped_root_applies_to_the_next_open(void **state)
+{
+        struct fixture *f = *state;
+        char next[PATH_MAX];
+        struct stat st;
+        _cleanup_close_ int before = pxf_open_beneath(f->root, "file", &st), after = -1;
+
+        assert_true(before >= 0);
+        tt_symlink(f->dir, "root.next", "b");
+        tt_path(next, sizeof next, f->dir, "root.next");
+        assert_int_equal(rename(next, f->root), 0);
+        after = pxf_open_beneath(f->root, "file", &st);
+        assert_true(after >= 0);
+        assert_contents(after, "second\n");
+        assert_contents(before, "first\n"); /* what was open stays what it was */
+}
+
+static void check_beneath_says_what_is_wrong(void **state)
+{
+        struct fixture *f = *state;
+        char missing[PATH_MAX], file[PATH_MAX];
+
+        tt_path(missing, sizeof missing, f->dir, "missing");
+        tt_path(file, sizeof file, f->dir, "outside");
+        assert_int_equal(pxf_check_beneath(f->root), 0);
+        assert_int_equal(pxf_check_beneath(missing), -ENOENT);
+        assert_int_equal(pxf_check_beneath(file), -ENOTDIR);
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(opens_a_regular_file, setup, teardown),
+            cmocka_unit_test_setup_teardown(follows_links_that_stay_inside, setup, teardown),
+            cmocka_unit_test_setup_teardown(refuses_every_way_out, setup, teardown),
+            cmocka_unit_test_setup_teardown(refuses_magic_links, setup, teardown),
+            cmocka_unit_test_setup_teardown(only_regular_files, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_swapped_root_applies_to_the_next_open, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(check_beneath_says_what_is_wrong, setup, teardown),
+        };
+
+        return pxf_test_main(tests, argc, argv);
+}
