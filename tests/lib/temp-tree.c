@@ -29,6 +29,24 @@ void tt_remove(char *dir)
         free(dir);
 }
 
+struct tt_work *tt_work_new(const char *name, const char *tree, const char *out)
+{
+        struct tt_work *w = pxf_calloc(1, sizeof(*w));
+
+        w->dir = tt_make(name);
+        tt_path(w->tree, sizeof w->tree, w->dir, tree);
+        tt_path(w->out, sizeof w->out, w->dir, out);
+        return w;
+}
+
+void tt_work_free(struct tt_work *w)
+{
+        if (!w)
+                return;
+        tt_remove(w->dir);
+        free(w);
+}
+
 void tt_path(char *buf, size_t size, const char *dir, const char *rel)
 {
         int n = snprintf(buf, size, "%s/%s", dir, rel);

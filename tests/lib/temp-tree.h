@@ -9,6 +9,18 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The scratch space most writer tests need: a folder, a tree to write from (not created)
+ * and an output path, both inside it. */
+struct tt_work {
+        char *dir;
+        char tree[128];
+        char out[128];
+};
+
+/* A new tt_work named NAME with dir/TREE and dir/OUT; tt_work_free removes it all. */
+struct tt_work *tt_work_new(const char *name, const char *tree, const char *out);
+void tt_work_free(struct tt_work *w);
+
 /* A new folder /tmp/pxf-test-NAME-XXXXXX; the caller frees it with tt_remove. */
 char *tt_make(const char *name);
 /* Removes the folder and everything in it, and frees the path. NULL is fine. */

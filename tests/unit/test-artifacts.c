@@ -41,12 +41,6 @@
 #define SHA_JELLO   "8b128914480c08c1d7a9c8a8ef78487f4f21cbc802a8134aa3850c9501571a15"
 #define SHA_CHANGED "7f8b1dfc466b6249f06cbe55c9174df2578e7754da793fded244ef5cba2a38f1"
 
-struct fixture {
-        char *dir;
-        char folder[96];
-        char out[96];
-};
-
 /* ---- helpers ------------------------------------------------------------------------ */
 
 static uint64_t next_rand(uint64_t *s)
@@ -85,11 +79,11 @@ static void sha256_hex(const void *data, size_t len, char hex[65])
         hex_of(md, hex);
 }
 
-static void set_mtime(const struct fixture *f, const char *rel, time_t t)
+static void set_mtime(const struct tt_work *f, const char *rel, time_t t)
 {
         char p[256];
 
-        tt_path(p, sizeof p, f->folder, rel);
+        tt_path(p, sizeof p, f->tree, rel);
         assert_int_equal(utimensat(AT_FDCWD, p, (struct timespec[]){{t, 0}, {t, 123456789}},
                                    AT_SYMLINK_NOFOLLOW),
                          0);
@@ -144,74 +138,66 @@ static void assert_gzip(const char *path)
 /* The tarball's folder: the PXE layout, nested directories, a 5 MiB file, a symlink to a
  * directory, modes 0600, 0644, 0700, 0755, names whose byte order differs from a
  * directory-first walk ("other-user-artifacts.txt" < "other-user-artifacts/"). */
-static void build_pxe_folder(const struct fixture *f)
+static void build_pxe_folder(const struct tt_work *f)
 {
-        assert_int_equal(mkdir(f->folder, 0755), 0);
-        tt_write_text(f->folder, "bootx64.efi", "shim\n", 0644);
-        tt_write_text(f->folder, "grubx64.efi", "grub\n", 0644);
-        tt_mkdir(f->folder, "boot", 0755);
-        tt_mkdir(f->folder, "boot/grub2", 0755);
-        tt_write_text(f->folder, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
-        tt_write_text(f->folder, "boot/grub2/grubenv", "# GRUB Environment Block\n", 0600);
-        tt_symlink(f->folder, "grub", "boot/grub2");
-        tt_write_text(f->folder, "vmlinuz", "kernel\n", 0755);
+        assert_int_equal(mkdir(f->tree, 0755), 0);
+        tt_write_text(f->tree, "bootx64.efi", "shim\n", 0644);
+        tt_write_text(f->tree, "grubx64.efi", "grub\n", 0644);
+        tt_mkdir(f->tree, "boot", 0755);
+        tt_mkdir(f->tree, "boot/grub2", 0755);
+        tt_write_text(f->tree, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
+        tt_write_text(f->tree, "boot/grub2/grubenv", "# GRUB Environment Block\n", 0600);
+        tt_symlink(f->tree, "grub", "boot/grub2");
+        tt_write_text(f->tree, "vmlinuz", "kernel\n", 0755);
         set_mtime(f, "vmlinuz", OLD_MTIME);
-        tt_write(f->folder, "initrd.img", big_data(), BIG_SIZE, 0644);
-        tt_mkdir(f->folder, "empty", 0700);
-        tt_write_text(f->folder, "other-user-artifacts.txt", "notes\n", 0600);
-        tt_mkdir(f->folder, "other-user-artifacts", 0755);
-        tt_write_text(f->folder, "other-user-artifacts/hello", "hello\n", 0644);
+        tt_write(f->tree, "initrd.img", big_data(), BIG_SIZE, 0644);
+        tt_mkdir(f->tree, "empty", 0700);
+        tt_write_text(f->tree, "other-user-artifacts.txt", "notes\n", 0600);
+        tt_mkdir(f->tree, "other-user-artifacts", 0755);
+        tt_write_text(f->tree, "other-user-artifacts/hello", "hello\n", 0644);
 }
 
 /* The manifest's folder: small files of known SHA-256. */
-static void build_small_folder(const struct fixture *f)
+static void build_small_folder(const struct tt_work *f)
 {
-        assert_int_equal(mkdir(f->folder, 0755), 0);
-        tt_write_text(f->folder, "hello", "hello\n", 0644);
-        tt_write_text(f->folder, "empty", "", 0600);
-        tt_write_text(f->folder, "boot-a", "a\n", 0755);
-        tt_mkdir(f->folder, "boot", 0755);
-        tt_mkdir(f->folder, "boot/grub2", 0755);
-        tt_write_text(f->folder, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
-        tt_mkdir(f->folder, "sub", 0755);
-        tt_write_text(f->folder, "sub/manifest", "nested\n",
-                      0644);                    /* only the top-level one is ours */
-        tt_symlink(f->folder, "link", "hello"); /* no contents of its own: not listed */
-        tt_write_text(f->folder, BLD_SHA256SUMS, "stale\n", 0600); /* replaced, never listed */
-        tt_write_text(f->folder, BLD_MANIFEST ".partial", "left by an interrupted run\n", 0600);
+        assert_int_equal(mkdir(f->tree, 0755), 0);
+        tt_write_text(f->tree, "hello", "hello\n", 0644);
+        tt_write_text(f->tree, "empty", "", 0600);
+        tt_write_text(f->tree, "boot-a", "a\n", 0755);
+        tt_mkdir(f->tree, "boot", 0755);
+        tt_mkdir(f->tree, "boot/grub2", 0755);
+        tt_write_text(f->tree, "boot/grub2/grub.cfg", "set timeout=5\n", 0644);
+        tt_mkdir(f->tree, "sub", 0755);
+        tt_write_text(f->tree, "sub/manifest", "nested\n",
+                      0644);                  /* only the top-level one is ours */
+        tt_symlink(f->tree, "link", "hello"); /* no contents of its own: not listed */
+        tt_write_text(f->tree, BLD_SHA256SUMS, "stale\n", 0600); /* replaced, never listed */
+        tt_write_text(f->tree, BLD_MANIFEST ".partial", "left by an interrupted run\n", 0600);
 }
 
 static int setup(void **state)
 {
-        struct fixture *f = pxf_calloc(1, sizeof(*f));
-
-        f->dir = tt_make("artifacts");
-        snprintf(f->folder, sizeof f->folder, "%s/folder", f->dir);
-        snprintf(f->out, sizeof f->out, "%s/pxe.tar.gz", f->dir);
-        *state = f;
+        *state = tt_work_new("artifacts", "folder", "pxe.tar.gz");
         return 0;
 }
 
 static int teardown(void **state)
 {
-        struct fixture *f = *state;
-
-        tt_remove(f->dir);
-        free(f);
+        tt_work_free(*state);
         return 0;
 }
 
-static struct fixture *pxe_fixture(void **state)
+static struct tt_work *pxe_fixture(void **state)
 {
-        struct fixture *f = *state;
+        struct tt_work *f = *state;
 
         build_pxe_folder(f);
         return f;
 }
 
-static struct fixture *small_fixture(void **state)
+static struct tt_work *small_fixture(void **state)
 {
-        struct fixture *f = *state;
+        struct tt_work *f = *state;
 
         build_small_folder(f);
         return f;
@@ -267,14 +253,14 @@ static void entry_sha256(struct archive *a, char hex[65], int64_t *ret_size)
         *ret_size = size;
 }
 
-static void check_contents(const struct fixture *f, struct archive *a, struct archive_entry *e,
+static void check_contents(const struct tt_work *f, struct archive *a, struct archive_entry *e,
                            const struct expect *x)
 {
         char got[65], want[65], src[256];
         struct stat st;
         int64_t size = 0;
 
-        tt_path(src, sizeof src, f->folder, x->src);
+        tt_path(src, sizeof src, f->tree, x->src);
         assert_int_equal(lstat(src, &st), 0);
         assert_int_equal(archive_entry_mtime(e), st.st_mtim.tv_sec);
         if (strcmp(x->src, "vmlinuz") == 0)
@@ -294,7 +280,7 @@ static void check_contents(const struct fixture *f, struct archive *a, struct ar
         assert_string_equal(got, want);
 }
 
-static void check_entry(const struct fixture *f, struct archive *a, struct archive_entry *e,
+static void check_entry(const struct tt_work *f, struct archive *a, struct archive_entry *e,
                         const struct expect *x)
 {
         assert_string_equal(archive_entry_pathname(e), x->path);
@@ -309,7 +295,7 @@ static void check_entry(const struct fixture *f, struct archive *a, struct archi
 }
 
 /* Reads the tarball and checks every entry against expected[], in order. */
-static void check_tarball(const struct fixture *f, const char *path)
+static void check_tarball(const struct tt_work *f, const char *path)
 {
         struct archive *a = archive_read_new();
         struct archive_entry *e;
@@ -332,11 +318,11 @@ static void check_tarball(const struct fixture *f, const char *path)
         assert_int_equal(archive_read_free(a), ARCHIVE_OK);
 }
 
-static void write_tar_ok(const struct fixture *f, const char *out)
+static void write_tar_ok(const struct tt_work *f, const char *out)
 {
         struct pxf_error err = {0};
         struct stat st;
-        int r = bld_tar_write(f->folder, 2, out, &err);
+        int r = bld_tar_write(f->tree, 2, out, &err);
 
         if (r < 0)
                 print_error("bld_tar_write: %s\n", err.msg);
@@ -346,10 +332,10 @@ static void write_tar_ok(const struct fixture *f, const char *out)
         assert_int_equal(st.st_mode & 07777, 0644);
 }
 
-static void write_gzip_ok(const struct fixture *f, bool use_pigz, const char *out)
+static void write_gzip_ok(const struct tt_work *f, bool use_pigz, const char *out)
 {
         struct pxf_error err = {0};
-        int r = bld_tar_write_gzip(f->folder, use_pigz, 2, out, &err);
+        int r = bld_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
 
         if (r < 0)
                 print_error("bld_tar_write_gzip: %s\n", err.msg);
@@ -363,7 +349,7 @@ static void write_gzip_ok(const struct fixture *f, bool use_pigz, const char *ou
 
 static void tar_round_trip(void **state)
 {
-        struct fixture *f = pxe_fixture(state);
+        struct tt_work *f = pxe_fixture(state);
         int fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
         assert_true(fd >= 0); /* an older tarball: replaced as a whole */
@@ -379,7 +365,7 @@ static void tar_round_trip(void **state)
  * and on 5 MiB of random data pigz and zlib cut blocks differently. */
 static void tar_pigz_or_libarchive(void **state)
 {
-        struct fixture *f = pxe_fixture(state);
+        struct tt_work *f = pxe_fixture(state);
         bool installed = access("/usr/bin/pigz", X_OK) == 0 || access("/bin/pigz", X_OK) == 0;
         const char *pigz = bld_tar_pigz();
         char lib_out[160], pigz_out[160];
@@ -398,7 +384,7 @@ static void tar_pigz_or_libarchive(void **state)
                 print_message("pigz (%s) compressed the tarball\n", pigz);
         } else {
                 struct pxf_error err = {0};
-                assert_int_equal(bld_tar_write_gzip(f->folder, true, 2, pigz_out, &err), -ENOENT);
+                assert_int_equal(bld_tar_write_gzip(f->tree, true, 2, pigz_out, &err), -ENOENT);
                 assert_string_equal(err.msg, "pigz is not installed");
                 assert_false(exists(pigz_out));
                 assert_no_partial(pigz_out);
@@ -409,7 +395,7 @@ static void tar_pigz_or_libarchive(void **state)
 
 /* In a child: as nobody (root writes anywhere), or with a file size limit that makes the
  * compressor's writes fail half way. Exits 0 when bld_tar_write_gzip failed as expected. */
-static void child_write(const struct fixture *f, bool as_nobody, bool use_pigz, const char *out)
+static void child_write(const struct tt_work *f, bool as_nobody, bool use_pigz, const char *out)
 {
         struct pxf_error err = {0};
         struct rlimit lim = {.rlim_cur = 1 << 20, .rlim_max = 1 << 20};
@@ -419,13 +405,13 @@ static void child_write(const struct fixture *f, bool as_nobody, bool use_pigz, 
                 _exit(2);
         if (!as_nobody && (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &lim)))
                 _exit(3);
-        r = bld_tar_write_gzip(f->folder, use_pigz, 2, out, &err);
+        r = bld_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
         if (as_nobody)
                 _exit(r == -EACCES && strncmp(err.msg, "cannot create '", 15) == 0 ? 0 : 1);
         _exit(r < 0 && err.msg[0] ? 0 : 1);
 }
 
-static int run_child(const struct fixture *f, bool as_nobody, bool use_pigz, const char *out)
+static int run_child(const struct tt_work *f, bool as_nobody, bool use_pigz, const char *out)
 {
         pid_t pid = fork();
         int status = 0;
@@ -440,13 +426,13 @@ static int run_child(const struct fixture *f, bool as_nobody, bool use_pigz, con
 
 static void tar_failure_leaves_no_partial(void **state)
 {
-        struct fixture *f = pxe_fixture(state);
+        struct tt_work *f = pxe_fixture(state);
         char out[160], msg[320];
         struct pxf_error err = {0};
 
         /* The output directory is missing. */
         snprintf(out, sizeof out, "%s/missing/pxe.tar.gz", f->dir);
-        assert_int_equal(bld_tar_write(f->folder, 2, out, &err), -ENOENT);
+        assert_int_equal(bld_tar_write(f->tree, 2, out, &err), -ENOENT);
         snprintf(msg, sizeof msg, "cannot create '%s.partial': No such file or directory", out);
         assert_string_equal(err.msg, msg);
         assert_no_partial(out);
@@ -456,7 +442,7 @@ static void tar_failure_leaves_no_partial(void **state)
         snprintf(out, sizeof out, "%s/root-only", f->dir);
         assert_int_equal(mkdir(out, 0755), 0);
         assert_int_equal(chmod(f->dir, 0755), 0);
-        tt_path(msg, sizeof msg, f->folder, "empty");
+        tt_path(msg, sizeof msg, f->tree, "empty");
         assert_int_equal(chmod(msg, 0755), 0);
         snprintf(out, sizeof out, "%s/root-only/pxe.tar.gz", f->dir);
         assert_int_equal(run_child(f, true, false, out), 0);
@@ -472,7 +458,7 @@ static void tar_failure_leaves_no_partial(void **state)
 
         /* The last step fails: the output path is a directory. */
         assert_int_equal(mkdir(f->out, 0755), 0);
-        assert_true(bld_tar_write(f->folder, 2, f->out, &err) < 0);
+        assert_true(bld_tar_write(f->tree, 2, f->out, &err) < 0);
         snprintf(msg, sizeof msg, "cannot move '%s' into place: Is a directory", f->out);
         assert_string_equal(err.msg, msg);
         assert_no_partial(f->out);
@@ -480,22 +466,22 @@ static void tar_failure_leaves_no_partial(void **state)
 
 static void tar_refuses_fifo(void **state)
 {
-        struct fixture *f = pxe_fixture(state);
+        struct tt_work *f = pxe_fixture(state);
         struct pxf_error err = {0};
         char fifo[256], msg[512];
 
-        tt_path(fifo, sizeof fifo, f->folder, "boot/grub2/fifo");
+        tt_path(fifo, sizeof fifo, f->tree, "boot/grub2/fifo");
         assert_int_equal(mkfifo(fifo, 0600), 0);
-        assert_int_equal(bld_tar_write(f->folder, 2, f->out, &err), -EINVAL);
+        assert_int_equal(bld_tar_write(f->tree, 2, f->out, &err), -EINVAL);
         snprintf(msg, sizeof msg,
                  "cannot list the artifacts folder '%s': 'boot/grub2/fifo' is a fifo; an "
                  "artifacts folder holds only regular files, directories and symlinks",
-                 f->folder);
+                 f->tree);
         assert_string_equal(err.msg, msg);
         assert_false(exists(f->out));
         assert_no_partial(f->out);
         /* The manifest follows the same listing. */
-        assert_int_equal(bld_manifest_write(f->folder,
+        assert_int_equal(bld_manifest_write(f->tree,
                                             &(struct bld_manifest_info){
                                                 .kernel_version = "6.1.0-27-amd64",
                                                 .initramfs_type = "full-os",
@@ -516,23 +502,23 @@ static const struct bld_manifest_info full_info = {
     .bootstrap_url = "http://10.0.0.1/pxe/image.iso",
 };
 
-static void write_manifest_ok(const struct fixture *f, const struct bld_manifest_info *info)
+static void write_manifest_ok(const struct tt_work *f, const struct bld_manifest_info *info)
 {
         struct pxf_error err = {0};
-        int r = bld_manifest_write(f->folder, info, &err);
+        int r = bld_manifest_write(f->tree, info, &err);
 
         if (r < 0)
                 print_error("bld_manifest_write: %s\n", err.msg);
         assert_int_equal(r, 0);
 }
 
-static void assert_file(const struct fixture *f, const char *rel, const char *text, mode_t mode)
+static void assert_file(const struct tt_work *f, const char *rel, const char *text, mode_t mode)
 {
         _cleanup_free_ char *got = NULL;
         char p[256];
         struct stat st;
 
-        tt_path(p, sizeof p, f->folder, rel);
+        tt_path(p, sizeof p, f->tree, rel);
         assert_int_equal(lstat(p, &st), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(st.st_mode & 07777, mode);
@@ -553,7 +539,7 @@ static void assert_file(const struct fixture *f, const char *rel, const char *te
 
 static void manifest_text(void **state)
 {
-        struct fixture *f = small_fixture(state);
+        struct tt_work *f = small_fixture(state);
         mode_t old_umask = umask(077);
         char partial[256];
 
@@ -569,9 +555,9 @@ static void manifest_text(void **state)
                     "kernel-command-line: console=ttyS0,115200 pxf.x=1\n"
                     "bootstrap-url: http://10.0.0.1/pxe/image.iso\n" FILE_LINES,
                     0644);
-        tt_path(partial, sizeof partial, f->folder, BLD_MANIFEST ".partial");
+        tt_path(partial, sizeof partial, f->tree, BLD_MANIFEST ".partial");
         assert_false(exists(partial));
-        tt_path(partial, sizeof partial, f->folder, BLD_SHA256SUMS ".partial");
+        tt_path(partial, sizeof partial, f->tree, BLD_SHA256SUMS ".partial");
         assert_false(exists(partial));
 
         /* No arguments, no bootstrap URL; written again over the first one. */
@@ -590,27 +576,27 @@ static void manifest_text(void **state)
 
 static void manifest_bad_info(void **state)
 {
-        struct fixture *f = small_fixture(state);
+        struct tt_work *f = small_fixture(state);
         static char *const bad_args[] = {"quiet", "pxf.x=1\nfile: 0 x y", NULL};
         struct bld_manifest_info info = full_info;
         struct pxf_error err = {0};
         char sums[256];
 
         info.kernel_version = NULL;
-        assert_int_equal(bld_manifest_write(f->folder, &info, &err), -EINVAL);
+        assert_int_equal(bld_manifest_write(f->tree, &info, &err), -EINVAL);
         assert_string_equal(err.msg, "the manifest needs a kernel-version");
         info = full_info;
         info.kernel_args = bad_args;
-        assert_int_equal(bld_manifest_write(f->folder, &info, &err), -EINVAL);
+        assert_int_equal(bld_manifest_write(f->tree, &info, &err), -EINVAL);
         assert_string_equal(err.msg, "kernel argument 'pxf.x=1\nfile: 0 x y' holds a control "
                                      "character; the manifest is one line per value");
         assert_file(f, BLD_SHA256SUMS, "stale\n", 0600); /* nothing was written */
 
-        tt_write_text(f->folder, "back\\slash", "x\n", 0644);
-        assert_int_equal(bld_manifest_write(f->folder, &full_info, &err), -EINVAL);
+        tt_write_text(f->tree, "back\\slash", "x\n", 0644);
+        assert_int_equal(bld_manifest_write(f->tree, &full_info, &err), -EINVAL);
         assert_string_equal(err.msg, "'back\\slash': a path with a control character or a "
                                      "backslash cannot be listed in SHA256SUMS");
-        tt_path(sums, sizeof sums, f->folder, BLD_MANIFEST);
+        tt_path(sums, sizeof sums, f->tree, BLD_MANIFEST);
         assert_false(exists(sums));
 }
 
@@ -619,8 +605,8 @@ static void manifest_sha256sum_check(void **state)
 {
         static const char *const argv[] = {"sha256sum", "--check",      "--strict",
                                            "--quiet",   BLD_SHA256SUMS, NULL};
-        struct fixture *f = pxe_fixture(state);
-        const struct pxf_spawn_opts opts = {.cwd = f->folder, .stdout_fd = -1};
+        struct tt_work *f = pxe_fixture(state);
+        const struct pxf_spawn_opts opts = {.cwd = f->tree, .stdout_fd = -1};
         _cleanup_free_ char *sums = NULL;
         struct pxf_error err = {0};
         char path[256], big_line[128], big_hex[65];
@@ -632,9 +618,9 @@ static void manifest_sha256sum_check(void **state)
         if (r < 0)
                 print_error("sha256sum: %s\n", err.msg);
         assert_int_equal(r, 0);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), 0);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), 0);
 
-        tt_path(path, sizeof path, f->folder, BLD_SHA256SUMS);
+        tt_path(path, sizeof path, f->tree, BLD_SHA256SUMS);
         sums = read_text(path);
         for (const char *p = sums; *p; p++)
                 lines += *p == '\n';
@@ -648,41 +634,41 @@ static void manifest_sha256sum_check(void **state)
 
 static void manifest_verify_modified(void **state)
 {
-        struct fixture *f = small_fixture(state);
+        struct tt_work *f = small_fixture(state);
         struct pxf_error err = {0};
 
         write_manifest_ok(f, &full_info);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), 0);
-        tt_write_text(f->folder, "sub/manifest", "changed\n", 0644);
-        tt_write_text(f->folder, "hello", "jello\n", 0644); /* the same size */
-        assert_int_equal(bld_manifest_verify(f->folder, &err), -EBADMSG);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), 0);
+        tt_write_text(f->tree, "sub/manifest", "changed\n", 0644);
+        tt_write_text(f->tree, "hello", "jello\n", 0644); /* the same size */
+        assert_int_equal(bld_manifest_verify(f->tree, &err), -EBADMSG);
         /* The first mismatch in SHA256SUMS order. */
         assert_string_equal(err.msg, "'hello' does not match SHA256SUMS: its sha256 is " SHA_JELLO
                                      ", not " SHA_HELLO);
-        tt_write_text(f->folder, "hello", "hello\n", 0644);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), -EBADMSG);
+        tt_write_text(f->tree, "hello", "hello\n", 0644);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), -EBADMSG);
         assert_string_equal(err.msg, "'sub/manifest' does not match SHA256SUMS: its sha256 "
                                      "is " SHA_CHANGED ", not " SHA_NESTED);
 }
 
 static void manifest_verify_missing(void **state)
 {
-        struct fixture *f = small_fixture(state);
+        struct tt_work *f = small_fixture(state);
         struct pxf_error err = {0};
         char p[256];
 
         write_manifest_ok(f, &full_info);
-        tt_path(p, sizeof p, f->folder, "boot/grub2/grub.cfg");
+        tt_path(p, sizeof p, f->tree, "boot/grub2/grub.cfg");
         assert_int_equal(unlink(p), 0);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
-        tt_path(p, sizeof p, f->folder, "boot");
+        tt_path(p, sizeof p, f->tree, "boot");
         assert_int_equal(pxf_rm_rf(p), 0);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
-        tt_path(p, sizeof p, f->folder, BLD_SHA256SUMS);
+        tt_path(p, sizeof p, f->tree, BLD_SHA256SUMS);
         assert_int_equal(unlink(p), 0);
-        assert_int_equal(bld_manifest_verify(f->folder, &err), -ENOENT);
+        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "SHA256SUMS': No such file or directory"));
 }
 
@@ -710,13 +696,13 @@ static void manifest_verify_unsafe(void **state)
             {SHA_HELLO "  hello", 0, NULL}, /* the last newline may be missing */
             {SHA_HELLO " *hello\n", 0, NULL},
         };
-        struct fixture *f = small_fixture(state);
+        struct tt_work *f = small_fixture(state);
 
-        tt_symlink(f->folder, "linkdir", "sub");
+        tt_symlink(f->tree, "linkdir", "sub");
         for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++) {
                 struct pxf_error err = {0};
-                tt_write_text(f->folder, BLD_SHA256SUMS, cases[i].line, 0644);
-                assert_int_equal(bld_manifest_verify(f->folder, &err), cases[i].code);
+                tt_write_text(f->tree, BLD_SHA256SUMS, cases[i].line, 0644);
+                assert_int_equal(bld_manifest_verify(f->tree, &err), cases[i].code);
                 if (cases[i].msg)
                         assert_string_equal(err.msg, cases[i].msg);
         }

@@ -35,12 +35,6 @@
 
 static const char *const excludes[] = {"boot", "etc/fstab", NULL};
 
-struct fixture {
-        char *dir;
-        char tree[96];
-        char out[96];
-};
-
 /* ---- the tree ----------------------------------------------------------------------- */
 
 /* The big file's bytes: a fixed pseudo-random stream, so the reader can check every byte
@@ -75,7 +69,7 @@ static uint64_t big_checksum(void)
         return fnv1a(0xcbf29ce484222325ULL, buf, BIG_SIZE);
 }
 
-static void mk_big(const struct fixture *f, const char *rel)
+static void mk_big(const struct tt_work *f, const char *rel)
 {
         static unsigned char buf[BIG_SIZE];
         uint64_t seed = BIG_SEED;
@@ -90,7 +84,7 @@ static void mk_big(const struct fixture *f, const char *rel)
         assert_int_equal(close(fd), 0);
 }
 
-static void mk_node(const struct fixture *f, const char *rel, mode_t mode, dev_t dev)
+static void mk_node(const struct tt_work *f, const char *rel, mode_t mode, dev_t dev)
 {
         char p[256];
 
@@ -99,7 +93,7 @@ static void mk_node(const struct fixture *f, const char *rel, mode_t mode, dev_t
         assert_int_equal(chmod(p, mode & 07777), 0);
 }
 
-static void mk_socket(const struct fixture *f, const char *rel)
+static void mk_socket(const struct tt_work *f, const char *rel)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -110,7 +104,7 @@ static void mk_socket(const struct fixture *f, const char *rel)
         close(fd);
 }
 
-static void chown_at(const struct fixture *f, const char *rel, uid_t uid, gid_t gid)
+static void chown_at(const struct tt_work *f, const char *rel, uid_t uid, gid_t gid)
 {
         char p[256];
 
@@ -118,7 +112,7 @@ static void chown_at(const struct fixture *f, const char *rel, uid_t uid, gid_t 
         assert_int_equal(lchown(p, uid, gid), 0);
 }
 
-static void link_at(const struct fixture *f, const char *from, const char *to)
+static void link_at(const struct tt_work *f, const char *from, const char *to)
 {
         char a[256], b[256];
 
@@ -127,7 +121,7 @@ static void link_at(const struct fixture *f, const char *from, const char *to)
         assert_int_equal(link(a, b), 0);
 }
 
-static void build_tree(const struct fixture *f)
+static void build_tree(const struct tt_work *f)
 {
         char p[256];
 
@@ -175,27 +169,19 @@ static void build_tree(const struct fixture *f)
 
 static int setup(void **state)
 {
-        struct fixture *f = pxf_calloc(1, sizeof(*f));
-
-        f->dir = tt_make("cpio");
-        snprintf(f->tree, sizeof f->tree, "%s/tree", f->dir);
-        snprintf(f->out, sizeof f->out, "%s/initrd.img", f->dir);
-        *state = f;
+        *state = tt_work_new("cpio", "tree", "initrd.img");
         return 0;
 }
 
 static int teardown(void **state)
 {
-        struct fixture *f = *state;
-
-        tt_remove(f->dir);
-        free(f);
+        tt_work_free(*state);
         return 0;
 }
 
-static struct fixture *tree_fixture(void **state)
+static struct tt_work *tree_fixture(void **state)
 {
-        struct fixture *f = *state;
+        struct tt_work *f = *state;
 
         if (geteuid() != 0)
                 skip(); /* device nodes and ownership need root */
@@ -364,15 +350,15 @@ static bool exists(const char *path)
         return lstat(path, &st) == 0;
 }
 
-static void assert_no_partial(const struct fixture *f)
+static void assert_no_partial(const struct tt_work *f)
 {
-        char partial[128];
+        char partial[256];
 
         snprintf(partial, sizeof partial, "%s.partial", f->out);
         assert_false(exists(partial));
 }
 
-static void write_ok_excluding(const struct fixture *f, const char *const *exclude,
+static void write_ok_excluding(const struct tt_work *f, const char *const *exclude,
                                enum bld_cpio_compression comp, int threads)
 {
         struct pxf_error err = {0};
@@ -388,7 +374,7 @@ static void write_ok_excluding(const struct fixture *f, const char *const *exclu
         check_archive(f->out);
 }
 
-static void write_ok(const struct fixture *f, enum bld_cpio_compression comp, int threads)
+static void write_ok(const struct tt_work *f, enum bld_cpio_compression comp, int threads)
 {
         write_ok_excluding(f, excludes, comp, threads);
 }
@@ -430,7 +416,7 @@ static bool strv_has(char *const *v, const char *s)
 
 static void cpio_none(void **state)
 {
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         unsigned char head[6];
 
         write_text(f->out, "an older initrd\n"); /* replaced as a whole */
@@ -442,7 +428,7 @@ static void cpio_none(void **state)
 static void cpio_gzip(void **state)
 {
         static const char *const spelled[] = {"/boot/", "./etc/fstab", NULL};
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         unsigned char head[2];
 
         write_ok(f, BLD_CPIO_GZIP, 2);
@@ -455,7 +441,7 @@ static void cpio_gzip(void **state)
 
 static void cpio_zstd(void **state)
 {
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         static const unsigned char magic[] = {0x28, 0xb5, 0x2f, 0xfd};
         unsigned char head[4];
 
@@ -468,7 +454,7 @@ static void cpio_zstd(void **state)
  * byte of the stream flags) is the check type, 0x01 for CRC32 (0x04 would be CRC64). */
 static void cpio_xz(void **state)
 {
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         static const unsigned char magic[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
         unsigned char head[12];
 
@@ -485,7 +471,7 @@ static void cpio_reproducible(void **state)
 {
         static const enum bld_cpio_compression comps[] = {BLD_CPIO_NONE, BLD_CPIO_GZIP,
                                                           BLD_CPIO_ZSTD};
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         char second[128];
 
         snprintf(second, sizeof second, "%s/second.img", f->dir);
@@ -505,7 +491,7 @@ static void cpio_reproducible(void **state)
 
 static void cpio_missing_tree(void **state)
 {
-        struct fixture *f = *state;
+        struct tt_work *f = *state;
         char missing[128], file[128], msg[256];
         struct pxf_error err = {0};
 
@@ -524,7 +510,7 @@ static void cpio_missing_tree(void **state)
 }
 
 /* As an unprivileged user (root writes anywhere), in a child process. */
-static int write_as_nobody(const struct fixture *f, const char *out)
+static int write_as_nobody(const struct tt_work *f, const char *out)
 {
         pid_t pid = fork();
         int status = 0;
@@ -545,7 +531,7 @@ static int write_as_nobody(const struct fixture *f, const char *out)
 
 static void cpio_unwritable_output(void **state)
 {
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         char out[160], msg[320];
         struct pxf_error err = {0};
 
@@ -572,7 +558,7 @@ static void cpio_failure_removes_partial(void **state)
 {
         static const enum bld_cpio_compression comps[] = {BLD_CPIO_NONE, BLD_CPIO_GZIP,
                                                           BLD_CPIO_ZSTD, BLD_CPIO_XZ};
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         char huge[256];
         int fd;
 
@@ -609,7 +595,7 @@ static void cpio_failure_removes_partial(void **state)
 /* A file system mounted in the tree (a chroot's /proc, say) shows as an empty directory. */
 static void cpio_other_file_system(void **state)
 {
-        struct fixture *f = tree_fixture(state);
+        struct tt_work *f = tree_fixture(state);
         _cleanup_strv_free_ char **names = NULL;
         struct pxf_error err = {0};
         char mnt[256], inside[300];
