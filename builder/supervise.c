@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "artifacts/artifacts.h"
 #include "builder/builder-internal.h"
-#include "builder/live-internal.h"
 #include "builder/run-internal.h"
 
 #define WORK_PREFIX        "pxeforge-"
@@ -78,15 +78,16 @@ static int resolve_output(const struct bld_job *job, struct pxf_error *err)
 }
 
 /* A bootstrap PXE build needs the ISO's URL: said now, not after the customization. */
-static int check_bootstrap_url(const struct bld_options *o, enum cfg_image_format format,
-                               struct pxf_error *err)
+static int check_live_output(const struct bld_options *o, enum cfg_image_format format,
+                             struct pxf_error *err)
 {
-        _cleanup_free_ char *url = NULL, *name = NULL;
+        const struct art_request req = {
+            .cfg = o->cfg,
+            .format = format,
+            .default_bootstrap_base_url = o->default_bootstrap_base_url,
+        };
 
-        if ((format != CFG_FORMAT_PXE_DIR && format != CFG_FORMAT_PXE_TAR) ||
-            o->cfg->pxe.live.initramfs_type != CFG_INITRAMFS_BOOTSTRAP)
-                return 0;
-        return bld_bootstrap_url(&o->cfg->pxe, o->default_bootstrap_base_url, &url, &name, err);
+        return art_check(&req, err);
 }
 
 static int resolve_job(const struct bld_options *o, struct bld_job *job, struct pxf_error *err)
@@ -106,7 +107,7 @@ static int resolve_job(const struct bld_options *o, struct bld_job *job, struct 
                                      "--output-path");
         int r = resolve_format(o, job->output, &job->format, err);
         if (r >= 0)
-                r = check_bootstrap_url(o, job->format, err);
+                r = check_live_output(o, job->format, err);
         return r < 0 ? r : resolve_output(job, err);
 }
 

@@ -25,7 +25,7 @@
 
 #include <openssl/evp.h>
 
-#include "builder/artifacts-internal.h"
+#include "artifacts/folder-internal.h"
 #include "tests/lib/temp-tree.h"
 #include "tests/lib/test-main.h"
 
@@ -171,8 +171,8 @@ static void build_small_folder(const struct tt_work *f)
         tt_write_text(f->tree, "sub/manifest", "nested\n",
                       0644);                  /* only the top-level one is ours */
         tt_symlink(f->tree, "link", "hello"); /* no contents of its own: not listed */
-        tt_write_text(f->tree, BLD_SHA256SUMS, "stale\n", 0600); /* replaced, never listed */
-        tt_write_text(f->tree, BLD_MANIFEST ".partial", "left by an interrupted run\n", 0600);
+        tt_write_text(f->tree, ART_SHA256SUMS, "stale\n", 0600); /* replaced, never listed */
+        tt_write_text(f->tree, ART_MANIFEST ".partial", "left by an interrupted run\n", 0600);
 }
 
 static int setup(void **state)
@@ -322,10 +322,10 @@ static void write_tar_ok(const struct tt_work *f, const char *out)
 {
         struct pxf_error err = {0};
         struct stat st;
-        int r = bld_tar_write(f->tree, 2, out, &err);
+        int r = art_tar_write(f->tree, 2, out, &err);
 
         if (r < 0)
-                print_error("bld_tar_write: %s\n", err.msg);
+                print_error("art_tar_write: %s\n", err.msg);
         assert_int_equal(r, 0);
         assert_no_partial(out);
         assert_int_equal(stat(out, &st), 0);
@@ -335,10 +335,10 @@ static void write_tar_ok(const struct tt_work *f, const char *out)
 static void write_gzip_ok(const struct tt_work *f, bool use_pigz, const char *out)
 {
         struct pxf_error err = {0};
-        int r = bld_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
+        int r = art_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
 
         if (r < 0)
-                print_error("bld_tar_write_gzip: %s\n", err.msg);
+                print_error("art_tar_write_gzip: %s\n", err.msg);
         assert_int_equal(r, 0);
         assert_no_partial(out);
         assert_gzip(out);
@@ -367,7 +367,7 @@ static void tar_pigz_or_libarchive(void **state)
 {
         struct tt_work *f = pxe_fixture(state);
         bool installed = access("/usr/bin/pigz", X_OK) == 0 || access("/bin/pigz", X_OK) == 0;
-        const char *pigz = bld_tar_pigz();
+        const char *pigz = art_tar_pigz();
         char lib_out[160], pigz_out[160];
 
         snprintf(lib_out, sizeof lib_out, "%s/libarchive.tar.gz", f->dir);
@@ -384,7 +384,7 @@ static void tar_pigz_or_libarchive(void **state)
                 print_message("pigz (%s) compressed the tarball\n", pigz);
         } else {
                 struct pxf_error err = {0};
-                assert_int_equal(bld_tar_write_gzip(f->tree, true, 2, pigz_out, &err), -ENOENT);
+                assert_int_equal(art_tar_write_gzip(f->tree, true, 2, pigz_out, &err), -ENOENT);
                 assert_string_equal(err.msg, "pigz is not installed");
                 assert_false(exists(pigz_out));
                 assert_no_partial(pigz_out);
@@ -394,7 +394,7 @@ static void tar_pigz_or_libarchive(void **state)
 }
 
 /* In a child: as nobody (root writes anywhere), or with a file size limit that makes the
- * compressor's writes fail half way. Exits 0 when bld_tar_write_gzip failed as expected. */
+ * compressor's writes fail half way. Exits 0 when art_tar_write_gzip failed as expected. */
 static void child_write(const struct tt_work *f, bool as_nobody, bool use_pigz, const char *out)
 {
         struct pxf_error err = {0};
@@ -405,7 +405,7 @@ static void child_write(const struct tt_work *f, bool as_nobody, bool use_pigz, 
                 _exit(2);
         if (!as_nobody && (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &lim)))
                 _exit(3);
-        r = bld_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
+        r = art_tar_write_gzip(f->tree, use_pigz, 2, out, &err);
         if (as_nobody)
                 _exit(r == -EACCES && strncmp(err.msg, "cannot create '", 15) == 0 ? 0 : 1);
         _exit(r < 0 && err.msg[0] ? 0 : 1);
@@ -432,7 +432,7 @@ static void tar_failure_leaves_no_partial(void **state)
 
         /* The output directory is missing. */
         snprintf(out, sizeof out, "%s/missing/pxe.tar.gz", f->dir);
-        assert_int_equal(bld_tar_write(f->tree, 2, out, &err), -ENOENT);
+        assert_int_equal(art_tar_write(f->tree, 2, out, &err), -ENOENT);
         snprintf(msg, sizeof msg, "cannot create '%s.partial': No such file or directory", out);
         assert_string_equal(err.msg, msg);
         assert_no_partial(out);
@@ -450,7 +450,7 @@ static void tar_failure_leaves_no_partial(void **state)
         assert_no_partial(out);
 
         /* Writing fails half way (the disk is full, say), with either compressor. */
-        for (int pigz = 0; pigz <= (bld_tar_pigz() != NULL); pigz++) {
+        for (int pigz = 0; pigz <= (art_tar_pigz() != NULL); pigz++) {
                 assert_int_equal(run_child(f, false, pigz, f->out), 0);
                 assert_false(exists(f->out));
                 assert_no_partial(f->out);
@@ -458,7 +458,7 @@ static void tar_failure_leaves_no_partial(void **state)
 
         /* The last step fails: the output path is a directory. */
         assert_int_equal(mkdir(f->out, 0755), 0);
-        assert_true(bld_tar_write(f->tree, 2, f->out, &err) < 0);
+        assert_true(art_tar_write(f->tree, 2, f->out, &err) < 0);
         snprintf(msg, sizeof msg, "cannot move '%s' into place: Is a directory", f->out);
         assert_string_equal(err.msg, msg);
         assert_no_partial(f->out);
@@ -472,7 +472,7 @@ static void tar_refuses_fifo(void **state)
 
         tt_path(fifo, sizeof fifo, f->tree, "boot/grub2/fifo");
         assert_int_equal(mkfifo(fifo, 0600), 0);
-        assert_int_equal(bld_tar_write(f->tree, 2, f->out, &err), -EINVAL);
+        assert_int_equal(art_tar_write(f->tree, 2, f->out, &err), -EINVAL);
         snprintf(msg, sizeof msg,
                  "cannot list the artifacts folder '%s': 'boot/grub2/fifo' is a fifo; an "
                  "artifacts folder holds only regular files, directories and symlinks",
@@ -481,8 +481,8 @@ static void tar_refuses_fifo(void **state)
         assert_false(exists(f->out));
         assert_no_partial(f->out);
         /* The manifest follows the same listing. */
-        assert_int_equal(bld_manifest_write(f->tree,
-                                            &(struct bld_manifest_info){
+        assert_int_equal(art_manifest_write(f->tree,
+                                            &(struct art_manifest_info){
                                                 .kernel_version = "6.1.0-27-amd64",
                                                 .initramfs_type = "full-os",
                                             },
@@ -495,20 +495,20 @@ static void tar_refuses_fifo(void **state)
 
 static char *const kernel_args[] = {"console=ttyS0,115200", "pxf.x=1", NULL};
 
-static const struct bld_manifest_info full_info = {
+static const struct art_manifest_info full_info = {
     .kernel_version = "6.1.0-27-amd64",
     .initramfs_type = "full-os",
     .kernel_args = kernel_args,
     .bootstrap_url = "http://10.0.0.1/pxe/image.iso",
 };
 
-static void write_manifest_ok(const struct tt_work *f, const struct bld_manifest_info *info)
+static void write_manifest_ok(const struct tt_work *f, const struct art_manifest_info *info)
 {
         struct pxf_error err = {0};
-        int r = bld_manifest_write(f->tree, info, &err);
+        int r = art_manifest_write(f->tree, info, &err);
 
         if (r < 0)
-                print_error("bld_manifest_write: %s\n", err.msg);
+                print_error("art_manifest_write: %s\n", err.msg);
         assert_int_equal(r, 0);
 }
 
@@ -545,8 +545,8 @@ static void manifest_text(void **state)
 
         write_manifest_ok(f, &full_info);
         umask(old_umask);
-        assert_file(f, BLD_SHA256SUMS, SUMS_TEXT, 0644);
-        assert_file(f, BLD_MANIFEST,
+        assert_file(f, ART_SHA256SUMS, SUMS_TEXT, 0644);
+        assert_file(f, ART_MANIFEST,
                     "# pxeforge artifacts manifest\n"
                     "format-version: 1\n"
                     "pxeforge-version: " PXF_VERSION "\n"
@@ -555,16 +555,16 @@ static void manifest_text(void **state)
                     "kernel-command-line: console=ttyS0,115200 pxf.x=1\n"
                     "bootstrap-url: http://10.0.0.1/pxe/image.iso\n" FILE_LINES,
                     0644);
-        tt_path(partial, sizeof partial, f->tree, BLD_MANIFEST ".partial");
+        tt_path(partial, sizeof partial, f->tree, ART_MANIFEST ".partial");
         assert_false(exists(partial));
-        tt_path(partial, sizeof partial, f->tree, BLD_SHA256SUMS ".partial");
+        tt_path(partial, sizeof partial, f->tree, ART_SHA256SUMS ".partial");
         assert_false(exists(partial));
 
         /* No arguments, no bootstrap URL; written again over the first one. */
-        write_manifest_ok(f, &(struct bld_manifest_info){.kernel_version = "6.12.9-azl3",
+        write_manifest_ok(f, &(struct art_manifest_info){.kernel_version = "6.12.9-azl3",
                                                          .initramfs_type = "bootstrap"});
-        assert_file(f, BLD_SHA256SUMS, SUMS_TEXT, 0644);
-        assert_file(f, BLD_MANIFEST,
+        assert_file(f, ART_SHA256SUMS, SUMS_TEXT, 0644);
+        assert_file(f, ART_MANIFEST,
                     "# pxeforge artifacts manifest\n"
                     "format-version: 1\n"
                     "pxeforge-version: " PXF_VERSION "\n"
@@ -578,25 +578,25 @@ static void manifest_bad_info(void **state)
 {
         struct tt_work *f = small_fixture(state);
         static char *const bad_args[] = {"quiet", "pxf.x=1\nfile: 0 x y", NULL};
-        struct bld_manifest_info info = full_info;
+        struct art_manifest_info info = full_info;
         struct pxf_error err = {0};
         char sums[256];
 
         info.kernel_version = NULL;
-        assert_int_equal(bld_manifest_write(f->tree, &info, &err), -EINVAL);
+        assert_int_equal(art_manifest_write(f->tree, &info, &err), -EINVAL);
         assert_string_equal(err.msg, "the manifest needs a kernel-version");
         info = full_info;
         info.kernel_args = bad_args;
-        assert_int_equal(bld_manifest_write(f->tree, &info, &err), -EINVAL);
+        assert_int_equal(art_manifest_write(f->tree, &info, &err), -EINVAL);
         assert_string_equal(err.msg, "kernel argument 'pxf.x=1\nfile: 0 x y' holds a control "
                                      "character; the manifest is one line per value");
-        assert_file(f, BLD_SHA256SUMS, "stale\n", 0600); /* nothing was written */
+        assert_file(f, ART_SHA256SUMS, "stale\n", 0600); /* nothing was written */
 
         tt_write_text(f->tree, "back\\slash", "x\n", 0644);
-        assert_int_equal(bld_manifest_write(f->tree, &full_info, &err), -EINVAL);
+        assert_int_equal(art_manifest_write(f->tree, &full_info, &err), -EINVAL);
         assert_string_equal(err.msg, "'back\\slash': a path with a control character or a "
                                      "backslash cannot be listed in SHA256SUMS");
-        tt_path(sums, sizeof sums, f->tree, BLD_MANIFEST);
+        tt_path(sums, sizeof sums, f->tree, ART_MANIFEST);
         assert_false(exists(sums));
 }
 
@@ -604,7 +604,7 @@ static void manifest_bad_info(void **state)
 static void manifest_sha256sum_check(void **state)
 {
         static const char *const argv[] = {"sha256sum", "--check",      "--strict",
-                                           "--quiet",   BLD_SHA256SUMS, NULL};
+                                           "--quiet",   ART_SHA256SUMS, NULL};
         struct tt_work *f = pxe_fixture(state);
         const struct pxf_spawn_opts opts = {.cwd = f->tree, .stdout_fd = -1};
         _cleanup_free_ char *sums = NULL;
@@ -618,9 +618,9 @@ static void manifest_sha256sum_check(void **state)
         if (r < 0)
                 print_error("sha256sum: %s\n", err.msg);
         assert_int_equal(r, 0);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), 0);
+        assert_int_equal(art_manifest_verify(f->tree, &err), 0);
 
-        tt_path(path, sizeof path, f->tree, BLD_SHA256SUMS);
+        tt_path(path, sizeof path, f->tree, ART_SHA256SUMS);
         sums = read_text(path);
         for (const char *p = sums; *p; p++)
                 lines += *p == '\n';
@@ -638,15 +638,15 @@ static void manifest_verify_modified(void **state)
         struct pxf_error err = {0};
 
         write_manifest_ok(f, &full_info);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), 0);
+        assert_int_equal(art_manifest_verify(f->tree, &err), 0);
         tt_write_text(f->tree, "sub/manifest", "changed\n", 0644);
         tt_write_text(f->tree, "hello", "jello\n", 0644); /* the same size */
-        assert_int_equal(bld_manifest_verify(f->tree, &err), -EBADMSG);
+        assert_int_equal(art_manifest_verify(f->tree, &err), -EBADMSG);
         /* The first mismatch in SHA256SUMS order. */
         assert_string_equal(err.msg, "'hello' does not match SHA256SUMS: its sha256 is " SHA_JELLO
                                      ", not " SHA_HELLO);
         tt_write_text(f->tree, "hello", "hello\n", 0644);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), -EBADMSG);
+        assert_int_equal(art_manifest_verify(f->tree, &err), -EBADMSG);
         assert_string_equal(err.msg, "'sub/manifest' does not match SHA256SUMS: its sha256 "
                                      "is " SHA_CHANGED ", not " SHA_NESTED);
 }
@@ -660,15 +660,15 @@ static void manifest_verify_missing(void **state)
         write_manifest_ok(f, &full_info);
         tt_path(p, sizeof p, f->tree, "boot/grub2/grub.cfg");
         assert_int_equal(unlink(p), 0);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
+        assert_int_equal(art_manifest_verify(f->tree, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
         tt_path(p, sizeof p, f->tree, "boot");
         assert_int_equal(pxf_rm_rf(p), 0);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
+        assert_int_equal(art_manifest_verify(f->tree, &err), -ENOENT);
         assert_string_equal(err.msg, "'boot/grub2/grub.cfg' is listed in SHA256SUMS but missing");
-        tt_path(p, sizeof p, f->tree, BLD_SHA256SUMS);
+        tt_path(p, sizeof p, f->tree, ART_SHA256SUMS);
         assert_int_equal(unlink(p), 0);
-        assert_int_equal(bld_manifest_verify(f->tree, &err), -ENOENT);
+        assert_int_equal(art_manifest_verify(f->tree, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "SHA256SUMS': No such file or directory"));
 }
 
@@ -701,8 +701,8 @@ static void manifest_verify_unsafe(void **state)
         tt_symlink(f->tree, "linkdir", "sub");
         for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++) {
                 struct pxf_error err = {0};
-                tt_write_text(f->tree, BLD_SHA256SUMS, cases[i].line, 0644);
-                assert_int_equal(bld_manifest_verify(f->tree, &err), cases[i].code);
+                tt_write_text(f->tree, ART_SHA256SUMS, cases[i].line, 0644);
+                assert_int_equal(art_manifest_verify(f->tree, &err), cases[i].code);
                 if (cases[i].msg)
                         assert_string_equal(err.msg, cases[i].msg);
         }

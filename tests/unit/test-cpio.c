@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 #include "tests/lib/temp-tree.h"
 #include "tests/lib/test-main.h"
 
@@ -359,14 +359,14 @@ static void assert_no_partial(const struct tt_work *f)
 }
 
 static void write_ok_excluding(const struct tt_work *f, const char *const *exclude,
-                               enum bld_cpio_compression comp, int threads)
+                               enum art_cpio_compression comp, int threads)
 {
         struct pxf_error err = {0};
         struct stat st;
-        int r = bld_cpio_write(f->tree, exclude, comp, threads, f->out, &err);
+        int r = art_cpio_write(f->tree, exclude, comp, threads, f->out, &err);
 
         if (r < 0)
-                print_error("bld_cpio_write: %s\n", err.msg);
+                print_error("art_cpio_write: %s\n", err.msg);
         assert_int_equal(r, 0);
         assert_no_partial(f);
         assert_int_equal(stat(f->out, &st), 0);
@@ -374,7 +374,7 @@ static void write_ok_excluding(const struct tt_work *f, const char *const *exclu
         check_archive(f->out);
 }
 
-static void write_ok(const struct tt_work *f, enum bld_cpio_compression comp, int threads)
+static void write_ok(const struct tt_work *f, enum art_cpio_compression comp, int threads)
 {
         write_ok_excluding(f, excludes, comp, threads);
 }
@@ -420,7 +420,7 @@ static void cpio_none(void **state)
         unsigned char head[6];
 
         write_text(f->out, "an older initrd\n"); /* replaced as a whole */
-        write_ok(f, BLD_CPIO_NONE, 1);
+        write_ok(f, ART_CPIO_NONE, 1);
         assert_int_equal(read_head(f->out, head, 6), 6);
         assert_memory_equal(head, "070701", 6);
 }
@@ -431,12 +431,12 @@ static void cpio_gzip(void **state)
         struct tt_work *f = tree_fixture(state);
         unsigned char head[2];
 
-        write_ok(f, BLD_CPIO_GZIP, 2);
+        write_ok(f, ART_CPIO_GZIP, 2);
         assert_int_equal(read_head(f->out, head, 2), 2);
         assert_int_equal(head[0], 0x1f);
         assert_int_equal(head[1], 0x8b);
         /* The same exclusions, spelled with slashes. */
-        write_ok_excluding(f, spelled, BLD_CPIO_GZIP, 1);
+        write_ok_excluding(f, spelled, ART_CPIO_GZIP, 1);
 }
 
 static void cpio_zstd(void **state)
@@ -445,7 +445,7 @@ static void cpio_zstd(void **state)
         static const unsigned char magic[] = {0x28, 0xb5, 0x2f, 0xfd};
         unsigned char head[4];
 
-        write_ok(f, BLD_CPIO_ZSTD, 2);
+        write_ok(f, ART_CPIO_ZSTD, 2);
         assert_int_equal(read_head(f->out, head, 4), 4);
         assert_memory_equal(head, magic, 4);
 }
@@ -458,7 +458,7 @@ static void cpio_xz(void **state)
         static const unsigned char magic[] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
         unsigned char head[12];
 
-        write_ok(f, BLD_CPIO_XZ, 0); /* 0: one thread per CPU */
+        write_ok(f, ART_CPIO_XZ, 0); /* 0: one thread per CPU */
         assert_int_equal(read_head(f->out, head, 12), 12);
         assert_memory_equal(head, magic, 6);
         assert_int_equal(head[6], 0x00);
@@ -469,8 +469,8 @@ static void cpio_xz(void **state)
  * order leak into the archive. */
 static void cpio_reproducible(void **state)
 {
-        static const enum bld_cpio_compression comps[] = {BLD_CPIO_NONE, BLD_CPIO_GZIP,
-                                                          BLD_CPIO_ZSTD};
+        static const enum art_cpio_compression comps[] = {ART_CPIO_NONE, ART_CPIO_GZIP,
+                                                          ART_CPIO_ZSTD};
         struct tt_work *f = tree_fixture(state);
         char second[128];
 
@@ -479,9 +479,9 @@ static void cpio_reproducible(void **state)
                 _cleanup_free_ char *a = NULL, *b = NULL;
                 size_t la = 0, lb = 0;
                 struct pxf_error err = {0};
-                assert_int_equal(bld_cpio_write(f->tree, excludes, comps[i], 1, f->out, &err), 0);
+                assert_int_equal(art_cpio_write(f->tree, excludes, comps[i], 1, f->out, &err), 0);
                 sleep(i == 0 ? 1 : 0); /* a time stamp would now differ */
-                assert_int_equal(bld_cpio_write(f->tree, excludes, comps[i], 1, second, &err), 0);
+                assert_int_equal(art_cpio_write(f->tree, excludes, comps[i], 1, second, &err), 0);
                 assert_int_equal(pxf_read_file(f->out, 64u << 20, &a, &la), 0);
                 assert_int_equal(pxf_read_file(second, 64u << 20, &b, &lb), 0);
                 assert_int_equal(la, lb);
@@ -496,7 +496,7 @@ static void cpio_missing_tree(void **state)
         struct pxf_error err = {0};
 
         snprintf(missing, sizeof missing, "%s/nope", f->dir);
-        assert_int_equal(bld_cpio_write(missing, NULL, BLD_CPIO_NONE, 1, f->out, &err), -ENOENT);
+        assert_int_equal(art_cpio_write(missing, NULL, ART_CPIO_NONE, 1, f->out, &err), -ENOENT);
         snprintf(msg, sizeof msg, "cannot open tree '%s': No such file or directory", missing);
         assert_string_equal(err.msg, msg);
         assert_false(exists(f->out));
@@ -504,7 +504,7 @@ static void cpio_missing_tree(void **state)
 
         snprintf(file, sizeof file, "%s/file", f->dir);
         write_text(file, "not a directory\n");
-        assert_int_equal(bld_cpio_write(file, NULL, BLD_CPIO_GZIP, 1, f->out, &err), -ENOTDIR);
+        assert_int_equal(art_cpio_write(file, NULL, ART_CPIO_GZIP, 1, f->out, &err), -ENOTDIR);
         assert_false(exists(f->out));
         assert_no_partial(f);
 }
@@ -521,7 +521,7 @@ static int write_as_nobody(const struct tt_work *f, const char *out)
                 int r;
                 if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
                         _exit(2);
-                r = bld_cpio_write(f->tree, excludes, BLD_CPIO_GZIP, 1, out, &err);
+                r = art_cpio_write(f->tree, excludes, ART_CPIO_GZIP, 1, out, &err);
                 _exit(r == -EACCES && strncmp(err.msg, "cannot create '", 15) == 0 ? 0 : 1);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -536,12 +536,12 @@ static void cpio_unwritable_output(void **state)
         struct pxf_error err = {0};
 
         snprintf(out, sizeof out, "%s/missing/initrd.img", f->dir);
-        assert_int_equal(bld_cpio_write(f->tree, excludes, BLD_CPIO_GZIP, 1, out, &err), -ENOENT);
+        assert_int_equal(art_cpio_write(f->tree, excludes, ART_CPIO_GZIP, 1, out, &err), -ENOENT);
         snprintf(msg, sizeof msg, "cannot create '%s.partial': No such file or directory", out);
         assert_string_equal(err.msg, msg);
 
         snprintf(out, sizeof out, "%s/etc/passwd/initrd.img", f->tree);
-        assert_int_equal(bld_cpio_write(f->tree, excludes, BLD_CPIO_XZ, 1, out, &err), -ENOTDIR);
+        assert_int_equal(art_cpio_write(f->tree, excludes, ART_CPIO_XZ, 1, out, &err), -ENOTDIR);
 
         snprintf(out, sizeof out, "%s/root-only", f->dir);
         assert_int_equal(mkdir(out, 0755), 0);
@@ -556,8 +556,8 @@ static void cpio_unwritable_output(void **state)
 /* A failure after the archive was started leaves nothing behind, whatever the compressor. */
 static void cpio_failure_removes_partial(void **state)
 {
-        static const enum bld_cpio_compression comps[] = {BLD_CPIO_NONE, BLD_CPIO_GZIP,
-                                                          BLD_CPIO_ZSTD, BLD_CPIO_XZ};
+        static const enum art_cpio_compression comps[] = {ART_CPIO_NONE, ART_CPIO_GZIP,
+                                                          ART_CPIO_ZSTD, ART_CPIO_XZ};
         struct tt_work *f = tree_fixture(state);
         char huge[256];
         int fd;
@@ -570,7 +570,7 @@ static void cpio_failure_removes_partial(void **state)
         assert_int_equal(close(fd), 0);
         for (size_t i = 0; i < PXF_ELEMENTSOF(comps); i++) {
                 struct pxf_error err = {0};
-                assert_int_equal(bld_cpio_write(f->tree, excludes, comps[i], 2, f->out, &err),
+                assert_int_equal(art_cpio_write(f->tree, excludes, comps[i], 2, f->out, &err),
                                  -EFBIG);
                 assert_string_equal(err.msg, "'usr/lib/huge.img' is 4294967296 bytes; a cpio "
                                              "archive holds files of at most 4 GiB - 1 bytes");
@@ -584,7 +584,7 @@ static void cpio_failure_removes_partial(void **state)
                 struct pxf_error err = {0};
                 struct stat st;
                 assert_int_equal(mkdir(f->out, 0755), 0);
-                assert_true(bld_cpio_write(f->tree, excludes, BLD_CPIO_NONE, 1, f->out, &err) < 0);
+                assert_true(art_cpio_write(f->tree, excludes, ART_CPIO_NONE, 1, f->out, &err) < 0);
                 assert_non_null(strstr(err.msg, "cannot move"));
                 assert_no_partial(f);
                 assert_int_equal(stat(f->out, &st), 0);
@@ -607,7 +607,7 @@ static void cpio_other_file_system(void **state)
                 skip();
         snprintf(inside, sizeof inside, "%s/inside", mnt);
         write_text(inside, "from another file system\n");
-        r = bld_cpio_write(f->tree, excludes, BLD_CPIO_NONE, 1, f->out, &err);
+        r = art_cpio_write(f->tree, excludes, ART_CPIO_NONE, 1, f->out, &err);
         assert_int_equal(umount2(mnt, MNT_DETACH), 0);
         assert_int_equal(r, 0);
         names = archive_names(f->out);
@@ -618,38 +618,38 @@ static void cpio_other_file_system(void **state)
 
 static void kernel_config_compression(void **state)
 {
-        enum bld_cpio_compression c = BLD_CPIO_NONE;
+        enum art_cpio_compression c = ART_CPIO_NONE;
         (void)state;
-        assert_int_equal(bld_kernel_cpio_compression("# Linux/x86 6.1.0 Kernel Configuration\n"
+        assert_int_equal(art_kernel_cpio_compression("# Linux/x86 6.1.0 Kernel Configuration\n"
                                                      "CONFIG_RD_GZIP=y\n"
                                                      "CONFIG_RD_XZ=y\n"
                                                      "# CONFIG_RD_ZSTD is not set\n",
                                                      false, &c),
                          0);
-        assert_int_equal(c, BLD_CPIO_GZIP);
-        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", false, &c),
+        assert_int_equal(c, ART_CPIO_GZIP);
+        assert_int_equal(art_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", false, &c),
                          0);
-        assert_int_equal(c, BLD_CPIO_ZSTD);
+        assert_int_equal(c, ART_CPIO_ZSTD);
         assert_int_equal(
-            bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_GZIP=m\n", false, &c), 0);
-        assert_int_equal(c, BLD_CPIO_XZ);
-        assert_int_equal(bld_kernel_cpio_compression(
+            art_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_GZIP=m\n", false, &c), 0);
+        assert_int_equal(c, ART_CPIO_XZ);
+        assert_int_equal(art_kernel_cpio_compression(
                              "CONFIG_RD_ZSTD=yes\nXCONFIG_RD_GZIP=y\n CONFIG_RD_XZ=y\n", false, &c),
                          0);
-        assert_int_equal(c, BLD_CPIO_NONE);
-        c = BLD_CPIO_XZ;
-        assert_int_equal(bld_kernel_cpio_compression("", false, &c), 0);
-        assert_int_equal(c, BLD_CPIO_NONE);
-        assert_int_equal(bld_kernel_cpio_compression(NULL, false, &c), -EINVAL);
+        assert_int_equal(c, ART_CPIO_NONE);
+        c = ART_CPIO_XZ;
+        assert_int_equal(art_kernel_cpio_compression("", false, &c), 0);
+        assert_int_equal(c, ART_CPIO_NONE);
+        assert_int_equal(art_kernel_cpio_compression(NULL, false, &c), -EINVAL);
         /* smallest: xz first, then zstd, then gzip */
-        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", true, &c),
+        assert_int_equal(art_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", true, &c),
                          0);
-        assert_int_equal(c, BLD_CPIO_XZ);
+        assert_int_equal(c, ART_CPIO_XZ);
         assert_int_equal(
-            bld_kernel_cpio_compression("CONFIG_RD_GZIP=y\nCONFIG_RD_ZSTD=y\n", true, &c), 0);
-        assert_int_equal(c, BLD_CPIO_ZSTD);
-        assert_int_equal(bld_kernel_cpio_compression("CONFIG_RD_GZIP=y\n", true, &c), 0);
-        assert_int_equal(c, BLD_CPIO_GZIP);
+            art_kernel_cpio_compression("CONFIG_RD_GZIP=y\nCONFIG_RD_ZSTD=y\n", true, &c), 0);
+        assert_int_equal(c, ART_CPIO_ZSTD);
+        assert_int_equal(art_kernel_cpio_compression("CONFIG_RD_GZIP=y\n", true, &c), 0);
+        assert_int_equal(c, ART_CPIO_GZIP);
 }
 
 /* A newc entry: header, name with its NUL padded to 4, data padded to 4. */
@@ -677,21 +677,21 @@ static void early_cpio_length(void **state)
         n += put_entry(buf + n, "TRAILER!!!", "");
         n += 512;
         memcpy(buf + n, "\x28\xb5\x2f\xfd", 4);
-        assert_int_equal(bld_initrd_early_length(buf, n + 4), n);
+        assert_int_equal(art_initrd_early_length(buf, n + 4), n);
         /* the same archive with nothing after it is not an early one */
-        assert_int_equal(bld_initrd_early_length(buf, n), 0);
+        assert_int_equal(art_initrd_early_length(buf, n), 0);
         /* a main archive (no kernel/ entries) stays whole */
         memset(buf, 0, sizeof buf);
         n = put_entry(buf, "usr/lib/x", "data");
         n += put_entry(buf + n, "TRAILER!!!", "");
-        assert_int_equal(bld_initrd_early_length(buf, n + 16), 0);
+        assert_int_equal(art_initrd_early_length(buf, n + 16), 0);
         /* compressed or truncated data */
-        assert_int_equal(bld_initrd_early_length((const unsigned char *)"\x1f\x8b\x08", 3), 0);
+        assert_int_equal(art_initrd_early_length((const unsigned char *)"\x1f\x8b\x08", 3), 0);
         n = put_entry(buf, "kernel/x86/microcode/AuthenticAMD.bin", "ucode");
-        assert_int_equal(bld_initrd_early_length(buf, n - 4), 0);
+        assert_int_equal(art_initrd_early_length(buf, n - 4), 0);
         /* a size field that is not hex */
         memcpy(buf + 54, "zzzzzzzz", 8);
-        assert_int_equal(bld_initrd_early_length(buf, sizeof buf), 0);
+        assert_int_equal(art_initrd_early_length(buf, sizeof buf), 0);
 }
 
 int main(int argc, char **argv)

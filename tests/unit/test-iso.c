@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/iso-internal.h"
+#include "artifacts/iso-internal.h"
 
 #ifndef PXF_ISO_WRITER_TOOL
 
@@ -56,7 +56,7 @@ struct fixture {
         char grub[96];
         char mm[96];
         char extract[96];
-        struct bld_iso_spec spec;
+        struct art_iso_spec spec;
 };
 
 /* ---- files -------------------------------------------------------------------------- */
@@ -150,7 +150,7 @@ static int setup(void **state)
         snprintf(f->extract, sizeof f->extract, "%s/extract", f->dir);
         if (pxf_mkdir_p(f->work, 0755) < 0 || pxf_mkdir_p(f->staging, 0755) < 0)
                 return -1;
-        f->spec = (struct bld_iso_spec){
+        f->spec = (struct art_iso_spec){
             .staging_dir = f->staging,
             .shim_path = f->shim,
             .grub_path = f->grub,
@@ -192,7 +192,7 @@ static void build_iso(struct fixture *f)
 {
         struct pxf_error err = {0};
 
-        if (bld_iso_write(&f->spec, &err) < 0)
+        if (art_iso_write(&f->spec, &err) < 0)
                 fail_msg("%s", err.msg);
 }
 
@@ -235,14 +235,14 @@ static void efiboot_size_computation(void **state)
         uint64_t big = 31ull * 1024 * 1024, prev = 0;
 
         (void)state;
-        assert_int_equal(bld_efiboot_size_kib(NULL, 0), 1024);
-        assert_int_equal(bld_efiboot_size_kib(tiny, 3), 1024);
+        assert_int_equal(art_efiboot_size_kib(NULL, 0), 1024);
+        assert_int_equal(art_efiboot_size_kib(tiny, 3), 1024);
         /* 5.5 MiB of files in 4 KiB clusters, FATs, 64 KiB fixed, 5% slack: 6 MiB. */
-        assert_int_equal(bld_efiboot_size_kib(real, 3), 6144);
-        assert_true(bld_efiboot_size_kib(&big, 1) > BLD_EFIBOOT_MAX_KIB);
+        assert_int_equal(art_efiboot_size_kib(real, 3), 6144);
+        assert_true(art_efiboot_size_kib(&big, 1) > ART_EFIBOOT_MAX_KIB);
         /* Never shrinks when a file grows, always whole MiB, always room for the data. */
         for (uint64_t size = 0; size < 8 * 1024 * 1024; size += 97 * 1024 + 13) {
-                uint64_t kib = bld_efiboot_size_kib(&size, 1);
+                uint64_t kib = art_efiboot_size_kib(&size, 1);
                 assert_true(kib >= prev);
                 assert_int_equal(kib % 1024, 0);
                 assert_true(kib * 1024 >= size + 256 * 1024);
@@ -415,7 +415,7 @@ static void assert_failed(struct fixture *f, int want_r, const char *want_msg)
 {
         struct pxf_error err = {0};
 
-        assert_int_equal(bld_iso_write(&f->spec, &err), want_r);
+        assert_int_equal(art_iso_write(&f->spec, &err), want_r);
         if (!strstr(err.msg, want_msg))
                 fail_msg("'%s' does not contain '%s'", err.msg, want_msg);
         assert_false(exists(f->out));
@@ -499,8 +499,8 @@ static int run_with_file_limit(struct fixture *f, rlim_t max_bytes, bool squashf
                 int r;
                 if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
                         _exit(2);
-                r = squashfs ? bld_squashfs_write(tree, NULL, 1, f->out, &err)
-                             : bld_iso_write(&f->spec, &err);
+                r = squashfs ? art_squashfs_write(tree, NULL, 1, f->out, &err)
+                             : art_iso_write(&f->spec, &err);
                 snprintf(partial, sizeof partial, "%s.partial", f->out);
                 /* xorriso reports the EFBIG; mksquashfs dies of SIGXFSZ. */
                 if (r != -ECHILD ||
@@ -581,7 +581,7 @@ static void squashfs_write_and_list(void **state)
 
         make_tree(f, tree, sizeof tree);
         tt_write_text(f->dir, "live.iso", "an older file\n", 0644);
-        if (bld_squashfs_write(tree, excludes, 2, f->out, &err) < 0)
+        if (art_squashfs_write(tree, excludes, 2, f->out, &err) < 0)
                 fail_msg("%s", err.msg);
         assert_clean(f);
         listing = list_squashfs(f);
@@ -603,7 +603,7 @@ static void squashfs_write_and_list(void **state)
 }
 
 /* A file system mounted in the tree (a chroot's /proc, /dev): an empty directory with the
- * mounted root's mode, as bld_cpio_write does; nested and excluded ones add nothing. */
+ * mounted root's mode, as art_cpio_write does; nested and excluded ones add nothing. */
 static void squashfs_mount_points(void **state)
 {
         static const char *const excludes[] = {"boot", NULL};
@@ -628,7 +628,7 @@ static void squashfs_mount_points(void **state)
         assert_int_equal(mkdir(nested, 0755), 0);
         assert_int_equal(mount("tmpfs", nested, "tmpfs", 0, "mode=0755"), 0);
 
-        r = bld_squashfs_write(tree, excludes, 1, f->out, &err);
+        r = art_squashfs_write(tree, excludes, 1, f->out, &err);
         (void)umount2(nested, MNT_DETACH);
         (void)umount2(proc, MNT_DETACH);
         (void)umount2(boot, MNT_DETACH);
@@ -657,7 +657,7 @@ static void squashfs_bad_inputs(void **state)
 
         make_tree(f, tree, sizeof tree);
         snprintf(missing, sizeof missing, "%s/no-such-tree", f->dir);
-        assert_int_equal(bld_squashfs_write(missing, NULL, 1, f->out, &err), -ENOENT);
+        assert_int_equal(art_squashfs_write(missing, NULL, 1, f->out, &err), -ENOENT);
         snprintf(msg, sizeof msg,
                  "cannot write squashfs '%s': cannot read tree '%s': No such file or directory",
                  f->out, missing);
@@ -666,14 +666,14 @@ static void squashfs_bad_inputs(void **state)
 
         tt_write_text(f->dir, "file", "not a directory\n", 0644);
         tt_path(missing, sizeof missing, f->dir, "file");
-        assert_int_equal(bld_squashfs_write(missing, NULL, 1, f->out, &err), -ENOTDIR);
+        assert_int_equal(art_squashfs_write(missing, NULL, 1, f->out, &err), -ENOTDIR);
 
-        assert_int_equal(bld_squashfs_write(tree, dotdot, 1, f->out, &err), -EINVAL);
+        assert_int_equal(art_squashfs_write(tree, dotdot, 1, f->out, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "cannot exclude 'etc/../usr'"));
-        assert_int_equal(bld_squashfs_write_level(tree, NULL, 1, 23, f->out, &err), -EINVAL);
+        assert_int_equal(art_squashfs_write_level(tree, NULL, 1, 23, f->out, &err), -EINVAL);
 
         snprintf(missing, sizeof missing, "%s/no-such-folder/squashfs.img", f->dir);
-        assert_int_equal(bld_squashfs_write(tree, NULL, 1, missing, &err), -ECHILD);
+        assert_int_equal(art_squashfs_write(tree, NULL, 1, missing, &err), -ECHILD);
         assert_non_null(strstr(err.msg, "mksquashfs exited with status"));
         assert_false(exists(f->out));
         assert_clean(f);
@@ -723,21 +723,21 @@ static int missing_tools_child(struct fixture *f, const char *tree)
                 return 1;
         if (hide("/usr/bin") < 0)
                 return 2;
-        if (bld_squashfs_write(tree, NULL, 1, f->out, &err) != -ENOENT ||
+        if (art_squashfs_write(tree, NULL, 1, f->out, &err) != -ENOENT ||
             !strstr(err.msg, "mksquashfs is not installed (Debian package squashfs-tools)"))
                 return 3;
-        if (bld_iso_write(&f->spec, &err) != -ENOENT ||
+        if (art_iso_write(&f->spec, &err) != -ENOENT ||
             !strstr(err.msg, "mcopy is not installed (Debian package mtools)"))
                 return 4;
         snprintf(link, sizeof link, "%s/mtools", real_bin);
         if (symlink(link, "/usr/bin/mcopy") < 0)
                 return 5;
-        if (bld_iso_write(&f->spec, &err) != -ENOENT ||
+        if (art_iso_write(&f->spec, &err) != -ENOENT ||
             !strstr(err.msg, "xorriso is not installed (Debian package xorriso)"))
                 return 6;
         if (hide("/usr/sbin") < 0)
                 return 7;
-        if (bld_iso_write(&f->spec, &err) != -ENOENT ||
+        if (art_iso_write(&f->spec, &err) != -ENOENT ||
             !strstr(err.msg, "mkfs.vfat is not installed (Debian package dosfstools)"))
                 return 8;
         return exists(f->out) || count_entries(f->work) != 0 ? 9 : 0;
@@ -782,7 +782,7 @@ int main(int argc, char **argv)
 
 #else /* PXF_ISO_WRITER_TOOL */
 
-/* iso-writer-tool: bld_iso_write and bld_squashfs_write_level from the command line, for
+/* iso-writer-tool: art_iso_write and art_squashfs_write_level from the command line, for
  * tests/integration/iso-boot.sh.
  *
  *   iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT WORKDIR
@@ -800,7 +800,7 @@ static int usage(void)
 
 static int iso(char **argv)
 {
-        struct bld_iso_spec spec = {
+        struct art_iso_spec spec = {
             .staging_dir = argv[0],
             .shim_path = argv[1],
             .grub_path = argv[2],
@@ -811,7 +811,7 @@ static int iso(char **argv)
         };
         struct pxf_error err = {0};
 
-        if (bld_iso_write(&spec, &err) < 0) {
+        if (art_iso_write(&spec, &err) < 0) {
                 fprintf(stderr, "iso-writer-tool: %s\n", err.msg);
                 return 1;
         }
@@ -824,7 +824,7 @@ static int squashfs(char **argv)
         uint64_t start = pxf_now_usec();
         struct stat st;
 
-        if (bld_squashfs_write_level(argv[0], (const char *const *)argv + 4, atoi(argv[3]),
+        if (art_squashfs_write_level(argv[0], (const char *const *)argv + 4, atoi(argv[3]),
                                      atoi(argv[2]), argv[1], &err) < 0) {
                 fprintf(stderr, "iso-writer-tool: %s\n", err.msg);
                 return 1;

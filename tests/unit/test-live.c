@@ -12,7 +12,7 @@
 
 #include "tests/lib/test-main.h"
 
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 
 #define HEADER                                                                                     \
         "# Written by pxeforge\n"                                                                  \
@@ -31,13 +31,13 @@ static char *const debian_base[] = {"console=ttyS0,115200", NULL};
 static char *const no_args[] = {NULL};
 
 /* A Debian bookworm PXE bootstrap boot, the verified recipe. */
-static struct bld_live_boot debian_pxe(void)
+static struct art_live_boot debian_pxe(void)
 {
         static char *const extra[] = {"quiet", NULL};
 
-        return (struct bld_live_boot){
+        return (struct art_live_boot){
             .initramfs = CFG_INITRAMFS_BOOTSTRAP,
-            .medium = BLD_LIVE_PXE,
+            .medium = ART_LIVE_PXE,
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
             .dracut_major = 59,
@@ -48,13 +48,13 @@ static struct bld_live_boot debian_pxe(void)
         };
 }
 
-static char *args_text(const struct bld_live_boot *b)
+static char *args_text(const struct art_live_boot *b)
 {
         _cleanup_strv_free_ char **args = NULL;
         struct pxf_error err = {0};
         char *out = pxf_strdup("");
 
-        assert_int_equal(bld_live_kernel_args(b, &args, &err), 0);
+        assert_int_equal(art_live_kernel_args(b, &args, &err), 0);
         assert_non_null(args);
         for (size_t i = 0; args[i]; i++) {
                 char *old = out;
@@ -64,27 +64,27 @@ static char *args_text(const struct bld_live_boot *b)
         return out;
 }
 
-static void assert_args_error(const struct bld_live_boot *b, const char *msg)
+static void assert_args_error(const struct art_live_boot *b, const char *msg)
 {
         char **args = NULL, *cfg = NULL;
         struct pxf_error err = {0};
 
-        assert_int_equal(bld_live_kernel_args(b, &args, &err), -EINVAL);
+        assert_int_equal(art_live_kernel_args(b, &args, &err), -EINVAL);
         assert_null(args);
         assert_int_equal(err.code, -EINVAL);
         assert_string_equal(err.msg, msg);
         memset(&err, 0, sizeof err);
-        assert_int_equal(bld_grub_cfg(b, &cfg, &err), -EINVAL);
+        assert_int_equal(art_grub_cfg(b, &cfg, &err), -EINVAL);
         assert_null(cfg);
         assert_string_equal(err.msg, msg);
 }
 
-static void assert_cfg_error(const struct bld_live_boot *b, const char *msg)
+static void assert_cfg_error(const struct art_live_boot *b, const char *msg)
 {
         struct pxf_error err = {0};
         char *cfg = NULL;
 
-        assert_int_equal(bld_grub_cfg(b, &cfg, &err), -EINVAL);
+        assert_int_equal(art_grub_cfg(b, &cfg, &err), -EINVAL);
         assert_null(cfg);
         assert_string_equal(err.msg, msg);
 }
@@ -93,22 +93,22 @@ static void assert_cfg_error(const struct bld_live_boot *b, const char *msg)
 
 static void grub_paths_per_flavor(void **state)
 {
-        const char *const *deb = bld_grub_cfg_paths(BLD_GRUB_DEBIAN);
-        const char *const *azl = bld_grub_cfg_paths(BLD_GRUB_AZURE);
+        const char *const *deb = art_grub_cfg_paths(ART_GRUB_DEBIAN);
+        const char *const *azl = art_grub_cfg_paths(ART_GRUB_AZURE);
         (void)state;
         assert_string_equal(deb[0], "grub/grub.cfg");
         assert_string_equal(deb[1], "boot/grub2/grub.cfg");
         assert_null(deb[2]);
         assert_string_equal(azl[0], "boot/grub2/grub.cfg");
         assert_null(azl[1]);
-        assert_null(bld_grub_cfg_paths((enum bld_grub_flavor)42));
+        assert_null(art_grub_cfg_paths((enum art_grub_flavor)42));
 }
 
 /* ---- kernel arguments --------------------------------------------------------------- */
 
 static void args_bootstrap_pxe_dracut059(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *text = args_text(&b);
         (void)state;
         assert_string_equal(text, "console=ttyS0,115200 root=live:" URL " rd.live.image "
@@ -117,7 +117,7 @@ static void args_bootstrap_pxe_dracut059(void **state)
 
 static void args_bootstrap_pxe_dracut110(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *a = NULL, *c = NULL, *d = NULL;
         (void)state;
         b.dracut_major = 110;
@@ -135,10 +135,10 @@ static void args_bootstrap_pxe_dracut110(void **state)
 
 static void args_bootstrap_iso(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *a = NULL, *c = NULL;
         (void)state;
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.bootstrap_url = NULL;
         b.volume_label = LABEL;
         b.extra_args = NULL;
@@ -154,7 +154,7 @@ static void args_bootstrap_iso(void **state)
 static void args_full_os(void **state)
 {
         static char *const extra[] = {"systemd.unit=multi-user.target", "", NULL};
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *pxe = NULL, *iso = NULL, *bare = NULL;
         (void)state;
         b.initramfs = CFG_INITRAMFS_FULL_OS;
@@ -163,7 +163,7 @@ static void args_full_os(void **state)
         b.extra_args = extra;
         pxe = args_text(&b);
         assert_string_equal(pxe, "console=ttyS0,115200 systemd.unit=multi-user.target");
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         iso = args_text(&b);
         assert_string_equal(iso, "console=ttyS0,115200 systemd.unit=multi-user.target");
         b.base_args = no_args;
@@ -196,7 +196,7 @@ static void args_drop_conflicting_base(void **state)
             "rd.liveboot=1",                    /* not rd.live.* */
             NULL,
         };
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *bootstrap = NULL, *full = NULL;
         (void)state;
         b.base_args = base;
@@ -213,7 +213,7 @@ static void args_drop_conflicting_base(void **state)
 static void args_refuse_grub_chars(void **state)
 {
         static const char bad[] = "\n\"';$\\{}&|<># \t\x01";
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         char *extra[2] = {NULL, NULL};
         (void)state;
         b.extra_args = extra;
@@ -222,7 +222,7 @@ static void args_refuse_grub_chars(void **state)
                 char **args = NULL;
                 struct pxf_error err = {0};
                 extra[0] = arg;
-                assert_int_equal(bld_live_kernel_args(&b, &args, &err), -EINVAL);
+                assert_int_equal(art_live_kernel_args(&b, &args, &err), -EINVAL);
                 assert_null(args);
                 assert_non_null(strstr(err.msg, "which GRUB would mis-parse in a linux line"));
         }
@@ -239,7 +239,7 @@ static void args_refuse_grub_chars(void **state)
         assert_args_error(&b, ERRMSG "'a b' contains a space, which GRUB would mis-parse in a "
                                      "linux line");
         extra[0] = "a{b}";
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.volume_label = LABEL;
         assert_args_error(&b, "iso.kernelCommandLine.extraCommandLine: kernel argument 'a{b}' "
                               "contains '{', which GRUB would mis-parse in a linux line");
@@ -248,7 +248,7 @@ static void args_refuse_grub_chars(void **state)
 static void args_refuse_in_base_and_url(void **state)
 {
         static char *const base[] = {"init=/bin/sh", "x=$y", NULL};
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         (void)state;
         b.base_args = base;
         assert_args_error(&b, "the image's kernel command line: kernel argument 'x=$y' contains "
@@ -262,7 +262,7 @@ static void args_refuse_in_base_and_url(void **state)
 
 static void args_missing_inputs(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         (void)state;
         b.initramfs = CFG_INITRAMFS_UNSET;
         assert_args_error(&b, "pxe.initramfsType is not set (expected bootstrap or full-os)");
@@ -276,7 +276,7 @@ static void args_missing_inputs(void **state)
         assert_args_error(&b, "the image's dracut version is unknown; a bootstrap initramfs is "
                               "made by dracut");
         b = debian_pxe();
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.volume_label = "cdrom";
         assert_args_error(&b,
                           "invalid ISO volume label 'cdrom' (expected 1 to 32 characters out of "
@@ -290,11 +290,11 @@ static void args_missing_inputs(void **state)
 
 static void grub_cfg_debian_pxe_bootstrap(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         struct pxf_error err = {0};
         _cleanup_free_ char *cfg = NULL;
         (void)state;
-        assert_int_equal(bld_grub_cfg(&b, &cfg, &err), 0);
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_string_equal(cfg, HEADER "menuentry 'Debian 12 (pxeforge)' {\n"
                                         "\tlinux /vmlinuz console=ttyS0,115200 root=live:" URL
                                         " rd.live.image rd.live.overlay.overlayfs=1 ip=dhcp "
@@ -306,17 +306,17 @@ static void grub_cfg_debian_pxe_bootstrap(void **state)
 static void grub_cfg_debian_pxe_file_url(void **state)
 {
         struct cfg_pxe pxe = {.bootstrap_file_url = "http://10.0.0.1/boot/bookworm-live.iso"};
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         _cleanup_free_ char *url = NULL, *name = NULL, *cfg = NULL;
         struct pxf_error err = {0};
         (void)state;
-        assert_int_equal(bld_bootstrap_url(&pxe, NULL, &url, &name, &err), 0);
+        assert_int_equal(art_bootstrap_url(&pxe, NULL, &url, &name, &err), 0);
         assert_string_equal(name, "bookworm-live.iso");
         b.bootstrap_url = url;
         b.extra_args = NULL;
         b.title = NULL;
         b.dracut_major = 110;
-        assert_int_equal(bld_grub_cfg(&b, &cfg, &err), 0);
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_string_equal(cfg, HEADER "menuentry 'pxeforge' {\n"
                                         "\tlinux /vmlinuz console=ttyS0,115200 "
                                         "root=live:http://10.0.0.1/boot/bookworm-live.iso "
@@ -327,14 +327,14 @@ static void grub_cfg_debian_pxe_file_url(void **state)
 
 static void grub_cfg_iso_bootstrap(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         struct pxf_error err = {0};
         _cleanup_free_ char *cfg = NULL;
         (void)state;
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.volume_label = LABEL;
         b.bootstrap_url = NULL;
-        assert_int_equal(bld_grub_cfg(&b, &cfg, &err), 0);
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_string_equal(cfg, HEADER "menuentry 'Debian 12 (pxeforge)' {\n"
                                         "\tsearch --no-floppy --set=root --label " LABEL "\n"
                                         "\tlinux /vmlinuz console=ttyS0,115200 "
@@ -350,9 +350,9 @@ static void grub_cfg_azure_full_os(void **state)
         static char *const base[] = {"console=tty0", "console=ttyS0",      "root=PARTUUID=1234",
                                      "ro",           "lockdown=integrity", NULL};
         static char *const extra[] = {"audit=0", NULL};
-        struct bld_live_boot b = {
+        struct art_live_boot b = {
             .initramfs = CFG_INITRAMFS_FULL_OS,
-            .medium = BLD_LIVE_PXE,
+            .medium = ART_LIVE_PXE,
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
             .dracut_major = 102,
@@ -363,16 +363,16 @@ static void grub_cfg_azure_full_os(void **state)
         struct pxf_error err = {0};
         _cleanup_free_ char *pxe = NULL, *iso = NULL;
         (void)state;
-        assert_string_equal(bld_grub_cfg_paths(BLD_GRUB_AZURE)[0], "boot/grub2/grub.cfg");
-        assert_int_equal(bld_grub_cfg(&b, &pxe, &err), 0);
+        assert_string_equal(art_grub_cfg_paths(ART_GRUB_AZURE)[0], "boot/grub2/grub.cfg");
+        assert_int_equal(art_grub_cfg(&b, &pxe, &err), 0);
         assert_string_equal(pxe, HEADER "menuentry 'Azure Linux 3.0' {\n"
                                         "\tlinux /vmlinuz console=tty0 console=ttyS0 "
                                         "lockdown=integrity audit=0\n"
                                         "\tinitrd /initrd.img\n"
                                         "}\n");
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.volume_label = "PXF_AZL_00000001";
-        assert_int_equal(bld_grub_cfg(&b, &iso, &err), 0);
+        assert_int_equal(art_grub_cfg(&b, &iso, &err), 0);
         assert_string_equal(iso, HEADER "menuentry 'Azure Linux 3.0' {\n"
                                         "\tsearch --no-floppy --set=root --label PXF_AZL_00000001\n"
                                         "\tlinux /vmlinuz console=tty0 console=ttyS0 "
@@ -387,9 +387,9 @@ static void grub_cfg_azure_pxe_bootstrap(void **state)
         static char *const base[] = {"console=ttyS0", NULL};
         struct cfg_pxe pxe = {.bootstrap_base_url = "http://10.0.0.1/azl/"};
         _cleanup_free_ char *url = NULL, *name = NULL, *cfg = NULL;
-        struct bld_live_boot b = {
+        struct art_live_boot b = {
             .initramfs = CFG_INITRAMFS_BOOTSTRAP,
-            .medium = BLD_LIVE_PXE,
+            .medium = ART_LIVE_PXE,
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
             .base_args = base,
@@ -397,10 +397,10 @@ static void grub_cfg_azure_pxe_bootstrap(void **state)
         };
         struct pxf_error err = {0};
         (void)state;
-        assert_int_equal(bld_dracut_major_version("102-7.azl3", &b.dracut_major), 0);
-        assert_int_equal(bld_bootstrap_url(&pxe, NULL, &url, &name, &err), 0);
+        assert_int_equal(art_dracut_major_version("102-7.azl3", &b.dracut_major), 0);
+        assert_int_equal(art_bootstrap_url(&pxe, NULL, &url, &name, &err), 0);
         b.bootstrap_url = url;
-        assert_int_equal(bld_grub_cfg(&b, &cfg, &err), 0);
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_string_equal(cfg, HEADER "menuentry 'Azure Linux 3.0' {\n"
                                         "\tlinux /vmlinuz console=ttyS0 "
                                         "root=live:http://10.0.0.1/azl/image.iso rd.live.image "
@@ -411,7 +411,7 @@ static void grub_cfg_azure_pxe_bootstrap(void **state)
 
 static void grub_cfg_refuses_bad_entries(void **state)
 {
-        struct bld_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_pxe();
         (void)state;
         b.kernel = "../vmlinuz";
         assert_cfg_error(&b, "invalid kernel file name '../vmlinuz'");
@@ -428,7 +428,7 @@ static void grub_cfg_refuses_bad_entries(void **state)
         b.title = "it's";
         assert_cfg_error(&b, "menu title 'it's' must not contain quotes or control characters");
         b = debian_pxe();
-        b.medium = BLD_LIVE_ISO;
+        b.medium = ART_LIVE_ISO;
         b.initramfs = CFG_INITRAMFS_FULL_OS;
         b.volume_label = "PXF-1";
         assert_cfg_error(&b, "invalid ISO volume label 'PXF-1' (expected 1 to 32 characters out "
@@ -443,7 +443,7 @@ static void assert_url(const struct cfg_pxe *pxe, const char *def, const char *u
         _cleanup_free_ char *u = NULL, *n = NULL;
         struct pxf_error err = {0};
 
-        assert_int_equal(bld_bootstrap_url(pxe, def, &u, &n, &err), 0);
+        assert_int_equal(art_bootstrap_url(pxe, def, &u, &n, &err), 0);
         assert_string_equal(u, url);
         assert_string_equal(n, name);
 }
@@ -453,7 +453,7 @@ static void assert_url_error(const struct cfg_pxe *pxe, const char *def, const c
         char *u = NULL, *n = NULL;
         struct pxf_error err = {0};
 
-        assert_int_equal(bld_bootstrap_url(pxe, def, &u, &n, &err), -EINVAL);
+        assert_int_equal(art_bootstrap_url(pxe, def, &u, &n, &err), -EINVAL);
         assert_null(u);
         assert_null(n);
         assert_string_equal(err.msg, msg);
@@ -537,10 +537,10 @@ static void url_default_and_missing(void **state)
 
 static void assert_label(const char *host, uint64_t unique, const char *expected)
 {
-        _cleanup_free_ char *label = bld_iso_volume_label(host, unique);
+        _cleanup_free_ char *label = art_iso_volume_label(host, unique);
 
         assert_string_equal(label, expected);
-        assert_true(bld_iso_volume_label_valid(label));
+        assert_true(art_iso_volume_label_valid(label));
 }
 
 static void volume_label_rules(void **state)
@@ -561,21 +561,21 @@ static void volume_label_rules(void **state)
 
         /* Different builds, different labels; never a fixed name. */
         for (uint64_t u = 0; u < 64; u++) {
-                _cleanup_free_ char *a = bld_iso_volume_label("node", u);
-                _cleanup_free_ char *b = bld_iso_volume_label("node", u + 1);
-                assert_true(strlen(a) <= BLD_ISO_LABEL_MAX);
-                assert_true(bld_iso_volume_label_valid(a));
+                _cleanup_free_ char *a = art_iso_volume_label("node", u);
+                _cleanup_free_ char *b = art_iso_volume_label("node", u + 1);
+                assert_true(strlen(a) <= ART_ISO_LABEL_MAX);
+                assert_true(art_iso_volume_label_valid(a));
                 assert_string_not_equal(a, b);
                 assert_string_not_equal(a, "CDROM");
         }
 
-        assert_false(bld_iso_volume_label_valid(NULL));
-        assert_false(bld_iso_volume_label_valid(""));
-        assert_false(bld_iso_volume_label_valid("pxf_lower"));
-        assert_false(bld_iso_volume_label_valid("PXF-DASH"));
-        assert_false(bld_iso_volume_label_valid("PXF SPACE"));
-        assert_false(bld_iso_volume_label_valid("A23456789012345678901234567890123")); /* 33 */
-        assert_true(bld_iso_volume_label_valid("A2345678901234567890123456789012"));   /* 32 */
+        assert_false(art_iso_volume_label_valid(NULL));
+        assert_false(art_iso_volume_label_valid(""));
+        assert_false(art_iso_volume_label_valid("pxf_lower"));
+        assert_false(art_iso_volume_label_valid("PXF-DASH"));
+        assert_false(art_iso_volume_label_valid("PXF SPACE"));
+        assert_false(art_iso_volume_label_valid("A23456789012345678901234567890123")); /* 33 */
+        assert_true(art_iso_volume_label_valid("A2345678901234567890123456789012"));   /* 32 */
 }
 
 /* ---- dracut version ----------------------------------------------------------------- */
@@ -584,7 +584,7 @@ static void assert_dracut(const char *s, int expected)
 {
         int v = -1;
 
-        assert_int_equal(bld_dracut_major_version(s, &v), 0);
+        assert_int_equal(art_dracut_major_version(s, &v), 0);
         assert_int_equal(v, expected);
 }
 
@@ -605,10 +605,10 @@ static void dracut_version_parse(void **state)
         assert_dracut("  110", 110);
         for (size_t i = 0; i < PXF_ELEMENTSOF(bad); i++) {
                 int v = -1;
-                assert_int_equal(bld_dracut_major_version(bad[i], &v), -EINVAL);
+                assert_int_equal(art_dracut_major_version(bad[i], &v), -EINVAL);
                 assert_int_equal(v, -1);
         }
-        assert_int_equal(bld_dracut_major_version(NULL, &(int){0}), -EINVAL);
+        assert_int_equal(art_dracut_major_version(NULL, &(int){0}), -EINVAL);
 }
 
 int main(int argc, char **argv)

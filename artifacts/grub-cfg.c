@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 
 #define DEFAULT_TITLE "pxeforge"
 
@@ -21,12 +21,12 @@
 static const char *const debian_paths[] = {"grub/grub.cfg", "boot/grub2/grub.cfg", NULL};
 static const char *const azure_paths[] = {"boot/grub2/grub.cfg", NULL};
 
-const char *const *bld_grub_cfg_paths(enum bld_grub_flavor flavor)
+const char *const *art_grub_cfg_paths(enum art_grub_flavor flavor)
 {
         switch (flavor) {
-        case BLD_GRUB_DEBIAN:
+        case ART_GRUB_DEBIAN:
                 return debian_paths;
-        case BLD_GRUB_AZURE:
+        case ART_GRUB_AZURE:
                 return azure_paths;
         }
         return NULL;
@@ -36,7 +36,7 @@ const char *const *bld_grub_cfg_paths(enum bld_grub_flavor flavor)
 static int check_file_name(const char *what, const char *name, struct pxf_error *err)
 {
         if (!name || !name[0] || strchr(name, '/') || name[0] == '-' || strcmp(name, ".") == 0 ||
-            strcmp(name, "..") == 0 || bld_grub_unsafe_char(name))
+            strcmp(name, "..") == 0 || art_grub_unsafe_char(name))
                 return pxf_error_set(err, -EINVAL, "invalid %s file name '%s'", what,
                                      name ? name : "");
         return 0;
@@ -54,7 +54,7 @@ static int check_title(const char *title, struct pxf_error *err)
         return 0;
 }
 
-static int check_entry(const struct bld_live_boot *b, struct pxf_error *err)
+static int check_entry(const struct art_live_boot *b, struct pxf_error *err)
 {
         int r = check_file_name("kernel", b->kernel, err);
 
@@ -62,7 +62,7 @@ static int check_entry(const struct bld_live_boot *b, struct pxf_error *err)
                 r = check_file_name("initrd", b->initrd, err);
         if (r >= 0 && b->title)
                 r = check_title(b->title, err);
-        if (r >= 0 && b->medium == BLD_LIVE_ISO && !bld_iso_volume_label_valid(b->volume_label))
+        if (r >= 0 && b->medium == ART_LIVE_ISO && !art_iso_volume_label_valid(b->volume_label))
                 r = pxf_error_set(err, -EINVAL,
                                   "invalid ISO volume label '%s' (expected 1 to 32 characters out "
                                   "of A-Z 0-9 _)",
@@ -82,7 +82,7 @@ static char *join_args(char *const *args)
         return out;
 }
 
-int bld_grub_cfg(const struct bld_live_boot *b, char **ret, struct pxf_error *err)
+int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
         _cleanup_free_ char *joined = NULL, *search = NULL;
@@ -90,13 +90,13 @@ int bld_grub_cfg(const struct bld_live_boot *b, char **ret, struct pxf_error *er
 
         if (r < 0)
                 return r;
-        r = bld_live_kernel_args(b, &args, err);
+        r = art_live_kernel_args(b, &args, err);
         if (r < 0)
                 return r;
         joined = join_args(args);
         /* Over PXE, GRUB's $root already is the TFTP server it was loaded from; on the ISO
          * it is the El Torito boot image, so the ISO file system is found by its label. */
-        if (b->medium == BLD_LIVE_ISO)
+        if (b->medium == ART_LIVE_ISO)
                 search =
                     pxf_asprintf("\tsearch --no-floppy --set=root --label %s\n", b->volume_label);
         *ret = pxf_asprintf(GRUB_HEADER "menuentry '%s' {\n"

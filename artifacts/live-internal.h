@@ -1,5 +1,6 @@
-/* Internal interfaces of the builder's live outputs (PXE folder and live ISO); not for use
- * outside builder/.
+/* Internal interfaces of the artifacts module: the boot configuration and the
+ * initramfs of the live outputs (PXE folder and live ISO); not for use outside
+ * artifacts/ (and its tests).
  *
  * Two parts:
  *   - the boot configuration (live-args.c, grub-cfg.c): kernel arguments, grub.cfg text,
@@ -19,24 +20,24 @@
 /* ---- boot configuration (live-args.c, grub-cfg.c) --------------------------------- */
 
 /* Which GRUB binary boots the artifacts; it decides where grub.cfg must be. */
-enum bld_grub_flavor {
-        BLD_GRUB_DEBIAN, /* grubnetx64.efi: prefix /grub, reads grub/grub.cfg */
-        BLD_GRUB_AZURE,  /* Azure Linux's GRUB: reads boot/grub2/grub.cfg */
+enum art_grub_flavor {
+        ART_GRUB_DEBIAN, /* grubnetx64.efi: prefix /grub, reads grub/grub.cfg */
+        ART_GRUB_AZURE,  /* Azure Linux's GRUB: reads boot/grub2/grub.cfg */
 };
 
-enum bld_live_medium {
-        BLD_LIVE_PXE, /* kernel and initrd come over TFTP */
-        BLD_LIVE_ISO, /* kernel and initrd at the root of the ISO */
+enum art_live_medium {
+        ART_LIVE_PXE, /* kernel and initrd come over TFTP */
+        ART_LIVE_ISO, /* kernel and initrd at the root of the ISO */
 };
 
-#define BLD_ISO_LABEL_MAX    32 /* ISO9660 volume identifier */
-#define BLD_BOOTSTRAP_ISO    "image.iso"
-#define BLD_DRACUT_OVERLAY_V 110 /* dracut-ng renamed rd.live.overlay.overlayfs here */
+#define ART_ISO_LABEL_MAX    32 /* ISO9660 volume identifier */
+#define ART_BOOTSTRAP_ISO    "image.iso"
+#define ART_DRACUT_OVERLAY_V 110 /* dracut-ng renamed rd.live.overlay.overlayfs here */
 
 /* One boot: what the menu entry loads and the kernel command line it passes. */
-struct bld_live_boot {
+struct art_live_boot {
         enum cfg_initramfs_type initramfs; /* bootstrap or full-os */
-        enum bld_live_medium medium;
+        enum art_live_medium medium;
         const char *kernel;        /* file name, e.g. "vmlinuz" */
         const char *initrd;        /* file name, e.g. "initrd.img" */
         int dracut_major;          /* the image's dracut: 59 (bookworm), 103+, 110+ */
@@ -50,73 +51,73 @@ struct bld_live_boot {
 /* The grub.cfg paths (relative to the artifacts folder / TFTP root) to write for a GRUB
  * flavor, NULL-terminated; NULL for an unknown flavor. Debian gets grub/grub.cfg, which its
  * network GRUB reads, and the boot/grub2/grub.cfg copy of the documented layout. */
-const char *const *bld_grub_cfg_paths(enum bld_grub_flavor flavor);
+const char *const *art_grub_cfg_paths(enum art_grub_flavor flavor);
 
 /* The kernel arguments: the image's base args (without those that would conflict with a
  * live boot), then the mode's args, then the user's extra args. -EINVAL with a message
  * naming the argument for one GRUB would mis-parse, or for missing inputs. */
-int bld_live_kernel_args(const struct bld_live_boot *b, char ***ret, struct pxf_error *err);
+int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_error *err);
 
 /* The whole grub.cfg text: serial + console terminal, timeout, one menu entry. */
-int bld_grub_cfg(const struct bld_live_boot *b, char **ret, struct pxf_error *err);
+int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err);
 
 /* The first character of s that GRUB would not take literally in an unquoted word (or
  * NULL): quotes, expansion, separators, whitespace, control characters. */
-const char *bld_grub_unsafe_char(const char *s);
+const char *art_grub_unsafe_char(const char *s);
 
 /* The bootstrap ISO's URL and its file name in the artifacts folder: bootstrapFileUrl
  * wins, else bootstrapBaseUrl + "/image.iso", else default_base_url + "/image.iso"
  * (default_base_url may be NULL). */
-int bld_bootstrap_url(const struct cfg_pxe *pxe, const char *default_base_url, char **ret_url,
+int art_bootstrap_url(const struct cfg_pxe *pxe, const char *default_base_url, char **ret_url,
                       char **ret_iso_name, struct pxf_error *err);
 
 /* A volume label unique to this build, "PXF_<HOST>_<8 hex digits of unique>": at most 32
  * characters out of A-Z 0-9 _. Never a fixed name: dracut and GRUB find the medium by its
  * label, and a fixed one can match another disk of the machine. */
-char *bld_iso_volume_label(const char *hostname_or_null, uint64_t unique);
-bool bld_iso_volume_label_valid(const char *label);
+char *art_iso_volume_label(const char *hostname_or_null, uint64_t unique);
+bool art_iso_volume_label_valid(const char *label);
 
 /* The major version of dracut from a package or `dracut --version` version string: "059",
  * "059-4", "1:059-4", "103", "110-1.fc42". -EINVAL when there is none. */
-int bld_dracut_major_version(const char *version_string, int *ret);
+int art_dracut_major_version(const char *version_string, int *ret);
 
 /* ---- the full-OS initramfs (cpio-writer.c) ---------------------------------------- */
 
-enum bld_cpio_compression {
-        BLD_CPIO_GZIP,
-        BLD_CPIO_ZSTD,
-        BLD_CPIO_XZ,
-        BLD_CPIO_NONE,
+enum art_cpio_compression {
+        ART_CPIO_GZIP,
+        ART_CPIO_ZSTD,
+        ART_CPIO_XZ,
+        ART_CPIO_NONE,
 };
 
 /* Writes the tree as a newc cpio archive at out_path (through out_path.partial and a
  * rename). exclude: NULL-terminated tree-relative paths left out with their subtrees (may
  * be NULL). threads <= 0: one per online CPU. Never follows symlinks or crosses into other
  * file systems; entries are in a reproducible order, each directory before its contents. */
-int bld_cpio_write(const char *tree, const char *const *exclude, enum bld_cpio_compression comp,
+int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_compression comp,
                    int threads, const char *out_path, struct pxf_error *err);
 
 /* A compression the kernel can unpack, from the text of its config (/boot/config-<ver>):
  * zstd, else gzip, else xz, else none; with smallest: xz, else zstd, else gzip. */
-int bld_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
-                                enum bld_cpio_compression *ret);
+int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
+                                enum art_cpio_compression *ret);
 
 /* ---- the bootstrap initramfs (bootstrap.c) ----------------------------------------- */
 
 /* Checks that the exported tree has what dracut's
  * live boot needs (every missing package named in the error) and tells the dracut major
  * version; then builds the initramfs with the image's dracut in a chroot of the tree. */
-int bld_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
+int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
 
-struct bld_bootstrap_initrd {
+struct art_bootstrap_initrd {
         const char *tree;
         const char *kver;
         int dracut_major;
         bool with_nfs;                         /* the ISO is fetched over NFS */
-        enum bld_cpio_compression compression; /* a method the kernel unpacks */
+        enum art_cpio_compression compression; /* a method the kernel unpacks */
 };
-int bld_bootstrap_initrd(const struct bld_bootstrap_initrd *b, const char *out,
+int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
                          struct pxf_error *err);
 /* The length of the uncompressed early cpio (CPU microcode) at the start of an initramfs,
  * with the zero padding after it; 0 when there is none. */
-size_t bld_initrd_early_length(const unsigned char *data, size_t len);
+size_t art_initrd_early_length(const unsigned char *data, size_t len);

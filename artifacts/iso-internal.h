@@ -1,5 +1,5 @@
-/* Internal interfaces of the builder's live ISO; not for use outside builder/ (and its
- * tests).
+/* Internal interfaces of the artifacts module: the live ISO; not for use outside
+ * artifacts/ (and its tests).
  *
  * Two parts:
  *   - the squashfs writer (squashfs.c): the OS tree as LiveOS/squashfs.img, by mksquashfs;
@@ -18,14 +18,14 @@
 
 /* Runs argv with pxf_spawn_run; a program that is not installed gives -ENOENT with a
  * message naming its Debian package. (iso.c) */
-int bld_iso_run_tool(const char *const *argv, const char *package,
+int art_iso_run_tool(const char *const *argv, const char *package,
                      const struct pxf_spawn_opts *opts, struct pxf_error *err);
 
 /* ---- the squashfs (squashfs.c) ------------------------------------------------------ */
 
-/* zstd level of bld_squashfs_write: the knee of size against time on the Debian test
+/* zstd level of art_squashfs_write: the knee of size against time on the Debian test
  * image's tree (numbers in squashfs.c). */
-#define BLD_SQUASHFS_ZSTD_LEVEL 9
+#define ART_SQUASHFS_ZSTD_LEVEL 9
 
 /* Writes the tree as a zstd-compressed squashfs at out_path. exclude: NULL-terminated
  * tree-relative paths left out with their subtrees (may be NULL; "/etc/fstab", "./boot"
@@ -33,18 +33,18 @@ int bld_iso_run_tool(const char *const *argv, const char *package,
  * threads <= 0: one per online CPU. Extended attributes and hard links are kept; the root
  * directory gets mode 0755. Never crosses into other file systems: a mount point below the
  * tree becomes an empty directory (with the mode and owner of the mounted file system's
- * root), as in bld_cpio_write. Logs the size. */
-int bld_squashfs_write(const char *tree, const char *const *exclude, int threads,
+ * root), as in art_cpio_write. Logs the size. */
+int art_squashfs_write(const char *tree, const char *const *exclude, int threads,
                        const char *out_path, struct pxf_error *err);
 
 /* The same with the zstd level given (1 to 22), for measurements and tests. */
-int bld_squashfs_write_level(const char *tree, const char *const *exclude, int threads,
+int art_squashfs_write_level(const char *tree, const char *const *exclude, int threads,
                              int zstd_level, const char *out_path, struct pxf_error *err);
 
 /* ---- the live ISO (iso.c) ------------------------------------------------------------ */
 
 /* The ISO writer's inputs. Every path may be relative to the working directory. */
-struct bld_iso_spec {
+struct art_iso_spec {
         /* The folder that becomes the ISO's file tree: the caller has put vmlinuz,
          * initrd.img, LiveOS/squashfs.img, boot/grub/grub.cfg etc. in it. It is only read:
          * what the writer adds (below) is grafted next to it in the ISO. */
@@ -66,13 +66,13 @@ struct bld_iso_spec {
  * in the staging folder. El Torito: one no-emulation UEFI entry, boot/efiboot.img. Hybrid:
  * an MBR whose partition 2 (type 0xEF) is an appended copy of efiboot.img, so the ISO
  * written to a USB stick boots too. */
-int bld_iso_write(const struct bld_iso_spec *spec, struct pxf_error *err);
+int art_iso_write(const struct art_iso_spec *spec, struct pxf_error *err);
 
 /* The size in KiB to make a FAT image that holds n files of the given sizes in bytes in
  * two directory levels (EFI/BOOT): every file rounded up to 4 KiB clusters, FAT, root
  * directory and directories, 5% (at least 256 KiB) slack, rounded up to whole MiB. */
-uint64_t bld_efiboot_size_kib(const uint64_t *file_sizes, size_t n);
+uint64_t art_efiboot_size_kib(const uint64_t *file_sizes, size_t n);
 
 /* The largest EFI image an El Torito entry describes whole: its load size field counts
  * 512-byte sectors in 16 bits, and firmware may load no more than that. */
-#define BLD_EFIBOOT_MAX_KIB 32767
+#define ART_EFIBOOT_MAX_KIB 32767

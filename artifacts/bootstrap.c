@@ -9,8 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "builder/builder-internal.h"
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 
 #define DPKG_STATUS_MAX (64u * 1024 * 1024)
 #define INITRD_IN_TREE  "var/tmp/pxeforge-bootstrap-initrd.img"
@@ -75,7 +74,7 @@ static int dracut_version(const char *status, int *ret, struct pxf_error *err)
         const char *v = dpkg_field(status, "dracut", "Version", &len);
         _cleanup_free_ char *text = v ? strndup(v, len) : NULL;
 
-        if (!text || bld_dracut_major_version(text, ret) < 0)
+        if (!text || art_dracut_major_version(text, ret) < 0)
                 return pxf_error_set(err, -EINVAL,
                                      "cannot tell the version of the image's "
                                      "dracut");
@@ -83,7 +82,7 @@ static int dracut_version(const char *status, int *ret, struct pxf_error *err)
 }
 
 /* Checks the image can build the bootstrap initramfs; names every missing package. */
-int bld_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err)
+int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err)
 {
         _cleanup_free_ char *path = pxf_asprintf("%s/var/lib/dpkg/status", tree);
         _cleanup_free_ char *status = NULL, *missing = NULL;
@@ -160,7 +159,7 @@ static size_t align4(size_t v)
 /* The length of the early (uncompressed) cpio archive at the start of an initramfs, with
  * the zero padding after it: dracut puts CPU microcode there, which the kernel reads before
  * it unpacks anything, so it must stay uncompressed. 0 when the data has none. */
-size_t bld_initrd_early_length(const unsigned char *data, size_t len)
+size_t art_initrd_early_length(const unsigned char *data, size_t len)
 {
         size_t pos = 0;
         bool early = false;
@@ -191,7 +190,7 @@ size_t bld_initrd_early_length(const unsigned char *data, size_t len)
 /* The host's compressor for a method, with the settings the kernel's unpacker takes: xz
  * needs CRC32 checks; a 32 MiB dictionary is what brings the Debian 12 bootstrap
  * initramfs under 30 MB (the kernel allocates the dictionary as the header asks). */
-static const char *const *compressor(enum bld_cpio_compression comp)
+static const char *const *compressor(enum art_cpio_compression comp)
 {
         static const char *const xz[] = {
             "xz", "--check=crc32", "--lzma2=preset=9,dict=32MiB", "-T0", "-c", NULL};
@@ -199,13 +198,13 @@ static const char *const *compressor(enum bld_cpio_compression comp)
         static const char *const gzip[] = {"gzip", "-9", "-n", "-c", NULL};
 
         switch (comp) {
-        case BLD_CPIO_XZ:
+        case ART_CPIO_XZ:
                 return xz;
-        case BLD_CPIO_ZSTD:
+        case ART_CPIO_ZSTD:
                 return zstd;
-        case BLD_CPIO_GZIP:
+        case ART_CPIO_GZIP:
                 return gzip;
-        case BLD_CPIO_NONE:
+        case ART_CPIO_NONE:
                 break;
         }
         return NULL;
@@ -213,7 +212,7 @@ static const char *const *compressor(enum bld_cpio_compression comp)
 
 /* out = the early cpio as it is + the rest through the compressor (the whole file as it
  * is when the kernel unpacks no compression). */
-static int compress_initrd(const char *in, enum bld_cpio_compression comp, const char *out,
+static int compress_initrd(const char *in, enum art_cpio_compression comp, const char *out,
                            struct pxf_error *err)
 {
         _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out);
@@ -229,7 +228,7 @@ static int compress_initrd(const char *in, enum bld_cpio_compression comp, const
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, in_fd, 0);
         if (map == MAP_FAILED)
                 return pxf_error_set(err, -errno, "cannot map '%s': %m", in);
-        early = cmd ? bld_initrd_early_length(map, (size_t)st.st_size) : (size_t)st.st_size;
+        early = cmd ? art_initrd_early_length(map, (size_t)st.st_size) : (size_t)st.st_size;
         fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 r = pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
@@ -248,7 +247,7 @@ static int compress_initrd(const char *in, enum bld_cpio_compression comp, const
 }
 
 /* Runs dracut in the tree for kver and writes its initramfs, compressed, to out. */
-int bld_bootstrap_initrd(const struct bld_bootstrap_initrd *b, const char *out,
+int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
                          struct pxf_error *err)
 {
         bool legacy = b->dracut_major < DRACUT_NETWORKD_FIXED;

@@ -20,7 +20,7 @@
  *
  * Both list every regular file below the folder (symlinks and directories have no
  * contents to check), except SHA256SUMS and manifest themselves, in the order of
- * bld_artifacts_list: byte-wise by path, which does not depend on the build host's locale.
+ * art_artifacts_list: byte-wise by path, which does not depend on the build host's locale.
  * Paths with control characters or backslashes are refused: sha256sum would escape them
  * and the line-oriented manifest could not hold them.
  *
@@ -40,7 +40,7 @@
 
 #include <openssl/evp.h>
 
-#include "builder/artifacts-internal.h"
+#include "artifacts/folder-internal.h"
 
 #define CHUNK_SIZE     (1024 * 1024)
 #define DEPTH_MAX      64
@@ -52,7 +52,7 @@
 
 struct lister {
         const char *dir;
-        struct bld_artifact *list;
+        struct art_artifact *list;
         size_t n;
         char path[PATH_MAX]; /* the current entry, relative to the folder */
         struct pxf_error *err;
@@ -65,7 +65,7 @@ struct child {
 
 static int walk_dir(struct lister *l, int dir_fd, size_t path_len, unsigned depth);
 
-void bld_artifacts_free(struct bld_artifact *list, size_t n)
+void art_artifacts_free(struct art_artifact *list, size_t n)
 {
         for (size_t i = 0; list && i < n; i++) {
                 free(list[i].path);
@@ -187,7 +187,7 @@ static int visit(struct lister *l, int dir_fd, const struct child *c, size_t pat
                  unsigned depth)
 {
         mode_t type = c->st.st_mode & S_IFMT;
-        struct bld_artifact *a;
+        struct art_artifact *a;
 
         if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
                 return pxf_error_set(l->err, -EINVAL,
@@ -196,7 +196,7 @@ static int visit(struct lister *l, int dir_fd, const struct child *c, size_t pat
                                      l->path, type_name(c->st.st_mode));
         l->list = pxf_reallocarray(l->list, l->n + 1, sizeof(*l->list));
         a = &l->list[l->n++];
-        *a = (struct bld_artifact){.path = pxf_strdup(l->path), .st = c->st};
+        *a = (struct art_artifact){.path = pxf_strdup(l->path), .st = c->st};
         if (type == S_IFLNK)
                 return read_link(l, dir_fd, c->name, &a->link_target);
         if (type == S_IFDIR)
@@ -236,7 +236,7 @@ static int walk_dir(struct lister *l, int dir_fd, size_t path_len, unsigned dept
         return r;
 }
 
-int bld_artifacts_list(int root_fd, const char *dir, struct bld_artifact **ret, size_t *ret_n,
+int art_artifacts_list(int root_fd, const char *dir, struct art_artifact **ret, size_t *ret_n,
                        struct pxf_error *err)
 {
         struct lister l = {.dir = dir, .err = err};
@@ -247,7 +247,7 @@ int bld_artifacts_list(int root_fd, const char *dir, struct bld_artifact **ret, 
                 return pxf_error_set(err, -errno, "cannot open '%s': %m", dir);
         r = walk_dir(&l, fd, 0, 0);
         if (r < 0) {
-                bld_artifacts_free(l.list, l.n);
+                art_artifacts_free(l.list, l.n);
                 return pxf_error_prefix(err, "cannot list the artifacts folder '%s'", dir);
         }
         *ret = l.list;
@@ -255,7 +255,7 @@ int bld_artifacts_list(int root_fd, const char *dir, struct bld_artifact **ret, 
         return 0;
 }
 
-int bld_artifact_open(int root_fd, const struct bld_artifact *a, struct pxf_error *err)
+int art_artifact_open(int root_fd, const struct art_artifact *a, struct pxf_error *err)
 {
         int fd =
             openat(root_fd, a->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -347,7 +347,7 @@ static int check_value(const char *key, const char *value, bool required, struct
         return 0;
 }
 
-static int check_info(const struct bld_manifest_info *info, struct pxf_error *err)
+static int check_info(const struct art_manifest_info *info, struct pxf_error *err)
 {
         int r;
 
@@ -369,10 +369,10 @@ static int check_info(const struct bld_manifest_info *info, struct pxf_error *er
 /* SHA256SUMS and manifest at the top of the folder describe it; they are not part of it. */
 static bool is_own_file(const char *path)
 {
-        return strcmp(path, BLD_SHA256SUMS) == 0 || strcmp(path, BLD_MANIFEST) == 0;
+        return strcmp(path, ART_SHA256SUMS) == 0 || strcmp(path, ART_MANIFEST) == 0;
 }
 
-static void write_header(FILE *m, const struct bld_manifest_info *info)
+static void write_header(FILE *m, const struct art_manifest_info *info)
 {
         fprintf(m, "# pxeforge artifacts manifest\n");
         fprintf(m, "format-version: %d\n", FORMAT_VERSION);
@@ -388,7 +388,7 @@ static void write_header(FILE *m, const struct bld_manifest_info *info)
 }
 
 /* Hashes one listed file and adds its lines to both texts. */
-static int add_file(int root_fd, const struct bld_artifact *a, unsigned char *buf, FILE *sums,
+static int add_file(int root_fd, const struct art_artifact *a, unsigned char *buf, FILE *sums,
                     FILE *m, struct pxf_error *err)
 {
         char hex[SHA256_HEX + 1];
@@ -398,9 +398,9 @@ static int add_file(int root_fd, const struct bld_artifact *a, unsigned char *bu
         if (has_control_char(a->path) || strchr(a->path, '\\'))
                 return pxf_error_set(err, -EINVAL,
                                      "'%s': a path with a control character or a backslash "
-                                     "cannot be listed in " BLD_SHA256SUMS,
+                                     "cannot be listed in " ART_SHA256SUMS,
                                      a->path);
-        fd = bld_artifact_open(root_fd, a, err);
+        fd = art_artifact_open(root_fd, a, err);
         if (fd < 0)
                 return fd;
         r = sha256_fd(fd, a->path, buf, hex, &size, err);
@@ -417,17 +417,17 @@ static int add_file(int root_fd, const struct bld_artifact *a, unsigned char *bu
 static int add_files(int root_fd, const char *dir, FILE *sums, FILE *m, struct pxf_error *err)
 {
         _cleanup_free_ unsigned char *buf = malloc(CHUNK_SIZE);
-        struct bld_artifact *list = NULL;
+        struct art_artifact *list = NULL;
         size_t n = 0;
         int r;
 
         if (!buf)
                 abort();
-        r = bld_artifacts_list(root_fd, dir, &list, &n, err);
+        r = art_artifacts_list(root_fd, dir, &list, &n, err);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 if (S_ISREG(list[i].st.st_mode) && !is_own_file(list[i].path))
                         r = add_file(root_fd, &list[i], buf, sums, m, err);
-        bld_artifacts_free(list, n);
+        art_artifacts_free(list, n);
         return r;
 }
 
@@ -477,7 +477,7 @@ static void text_done(struct text *t)
         free(t->buf);
 }
 
-int bld_manifest_write(const char *dir, const struct bld_manifest_info *info, struct pxf_error *err)
+int art_manifest_write(const char *dir, const struct art_manifest_info *info, struct pxf_error *err)
 {
         _cleanup_close_ int root_fd = -1;
         struct text sums = {0}, m = {0};
@@ -490,8 +490,8 @@ int bld_manifest_write(const char *dir, const struct bld_manifest_info *info, st
         if (root_fd < 0)
                 return pxf_error_set(err, -errno, "cannot open the artifacts folder '%s': %m", dir);
         /* Leftovers of an interrupted run would otherwise be listed as artifacts. */
-        (void)unlinkat(root_fd, BLD_SHA256SUMS ".partial", 0);
-        (void)unlinkat(root_fd, BLD_MANIFEST ".partial", 0);
+        (void)unlinkat(root_fd, ART_SHA256SUMS ".partial", 0);
+        (void)unlinkat(root_fd, ART_MANIFEST ".partial", 0);
         text_open(&sums);
         text_open(&m);
         write_header(m.f, info);
@@ -499,9 +499,9 @@ int bld_manifest_write(const char *dir, const struct bld_manifest_info *info, st
         text_finish(&sums);
         text_finish(&m);
         if (r >= 0)
-                r = write_text(dir, BLD_SHA256SUMS, sums.buf, sums.len, err);
+                r = write_text(dir, ART_SHA256SUMS, sums.buf, sums.len, err);
         if (r >= 0)
-                r = write_text(dir, BLD_MANIFEST, m.buf, m.len, err);
+                r = write_text(dir, ART_MANIFEST, m.buf, m.len, err);
         text_done(&sums);
         text_done(&m);
         return r;
@@ -547,7 +547,7 @@ static int open_failed(int at_fd, const char *name, const char *path, struct pxf
 
         if (e == ENOENT)
                 return pxf_error_set(err, -ENOENT,
-                                     "'%s' is listed in " BLD_SHA256SUMS " but missing", path);
+                                     "'%s' is listed in " ART_SHA256SUMS " but missing", path);
         if (e == ELOOP)
                 return pxf_error_set(err, -ELOOP, "'%s' goes through a symlink", path);
         return pxf_error_set(err, -e, "cannot open '%s': %s", path, strerror(e));
@@ -598,7 +598,7 @@ static int check_file(int root_fd, const char *path, const char *want, unsigned 
                 return r;
         if (strncasecmp(hex, want, SHA256_HEX) != 0)
                 return pxf_error_set(err, -EBADMSG,
-                                     "'%s' does not match " BLD_SHA256SUMS
+                                     "'%s' does not match " ART_SHA256SUMS
                                      ": its sha256 is %s, not %.64s",
                                      path, hex, want);
         return 0;
@@ -613,11 +613,11 @@ static int check_line(int root_fd, char *line, size_t line_no, unsigned char *bu
 
         if (strlen(line) <= SHA256_HEX + 2 || !is_hex(line, SHA256_HEX) ||
             line[SHA256_HEX] != ' ' || (line[SHA256_HEX + 1] != ' ' && line[SHA256_HEX + 1] != '*'))
-                return pxf_error_set(err, -EBADMSG, BLD_SHA256SUMS " line %zu is malformed",
+                return pxf_error_set(err, -EBADMSG, ART_SHA256SUMS " line %zu is malformed",
                                      line_no);
         if (!safe_path(path))
                 return pxf_error_set(err, -EBADMSG,
-                                     BLD_SHA256SUMS " line %zu names a path outside the folder",
+                                     ART_SHA256SUMS " line %zu names a path outside the folder",
                                      line_no);
         return check_file(root_fd, path, line, buf, err);
 }
@@ -640,9 +640,9 @@ static int check_sums(int root_fd, char *text, struct pxf_error *err)
         return r;
 }
 
-int bld_manifest_verify(const char *dir, struct pxf_error *err)
+int art_manifest_verify(const char *dir, struct pxf_error *err)
 {
-        _cleanup_free_ char *sums_path = pxf_asprintf("%s/" BLD_SHA256SUMS, dir);
+        _cleanup_free_ char *sums_path = pxf_asprintf("%s/" ART_SHA256SUMS, dir);
         _cleanup_free_ char *text = NULL;
         _cleanup_close_ int root_fd = -1;
         size_t len = 0;

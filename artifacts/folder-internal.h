@@ -1,5 +1,5 @@
-/* Internal interfaces of the builder's artifacts folder once it is complete; not for use
- * outside builder/ (and its tests).
+/* Internal interfaces of the artifacts module: the artifacts folder once it is complete;
+ * not for use outside artifacts/ (and its tests).
  *
  * Three parts:
  *   - the folder's entries (manifest.c): one sorted listing that both the tarball and the
@@ -37,10 +37,10 @@
 
 /* ---- the folder's entries (manifest.c) -------------------------------------------- */
 
-#define BLD_SHA256SUMS "SHA256SUMS"
-#define BLD_MANIFEST   "manifest"
+#define ART_SHA256SUMS "SHA256SUMS"
+#define ART_MANIFEST   "manifest"
 
-struct bld_artifact {
+struct art_artifact {
         char *path;        /* relative to the folder, no "./", no trailing '/' */
         struct stat st;    /* lstat of the entry when it was listed */
         char *link_target; /* symlinks only */
@@ -52,36 +52,36 @@ struct bld_artifact {
  * terminated, and each directory comes before its contents. Never follows symlinks.
  * -EINVAL with a message naming the entry for anything but a regular file, a directory or
  * a symlink. */
-int bld_artifacts_list(int root_fd, const char *dir, struct bld_artifact **ret, size_t *ret_n,
+int art_artifacts_list(int root_fd, const char *dir, struct art_artifact **ret, size_t *ret_n,
                        struct pxf_error *err);
-void bld_artifacts_free(struct bld_artifact *list, size_t n);
+void art_artifacts_free(struct art_artifact *list, size_t n);
 
 /* Opens the listed regular file at path below root_fd for reading and checks that it is
  * still the file that was listed. Returns the descriptor. */
-int bld_artifact_open(int root_fd, const struct bld_artifact *a, struct pxf_error *err);
+int art_artifact_open(int root_fd, const struct art_artifact *a, struct pxf_error *err);
 
 /* ---- the pxe-tar output (tarball.c) ------------------------------------------------ */
 
 /* Writes the folder dir as a gzip-compressed tar archive (restricted pax: plain ustar
  * unless a name or size needs more) at out_path, through out_path.partial and a rename;
- * the partial file is removed on failure. Entries in the order of bld_artifacts_list,
+ * the partial file is removed on failure. Entries in the order of art_artifacts_list,
  * directories with a trailing '/', owned by 0:0 (root/root), modes and modification times
  * kept. Compressed by pigz with threads threads when it is installed (threads <= 0: one
  * per online CPU), else by libarchive's gzip, on one thread, with a warning. */
-int bld_tar_write(const char *dir, int threads, const char *out_path, struct pxf_error *err);
+int art_tar_write(const char *dir, int threads, const char *out_path, struct pxf_error *err);
 
 /* The installed pigz, or NULL. */
-const char *bld_tar_pigz(void);
+const char *art_tar_pigz(void);
 
-/* bld_tar_write with the compressor chosen by the caller (tests use both): pigz (-ENOENT
+/* art_tar_write with the compressor chosen by the caller (tests use both): pigz (-ENOENT
  * when it is not installed) or libarchive's own gzip. Each gives the same bytes whenever
  * it compresses the same folder with the same threads. */
-int bld_tar_write_gzip(const char *dir, bool use_pigz, int threads, const char *out_path,
+int art_tar_write_gzip(const char *dir, bool use_pigz, int threads, const char *out_path,
                        struct pxf_error *err);
 
 /* ---- the manifest (manifest.c) ----------------------------------------------------- */
 
-struct bld_manifest_info {
+struct art_manifest_info {
         const char *kernel_version; /* required */
         const char *initramfs_type; /* required: "bootstrap" or "full-os" */
         char *const *kernel_args;   /* NULL-terminated, or NULL for none */
@@ -91,10 +91,10 @@ struct bld_manifest_info {
 /* Hashes every regular file of the folder and writes SHA256SUMS and manifest into it
  * (each through a temporary name and a rename, mode 0644). Values and paths must not hold
  * control characters or (paths) backslashes: -EINVAL with a message naming them. */
-int bld_manifest_write(const char *dir, const struct bld_manifest_info *info,
+int art_manifest_write(const char *dir, const struct art_manifest_info *info,
                        struct pxf_error *err);
 
 /* Checks every file SHA256SUMS of the folder lists against its checksum. The paths must
  * stay inside the folder without going through a symlink. The error names the first
  * missing or mismatching file (-ENOENT, -EBADMSG) or the first malformed line. */
-int bld_manifest_verify(const char *dir, struct pxf_error *err);
+int art_manifest_verify(const char *dir, struct pxf_error *err);

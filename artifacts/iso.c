@@ -39,7 +39,7 @@
  * Joliet (long names for Windows) is safe only because there is Rock Ridge too: GRUB's
  * iso9660 driver takes the volume label from the Joliet descriptor, which holds 16 UCS-2
  * characters, when the file system has no Rock Ridge, and `search --label` (grub.cfg finds
- * the ISO by its label) would then miss the 32-character labels of bld_iso_volume_label.
+ * the ISO by its label) would then miss the 32-character labels of art_iso_volume_label.
  * With Rock Ridge it keeps the primary descriptor's label; blkid (dracut's CDLABEL=) reads
  * the full label either way.
  *
@@ -56,8 +56,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/iso-internal.h"
-#include "builder/live-internal.h"
+#include "artifacts/iso-internal.h"
+#include "artifacts/live-internal.h"
 
 #define CLUSTER_SIZE   4096u        /* mkfs.fat uses 2 KiB clusters for images up to 32 MiB */
 #define FAT_FIXED      (64u * 1024) /* boot sector, reserved sectors, 512-entry root dir */
@@ -84,7 +84,7 @@ struct efi_file {
 };
 
 struct iso {
-        const struct bld_iso_spec *spec;
+        const struct art_iso_spec *spec;
         char *staging; /* realpath */
         char *partial; /* absolute: xorriso runs in dir */
         char *dir;     /* private, in the work dir */
@@ -96,7 +96,7 @@ struct iso {
         struct pxf_error *err;
 };
 
-int bld_iso_run_tool(const char *const *argv, const char *package,
+int art_iso_run_tool(const char *const *argv, const char *package,
                      const struct pxf_spawn_opts *opts, struct pxf_error *err)
 {
         int r = pxf_spawn_run(argv, opts, err);
@@ -112,7 +112,7 @@ static uint64_t round_up(uint64_t n, uint64_t unit)
         return (n + unit - 1) / unit * unit;
 }
 
-uint64_t bld_efiboot_size_kib(const uint64_t *file_sizes, size_t n)
+uint64_t art_efiboot_size_kib(const uint64_t *file_sizes, size_t n)
 {
         uint64_t data = 2 * CLUSTER_SIZE, total, slack; /* EFI/ and EFI/BOOT/ */
 
@@ -198,21 +198,21 @@ static int check_efiboot_size(struct iso *iso)
 
         for (size_t i = 0; i < iso->n_files; i++)
                 sizes[i] = iso->files[i].size;
-        iso->efiboot_kib = bld_efiboot_size_kib(sizes, iso->n_files);
-        if (iso->efiboot_kib > BLD_EFIBOOT_MAX_KIB)
+        iso->efiboot_kib = art_efiboot_size_kib(sizes, iso->n_files);
+        if (iso->efiboot_kib > ART_EFIBOOT_MAX_KIB)
                 return pxf_error_set(iso->err, -EFBIG,
                                      "the EFI boot files need a %llu KiB FAT image; an El Torito "
                                      "entry holds at most %d KiB",
-                                     (unsigned long long)iso->efiboot_kib, BLD_EFIBOOT_MAX_KIB);
+                                     (unsigned long long)iso->efiboot_kib, ART_EFIBOOT_MAX_KIB);
         return 0;
 }
 
 static int check_spec(struct iso *iso)
 {
-        const struct bld_iso_spec *s = iso->spec;
+        const struct art_iso_spec *s = iso->spec;
         int r;
 
-        if (!bld_iso_volume_label_valid(s->volume_label))
+        if (!art_iso_volume_label_valid(s->volume_label))
                 return pxf_error_set(iso->err, -EINVAL,
                                      "invalid ISO volume label '%s' (expected 1 to 32 characters "
                                      "out of A-Z 0-9 _)",
@@ -359,13 +359,13 @@ static int make_efiboot(struct iso *iso)
         int r;
 
         snprintf(kib_arg, sizeof kib_arg, "%llu", (unsigned long long)iso->efiboot_kib);
-        r = bld_iso_run_tool(
+        r = art_iso_run_tool(
             (const char *[]){"mkfs.vfat", "-C", "-n", EFIBOOT_LABEL, iso->efiboot, kib_arg, NULL},
             "dosfstools", NULL, iso->err);
         if (r < 0)
                 return r;
         /* One recursive copy of EFI/: the image then holds exactly the ISO's EFI/BOOT/. */
-        return bld_iso_run_tool(
+        return art_iso_run_tool(
             (const char *[]){"mcopy", "-s", "-m", "-i", iso->efiboot, efi_dir, "::/", NULL},
             "mtools", &mtools, iso->err);
 }
@@ -390,7 +390,7 @@ static int run_xorriso(struct iso *iso)
         /* The cwd is the private folder, where no .mkisofsrc can set defaults. */
         if (unlink(iso->partial) < 0 && errno != ENOENT)
                 return pxf_error_set(iso->err, -errno, "cannot remove '%s': %m", iso->partial);
-        return bld_iso_run_tool(argv, "xorriso", &opts, iso->err);
+        return art_iso_run_tool(argv, "xorriso", &opts, iso->err);
 }
 
 static int publish(struct iso *iso)
@@ -413,7 +413,7 @@ static void log_size(const struct iso *iso, uint64_t start)
                           (double)(pxf_now_usec() - start) / 1e6);
 }
 
-int bld_iso_write(const struct bld_iso_spec *spec, struct pxf_error *err)
+int art_iso_write(const struct art_iso_spec *spec, struct pxf_error *err)
 {
         struct iso iso = {.spec = spec, .err = err};
         uint64_t start = pxf_now_usec();

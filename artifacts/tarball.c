@@ -3,7 +3,7 @@
  *
  * Restricted pax: plain ustar headers, which every tar reads, with a pax extended header
  * only for what ustar cannot hold (a long name, a file of 8 GiB or more). Entries follow
- * bld_artifacts_list (byte-wise by path, each directory before its contents), so the same
+ * art_artifacts_list (byte-wise by path, each directory before its contents), so the same
  * folder gives the same archive: no access or change times, no host user names (everything
  * is root:root, which is what the files are on the server once unpacked as root), no
  * extended attributes. A file with several names (an artifacts folder has none) is stored
@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "builder/artifacts-internal.h"
+#include "artifacts/folder-internal.h"
 
 #define CHUNK_SIZE  (1024 * 1024)
 #define THREADS_MAX 256
@@ -38,7 +38,7 @@ struct tar_writer {
         struct pxf_error *err;
 };
 
-const char *bld_tar_pigz(void)
+const char *art_tar_pigz(void)
 {
         for (size_t i = 0; i < PXF_ELEMENTSOF(pigz_paths); i++)
                 if (access(pigz_paths[i], X_OK) == 0)
@@ -65,7 +65,7 @@ static int entry_failed(struct tar_writer *w, const char *path)
         return archive_failed(w, step);
 }
 
-static struct archive_entry *new_entry(const struct bld_artifact *art)
+static struct archive_entry *new_entry(const struct art_artifact *art)
 {
         struct archive_entry *e = archive_entry_new();
 
@@ -114,9 +114,9 @@ static int copy_data(struct tar_writer *w, int fd, const char *path, uint64_t si
         return 0;
 }
 
-static int write_file_data(struct tar_writer *w, const struct bld_artifact *art)
+static int write_file_data(struct tar_writer *w, const struct art_artifact *art)
 {
-        _cleanup_close_ int fd = bld_artifact_open(w->root_fd, art, w->err);
+        _cleanup_close_ int fd = art_artifact_open(w->root_fd, art, w->err);
         char extra;
         int r;
 
@@ -129,7 +129,7 @@ static int write_file_data(struct tar_writer *w, const struct bld_artifact *art)
         return r;
 }
 
-static int write_entry(struct tar_writer *w, const struct bld_artifact *art)
+static int write_entry(struct tar_writer *w, const struct art_artifact *art)
 {
         struct archive_entry *e = new_entry(art);
         int r = 0;
@@ -170,7 +170,7 @@ static int add_filter(struct tar_writer *w, const char *pigz, int threads)
                                : archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL);
 }
 
-static int write_archive(struct tar_writer *w, const struct bld_artifact *list, size_t n,
+static int write_archive(struct tar_writer *w, const struct art_artifact *list, size_t n,
                          const char *pigz, int threads, int out_fd)
 {
         int r = 0;
@@ -190,7 +190,7 @@ static int write_archive(struct tar_writer *w, const struct bld_artifact *list, 
         return r;
 }
 
-static int write_to(int root_fd, const struct bld_artifact *list, size_t n, const char *pigz,
+static int write_to(int root_fd, const struct art_artifact *list, size_t n, const char *pigz,
                     int threads, int out_fd, struct pxf_error *err)
 {
         struct tar_writer w = {.root_fd = root_fd, .buf = malloc(CHUNK_SIZE), .err = err};
@@ -209,7 +209,7 @@ static int write_to(int root_fd, const struct bld_artifact *list, size_t n, cons
 }
 
 /* Writes the listed entries into out_path.partial, then renames it to out_path. */
-static int write_partial(int root_fd, const struct bld_artifact *list, size_t n, const char *pigz,
+static int write_partial(int root_fd, const struct art_artifact *list, size_t n, const char *pigz,
                          int threads, const char *out_path, struct pxf_error *err)
 {
         _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
@@ -227,7 +227,7 @@ static int write_tar(const char *dir, const char *pigz, int threads, const char 
                      struct pxf_error *err)
 {
         _cleanup_close_ int root_fd = -1;
-        struct bld_artifact *list = NULL;
+        struct art_artifact *list = NULL;
         size_t n = 0;
         int r;
 
@@ -235,27 +235,27 @@ static int write_tar(const char *dir, const char *pigz, int threads, const char 
         if (root_fd < 0)
                 return pxf_error_set(err, -errno, "cannot open the artifacts folder '%s': %m", dir);
         /* Listed first: a fifo or a socket is refused before anything is written. */
-        r = bld_artifacts_list(root_fd, dir, &list, &n, err);
+        r = art_artifacts_list(root_fd, dir, &list, &n, err);
         if (r < 0)
                 return r;
         r = write_partial(root_fd, list, n, pigz, threads, out_path, err);
-        bld_artifacts_free(list, n);
+        art_artifacts_free(list, n);
         return r;
 }
 
-int bld_tar_write_gzip(const char *dir, bool use_pigz, int threads, const char *out_path,
+int art_tar_write_gzip(const char *dir, bool use_pigz, int threads, const char *out_path,
                        struct pxf_error *err)
 {
-        const char *pigz = use_pigz ? bld_tar_pigz() : NULL;
+        const char *pigz = use_pigz ? art_tar_pigz() : NULL;
 
         if (use_pigz && !pigz)
                 return pxf_error_set(err, -ENOENT, "pigz is not installed");
         return write_tar(dir, pigz, threads, out_path, err);
 }
 
-int bld_tar_write(const char *dir, int threads, const char *out_path, struct pxf_error *err)
+int art_tar_write(const char *dir, int threads, const char *out_path, struct pxf_error *err)
 {
-        const char *pigz = bld_tar_pigz();
+        const char *pigz = art_tar_pigz();
 
         if (!pigz)
                 log_warning("pigz is not installed: '%s' is compressed on one CPU only; install "

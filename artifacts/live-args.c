@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 
 /* Base args that name the disk boot's root, files or network setup, or a live boot's own
  * settings: a live boot sets these itself, and two values of one arg would fight. */
@@ -35,7 +35,7 @@ static bool is_conflicting(const char *arg)
         return false;
 }
 
-const char *bld_grub_unsafe_char(const char *s)
+const char *art_grub_unsafe_char(const char *s)
 {
         for (const char *p = s; *p; p++)
                 if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr(GRUB_SPECIAL, *p))
@@ -71,7 +71,7 @@ static char *printable(const char *s)
 /* what names the argument's source, e.g. "pxe.kernelCommandLine.extraCommandLine". */
 static int check_arg(const char *what, const char *word, struct pxf_error *err)
 {
-        const char *bad = bld_grub_unsafe_char(word);
+        const char *bad = art_grub_unsafe_char(word);
         _cleanup_free_ char *shown = NULL;
         char desc[32];
 
@@ -98,14 +98,14 @@ static int push_checked(char ***args, const char *what, const char *arg, struct 
         return 0;
 }
 
-static const char *section(const struct bld_live_boot *b)
+static const char *section(const struct art_live_boot *b)
 {
-        return b->medium == BLD_LIVE_PXE ? "pxe" : "iso";
+        return b->medium == ART_LIVE_PXE ? "pxe" : "iso";
 }
 
-static int check_boot(const struct bld_live_boot *b, struct pxf_error *err)
+static int check_boot(const struct art_live_boot *b, struct pxf_error *err)
 {
-        if (b->medium != BLD_LIVE_PXE && b->medium != BLD_LIVE_ISO)
+        if (b->medium != ART_LIVE_PXE && b->medium != ART_LIVE_ISO)
                 return pxf_error_set(err, -EINVAL, "unknown live boot medium %d", (int)b->medium);
         if (b->initramfs != CFG_INITRAMFS_BOOTSTRAP && b->initramfs != CFG_INITRAMFS_FULL_OS)
                 return pxf_error_set(err, -EINVAL,
@@ -117,9 +117,9 @@ static int check_boot(const struct bld_live_boot *b, struct pxf_error *err)
                 return pxf_error_set(err, -EINVAL,
                                      "the image's dracut version is unknown; a bootstrap "
                                      "initramfs is made by dracut");
-        if (b->medium == BLD_LIVE_PXE && (!b->bootstrap_url || !b->bootstrap_url[0]))
+        if (b->medium == ART_LIVE_PXE && (!b->bootstrap_url || !b->bootstrap_url[0]))
                 return pxf_error_set(err, -EINVAL, "no URL for the bootstrap ISO");
-        if (b->medium == BLD_LIVE_ISO && !bld_iso_volume_label_valid(b->volume_label))
+        if (b->medium == ART_LIVE_ISO && !art_iso_volume_label_valid(b->volume_label))
                 return pxf_error_set(err, -EINVAL,
                                      "invalid ISO volume label '%s' (expected 1 to 32 characters "
                                      "out of A-Z 0-9 _)",
@@ -135,21 +135,21 @@ static int check_boot(const struct bld_live_boot *b, struct pxf_error *err)
  * rd.overlay as the device of a persistent overlay. */
 static const char *overlay_arg(int dracut_major)
 {
-        return dracut_major >= BLD_DRACUT_OVERLAY_V ? "rd.overlay=1"
+        return dracut_major >= ART_DRACUT_OVERLAY_V ? "rd.overlay=1"
                                                     : "rd.live.overlay.overlayfs=1";
 }
 
 /* full-os: nothing, the kernel's rootfs is the initramfs and systemd runs from it.
  * bootstrap: dracut's dmsquash-live mounts LiveOS/squashfs.img of the ISO under an
  * overlayfs; over PXE livenet downloads the ISO first, which needs the network up. */
-static int mode_args(const struct bld_live_boot *b, char ***args, struct pxf_error *err)
+static int mode_args(const struct art_live_boot *b, char ***args, struct pxf_error *err)
 {
         _cleanup_free_ char *root = NULL;
         int r;
 
         if (b->initramfs == CFG_INITRAMFS_FULL_OS)
                 return 0;
-        if (b->medium == BLD_LIVE_PXE)
+        if (b->medium == ART_LIVE_PXE)
                 root = pxf_asprintf("root=live:%s", b->bootstrap_url);
         else
                 root = pxf_asprintf("root=live:CDLABEL=%s", b->volume_label);
@@ -158,14 +158,14 @@ static int mode_args(const struct bld_live_boot *b, char ***args, struct pxf_err
                 return r;
         pxf_strv_push(args, "rd.live.image");
         pxf_strv_push(args, overlay_arg(b->dracut_major));
-        if (b->medium == BLD_LIVE_PXE) {
+        if (b->medium == ART_LIVE_PXE) {
                 pxf_strv_push(args, "ip=dhcp");
                 pxf_strv_push(args, "rd.neednet=1");
         }
         return 0;
 }
 
-int bld_live_kernel_args(const struct bld_live_boot *b, char ***ret, struct pxf_error *err)
+int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = pxf_calloc(1, sizeof(char *));
         _cleanup_free_ char *extra_name = NULL;
@@ -250,12 +250,12 @@ static int url_from_base(const char *what, const char *base, char **ret_url, cha
                 len--;
         if (len == min)
                 return pxf_error_set(err, -EINVAL, "%s '%s' has no host", what, base);
-        *ret_url = pxf_asprintf("%.*s/" BLD_BOOTSTRAP_ISO, (int)len, base);
-        *ret_name = pxf_strdup(BLD_BOOTSTRAP_ISO);
+        *ret_url = pxf_asprintf("%.*s/" ART_BOOTSTRAP_ISO, (int)len, base);
+        *ret_name = pxf_strdup(ART_BOOTSTRAP_ISO);
         return 0;
 }
 
-int bld_bootstrap_url(const struct cfg_pxe *pxe, const char *default_base_url, char **ret_url,
+int art_bootstrap_url(const struct cfg_pxe *pxe, const char *default_base_url, char **ret_url,
                       char **ret_iso_name, struct pxf_error *err)
 {
         if (pxe->bootstrap_file_url)
@@ -275,18 +275,18 @@ int bld_bootstrap_url(const struct cfg_pxe *pxe, const char *default_base_url, c
 
 #define LABEL_PREFIX   "PXF_"
 #define LABEL_TAG_LEN  8
-#define LABEL_HOST_MAX (BLD_ISO_LABEL_MAX - (sizeof(LABEL_PREFIX) - 1) - 1 - LABEL_TAG_LEN)
+#define LABEL_HOST_MAX (ART_ISO_LABEL_MAX - (sizeof(LABEL_PREFIX) - 1) - 1 - LABEL_TAG_LEN)
 
 static bool label_char(char c)
 {
         return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-bool bld_iso_volume_label_valid(const char *label)
+bool art_iso_volume_label_valid(const char *label)
 {
         size_t n = label ? strlen(label) : 0;
 
-        if (n == 0 || n > BLD_ISO_LABEL_MAX)
+        if (n == 0 || n > ART_ISO_LABEL_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!label_char(label[i]))
@@ -294,7 +294,7 @@ bool bld_iso_volume_label_valid(const char *label)
         return true;
 }
 
-char *bld_iso_volume_label(const char *hostname_or_null, uint64_t unique)
+char *art_iso_volume_label(const char *hostname_or_null, uint64_t unique)
 {
         uint32_t tag = (uint32_t)(unique ^ (unique >> 32));
         char host[LABEL_HOST_MAX + 1];
@@ -320,7 +320,7 @@ char *bld_iso_volume_label(const char *hostname_or_null, uint64_t unique)
 
 /* ---- dracut version ----------------------------------------------------------------- */
 
-int bld_dracut_major_version(const char *version_string, int *ret)
+int art_dracut_major_version(const char *version_string, int *ret)
 {
         const char *p = version_string, *digits_end;
         unsigned long v = 0;

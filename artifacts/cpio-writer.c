@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "builder/live-internal.h"
+#include "artifacts/live-internal.h"
 
 #define CHUNK_SIZE     (1024 * 1024)
 #define DEPTH_MAX      256
@@ -475,7 +475,7 @@ static const char *find_program(const char *const *paths, size_t n)
  * paths above and an integer, never from user text. (libarchive 3.6.2 splits the string
  * itself and starts it with posix_spawnp, without a shell; were it a shell, this would
  * still hold nothing to interpret.) */
-static int add_filter(struct writer *w, enum bld_cpio_compression comp, int threads)
+static int add_filter(struct writer *w, enum art_cpio_compression comp, int threads)
 {
         const char *prog;
         char cmd[128], value[16];
@@ -483,9 +483,9 @@ static int add_filter(struct writer *w, enum bld_cpio_compression comp, int thre
 
         snprintf(value, sizeof value, "%d", threads);
         switch (comp) {
-        case BLD_CPIO_NONE:
+        case ART_CPIO_NONE:
                 return ARCHIVE_OK;
-        case BLD_CPIO_GZIP:
+        case ART_CPIO_GZIP:
                 /* libarchive's gzip is single-threaded; pigz is the same format in parallel. */
                 prog = threads > 1 ? find_program(pigz_paths, PXF_ELEMENTSOF(pigz_paths)) : NULL;
                 if (prog) {
@@ -497,13 +497,13 @@ static int add_filter(struct writer *w, enum bld_cpio_compression comp, int thre
                 return r != ARCHIVE_OK
                            ? r
                            : archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL);
-        case BLD_CPIO_ZSTD:
+        case ART_CPIO_ZSTD:
                 /* libarchive 3.6 passes "threads" to libzstd (ZSTD_c_nbWorkers). */
                 r = archive_write_add_filter_zstd(w->a);
                 return r != ARCHIVE_OK
                            ? r
                            : archive_write_set_filter_option(w->a, "zstd", "threads", value);
-        case BLD_CPIO_XZ:
+        case ART_CPIO_XZ:
                 /* The kernel's xz decoder checks CRC32 (or nothing) but not libarchive's
                  * CRC64, and libarchive 3.6.2's xz filter has no option to choose the check:
                  * use xz itself, with the settings of the kernel's own build for initramfs
@@ -527,7 +527,7 @@ static int normalize_threads(int threads)
         return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (int)n;
 }
 
-static int open_archive(struct writer *w, enum bld_cpio_compression comp, int threads, int fd)
+static int open_archive(struct writer *w, enum art_cpio_compression comp, int threads, int fd)
 {
         w->a = archive_write_new();
         w->links = archive_entry_linkresolver_new();
@@ -565,7 +565,7 @@ static int flush_links(struct writer *w)
         }
 }
 
-static int write_archive(struct writer *w, int root_fd, enum bld_cpio_compression comp, int threads,
+static int write_archive(struct writer *w, int root_fd, enum art_cpio_compression comp, int threads,
                          int out_fd)
 {
         int r;
@@ -599,7 +599,7 @@ static void writer_done(struct writer *w)
 }
 
 static int write_to(const char *tree, int root_fd, const char *const *exclude,
-                    enum bld_cpio_compression comp, int threads, int out_fd, struct pxf_error *err)
+                    enum art_cpio_compression comp, int threads, int out_fd, struct pxf_error *err)
 {
         struct writer w = {.err = err, .buf = malloc(CHUNK_SIZE)};
         struct stat st;
@@ -621,7 +621,7 @@ static int write_to(const char *tree, int root_fd, const char *const *exclude,
         return r;
 }
 
-int bld_cpio_write(const char *tree, const char *const *exclude, enum bld_cpio_compression comp,
+int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_compression comp,
                    int threads, const char *out_path, struct pxf_error *err)
 {
         _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
@@ -654,20 +654,20 @@ static bool config_has(const char *text, const char *line)
         return false;
 }
 
-int bld_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
-                                enum bld_cpio_compression *ret)
+int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
+                                enum art_cpio_compression *ret)
 {
         /* zstd unpacks fastest at a size close to xz's; xz is smallest, for what travels
          * over TFTP; gzip is everywhere. */
         static const struct {
                 const char *line;
-                enum bld_cpio_compression comp;
-        } fastest[] = {{"CONFIG_RD_ZSTD=y", BLD_CPIO_ZSTD},
-                       {"CONFIG_RD_GZIP=y", BLD_CPIO_GZIP},
-                       {"CONFIG_RD_XZ=y", BLD_CPIO_XZ}},
-          small[] = {{"CONFIG_RD_XZ=y", BLD_CPIO_XZ},
-                     {"CONFIG_RD_ZSTD=y", BLD_CPIO_ZSTD},
-                     {"CONFIG_RD_GZIP=y", BLD_CPIO_GZIP}};
+                enum art_cpio_compression comp;
+        } fastest[] = {{"CONFIG_RD_ZSTD=y", ART_CPIO_ZSTD},
+                       {"CONFIG_RD_GZIP=y", ART_CPIO_GZIP},
+                       {"CONFIG_RD_XZ=y", ART_CPIO_XZ}},
+          small[] = {{"CONFIG_RD_XZ=y", ART_CPIO_XZ},
+                     {"CONFIG_RD_ZSTD=y", ART_CPIO_ZSTD},
+                     {"CONFIG_RD_GZIP=y", ART_CPIO_GZIP}};
 
         if (!kernel_config_text)
                 return -EINVAL;
@@ -678,6 +678,6 @@ int bld_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
                         return 0;
                 }
         }
-        *ret = BLD_CPIO_NONE;
+        *ret = ART_CPIO_NONE;
         return 0;
 }

@@ -9,7 +9,7 @@
  * Mount points: mksquashfs 4.5.1's -one-file-system leaves a mount point out altogether,
  * directory included; a tree exported with /proc or /dev mounted in it would then boot
  * without those directories. Each topmost mount point below the tree is added back as an
- * empty directory with a pseudo-file definition (-p), as bld_cpio_write keeps them.
+ * empty directory with a pseudo-file definition (-p), as art_cpio_write keeps them.
  *
  * Exclusions: mksquashfs matches a relative -e path against the paths inside the image,
  * which is what "tree-relative" means here; but a path starting with "/", "./" or "../" it
@@ -20,11 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "builder/iso-internal.h"
+#include "artifacts/iso-internal.h"
 
 #define THREADS_MAX 256
 
-/* The level (BLD_SQUASHFS_ZSTD_LEVEL), measured with iso-writer-tool on the Debian bookworm
+/* The level (ART_SQUASHFS_ZSTD_LEVEL), measured with iso-writer-tool on the Debian bookworm
  * test image's tree (779 MB on disk, 18.8k entries), 2 threads, 2-core host:
  *
  *   level      1      3      6      9     11     12     13     15     19
@@ -71,7 +71,7 @@ static bool valid_relative(const char *p, size_t len)
         return true;
 }
 
-/* Lets callers write "/etc/fstab", "./boot" or "boot/", like bld_cpio_write. */
+/* Lets callers write "/etc/fstab", "./boot" or "boot/", like art_cpio_write. */
 static int add_exclude(struct squash *s, const char *path)
 {
         _cleanup_free_ char *copy = NULL;
@@ -309,7 +309,7 @@ static int run_mksquashfs(struct squash *s, const char *partial, const char *out
 
         if (unlink(partial) < 0 && errno != ENOENT)
                 return pxf_error_set(s->err, -errno, "cannot remove '%s': %m", partial);
-        r = bld_iso_run_tool((const char *const *)s->argv, "squashfs-tools", NULL, s->err);
+        r = art_iso_run_tool((const char *const *)s->argv, "squashfs-tools", NULL, s->err);
         if (r < 0)
                 return r;
         r = pxf_publish_file(partial, out_path);
@@ -329,7 +329,7 @@ static void log_size(const char *out_path, uint64_t start, int level)
                           (double)(pxf_now_usec() - start) / 1e6, level);
 }
 
-int bld_squashfs_write_level(const char *tree, const char *const *exclude, int threads,
+int art_squashfs_write_level(const char *tree, const char *const *exclude, int threads,
                              int zstd_level, const char *out_path, struct pxf_error *err)
 {
         _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
@@ -358,9 +358,9 @@ int bld_squashfs_write_level(const char *tree, const char *const *exclude, int t
         return 0;
 }
 
-int bld_squashfs_write(const char *tree, const char *const *exclude, int threads,
+int art_squashfs_write(const char *tree, const char *const *exclude, int threads,
                        const char *out_path, struct pxf_error *err)
 {
-        return bld_squashfs_write_level(tree, exclude, threads, BLD_SQUASHFS_ZSTD_LEVEL, out_path,
+        return art_squashfs_write_level(tree, exclude, threads, ART_SQUASHFS_ZSTD_LEVEL, out_path,
                                         err);
 }

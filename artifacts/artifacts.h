@@ -1,0 +1,48 @@
+/* artifacts: turns an exported OS tree into what a machine boots from the network or a CD.
+ *
+ * The input is a folder on the host that holds a customized root file system (the
+ * builder exports it from the libguestfs appliance). From it this module writes, with
+ * native tools and libarchive, one of the live outputs:
+ *   - `pxe-dir`: a folder with the signed boot chain (shim, network GRUB, MokManager), the
+ *     kernel, an initramfs (the whole OS as a cpio, or a small dracut bootstrap that
+ *     downloads image.iso), grub.cfg where the image's GRUB reads it, the bootstrap's
+ *     image.iso, manifest and SHA256SUMS;
+ *   - `pxe-tar`: the same folder as one .tar.gz;
+ *   - `iso`: a hybrid UEFI live ISO (LiveOS/squashfs.img, or the whole OS as initramfs).
+ * Nothing is mounted on the host and no guest file system is parsed here: the tree is
+ * plain files. Guest programs run here in one place only: the image's own dracut, in a
+ * chroot of the tree in a private mount namespace (bootstrap.c).
+ *
+ * The module does not link libguestfs (its CMake target, pxf_artifacts, says so, and a
+ * test checks its test executables). It owns the staging folder it is given while it
+ * writes; the output path receives only a complete result, by rename (art_publish). */
+#pragma once
+
+#include "common/common.h"
+#include "config/config.h"
+
+/* One live output to make. Every path is the caller's; the folders exist except stage,
+ * which art_make creates. */
+struct art_request {
+        const struct cfg_config *cfg; /* the `pxe`, `iso` and `os.hostname` sections */
+        enum cfg_image_format format; /* CFG_FORMAT_ISO, _PXE_DIR or _PXE_TAR */
+        const char *tree;             /* the exported root tree */
+        const char *work_dir;         /* scratch space for this build */
+        const char *output;           /* the final path */
+        const char *partial;          /* the output while it is written, beside output */
+        /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
+         * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl; NULL refuses such a build. */
+        const char *default_bootstrap_base_url;
+};
+
+/* What can be refused before any work, from req's cfg, format and default URL alone: a
+ * bootstrap PXE build without a URL for its ISO, or with a URL dracut cannot fetch. */
+int art_check(const struct art_request *req, struct pxf_error *err);
+/* Makes the artifacts of req from its tree into a staging folder (the partial output
+ * for pxe-dir, a folder in the work dir otherwise). 0 or a negative errno with err
+ * filled; a missing boot file or package names what to install in the image. */
+int art_make(const struct art_request *req, struct pxf_error *err);
+/* Moves what art_make staged to req->output: renames the folder over an existing one
+ * (which is removed only once the new one is in place), or writes the tarball or the
+ * ISO beside the output and renames it. */
+int art_publish(const struct art_request *req, struct pxf_error *err);

@@ -1,0 +1,706 @@
+/* Live outputs made from an exported tree (see artifacts.h): the boot chain and kernel
+ * found in the tree, the initramfs, grub.cfg, the ISO, the manifest, staged and then
+ * published by rename. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "artifacts/artifacts.h"
+#include "artifacts/folder-internal.h"
+#include "artifacts/iso-internal.h"
+#include "artifacts/live-internal.h"
+
+#define SMALL_FILE_MAX (1024u * 1024)
+
+/* The signed boot chain of one family of images: where its packages put shim, the GRUB
+ * that boots from the network, the GRUB for CDs and MokManager, and the packages to name
+ * when one is missing. */
+struct boot_chain {
+        enum art_grub_flavor flavor;
+        const char *shim, *shim_package;
+        const char *net_grub, *grub_package;
+        const char *cd_grubs[3];   /* the first one present boots the ISO */
+        const char *mokmanager;    /* optional */
+        const char *disk_grub_cfg; /* the installed system's, for its kernel arguments */
+        const char *iso_grub_cfg;  /* where the CD GRUB reads its configuration */
+};
+
+static const struct boot_chain debian_chain = {
+    .flavor = ART_GRUB_DEBIAN,
+    .shim = "usr/lib/shim/shimx64.efi.signed",
+    .shim_package = "shim-signed",
+    .net_grub = "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+    .grub_package = "grub-efi-amd64-signed",
+    /* Debian's CD build, else the installed-system build, which finds the ISO through
+     * /.disk/info just the same (see iso.c). */
+    .cd_grubs = {"usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed",
+                 "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"},
+    .mokmanager = "usr/lib/shim/mmx64.efi.signed",
+    .disk_grub_cfg = "boot/grub/grub.cfg",
+    .iso_grub_cfg = "boot/grub/grub.cfg",
+};
+
+/* Azure Linux (and Mariner) install their signed binaries on the ESP only; the one GRUB
+ * serves disk, network and CD, with its prefix at /boot/grub2. */
+static const struct boot_chain azure_chain = {
+    .flavor = ART_GRUB_AZURE,
+    .shim = "boot/efi/EFI/BOOT/bootx64.efi",
+    .shim_package = "shim",
+    .net_grub = "boot/efi/EFI/BOOT/grubx64.efi",
+    .grub_package = "grub2-efi-binary",
+    .cd_grubs = {"boot/efi/EFI/BOOT/grubx64.efi"},
+    .mokmanager = "boot/efi/EFI/BOOT/mmx64.efi",
+    .disk_grub_cfg = "boot/grub2/grub.cfg",
+    .iso_grub_cfg = "boot/grub2/grub.cfg",
+};
+
+struct live {
+        const struct art_request *job;
+        const struct cfg_config *cfg;
+        const char *tree; /* the exported root tree */
+        char *stage;      /* the artifacts being made */
+        char *kver;
+        char **base_args;
+        const struct boot_chain *chain;
+};
+
+static int copy_file(const char *src, const char *dst, mode_t mode, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(dst);
+        int r = pxf_mkdir_p(dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        r = pxf_spawn_run((const char *[]){"cp", "--no-preserve=all", "--", src, dst, NULL}, NULL,
+                          err);
+        if (r >= 0 && chmod(dst, mode) < 0)
+                r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
+        return r;
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+        return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The newest kernel in the tree's /boot: the one the artifacts boot. */
+static int find_kernel(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *boot = pxf_asprintf("%s/boot", l->tree);
+        _cleanup_strv_free_ char **versions = NULL;
+        DIR *d = opendir(boot);
+        struct dirent *de;
+        size_t n;
+
+        if (!d)
+                return pxf_error_set(err, -ENOENT, "the image has no /boot");
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, "vmlinuz-", 8) == 0 && de->d_name[8])
+                        pxf_strv_push(&versions, de->d_name + 8);
+        (void)closedir(d);
+        n = pxf_strv_length(versions);
+        if (n == 0)
+                return pxf_error_set(err, -ENOENT,
+                                     "the image has no kernel in /boot (install "
+                                     "linux-image-amd64)");
+        qsort(versions, n, sizeof(char *), cmp_version);
+        l->kver = pxf_strdup(versions[n - 1]);
+        log_info("  kernel %s%s", l->kver, n > 1 ? " (the newest of several)" : "");
+        return 0;
+}
+
+static char *tree_path(const struct live *l, const char *rel)
+{
+        return pxf_asprintf("%s/%s", l->tree, rel);
+}
+
+static char *stage_path(const struct live *l, const char *rel)
+{
+        return pxf_asprintf("%s/%s", l->stage, rel);
+}
+
+/* Debian-family trees carry /etc/debian_version; the others are taken for Azure Linux. */
+static void pick_boot_chain(struct live *l)
+{
+        _cleanup_free_ char *deb = tree_path(l, "etc/debian_version");
+
+        l->chain = access(deb, F_OK) == 0 ? &debian_chain : &azure_chain;
+}
+
+static int need_file(const struct live *l, const char *rel, const char *package,
+                     struct pxf_error *err)
+{
+        _cleanup_free_ char *path = tree_path(l, rel);
+
+        if (access(path, R_OK) == 0)
+                return 0;
+        return pxf_error_set(err, -ENOENT, "the image has no /%s: add '%s' to os.packages.install",
+                             rel, package);
+}
+
+/* shim as bootx64.efi (the name UEFI PXE firmware asks for), the network GRUB beside it as
+ * grubx64.efi (the name shim loads), MokManager if present. */
+static int copy_boot_files(struct live *l, struct pxf_error *err)
+{
+        const struct boot_chain *c = l->chain;
+        _cleanup_free_ char *shim = tree_path(l, c->shim), *grub = tree_path(l, c->net_grub);
+        _cleanup_free_ char *mm = tree_path(l, c->mokmanager);
+        _cleanup_free_ char *shim_dst = stage_path(l, "bootx64.efi");
+        _cleanup_free_ char *grub_dst = stage_path(l, "grubx64.efi");
+        _cleanup_free_ char *mm_dst = stage_path(l, "mmx64.efi");
+        int r = need_file(l, c->shim, c->shim_package, err);
+
+        if (r >= 0)
+                r = need_file(l, c->net_grub, c->grub_package, err);
+        if (r >= 0)
+                r = copy_file(shim, shim_dst, 0644, err);
+        if (r >= 0)
+                r = copy_file(grub, grub_dst, 0644, err);
+        if (r >= 0 && access(mm, R_OK) == 0)
+                r = copy_file(mm, mm_dst, 0644, err);
+        return r;
+}
+
+static int copy_kernel(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
+        _cleanup_free_ char *src = tree_path(l, rel), *dst = stage_path(l, "vmlinuz");
+
+        return copy_file(src, dst, 0644, err);
+}
+
+/* The image's own kernel arguments, from the first `linux` line of its grub.cfg (which
+ * carries os.kernelCommandLine too): BOOT_IMAGE and the kernel path are dropped, and the
+ * boot-configuration code removes what conflicts with a live boot. */
+static int read_base_args(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *path = tree_path(l, l->chain->disk_grub_cfg), *text = NULL;
+        char *line, *save = NULL, *tok;
+        int r = pxf_read_file(path, SMALL_FILE_MAX, &text, NULL);
+
+        (void)err;
+        if (r < 0)
+                return 0; /* no GRUB config: no base arguments */
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                line += strspn(line, " \t");
+                if (strncmp(line, "linux", 5) == 0 && (line[5] == ' ' || line[5] == '\t'))
+                        break;
+        }
+        if (!line)
+                return 0;
+        (void)strtok_r(line, " \t", &save); /* "linux" */
+        (void)strtok_r(NULL, " \t", &save); /* the kernel path */
+        while ((tok = strtok_r(NULL, " \t", &save)))
+                if (strncmp(tok, "BOOT_IMAGE=", 11) != 0 && !strchr(tok, '$'))
+                        pxf_strv_push(&l->base_args, tok);
+        return 0;
+}
+
+static int kernel_compression(struct live *l, bool smallest, enum art_cpio_compression *ret,
+                              struct pxf_error *err)
+{
+        _cleanup_free_ char *rel = pxf_asprintf("boot/config-%s", l->kver);
+        _cleanup_free_ char *path = tree_path(l, rel), *text = NULL;
+        int r = pxf_read_file(path, 4 * SMALL_FILE_MAX, &text, NULL);
+
+        if (r < 0) {
+                log_warning("the image has no /%s; compressing the initramfs with gzip", rel);
+                *ret = ART_CPIO_GZIP;
+                return 0;
+        }
+        r = art_kernel_cpio_compression(text, smallest, ret);
+        return r < 0
+                   ? pxf_error_set(err, r, "the kernel %s unpacks no compressed initramfs", l->kver)
+                   : 0;
+}
+
+/* One line per artifact a long step made: what, its size and how long it took. */
+static int report_size(const char *what, const char *path, uint64_t start_usec)
+{
+        struct stat st;
+
+        if (stat(path, &st) == 0)
+                log_info("  %s: %.1f MiB in %.1f s", what, (double)st.st_size / (1024.0 * 1024.0),
+                         (double)(pxf_now_usec() - start_usec) / 1e6);
+        return 0;
+}
+
+/* The whole OS as the initramfs: systemd runs from it as PID 1 (/init), without /boot and
+ * /etc/fstab, which describe a disk the machine does not have. */
+static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err)
+{
+        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        _cleanup_free_ char *init = tree_path(l, "init");
+        uint64_t start = pxf_now_usec();
+        enum art_cpio_compression comp;
+        int r;
+
+        if (access(init, F_OK) < 0 && symlink("/lib/systemd/systemd", init) < 0)
+                return pxf_error_set(err, -errno, "cannot create /init: %m");
+        r = kernel_compression(l, false, &comp, err);
+        if (r >= 0)
+                r = art_cpio_write(l->tree, exclude, comp, 0, out, err);
+        if (r >= 0)
+                r = report_size("full-OS initramfs", out, start);
+        return r;
+}
+
+static int write_text(const char *path, const char *text, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_dirname(path);
+        FILE *f;
+        int r = pxf_mkdir_p(dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        f = fopen(path, "we");
+        if (!f)
+                return pxf_error_set(err, -errno, "cannot write '%s': %m", path);
+        r = fputs(text, f) < 0 ? -EIO : 0;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        return r < 0 ? pxf_error_set(err, r, "cannot write '%s'", path) : 0;
+}
+
+static int write_grub_cfg(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        const char *const *paths = art_grub_cfg_paths(l->chain->flavor);
+        int r = art_grub_cfg(b, &text, err);
+
+        for (size_t i = 0; r >= 0 && paths[i]; i++) {
+                _cleanup_free_ char *dst = stage_path(l, paths[i]);
+                r = write_text(dst, text, err);
+        }
+        return r;
+}
+
+/* pxe.additionalFiles land in the artifacts folder, iso.additionalFiles in the ISO's file
+ * tree, at their destinations below root. */
+static int copy_additional(const char *root, const struct cfg_live *live, const char *section,
+                           struct pxf_error *err)
+{
+        for (size_t i = 0; i < live->n_additional_files; i++) {
+                const struct cfg_file *f = &live->additional_files[i];
+                const char *rel = f->destination + strspn(f->destination, "/");
+                _cleanup_free_ char *dst = pxf_asprintf("%s/%s", root, rel);
+                mode_t mode = f->has_permissions ? f->permissions : 0644;
+                int r = f->content ? write_text(dst, f->content, err)
+                                   : copy_file(f->source, dst, mode, err);
+                if (r >= 0 && chmod(dst, mode) < 0)
+                        r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
+                if (r < 0)
+                        return pxf_error_prefix(err, "%s.additionalFiles[%zu]", section, i);
+        }
+        return 0;
+}
+
+/* ---- bootstrap ------------------------------------------------------------------- */
+
+struct bootstrap {
+        char *url;      /* where machines download the ISO */
+        char *iso_name; /* its file name in the artifacts folder */
+        char *label;    /* the ISO's unique volume label */
+        char *initrd;   /* the dracut initramfs, in the work dir */
+        int dracut_major;
+};
+
+static void bootstrap_free(struct bootstrap *b)
+{
+        free(b->url);
+        free(b->iso_name);
+        free(b->label);
+        free(b->initrd);
+}
+
+static uint64_t build_unique(void)
+{
+        uint64_t v = pxf_now_usec() ^ ((uint64_t)getpid() << 32);
+
+        (void)getrandom(&v, sizeof v, GRND_NONBLOCK);
+        return v;
+}
+
+static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_error *err)
+{
+        int r = art_bootstrap_check(l->tree, &b->dracut_major, err);
+
+        if (r >= 0)
+                r = art_bootstrap_url(&l->cfg->pxe, l->job->default_bootstrap_base_url, &b->url,
+                                      &b->iso_name, err);
+        if (r < 0)
+                return r;
+        b->label = art_iso_volume_label(l->cfg->os.hostname, build_unique());
+        b->initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
+        log_info("  dracut %d; the ISO will be fetched from %s", b->dracut_major, b->url);
+        return 0;
+}
+
+static int write_manifest(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **args = NULL;
+        struct art_manifest_info info = {
+            .kernel_version = l->kver,
+            .initramfs_type = b->initramfs == CFG_INITRAMFS_BOOTSTRAP ? "bootstrap" : "full-os",
+            .bootstrap_url = b->bootstrap_url,
+        };
+        int r = art_live_kernel_args(b, &args, err);
+
+        info.kernel_args = args;
+        return r < 0 ? r : art_manifest_write(l->stage, &info, err);
+}
+
+/* What both PXE modes stage around their initramfs; the manifest comes last so it covers
+ * every file. */
+static int finish_pxe(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
+{
+        int r = copy_boot_files(l, err);
+
+        if (r >= 0)
+                r = copy_kernel(l, err);
+        if (r >= 0)
+                r = write_grub_cfg(l, b, err);
+        if (r >= 0)
+                r = copy_additional(l->stage, &l->cfg->pxe.live, "pxe", err);
+        if (r >= 0)
+                r = write_manifest(l, b, err);
+        return r;
+}
+
+/* The PXE boot entry: kernel and initramfs at the TFTP root, pxe.kernelCommandLine. */
+static struct art_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_type type)
+{
+        return (struct art_live_boot){
+            .initramfs = type,
+            .medium = ART_LIVE_PXE,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .base_args = l->base_args,
+            .extra_args = l->cfg->pxe.live.extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+}
+
+static int make_pxe_full_os(struct live *l, struct pxf_error *err)
+{
+        struct art_live_boot b = pxe_boot(l, CFG_INITRAMFS_FULL_OS);
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
+        int r = full_os_initrd(l, initrd, err);
+
+        return r < 0 ? r : finish_pxe(l, &b, err);
+}
+
+/* The GRUB that boots the ISO: the chain's first CD GRUB the image has. */
+static int iso_grub(const struct live *l, char **ret, struct pxf_error *err)
+{
+        const struct boot_chain *c = l->chain;
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(c->cd_grubs) && c->cd_grubs[i]; i++) {
+                char *path = tree_path(l, c->cd_grubs[i]);
+                if (access(path, R_OK) == 0) {
+                        *ret = path;
+                        return 0;
+                }
+                free(path);
+        }
+        return need_file(l, c->cd_grubs[0], c->grub_package, err);
+}
+
+/* One live ISO: the bootstrap ISO of a PXE build, or the `iso` output. */
+struct live_iso {
+        const struct cfg_live *section; /* its kernel arguments and additional files */
+        const char *section_name;       /* "pxe" or "iso", for messages */
+        enum cfg_initramfs_type initramfs;
+        const char *initrd; /* a bootstrap initramfs to copy in; NULL: full-os, made here */
+        int dracut_major;
+        const char *label;
+        const char *dir; /* the staging folder, the ISO's file tree */
+        const char *out; /* the ISO file */
+};
+
+/* The ISO's root file system: a bootstrap initramfs mounts LiveOS/squashfs.img; a full-OS
+ * initramfs is the root itself. */
+static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+{
+        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", iso->dir);
+        _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", iso->dir);
+        _cleanup_free_ char *sqdir = pxf_dirname(sq);
+        uint64_t start = pxf_now_usec();
+        int r;
+
+        if (!iso->initrd)
+                return full_os_initrd(l, i, err);
+        r = copy_file(iso->initrd, i, 0644, err);
+        if (r >= 0 && (r = pxf_mkdir_p(sqdir, 0755)) < 0)
+                pxf_error_set(err, r, "cannot create '%s'", sqdir);
+        if (r >= 0)
+                r = art_squashfs_write(l->tree, exclude, 0, sq, err);
+        if (r >= 0)
+                r = report_size("squashfs root", sq, start);
+        return r;
+}
+
+/* Stages the live ISO's files: kernel, initramfs (and root), grub.cfg, additional files. */
+static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+{
+        struct art_live_boot boot = {
+            .initramfs = iso->initramfs,
+            .medium = ART_LIVE_ISO,
+            .kernel = "vmlinuz",
+            .initrd = "initrd.img",
+            .dracut_major = iso->dracut_major,
+            .volume_label = iso->label,
+            .base_args = l->base_args,
+            .extra_args = iso->section->extra_command_line,
+            .title = l->cfg->os.hostname,
+        };
+        _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
+        _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
+        _cleanup_free_ char *k = pxf_asprintf("%s/vmlinuz", iso->dir);
+        _cleanup_free_ char *g = pxf_asprintf("%s/%s", iso->dir, l->chain->iso_grub_cfg);
+        int r = copy_file(kernel, k, 0644, err);
+
+        if (r >= 0)
+                r = art_grub_cfg(&boot, &text, err);
+        if (r >= 0)
+                r = write_text(g, text, err);
+        if (r >= 0)
+                r = stage_iso_root(l, iso, err);
+        /* iso.additionalFiles are part of the ISO; a PXE build's go to the folder. */
+        if (r >= 0 && iso->section == &l->cfg->iso)
+                r = copy_additional(iso->dir, iso->section, iso->section_name, err);
+        return r;
+}
+
+static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+{
+        _cleanup_free_ char *shim = tree_path(l, l->chain->shim);
+        _cleanup_free_ char *mm = tree_path(l, l->chain->mokmanager), *grub = NULL;
+        uint64_t start;
+        struct art_iso_spec spec = {
+            .staging_dir = iso->dir,
+            .shim_path = shim,
+            .grub_path = grub,
+            .mokmanager_path = access(mm, R_OK) == 0 ? mm : NULL,
+            .volume_label = iso->label,
+            .out_path = iso->out,
+            .work_dir = l->job->work_dir,
+        };
+        int r = need_file(l, l->chain->shim, l->chain->shim_package, err);
+
+        if (r >= 0)
+                r = iso_grub(l, &grub, err);
+        if (r < 0)
+                return r;
+        spec.grub_path = grub;
+        r = pxf_mkdir_p(iso->dir, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", iso->dir, strerror(-r));
+        r = stage_iso(l, iso, err);
+        start = pxf_now_usec();
+        if (r >= 0)
+                r = art_iso_write(&spec, err);
+        if (r >= 0)
+                r = report_size("live ISO", iso->out, start);
+        return r;
+}
+
+/* The image's own dracut builds the bootstrap initramfs (bootstrap.c), at out. url: where
+ * it fetches the ISO, NULL when it boots from the ISO itself. */
+static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, const char *out,
+                            struct pxf_error *err)
+{
+        uint64_t start = pxf_now_usec();
+        struct art_bootstrap_initrd b = {
+            .tree = l->tree,
+            .kver = l->kver,
+            .dracut_major = dracut_major,
+            .with_nfs = url && strncmp(url, "nfs:", 4) == 0,
+        };
+        /* The smallest: it is what every machine downloads over TFTP. */
+        int r = kernel_compression(l, true, &b.compression, err);
+
+        if (r >= 0)
+                r = art_bootstrap_initrd(&b, out, err);
+        return r < 0 ? r : report_size("bootstrap initramfs", out, start);
+}
+
+static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
+{
+        struct bootstrap b = {0};
+        struct art_live_boot boot = pxe_boot(l, CFG_INITRAMFS_BOOTSTRAP);
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img"), *iso_out = NULL;
+        _cleanup_free_ char *iso_dir = pxf_asprintf("%s/iso", l->job->work_dir);
+        int r = bootstrap_prepare(l, &b, err);
+
+        if (r >= 0)
+                r = bootstrap_initrd(l, b.dracut_major, b.url, b.initrd, err);
+        if (r >= 0) {
+                struct live_iso iso = {
+                    .section = &l->cfg->pxe.live,
+                    .section_name = "pxe",
+                    .initramfs = CFG_INITRAMFS_BOOTSTRAP,
+                    .initrd = b.initrd,
+                    .dracut_major = b.dracut_major,
+                    .label = b.label,
+                    .dir = iso_dir,
+                    .out = iso_out = stage_path(l, b.iso_name),
+                };
+                r = make_iso(l, &iso, err);
+        }
+        boot.dracut_major = b.dracut_major;
+        boot.bootstrap_url = b.url;
+        if (r >= 0)
+                r = copy_file(b.initrd, initrd, 0644, err);
+        if (r >= 0)
+                r = finish_pxe(l, &boot, err);
+        bootstrap_free(&b);
+        return r;
+}
+
+/* The `iso` output: one live ISO written at the partial output path. */
+static int make_iso_output(struct live *l, struct pxf_error *err)
+{
+        const struct cfg_live *section = &l->cfg->iso;
+        _cleanup_free_ char *label = art_iso_volume_label(l->cfg->os.hostname, build_unique());
+        _cleanup_free_ char *initrd = NULL;
+        struct live_iso iso = {
+            .section = section,
+            .section_name = "iso",
+            /* The reference tool's default for ISOs. */
+            .initramfs =
+                section->initramfs_type ? section->initramfs_type : CFG_INITRAMFS_BOOTSTRAP,
+            .label = label,
+            .dir = l->stage,
+            .out = l->job->partial,
+        };
+        int r = 0;
+
+        if (iso.initramfs == CFG_INITRAMFS_BOOTSTRAP) {
+                initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
+                r = art_bootstrap_check(l->tree, &iso.dracut_major, err);
+                if (r >= 0)
+                        r = bootstrap_initrd(l, iso.dracut_major, NULL, initrd, err);
+                iso.initrd = initrd;
+        }
+        return r < 0 ? r : make_iso(l, &iso, err);
+}
+
+static enum cfg_initramfs_type pxe_initramfs(const struct cfg_config *cfg)
+{
+        /* The reference tool's default for PXE. */
+        return cfg->pxe.live.initramfs_type ? cfg->pxe.live.initramfs_type : CFG_INITRAMFS_FULL_OS;
+}
+
+static int make_artifacts(struct live *l, struct pxf_error *err)
+{
+        int r = find_kernel(l, err);
+
+        pick_boot_chain(l);
+        /* The boot chain is checked before the long steps that need it. */
+        if (r >= 0)
+                r = need_file(l, l->chain->shim, l->chain->shim_package, err);
+        if (r >= 0)
+                r = need_file(l, l->chain->net_grub, l->chain->grub_package, err);
+        if (r >= 0)
+                r = read_base_args(l, err);
+        if (r < 0)
+                return r;
+        if (l->job->format == CFG_FORMAT_ISO)
+                return make_iso_output(l, err);
+        if (pxe_initramfs(l->cfg) == CFG_INITRAMFS_BOOTSTRAP)
+                return make_pxe_bootstrap(l, err);
+        return make_pxe_full_os(l, err);
+}
+
+/* Replaces the output folder by the staged one; an existing output is moved aside first
+ * and removed only once the new one is in place. */
+static int publish_dir(const struct art_request *job, struct pxf_error *err)
+{
+        _cleanup_free_ char *old = pxf_asprintf("%s.pxeforge-old-%d", job->partial, (int)getpid());
+        bool had_old = rename(job->output, old) == 0;
+
+        if (!had_old && errno != ENOENT)
+                return pxf_error_set(err, -errno, "cannot replace '%s': %m", job->output);
+        if (rename(job->partial, job->output) < 0) {
+                int r = pxf_error_set(err, -errno, "cannot move the artifacts to '%s': %m",
+                                      job->output);
+                if (had_old)
+                        (void)rename(old, job->output);
+                return r;
+        }
+        if (had_old)
+                (void)pxf_rm_rf(old);
+        return 0;
+}
+
+/* pxe-tar: the staged folder as one .tar.gz, written beside the output and renamed. */
+static int publish_tar(const struct live *l, struct pxf_error *err)
+{
+        int r = art_tar_write(l->stage, 0, l->job->partial, err);
+
+        if (r >= 0 && (r = pxf_publish_file(l->job->partial, l->job->output)) < 0)
+                pxf_error_set(err, r, "cannot move the archive to '%s': %s", l->job->output,
+                              strerror(-r));
+        return r;
+}
+
+static int publish(const struct live *l, struct pxf_error *err)
+{
+        int r;
+
+        if (l->job->format == CFG_FORMAT_PXE_TAR)
+                return publish_tar(l, err);
+        if (l->job->format == CFG_FORMAT_PXE_DIR)
+                return publish_dir(l->job, err);
+        r = pxf_publish_file(l->job->partial, l->job->output);
+        return r < 0 ? pxf_error_set(err, r, "cannot move the ISO to '%s': %s", l->job->output,
+                                     strerror(-r))
+                     : 0;
+}
+
+/* Where a request is staged: a folder output beside its final path, so publishing is a
+ * rename; the others in the work dir. */
+static char *stage_of(const struct art_request *req)
+{
+        if (req->format == CFG_FORMAT_PXE_DIR)
+                return pxf_strdup(req->partial);
+        return pxf_asprintf("%s/%s", req->work_dir,
+                            req->format == CFG_FORMAT_ISO ? "iso" : "artifacts");
+}
+
+int art_check(const struct art_request *req, struct pxf_error *err)
+{
+        _cleanup_free_ char *url = NULL, *name = NULL;
+
+        if ((req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR) ||
+            pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
+                return 0;
+        return art_bootstrap_url(&req->cfg->pxe, req->default_bootstrap_base_url, &url, &name, err);
+}
+
+int art_make(const struct art_request *req, struct pxf_error *err)
+{
+        struct live l = {.job = req, .cfg = req->cfg, .tree = req->tree, .stage = stage_of(req)};
+        int r = mkdir(l.stage, 0755) < 0
+                    ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.stage)
+                    : make_artifacts(&l, err);
+
+        free(l.stage);
+        free(l.kver);
+        pxf_strv_free(l.base_args);
+        return r;
+}
+
+int art_publish(const struct art_request *req, struct pxf_error *err)
+{
+        struct live l = {.job = req, .cfg = req->cfg, .tree = req->tree, .stage = stage_of(req)};
+        int r = publish(&l, err);
+
+        free(l.stage);
+        return r;
+}
