@@ -109,8 +109,9 @@ static int apply_group(struct bld_guest *gs, const struct cfg_group *grp, struct
         return bld_guest_run(gs, (const char *[]){"groupadd", grp->name, NULL}, err);
 }
 
-int bld_groups_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int groups_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         for (size_t i = 0; i < os->n_groups; i++) {
                 int r = apply_group(gs, &os->groups[i], err);
                 if (r < 0)
@@ -318,8 +319,9 @@ static int apply_user(struct bld_guest *gs, const struct cfg_user *u, struct pxf
         return r;
 }
 
-int bld_users_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int users_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         for (size_t i = 0; i < os->n_users; i++) {
                 int r = apply_user(gs, &os->users[i], err);
                 if (r < 0)
@@ -327,3 +329,16 @@ int bld_users_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_er
         }
         return 0;
 }
+
+static bool groups_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.n_groups > 0;
+}
+
+static bool users_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.n_users > 0;
+}
+
+const struct bld_step bld_step_groups = {"groups", groups_wanted, groups_apply};
+const struct bld_step bld_step_users = {"users", users_wanted, users_apply};

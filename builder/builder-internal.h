@@ -72,22 +72,28 @@ int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err
 
 /* ---- customization steps (one file each area) ----------------------------------- */
 
-int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
-bool bld_packages_wanted(const struct cfg_packages *p);
-int bld_hostname_apply(struct bld_guest *gs, const char *hostname, struct pxf_error *err);
-int bld_groups_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_users_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_dirs_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_files_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_services_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_modules_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err);
-int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err);
-/* Rebuilds the initramfs when it holds one of the configured modules, so their
- * blacklist and options apply from early boot too. */
-int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *os,
-                                     struct pxf_error *err);
-int bld_scripts_run(struct bld_guest *gs, const struct cfg_script *scripts, size_t n,
-                    const char *kind, struct pxf_error *err);
+/* One customization step: whether the config asks anything of it, and applying it to
+ * the open image (0 or a negative errno with err filled, prefixed with the config key). */
+struct bld_step {
+        const char *name; /* on the progress line */
+        bool (*wanted)(const struct cfg_config *cfg);
+        int (*apply)(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
+};
+
+extern const struct bld_step bld_step_packages;         /* packages.c */
+extern const struct bld_step bld_step_hostname;         /* system.c */
+extern const struct bld_step bld_step_groups;           /* accounts.c */
+extern const struct bld_step bld_step_users;            /* accounts.c */
+extern const struct bld_step bld_step_dirs;             /* files.c */
+extern const struct bld_step bld_step_files;            /* files.c */
+extern const struct bld_step bld_step_services;         /* system.c */
+extern const struct bld_step bld_step_modules;          /* system.c, with the initramfs */
+extern const struct bld_step bld_step_cmdline;          /* system.c */
+extern const struct bld_step bld_step_post_scripts;     /* scripts.c */
+extern const struct bld_step bld_step_finalize_scripts; /* scripts.c */
+
+/* Whether the packages step runs (it needs the network in the appliance). */
+bool bld_packages_wanted(const struct cfg_config *cfg);
 
 /* Pure helpers, unit-tested. */
 /* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */

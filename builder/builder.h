@@ -1,10 +1,15 @@
 /* builder: turns an input disk image and a configuration into a customized image.
  *
  * The builder opens the image through the libguestfs C API (never by mounting guest file
- * systems on the host), applies the `os` and `scripts` sections of the configuration in a
- * fixed order, and writes the result in the requested disk format. It owns a private work
- * directory under the build dir for the duration of a run and removes it afterwards; the
- * output path only ever receives a complete file, by rename.
+ * systems on the host; guest programs such as apt run inside the appliance), applies the
+ * `os` and `scripts` sections of the configuration in a fixed order (the reference tool's),
+ * and then writes one of:
+ *   - a disk image (raw, qcow2, vhd, vhd-fixed, vhdx), converted by qemu-img;
+ *   - a live output (iso, pxe-dir, pxe-tar): the root tree is exported from the appliance
+ *     into the work directory and handed to the artifacts module (artifacts/artifacts.h),
+ *     which makes the boot artifacts from it on the host.
+ * It owns a private work directory under the build dir for the duration of a run and
+ * removes it afterwards; the output path only ever receives a complete result, by rename.
  *
  * bld_run() does the work in a child process in its own process group, so that a signal
  * or a crash while reading an untrusted image cannot leave half-written files behind: the

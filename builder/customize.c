@@ -8,115 +8,11 @@
 #include "builder/builder-internal.h"
 #include "builder/run-internal.h"
 
-struct step {
-        const char *name;
-        bool (*wanted)(const struct cfg_config *cfg);
-        int (*run)(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
-};
-
-static bool want_packages(const struct cfg_config *c)
-{
-        return bld_packages_wanted(&c->os.packages);
-}
-static bool want_hostname(const struct cfg_config *c)
-{
-        return c->os.hostname != NULL;
-}
-static bool want_groups(const struct cfg_config *c)
-{
-        return c->os.n_groups > 0;
-}
-static bool want_users(const struct cfg_config *c)
-{
-        return c->os.n_users > 0;
-}
-static bool want_dirs(const struct cfg_config *c)
-{
-        return c->os.n_additional_dirs > 0;
-}
-static bool want_files(const struct cfg_config *c)
-{
-        return c->os.n_additional_files > 0;
-}
-static bool want_services(const struct cfg_config *c)
-{
-        return c->os.services_enable || c->os.services_disable;
-}
-static bool want_modules(const struct cfg_config *c)
-{
-        return c->os.n_modules > 0;
-}
-static bool want_cmdline(const struct cfg_config *c)
-{
-        return c->os.extra_command_line != NULL;
-}
-static bool want_post(const struct cfg_config *c)
-{
-        return c->n_post_customization > 0;
-}
-static bool want_finalize(const struct cfg_config *c)
-{
-        return c->n_finalize_customization > 0;
-}
-
-static int run_hostname(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_hostname_apply(gs, c->os.hostname, e);
-}
-static int run_groups(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_groups_apply(gs, &c->os, e);
-}
-static int run_users(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_users_apply(gs, &c->os, e);
-}
-static int run_dirs(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_dirs_apply(gs, &c->os, e);
-}
-static int run_files(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_files_apply(gs, &c->os, e);
-}
-static int run_services(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_services_apply(gs, &c->os, e);
-}
-static int run_modules(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        int r = bld_modules_apply(gs, &c->os, e);
-
-        return r < 0 ? r : bld_initramfs_update_for_modules(gs, &c->os, e);
-}
-static int run_cmdline(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_cmdline_apply(gs, c->os.extra_command_line, e);
-}
-static int run_post(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_scripts_run(gs, c->post_customization, c->n_post_customization,
-                               "postCustomization", e);
-}
-static int run_finalize(struct bld_guest *gs, const struct cfg_config *c, struct pxf_error *e)
-{
-        return bld_scripts_run(gs, c->finalize_customization, c->n_finalize_customization,
-                               "finalizeCustomization", e);
-}
-
 /* The order the reference tool documents, which existing configs rely on. */
-static const struct step steps[] = {
-    {"packages", want_packages, bld_packages_apply},
-    {"hostname", want_hostname, run_hostname},
-    {"groups", want_groups, run_groups},
-    {"users", want_users, run_users},
-    {"additional directories", want_dirs, run_dirs},
-    {"additional files", want_files, run_files},
-    {"services", want_services, run_services},
-    {"kernel modules", want_modules, run_modules},
-    {"kernel command line", want_cmdline, run_cmdline},
-    {"postCustomization scripts", want_post, run_post},
-    {"finalizeCustomization scripts", want_finalize, run_finalize},
+static const struct bld_step *const steps[] = {
+    &bld_step_packages, &bld_step_hostname,     &bld_step_groups,           &bld_step_users,
+    &bld_step_dirs,     &bld_step_files,        &bld_step_services,         &bld_step_modules,
+    &bld_step_cmdline,  &bld_step_post_scripts, &bld_step_finalize_scripts,
 };
 
 static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format)
@@ -125,7 +21,7 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
         unsigned n = cfg_image_format_is_disk(format) ? 3 : 4;
 
         for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++)
-                n += steps[i].wanted(cfg);
+                n += steps[i]->wanted(cfg);
         return n;
 }
 
@@ -138,7 +34,7 @@ static int open_guest(const struct bld_job *job, struct bld_guest *gs, struct px
             .format = "qcow2",
             .image_name = job->image,
             .tmpdir = job->work_dir,
-            .network = bld_packages_wanted(&cfg->os.packages) || cfg->n_post_customization > 0 ||
+            .network = bld_packages_wanted(cfg) || cfg->n_post_customization > 0 ||
                        cfg->n_finalize_customization > 0,
         };
         int r = bld_detect_disk_format(job->image, &fmt, err);
@@ -159,10 +55,10 @@ static int apply_steps(struct bld_guest *gs, const struct cfg_config *cfg,
 {
         for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++) {
                 int r;
-                if (!steps[i].wanted(cfg))
+                if (!steps[i]->wanted(cfg))
                         continue;
-                bld_progress_begin(prog, steps[i].name);
-                r = bld_progress_end(prog, steps[i].run(gs, cfg, err));
+                bld_progress_begin(prog, steps[i]->name);
+                r = bld_progress_end(prog, steps[i]->apply(gs, cfg, err));
                 if (r < 0)
                         return r;
         }

@@ -39,8 +39,9 @@ static int copy_file(struct bld_guest *gs, const struct cfg_file *f, struct pxf_
         return bld_guest_upload(gs, f->source, f->destination, mode, err);
 }
 
-int bld_files_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int files_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         for (size_t i = 0; i < os->n_additional_files; i++) {
                 const struct cfg_file *f = &os->additional_files[i];
                 int r = copy_file(gs, f, err);
@@ -126,8 +127,9 @@ static int copy_tree(struct bld_guest *gs, const struct cfg_dir *d, const char *
         return r;
 }
 
-int bld_dirs_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int dirs_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         for (size_t i = 0; i < os->n_additional_dirs; i++) {
                 const struct cfg_dir *d = &os->additional_dirs[i];
                 int r = ensure_parent(gs, d->destination, err);
@@ -139,3 +141,16 @@ int bld_dirs_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_err
         }
         return 0;
 }
+
+static bool dirs_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.n_additional_dirs > 0;
+}
+
+static bool files_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.n_additional_files > 0;
+}
+
+const struct bld_step bld_step_dirs = {"additional directories", dirs_wanted, dirs_apply};
+const struct bld_step bld_step_files = {"additional files", files_wanted, files_apply};

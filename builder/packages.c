@@ -131,7 +131,7 @@ static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
         return r;
 }
 
-int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+static int packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         const struct pkg_commands *pm = &package_managers[gs->pkg];
         bool own_policy = false;
@@ -153,8 +153,12 @@ int bld_packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struc
         return r;
 }
 
-bool bld_packages_wanted(const struct cfg_packages *p)
+bool bld_packages_wanted(const struct cfg_config *cfg)
 {
+        const struct cfg_packages *p = &cfg->os.packages;
+
         return p->update_existing || p->install || p->remove || p->update || p->install_lists ||
                p->remove_lists || p->update_lists;
 }
+
+const struct bld_step bld_step_packages = {"packages", bld_packages_wanted, packages_apply};

@@ -40,8 +40,8 @@ static int run_one(struct bld_guest *gs, const struct cfg_script *s, const char 
         return bld_guest_run(gs, argv, err);
 }
 
-int bld_scripts_run(struct bld_guest *gs, const struct cfg_script *scripts, size_t n,
-                    const char *kind, struct pxf_error *err)
+static int run_scripts(struct bld_guest *gs, const struct cfg_script *scripts, size_t n,
+                       const char *kind, struct pxf_error *err)
 {
         int r = bld_guest_mkdir_p(gs, SCRIPT_DIR, 0700, err);
 
@@ -62,3 +62,30 @@ int bld_scripts_run(struct bld_guest *gs, const struct cfg_script *scripts, size
                 (void)guestfs_rm_rf(gs->g, SCRIPT_DIR);
         return r;
 }
+
+static int post_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        return run_scripts(gs, cfg->post_customization, cfg->n_post_customization,
+                           "postCustomization", err);
+}
+
+static int finalize_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        return run_scripts(gs, cfg->finalize_customization, cfg->n_finalize_customization,
+                           "finalizeCustomization", err);
+}
+
+static bool post_wanted(const struct cfg_config *cfg)
+{
+        return cfg->n_post_customization > 0;
+}
+
+static bool finalize_wanted(const struct cfg_config *cfg)
+{
+        return cfg->n_finalize_customization > 0;
+}
+
+const struct bld_step bld_step_post_scripts = {"postCustomization scripts", post_wanted,
+                                               post_apply};
+const struct bld_step bld_step_finalize_scripts = {"finalizeCustomization scripts", finalize_wanted,
+                                                   finalize_apply};

@@ -54,8 +54,9 @@ char *bld_hosts_with_hostname(const char *hosts, const char *hostname)
         return out;
 }
 
-int bld_hostname_apply(struct bld_guest *gs, const char *hostname, struct pxf_error *err)
+static int hostname_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const char *hostname = cfg->os.hostname;
         _cleanup_free_ char *line = pxf_asprintf("%s\n", hostname);
         _cleanup_free_ char *hosts = NULL, *updated = NULL;
         int r = bld_guest_write(gs, "/etc/hostname", line, strlen(line), 0644, err);
@@ -82,8 +83,9 @@ static int systemctl_each(struct bld_guest *gs, const char *verb, char *const *u
         return 0;
 }
 
-int bld_services_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int services_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         int r = systemctl_each(gs, "enable", os->services_enable, err);
 
         return r < 0 ? r : systemctl_each(gs, "disable", os->services_disable, err);
@@ -156,8 +158,9 @@ static int unblacklist(struct bld_guest *gs, const char *name, struct pxf_error 
         return 0;
 }
 
-int bld_modules_apply(struct bld_guest *gs, const struct cfg_os *os, struct pxf_error *err)
+static int modules_write(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        const struct cfg_os *os = &cfg->os;
         _cleanup_free_ char *modprobe = bld_modprobe_conf(os->modules, os->n_modules);
         _cleanup_free_ char *load = bld_modules_load_conf(os->modules, os->n_modules);
         int r = 0;
@@ -232,8 +235,9 @@ static int cmdline_grubby(struct bld_guest *gs, char *const *args, struct pxf_er
         return bld_guest_run(gs, (const char *[]){"grubby", "--update-kernel=ALL", opt, NULL}, err);
 }
 
-int bld_cmdline_apply(struct bld_guest *gs, char *const *args, struct pxf_error *err)
+static int cmdline_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
+        char *const *args = cfg->os.extra_command_line;
         int r =
             gs->pkg == BLD_PKG_APT ? cmdline_debian(gs, args, err) : cmdline_grubby(gs, args, err);
 
@@ -305,8 +309,8 @@ static int debian_initramfs_needs_update(struct bld_guest *gs, const struct cfg_
         return r;
 }
 
-int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *os,
-                                     struct pxf_error *err)
+static int initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *os,
+                                        struct pxf_error *err)
 {
         bool needed = true;
         int r = 0;
@@ -328,3 +332,37 @@ int bld_initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_os *
         return bld_guest_run(gs, (const char *[]){"dracut", "--regenerate-all", "--force", NULL},
                              err);
 }
+
+/* The module files, then the image's initramfs if it holds one of the modules, so the
+ * early boot sees the options and the blacklist too. */
+static int modules_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        int r = modules_write(gs, cfg, err);
+
+        return r < 0 ? r : initramfs_update_for_modules(gs, &cfg->os, err);
+}
+
+static bool hostname_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.hostname != NULL;
+}
+
+static bool services_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.services_enable || cfg->os.services_disable;
+}
+
+static bool modules_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.n_modules > 0;
+}
+
+static bool cmdline_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.extra_command_line != NULL;
+}
+
+const struct bld_step bld_step_hostname = {"hostname", hostname_wanted, hostname_apply};
+const struct bld_step bld_step_services = {"services", services_wanted, services_apply};
+const struct bld_step bld_step_modules = {"kernel modules", modules_wanted, modules_apply};
+const struct bld_step bld_step_cmdline = {"kernel command line", cmdline_wanted, cmdline_apply};
