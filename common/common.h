@@ -8,18 +8,23 @@
  *   - pxf_spawn_run() and pxf_spawn_start() (waiting and non-waiting), the only ways
  *     pxeforge starts an external program: explicit argv, explicit environment, never a
  *     shell;
- *   - small file-system helpers (bounded file reads, mkdir -p, rm -rf, atomic rename).
+ *   - pxf_child_*: a supervised child on a libevent loop (exit through a pidfd, stderr
+ *     relayed with escaping and a rate limit, restart with backoff, SIGTERM then SIGKILL);
+ *   - small file-system helpers (bounded file reads, mkdir -p, rm -rf, atomic rename,
+ *     pxf_open_beneath for files a server opens for a peer), a log rate limiter.
  *
  * Functions return 0 (or a positive count) on success and a negative errno on failure.
  */
 #pragma once
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -112,6 +117,24 @@ int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
 /* Monotonic clock in microseconds, for step durations. */
 uint64_t pxf_now_usec(void);
 
+/* A cap on log lines per second, for lines a peer or a child can cause at any rate: at
+ * most per_second pass in each one-second window; the others are counted. Zero-initialize
+ * with per_second set. */
+struct pxf_rate_limit {
+        unsigned per_second;
+        uint64_t window_usec;
+        unsigned used;
+        uint64_t held_back;
+};
+/* Whether one more line may be logged at now. When a new window starts, *ret_held_back
+ * receives how many lines the last one held back (else 0), for one line that says so. */
+bool pxf_rate_limit_take(struct pxf_rate_limit *rl, uint64_t now, uint64_t *ret_held_back);
+/* The count held back in the current window, which starts again empty (at exit). */
+uint64_t pxf_rate_limit_flush(struct pxf_rate_limit *rl);
+
+/* Milliseconds as a struct timeval, for libevent's timers. */
+struct timeval pxf_timeval_from_ms(uint64_t ms);
+
 /* ---- spawning --------------------------------------------------------------------- */
 
 #define PXF_SPAWN_STDERR_TAIL 2048
@@ -201,3 +224,70 @@ int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st);
 /* Whether root can be served by pxf_open_beneath: it is a folder, and the kernel has
  * openat2 (Linux 5.6). 0 or a negative errno. */
 int pxf_check_beneath(const char *root);
+
+/* ---- supervised children (on a libevent loop) --------------------------------------- */
+
+struct event_base;
+struct pxf_child;
+
+#define PXF_CHILD_LINE_MAX               4096 /* a longer line is cut */
+#define PXF_CHILD_FOREIGN_LINE_MAX       512  /* a longer line of a foreign child is cut */
+#define PXF_CHILD_LINES_PER_SECOND       50   /* of a foreign child at info; the rest debug */
+#define PXF_CHILD_BACKOFF_MS_DEFAULT     1000 /* first restart delay, doubled each time */
+#define PXF_CHILD_BACKOFF_MAX_MS_DEFAULT 30000
+#define PXF_CHILD_STABLE_MS              60000 /* a run at least this long resets the backoff */
+#define PXF_CHILD_GRACE_MS_DEFAULT       10000 /* SIGTERM to SIGKILL when stopping */
+
+/* How a child's stderr reaches our log, line by line. */
+enum pxf_child_output {
+        /* One of pxeforge's own programs: its lines already say "pxeforge: ..." and pass
+         * through as they are. */
+        PXF_CHILD_OUTPUT_OURS,
+        /* Another program (dnsmasq): each line escaped (control bytes, non-ASCII and '\\' as
+         * \\xNN), cut at PXF_CHILD_FOREIGN_LINE_MAX ("..."), logged as "NAME: line" at info, at
+         * most PXF_CHILD_LINES_PER_SECOND a second; the rest at debug, with a count at info. */
+        PXF_CHILD_OUTPUT_FOREIGN,
+};
+
+struct pxf_child_opts {
+        const char *name;                   /* in log lines: "dnsmasq", "pxeforge-server" */
+        const char *const *argv;            /* copied */
+        const struct pxf_spawn_opts *spawn; /* NULL: defaults; pass_fds copied */
+        enum pxf_child_output output;
+        /* Restart it whenever it exits, after a delay that starts at backoff_ms and doubles
+         * up to backoff_max_ms (0: the defaults); a run of PXF_CHILD_STABLE_MS resets it. */
+        bool restart;
+        unsigned backoff_ms, backoff_max_ms;
+        unsigned grace_ms; /* 0: PXF_CHILD_GRACE_MS_DEFAULT */
+        /* Each line of a foreign child's output, escaped, before it is logged (or NULL). */
+        void (*on_line)(const char *line, void *userdata);
+        /* After it exited and was reaped (and, with restart, the restart is scheduled). The
+         * callback may free the child. NULL: only the log line. */
+        void (*on_exit)(struct pxf_child *c, const siginfo_t *si, void *userdata);
+        void *userdata;
+};
+
+struct pxf_child_stats {
+        pid_t pid;         /* the running process; 0 while it waits to restart */
+        unsigned restarts; /* processes started after the first */
+        unsigned log_lines;
+};
+
+/* Starts the child and watches it on base: its exit through a pidfd (no SIGCHLD), its
+ * stderr through a pipe. Returns 0 with *ret running, or a negative errno with err filled;
+ * a child that cannot be watched is killed, never left behind. */
+int pxf_child_start(struct event_base *base, const struct pxf_child_opts *o, struct pxf_child **ret,
+                    struct pxf_error *err);
+/* Before the loop runs: waits up to timeout_ms for a line of the child that contains
+ * ready, or for its exit, handling only this child's output. 0 when the line came (or
+ * the time ran out with the child running); -ECHILD when it exited, with err saying how
+ * and its last line. */
+int pxf_child_wait_ready(struct pxf_child *c, const char *ready, unsigned timeout_ms,
+                         struct pxf_error *err);
+/* The last line of its output as logged (escaped), "" if none. */
+const char *pxf_child_last_line(const struct pxf_child *c);
+void pxf_child_get_stats(const struct pxf_child *c, struct pxf_child_stats *ret);
+/* Stops it (SIGTERM, SIGKILL after grace_ms; waits on its pidfd, never longer), reaps it
+ * after reading its last words, frees it. on_exit is not called. Accepts NULL; returns
+ * NULL. */
+struct pxf_child *pxf_child_free(struct pxf_child *c);

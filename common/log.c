@@ -82,3 +82,27 @@ uint64_t pxf_now_usec(void)
         (void)clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+bool pxf_rate_limit_take(struct pxf_rate_limit *rl, uint64_t now, uint64_t *ret_held_back)
+{
+        *ret_held_back = 0;
+        if (now - rl->window_usec >= 1000000) {
+                *ret_held_back = pxf_rate_limit_flush(rl);
+                rl->window_usec = now;
+        }
+        if (rl->used < rl->per_second) {
+                rl->used++;
+                return true;
+        }
+        rl->held_back++;
+        return false;
+}
+
+uint64_t pxf_rate_limit_flush(struct pxf_rate_limit *rl)
+{
+        uint64_t held_back = rl->held_back;
+
+        rl->used = 0;
+        rl->held_back = 0;
+        return held_back;
+}

@@ -65,3 +65,9 @@ void pxf_strv_free(char **v)
                 free(v[i]);
         free(v);
 }
+
+struct timeval pxf_timeval_from_ms(uint64_t ms)
+{
+        return (struct timeval){.tv_sec = (time_t)(ms / 1000),
+                                .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
+}

@@ -37,7 +37,7 @@ struct dhcp_supervisor;
 #define DHCP_BOOT_FILE_MAX          127u /* the BOOTP file field holds 128 bytes with the NUL */
 #define DHCP_PATH_MAX               1024u
 #define DHCP_DNSMASQ_SEARCH_PATH    "/usr/sbin:/usr/bin:/sbin:/bin"
-#define DHCP_LOG_LINE_MAX           512u /* longer dnsmasq lines are cut, marked with "..." */
+#define DHCP_LOG_LINE_MAX           PXF_CHILD_FOREIGN_LINE_MAX /* longer lines: cut, "..." */
 #define DHCP_BACKOFF_MS_DEFAULT     1000u
 #define DHCP_BACKOFF_MAX_MS_DEFAULT 30000u
 #define DHCP_GRACE_MS_DEFAULT       5000u

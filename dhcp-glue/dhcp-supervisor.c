@@ -16,29 +16,9 @@
 
 #include "dhcp-glue/dhcp-glue.h"
 
-#define LOG_PER_SECOND   50 /* dnsmasq lines at info; the rest go to debug, counted */
-#define STABLE_USEC      (60ull * 1000000) /* a run this long resets the backoff */
-#define ESCAPED_LINE_MAX (DHCP_LOG_LINE_MAX * 4 + 4)
-
 struct dhcp_supervisor {
-        struct event_base *base;
-        char *dnsmasq, *config_path, *interface, *user;
-        unsigned backoff_ms, backoff_max_ms, grace_ms, settle_ms, next_backoff_ms;
-
-        pid_t pid;
-        int pidfd, errfd;
-        struct event *exit_ev, *err_ev, *restart_ev;
-        uint64_t started_usec;
-        bool saw_started;
-
-        char line[DHCP_LOG_LINE_MAX];
-        size_t line_len;
-        bool line_cut;
-        char last_line[ESCAPED_LINE_MAX];
-
-        uint64_t window_usec;
-        unsigned window_lines, held_back;
-        unsigned restarts, log_lines;
+        char *dnsmasq, *config_path;
+        struct pxf_child *child;
 };
 
 /* ---- pre-flight checks ------------------------------------------------------------ */
@@ -221,280 +201,46 @@ static int test_config(const struct dhcp_supervisor *s, struct pxf_error *err)
         return r;
 }
 
-/* ---- dnsmasq's output -------------------------------------------------------------- */
-
-static void escape_line(const char *in, size_t n, char *out, size_t size)
-{
-        size_t o = 0;
-
-        for (size_t i = 0; i < n && o + 5 < size; i++) {
-                unsigned char ch = (unsigned char)in[i];
-                if (ch < 0x20 || ch >= 0x7f || ch == '\\')
-                        o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
-                else
-                        out[o++] = (char)ch;
-        }
-        out[o] = '\0';
-}
-
-static void report_held_back(struct dhcp_supervisor *s)
-{
-        if (s->held_back)
-                log_info("dnsmasq: %u more lines went to the debug log", s->held_back);
-        s->held_back = 0;
-}
-
-/* At most LOG_PER_SECOND lines a second at info: a PXE storm must not flood the log. */
-static bool rate_ok(struct dhcp_supervisor *s)
-{
-        uint64_t now = pxf_now_usec();
-
-        if (now - s->window_usec >= 1000000) {
-                report_held_back(s);
-                s->window_usec = now;
-                s->window_lines = 0;
-        }
-        if (s->window_lines < LOG_PER_SECOND) {
-                s->window_lines++;
-                return true;
-        }
-        s->held_back++;
-        return false;
-}
-
-static void emit_line(struct dhcp_supervisor *s)
-{
-        if (s->line_len == 0 && !s->line_cut)
-                return;
-        escape_line(s->line, s->line_len, s->last_line, sizeof s->last_line);
-        if (s->line_cut) {
-                size_t len = strlen(s->last_line);
-                (void)snprintf(s->last_line + len, sizeof s->last_line - len, "...");
-        }
-        if (strstr(s->last_line, "started, version"))
-                s->saw_started = true;
-        s->log_lines++;
-        pxf_log(rate_ok(s) ? PXF_LOG_INFO : PXF_LOG_DEBUG, "dnsmasq: %s", s->last_line);
-        s->line_len = 0;
-        s->line_cut = false;
-}
-
-static void add_output(struct dhcp_supervisor *s, const char *data, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (data[i] == '\n')
-                        emit_line(s);
-                else if (s->line_len < sizeof s->line)
-                        s->line[s->line_len++] = data[i];
-                else
-                        s->line_cut = true;
-        }
-}
-
-/* Reads what is there; returns false at EOF or on an error. */
-static bool read_output(struct dhcp_supervisor *s)
-{
-        char buf[4096];
-
-        for (;;) {
-                ssize_t n = read(s->errfd, buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return true;
-                if (n <= 0) {
-                        emit_line(s); /* a last line without a newline */
-                        return false;
-                }
-                add_output(s, buf, (size_t)n);
-        }
-}
-
-static void on_output(evutil_socket_t fd, short what, void *userdata)
-{
-        struct dhcp_supervisor *s = userdata;
-
-        (void)fd;
-        (void)what;
-        if (!read_output(s))
-                (void)event_del(s->err_ev);
-}
-
 /* ---- the child ---------------------------------------------------------------------- */
 
-static void describe_status(const siginfo_t *si, char *buf, size_t size)
-{
-        if (si->si_code == CLD_EXITED)
-                (void)snprintf(buf, size, "exited with status %d", si->si_status);
-        else
-                (void)snprintf(buf, size, "was killed by signal %d (%s)", si->si_status,
-                               strsignal(si->si_status));
-}
-
-static void close_child(struct dhcp_supervisor *s)
-{
-        if (s->exit_ev)
-                event_free(s->exit_ev);
-        if (s->err_ev)
-                event_free(s->err_ev);
-        s->exit_ev = s->err_ev = NULL;
-        if (s->pidfd >= 0)
-                (void)close(s->pidfd);
-        if (s->errfd >= 0)
-                (void)close(s->errfd);
-        s->pidfd = s->errfd = -1;
-        s->pid = 0;
-}
-
-/* Reaps the child (it has exited: its pidfd was readable), after reading its last words. */
-static void reap(struct dhcp_supervisor *s, siginfo_t *ret)
-{
-        memset(ret, 0, sizeof *ret);
-        while (read_output(s))
-                if (poll(&(struct pollfd){.fd = s->errfd, .events = POLLIN}, 1, 100) <= 0)
-                        break;
-        report_held_back(s);
-        while (waitid(P_PIDFD, (id_t)s->pidfd, ret, WEXITED) < 0 && errno == EINTR)
-                ;
-        close_child(s);
-}
-
-static void on_exit_event(evutil_socket_t fd, short what, void *userdata);
-
-static int spawn_child(struct dhcp_supervisor *s, struct pxf_error *err)
+/* Starts dnsmasq as a supervised child and waits up to settle_ms for it to start serving
+ * or to fail, so the common start-up failures (port 67, a missing user, a bad lease file)
+ * reach the caller as an error, not a restart loop. */
+static int start_dnsmasq(struct dhcp_supervisor *s, struct event_base *base,
+                         const struct dhcp_supervisor_opts *o, struct pxf_error *err)
 {
         _cleanup_free_ char *conf = pxf_asprintf("--conf-file=%s", s->config_path);
-        _cleanup_free_ char *user = s->user ? pxf_asprintf("--user=%s", s->user) : NULL;
+        _cleanup_free_ char *user = o->user ? pxf_asprintf("--user=%s", o->user) : NULL;
         const char *argv[] = {
             s->dnsmasq, "--keep-in-foreground", "--log-facility=-", "--pid-file", conf, user, NULL};
-        int r = pxf_spawn_start(argv, NULL, &s->pid, &s->errfd, err);
+        const struct pxf_child_opts child = {
+            .name = "dnsmasq",
+            .argv = argv,
+            .output = PXF_CHILD_OUTPUT_FOREIGN,
+            .restart = true,
+            .backoff_ms = o->backoff_ms ? o->backoff_ms : DHCP_BACKOFF_MS_DEFAULT,
+            .backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : DHCP_BACKOFF_MAX_MS_DEFAULT,
+            .grace_ms = o->grace_ms ? o->grace_ms : DHCP_GRACE_MS_DEFAULT,
+        };
+        const char *last;
+        int r = pxf_child_start(base, &child, &s->child, err);
 
         if (r < 0)
                 return r;
-        s->started_usec = pxf_now_usec();
-        s->saw_started = false;
-        s->last_line[0] = '\0';
-        s->pidfd = pidfd_open(s->pid, 0);
-        if (s->pidfd < 0)
-                r = pxf_error_set(err, -errno, "pidfd_open: %m");
-        if (r == 0) {
-                s->exit_ev = event_new(s->base, s->pidfd, EV_READ, on_exit_event, s);
-                s->err_ev = event_new(s->base, s->errfd, EV_READ | EV_PERSIST, on_output, s);
-        }
-        if (r == 0 && (!s->exit_ev || !s->err_ev || event_add(s->exit_ev, NULL) < 0 ||
-                       event_add(s->err_ev, NULL) < 0))
-                r = pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq on the event loop");
-        if (r < 0) {
-                /* A child we cannot watch is not left behind. */
-                (void)kill(s->pid, SIGKILL);
-                (void)waitpid(s->pid, NULL, 0);
-                close_child(s);
-                return r;
-        }
-        log_info("dhcp: dnsmasq started (pid %d)", (int)s->pid);
-        return 0;
-}
-
-static void schedule_restart(struct dhcp_supervisor *s)
-{
-        struct timeval tv = {.tv_sec = s->next_backoff_ms / 1000,
-                             .tv_usec = (s->next_backoff_ms % 1000) * 1000};
-
-        (void)evtimer_add(s->restart_ev, &tv);
-        s->next_backoff_ms =
-            s->next_backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->next_backoff_ms * 2;
-}
-
-static void on_exit_event(evutil_socket_t fd, short what, void *userdata)
-{
-        struct dhcp_supervisor *s = userdata;
-        uint64_t ran = pxf_now_usec() - s->started_usec;
-        char status[96], last[ESCAPED_LINE_MAX];
-        siginfo_t si;
-
-        (void)fd;
-        (void)what;
-        reap(s, &si);
-        describe_status(&si, status, sizeof status);
-        (void)snprintf(last, sizeof last, "%s", s->last_line);
-        if (ran >= STABLE_USEC)
-                s->next_backoff_ms = s->backoff_ms;
-        log_error("dhcp: dnsmasq %s after %.1f s%s%s%s; restarting it in %.1f s", status,
-                  (double)ran / 1e6, last[0] ? " (its last line: \"" : "", last,
-                  last[0] ? "\")" : "", s->next_backoff_ms / 1000.0);
-        schedule_restart(s);
-}
-
-static void on_restart(evutil_socket_t fd, short what, void *userdata)
-{
-        struct dhcp_supervisor *s = userdata;
-        struct pxf_error err = {0};
-
-        (void)fd;
-        (void)what;
-        s->restarts++;
-        if (spawn_child(s, &err) < 0) {
-                log_error("dhcp: cannot restart dnsmasq: %s; trying again in %.1f s", err.msg,
-                          s->next_backoff_ms / 1000.0);
-                schedule_restart(s);
-        }
-}
-
-/* Waits up to settle_ms for "started" or an exit, so the common start-up failures (port
- * 67, a missing user, a bad lease file) reach the caller as an error, not a restart loop. */
-static int settle(struct dhcp_supervisor *s, struct pxf_error *err)
-{
-        uint64_t deadline = pxf_now_usec() + (uint64_t)s->settle_ms * 1000;
-        bool eof = false;
-        char status[96];
-        siginfo_t si;
-
-        while (!s->saw_started && pxf_now_usec() < deadline) {
-                struct pollfd p[2] = {{.fd = s->pidfd, .events = POLLIN},
-                                      {.fd = eof ? -1 : s->errfd, .events = POLLIN}};
-                int ms = (int)((deadline - pxf_now_usec()) / 1000) + 1;
-                if (poll(p, 2, ms) < 0 && errno != EINTR)
-                        return pxf_error_set(err, -errno, "poll: %m");
-                if (p[1].revents)
-                        eof = !read_output(s);
-                if (!(p[0].revents & POLLIN))
-                        continue;
-                reap(s, &si);
-                describe_status(&si, status, sizeof status);
-                if (strstr(s->last_line, "Address already in use") ||
-                    strstr(s->last_line, "Address in use"))
-                        return pxf_error_set(err, -EADDRINUSE,
-                                             "dnsmasq could not bind UDP port 67 (\"%s\"): "
-                                             "another DHCP server runs on this host; find it with "
-                                             "`ss -ulpn sport = :67`",
-                                             s->last_line);
-                return pxf_error_set(err, -ECHILD, "dnsmasq %s at start-up: %s", status,
-                                     s->last_line[0] ? s->last_line : "(no message)");
-        }
-        return 0;
+        r = pxf_child_wait_ready(s->child, "started, version",
+                                 o->settle_ms ? o->settle_ms : DHCP_SETTLE_MS_DEFAULT, err);
+        last = pxf_child_last_line(s->child);
+        if (r == -ECHILD &&
+            (strstr(last, "Address already in use") || strstr(last, "Address in use")))
+                return pxf_error_set(
+                    err, -EADDRINUSE,
+                    "dnsmasq could not bind UDP port 67 (\"%s\"): another DHCP "
+                    "server runs on this host; find it with `ss -ulpn sport = :67`",
+                    last);
+        return r;
 }
 
 /* ---- public ------------------------------------------------------------------------- */
-
-static struct dhcp_supervisor *supervisor_new(struct event_base *base,
-                                              const struct dhcp_supervisor_opts *o)
-{
-        struct dhcp_supervisor *s = pxf_calloc(1, sizeof *s);
-
-        s->base = base;
-        s->pidfd = s->errfd = -1;
-        s->interface = pxf_strdup(o->interface);
-        s->user = o->user ? pxf_strdup(o->user) : NULL;
-        s->backoff_ms = o->backoff_ms ? o->backoff_ms : DHCP_BACKOFF_MS_DEFAULT;
-        s->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : DHCP_BACKOFF_MAX_MS_DEFAULT;
-        s->grace_ms = o->grace_ms ? o->grace_ms : DHCP_GRACE_MS_DEFAULT;
-        s->settle_ms = o->settle_ms ? o->settle_ms : DHCP_SETTLE_MS_DEFAULT;
-        s->next_backoff_ms = s->backoff_ms;
-        s->restart_ev = evtimer_new(base, on_restart, s);
-        if (!s->restart_ev)
-                abort(); /* only out of memory */
-        return s;
-}
 
 static int check_opts(const struct dhcp_supervisor_opts *o, struct pxf_error *err)
 {
@@ -514,7 +260,7 @@ int dhcp_supervisor_start(struct event_base *base, const struct dhcp_supervisor_
         int r = check_opts(o, err);
 
         if (r == 0) {
-                s = supervisor_new(base, o);
+                s = pxf_calloc(1, sizeof *s);
                 r = find_dnsmasq(o->dnsmasq, &s->dnsmasq, err);
         }
         if (r == 0)
@@ -526,9 +272,7 @@ int dhcp_supervisor_start(struct event_base *base, const struct dhcp_supervisor_
         if (r == 0)
                 r = test_config(s, err);
         if (r == 0)
-                r = spawn_child(s, err);
-        if (r == 0)
-                r = settle(s, err);
+                r = start_dnsmasq(s, base, o, err);
         if (r < 0) {
                 dhcp_supervisor_free(s);
                 return r;
@@ -539,37 +283,23 @@ int dhcp_supervisor_start(struct event_base *base, const struct dhcp_supervisor_
 
 void dhcp_supervisor_get_stats(const struct dhcp_supervisor *s, struct dhcp_supervisor_stats *ret)
 {
+        struct pxf_child_stats st;
+
+        pxf_child_get_stats(s->child, &st);
         *ret = (struct dhcp_supervisor_stats){
-            .pid = s->pid, .restarts = s->restarts, .log_lines = s->log_lines};
-}
-
-static void stop_child(struct dhcp_supervisor *s)
-{
-        siginfo_t si;
-
-        if (s->pidfd < 0)
-                return;
-        (void)pidfd_send_signal(s->pidfd, SIGTERM, NULL, 0);
-        if (poll(&(struct pollfd){.fd = s->pidfd, .events = POLLIN}, 1, (int)s->grace_ms) <= 0) {
-                log_warning("dhcp: dnsmasq did not stop within %u ms; killing it", s->grace_ms);
-                (void)pidfd_send_signal(s->pidfd, SIGKILL, NULL, 0);
-        }
-        reap(s, &si);
-        log_info("dhcp: dnsmasq stopped");
+            .pid = st.pid, .restarts = st.restarts, .log_lines = st.log_lines};
 }
 
 struct dhcp_supervisor *dhcp_supervisor_free(struct dhcp_supervisor *s)
 {
         if (!s)
                 return NULL;
-        stop_child(s);
-        close_child(s);
-        if (s->restart_ev)
-                event_free(s->restart_ev);
+        if (s->child) {
+                s->child = pxf_child_free(s->child);
+                log_info("dhcp: dnsmasq stopped");
+        }
         free(s->dnsmasq);
         free(s->config_path);
-        free(s->interface);
-        free(s->user);
         free(s);
         return NULL;
 }

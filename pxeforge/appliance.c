@@ -8,31 +8,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "dhcp-glue/dhcp-glue.h"
 #include "httpd/httpd.h"
 #include "pxeforge/appliance.h"
 #include "tftpd/tftpd.h"
 
-#define SERVER_NAME        "pxeforge-server"
-#define RESTART_MIN_MS     1000u
-#define RESTART_MAX_MS     30000u
-#define STABLE_USEC        (60ull * 1000000) /* a run this long resets the backoff */
-#define STOP_GRACE_SECONDS 10
-#define LINE_MAX_BYTES     4096
-
-/* The pxeforge-server child: restarted with a backoff whenever it dies unasked. */
-struct server_child {
-        struct appliance *app;
-        char *binary;
-        struct appliance_child *child;
-        struct event *restart_ev;
-        unsigned backoff_ms;
-        uint64_t started_usec;
-};
+#define SERVER_NAME "pxeforge-server"
 
 struct appliance {
         const struct appliance_opts *o;
@@ -40,10 +23,10 @@ struct appliance {
         char address[INET_ADDRSTRLEN], netmask[INET_ADDRSTRLEN];
         char *runtime_dir;
         int tftp_fd, http_fd;
-        struct server_child server;
+        char *server_binary;
+        struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
         struct dhcp_supervisor *dhcp;
         struct event *sig_ev[3];
-        bool stopping;
 };
 
 int appliance_interface_ipv4(const char *interface, char *ret, size_t size, char *ret_mask,
@@ -126,185 +109,27 @@ static int find_server(char **ret, struct pxf_error *err)
         return pxf_error_set(err, -ENOENT, SERVER_NAME " not found next to '%s' (reinstall)", self);
 }
 
-/* ---- children on the loop --------------------------------------------------------- */
-
-struct appliance_child {
-        struct event_base *base;
-        pid_t pid;
-        int pidfd, errfd;
-        struct event *exit_ev, *err_ev;
-        appliance_child_exit_fn on_exit;
-        void *userdata;
-        char line[LINE_MAX_BYTES];
-        size_t line_len;
-};
-
-/* Its lines already carry "pxeforge: " (it is one of ours); they pass through as they are. */
-static void child_relay(evutil_socket_t fd, short what, void *arg)
-{
-        struct appliance_child *c = arg;
-        char buf[4096];
-        ssize_t n = read(fd, buf, sizeof buf);
-
-        (void)what;
-        if (n <= 0) {
-                if (c->err_ev && (n == 0 || (errno != EAGAIN && errno != EINTR)))
-                        event_del(c->err_ev);
-                return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-                if (buf[i] != '\n' && c->line_len < sizeof c->line - 1) {
-                        c->line[c->line_len++] = buf[i];
-                        continue;
-                }
-                c->line[c->line_len] = '\0';
-                if (c->line_len)
-                        fprintf(stderr, "%s\n", c->line);
-                c->line_len = 0;
-        }
-}
-
-static void child_free(struct appliance_child *c)
-{
-        if (c->exit_ev)
-                event_free(c->exit_ev);
-        if (c->err_ev) {
-                child_relay(c->errfd, 0, c); /* its last words */
-                event_free(c->err_ev);
-        }
-        if (c->pidfd >= 0)
-                (void)close(c->pidfd);
-        if (c->errfd >= 0)
-                (void)close(c->errfd);
-        free(c);
-}
-
-static void child_exited(evutil_socket_t fd, short what, void *arg)
-{
-        struct appliance_child *c = arg;
-        appliance_child_exit_fn on_exit = c->on_exit;
-        void *userdata = c->userdata;
-        siginfo_t si = {0};
-
-        (void)what;
-        (void)waitid(P_PIDFD, (id_t)fd, &si, WEXITED);
-        child_free(c);
-        on_exit(&si, userdata);
-}
-
-int appliance_child_start(struct event_base *base, const char *const *argv,
-                          const struct pxf_spawn_opts *opts, appliance_child_exit_fn on_exit,
-                          void *userdata, struct appliance_child **ret, struct pxf_error *err)
-{
-        struct appliance_child *c = pxf_calloc(1, sizeof *c);
-        int r = pxf_spawn_start(argv, opts, &c->pid, &c->errfd, err);
-
-        c->pidfd = -1;
-        if (r < 0) {
-                c->errfd = -1;
-                child_free(c);
-                return r;
-        }
-        c->base = base;
-        c->on_exit = on_exit;
-        c->userdata = userdata;
-        c->pidfd = pidfd_open(c->pid, 0);
-        if (c->pidfd < 0) {
-                r = pxf_error_set(err, -errno, "pidfd_open: %m");
-                (void)kill(c->pid, SIGKILL);
-                (void)waitpid(c->pid, NULL, 0);
-                child_free(c);
-                return r;
-        }
-        c->exit_ev = event_new(base, c->pidfd, EV_READ, child_exited, c);
-        c->err_ev = event_new(base, c->errfd, EV_READ | EV_PERSIST, child_relay, c);
-        event_add(c->exit_ev, NULL);
-        event_add(c->err_ev, NULL);
-        *ret = c;
-        return 0;
-}
-
-void appliance_child_stop(struct appliance_child *c, const char *name, int grace_seconds)
-{
-        siginfo_t si = {0};
-
-        if (!c)
-                return;
-        (void)pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-        for (int i = 0; i < grace_seconds * 10 && si.si_pid == 0; i++) {
-                if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0)
-                        break;
-                if (si.si_pid == 0)
-                        (void)usleep(100 * 1000);
-        }
-        if (si.si_pid == 0) {
-                log_warning("%s did not stop in %d s; killing it", name, grace_seconds);
-                (void)pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
-                (void)waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
-        }
-        child_free(c);
-}
-
 /* ---- the server child ------------------------------------------------------------ */
 
-static void server_start(struct server_child *c);
-
-static void server_exited(const siginfo_t *si, void *arg)
+static int server_start(struct appliance *a, struct pxf_error *err)
 {
-        struct server_child *c = arg;
-        struct timeval tv;
-
-        c->child = NULL;
-        if (c->app->stopping)
-                return;
-        if (pxf_now_usec() - c->started_usec > STABLE_USEC)
-                c->backoff_ms = RESTART_MIN_MS;
-        log_warning(SERVER_NAME " %s %d; restarting it in %u ms",
-                    si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
-                    si->si_status, c->backoff_ms);
-        tv = (struct timeval){.tv_sec = c->backoff_ms / 1000,
-                              .tv_usec = c->backoff_ms % 1000 * 1000};
-        c->backoff_ms = c->backoff_ms * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : c->backoff_ms * 2;
-        event_add(c->restart_ev, &tv);
-}
-
-static void server_restart(evutil_socket_t fd, short what, void *arg)
-{
-        (void)fd;
-        (void)what;
-        server_start(arg);
-}
-
-static void server_start(struct server_child *c)
-{
-        const struct appliance *a = c->app;
         const char *user = a->o->user ? a->o->user : APPLIANCE_USER;
         const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
         const int fds[] = {a->tftp_fd, a->http_fd};
-        const char *argv[] = {c->binary,   "--root", a->o->artifacts, "--tftp-fd", "3",
-                              "--http-fd", "4",      "--user",        user,        "--log-level",
-                              level,       NULL};
-        struct pxf_spawn_opts opts = {
+        const char *argv[] = {
+            a->server_binary, "--root", a->o->artifacts, "--tftp-fd", "3", "--http-fd", "4",
+            "--user",         user,     "--log-level",   level,       NULL};
+        const struct pxf_spawn_opts spawn = {
             .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 2};
-        struct pxf_error err = {0};
+        const struct pxf_child_opts child = {
+            .name = SERVER_NAME,
+            .argv = argv,
+            .spawn = &spawn,
+            .output = PXF_CHILD_OUTPUT_OURS,
+            .restart = true,
+        };
 
-        if (appliance_child_start(a->base, argv, &opts, server_exited, c, &c->child, &err) < 0) {
-                log_error("cannot start " SERVER_NAME ": %s", err.msg);
-                event_base_loopexit(a->base, NULL);
-                return;
-        }
-        c->started_usec = pxf_now_usec();
-}
-
-static void server_stop(struct server_child *c)
-{
-        appliance_child_stop(c->child, SERVER_NAME, STOP_GRACE_SECONDS);
-        c->child = NULL;
-        if (c->restart_ev)
-                event_free(c->restart_ev);
-        c->restart_ev = NULL;
-        free(c->binary);
-        c->binary = NULL;
+        return pxf_child_start(a->base, &child, &a->server, err);
 }
 
 /* ---- DHCP -------------------------------------------------------------------------- */
@@ -363,7 +188,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                 return;
         }
         log_info("signal %d: stopping", (int)sig);
-        a->stopping = true;
         event_base_loopexit(a->base, NULL);
 }
 
@@ -410,11 +234,10 @@ static int watch_signals(struct appliance *a, struct pxf_error *err)
 
 static int setup(struct appliance *a, struct pxf_error *err)
 {
-        struct server_child *c = &a->server;
         int r = resolve_address(a, err);
 
         if (r >= 0)
-                r = find_server(&c->binary, err);
+                r = find_server(&a->server_binary, err);
         if (r >= 0 && (r = pxf_mkdir_p(a->runtime_dir, 0700)) < 0)
                 pxf_error_set(err, r, "cannot create '%s': %s", a->runtime_dir, strerror(-r));
         if (r >= 0)
@@ -427,10 +250,10 @@ static int setup(struct appliance *a, struct pxf_error *err)
         r = watch_signals(a, err);
         if (r >= 0 && a->o->dhcp != APPLIANCE_DHCP_OFF)
                 r = start_dhcp(a, err);
+        if (r >= 0)
+                r = server_start(a, err);
         if (r < 0)
                 return r;
-        c->restart_ev = evtimer_new(a->base, server_restart, c);
-        server_start(c);
         log_info("serving '%s' on %s: TFTP port %u, HTTP port %u, DHCP %s", a->o->artifacts,
                  a->address, a->o->tftp_port ? a->o->tftp_port : APPLIANCE_TFTP_PORT,
                  a->o->http_port ? a->o->http_port : APPLIANCE_HTTP_PORT,
@@ -442,8 +265,8 @@ static int setup(struct appliance *a, struct pxf_error *err)
 
 static void teardown(struct appliance *a)
 {
-        a->stopping = true;
-        server_stop(&a->server);
+        a->server = pxf_child_free(a->server);
+        free(a->server_binary);
         a->dhcp = dhcp_supervisor_free(a->dhcp);
         for (size_t i = 0; i < PXF_ELEMENTSOF(a->sig_ev); i++)
                 if (a->sig_ev[i])
@@ -465,11 +288,9 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
             .o = o,
             .tftp_fd = -1,
             .http_fd = -1,
-            .server = {.backoff_ms = RESTART_MIN_MS},
         };
         int r;
 
-        a.server.app = &a;
         a.runtime_dir = o->runtime_dir ? pxf_strdup(o->runtime_dir)
                                        : pxf_asprintf(APPLIANCE_RUNTIME_DIR "/%d", (int)getpid());
         r = setup(&a, err);

@@ -50,18 +50,6 @@ struct appliance_opts {
         void *userdata;
 };
 
-/* A child process on the appliance's loop: its stderr relayed to ours line by line (it is
- * one of pxeforge's own programs), on_exit called once it exited and was reaped (the
- * child is freed by then). */
-struct appliance_child;
-typedef void (*appliance_child_exit_fn)(const siginfo_t *si, void *userdata);
-int appliance_child_start(struct event_base *base, const char *const *argv,
-                          const struct pxf_spawn_opts *opts, appliance_child_exit_fn on_exit,
-                          void *userdata, struct appliance_child **ret, struct pxf_error *err);
-/* SIGTERM, SIGKILL after grace_seconds; reaps and frees it without calling on_exit.
- * Accepts NULL. */
-void appliance_child_stop(struct appliance_child *c, const char *name, int grace_seconds);
-
 /* The path of the running pxeforge executable (for starting its siblings and itself), or
  * -errno with err set. */
 int appliance_self_exe(char **ret, struct pxf_error *err);

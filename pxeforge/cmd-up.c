@@ -22,8 +22,9 @@
 #include "pxeforge/appliance.h"
 #include "pxeforge/commands.h"
 
-#define STATE_ROOT      "/var/lib/pxeforge"
-#define WATCH_SETTLE_MS 1000 /* editors write a file in several steps */
+#define STATE_ROOT       "/var/lib/pxeforge"
+#define WATCH_SETTLE_MS  1000  /* editors write a file in several steps */
+#define REBUILD_GRACE_MS 30000 /* a stopped build removes its work dir and appliance */
 
 static const char usage[] =
     "Usage: pxeforge up --config-file FILE [OPTIONS]\n"
@@ -54,7 +55,7 @@ struct up {
         char *state_dir, *current, *self, *base_url;
         unsigned generation;
         /* the rebuild in progress, and whether another was asked for meanwhile */
-        struct appliance_child *build;
+        struct pxf_child *build;
         char *building;
         bool again;
         int inotify_fd;
@@ -215,10 +216,11 @@ static void remove_old_builds(const struct up *u, const char *keep)
 }
 
 /* The first build, before anything is served: its own loop until the child exits. */
-static void first_build_exited(const siginfo_t *si, void *userdata)
+static void first_build_exited(struct pxf_child *c, const siginfo_t *si, void *userdata)
 {
         int *status = userdata;
 
+        (void)c;
         *status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
 }
 
@@ -228,16 +230,24 @@ static int first_build(struct up *u, struct pxf_error *err)
         _cleanup_strv_free_ char **argv = build_argv(u, dir);
         struct pxf_spawn_opts opts = {.stdout_fd = PXF_SPAWN_INHERIT, .envp = build_env()};
         struct event_base *base = event_base_new();
-        struct appliance_child *child = NULL;
         int status = -1, r;
+        const struct pxf_child_opts child_opts = {
+            .name = "the build",
+            .argv = (const char *const *)argv,
+            .spawn = &opts,
+            .output = PXF_CHILD_OUTPUT_OURS,
+            .on_exit = first_build_exited,
+            .userdata = &status,
+        };
+        struct pxf_child *child = NULL;
 
         if (!base)
                 return pxf_error_set(err, -ENOMEM, "cannot create an event loop");
         log_info("building %s", dir);
-        r = appliance_child_start(base, (const char *const *)argv, &opts, first_build_exited,
-                                  &status, &child, err);
+        r = pxf_child_start(base, &child_opts, &child, err);
         if (r >= 0)
                 (void)event_base_dispatch(base);
+        child = pxf_child_free(child); /* reaped already: this only frees it */
         event_base_free(base);
         if (r >= 0 && status != 0)
                 r = pxf_error_set(err, -ECHILD, "the build failed (status %d); nothing to serve",
@@ -253,13 +263,13 @@ static int first_build(struct up *u, struct pxf_error *err)
 
 static void start_rebuild(struct up *u);
 
-static void rebuild_exited(const siginfo_t *si, void *userdata)
+static void rebuild_exited(struct pxf_child *c, const siginfo_t *si, void *userdata)
 {
         struct up *u = userdata;
         struct pxf_error err = {0};
         bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
 
-        u->build = NULL;
+        u->build = pxf_child_free(c); /* reaped already: this only frees it */
         if (ok && publish(u, u->building, &err) >= 0) {
                 remove_old_builds(u, u->building);
         } else {
@@ -290,8 +300,15 @@ static void start_rebuild(struct up *u)
         u->building = next_build_dir(u);
         argv = build_argv(u, u->building);
         log_info("rebuilding into %s", u->building);
-        if (appliance_child_start(u->base, (const char *const *)argv, &opts, rebuild_exited, u,
-                                  &u->build, &err) < 0) {
+        if (pxf_child_start(u->base,
+                            &(const struct pxf_child_opts){.name = "the rebuild",
+                                                           .argv = (const char *const *)argv,
+                                                           .spawn = &opts,
+                                                           .output = PXF_CHILD_OUTPUT_OURS,
+                                                           .grace_ms = REBUILD_GRACE_MS,
+                                                           .on_exit = rebuild_exited,
+                                                           .userdata = u},
+                            &u->build, &err) < 0) {
                 log_error("cannot start the rebuild: %s", err.msg);
                 free(u->building);
                 u->building = NULL;
@@ -436,7 +453,7 @@ static int resolve_base_url(struct up *u, struct pxf_error *err)
 
 static void up_free(struct up *u)
 {
-        appliance_child_stop(u->build, "the rebuild", 30);
+        u->build = pxf_child_free(u->build);
         if (u->watch_ev)
                 event_free(u->watch_ev);
         if (u->settle_ev)

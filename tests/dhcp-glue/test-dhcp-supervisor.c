@@ -660,7 +660,7 @@ static void restart_after_kill(void **state)
         _cleanup_free_ char *log = capture_log_end(saved, logpath);
         assert_true(restarted(&w));
         assert_true(process_gone(w.old));
-        assert_non_null(strstr(log, "dhcp: dnsmasq was killed by signal 9 (Killed) after"));
+        assert_non_null(strstr(log, "error: dnsmasq was killed by signal 9 (Killed) after"));
         assert_non_null(strstr(log, "restarting it in 0.2 s"));
         assert_non_null(strstr(log, "dnsmasq: dnsmasq[")); /* forwarded lines */
 
