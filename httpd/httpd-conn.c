@@ -91,20 +91,12 @@ static void arm_timer(struct httpd_conn *c, const struct timeval *tv)
 /* Whether a refused request may be logged now (HTTPD_ERROR_LOGS_PER_SEC). */
 static bool error_log_allowed(struct httpd *h, uint64_t now)
 {
-        if (now - h->log_window_usec >= 1000000) {
-                if (h->log_suppressed > 0)
-                        log_info("http: %" PRIu64 " refused requests not logged (rate limit)",
-                                 h->log_suppressed);
-                h->log_window_usec = now;
-                h->log_window_lines = 0;
-                h->log_suppressed = 0;
-        }
-        if (h->log_window_lines >= HTTPD_ERROR_LOGS_PER_SEC) {
-                h->log_suppressed++;
-                return false;
-        }
-        h->log_window_lines++;
-        return true;
+        uint64_t held_back;
+        bool ok = pxf_rate_limit_take(&h->log_rate, now, &held_back);
+
+        if (held_back > 0)
+                log_info("http: %" PRIu64 " refused requests not logged (rate limit)", held_back);
+        return ok;
 }
 
 /* One line per response; "cut" when the connection ended before all of it was sent. */

@@ -44,10 +44,7 @@ struct httpd {
         bool paused_by_cap, paused_by_error;
         struct httpd_conn *conns; /* doubly linked, newest first */
         struct httpd_stats stats;
-        /* Rate limit of refused-request log lines: a one-second window. */
-        uint64_t log_window_usec;
-        unsigned log_window_lines;
-        uint64_t log_suppressed;
+        struct pxf_rate_limit log_rate; /* refused-request log lines */
 };
 
 /* Takes over fd (a connected client socket; closed on failure) and counts the connection

@@ -144,8 +144,7 @@ static void on_accept_error(struct evconnlistener *l, void *userdata)
 
 static struct timeval ms_to_tv(unsigned ms, unsigned def)
 {
-        unsigned v = ms ? ms : def;
-        return (struct timeval){.tv_sec = v / 1000, .tv_usec = (v % 1000) * 1000};
+        return pxf_timeval_from_ms(ms ? ms : def);
 }
 
 static int check_config(const struct httpd_config *cfg, struct pxf_error *err)
@@ -168,6 +167,7 @@ int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct ht
         if (r < 0)
                 return r;
         h = pxf_calloc(1, sizeof *h);
+        h->log_rate.per_second = HTTPD_ERROR_LOGS_PER_SEC;
         h->base = base;
         h->root = pxf_strdup(cfg->root);
         h->max_connections =

@@ -332,7 +332,7 @@ static void on_inotify(evutil_socket_t fd, short what, void *arg)
         struct up *u = arg;
         const char *name = base_name(u->config_path);
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        const struct timeval settle = {.tv_sec = 0, .tv_usec = WATCH_SETTLE_MS * 1000};
+        const struct timeval settle = pxf_timeval_from_ms(WATCH_SETTLE_MS);
         ssize_t n = read(fd, buf, sizeof buf);
         bool hit = false;
 

@@ -35,9 +35,7 @@ struct tftpd {
         struct tftp_limits limits;
         struct tftpd_transfer *transfers; /* doubly linked, unordered */
         struct tftpd_stats stats;
-        uint64_t log_window_usec;
-        unsigned log_lines;
-        unsigned log_held_back;
+        struct pxf_rate_limit log_rate; /* TFTPD_LOG_PER_SECOND at info */
 };
 
 /* What a transfer needs from its request; the file fd is taken over in any case. */

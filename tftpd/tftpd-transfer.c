@@ -206,8 +206,7 @@ static int arm_timer(struct tftpd_transfer *x)
                          : x->retries < BACKOFF_MAX ? x->retries
                                                     : BACKOFF_MAX;
         uint64_t ms = (uint64_t)x->timeout_ms << shift;
-        struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
-                             .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
+        struct timeval tv = pxf_timeval_from_ms(ms);
 
         return event_add(x->ev_timer, &tv) < 0 ? -ENOMEM : 0;
 }

@@ -2,6 +2,7 @@
  * themselves are in tftpd-transfer.c. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,25 +108,15 @@ int tftpd_reply_socket(const struct tftpd_peer *peer)
 
 void tftpd_log(struct tftpd *t, const char *fmt, ...)
 {
-        uint64_t now = pxf_now_usec();
+        uint64_t held_back;
+        bool ok = pxf_rate_limit_take(&t->log_rate, pxf_now_usec(), &held_back);
         va_list ap;
 
-        if (now - t->log_window_usec >= 1000000) {
-                if (t->log_held_back > 0)
-                        log_info("tftp: %u log lines held back (more than %d a second)",
-                                 t->log_held_back, TFTPD_LOG_PER_SECOND);
-                t->log_window_usec = now;
-                t->log_lines = 0;
-                t->log_held_back = 0;
-        }
+        if (held_back > 0)
+                log_info("tftp: %" PRIu64 " log lines held back (more than %d a second)", held_back,
+                         TFTPD_LOG_PER_SECOND);
         va_start(ap, fmt);
-        if (t->log_lines < TFTPD_LOG_PER_SECOND) {
-                t->log_lines++;
-                pxf_logv(PXF_LOG_INFO, fmt, ap);
-        } else {
-                t->log_held_back++;
-                pxf_logv(PXF_LOG_DEBUG, fmt, ap);
-        }
+        pxf_logv(ok ? PXF_LOG_INFO : PXF_LOG_DEBUG, fmt, ap);
         va_end(ap);
 }
 
@@ -361,6 +352,7 @@ static unsigned or_default(unsigned v, unsigned def)
 
 static int apply_config(struct tftpd *t, const struct tftpd_config *cfg, struct pxf_error *err)
 {
+        t->log_rate.per_second = TFTPD_LOG_PER_SECOND;
         t->max_transfers = or_default(cfg->max_transfers, TFTPD_MAX_TRANSFERS_DEFAULT);
         t->timeout_ms = or_default(cfg->timeout_ms, TFTPD_TIMEOUT_MS_DEFAULT);
         t->max_retries = or_default(cfg->max_retries, TFTPD_MAX_RETRIES_DEFAULT);
