@@ -215,7 +215,7 @@ static const char *const *compressor(enum art_cpio_compression comp)
 static int compress_initrd(const char *in, enum art_cpio_compression comp, const char *out,
                            struct pxf_error *err)
 {
-        _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out);
+        _cleanup_free_ char *partial = NULL;
         _cleanup_close_ int in_fd = open(in, O_RDONLY | O_CLOEXEC);
         const char *const *cmd = compressor(comp);
         struct stat st;
@@ -229,10 +229,8 @@ static int compress_initrd(const char *in, enum art_cpio_compression comp, const
         if (map == MAP_FAILED)
                 return pxf_error_set(err, -errno, "cannot map '%s': %m", in);
         early = cmd ? art_initrd_early_length(map, (size_t)st.st_size) : (size_t)st.st_size;
-        fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                r = pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
-        else if ((r = pxf_write_all(fd, map, early)) < 0)
+        fd = r = pxf_open_partial(out, 0644, &partial, err);
+        if (fd >= 0 && (r = pxf_write_all(fd, map, early)) < 0)
                 pxf_error_set(err, r, "cannot write '%s': %s", partial, strerror(-r));
         (void)munmap(map, (size_t)st.st_size);
         if (r >= 0 && cmd && lseek(in_fd, (off_t)early, SEEK_SET) < 0)

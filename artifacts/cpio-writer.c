@@ -30,9 +30,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "artifacts/archive-internal.h"
 #include "artifacts/live-internal.h"
 
-#define CHUNK_SIZE     (1024 * 1024)
 #define DEPTH_MAX      256
 #define CPIO_FIELD_MAX 0xffffffffULL /* newc header fields are 8 hex digits */
 #define THREADS_MAX    256
@@ -119,21 +119,9 @@ static struct link_count *find_link_count(struct writer *w, const struct stat *s
 
 /* ---- entries ------------------------------------------------------------------------ */
 
-/* step: "cannot write 'etc/passwd'", "cannot finish the archive", ... */
 static int archive_failed(struct writer *w, const char *step)
 {
-        const char *msg = archive_error_string(w->a);
-        int e = archive_errno(w->a);
-
-        return pxf_error_set(w->err, e > 0 ? -e : -EIO, "%s: %s", step,
-                             msg ? msg : "unknown libarchive error");
-}
-
-static int entry_failed(struct writer *w, const char *path)
-{
-        _cleanup_free_ char *step = pxf_asprintf("cannot write '%s' to the archive", path);
-
-        return archive_failed(w, step);
+        return art_archive_failed(w->a, step, w->err);
 }
 
 static struct archive_entry *new_entry(struct writer *w, const struct stat *st)
@@ -163,7 +151,7 @@ static struct archive_entry *new_entry(struct writer *w, const struct stat *st)
 static int write_header(struct writer *w, struct archive_entry *e)
 {
         if (archive_write_header(w->a, e) != ARCHIVE_OK)
-                return entry_failed(w, archive_entry_pathname(e));
+                return art_archive_entry_failed(w->a, archive_entry_pathname(e), w->err);
         return 0;
 }
 
@@ -174,30 +162,6 @@ static int write_entry(struct writer *w, struct archive_entry *e)
 
         archive_entry_free(e);
         return r;
-}
-
-/* Streams size bytes of the open file into the current entry. */
-static int copy_data(struct writer *w, int fd, uint64_t size)
-{
-        while (size > 0) {
-                size_t want = size < CHUNK_SIZE ? (size_t)size : CHUNK_SIZE;
-                ssize_t n = read(fd, w->buf, want);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return pxf_error_set(w->err, -errno, "cannot read '%s': %m", w->path);
-                if (n == 0)
-                        return pxf_error_set(w->err, -ESTALE,
-                                             "'%s' shrank while the archive was written", w->path);
-                for (ssize_t done = 0; done < n;) {
-                        la_ssize_t m = archive_write_data(w->a, w->buf + done, (size_t)(n - done));
-                        if (m <= 0)
-                                return entry_failed(w, w->path);
-                        done += m;
-                }
-                size -= (uint64_t)n;
-        }
-        return 0;
 }
 
 /* Opens a regular file and checks it is still the one fstatat saw. */
@@ -263,14 +227,16 @@ static int emit_file(struct writer *w, int dir_fd, const char *name, const struc
         if (entry) {
                 r = write_header(w, entry);
                 if (r >= 0 && entry == e)
-                        r = copy_data(w, fd, (uint64_t)st.st_size);
+                        r = art_archive_copy_data(w->a, fd, w->path, (uint64_t)st.st_size, w->buf,
+                                                  w->err);
                 archive_entry_free(entry);
         }
         if (last) {
                 if (r >= 0)
                         r = write_header(w, last);
                 if (r >= 0)
-                        r = copy_data(w, fd, (uint64_t)st.st_size);
+                        r = art_archive_copy_data(w->a, fd, w->path, (uint64_t)st.st_size, w->buf,
+                                                  w->err);
                 archive_entry_free(last);
         }
         return r;
@@ -520,13 +486,6 @@ static int add_filter(struct writer *w, enum art_cpio_compression comp, int thre
         return ARCHIVE_FATAL;
 }
 
-static int normalize_threads(int threads)
-{
-        long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
-
-        return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (int)n;
-}
-
 static int open_archive(struct writer *w, enum art_cpio_compression comp, int threads, int fd)
 {
         w->a = archive_write_new();
@@ -535,7 +494,7 @@ static int open_archive(struct writer *w, enum art_cpio_compression comp, int th
                 abort();
         archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_CPIO_SVR4_NOCRC);
         if (archive_write_set_format_cpio_newc(w->a) != ARCHIVE_OK ||
-            add_filter(w, comp, normalize_threads(threads)) != ARCHIVE_OK ||
+            add_filter(w, comp, pxf_thread_count(threads, THREADS_MAX)) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
             archive_write_open_fd(w->a, fd) != ARCHIVE_OK)
                 return archive_failed(w, "cannot start the cpio archive");
@@ -601,7 +560,7 @@ static void writer_done(struct writer *w)
 static int write_to(const char *tree, int root_fd, const char *const *exclude,
                     enum art_cpio_compression comp, int threads, int out_fd, struct pxf_error *err)
 {
-        struct writer w = {.err = err, .buf = malloc(CHUNK_SIZE)};
+        struct writer w = {.err = err, .buf = malloc(ART_ARCHIVE_CHUNK)};
         struct stat st;
         bool blocked;
         int r;
@@ -624,7 +583,7 @@ static int write_to(const char *tree, int root_fd, const char *const *exclude,
 int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_compression comp,
                    int threads, const char *out_path, struct pxf_error *err)
 {
-        _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
+        _cleanup_free_ char *partial = NULL;
         _cleanup_close_ int root_fd = -1;
         int out_fd, r;
 
@@ -632,9 +591,9 @@ int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_c
         if (root_fd < 0)
                 return pxf_error_set(err, -errno, "cannot open tree '%s': %m", tree);
         /* World-readable: TFTP servers serve as an unprivileged user. */
-        out_fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        out_fd = pxf_open_partial(out_path, 0644, &partial, err);
         if (out_fd < 0)
-                return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
+                return out_fd;
         r = write_to(tree, root_fd, exclude, comp, threads, out_fd, err);
         return pxf_finish_partial(out_fd, partial, out_path, r, err);
 }

@@ -251,18 +251,11 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
 static int write_text(const char *path, const char *text, struct pxf_error *err)
 {
         _cleanup_free_ char *dir = pxf_dirname(path);
-        FILE *f;
         int r = pxf_mkdir_p(dir, 0755);
 
         if (r < 0)
                 return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
-        f = fopen(path, "we");
-        if (!f)
-                return pxf_error_set(err, -errno, "cannot write '%s': %m", path);
-        r = fputs(text, f) < 0 ? -EIO : 0;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        return r < 0 ? pxf_error_set(err, r, "cannot write '%s'", path) : 0;
+        return pxf_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
 static int write_grub_cfg(struct live *l, const struct art_live_boot *b, struct pxf_error *err)

@@ -437,17 +437,8 @@ static int write_text(const char *dir, const char *name, const char *text, size_
                       struct pxf_error *err)
 {
         _cleanup_free_ char *dst = pxf_asprintf("%s/%s", dir, name);
-        _cleanup_free_ char *tmp = pxf_asprintf("%s.partial", dst);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        int r = 0;
 
-        if (fd < 0)
-                return pxf_error_set(err, -errno, "cannot create '%s': %m", tmp);
-        if (fchmod(fd, 0644) < 0) /* whatever the umask */
-                r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", tmp);
-        if (r >= 0 && (r = pxf_write_all(fd, text, len)) < 0)
-                pxf_error_set(err, r, "cannot write '%s': %s", tmp, strerror(-r));
-        return pxf_finish_partial(fd, tmp, dst, r, err);
+        return pxf_write_file_atomic(dst, text, len, 0644, err);
 }
 
 struct text {

@@ -241,13 +241,6 @@ static int add_mount_points(struct squash *s)
 
 /* ---- running mksquashfs ------------------------------------------------------------- */
 
-static int normalize_threads(int threads)
-{
-        long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
-
-        return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (int)n;
-}
-
 static void push_int(char ***v, int value)
 {
         char buf[16];
@@ -276,7 +269,7 @@ static int build_argv(struct squash *s, int threads, int level, const char *part
         pxf_strv_push(&s->argv, "-Xcompression-level");
         push_int(&s->argv, level);
         pxf_strv_push(&s->argv, "-processors");
-        push_int(&s->argv, normalize_threads(threads));
+        push_int(&s->argv, pxf_thread_count(threads, THREADS_MAX));
         r = add_mount_points(s);
         if (r < 0)
                 return r;

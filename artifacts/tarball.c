@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "artifacts/archive-internal.h"
 #include "artifacts/folder-internal.h"
 
-#define CHUNK_SIZE  (1024 * 1024)
 #define THREADS_MAX 256
 
 static const char *const pigz_paths[] = {"/usr/bin/pigz", "/bin/pigz"};
@@ -48,21 +48,9 @@ const char *art_tar_pigz(void)
 
 /* ---- entries ------------------------------------------------------------------------ */
 
-/* step: "cannot write 'vmlinuz' to the archive", "cannot finish the archive", ... */
 static int archive_failed(struct tar_writer *w, const char *step)
 {
-        const char *msg = archive_error_string(w->a);
-        int e = archive_errno(w->a);
-
-        return pxf_error_set(w->err, e > 0 ? -e : -EIO, "%s: %s", step,
-                             msg ? msg : "unknown libarchive error");
-}
-
-static int entry_failed(struct tar_writer *w, const char *path)
-{
-        _cleanup_free_ char *step = pxf_asprintf("cannot write '%s' to the archive", path);
-
-        return archive_failed(w, step);
+        return art_archive_failed(w->a, step, w->err);
 }
 
 static struct archive_entry *new_entry(const struct art_artifact *art)
@@ -89,31 +77,6 @@ static struct archive_entry *new_entry(const struct art_artifact *art)
         return e;
 }
 
-/* Streams exactly size bytes of the open file into the current entry: the header already
- * promised that many. */
-static int copy_data(struct tar_writer *w, int fd, const char *path, uint64_t size)
-{
-        while (size > 0) {
-                size_t want = size < CHUNK_SIZE ? (size_t)size : CHUNK_SIZE;
-                ssize_t n = read(fd, w->buf, want);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return pxf_error_set(w->err, -errno, "cannot read '%s': %m", path);
-                if (n == 0)
-                        return pxf_error_set(w->err, -ESTALE,
-                                             "'%s' shrank while the archive was written", path);
-                for (ssize_t done = 0; done < n;) {
-                        la_ssize_t m = archive_write_data(w->a, w->buf + done, (size_t)(n - done));
-                        if (m <= 0)
-                                return entry_failed(w, path);
-                        done += m;
-                }
-                size -= (uint64_t)n;
-        }
-        return 0;
-}
-
 static int write_file_data(struct tar_writer *w, const struct art_artifact *art)
 {
         _cleanup_close_ int fd = art_artifact_open(w->root_fd, art, w->err);
@@ -122,7 +85,7 @@ static int write_file_data(struct tar_writer *w, const struct art_artifact *art)
 
         if (fd < 0)
                 return fd;
-        r = copy_data(w, fd, art->path, (uint64_t)art->st.st_size);
+        r = art_archive_copy_data(w->a, fd, art->path, (uint64_t)art->st.st_size, w->buf, w->err);
         if (r >= 0 && read(fd, &extra, 1) > 0)
                 r = pxf_error_set(w->err, -ESTALE, "'%s' grew while the archive was written",
                                   art->path);
@@ -136,7 +99,7 @@ static int write_entry(struct tar_writer *w, const struct art_artifact *art)
 
         /* ARCHIVE_WARN too: the entry would not read back as it is on disk. */
         if (archive_write_header(w->a, e) != ARCHIVE_OK)
-                r = entry_failed(w, art->path);
+                r = art_archive_entry_failed(w->a, art->path, w->err);
         archive_entry_free(e);
         if (r >= 0 && S_ISREG(art->st.st_mode))
                 r = write_file_data(w, art);
@@ -144,13 +107,6 @@ static int write_entry(struct tar_writer *w, const struct art_artifact *art)
 }
 
 /* ---- the archive -------------------------------------------------------------------- */
-
-static int normalize_threads(int threads)
-{
-        long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
-
-        return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (int)n;
-}
 
 /* The pigz command is built only from a constant path of pigz_paths and an integer, never
  * from user text: libarchive 3.6.2 splits it at spaces itself and starts it with
@@ -162,7 +118,8 @@ static int add_filter(struct tar_writer *w, const char *pigz, int threads)
         int r;
 
         if (pigz) {
-                snprintf(cmd, sizeof cmd, "%s -n -p %d", pigz, normalize_threads(threads));
+                snprintf(cmd, sizeof cmd, "%s -n -p %d", pigz,
+                         pxf_thread_count(threads, THREADS_MAX));
                 return archive_write_add_filter_program(w->a, cmd);
         }
         r = archive_write_add_filter_gzip(w->a);
@@ -193,7 +150,7 @@ static int write_archive(struct tar_writer *w, const struct art_artifact *list, 
 static int write_to(int root_fd, const struct art_artifact *list, size_t n, const char *pigz,
                     int threads, int out_fd, struct pxf_error *err)
 {
-        struct tar_writer w = {.root_fd = root_fd, .buf = malloc(CHUNK_SIZE), .err = err};
+        struct tar_writer w = {.root_fd = root_fd, .buf = malloc(ART_ARCHIVE_CHUNK), .err = err};
         bool blocked;
         int r;
 
@@ -212,13 +169,12 @@ static int write_to(int root_fd, const struct art_artifact *list, size_t n, cons
 static int write_partial(int root_fd, const struct art_artifact *list, size_t n, const char *pigz,
                          int threads, const char *out_path, struct pxf_error *err)
 {
-        _cleanup_free_ char *partial = pxf_asprintf("%s.partial", out_path);
-        int out_fd, r;
-
+        _cleanup_free_ char *partial = NULL;
         /* World-readable: whoever unpacks it may serve it as an unprivileged user. */
-        out_fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        int out_fd = pxf_open_partial(out_path, 0644, &partial, err), r;
+
         if (out_fd < 0)
-                return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
+                return out_fd;
         r = write_to(root_fd, list, n, pigz, threads, out_fd, err);
         return pxf_finish_partial(out_fd, partial, out_path, r, err);
 }

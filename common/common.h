@@ -132,6 +132,10 @@ bool pxf_rate_limit_take(struct pxf_rate_limit *rl, uint64_t now, uint64_t *ret_
 /* The count held back in the current window, which starts again empty (at exit). */
 uint64_t pxf_rate_limit_flush(struct pxf_rate_limit *rl);
 
+/* How many threads a tool should use: requested when above 0, else one per online CPU;
+ * at least 1 and at most max. */
+int pxf_thread_count(int requested, int max);
+
 /* Milliseconds as a struct timeval, for libevent's timers. */
 struct timeval pxf_timeval_from_ms(uint64_t ms);
 
@@ -204,6 +208,14 @@ char *pxf_path_resolve(const char *base_dir, const char *path);
 char *pxf_dirname(const char *path);
 /* fsyncs the file, renames it over dst, fsyncs the directory of dst. */
 int pxf_publish_file(const char *tmp, const char *dst);
+/* Starts writing dst through dst.partial: creates or truncates it (never through a
+ * symlink), with exactly mode whatever the umask. Returns the fd (close-on-exec) and the
+ * partial path in *ret_partial (the caller frees it); pxf_finish_partial ends the write. */
+int pxf_open_partial(const char *dst, mode_t mode, char **ret_partial, struct pxf_error *err);
+/* Writes len bytes as dst through dst.partial and a rename: readers see the old file or
+ * the whole new one, never a part. */
+int pxf_write_file_atomic(const char *dst, const void *data, size_t len, mode_t mode,
+                          struct pxf_error *err);
 /* Ends writing a file through a temporary name: closes fd (always), and when r >= 0
  * publishes tmp as dst; on any failure removes tmp, so no half-written file stays. Returns
  * r, or the error of closing or publishing (with err filled). */

@@ -145,6 +145,38 @@ int pxf_write_all(int fd, const void *buf, size_t n)
         return 0;
 }
 
+int pxf_open_partial(const char *dst, mode_t mode, char **ret_partial, struct pxf_error *err)
+{
+        _cleanup_free_ char *partial = pxf_asprintf("%s.partial", dst);
+        _cleanup_close_ int fd = -1;
+
+        fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return pxf_error_set(err, -errno, "cannot create '%s': %m", partial);
+        if (fchmod(fd, mode) < 0) {
+                int r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", partial);
+                (void)unlink(partial);
+                return r;
+        }
+        *ret_partial = TAKE_PTR(partial);
+        return TAKE_FD(fd);
+}
+
+int pxf_write_file_atomic(const char *dst, const void *data, size_t len, mode_t mode,
+                          struct pxf_error *err)
+{
+        _cleanup_free_ char *partial = NULL;
+        int fd = pxf_open_partial(dst, mode, &partial, err);
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = pxf_write_all(fd, data, len);
+        if (r < 0)
+                pxf_error_set(err, r, "cannot write '%s': %s", partial, strerror(-r));
+        return pxf_finish_partial(fd, partial, dst, r, err);
+}
+
 int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err)
 {
         if (close(fd) < 0 && r >= 0)

@@ -71,3 +71,10 @@ struct timeval pxf_timeval_from_ms(uint64_t ms)
         return (struct timeval){.tv_sec = (time_t)(ms / 1000),
                                 .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
 }
+
+int pxf_thread_count(int requested, int max)
+{
+        long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
+
+        return n < 1 ? 1 : n > max ? max : (int)n;
+}

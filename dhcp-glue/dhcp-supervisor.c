@@ -167,23 +167,13 @@ static int check_interface(const char *ifname, struct pxf_error *err)
 static int write_config(const struct dhcp_supervisor_opts *o, char **ret_path,
                         struct pxf_error *err)
 {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
-        size_t len = strlen(o->config_text);
-        int fd, r;
+        _cleanup_free_ char *path = NULL;
+        int r = pxf_mkdir_p(o->runtime_dir, 0700);
 
-        r = pxf_mkdir_p(o->runtime_dir, 0700);
         if (r < 0)
                 return pxf_error_set(err, r, "cannot create %s: %s", o->runtime_dir, strerror(-r));
         path = pxf_asprintf("%s/dnsmasq.conf", o->runtime_dir);
-        tmp = pxf_asprintf("%s/.dnsmasq.conf.tmp", o->runtime_dir);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return pxf_error_set(err, -errno, "cannot create %s: %m", tmp);
-        ssize_t n = write(fd, o->config_text, len);
-        r = n == (ssize_t)len ? 0
-            : n < 0           ? pxf_error_set(err, -errno, "cannot write %s: %m", tmp)
-                              : pxf_error_set(err, -EIO, "cannot write %s: short write", tmp);
-        r = pxf_finish_partial(fd, tmp, path, r, err);
+        r = pxf_write_file_atomic(path, o->config_text, strlen(o->config_text), 0600, err);
         if (r == 0)
                 *ret_path = TAKE_PTR(path);
         return r;
