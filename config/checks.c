@@ -27,7 +27,7 @@ static bool label_ok(const char *s, size_t len)
         return true;
 }
 
-char *check_hostname(const char *s)
+char *cfg_check_hostname(const char *s)
 {
         size_t len = strlen(s);
         const char *p = s;
@@ -51,7 +51,7 @@ bad:
                             s);
 }
 
-char *check_account_name(const char *s)
+char *cfg_check_account_name(const char *s)
 {
         size_t len = strlen(s);
         bool ok = len > 0 && len <= 32 && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
@@ -66,7 +66,7 @@ char *check_account_name(const char *s)
                             s);
 }
 
-char *check_absolute(const char *s)
+char *cfg_check_absolute(const char *s)
 {
         if (s[0] == '/')
                 return NULL;
@@ -75,7 +75,7 @@ char *check_absolute(const char *s)
 
 /* iso/pxe destinations live in the artifacts folder: relative, or absolute from its root,
  * but never above it. */
-char *check_live_destination(const char *s)
+char *cfg_check_live_destination(const char *s)
 {
         bool names_something = false;
 
@@ -96,7 +96,7 @@ char *check_live_destination(const char *s)
         return NULL;
 }
 
-char *check_env_name(const char *s)
+char *cfg_check_env_name(const char *s)
 {
         bool ok = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_';
 
@@ -119,7 +119,7 @@ static bool scheme_ok(const char *s, size_t len)
         return false;
 }
 
-char *check_url(const char *s)
+char *cfg_check_url(const char *s)
 {
         const char *sep = strstr(s, "://");
         size_t scheme_len = sep ? (size_t)(sep - s) : 0;
@@ -138,10 +138,10 @@ char *check_url(const char *s)
 }
 
 /* bootstrapFileUrl names the ISO itself: its last path element must not be empty. */
-char *check_file_url(const char *s)
+char *cfg_check_file_url(const char *s)
 {
         const char *rest, *end, *slash;
-        char *msg = check_url(s);
+        char *msg = cfg_check_url(s);
 
         if (msg)
                 return msg;
@@ -155,7 +155,7 @@ char *check_file_url(const char *s)
                             s);
 }
 
-char *parse_mode(const char *s, mode_t *ret)
+char *cfg_parse_mode(const char *s, mode_t *ret)
 {
         unsigned long v;
         char *end = NULL;
@@ -172,7 +172,7 @@ char *parse_mode(const char *s, mode_t *ret)
         return NULL;
 }
 
-char *parse_integer(const char *s, long long min, long long max, long long *ret)
+char *cfg_parse_integer(const char *s, long long min, long long max, long long *ret)
 {
         long long v;
         char *end = NULL;
@@ -188,7 +188,7 @@ char *parse_integer(const char *s, long long min, long long max, long long *ret)
         return NULL;
 }
 
-char *check_ipv4(const char *s)
+char *cfg_check_ipv4(const char *s)
 {
         struct in_addr a;
 
@@ -198,7 +198,7 @@ char *check_ipv4(const char *s)
 }
 
 /* A network interface name as the kernel takes it (IFNAMSIZ - 1, no '/', no blanks). */
-char *check_interface(const char *s)
+char *cfg_check_interface(const char *s)
 {
         size_t len = strlen(s);
 

@@ -48,21 +48,21 @@ struct yn {
  * errno after a diag for a problem that makes the tree unusable (syntax error, nesting too
  * deep). Problems that leave the tree usable (an alias, a duplicate key) add a diag and
  * return 0. */
-int yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *diags,
-             struct yn **ret);
-struct yn *yn_free(struct yn *n);
+int cfg_yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *diags,
+                 struct yn **ret);
+struct yn *cfg_yn_free(struct yn *n);
 
-bool yn_is_null(const struct yn *n);
+bool cfg_yn_is_null(const struct yn *n);
 /* A plain scalar of decimal digits with an optional sign. */
-bool yn_is_integer(const struct yn *n);
+bool cfg_yn_is_integer(const struct yn *n);
 /* Whether a comes before b in the file. */
-bool yn_before(const struct yn *a, const struct yn *b);
+bool cfg_yn_before(const struct yn *a, const struct yn *b);
 /* "a mapping", "a list", "a string", "an integer", "a boolean", "null" */
-const char *yn_type_name(const struct yn *n);
+const char *cfg_yn_type_name(const struct yn *n);
 /* The value of the key in a mapping, or NULL. */
-const struct yn *yn_get(const struct yn *map, const char *key);
+const struct yn *cfg_yn_get(const struct yn *map, const char *key);
 /* The key node of the pair holding key, or NULL. */
-const struct yn *yn_get_key(const struct yn *map, const char *key);
+const struct yn *cfg_yn_get_key(const struct yn *map, const char *key);
 
 /* ---- diagnostics ------------------------------------------------------------------ */
 
@@ -89,7 +89,7 @@ struct walk {
 };
 
 /* Adds a diag located at node n. */
-void walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
+void cfg_walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 enum field_kind {
@@ -149,12 +149,12 @@ struct schema {
 };
 
 /* Walks map (a mapping, or null for an empty one) into obj. */
-void walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
-                  const char *path);
+void cfg_walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
+                      const char *path);
 /* Makes room for extra more entries in the NULL-terminated *v; returns its length. */
 size_t cfg_strv_reserve(char ***v, size_t extra);
 /* Formats the allowed names of an enum: "a, b, c"; a new string. */
-char *enum_names(const struct enum_value *e);
+char *cfg_enum_names(const struct enum_value *e);
 
 extern const struct schema cfg_schema_root;
 extern const struct enum_value cfg_format_values[];
@@ -167,19 +167,19 @@ struct cfg_package_list {
 
 /* ---- value checks (checks.c) ------------------------------------------------------ */
 
-char *check_hostname(const char *s);
-char *check_account_name(const char *s);
-char *check_absolute(const char *s);
-char *check_live_destination(const char *s);
-char *check_env_name(const char *s);
-char *check_url(const char *s);
-char *check_file_url(const char *s);
-char *check_ipv4(const char *s);
-char *check_interface(const char *s);
+char *cfg_check_hostname(const char *s);
+char *cfg_check_account_name(const char *s);
+char *cfg_check_absolute(const char *s);
+char *cfg_check_live_destination(const char *s);
+char *cfg_check_env_name(const char *s);
+char *cfg_check_url(const char *s);
+char *cfg_check_file_url(const char *s);
+char *cfg_check_ipv4(const char *s);
+char *cfg_check_interface(const char *s);
 /* Parses an octal mode "0644", "644"; returns 0 or a new message. */
-char *parse_mode(const char *s, mode_t *ret);
+char *cfg_parse_mode(const char *s, mode_t *ret);
 /* Parses a decimal integer within [min, max]; returns 0 or a new message. */
-char *parse_integer(const char *s, long long min, long long max, long long *ret);
+char *cfg_parse_integer(const char *s, long long min, long long max, long long *ret);
 
 /* ---- cross-section rules (validate.c) --------------------------------------------- */
 

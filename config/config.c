@@ -10,7 +10,7 @@
 
 static void yn_freep(struct yn **n)
 {
-        yn_free(*n);
+        cfg_yn_free(*n);
 }
 
 /* Reports a file that cannot be read and returns r. */
@@ -33,19 +33,19 @@ static int load_tree(const char *name, const char *buf, size_t len, struct cfg_d
 
         if (len > CFG_FILE_MAX)
                 return read_error(name, -EFBIG, diags);
-        r = yn_parse(name, buf, len, diags, &root);
+        r = cfg_yn_parse(name, buf, len, diags, &root);
         if (r < 0)
                 return r;
-        if (!root || yn_is_null(root)) {
+        if (!root || cfg_yn_is_null(root)) {
                 cfg_diag_add(diags, name, 0, 0, "", "the document is empty");
-                yn_free(root);
+                cfg_yn_free(root);
                 return -EINVAL;
         }
         if (root->kind != YN_MAPPING) {
                 if (root->kind != YN_INVALID)
                         cfg_diag_add(diags, name, root->line, root->column, "",
-                                     "expected a mapping, got %s", yn_type_name(root));
-                yn_free(root);
+                                     "expected a mapping, got %s", cfg_yn_type_name(root));
+                cfg_yn_free(root);
                 return -EINVAL;
         }
         *ret = root;
@@ -87,7 +87,7 @@ static int load(const char *name, const char *buf, size_t len, const char *base_
         cfg = pxf_calloc(1, sizeof(*cfg));
         cfg->path = pxf_strdup(name);
         cfg->dir = pxf_strdup(base_dir ? base_dir : ".");
-        walk_mapping(&w, root, &cfg_schema_root, cfg, "");
+        cfg_walk_mapping(&w, root, &cfg_schema_root, cfg, "");
         cfg_validate_semantics(cfg, diags);
         cfg_diags_sort(diags, first);
         if (diags->n > first) {
@@ -154,7 +154,7 @@ static int load_package_list(const char *path, char ***list, struct cfg_diags *d
                 return read_error(path, r, diags);
         r = load_tree(path, buf, len, diags, &root);
         if (r >= 0)
-                walk_mapping(&w, root, &cfg_schema_package_list, &pl, "");
+                cfg_walk_mapping(&w, root, &cfg_schema_package_list, &pl, "");
         cfg_diags_sort(diags, first);
         if (r >= 0 && diags->n > first)
                 r = -EINVAL;

@@ -94,9 +94,9 @@ const struct enum_value cfg_format_values[] = {
 static bool enum_value_of(const struct yn *map, const char *key, const struct enum_value *e,
                           int *ret)
 {
-        const struct yn *n = yn_get(map, key);
+        const struct yn *n = cfg_yn_get(map, key);
 
-        if (!n || n->kind != YN_SCALAR || yn_is_null(n))
+        if (!n || n->kind != YN_SCALAR || cfg_yn_is_null(n))
                 return false;
         for (size_t i = 0; e[i].name; i++)
                 if (strcmp(n->value, e[i].name) == 0) {
@@ -110,18 +110,19 @@ static bool enum_value_of(const struct yn *map, const char *key, const struct en
 static void check_password(struct walk *w, const struct yn *map, void *obj, const char *path)
 {
         struct cfg_password *pw = obj;
-        const struct yn *value = yn_get(map, "value");
+        const struct yn *value = cfg_yn_get(map, "value");
         _cleanup_free_ char *value_path = cfg_path_key(path, "value");
         int type;
 
         if (!enum_value_of(map, "type", password_types, &type))
                 return;
         if (type == CFG_PASSWORD_LOCKED && value)
-                walk_error(w, value, value_path, "'value' must not be set when type is 'locked'");
+                cfg_walk_error(w, value, value_path,
+                               "'value' must not be set when type is 'locked'");
         else if (type != CFG_PASSWORD_LOCKED && !value)
-                walk_error(w, map, path,
-                           "missing required key 'value' (required unless type is "
-                           "'locked')");
+                cfg_walk_error(w, map, path,
+                               "missing required key 'value' (required unless type is "
+                               "'locked')");
         if (pw->value &&
             (type == CFG_PASSWORD_PLAIN_TEXT_FILE || type == CFG_PASSWORD_HASHED_FILE)) {
                 char *resolved = pxf_path_resolve(w->base_dir, pw->value);
@@ -140,7 +141,7 @@ static int compare_strings(const void *a, const void *b)
 static void check_services(struct walk *w, const struct yn *map, void *obj, const char *path)
 {
         const struct cfg_os *os = obj;
-        const struct yn *disable = yn_get(map, "disable");
+        const struct yn *disable = cfg_yn_get(map, "disable");
         _cleanup_free_ char *list_path = cfg_path_key(path, "disable");
         _cleanup_free_ const char **enabled = NULL;
         size_t n = pxf_strv_length(os->services_enable);
@@ -158,20 +159,20 @@ static void check_services(struct walk *w, const struct yn *map, void *obj, cons
                     !bsearch(&item->value, enabled, n, sizeof(*enabled), compare_strings))
                         continue;
                 item_path = cfg_path_index(list_path, i);
-                walk_error(w, item, item_path, "service '%s' is both enabled and disabled",
-                           item->value);
+                cfg_walk_error(w, item, item_path, "service '%s' is both enabled and disabled",
+                               item->value);
         }
 }
 
 static void check_module(struct walk *w, const struct yn *map, void *obj, const char *path)
 {
         const struct cfg_module *m = obj;
-        const struct yn *options = yn_get(map, "options");
+        const struct yn *options = cfg_yn_get(map, "options");
         _cleanup_free_ char *options_path = cfg_path_key(path, "options");
 
         if (m->load_mode == CFG_MODULE_DISABLE && options)
-                walk_error(w, options, options_path,
-                           "'options' cannot be set when loadMode is 'disable'");
+                cfg_walk_error(w, options, options_path,
+                               "'options' cannot be set when loadMode is 'disable'");
 }
 
 static void init_user(void *obj)
@@ -213,18 +214,18 @@ static const struct schema packages_schema = SCHEMA(packages_fields);
                   .has = FOFF(struct cfg_file, has_permissions))
 
 static const char *const file_required[] = {"destination", NULL};
-static const struct field os_file_fields[] = {FILE_FIELDS(check_absolute)};
+static const struct field os_file_fields[] = {FILE_FIELDS(cfg_check_absolute)};
 static const struct schema os_file_schema =
     SCHEMA(os_file_fields, .required = file_required, .one_of = {"source", "content"},
            .loc = FOFF(struct cfg_file, loc));
-static const struct field live_file_fields[] = {FILE_FIELDS(check_live_destination)};
+static const struct field live_file_fields[] = {FILE_FIELDS(cfg_check_live_destination)};
 static const struct schema live_file_schema =
     SCHEMA(live_file_fields, .required = file_required, .one_of = {"source", "content"},
            .loc = FOFF(struct cfg_file, loc));
 
 static const struct field dir_fields[] = {
     FIELD("source", F_PATH, struct cfg_dir, source, .loc = FOFF(struct cfg_dir, source_loc)),
-    FIELD("destination", F_STRING, struct cfg_dir, destination, .check = check_absolute),
+    FIELD("destination", F_STRING, struct cfg_dir, destination, .check = cfg_check_absolute),
     FIELD("newDirPermissions", F_MODE, struct cfg_dir, new_dir_permissions,
           .has = FOFF(struct cfg_dir, has_new_dir_permissions)),
     FIELD("mergedDirPermissions", F_MODE, struct cfg_dir, merged_dir_permissions,
@@ -246,7 +247,7 @@ static const struct schema password_schema =
     SCHEMA(password_fields, .required = password_required, .check = check_password);
 
 static const struct field user_fields[] = {
-    FIELD("name", F_STRING, struct cfg_user, name, .check = check_account_name),
+    FIELD("name", F_STRING, struct cfg_user, name, .check = cfg_check_account_name),
     FIELD("uid", F_ID, struct cfg_user, uid, .has = FOFF(struct cfg_user, has_uid)),
     FIELD("password", F_SECTION, struct cfg_user, password, .sub = &password_schema,
           .has = FOFF(struct cfg_user, has_password)),
@@ -257,14 +258,14 @@ static const struct field user_fields[] = {
     FIELD("primaryGroup", F_STRING, struct cfg_user, primary_group),
     FIELD("secondaryGroups", F_STRV, struct cfg_user, secondary_groups),
     FIELD("startupCommand", F_STRING, struct cfg_user, startup_command),
-    FIELD("homeDirectory", F_STRING, struct cfg_user, home_directory, .check = check_absolute),
+    FIELD("homeDirectory", F_STRING, struct cfg_user, home_directory, .check = cfg_check_absolute),
 };
 static const char *const name_required[] = {"name", NULL};
 static const struct schema user_schema = SCHEMA(
     user_fields, .required = name_required, .loc = FOFF(struct cfg_user, loc), .init = init_user);
 
 static const struct field group_fields[] = {
-    FIELD("name", F_STRING, struct cfg_group, name, .check = check_account_name),
+    FIELD("name", F_STRING, struct cfg_group, name, .check = cfg_check_account_name),
     FIELD("gid", F_ID, struct cfg_group, gid, .has = FOFF(struct cfg_group, has_gid)),
 };
 static const struct schema group_schema =
@@ -297,7 +298,7 @@ static const struct field selinux_fields[] = {
 static const struct schema selinux_schema = SCHEMA(selinux_fields);
 
 static const struct field os_fields[] = {
-    FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = check_hostname),
+    FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = cfg_check_hostname),
     FIELD("packages", F_SECTION, struct cfg_os, packages, .sub = &packages_schema),
     ARRAY("additionalFiles", struct cfg_os, additional_files, n_additional_files, struct cfg_file,
           os_file_schema),
@@ -335,10 +336,10 @@ static const struct schema iso_schema = SCHEMA(iso_fields);
 _Static_assert(offsetof(struct cfg_pxe, live) == 0, "kernelCommandLine is walked in place");
 static const struct field pxe_fields[] = {
     LIVE_FIELDS(struct cfg_pxe, live.),
-    FIELD("bootstrapBaseUrl", F_STRING, struct cfg_pxe, bootstrap_base_url, .check = check_url,
+    FIELD("bootstrapBaseUrl", F_STRING, struct cfg_pxe, bootstrap_base_url, .check = cfg_check_url,
           .loc = FOFF(struct cfg_pxe, bootstrap_base_url_loc)),
-    FIELD("bootstrapFileUrl", F_STRING, struct cfg_pxe, bootstrap_file_url, .check = check_file_url,
-          .loc = FOFF(struct cfg_pxe, bootstrap_file_url_loc)),
+    FIELD("bootstrapFileUrl", F_STRING, struct cfg_pxe, bootstrap_file_url,
+          .check = cfg_check_file_url, .loc = FOFF(struct cfg_pxe, bootstrap_file_url_loc)),
 };
 static const struct schema pxe_schema = SCHEMA(pxe_fields);
 
@@ -383,8 +384,8 @@ static const struct field output_fields[] = {
 static const struct schema output_schema = SCHEMA(output_fields);
 
 static const struct field dhcp_range_fields[] = {
-    FIELD("start", F_STRING, struct cfg_server, range_start, .check = check_ipv4),
-    FIELD("end", F_STRING, struct cfg_server, range_end, .check = check_ipv4),
+    FIELD("start", F_STRING, struct cfg_server, range_start, .check = cfg_check_ipv4),
+    FIELD("end", F_STRING, struct cfg_server, range_end, .check = cfg_check_ipv4),
 };
 static const char *const dhcp_range_required[] = {"start", "end", NULL};
 static const struct schema dhcp_range_schema =
@@ -392,16 +393,16 @@ static const struct schema dhcp_range_schema =
 
 /* pxeforge's own: how `pxeforge up` serves the artifacts (the flags of `pxeforge serve`). */
 static const struct field server_fields[] = {
-    FIELD("interface", F_STRING, struct cfg_server, interface, .check = check_interface),
-    FIELD("address", F_STRING, struct cfg_server, address, .check = check_ipv4),
+    FIELD("interface", F_STRING, struct cfg_server, interface, .check = cfg_check_interface),
+    FIELD("address", F_STRING, struct cfg_server, address, .check = cfg_check_ipv4),
     FIELD("dhcp", F_ENUM, struct cfg_server, dhcp, .enums = dhcp_modes,
           .loc = FOFF(struct cfg_server, dhcp_loc)),
     INLINE("dhcpRange", dhcp_range_schema),
-    FIELD("netmask", F_STRING, struct cfg_server, netmask, .check = check_ipv4),
-    FIELD("router", F_STRING, struct cfg_server, router, .check = check_ipv4),
+    FIELD("netmask", F_STRING, struct cfg_server, netmask, .check = cfg_check_ipv4),
+    FIELD("router", F_STRING, struct cfg_server, router, .check = cfg_check_ipv4),
     FIELD("tftpPort", F_PORT, struct cfg_server, tftp_port),
     FIELD("httpPort", F_PORT, struct cfg_server, http_port),
-    FIELD("user", F_STRING, struct cfg_server, user, .check = check_account_name),
+    FIELD("user", F_STRING, struct cfg_server, user, .check = cfg_check_account_name),
     FIELD("stateDir", F_PATH, struct cfg_server, state_dir),
 };
 static const struct schema server_schema = SCHEMA(server_fields);

@@ -11,7 +11,7 @@
 #include "common/common.h"
 #include "config/config-internal.h"
 
-void walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
+void cfg_walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
 {
         va_list ap;
 
@@ -43,13 +43,13 @@ static void set_has(void *obj, size_t foff)
 
 static void type_error(struct walk *w, const struct yn *n, const char *path, const char *want)
 {
-        walk_error(w, n, path, "expected %s, got %s", want, yn_type_name(n));
+        cfg_walk_error(w, n, path, "expected %s, got %s", want, cfg_yn_type_name(n));
 }
 
 /* A string is any scalar but null. */
 static const char *get_string(struct walk *w, const struct yn *n, const char *path)
 {
-        if (n->kind == YN_SCALAR && !yn_is_null(n))
+        if (n->kind == YN_SCALAR && !cfg_yn_is_null(n))
                 return n->value;
         if (n->kind != YN_INVALID)
                 type_error(w, n, path, "a string");
@@ -66,12 +66,12 @@ static char *read_string(struct walk *w, const struct yn *n, const char *path, b
         if (!s)
                 return NULL;
         if (is_path && !s[0]) {
-                walk_error(w, n, path, "the path is empty");
+                cfg_walk_error(w, n, path, "the path is empty");
                 return NULL;
         }
         msg = check ? check(s) : NULL;
         if (msg) {
-                walk_error(w, n, path, "%s", msg);
+                cfg_walk_error(w, n, path, "%s", msg);
                 return NULL;
         }
         return is_path ? pxf_path_resolve(w->base_dir, s) : pxf_strdup(s);
@@ -106,7 +106,7 @@ static void read_bool(struct walk *w, const struct field *f, const struct yn *n,
 /* The items of a list; null counts as an empty list. Returns false after a diag. */
 static bool get_list(struct walk *w, const struct yn *n, const char *path, const char *want)
 {
-        if (n->kind == YN_SEQUENCE || yn_is_null(n))
+        if (n->kind == YN_SEQUENCE || cfg_yn_is_null(n))
                 return true;
         if (n->kind != YN_INVALID)
                 type_error(w, n, path, want);
@@ -159,7 +159,7 @@ static void read_cmdline(struct walk *w, const struct field *f, const struct yn 
 {
         char ***slot = at(obj, f->off);
 
-        if (n->kind == YN_SCALAR && !yn_is_null(n)) {
+        if (n->kind == YN_SCALAR && !cfg_yn_is_null(n)) {
                 pxf_strv_push(slot, n->value);
                 return;
         }
@@ -179,9 +179,9 @@ static void read_mode(struct walk *w, const struct field *f, const struct yn *n,
 
         if (!s)
                 return;
-        msg = parse_mode(s, &mode);
+        msg = cfg_parse_mode(s, &mode);
         if (msg) {
-                walk_error(w, n, path, "%s", msg);
+                cfg_walk_error(w, n, path, "%s", msg);
                 return;
         }
         *(mode_t *)at(obj, f->off) = mode;
@@ -196,13 +196,13 @@ static bool read_integer(struct walk *w, const struct yn *n, const char *path, l
 
         if (n->kind == YN_INVALID)
                 return false;
-        if (!yn_is_integer(n)) {
+        if (!cfg_yn_is_integer(n)) {
                 type_error(w, n, path, "an integer");
                 return false;
         }
-        msg = parse_integer(n->value, min, max, ret);
+        msg = cfg_parse_integer(n->value, min, max, ret);
         if (msg)
-                walk_error(w, n, path, "%s", msg);
+                cfg_walk_error(w, n, path, "%s", msg);
         return !msg;
 }
 
@@ -235,7 +235,7 @@ static void read_port(struct walk *w, const struct field *f, const struct yn *n,
                 *(int *)at(obj, f->off) = (int)v;
 }
 
-char *enum_names(const struct enum_value *e)
+char *cfg_enum_names(const struct enum_value *e)
 {
         char *s = pxf_strdup("");
 
@@ -263,8 +263,8 @@ static void read_enum(struct walk *w, const struct field *f, const struct yn *n,
                         set_loc(obj, f->loc, n);
                         return;
                 }
-        names = enum_names(f->enums);
-        walk_error(w, n, path, "unknown value '%s' (expected one of: %s)", s, names);
+        names = cfg_enum_names(f->enums);
+        cfg_walk_error(w, n, path, "unknown value '%s' (expected one of: %s)", s, names);
 }
 
 /* environmentVariables: NAME: value pairs, stored as "NAME=value" in file order. */
@@ -274,7 +274,7 @@ static void read_env(struct walk *w, const struct field *f, const struct yn *n, 
         char ***slot = at(obj, f->off);
         size_t len;
 
-        if (n->kind != YN_MAPPING && !yn_is_null(n)) {
+        if (n->kind != YN_MAPPING && !cfg_yn_is_null(n)) {
                 if (n->kind != YN_INVALID)
                         type_error(w, n, path, "a mapping");
                 return;
@@ -285,11 +285,11 @@ static void read_env(struct walk *w, const struct field *f, const struct yn *n, 
         for (size_t i = 0; i < n->n_pairs; i++) {
                 const struct yn *key = n->pairs[i].key;
                 _cleanup_free_ char *item_path = cfg_path_key(path, key->value);
-                _cleanup_free_ char *msg = check_env_name(key->value);
+                _cleanup_free_ char *msg = cfg_check_env_name(key->value);
                 const char *value = get_string(w, n->pairs[i].value, item_path);
 
                 if (msg)
-                        walk_error(w, key, item_path, "%s", msg);
+                        cfg_walk_error(w, key, item_path, "%s", msg);
                 if (!msg && value)
                         strv_append(*slot, &len, pxf_asprintf("%s=%s", key->value, value));
         }
@@ -298,13 +298,13 @@ static void read_env(struct walk *w, const struct field *f, const struct yn *n, 
 static void read_section(struct walk *w, const struct field *f, const struct yn *n, void *obj,
                          const char *path)
 {
-        if (n->kind != YN_MAPPING && !yn_is_null(n)) {
+        if (n->kind != YN_MAPPING && !cfg_yn_is_null(n)) {
                 if (n->kind != YN_INVALID)
                         type_error(w, n, path, "a mapping");
                 return;
         }
         set_has(obj, f->has);
-        walk_mapping(w, n, f->sub, f->off ? at(obj, f->off) : obj, path);
+        cfg_walk_mapping(w, n, f->sub, f->off ? at(obj, f->off) : obj, path);
 }
 
 /* A list of mappings, each walked into a new array item. */
@@ -328,7 +328,7 @@ static void read_array(struct walk *w, const struct field *f, const struct yn *n
                         f->sub->init(item);
                 set_loc(item, f->sub->loc, m);
                 if (m->kind == YN_MAPPING || m->kind == YN_INVALID)
-                        walk_mapping(w, m, f->sub, item, item_path);
+                        cfg_walk_mapping(w, m, f->sub, item, item_path);
                 else
                         type_error(w, m, item_path, "a mapping");
         }
@@ -362,9 +362,10 @@ static void walk_pair(struct walk *w, const struct yn_pair *p, const struct sche
         _cleanup_free_ char *child = cfg_path_key(path, p->key->value);
 
         if (!f)
-                walk_error(w, p->key, child, "unknown key '%s'", p->key->value);
+                cfg_walk_error(w, p->key, child, "unknown key '%s'", p->key->value);
         else if (f->kind == F_UNSUPPORTED)
-                walk_error(w, p->key, child, "'%s' is not supported by pxeforge", p->key->value);
+                cfg_walk_error(w, p->key, child, "'%s' is not supported by pxeforge",
+                               p->key->value);
         else
                 readers[f->kind](w, f, p->value, obj, child);
 }
@@ -376,26 +377,26 @@ static void check_presence(struct walk *w, const struct yn *map, const struct sc
         const struct yn *a, *b;
 
         for (size_t i = 0; s->required && s->required[i]; i++)
-                if (!yn_get_key(map, s->required[i]))
-                        walk_error(w, map, path, "missing required key '%s'", s->required[i]);
+                if (!cfg_yn_get_key(map, s->required[i]))
+                        cfg_walk_error(w, map, path, "missing required key '%s'", s->required[i]);
         if (!s->one_of[0])
                 return;
-        a = yn_get_key(map, s->one_of[0]);
-        b = yn_get_key(map, s->one_of[1]);
+        a = cfg_yn_get_key(map, s->one_of[0]);
+        b = cfg_yn_get_key(map, s->one_of[1]);
         if (!a && !b)
-                walk_error(w, map, path, "one of '%s' or '%s' must be set", s->one_of[0],
-                           s->one_of[1]);
+                cfg_walk_error(w, map, path, "one of '%s' or '%s' must be set", s->one_of[0],
+                               s->one_of[1]);
         if (a && b) {
-                const struct yn *second = yn_before(a, b) ? b : a;
+                const struct yn *second = cfg_yn_before(a, b) ? b : a;
                 _cleanup_free_ char *child = cfg_path_key(path, second->value);
 
-                walk_error(w, yn_get(map, second->value), child, "cannot set both '%s' and '%s'",
-                           s->one_of[0], s->one_of[1]);
+                cfg_walk_error(w, cfg_yn_get(map, second->value), child,
+                               "cannot set both '%s' and '%s'", s->one_of[0], s->one_of[1]);
         }
 }
 
-void walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
-                  const char *path)
+void cfg_walk_mapping(struct walk *w, const struct yn *map, const struct schema *s, void *obj,
+                      const char *path)
 {
         if (map->kind == YN_INVALID)
                 return;

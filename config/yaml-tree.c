@@ -25,15 +25,15 @@ struct builder {
         struct yn *pending_key[CFG_DEPTH_MAX]; /* per mapping frame: a key waiting for its value */
 };
 
-struct yn *yn_free(struct yn *n)
+struct yn *cfg_yn_free(struct yn *n)
 {
         if (!n)
                 return NULL;
         for (size_t i = 0; i < n->n_items; i++)
-                yn_free(n->items[i]);
+                cfg_yn_free(n->items[i]);
         for (size_t i = 0; i < n->n_pairs; i++) {
-                yn_free(n->pairs[i].key);
-                yn_free(n->pairs[i].value);
+                cfg_yn_free(n->pairs[i].key);
+                cfg_yn_free(n->pairs[i].value);
         }
         free(n->items);
         free(n->pairs);
@@ -114,7 +114,7 @@ static void builder_attach(struct builder *b, struct yn *n)
         struct yn **pending;
 
         if (b->depth == 0) {
-                yn_free(b->root);
+                cfg_yn_free(b->root);
                 b->root = n;
                 return;
         }
@@ -156,7 +156,7 @@ static void mark_bad_keys(struct builder *b, const struct yn *map, bool *drop)
                 drop[i] = true;
                 if (key->kind != YN_INVALID)
                         builder_error(b, b->depth - 1, key, "mapping keys must be strings, got %s",
-                                      yn_type_name(key));
+                                      cfg_yn_type_name(key));
         }
 }
 
@@ -200,8 +200,8 @@ static void map_finish(struct builder *b, struct yn *map)
         mark_duplicates(b, map, drop);
         for (size_t i = 0; i < map->n_pairs; i++) {
                 if (drop[i]) {
-                        yn_free(map->pairs[i].key);
-                        yn_free(map->pairs[i].value);
+                        cfg_yn_free(map->pairs[i].key);
+                        cfg_yn_free(map->pairs[i].value);
                 } else {
                         map->pairs[n++] = map->pairs[i];
                 }
@@ -263,7 +263,7 @@ static void on_end(struct builder *b)
                 return;
         n = b->stack[b->depth - 1].node;
         if (n->kind == YN_MAPPING) {
-                b->pending_key[b->depth - 1] = yn_free(b->pending_key[b->depth - 1]);
+                b->pending_key[b->depth - 1] = cfg_yn_free(b->pending_key[b->depth - 1]);
                 map_finish(b, n);
         }
         b->depth--;
@@ -348,8 +348,8 @@ static int syntax_error(struct builder *b, const yaml_parser_t *p, const char *b
         return -EINVAL;
 }
 
-int yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *diags,
-             struct yn **ret)
+int cfg_yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *diags,
+                 struct yn **ret)
 {
         struct builder b = {.file = file, .diags = diags};
         yaml_parser_t parser;
@@ -371,9 +371,9 @@ int yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *di
         }
         yaml_parser_delete(&parser);
         for (size_t i = 0; i < b.depth; i++)
-                yn_free(b.pending_key[i]);
+                cfg_yn_free(b.pending_key[i]);
         if (r < 0) {
-                yn_free(b.root);
+                cfg_yn_free(b.root);
                 return r;
         }
         *ret = b.root;
@@ -382,7 +382,7 @@ int yn_parse(const char *file, const char *buf, size_t len, struct cfg_diags *di
 
 /* ---- queries ------------------------------------------------------------------------ */
 
-bool yn_is_null(const struct yn *n)
+bool cfg_yn_is_null(const struct yn *n)
 {
         static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
 
@@ -394,7 +394,7 @@ bool yn_is_null(const struct yn *n)
         return false;
 }
 
-bool yn_before(const struct yn *a, const struct yn *b)
+bool cfg_yn_before(const struct yn *a, const struct yn *b)
 {
         return a->line < b->line || (a->line == b->line && a->column < b->column);
 }
@@ -411,12 +411,12 @@ static bool is_integer(const char *s)
         return true;
 }
 
-bool yn_is_integer(const struct yn *n)
+bool cfg_yn_is_integer(const struct yn *n)
 {
         return n && n->kind == YN_SCALAR && n->plain && is_integer(n->value);
 }
 
-const char *yn_type_name(const struct yn *n)
+const char *cfg_yn_type_name(const struct yn *n)
 {
         switch (n->kind) {
         case YN_MAPPING:
@@ -430,7 +430,7 @@ const char *yn_type_name(const struct yn *n)
         }
         if (!n->plain)
                 return "a string";
-        if (yn_is_null(n))
+        if (cfg_yn_is_null(n))
                 return "null";
         if (strcmp(n->value, "true") == 0 || strcmp(n->value, "false") == 0)
                 return "a boolean";
@@ -439,7 +439,7 @@ const char *yn_type_name(const struct yn *n)
         return "a string";
 }
 
-const struct yn *yn_get_key(const struct yn *map, const char *key)
+const struct yn *cfg_yn_get_key(const struct yn *map, const char *key)
 {
         if (!map || map->kind != YN_MAPPING)
                 return NULL;
@@ -449,7 +449,7 @@ const struct yn *yn_get_key(const struct yn *map, const char *key)
         return NULL;
 }
 
-const struct yn *yn_get(const struct yn *map, const char *key)
+const struct yn *cfg_yn_get(const struct yn *map, const char *key)
 {
         if (!map || map->kind != YN_MAPPING)
                 return NULL;
