@@ -12,7 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -20,33 +20,12 @@
 #include <sys/wait.h>
 
 #include "pxeforge/appliance.h"
+#include "pxeforge/cli.h"
 #include "pxeforge/commands.h"
 
 #define STATE_ROOT       "/var/lib/pxeforge"
 #define WATCH_SETTLE_MS  1000  /* editors write a file in several steps */
 #define REBUILD_GRACE_MS 30000 /* a stopped build removes its work dir and appliance */
-
-static const char usage[] =
-    "Usage: pxeforge up --config-file FILE [OPTIONS]\n"
-    "\n"
-    "Builds PXE artifacts from the configuration (as `customize` does, always pxe-dir)\n"
-    "and serves them (as `serve` does) with the settings of the config's `server`\n"
-    "section. A bootstrap build whose config sets no pxe.bootstrap*Url fetches\n"
-    "image.iso from this appliance's own HTTP server. On SIGHUP, or with --watch when\n"
-    "the config file changes, it rebuilds and swaps the served artifacts atomically;\n"
-    "a failed rebuild keeps serving the previous ones.\n"
-    "\n"
-    "  --config-file FILE   the YAML configuration (required)\n"
-    "  --image-file FILE    input image (overrides input.image.path)\n"
-    "  --build-dir DIR      scratch space for builds\n"
-    "  --state-dir DIR      where builds are kept (overrides server.stateDir; default\n"
-    "                       " STATE_ROOT "/<config name>)\n"
-    "  --watch              rebuild when the config file changes\n"
-    "  --log-level LEVEL    error, warning, info (default) or debug\n"
-    "  --help               print this help\n"
-    "\n"
-    "Exit status: 0 stopped by a signal, 1 failure, 2 bad command line, 3 invalid\n"
-    "configuration.\n";
 
 struct up {
         const char *config_path, *image, *build_dir, *state_arg;
@@ -62,60 +41,6 @@ struct up {
         struct event *watch_ev, *settle_ev;
         struct event_base *base;
 };
-
-enum { OPT_CONFIG = 256, OPT_IMAGE, OPT_BUILD_DIR, OPT_STATE_DIR, OPT_WATCH, OPT_LOG_LEVEL };
-
-static const struct option long_options[] = {
-    {"config-file", required_argument, NULL, OPT_CONFIG},
-    {"image-file", required_argument, NULL, OPT_IMAGE},
-    {"build-dir", required_argument, NULL, OPT_BUILD_DIR},
-    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-    {"watch", no_argument, NULL, OPT_WATCH},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"help", no_argument, NULL, 'h'},
-    {0},
-};
-
-static int parse_args(int argc, char **argv, struct up *u)
-{
-        int c;
-
-        while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-                switch (c) {
-                case 'h':
-                        fputs(usage, stdout);
-                        return -1;
-                case OPT_CONFIG:
-                        u->config_path = optarg;
-                        break;
-                case OPT_IMAGE:
-                        u->image = optarg;
-                        break;
-                case OPT_BUILD_DIR:
-                        u->build_dir = optarg;
-                        break;
-                case OPT_STATE_DIR:
-                        u->state_arg = optarg;
-                        break;
-                case OPT_WATCH:
-                        u->watch = true;
-                        break;
-                case OPT_LOG_LEVEL:
-                        if (set_log_level(optarg) != PXF_EXIT_OK)
-                                return PXF_EXIT_USAGE;
-                        break;
-                default:
-                        fputs(usage, stderr);
-                        return PXF_EXIT_USAGE;
-                }
-        }
-        if (!u->config_path || optind != argc) {
-                log_error("up needs --config-file and no other arguments");
-                fputs(usage, stderr);
-                return PXF_EXIT_USAGE;
-        }
-        return PXF_EXIT_OK;
-}
 
 /* ---- builds ------------------------------------------------------------------------ */
 
@@ -480,35 +405,71 @@ static void on_start(struct event_base *base, void *userdata)
                 log_error("%s (rebuilds on SIGHUP only)", err.msg);
 }
 
-int cmd_up(int argc, char **argv)
+static int run(void *args)
 {
+        struct up *u = args;
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
-        struct up u = {.inotify_fd = -1};
         struct appliance_opts o;
         struct pxf_error err = {0};
-        int r = parse_args(argc, argv, &u);
+        int r = load_config(u->config_path, true, &cfg);
 
         if (r != PXF_EXIT_OK)
-                return r < 0 ? PXF_EXIT_OK : r;
-        r = load_config(u.config_path, true, &cfg);
-        if (r != PXF_EXIT_OK)
                 return r;
-        u.cfg = cfg;
-        r = resolve_state(&u, &err);
+        u->cfg = cfg;
+        r = resolve_state(u, &err);
         if (r >= 0)
-                r = resolve_base_url(&u, &err);
+                r = resolve_base_url(u, &err);
         if (r >= 0)
-                r = first_build(&u, &err);
+                r = first_build(u, &err);
         if (r >= 0) {
-                o = serve_opts(&u);
-                o.userdata = &u;
+                o = serve_opts(u);
+                o.userdata = u;
                 o.on_start = on_start;
                 r = appliance_run(&o, &err);
         }
-        up_free(&u);
+        up_free(u);
         if (r < 0) {
                 log_error("%s", err.msg);
                 return PXF_EXIT_FAILED;
         }
         return PXF_EXIT_OK;
 }
+
+static void init(void *args)
+{
+        struct up *u = args;
+
+        u->inotify_fd = -1;
+}
+
+#define ARG(m) offsetof(struct up, m)
+
+static const struct cli_option options[] = {
+    {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, true, "the YAML configuration"},
+    {"image-file", "FILE", CLI_STRING, ARG(image), NULL, false,
+     "input image (overrides input.image.path)"},
+    {"build-dir", "DIR", CLI_STRING, ARG(build_dir), NULL, false, "scratch space for builds"},
+    {"state-dir", "DIR", CLI_STRING, ARG(state_arg), NULL, false,
+     "where builds are kept (overrides server.stateDir; default " STATE_ROOT "/<config name>)"},
+    {"watch", NULL, CLI_FLAG, ARG(watch), NULL, false, "rebuild when the config file changes"},
+};
+
+const struct cli_command cli_cmd_up = {
+    .name = "up",
+    .synopsis = "--config-file FILE [OPTIONS]",
+    .summary = "build PXE artifacts from a config and serve them; rebuild on SIGHUP",
+    .description =
+        "Builds PXE artifacts from the configuration (as `customize` does, always pxe-dir)\n"
+        "and serves them (as `serve` does) with the settings of the config's `server`\n"
+        "section. A bootstrap build whose config sets no pxe.bootstrap*Url fetches\n"
+        "image.iso from this appliance's own HTTP server. On SIGHUP, or with --watch when\n"
+        "the config file changes, it rebuilds and swaps the served artifacts atomically;\n"
+        "a failed rebuild keeps serving the previous ones.\n",
+    .options = options,
+    .n_options = PXF_ELEMENTSOF(options),
+    .exit_status = "0 stopped by a signal, 1 failure, 2 bad command line, 3 invalid "
+                   "configuration.",
+    .args_size = sizeof(struct up),
+    .init = init,
+    .run = run,
+};

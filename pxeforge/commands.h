@@ -14,10 +14,11 @@ enum pxf_exit {
         PXF_EXIT_INTERRUPTED = 130,
 };
 
-int cmd_customize(int argc, char **argv);
-int cmd_validate_config(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_up(int argc, char **argv);
+struct cli_command;
+extern const struct cli_command cli_cmd_customize;
+extern const struct cli_command cli_cmd_validate_config;
+extern const struct cli_command cli_cmd_serve;
+extern const struct cli_command cli_cmd_up;
 
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */

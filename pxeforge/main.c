@@ -1,43 +1,20 @@
 /* pxeforge: entry point and subcommand dispatch. */
 #include <errno.h>
-#include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
+#include "pxeforge/cli.h"
 #include "pxeforge/commands.h"
 
-static const char usage[] =
-    "Usage: pxeforge [--log-level LEVEL] COMMAND [OPTIONS]\n"
-    "\n"
-    "Customize Linux disk images and turn them into network-boot artifacts.\n"
-    "\n"
-    "Commands:\n"
-    "  customize        customize a disk image from a YAML configuration\n"
-    "  validate-config  check a configuration file without touching any image\n"
-    "  serve            serve PXE artifacts: TFTP, HTTP and DHCP (proxy or authoritative)\n"
-    "  up               build PXE artifacts from a config and serve them; rebuild on SIGHUP\n"
-    "\n"
-    "Options:\n"
-    "  --log-level LEVEL  error, warning, info (default) or debug\n"
-    "  --version          print the version and exit\n"
-    "  --help             print this help and exit\n"
-    "\n"
-    "Run 'pxeforge COMMAND --help' for the options of a command.\n"
-    "\n"
-    "Exit status: 0 success, 1 failure, 2 bad command line, 3 invalid configuration,\n"
-    "130 interrupted.\n";
-
-static const struct {
-        const char *name;
-        int (*run)(int argc, char **argv);
-} commands[] = {
-    {"customize", cmd_customize},
-    {"validate-config", cmd_validate_config},
-    {"serve", cmd_serve},
-    {"up", cmd_up},
+const struct cli_command *const cli_commands[] = {
+    &cli_cmd_customize,
+    &cli_cmd_validate_config,
+    &cli_cmd_serve,
+    &cli_cmd_up,
 };
+const size_t cli_n_commands = PXF_ELEMENTSOF(cli_commands);
 
 int set_log_level(const char *value)
 {
@@ -82,7 +59,7 @@ int main(int argc, char **argv)
 
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                        fputs(usage, stdout);
+                        cli_print_main_help(stdout);
                         return PXF_EXIT_OK;
                 }
                 if (strcmp(argv[i], "--version") == 0) {
@@ -95,17 +72,22 @@ int main(int argc, char **argv)
                         continue;
                 }
                 log_error("unknown option '%s'", argv[i]);
-                fputs(usage, stderr);
+                cli_print_main_help(stderr);
                 return PXF_EXIT_USAGE;
         }
         if (i >= argc) {
-                fputs(usage, stderr);
+                cli_print_main_help(stderr);
                 return PXF_EXIT_USAGE;
         }
-        for (size_t c = 0; c < PXF_ELEMENTSOF(commands); c++)
-                if (strcmp(argv[i], commands[c].name) == 0)
-                        return commands[c].run(argc - i, argv + i);
+        /* Not listed: prints pxeforge(1) for the build (man/). */
+        if (strcmp(argv[i], "manual") == 0) {
+                cli_print_manual(stdout);
+                return PXF_EXIT_OK;
+        }
+        for (size_t c = 0; c < cli_n_commands; c++)
+                if (strcmp(argv[i], cli_commands[c]->name) == 0)
+                        return cli_run(cli_commands[c], argc - i, argv + i);
         log_error("unknown command '%s'", argv[i]);
-        fputs(usage, stderr);
+        cli_print_main_help(stderr);
         return PXF_EXIT_USAGE;
 }
