@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include <stdio.h>
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -135,6 +137,7 @@ struct field {
         const struct enum_value *enums; /* terminated by a NULL name */
         const struct schema *sub;
         value_check_fn check;
+        const char *doc; /* for pxeforge.yaml(5): what the key does */
 };
 
 struct schema {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -269,3 +270,7 @@ const char *cfg_image_format_to_string(enum cfg_image_format f);
 /* Returns -EINVAL for an unknown name. */
 int cfg_image_format_from_string(const char *s, enum cfg_image_format *ret);
 bool cfg_image_format_is_disk(enum cfg_image_format f);
+
+/* pxeforge.yaml(5) in troff, written from the schema tables that parse the file, so it
+ * lists exactly the keys that are applied or refused. */
+void cfg_print_manual(FILE *f, const char *version);

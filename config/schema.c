@@ -21,14 +21,15 @@ _Static_assert(sizeof(enum cfg_dhcp_mode) == sizeof(int), "enums are read as int
                 .key = (k), .kind = (kind_), .off = FOFF(type, member), __VA_ARGS__                \
         }
 /* A mapping whose fields live in the same structure as its parent's. */
-#define INLINE(k, schema_)                                                                         \
+#define INLINE(k, schema_, ...)                                                                    \
         {                                                                                          \
-                .key = (k), .kind = F_SECTION, .sub = &(schema_)                                   \
+                .key = (k), .kind = F_SECTION, .sub = &(schema_), __VA_ARGS__                      \
         }
-#define ARRAY(k, type, member, count_, item_type, schema_)                                         \
+#define ARRAY(k, type, member, count_, item_type, schema_, ...)                                    \
         {                                                                                          \
                 .key = (k), .kind = F_ARRAY, .off = FOFF(type, member),                            \
-                .count = FOFF(type, count_), .elem_size = sizeof(item_type), .sub = &(schema_)     \
+                .count = FOFF(type, count_), .elem_size = sizeof(item_type), .sub = &(schema_),    \
+                __VA_ARGS__                                                                        \
         }
 #define UNSUPPORTED(k)                                                                             \
         {                                                                                          \
@@ -183,35 +184,43 @@ static void init_user(void *obj)
 /* ---- tables ------------------------------------------------------------------------- */
 
 static const struct field package_list_fields[] = {
-    FIELD("packages", F_STRV, struct cfg_package_list, packages),
+    FIELD("packages", F_STRV, struct cfg_package_list, packages,
+          .doc = "the packages a *Lists file names (its only key)"),
 };
 static const char *const package_list_required[] = {"packages", NULL};
 const struct schema cfg_schema_package_list =
     SCHEMA(package_list_fields, .required = package_list_required);
 
 static const struct field packages_fields[] = {
-    FIELD("updateExistingPackages", F_BOOL, struct cfg_packages, update_existing),
-    FIELD("install", F_STRV, struct cfg_packages, install),
-    FIELD("remove", F_STRV, struct cfg_packages, remove),
-    FIELD("update", F_STRV, struct cfg_packages, update),
+    FIELD("updateExistingPackages", F_BOOL, struct cfg_packages, update_existing,
+          .doc = "upgrade every installed package first (apt-get upgrade, dnf upgrade)"),
+    FIELD("install", F_STRV, struct cfg_packages, install,
+          .doc = "packages to install, with the image's own package manager and network access"),
+    FIELD("remove", F_STRV, struct cfg_packages, remove, .doc = "packages to remove"),
+    FIELD("update", F_STRV, struct cfg_packages, update, .doc = "packages to upgrade"),
     FIELD("installLists", F_PATHV, struct cfg_packages, install_lists,
-          .loc = FOFF(struct cfg_packages, install_lists_locs)),
+          .loc = FOFF(struct cfg_packages, install_lists_locs),
+          .doc = "YAML files with a `packages` list to install (relative to the config)"),
     FIELD("removeLists", F_PATHV, struct cfg_packages, remove_lists,
-          .loc = FOFF(struct cfg_packages, remove_lists_locs)),
+          .loc = FOFF(struct cfg_packages, remove_lists_locs),
+          .doc = "YAML files with a `packages` list to remove"),
     FIELD("updateLists", F_PATHV, struct cfg_packages, update_lists,
-          .loc = FOFF(struct cfg_packages, update_lists_locs)),
+          .loc = FOFF(struct cfg_packages, update_lists_locs),
+          .doc = "YAML files with a `packages` list to upgrade"),
     UNSUPPORTED("snapshotTime"),
 };
 static const struct schema packages_schema = SCHEMA(packages_fields);
 
 #define FILE_FIELDS(destination_check)                                                             \
-        FIELD("source", F_PATH, struct cfg_file, source,                                           \
-              .loc = FOFF(struct cfg_file, source_loc)),                                           \
-            FIELD("content", F_STRING, struct cfg_file, content),                                  \
+        FIELD("source", F_PATH, struct cfg_file, source, .loc = FOFF(struct cfg_file, source_loc), \
+              .doc = "a file on the host to copy (relative to the config); or `content`"),         \
+            FIELD("content", F_STRING, struct cfg_file, content,                                   \
+                  .doc = "the file's text, given inline; or `source`"),                            \
             FIELD("destination", F_STRING, struct cfg_file, destination,                           \
-                  .check = (destination_check)),                                                   \
+                  .check = (destination_check), .doc = "where the file goes (required)"),          \
             FIELD("permissions", F_MODE, struct cfg_file, permissions,                             \
-                  .has = FOFF(struct cfg_file, has_permissions))
+                  .has = FOFF(struct cfg_file, has_permissions),                                   \
+                  .doc = "its mode, octal (\"0644\")")
 
 static const char *const file_required[] = {"destination", NULL};
 static const struct field os_file_fields[] = {FILE_FIELDS(cfg_check_absolute)};
@@ -224,92 +233,122 @@ static const struct schema live_file_schema =
            .loc = FOFF(struct cfg_file, loc));
 
 static const struct field dir_fields[] = {
-    FIELD("source", F_PATH, struct cfg_dir, source, .loc = FOFF(struct cfg_dir, source_loc)),
-    FIELD("destination", F_STRING, struct cfg_dir, destination, .check = cfg_check_absolute),
+    FIELD("source", F_PATH, struct cfg_dir, source, .loc = FOFF(struct cfg_dir, source_loc),
+          .doc = "a folder on the host to copy with everything in it (required)"),
+    FIELD("destination", F_STRING, struct cfg_dir, destination, .check = cfg_check_absolute,
+          .doc = "where it goes in the image, absolute (required)"),
     FIELD("newDirPermissions", F_MODE, struct cfg_dir, new_dir_permissions,
-          .has = FOFF(struct cfg_dir, has_new_dir_permissions)),
+          .has = FOFF(struct cfg_dir, has_new_dir_permissions),
+          .doc = "mode of the folders it creates"),
     FIELD("mergedDirPermissions", F_MODE, struct cfg_dir, merged_dir_permissions,
-          .has = FOFF(struct cfg_dir, has_merged_dir_permissions)),
+          .has = FOFF(struct cfg_dir, has_merged_dir_permissions),
+          .doc = "mode given to folders that exist already"),
     FIELD("childFilePermissions", F_MODE, struct cfg_dir, child_file_permissions,
-          .has = FOFF(struct cfg_dir, has_child_file_permissions)),
+          .has = FOFF(struct cfg_dir, has_child_file_permissions),
+          .doc = "mode of the files it copies"),
 };
 static const char *const dir_required[] = {"source", "destination", NULL};
 static const struct schema dir_schema =
     SCHEMA(dir_fields, .required = dir_required, .loc = FOFF(struct cfg_dir, loc));
 
 static const struct field password_fields[] = {
-    FIELD("type", F_ENUM, struct cfg_password, type, .enums = password_types),
+    FIELD("type", F_ENUM, struct cfg_password, type, .enums = password_types,
+          .doc = "how value is given (required)"),
     FIELD("value", F_STRING, struct cfg_password, value,
-          .loc = FOFF(struct cfg_password, value_loc)),
+          .loc = FOFF(struct cfg_password, value_loc),
+          .doc = "the password, its crypt hash, or a file holding either (required unless locked); "
+                 "clear text is hashed with SHA-512 crypt on the host"),
 };
 static const char *const password_required[] = {"type", NULL};
 static const struct schema password_schema =
     SCHEMA(password_fields, .required = password_required, .check = check_password);
 
 static const struct field user_fields[] = {
-    FIELD("name", F_STRING, struct cfg_user, name, .check = cfg_check_account_name),
-    FIELD("uid", F_ID, struct cfg_user, uid, .has = FOFF(struct cfg_user, has_uid)),
+    FIELD("name", F_STRING, struct cfg_user, name, .check = cfg_check_account_name,
+          .doc = "the account name (required); created if missing, changed if present"),
+    FIELD("uid", F_ID, struct cfg_user, uid, .has = FOFF(struct cfg_user, has_uid),
+          .doc = "its user ID"),
     FIELD("password", F_SECTION, struct cfg_user, password, .sub = &password_schema,
-          .has = FOFF(struct cfg_user, has_password)),
-    FIELD("passwordExpiresDays", F_DAYS, struct cfg_user, password_expires_days),
-    FIELD("sshPublicKeys", F_STRV, struct cfg_user, ssh_public_keys),
+          .has = FOFF(struct cfg_user, has_password), .doc = "its password"),
+    FIELD("passwordExpiresDays", F_DAYS, struct cfg_user, password_expires_days,
+          .doc = "days until the password must be changed"),
+    FIELD("sshPublicKeys", F_STRV, struct cfg_user, ssh_public_keys,
+          .doc = "lines for ~/.ssh/authorized_keys"),
     FIELD("sshPublicKeyPaths", F_PATHV, struct cfg_user, ssh_public_key_paths,
-          .loc = FOFF(struct cfg_user, ssh_public_key_path_locs)),
-    FIELD("primaryGroup", F_STRING, struct cfg_user, primary_group),
-    FIELD("secondaryGroups", F_STRV, struct cfg_user, secondary_groups),
-    FIELD("startupCommand", F_STRING, struct cfg_user, startup_command),
-    FIELD("homeDirectory", F_STRING, struct cfg_user, home_directory, .check = cfg_check_absolute),
+          .loc = FOFF(struct cfg_user, ssh_public_key_path_locs),
+          .doc = "host files with such lines (relative to the config)"),
+    FIELD("primaryGroup", F_STRING, struct cfg_user, primary_group, .doc = "its primary group"),
+    FIELD("secondaryGroups", F_STRV, struct cfg_user, secondary_groups,
+          .doc = "further groups it joins"),
+    FIELD("startupCommand", F_STRING, struct cfg_user, startup_command, .doc = "its login shell"),
+    FIELD("homeDirectory", F_STRING, struct cfg_user, home_directory, .check = cfg_check_absolute,
+          .doc = "its home folder, absolute"),
 };
 static const char *const name_required[] = {"name", NULL};
 static const struct schema user_schema = SCHEMA(
     user_fields, .required = name_required, .loc = FOFF(struct cfg_user, loc), .init = init_user);
 
 static const struct field group_fields[] = {
-    FIELD("name", F_STRING, struct cfg_group, name, .check = cfg_check_account_name),
-    FIELD("gid", F_ID, struct cfg_group, gid, .has = FOFF(struct cfg_group, has_gid)),
+    FIELD("name", F_STRING, struct cfg_group, name, .check = cfg_check_account_name,
+          .doc = "the group's name (required)"),
+    FIELD("gid", F_ID, struct cfg_group, gid, .has = FOFF(struct cfg_group, has_gid),
+          .doc = "its group ID"),
 };
 static const struct schema group_schema =
     SCHEMA(group_fields, .required = name_required, .loc = FOFF(struct cfg_group, loc));
 
 static const struct field services_fields[] = {
-    FIELD("enable", F_STRV, struct cfg_os, services_enable),
-    FIELD("disable", F_STRV, struct cfg_os, services_disable),
+    FIELD("enable", F_STRV, struct cfg_os, services_enable,
+          .doc = "systemd units to enable (systemctl enable in the image)"),
+    FIELD("disable", F_STRV, struct cfg_os, services_disable, .doc = "systemd units to disable"),
 };
 static const struct schema services_schema = SCHEMA(services_fields, .check = check_services);
 
 static const struct field module_fields[] = {
-    FIELD("name", F_STRING, struct cfg_module, name),
-    FIELD("loadMode", F_ENUM, struct cfg_module, load_mode, .enums = load_modes),
-    FIELD("options", F_STRING, struct cfg_module, options),
+    FIELD("name", F_STRING, struct cfg_module, name, .doc = "the kernel module (required)"),
+    FIELD("loadMode", F_ENUM, struct cfg_module, load_mode, .enums = load_modes,
+          .doc = "always: loaded at boot (modules-load.d); auto: loaded when hardware asks, "
+                 "blacklist lines removed; disable: blacklisted; inherit: as the image has it"),
+    FIELD("options", F_STRING, struct cfg_module, options,
+          .doc = "module parameters (modprobe.d), not with disable"),
 };
 static const struct schema module_schema =
     SCHEMA(module_fields, .required = name_required, .loc = FOFF(struct cfg_module, loc),
            .check = check_module);
 
 static const struct field os_cmdline_fields[] = {
-    FIELD("extraCommandLine", F_CMDLINE, struct cfg_os, extra_command_line),
+    FIELD("extraCommandLine", F_CMDLINE, struct cfg_os, extra_command_line,
+          .doc = "kernel arguments the installed system boots with (a string or a list)"),
 };
 static const struct schema os_cmdline_schema = SCHEMA(os_cmdline_fields);
 
 static const struct field selinux_fields[] = {
     FIELD("mode", F_ENUM, struct cfg_os, selinux_mode, .enums = selinux_modes,
-          .loc = FOFF(struct cfg_os, selinux_mode_loc)),
+          .loc = FOFF(struct cfg_os, selinux_mode_loc),
+          .doc = "SELinux mode (checked; pxeforge does not apply it yet)"),
 };
 static const struct schema selinux_schema = SCHEMA(selinux_fields);
 
 static const struct field os_fields[] = {
-    FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = cfg_check_hostname),
-    FIELD("packages", F_SECTION, struct cfg_os, packages, .sub = &packages_schema),
+    FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = cfg_check_hostname,
+          .doc = "the host name (/etc/hostname and the 127.0.1.1 line of /etc/hosts)"),
+    FIELD("packages", F_SECTION, struct cfg_os, packages, .sub = &packages_schema,
+          .doc =
+              "package operations, in the order updateExistingPackages, remove, install, update"),
     ARRAY("additionalFiles", struct cfg_os, additional_files, n_additional_files, struct cfg_file,
-          os_file_schema),
+          os_file_schema, .doc = "files to add"),
     ARRAY("additionalDirs", struct cfg_os, additional_dirs, n_additional_dirs, struct cfg_dir,
-          dir_schema),
-    ARRAY("users", struct cfg_os, users, n_users, struct cfg_user, user_schema),
-    ARRAY("groups", struct cfg_os, groups, n_groups, struct cfg_group, group_schema),
-    INLINE("services", services_schema),
-    ARRAY("modules", struct cfg_os, modules, n_modules, struct cfg_module, module_schema),
-    INLINE("kernelCommandLine", os_cmdline_schema),
-    INLINE("selinux", selinux_schema),
+          dir_schema, .doc = "folders to add"),
+    ARRAY("users", struct cfg_os, users, n_users, struct cfg_user, user_schema,
+          .doc = "accounts to create or change"),
+    ARRAY("groups", struct cfg_os, groups, n_groups, struct cfg_group, group_schema,
+          .doc = "groups to create"),
+    INLINE("services", services_schema, .doc = "systemd units to enable or disable"),
+    ARRAY("modules", struct cfg_os, modules, n_modules, struct cfg_module, module_schema,
+          .doc = "kernel modules to load, blacklist or configure"),
+    INLINE("kernelCommandLine", os_cmdline_schema,
+           .doc = "the installed system's kernel arguments"),
+    INLINE("selinux", selinux_schema, .doc = "SELinux"),
     UNSUPPORTED("bootloader"),
     UNSUPPORTED("uki"),
     UNSUPPORTED("imageHistory"),
@@ -318,16 +357,24 @@ static const struct field os_fields[] = {
 static const struct schema os_schema = SCHEMA(os_fields);
 
 static const struct field live_cmdline_fields[] = {
-    FIELD("extraCommandLine", F_CMDLINE, struct cfg_live, extra_command_line),
+    FIELD("extraCommandLine", F_CMDLINE, struct cfg_live, extra_command_line,
+          .doc = "kernel arguments of the live boot (a string or a list)"),
 };
 static const struct schema live_cmdline_schema = SCHEMA(live_cmdline_fields);
 
 #define LIVE_FIELDS(type, prefix)                                                                  \
-        FIELD("initramfsType", F_ENUM, type, prefix initramfs_type, .enums = initramfs_types,      \
-              .loc = FOFF(type, prefix initramfs_type_loc)),                                       \
-            INLINE("kernelCommandLine", live_cmdline_schema),                                      \
+        FIELD(                                                                                     \
+            "initramfsType", F_ENUM, type, prefix initramfs_type, .enums = initramfs_types,        \
+            .loc = FOFF(type, prefix initramfs_type_loc),                                          \
+            .doc =                                                                                 \
+                "bootstrap: a small dracut initramfs that fetches the OS as a live ISO; full-os: " \
+                "the whole OS as the initramfs (default for pxe: full-os; for iso: bootstrap)"),   \
+            INLINE("kernelCommandLine", live_cmdline_schema,                                       \
+                   .doc = "the live boot's kernel arguments"),                                     \
             ARRAY("additionalFiles", type, prefix additional_files, prefix n_additional_files,     \
-                  struct cfg_file, live_file_schema),                                              \
+                  struct cfg_file, live_file_schema,                                               \
+                  .doc = "files added to the output (the ISO's tree or the PXE folder), at "       \
+                         "relative destinations"),                                                 \
             UNSUPPORTED("kdumpBootFiles")
 
 static const struct field iso_fields[] = {LIVE_FIELDS(struct cfg_live, )};
@@ -337,55 +384,72 @@ _Static_assert(offsetof(struct cfg_pxe, live) == 0, "kernelCommandLine is walked
 static const struct field pxe_fields[] = {
     LIVE_FIELDS(struct cfg_pxe, live.),
     FIELD("bootstrapBaseUrl", F_STRING, struct cfg_pxe, bootstrap_base_url, .check = cfg_check_url,
-          .loc = FOFF(struct cfg_pxe, bootstrap_base_url_loc)),
+          .loc = FOFF(struct cfg_pxe, bootstrap_base_url_loc),
+          .doc = "bootstrap: the URL of the folder that serves image.iso (http, https, ftp, tftp "
+                 "or nfs); the tool appends /image.iso"),
     FIELD("bootstrapFileUrl", F_STRING, struct cfg_pxe, bootstrap_file_url,
-          .check = cfg_check_file_url, .loc = FOFF(struct cfg_pxe, bootstrap_file_url_loc)),
+          .check = cfg_check_file_url, .loc = FOFF(struct cfg_pxe, bootstrap_file_url_loc),
+          .doc = "bootstrap: the URL of the ISO itself; its last path element names the ISO in the "
+                 "folder. Not with bootstrapBaseUrl"),
 };
 static const struct schema pxe_schema = SCHEMA(pxe_fields);
 
 static const struct field script_fields[] = {
-    FIELD("path", F_PATH, struct cfg_script, path, .loc = FOFF(struct cfg_script, path_loc)),
-    FIELD("content", F_STRING, struct cfg_script, content),
-    FIELD("interpreter", F_STRING, struct cfg_script, interpreter),
-    FIELD("arguments", F_STRV, struct cfg_script, arguments),
-    FIELD("environmentVariables", F_ENV, struct cfg_script, environment),
-    FIELD("name", F_STRING, struct cfg_script, name),
+    FIELD("path", F_PATH, struct cfg_script, path, .loc = FOFF(struct cfg_script, path_loc),
+          .doc = "a script file on the host (relative to the config); or `content`"),
+    FIELD("content", F_STRING, struct cfg_script, content,
+          .doc = "the script's text, given inline; or `path`"),
+    FIELD("interpreter", F_STRING, struct cfg_script, interpreter,
+          .doc = "the program that runs it (default: the file runs itself; /bin/sh for content)"),
+    FIELD("arguments", F_STRV, struct cfg_script, arguments, .doc = "its arguments"),
+    FIELD("environmentVariables", F_ENV, struct cfg_script, environment,
+          .doc = "a mapping of NAME: value set for it"),
+    FIELD("name", F_STRING, struct cfg_script, name, .doc = "a name for the log"),
 };
 static const struct schema script_schema =
     SCHEMA(script_fields, .one_of = {"path", "content"}, .loc = FOFF(struct cfg_script, loc));
 
 static const struct field scripts_fields[] = {
     ARRAY("postCustomization", struct cfg_config, post_customization, n_post_customization,
-          struct cfg_script, script_schema),
+          struct cfg_script, script_schema, .doc = "scripts run in the image after the os steps"),
     ARRAY("finalizeCustomization", struct cfg_config, finalize_customization,
-          n_finalize_customization, struct cfg_script, script_schema),
+          n_finalize_customization, struct cfg_script, script_schema,
+          .doc = "scripts run in the image last"),
 };
 static const struct schema scripts_schema = SCHEMA(scripts_fields);
 
 static const struct field input_image_fields[] = {
-    FIELD("path", F_PATH, struct cfg_config, input_image_path),
+    FIELD("path", F_PATH, struct cfg_config, input_image_path,
+          .doc = "the input disk image: raw, qcow2, vhd or vhdx, told apart by content (relative "
+                 "to the config); --image-file overrides it"),
     UNSUPPORTED("oci"),
     UNSUPPORTED("azureLinux"),
 };
 static const struct schema input_image_schema = SCHEMA(input_image_fields);
-static const struct field input_fields[] = {INLINE("image", input_image_schema)};
+static const struct field input_fields[] = {
+    INLINE("image", input_image_schema, .doc = "the input image")};
 static const struct schema input_schema = SCHEMA(input_fields);
 
 static const struct field output_image_fields[] = {
-    FIELD("path", F_PATH, struct cfg_config, output_image_path),
-    FIELD("format", F_ENUM, struct cfg_config, output_image_format, .enums = cfg_format_values),
+    FIELD("path", F_PATH, struct cfg_config, output_image_path,
+          .doc = "the output file or folder (relative to the config); --output-path overrides it"),
+    FIELD("format", F_ENUM, struct cfg_config, output_image_format, .enums = cfg_format_values,
+          .doc = "the output format; --output-image-format overrides it; default: the output's "
+                 "extension"),
 };
 static const struct schema output_image_schema = SCHEMA(output_image_fields);
 static const struct field output_fields[] = {
-    INLINE("image", output_image_schema),
+    INLINE("image", output_image_schema, .doc = "the output"),
     UNSUPPORTED("artifacts"),
     UNSUPPORTED("selinuxPolicyPath"),
 };
 static const struct schema output_schema = SCHEMA(output_fields);
 
 static const struct field dhcp_range_fields[] = {
-    FIELD("start", F_STRING, struct cfg_server, range_start, .check = cfg_check_ipv4),
-    FIELD("end", F_STRING, struct cfg_server, range_end, .check = cfg_check_ipv4),
+    FIELD("start", F_STRING, struct cfg_server, range_start, .check = cfg_check_ipv4,
+          .doc = "first address handed out (required)"),
+    FIELD("end", F_STRING, struct cfg_server, range_end, .check = cfg_check_ipv4,
+          .doc = "last address handed out (required)"),
 };
 static const char *const dhcp_range_required[] = {"start", "end", NULL};
 static const struct schema dhcp_range_schema =
@@ -393,28 +457,41 @@ static const struct schema dhcp_range_schema =
 
 /* pxeforge's own: how `pxeforge up` serves the artifacts (the flags of `pxeforge serve`). */
 static const struct field server_fields[] = {
-    FIELD("interface", F_STRING, struct cfg_server, interface, .check = cfg_check_interface),
-    FIELD("address", F_STRING, struct cfg_server, address, .check = cfg_check_ipv4),
+    FIELD("interface", F_STRING, struct cfg_server, interface, .check = cfg_check_interface,
+          .doc = "the network to serve; required for DHCP"),
+    FIELD("address", F_STRING, struct cfg_server, address, .check = cfg_check_ipv4,
+          .doc = "the IPv4 address to serve on (default: the interface's)"),
     FIELD("dhcp", F_ENUM, struct cfg_server, dhcp, .enums = dhcp_modes,
-          .loc = FOFF(struct cfg_server, dhcp_loc)),
-    INLINE("dhcpRange", dhcp_range_schema),
-    FIELD("netmask", F_STRING, struct cfg_server, netmask, .check = cfg_check_ipv4),
-    FIELD("router", F_STRING, struct cfg_server, router, .check = cfg_check_ipv4),
-    FIELD("tftpPort", F_PORT, struct cfg_server, tftp_port),
-    FIELD("httpPort", F_PORT, struct cfg_server, http_port),
-    FIELD("user", F_STRING, struct cfg_server, user, .check = cfg_check_account_name),
-    FIELD("stateDir", F_PATH, struct cfg_server, state_dir),
+          .loc = FOFF(struct cfg_server, dhcp_loc),
+          .doc = "proxy beside the LAN's DHCP server (default), authoritative on an isolated "
+                 "network, or off"),
+    INLINE("dhcpRange", dhcp_range_schema, .doc = "authoritative: the addresses to hand out"),
+    FIELD("netmask", F_STRING, struct cfg_server, netmask, .check = cfg_check_ipv4,
+          .doc = "of the range (default: the interface's)"),
+    FIELD("router", F_STRING, struct cfg_server, router, .check = cfg_check_ipv4,
+          .doc = "authoritative: the default gateway to hand out (default: none)"),
+    FIELD("tftpPort", F_PORT, struct cfg_server, tftp_port, .doc = "TFTP port (default 69)"),
+    FIELD("httpPort", F_PORT, struct cfg_server, http_port, .doc = "HTTP port (default 80)"),
+    FIELD("user", F_STRING, struct cfg_server, user, .check = cfg_check_account_name,
+          .doc = "the unprivileged user the servers run as (default nobody)"),
+    FIELD("stateDir", F_PATH, struct cfg_server, state_dir,
+          .doc = "where builds are kept (default /var/lib/pxeforge/<config name>)"),
 };
 static const struct schema server_schema = SCHEMA(server_fields);
 
 static const struct field root_fields[] = {
-    INLINE("input", input_schema),
-    FIELD("os", F_SECTION, struct cfg_config, os, .sub = &os_schema),
-    INLINE("scripts", scripts_schema),
-    FIELD("iso", F_SECTION, struct cfg_config, iso, .sub = &iso_schema),
-    FIELD("pxe", F_SECTION, struct cfg_config, pxe, .sub = &pxe_schema),
-    FIELD("server", F_SECTION, struct cfg_config, server, .sub = &server_schema),
-    INLINE("output", output_schema),
+    INLINE("input", input_schema, .doc = "what to customize"),
+    FIELD("os", F_SECTION, struct cfg_config, os, .sub = &os_schema,
+          .doc = "the customization of the operating system"),
+    INLINE("scripts", scripts_schema, .doc = "scripts run in the image"),
+    FIELD("iso", F_SECTION, struct cfg_config, iso, .sub = &iso_schema,
+          .doc = "the live ISO output (--output-image-format iso)"),
+    FIELD("pxe", F_SECTION, struct cfg_config, pxe, .sub = &pxe_schema,
+          .doc = "the PXE outputs (pxe-dir, pxe-tar)"),
+    FIELD("server", F_SECTION, struct cfg_config, server, .sub = &server_schema,
+          .doc = "pxeforge's own: how `pxeforge up` serves the artifacts (the options of `pxeforge "
+                 "serve`)"),
+    INLINE("output", output_schema, .doc = "what to write"),
     UNSUPPORTED("storage"),
     UNSUPPORTED("previewFeatures"),
     UNSUPPORTED("baseConfigs"),

@@ -79,9 +79,13 @@ int main(int argc, char **argv)
                 cli_print_main_help(stderr);
                 return PXF_EXIT_USAGE;
         }
-        /* Not listed: prints pxeforge(1) for the build (man/). */
-        if (strcmp(argv[i], "manual") == 0) {
+        /* Not listed: the build writes the manual pages with it (man/). */
+        if (strcmp(argv[i], "manual") == 0 && argc - i == 1) {
                 cli_print_manual(stdout);
+                return PXF_EXIT_OK;
+        }
+        if (strcmp(argv[i], "manual") == 0 && argc - i == 2 && strcmp(argv[i + 1], "config") == 0) {
+                cfg_print_manual(stdout, PXF_VERSION);
                 return PXF_EXIT_OK;
         }
         for (size_t c = 0; c < cli_n_commands; c++)

@@ -16,6 +16,8 @@ packages=(
         # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
         # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
         curl iproute2 util-linux python3
+        # the installed files' checks: manual pages (groff, man) and the unit (systemd-analyze)
+        groff-base man-db systemd
         # fuzzing
         clang libclang-rt-14-dev
 )

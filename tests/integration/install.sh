@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `cmake --install` into a scratch prefix, then the installed files used as a user would:
+# the program and its server from their installed places, the manual pages (lint-free and
+# found by man), an installed example config validated, bash completion, and the systemd
+# unit with its paths filled in, checked by systemd-analyze verify.
+source "$(dirname "$0")/../lib/common.sh"
+pxf_tmpdir
+prefix=$PXF_TMP/usr
+for tool in groff man systemd-analyze; do
+        command -v "$tool" >/dev/null || fail "$tool not found (tests/deps.sh installs it)"
+done
+cmake --install "$PXF_BUILD_DIR" --prefix "$prefix" > "$PXF_TMP/install.log" \
+        || { cat "$PXF_TMP/install.log" >&2; fail "cmake --install failed"; }
+for f in bin/pxeforge libexec/pxeforge/pxeforge-server share/man/man1/pxeforge.1 \
+        share/man/man5/pxeforge.yaml.5 share/doc/pxeforge/README.md \
+        share/doc/pxeforge/examples/lab-proxy.yaml share/bash-completion/completions/pxeforge \
+        lib/systemd/system/pxeforge@.service; do
+        [ -f "$prefix/$f" ] || fail "not installed: $f"
+done
+pass "installed $(find "$prefix" -type f | wc -l) files"
+
+[ "$("$prefix/bin/pxeforge" --version)" = "pxeforge $(sed -n 's/^project(pxeforge VERSION \([0-9.]*\).*/\1/p' "$PXF_SOURCE_DIR/CMakeLists.txt")" ] \
+        || fail "the installed pxeforge reports another version"
+"$prefix/bin/pxeforge" validate-config --config-file "$prefix/share/doc/pxeforge/examples/lab-proxy.yaml" \
+        || fail "the installed example does not validate"
+pass "the installed program runs and validates an installed example"
+
+for page in man1/pxeforge.1 man5/pxeforge.yaml.5; do
+        warnings=$(groff -man -ww -z "$prefix/share/man/$page" 2>&1)
+        [ -z "$warnings" ] || fail "groff warns about $page: $warnings"
+done
+MANPATH=$prefix/share/man man -w pxeforge.yaml >/dev/null || fail "man does not find pxeforge.yaml(5)"
+MANPATH=$prefix/share/man man pxeforge 2>/dev/null | grep -q 'pxeforge up' || fail "pxeforge(1) lacks up"
+pass "manual pages are lint-free and found by man"
+
+# shellcheck disable=SC1091
+completion() { # completion WORD...: what the installed completion offers for the last word
+        set +u
+        source "$prefix/share/bash-completion/completions/pxeforge"
+        COMP_WORDS=("$prefix/bin/pxeforge" "$@")
+        COMP_CWORD=$#
+        _pxeforge
+        echo "${COMPREPLY[*]}"
+}
+[ "$(completion serve --ht)" = --http-port ] || fail "bash completion does not complete --ht"
+[ "$(completion serve --dhcp a)" = authoritative ] || fail "bash completion lacks --dhcp modes"
+pass "bash completion takes the options from the program"
+
+unit=$prefix/lib/systemd/system/pxeforge@.service
+grep -q "^ExecStart=$prefix/bin/pxeforge up " "$unit" || fail "the unit does not start the installed program"
+cp "$unit" "$PXF_TMP/pxeforge@lab.service"
+MANPATH=$prefix/share/man systemd-analyze verify "$PXF_TMP/pxeforge@lab.service" \
+        || fail "systemd-analyze verify found problems in the unit"
+pass "the systemd unit names the installed program and passes systemd-analyze verify"
