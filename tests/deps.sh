@@ -18,6 +18,8 @@ packages=(
         curl iproute2 util-linux python3
         # the installed files' checks: manual pages (groff, man) and the unit (systemd-analyze)
         groff-base man-db systemd
+        # the Debian package: cpack's dependency list, and its check in a clean chroot
+        dpkg-dev lintian
         # fuzzing
         clang libclang-rt-14-dev
 )

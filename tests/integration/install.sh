@@ -11,8 +11,8 @@ for tool in groff man systemd-analyze; do
 done
 cmake --install "$PXF_BUILD_DIR" --prefix "$prefix" > "$PXF_TMP/install.log" \
         || { cat "$PXF_TMP/install.log" >&2; fail "cmake --install failed"; }
-for f in bin/pxeforge libexec/pxeforge/pxeforge-server share/man/man1/pxeforge.1 \
-        share/man/man5/pxeforge.yaml.5 share/doc/pxeforge/README.md \
+for f in bin/pxeforge libexec/pxeforge/pxeforge-server share/man/man1/pxeforge.1.gz \
+        share/man/man5/pxeforge.yaml.5.gz share/doc/pxeforge/README.md \
         share/doc/pxeforge/examples/lab-proxy.yaml share/bash-completion/completions/pxeforge \
         lib/systemd/system/pxeforge@.service; do
         [ -f "$prefix/$f" ] || fail "not installed: $f"
@@ -25,8 +25,8 @@ pass "installed $(find "$prefix" -type f | wc -l) files"
         || fail "the installed example does not validate"
 pass "the installed program runs and validates an installed example"
 
-for page in man1/pxeforge.1 man5/pxeforge.yaml.5; do
-        warnings=$(groff -man -ww -z "$prefix/share/man/$page" 2>&1)
+for page in man1/pxeforge.1.gz man5/pxeforge.yaml.5.gz; do
+        warnings=$(zcat "$prefix/share/man/$page" | groff -man -ww -z 2>&1)
         [ -z "$warnings" ] || fail "groff warns about $page: $warnings"
 done
 MANPATH=$prefix/share/man man -w pxeforge.yaml >/dev/null || fail "man does not find pxeforge.yaml(5)"
