@@ -46,3 +46,9 @@ int art_make(const struct art_request *req, struct pxf_error *err);
  * (which is removed only once the new one is in place), or writes the tarball or the
  * ISO beside the output and renames it. */
 int art_publish(const struct art_request *req, struct pxf_error *err);
+
+/* Checks every file the folder's SHA256SUMS lists against its checksum, as `pxeforge
+ * serve` does before serving a folder. The paths must stay inside the folder without going
+ * through a symlink. The error names the first missing or mismatching file (-ENOENT,
+ * -EBADMSG) or the first malformed line; a folder without SHA256SUMS is -ENOENT. */
+int art_manifest_verify(const char *dir, struct pxf_error *err);

@@ -5,8 +5,8 @@
  *   - the folder's entries (manifest.c): one sorted listing that both the tarball and the
  *     manifest follow, so they agree on what the folder holds and in which order;
  *   - the `pxe-tar` output (tarball.c): the folder as a .tar.gz;
- *   - the manifest (manifest.c): SHA256SUMS and manifest, written into the folder, and the
- *     check of SHA256SUMS that the server runs before it serves the folder.
+ *   - the manifest (manifest.c): SHA256SUMS and manifest, written into the folder (and
+ *     art_manifest_verify, in artifacts.h, which `pxeforge serve` runs before serving).
  *
  * An artifacts folder holds only regular files, directories and symlinks; anything else
  * (a fifo, a socket, a device node) is refused with an error naming it.
@@ -93,8 +93,3 @@ struct art_manifest_info {
  * control characters or (paths) backslashes: -EINVAL with a message naming them. */
 int art_manifest_write(const char *dir, const struct art_manifest_info *info,
                        struct pxf_error *err);
-
-/* Checks every file SHA256SUMS of the folder lists against its checksum. The paths must
- * stay inside the folder without going through a symlink. The error names the first
- * missing or mismatching file (-ENOENT, -EBADMSG) or the first malformed line. */
-int art_manifest_verify(const char *dir, struct pxf_error *err);

@@ -40,6 +40,7 @@
 
 #include <openssl/evp.h>
 
+#include "artifacts/artifacts.h"
 #include "artifacts/folder-internal.h"
 
 #define CHUNK_SIZE     (1024 * 1024)

@@ -1,6 +1,6 @@
-/* Logging: one line per message on stderr, "pxeforge[LEVEL]: text". Under systemd
- * (JOURNAL_STREAM set) the line carries a <N> priority prefix instead so journald keeps
- * the level. */
+/* Logging: one line per message on stderr, "pxeforge: text" at info and
+ * "pxeforge: LEVEL: text" at the other levels. Under systemd (JOURNAL_STREAM set) the line
+ * is "<N>text" instead, the syslog priority N telling journald the level. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

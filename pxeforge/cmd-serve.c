@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "artifacts/artifacts.h"
 #include "pxeforge/appliance.h"
 #include "pxeforge/cli.h"
 #include "pxeforge/commands.h"
@@ -99,6 +100,27 @@ static int check(void *args)
         return PXF_EXIT_OK;
 }
 
+/* A folder with SHA256SUMS is served only as it was built: a file changed or lost since
+ * is said now, not found out by a machine that fails to boot. */
+static int check_artifacts(const char *dir)
+{
+        _cleanup_free_ char *sums = pxf_asprintf("%s/SHA256SUMS", dir);
+        struct pxf_error err = {0};
+
+        if (access(sums, F_OK) < 0) {
+                log_info("'%s' has no SHA256SUMS: serving it as it is", dir);
+                return PXF_EXIT_OK;
+        }
+        if (art_manifest_verify(dir, &err) < 0) {
+                log_error("the artifacts in '%s' do not match their SHA256SUMS: %s; build them "
+                          "again, or remove SHA256SUMS to serve them as they are",
+                          dir, err.msg);
+                return PXF_EXIT_FAILED;
+        }
+        log_info("'%s' matches its SHA256SUMS", dir);
+        return PXF_EXIT_OK;
+}
+
 static int run(void *args)
 {
         struct appliance_opts *o = &((struct serve_args *)args)->o;
@@ -114,6 +136,9 @@ static int run(void *args)
                 return PXF_EXIT_FAILED;
         }
         o->artifacts = artifacts;
+        r = check_artifacts(artifacts);
+        if (r != PXF_EXIT_OK)
+                return r;
         r = appliance_run(o, &err);
         if (r < 0) {
                 log_error("%s", err.msg);

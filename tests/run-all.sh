@@ -33,7 +33,7 @@ cmake --build build/fuzz --target fuzzers -j"$jobs"
 ctest --test-dir build/fuzz -L fuzz-run --output-on-failure -j"$jobs"
 
 echo "== normal build: every test =="
-# Two at a time: a VM test under TCG mostly keeps one core busy (apt in the libguestfs
+# One test per core: a VM test under TCG mostly keeps one core busy (apt in the libguestfs
 # appliance, one booting guest), and the fixtures order what depends on what.
 ctest --test-dir build/default --output-on-failure -j"$jobs"
 echo "run-all: finished in $((SECONDS - start)) s"

@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 
+#include "artifacts/artifacts.h"
 #include "artifacts/folder-internal.h"
 #include "tests/lib/temp-tree.h"
 #include "tests/lib/test-main.h"
