@@ -33,6 +33,10 @@ struct art_request {
         /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
          * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl; NULL refuses such a build. */
         const char *default_bootstrap_base_url;
+        /* Told of each artifact a long phase made (the initramfs, the squashfs root, ...),
+         * besides the log line that says so; may be NULL. */
+        void (*on_artifact)(const char *name, uint64_t bytes, double seconds, void *userdata);
+        void *userdata;
 };
 
 /* What can be refused before any work, from req's cfg, format and default URL alone: a

@@ -218,13 +218,17 @@ static int kernel_compression(struct live *l, bool smallest, enum art_cpio_compr
 }
 
 /* One line per artifact a long step made: what, its size and how long it took. */
-static int report_size(const char *what, const char *path, uint64_t start_usec)
+static int report_size(const struct live *l, const char *what, const char *path,
+                       uint64_t start_usec)
 {
+        double secs = (double)(pxf_now_usec() - start_usec) / 1e6;
         struct stat st;
 
-        if (stat(path, &st) == 0)
-                log_info("  %s: %.1f MiB in %.1f s", what, (double)st.st_size / (1024.0 * 1024.0),
-                         (double)(pxf_now_usec() - start_usec) / 1e6);
+        if (stat(path, &st) < 0)
+                return 0;
+        log_info("  %s: %.1f MiB in %.1f s", what, (double)st.st_size / (1024.0 * 1024.0), secs);
+        if (l->job->on_artifact)
+                l->job->on_artifact(what, (uint64_t)st.st_size, secs, l->job->userdata);
         return 0;
 }
 
@@ -244,7 +248,7 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
         if (r >= 0)
                 r = art_cpio_write(l->tree, exclude, comp, 0, out, err);
         if (r >= 0)
-                r = report_size("full-OS initramfs", out, start);
+                r = report_size(l, "full-OS initramfs", out, start);
         return r;
 }
 
@@ -433,7 +437,7 @@ static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf
         if (r >= 0)
                 r = art_squashfs_write(l->tree, exclude, 0, sq, err);
         if (r >= 0)
-                r = report_size("squashfs root", sq, start);
+                r = report_size(l, "squashfs root", sq, start);
         return r;
 }
 
@@ -498,7 +502,7 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
         if (r >= 0)
                 r = art_iso_write(&spec, err);
         if (r >= 0)
-                r = report_size("live ISO", iso->out, start);
+                r = report_size(l, "live ISO", iso->out, start);
         return r;
 }
 
@@ -519,7 +523,7 @@ static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, c
 
         if (r >= 0)
                 r = art_bootstrap_initrd(&b, out, err);
-        return r < 0 ? r : report_size("bootstrap initramfs", out, start);
+        return r < 0 ? r : report_size(l, "bootstrap initramfs", out, start);
 }
 
 static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)

@@ -4,7 +4,7 @@
 # run on one machine.
 #
 #   pxeforge: `pxeforge customize` of the Debian test image with bench/bootstrap.yaml into
-#             pxe-dir; its phases are read from its own progress lines.
+#             pxe-dir; its phases are read from its JSON progress lines (--progress json).
 #   native:   virt-customize (the same packages, host name, file and service), guestfish
 #             tar-out of the tree, the image's dracut in a chroot with the same arguments,
 #             mksquashfs (zstd 9, as pxeforge), mkfs.vfat + mtools + xorriso for the ISO,
@@ -54,18 +54,30 @@ timed() {
 
 size_of() { stat -c %s "$1"; }
 
+# progress_rows LOG: "step NAME SECONDS" and "artifact NAME SECONDS BYTES", tab-separated,
+# from the JSON lines of `pxeforge customize --progress json` in LOG.
+progress_rows() {
+        python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if not line.startswith("{"):
+        continue
+    e = json.loads(line)
+    if e["event"] == "step-end" and e["ok"]:
+        print("step", e["name"], e["seconds"], "", sep="\t")
+    elif e["event"] == "artifact":
+        print("artifact", e["name"], e["seconds"], e["bytes"], sep="\t")
+' "$1"
+}
+
 echo "== pxeforge =="
 log=$work/pxeforge.log
 timed total "$pxf" customize --config-file "$config" --image-file "$image" \
-        --output-path "$work/pxe" --build-dir "$work/build" 2> >(tee "$log" >&2)
-# "[2/8] packages: done in 123.4 s" -> one row per step
-while IFS=$'\t' read -r step secs; do
-        row pxeforge "$step" "$secs"
-done < <(sed -n 's/^pxeforge: \[[0-9]*\/[0-9]*\] \(.*\): done in \([0-9.]*\) s$/\1\t\2/p' "$log")
-# "  squashfs root: 254.0 MiB in 8.6 s" -> the artifacts inside the last step
-while IFS=$'\t' read -r what mib secs; do
-        row pxeforge "  $what" "$secs" "$(awk -v m="$mib" 'BEGIN { printf "%d", m * 1048576 }')"
-done < <(sed -n 's/^pxeforge:   \(.*\): \([0-9.]*\) MiB in \([0-9.]*\) s$/\1\t\2\t\3/p' "$log")
+        --output-path "$work/pxe" --build-dir "$work/build" --progress json 2> >(tee "$log" >&2)
+# pxeforge's JSON progress lines: one row per step, then the artifacts of the last step.
+while IFS=$'\t' read -r kind name secs bytes; do
+        if [ "$kind" = step ]; then row pxeforge "$name" "$secs"; else row pxeforge "  $name" "$secs" "$bytes"; fi
+done < <(progress_rows "$log")
 row pxeforge "whole run" "$total"
 timed t tar -C "$work/pxe" -cf - . >/dev/null # warm the cache for the packaging row
 timed t bash -c "tar -C '$work/pxe' -cf - . | pigz -p $(nproc) > '$work/native-pxe.tar.gz'"
@@ -133,13 +145,12 @@ pxe:
 YAML
 # Not fatal: the phases above are the comparison the results must keep.
 timed t_full "$pxf" customize --config-file "$work/fullos.yaml" --image-file "$work/native.qcow2" \
-        --output-path "$work/fullos" --build-dir "$work/build" 2> "$work/fullos.log" \
-        || tail -n 20 "$work/fullos.log" >&2
-mib=0 secs=0
-read -r mib secs < <(sed -n 's/^pxeforge:   full-OS initramfs: \([0-9.]*\) MiB in \([0-9.]*\) s$/\1 \2/p' \
-        "$work/fullos.log") || cat "$work/fullos.log" >&2
-row pxeforge "full-OS initramfs (libarchive, zstd 3)" "$secs" \
-        "$(awk -v m="$mib" 'BEGIN { printf "%d", m * 1048576 }')"
+        --output-path "$work/fullos" --build-dir "$work/build" --progress json \
+        2> "$work/fullos.log" || tail -n 20 "$work/fullos.log" >&2
+bytes=0 secs=0
+IFS=$'\t' read -r _ _ secs bytes < <(progress_rows "$work/fullos.log" | grep '^artifact	full-OS initramfs	') \
+        || cat "$work/fullos.log" >&2
+row pxeforge "full-OS initramfs (libarchive, zstd 3)" "$secs" "$bytes"
 # The kernel's unpacker and libarchive's zstd filter both at their defaults: level 3.
 timed t_cpio bash -c "cd '$work/tree' && ln -sfn /lib/systemd/systemd init && find . -path ./boot -prune -o -path ./etc/fstab -prune -o -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | zstd -q -T$(nproc) -3 > '$work/fullos-native.img'"
 row native "full-OS initramfs (cpio | zstd -3)" "$t_cpio" "$(size_of "$work/fullos-native.img")"

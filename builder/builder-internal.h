@@ -114,13 +114,20 @@ struct bld_progress {
         const char *name;
         uint64_t started;
         bool live; /* a ticking elapsed-time line, only on a terminal */
+        bool json; /* JSON lines for programs besides the log lines */
         pthread_t ticker;
         bool ticking;
         pthread_mutex_t lock;
         pthread_cond_t wake;
 };
 
-void bld_progress_init(struct bld_progress *p, unsigned total, bool live);
+/* JSON lines on stderr when json: {"event":"step-begin","step":N,"of":M,"name":S} and
+ * {"event":"step-end",...,"ok":B,"seconds":X}; {"event":"artifact","name":S,"bytes":N,
+ * "seconds":X} for what a step made (bld_progress_artifact). Names are pxeforge's own
+ * words, never from an image or a config. */
+void bld_progress_init(struct bld_progress *p, unsigned total, bool live, bool json);
+void bld_progress_artifact(struct bld_progress *p, const char *name, uint64_t bytes,
+                           double seconds);
 void bld_progress_begin(struct bld_progress *p, const char *name);
 /* Prints the step's line with its duration; returns r. */
 int bld_progress_end(struct bld_progress *p, int r);

@@ -39,6 +39,9 @@ struct bld_options {
         const char *output_path;             /* overrides cfg->output_image_path */
         enum cfg_image_format output_format; /* overrides cfg->output_image_format */
         bool show_progress; /* a live elapsed-time line on long steps (a terminal) */
+        /* Progress as JSON lines on stderr for programs to read (one object a line, each
+         * with "event"; see bld_progress_*), besides the log; no live line. */
+        bool progress_json;
         /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
          * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl (`pxeforge up`: its own HTTP). */
         const char *default_bootstrap_base_url;

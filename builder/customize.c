@@ -105,8 +105,8 @@ int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
         struct bld_progress prog;
         int r;
 
-        bld_progress_init(&prog, count_steps(job->opts->cfg, job->format),
-                          job->opts->show_progress);
+        bld_progress_init(&prog, count_steps(job->opts->cfg, job->format), job->opts->show_progress,
+                          job->opts->progress_json);
         r = customize(job, &prog, err);
         if (r >= 0 && cfg_image_format_is_disk(job->format)) {
                 bld_progress_begin(&prog, "write output");

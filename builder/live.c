@@ -16,6 +16,11 @@ static int export_tree(struct bld_guest *gs, const char *tree, struct pxf_error 
         return bld_export_tree(gs, tree, err);
 }
 
+static void on_artifact(const char *name, uint64_t bytes, double seconds, void *userdata)
+{
+        bld_progress_artifact(userdata, name, bytes, seconds);
+}
+
 int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
                   struct pxf_error *err)
 {
@@ -28,6 +33,8 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
             .output = job->output,
             .partial = job->partial,
             .default_bootstrap_base_url = job->opts->default_bootstrap_base_url,
+            .on_artifact = on_artifact,
+            .userdata = prog,
         };
         int r;
 

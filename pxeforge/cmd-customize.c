@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "builder/builder.h"
 #include "common/common.h"
@@ -24,6 +25,16 @@ static int parse_format(const char *value, void *field)
         return PXF_EXIT_OK;
 }
 
+static int parse_progress(const char *value, void *field)
+{
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+                log_error("unknown --progress '%s' (expected text or json)", value);
+                return PXF_EXIT_USAGE;
+        }
+        *(bool *)field = strcmp(value, "json") == 0;
+        return PXF_EXIT_OK;
+}
+
 #define ARG(m) offsetof(struct customize_args, m)
 
 static const struct cli_option options[] = {
@@ -43,6 +54,9 @@ static const struct cli_option options[] = {
     {"bootstrap-base-url", "URL", CLI_STRING, ARG(build.default_bootstrap_base_url), NULL, false,
      "where a bootstrap initramfs fetches image.iso when the config sets no "
      "pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"},
+    {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
+     "text (default) or json: besides the log, one JSON object a line on stderr for each "
+     "step's begin and end and each artifact made, for programs to read (bench/ does)"},
 };
 
 static void init(void *args)

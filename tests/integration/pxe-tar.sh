@@ -12,7 +12,8 @@ image=$(pxf_test_image)
 tarball=$PXF_TMP/artifacts.tar.gz
 "$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/full-os.yaml" \
         --image-file "$image" --output-image-format pxe-tar --output-path "$tarball" \
-        --build-dir "$PXF_TMP/build" || fail "customize to pxe-tar failed"
+        --build-dir "$PXF_TMP/build" --progress json 2> >(tee "$PXF_TMP/progress.log" >&2) \
+        || fail "customize to pxe-tar failed"
 [ "$(head -c 2 "$tarball" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "not gzip"
 [ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
 
@@ -30,3 +31,19 @@ bad=$(find . ! -perm -o=r | head -n 3)
 [ -z "$bad" ] || fail "not world-readable: $bad"
 [ "$(tar -tzvf "$tarball" | awk '{print $2}' | sort -u)" = "root/root" ] || fail "owners are not root"
 pass "pxe-tar unpacks to the manifest's files: $(echo "$present" | wc -l) files, $(stat -c %s "$tarball") bytes"
+
+# --progress json: what programs read (bench/live-build.sh). Every step that began ended
+# well, in order, and the initramfs the log reports is the one in the tarball.
+python3 - "$PXF_TMP/progress.log" "$(stat -c %s initrd.img)" <<'PY' || fail "the JSON progress is wrong"
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+begins = [e for e in events if e["event"] == "step-begin"]
+ends = [e for e in events if e["event"] == "step-end"]
+assert begins and [b["name"] for b in begins] == [e["name"] for e in ends], (begins, ends)
+assert all(e["ok"] and e["of"] == len(ends) for e in ends), ends
+assert [e["step"] for e in ends] == list(range(1, len(ends) + 1)), ends
+initrd = [e for e in events if e["event"] == "artifact" and e["name"] == "full-OS initramfs"]
+assert len(initrd) == 1 and initrd[0]["bytes"] == int(sys.argv[2]), initrd
+print(f"progress: {len(ends)} steps, " + ", ".join(f'{e["name"]} {e["seconds"]} s' for e in ends))
+PY
+pass "--progress json reports every step and the initramfs it made"
