@@ -412,13 +412,8 @@ static int walk_tree(struct writer *w, int root_fd)
 static void set_excludes(struct writer *w, const char *const *exclude)
 {
         for (size_t i = 0; exclude && exclude[i]; i++) {
-                const char *p = exclude[i];
                 size_t len;
-                while (*p == '/' || (p[0] == '.' && p[1] == '/'))
-                        p += *p == '/' ? 1 : 2;
-                len = strlen(p);
-                while (len > 0 && p[len - 1] == '/')
-                        len--;
+                const char *p = pxf_path_trim(exclude[i], &len);
                 if (len == 0)
                         continue;
                 w->excludes =
@@ -600,19 +595,6 @@ int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_c
 
 /* ---- the kernel's decompressors ----------------------------------------------------- */
 
-static bool config_has(const char *text, const char *line)
-{
-        size_t len = strlen(line);
-
-        for (const char *p = text; *p;) {
-                size_t n = strcspn(p, "\n");
-                if (n == len && strncmp(p, line, len) == 0)
-                        return true;
-                p += n + (p[n] == '\n');
-        }
-        return false;
-}
-
 int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
                                 enum art_cpio_compression *ret)
 {
@@ -632,7 +614,7 @@ int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
                 return -EINVAL;
         for (size_t i = 0; i < PXF_ELEMENTSOF(fastest); i++) {
                 const char *line = smallest ? small[i].line : fastest[i].line;
-                if (config_has(kernel_config_text, line)) {
+                if (pxf_text_has_line(kernel_config_text, line)) {
                         *ret = smallest ? small[i].comp : fastest[i].comp;
                         return 0;
                 }

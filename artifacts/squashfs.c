@@ -75,14 +75,9 @@ static bool valid_relative(const char *p, size_t len)
 static int add_exclude(struct squash *s, const char *path)
 {
         _cleanup_free_ char *copy = NULL;
-        const char *p = path;
         size_t len;
+        const char *p = pxf_path_trim(path, &len);
 
-        while (*p == '/' || (p[0] == '.' && p[1] == '/'))
-                p += *p == '/' ? 1 : 2;
-        len = strlen(p);
-        while (len > 0 && p[len - 1] == '/')
-                len--;
         if (len == 0)
                 return 0;
         if (!valid_relative(p, len))

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -194,6 +195,15 @@ void *pxf_reallocarray(void *p, size_t n, size_t size);                         
 size_t pxf_strv_length(char *const *v);
 /* Appends a copy of s to the NULL-terminated vector *v. */
 void pxf_strv_push(char ***v, const char *s);
+/* Whether text has line as one of its lines (exactly, without the newline). */
+bool pxf_text_has_line(const char *text, const char *line);
+/* A relative path inside a tree as callers may write it ("/etc/fstab", "./boot",
+ * "boot/"): the start of its normalized form in path, its length in *ret_len (0: the
+ * tree itself). */
+const char *pxf_path_trim(const char *path, size_t *ret_len);
+/* Writes s as troff text (manual pages): backslashes and hyphens escaped, backquotes as
+ * quotes, and no line starting with a control character. */
+void pxf_troff_text(FILE *f, const char *s);
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -78,3 +78,49 @@ int pxf_thread_count(int requested, int max)
 
         return n < 1 ? 1 : n > max ? max : (int)n;
 }
+
+bool pxf_text_has_line(const char *text, const char *line)
+{
+        size_t len = strlen(line);
+
+        for (const char *p = text; *p;) {
+                size_t n = strcspn(p, "\n");
+                if (n == len && strncmp(p, line, len) == 0)
+                        return true;
+                p += n + (p[n] == '\n');
+        }
+        return false;
+}
+
+const char *pxf_path_trim(const char *path, size_t *ret_len)
+{
+        const char *p = path;
+        size_t len;
+
+        while (*p == '/' || (p[0] == '.' && p[1] == '/'))
+                p += *p == '/' ? 1 : 2;
+        len = strlen(p);
+        while (len > 0 && p[len - 1] == '/')
+                len--;
+        *ret_len = len;
+        return p;
+}
+
+void pxf_troff_text(FILE *f, const char *s)
+{
+        bool line_start = true;
+
+        for (; *s; s++) {
+                if (line_start && (*s == '.' || *s == '\''))
+                        fputs("\\&", f);
+                line_start = *s == '\n';
+                if (*s == '\\')
+                        fputs("\\e", f);
+                else if (*s == '-')
+                        fputs("\\-", f);
+                else if (*s == '`')
+                        fputc('\'', f);
+                else
+                        fputc(*s, f);
+        }
+}

@@ -44,24 +44,6 @@ static const char *kind_name(const struct field *f)
         return "";
 }
 
-/* Text for troff: backslashes and hyphens escaped, backquotes as quotes, and a line that
- * would start with a control character guarded. */
-static void text(FILE *f, const char *s)
-{
-        if (*s == '.' || *s == '\'')
-                fputs("\\&", f);
-        for (; *s; s++) {
-                if (*s == '\\')
-                        fputs("\\e", f);
-                else if (*s == '-')
-                        fputs("\\-", f);
-                else if (*s == '`')
-                        fputc('\'', f);
-                else
-                        fputc(*s, f);
-        }
-}
-
 static bool listed(const char *const *names, const char *key)
 {
         for (size_t i = 0; names && names[i]; i++)
@@ -73,20 +55,21 @@ static bool listed(const char *const *names, const char *key)
 static void field_entry(FILE *f, const struct schema *s, const struct field *fl, const char *path)
 {
         fputs(".TP\n\\fB", f);
-        text(f, path);
+        pxf_troff_text(f, path);
         fputs("\\fR (", f);
-        text(f, kind_name(fl));
+        pxf_troff_text(f, kind_name(fl));
         for (size_t i = 0; fl->kind == F_ENUM && fl->enums[i].name; i++) {
                 fputs(i ? ", " : " ", f);
-                text(f, fl->enums[i].name);
+                pxf_troff_text(f, fl->enums[i].name);
         }
         fputs(listed(s->required, fl->key) ? "; required)\n" : ")\n", f);
         if (fl->kind == F_UNSUPPORTED)
-                text(f, "A key of Image Customizer that pxeforge does not implement: a config "
-                        "that sets it is refused with an error naming it, never accepted and "
-                        "ignored.");
+                pxf_troff_text(
+                    f, "A key of Image Customizer that pxeforge does not implement: a config "
+                       "that sets it is refused with an error naming it, never accepted and "
+                       "ignored.");
         else if (fl->doc)
-                text(f, fl->doc);
+                pxf_troff_text(f, fl->doc);
         fputc('\n', f);
 }
 
@@ -109,10 +92,10 @@ static void walk(FILE *f, const struct schema *s, const char *prefix)
 static void section(FILE *f, const struct field *top)
 {
         fputs(".SS ", f);
-        text(f, top->key);
+        pxf_troff_text(f, top->key);
         fputc('\n', f);
         if (top->doc) {
-                text(f, top->doc);
+                pxf_troff_text(f, top->doc);
                 fputc('\n', f);
         }
         if (top->kind == F_SECTION)

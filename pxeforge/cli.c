@@ -179,39 +179,18 @@ void cli_print_main_help(FILE *f)
 
 /* ---- the manual --------------------------------------------------------------------- */
 
-/* Text for troff: backslashes and hyphens escaped, a line never starts with a control
- * character, backquotes as plain quotes. */
-static void man_text(FILE *f, const char *s)
-{
-        bool line_start = true;
-
-        for (; *s; s++) {
-                if (line_start && (*s == '.' || *s == '\''))
-                        fputs("\\&", f);
-                line_start = *s == '\n';
-                if (*s == '\\')
-                        fputs("\\e", f);
-                else if (*s == '-')
-                        fputs("\\-", f);
-                else if (*s == '`')
-                        fputc('\'', f);
-                else
-                        fputc(*s, f);
-        }
-}
-
 static void man_option(FILE *f, const struct cli_option *o)
 {
         fputs(".TP\n\\fB\\-\\-", f);
-        man_text(f, o->name);
+        pxf_troff_text(f, o->name);
         fputs("\\fR", f);
         if (o->metavar) {
                 fputs(" \\fI", f);
-                man_text(f, o->metavar);
+                pxf_troff_text(f, o->metavar);
                 fputs("\\fR", f);
         }
         fputc('\n', f);
-        man_text(f, o->help);
+        pxf_troff_text(f, o->help);
         fputs("\n", f);
 }
 
@@ -223,20 +202,20 @@ static void man_paragraphs(FILE *f, const char *text)
 
         while ((blank = strstr(p, "\n\n"))) {
                 *blank = '\0';
-                man_text(f, p);
+                pxf_troff_text(f, p);
                 fputs("\n.PP\n", f);
                 p = blank + 2;
         }
-        man_text(f, p);
+        pxf_troff_text(f, p);
         fputc('\n', f);
 }
 
 static void man_command(FILE *f, const struct cli_command *cmd)
 {
         fputs(".SS \"pxeforge ", f);
-        man_text(f, cmd->name);
+        pxf_troff_text(f, cmd->name);
         fputs(" ", f);
-        man_text(f, cmd->synopsis);
+        pxf_troff_text(f, cmd->synopsis);
         fputs("\"\n", f);
         man_paragraphs(f, cmd->description);
         for (size_t i = 0; i < cmd->n_options; i++)
@@ -244,7 +223,7 @@ static void man_command(FILE *f, const struct cli_command *cmd)
         for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
                 man_option(f, &common_options[i]);
         fputs(".PP\nExit status: ", f);
-        man_text(f, cmd->exit_status);
+        pxf_troff_text(f, cmd->exit_status);
         fputc('\n', f);
 }
 
@@ -258,12 +237,12 @@ void cli_print_manual(FILE *f)
                 ".SH SYNOPSIS\n.B pxeforge\n[\\fB\\-\\-log\\-level\\fR \\fILEVEL\\fR] "
                 "\\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.SH DESCRIPTION\n",
                 PXF_VERSION);
-        man_text(f, main_description);
+        pxf_troff_text(f, main_description);
         fputs(".SH COMMANDS\n", f);
         for (size_t i = 0; i < cli_n_commands; i++)
                 man_command(f, cli_commands[i]);
         fputs(".SH EXIT STATUS\n", f);
-        man_text(f, main_exit_status);
+        pxf_troff_text(f, main_exit_status);
         fputs("\n.SH FILES\n.TP\n/etc/pxeforge/\\fINAME\\fR.yaml\nthe configuration of the "
               "service pxeforge@\\fINAME\\fR (pxeforge up)\n.TP\n/var/lib/pxeforge/\\fINAME\\fR\n"
               "its builds and the served artifacts\n"

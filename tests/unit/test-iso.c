@@ -89,19 +89,6 @@ static size_t count_entries(const char *dir)
         return n;
 }
 
-static bool contains_line(const char *text, const char *line)
-{
-        size_t len = strlen(line);
-
-        for (const char *p = text; *p;) {
-                size_t n = strcspn(p, "\n");
-                if (n == len && strncmp(p, line, len) == 0)
-                        return true;
-                p += n + (p[n] == '\n');
-        }
-        return false;
-}
-
 /* ---- running the readers ------------------------------------------------------------ */
 
 /* Runs argv and returns its stdout (at most CAPTURE bytes); fails the test unless it
@@ -363,10 +350,10 @@ static void iso_build_and_inspect(void **state)
         assert_false(tt_exists(f->staging, "EFI"));
 
         pvd = capture((const char *[]){"xorriso", "-indev", f->out, "-pvd_info", NULL});
-        assert_true(contains_line(pvd, "Volume Id    : " LABEL));
+        assert_true(pxf_text_has_line(pvd, "Volume Id    : " LABEL));
         eltorito = capture(
             (const char *[]){"xorriso", "-indev", f->out, "-report_el_torito", "plain", NULL});
-        assert_true(contains_line(eltorito, "El Torito img path :   1  /boot/efiboot.img"));
+        assert_true(pxf_text_has_line(eltorito, "El Torito img path :   1  /boot/efiboot.img"));
         assert_non_null(strstr(eltorito, "El Torito boot img :   1  UEFI  y   none"));
         area = capture(
             (const char *[]){"xorriso", "-indev", f->out, "-report_system_area", "plain", NULL});
