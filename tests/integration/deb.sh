@@ -24,7 +24,10 @@ root=$PXF_TMP/root
 mirror=http://deb.debian.org/debian
 # Installed by a hook with apt inside the chroot: mmdebstrap's --include=FILE.deb hands
 # dpkg a path it cannot see in the chroot (mmdebstrap 1.3.5).
+# The host's apt cache is offered to the chroot (hard links, no copy): what tests/deps.sh
+# installed is not downloaded again.
 mmdebstrap --quiet --mode=root --variant=apt --architectures=amd64 \
+        --setup-hook='mkdir -p "$1/var/cache/apt/archives"; cp -al /var/cache/apt/archives/*.deb "$1/var/cache/apt/archives/" 2>/dev/null || true' \
         --customize-hook="copy-in $deb /tmp" \
         --customize-hook="chroot \"\$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/$(basename "$deb")" \
         bookworm "$root" "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
