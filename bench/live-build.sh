@@ -17,7 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 PXF_SOURCE_DIR=$src
-source "$src/tests/lib/vm.sh"
+source "$src/deploy/lib/vm.sh"
 pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
 results=${1:-$here/results/live-build.md}
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (chroot, libguestfs)" >&2; exit 1; }

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/common.sh
-source tests/lib/vm.sh
+source deploy/lib/vm.sh
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root: sudo $0" >&2; exit 1; }
 tests/deps.sh

@@ -57,7 +57,7 @@
 #   PXF_BRIDGE_ADDR=192.168.77.1  PXF_BRIDGE_PREFIX=24  PXF_BRIDGE_NETMASK=255.255.255.0
 #   PXF_BRIDGE_DHCP_FIRST=192.168.77.2  PXF_BRIDGE_DHCP_LAST=192.168.77.254
 #   PXF_BRIDGE_STATE=STATE
-# The knobs of tests/lib/vm.sh apply to `boot`: PXF_ACCEL (kvm|tcg), PXF_QEMU,
+# The knobs of deploy/lib/vm.sh apply to `boot`: PXF_ACCEL (kvm|tcg), PXF_QEMU,
 # PXF_OVMF_CODE, PXF_OVMF_VARS, PXF_CACHE_DIR.
 #
 # Example, with a plain dnsmasq as the appliance (DHCP + TFTP of a pxe-dir output; every
@@ -79,7 +79,7 @@ set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 SOURCE_DIR=$(cd "$(dirname "$SELF")/.." && pwd)
-VM_LIB=$SOURCE_DIR/tests/lib/vm.sh
+VM_LIB=$SOURCE_DIR/deploy/lib/vm.sh
 
 BRIDGE=br0
 MAX_VMS=250
@@ -637,11 +637,11 @@ cmd_boot() {
 }
 
 # __vm-start STATE I TAP MAC MEM CONSOLE SB: runs in the namespace as a session leader;
-# starts QEMU with tests/lib/vm.sh (its private files under STATE) and records it.
+# starts QEMU with deploy/lib/vm.sh (its private files under STATE) and records it.
 cmd___vm-start() {
         local state=$1 i=$2 tap=$3 mac=$4 mem=$5 console=$6 sb=$7
         local -a extra=(-name "pxf-$(basename "$state")-vm$i")
-        # shellcheck source=tests/lib/vm.sh
+        # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
         export TMPDIR=$state
         if ((sb)); then
@@ -710,7 +710,7 @@ cmd_wait() {
                 return
         fi
         read_vm "$VM_I" || die "VM $VM_I was not started: boot it with $0 boot --name $NAME --vm $VM_I"
-        # shellcheck source=tests/lib/vm.sh
+        # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
         if ! alive "$VMS_pid" "$VMS_start"; then
                 # QEMU is gone (and its PID may be reused): the log cannot change any more.
@@ -732,7 +732,7 @@ cmd_wait() {
 
 print_match() {
         local line
-        # shellcheck source=tests/lib/vm.sh
+        # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
         line=$(_vm_strip "$1" | grep -aE -m1 -- "$2" || true)
         [[ -n $line ]] || line=$(grep -aE -m1 -- "$2" "$1" | tr -d '\r' || true)
@@ -779,7 +779,7 @@ cmd_console() {
         fi
         read_vm "$VM_I" || die "VM $VM_I was not started: boot it with $0 boot --name $NAME --vm $VM_I"
         [[ -r $VMS_console ]] || die "console log $VMS_console is missing"
-        # shellcheck source=tests/lib/vm.sh
+        # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
         _vm_strip "$VMS_console"
 }

@@ -36,7 +36,7 @@
 # Needs root, mmdebstrap, libguestfs-tools, qemu-utils and network access to
 # deb.debian.org. About 3 minutes on 2 cores without KVM (mmdebstrap ~80 s, libguestfs
 # ~100 s). Uses KVM for the libguestfs appliance only when KVM really works
-# (tests/lib/vm.sh: vm_guestfs_env). The build log (mmdebstrap --verbose, maintainer
+# (deploy/lib/vm.sh: vm_guestfs_env). The build log (mmdebstrap --verbose, maintainer
 # scripts, guestfish commands) is kept beside the image as <image>.build.log; a failed
 # build's log as debian-bookworm-last-failure.log.
 set -euo pipefail
@@ -53,8 +53,8 @@ OUT=$CACHE_DIR/$NAME-$KEY.qcow2
 
 # Fast path: the image for this version of the script is already there.
 if [[ -f $OUT ]]; then
-	printf '%s\n' "$OUT"
-	exit 0
+        printf '%s\n' "$OUT"
+        exit 0
 fi
 
 MIRROR=http://deb.debian.org/debian
@@ -63,31 +63,31 @@ SUITE=bookworm
 HOSTNAME_=debian-test
 CMDLINE="console=tty0 console=ttyS0,115200"
 DISK_SIZE=4G
-ESP_START=2048     # sectors of 512 bytes: 1 MiB alignment
-ESP_END=411647     # 200 MiB ESP
+ESP_START=2048 # sectors of 512 bytes: 1 MiB alignment
+ESP_END=411647 # 200 MiB ESP
 ESP_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 # On top of --variant=important (Priority required + important, as debootstrap installs).
 # mmdebstrap does not install Recommends; the installer does, so the ones that change how
 # the system boots are listed: zstd (initramfs-tools compresses with it) and busybox (in
 # the initramfs), efibootmgr. Deliberately left out: systemd-timesyncd (NTP traffic).
 PACKAGES=(
-	linux-image-amd64 initramfs-tools zstd busybox kmod udev
-	systemd systemd-sysv systemd-resolved libpam-systemd dbus
-	grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
-	iproute2 passwd login ca-certificates apt
+        linux-image-amd64 initramfs-tools zstd busybox kmod udev
+        systemd systemd-sysv systemd-resolved libpam-systemd dbus
+        grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
+        iproute2 passwd login ca-certificates apt
 )
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
 die() {
-	log "error: $*"
-	exit 1
+        log "error: $*"
+        exit 1
 }
 
 # ---- prerequisites ----------------------------------------------------------------------
 [[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap root mode, libguestfs on a fresh disk)"
 need() { # need <command> <debian package>
-	command -v "$1" >/dev/null 2>&1 ||
-		die "'$1' not found: install the Debian package '$2' (apt-get install $2)"
+        command -v "$1" >/dev/null 2>&1 ||
+                die "'$1' not found: install the Debian package '$2' (apt-get install $2)"
 }
 need mmdebstrap mmdebstrap
 need guestfish libguestfs-tools
@@ -99,10 +99,10 @@ need findmnt util-linux
 need sha256sum coreutils
 need mkfs.fat dosfstools # formats the ESP as a file
 compgen -G '/boot/vmlinuz-*' >/dev/null ||
-	die "no kernel in /boot (libguestfs's supermin needs one): install the Debian package 'linux-image-amd64'"
-[[ -r $SCRIPT_DIR/../lib/vm.sh ]] || die "missing $SCRIPT_DIR/../lib/vm.sh"
-# shellcheck source-path=SCRIPTDIR source=../lib/vm.sh
-. "$SCRIPT_DIR/../lib/vm.sh"
+        die "no kernel in /boot (libguestfs's supermin needs one): install the Debian package 'linux-image-amd64'"
+[[ -r $SCRIPT_DIR/../../deploy/lib/vm.sh ]] || die "missing $SCRIPT_DIR/../../deploy/lib/vm.sh"
+# shellcheck source-path=SCRIPTDIR source=../../deploy/lib/vm.sh
+. "$SCRIPT_DIR/../../deploy/lib/vm.sh"
 
 mkdir -p "$CACHE_DIR"
 
@@ -110,28 +110,28 @@ mkdir -p "$CACHE_DIR"
 LOCK=$CACHE_DIR/$NAME.lock
 exec 9>"$LOCK"
 if ! flock -n 9; then
-	log "another build holds $LOCK, waiting for it"
-	flock 9
+        log "another build holds $LOCK, waiting for it"
+        flock 9
 fi
 if [[ -f $OUT ]]; then # built by the process we waited for
-	printf '%s\n' "$OUT"
-	exit 0
+        printf '%s\n' "$OUT"
+        exit 0
 fi
 
 # umount_under <dir>: detach every mount below <dir> (mmdebstrap mounts /proc, /sys and
 # /dev in its chroot; a build killed hard can leave them behind).
 umount_under() {
-	local m
-	findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+        local m
+        findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r |
+                while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 # Leftovers of builds that were killed hard (we hold the lock, so none is running).
 for d in "$CACHE_DIR"/.build-"$NAME".*; do
-	if [[ -d $d ]]; then
-		umount_under "$d"
-		rm -rf --one-file-system "$d" 2>/dev/null || true
-	fi
+        if [[ -d $d ]]; then
+                umount_under "$d"
+                rm -rf --one-file-system "$d" 2>/dev/null || true
+        fi
 done
 
 WORK=$(mktemp -d "$CACHE_DIR/.build-$NAME.XXXXXX")
@@ -141,38 +141,38 @@ GF_PID=""
 BUILD_OK=""
 
 cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	if [[ -n $CHILD_PID ]]; then
-		# The step runs in its own process group (see run): stop all of it (mmdebstrap
-		# does not stop apt/dpkg on SIGTERM, it lets them finish), SIGKILL after 5 s.
-		kill -TERM -- "-$CHILD_PID" 2>/dev/null || true
-		for ((i = 0; i < 25; i++)); do
-			kill -0 -- "-$CHILD_PID" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL -- "-$CHILD_PID" 2>/dev/null || true
-		wait "$CHILD_PID" 2>/dev/null || true
-	fi
-	if [[ -n $GF_PID ]]; then
-		# Not "guestfish --remote exit": the server may be busy with a long command.
-		# libguestfs's recovery process stops the appliance when guestfish dies.
-		kill -TERM "$GF_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$GF_PID" 2>/dev/null || break
-			sleep 0.2
-		done
-	fi
-	if [[ -z $BUILD_OK && -s $LOGFILE ]]; then
-		cp "$LOGFILE" "$CACHE_DIR/$NAME-last-failure.log" 2>/dev/null || true
-		log "build failed; last lines of the log (full log: $CACHE_DIR/$NAME-last-failure.log):"
-		tail -n 40 "$LOGFILE" >&2 || true
-	fi
-	# --one-file-system: never descend into a /proc or /dev still mounted by a killed
-	# mmdebstrap.
-	umount_under "$WORK"
-	rm -rf --one-file-system "$WORK" 2>/dev/null || true
-	exit "$rc"
+        local rc=$? i
+        trap - EXIT INT TERM
+        if [[ -n $CHILD_PID ]]; then
+                # The step runs in its own process group (see run): stop all of it (mmdebstrap
+                # does not stop apt/dpkg on SIGTERM, it lets them finish), SIGKILL after 5 s.
+                kill -TERM -- "-$CHILD_PID" 2>/dev/null || true
+                for ((i = 0; i < 25; i++)); do
+                        kill -0 -- "-$CHILD_PID" 2>/dev/null || break
+                        sleep 0.2
+                done
+                kill -KILL -- "-$CHILD_PID" 2>/dev/null || true
+                wait "$CHILD_PID" 2>/dev/null || true
+        fi
+        if [[ -n $GF_PID ]]; then
+                # Not "guestfish --remote exit": the server may be busy with a long command.
+                # libguestfs's recovery process stops the appliance when guestfish dies.
+                kill -TERM "$GF_PID" 2>/dev/null || true
+                for ((i = 0; i < 50; i++)); do
+                        kill -0 "$GF_PID" 2>/dev/null || break
+                        sleep 0.2
+                done
+        fi
+        if [[ -z $BUILD_OK && -s $LOGFILE ]]; then
+                cp "$LOGFILE" "$CACHE_DIR/$NAME-last-failure.log" 2>/dev/null || true
+                log "build failed; last lines of the log (full log: $CACHE_DIR/$NAME-last-failure.log):"
+                tail -n 40 "$LOGFILE" >&2 || true
+        fi
+        # --one-file-system: never descend into a /proc or /dev still mounted by a killed
+        # mmdebstrap.
+        umount_under "$WORK"
+        rm -rf --one-file-system "$WORK" 2>/dev/null || true
+        exit "$rc"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
@@ -182,19 +182,19 @@ trap 'log "terminated"; exit 143' TERM
 # that INT/TERM are handled at once (bash defers traps while a foreground child runs), and
 # in a process group of its own (setsid) so that cleanup can stop it with its children.
 run() {
-	printf '+ %s\n' "$*" >>"$LOGFILE"
-	setsid --wait "$@" >>"$LOGFILE" 2>&1 9>&- </dev/null &
-	CHILD_PID=$!
-	local rc=0
-	wait "$CHILD_PID" || rc=$?
-	CHILD_PID=""
-	return "$rc"
+        printf '+ %s\n' "$*" >>"$LOGFILE"
+        setsid --wait "$@" >>"$LOGFILE" 2>&1 9>&- </dev/null &
+        CHILD_PID=$!
+        local rc=0
+        wait "$CHILD_PID" || rc=$?
+        CHILD_PID=""
+        return "$rc"
 }
 
 STEP_T0=$SECONDS
 step_done() { # step_done <what>: one progress line per step with its duration
-	log "$1: $((SECONDS - STEP_T0)) s"
-	STEP_T0=$SECONDS
+        log "$1: $((SECONDS - STEP_T0)) s"
+        STEP_T0=$SECONDS
 }
 
 BUILD_T0=$SECONDS
@@ -271,22 +271,22 @@ EOF
 chmod +x "$WORK/essential-hook.sh" "$WORK/customize-hook.sh"
 
 pkgs=$(
-	IFS=,
-	echo "${PACKAGES[*]}"
+        IFS=,
+        echo "${PACKAGES[*]}"
 )
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
 # mmdebstrap puts its temporary root (with /proc, /sys, /dev mounted) into TMPDIR.
 run env TMPDIR="$WORK" mmdebstrap \
-	--verbose --mode=root --variant=important --architectures=amd64 \
-	--include="$pkgs" \
-	--aptopt='Acquire::Retries "3"' \
-	--dpkgopt=force-unsafe-io \
-	--essential-hook="$WORK/essential-hook.sh" \
-	--customize-hook="$WORK/customize-hook.sh" \
-	"$SUITE" "$WORK/rootfs.tar" \
-	"deb $MIRROR $SUITE main" \
-	"deb $MIRROR $SUITE-updates main" \
-	"deb $SECURITY_MIRROR $SUITE-security main"
+        --verbose --mode=root --variant=important --architectures=amd64 \
+        --include="$pkgs" \
+        --aptopt='Acquire::Retries "3"' \
+        --dpkgopt=force-unsafe-io \
+        --essential-hook="$WORK/essential-hook.sh" \
+        --customize-hook="$WORK/customize-hook.sh" \
+        "$SUITE" "$WORK/rootfs.tar" \
+        "deb $MIRROR $SUITE main" \
+        "deb $MIRROR $SUITE-updates main" \
+        "deb $SECURITY_MIRROR $SUITE-security main"
 step_done "mmdebstrap ($(du -m "$WORK/rootfs.tar" | cut -f1) MiB tarball)"
 
 # ---- 2. disk --------------------------------------------------------------------------------
@@ -304,8 +304,8 @@ GF_PID=${GUESTFISH_PID:-}
 gf() { run guestfish --remote="$GF_PID" -- "$@"; }
 # gfo <guestfish command...>: same, but the command's output on stdout.
 gfo() {
-	printf '+ guestfish %s\n' "$*" >>"$LOGFILE"
-	guestfish --remote="$GF_PID" -- "$@" 2>>"$LOGFILE" 9>&-
+        printf '+ guestfish %s\n' "$*" >>"$LOGFILE"
+        guestfish --remote="$GF_PID" -- "$@" 2>>"$LOGFILE" 9>&-
 }
 
 gf add-drive "$IMG" format:qcow2
@@ -332,7 +332,7 @@ step_done "root file system copied in"
 # image: that runs in a chroot whose /dev is bound from the appliance's, and once in two
 # builds here the partition node was not there ("unable to open /dev/sda1").
 mkfs.fat -F 32 -n EFI -C "$WORK/esp.img" $(((ESP_END - ESP_START + 1) / 2)) >>"$LOGFILE" 2>&1 ||
-	die "mkfs.fat could not format the ESP image (see $LOGFILE)"
+        die "mkfs.fat could not format the ESP image (see $LOGFILE)"
 gf upload "$WORK/esp.img" /dev/sda1
 rm -f "$WORK/esp.img"
 gf mkdir-p /boot/efi
@@ -367,8 +367,8 @@ set prefix=(\$root)'/boot/grub'
 configfile \$prefix/grub.cfg
 EOF
 for f in /usr/lib/shim/shimx64.efi.signed /usr/lib/shim/mmx64.efi.signed \
-	/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed; do
-	[[ $(gfo is-file "$f") == true ]] || die "$f missing from the root file system"
+        /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed; do
+        [[ $(gfo is-file "$f") == true ]] || die "$f missing from the root file system"
 done
 gf mkdir-p /boot/efi/EFI/debian
 gf mkdir-p /boot/efi/EFI/BOOT
@@ -376,10 +376,10 @@ gf cp /usr/lib/shim/shimx64.efi.signed /boot/efi/EFI/debian/shimx64.efi
 gf cp /usr/lib/shim/mmx64.efi.signed /boot/efi/EFI/debian/mmx64.efi
 gf cp /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed /boot/efi/EFI/debian/grubx64.efi
 if [[ $(gfo is-file /usr/lib/shim/fbx64.efi.signed) == true ]]; then
-	gf cp /usr/lib/shim/fbx64.efi.signed /boot/efi/EFI/debian/fbx64.efi
+        gf cp /usr/lib/shim/fbx64.efi.signed /boot/efi/EFI/debian/fbx64.efi
 fi
 if [[ $(gfo is-file /usr/lib/shim/BOOTX64.CSV) == true ]]; then
-	gf cp /usr/lib/shim/BOOTX64.CSV /boot/efi/EFI/debian/BOOTX64.CSV
+        gf cp /usr/lib/shim/BOOTX64.CSV /boot/efi/EFI/debian/BOOTX64.CSV
 fi
 gf upload "$WORK/grub-stub.cfg" /boot/efi/EFI/debian/grub.cfg
 gf cp /usr/lib/shim/shimx64.efi.signed /boot/efi/EFI/BOOT/BOOTX64.EFI
@@ -389,19 +389,19 @@ step_done "ESP: FAT32, fstab, shim + signed GRUB"
 
 # ---- 3. initramfs and grub.cfg, made by the image's own tools ---------------------------------
 if [[ -z $(gfo glob-expand '/boot/initrd.img-*') ]]; then
-	log "no /boot/initrd.img-* from mmdebstrap: running update-initramfs in the appliance"
-	gf command "update-initramfs -c -k all"
+        log "no /boot/initrd.img-* from mmdebstrap: running update-initramfs in the appliance"
+        gf command "update-initramfs -c -k all"
 fi
 KERNELS=$(gfo glob-expand '/boot/vmlinuz-*')
 [[ -n $KERNELS ]] || die "no kernel in /boot"
 for k in $KERNELS; do
-	[[ $(gfo is-file "/boot/initrd.img-${k#/boot/vmlinuz-}") == true ]] ||
-		die "no initramfs for $k"
+        [[ $(gfo is-file "/boot/initrd.img-${k#/boot/vmlinuz-}") == true ]] ||
+                die "no initramfs for $k"
 done
 gf command "grub-mkconfig -o /boot/grub/grub.cfg"
 GRUB_CFG=$(gfo cat /boot/grub/grub.cfg)
 grep -q "root=UUID=$ROOT_UUID " <<<"$GRUB_CFG" ||
-	die "/boot/grub/grub.cfg does not boot root=UUID=$ROOT_UUID"
+        die "/boot/grub/grub.cfg does not boot root=UUID=$ROOT_UUID"
 grep -q -- "$CMDLINE" <<<"$GRUB_CFG" || die "/boot/grub/grub.cfg lacks '$CMDLINE'"
 step_done "grub-mkconfig"
 
@@ -411,7 +411,7 @@ gf rm-f /var/lib/dbus/machine-id
 [[ -z $(gfo glob-expand '/etc/ssh/ssh_host_*') ]] || die "SSH host keys in the image"
 [[ $(gfo cat /etc/hostname) == "$HOSTNAME_" ]] || die "wrong /etc/hostname"
 [[ $(gfo readlink /etc/resolv.conf) == ../run/systemd/resolve/stub-resolv.conf ]] ||
-	die "/etc/resolv.conf is not systemd-resolved's stub"
+        die "/etc/resolv.conf is not systemd-resolved's stub"
 SHADOW=$(gfo cat /etc/shadow)
 grep -q '^root:\*:' <<<"$SHADOW" || die "root account is not locked"
 gf umount-all
@@ -429,10 +429,10 @@ mv -f "$IMG" "$OUT"
 BUILD_OK=1
 
 for old in "$CACHE_DIR/$NAME"-????????????????.qcow2 "$CACHE_DIR/$NAME"-????????????????.build.log; do
-	if [[ -f $old && $old != "$OUT" && $old != "${OUT%.qcow2}.build.log" ]]; then
-		log "removing the outdated $old"
-		rm -f "$old"
-	fi
+        if [[ -f $old && $old != "$OUT" && $old != "${OUT%.qcow2}.build.log" ]]; then
+                log "removing the outdated $old"
+                rm -f "$old"
+        fi
 done
 rm -f "$CACHE_DIR/$NAME-last-failure.log"
 log "done in $((SECONDS - BUILD_T0)) s: $OUT ($(du -m "$OUT" | cut -f1) MiB on disk)"

@@ -3,7 +3,7 @@
 # what is wrong, and leave the output path exactly as it was (here: a sentinel file), with
 # no partial file beside it and nothing left in the build dir.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 

@@ -4,7 +4,7 @@
 # -> vhdx -> vhd-fixed -> qcow2), so each format is both written and read back by
 # pxeforge. qemu-img info must report the format and the unchanged virtual size.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 

@@ -3,7 +3,7 @@
 # exit status 130, leave the output path untouched, the build dir empty and no appliance
 # (QEMU) running; a run killed outright (SIGKILL) leaves files that the next run removes.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 

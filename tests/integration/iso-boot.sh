@@ -28,7 +28,7 @@
 #        PXF_VM_LOG_DIR    where to keep console logs and the squashfs numbers (default:
 #                          $PXF_BUILD_DIR/vm-logs under ctest, else the scratch folder)
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 
 name="iso-boot"
 tool=${1:-${PXF_BUILD_DIR:-$PXF_SOURCE_DIR/build/default}/tests/iso-writer-tool}
@@ -71,8 +71,8 @@ copy-out /usr/lib/shim/shimx64.efi.signed $from/efi
 -copy-out /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed $from/efi
 tar-out / $PXF_TMP/tree.tar numericowner:true xattrs:true
 EOF
-tar -x --numeric-owner --xattrs --xattrs-include='*' -C "$PXF_TMP/tree" -f "$PXF_TMP/tree.tar" \
-        || fail "cannot extract the image's tree"
+tar -x --numeric-owner --xattrs --xattrs-include='*' -C "$PXF_TMP/tree" -f "$PXF_TMP/tree.tar" ||
+        fail "cannot extract the image's tree"
 rm -f "$PXF_TMP/tree.tar"
 kernel=$(printf '%s\n' "$from"/boot/vmlinuz-* | sort -V | tail -n 1)
 kver=${kernel##*/vmlinuz-}
@@ -92,23 +92,23 @@ pass "image files: kernel $kver, ${grub##*/}, tree of $tree_mib MiB ($((SECONDS 
 
 # ---- squashfs: two zstd levels ---------------------------------------------------------------
 numbers=$logdir/$name.squashfs.txt
-: > "$numbers"
+: >"$numbers"
 for level in 9 15; do
         out=$PXF_TMP/squashfs-$level.img
-        read -r bytes seconds < <("$tool" squashfs "$PXF_TMP/tree" "$out" "$level" 2 etc/fstab) \
-                || fail "bld_squashfs_write_level at level $level failed"
+        read -r bytes seconds < <("$tool" squashfs "$PXF_TMP/tree" "$out" "$level" 2 etc/fstab) ||
+                fail "bld_squashfs_write_level at level $level failed"
         [ -n "${bytes:-}" ] || fail "iso-writer-tool printed no size for level $level"
         # Into files: grep -q would stop reading early and fail the pipeline (pipefail).
-        unsquashfs -s "$out" > "$PXF_TMP/super.txt"
-        unsquashfs -l "$out" > "$PXF_TMP/list.txt"
+        unsquashfs -s "$out" >"$PXF_TMP/super.txt"
+        unsquashfs -l "$out" >"$PXF_TMP/list.txt"
         grep -q 'Compression zstd' "$PXF_TMP/super.txt" || fail "level $level: not zstd"
-        grep -qx 'squashfs-root/etc/passwd' "$PXF_TMP/list.txt" \
-                || fail "level $level: no etc/passwd"
-        ! grep -qx 'squashfs-root/etc/fstab' "$PXF_TMP/list.txt" \
-                || fail "level $level: etc/fstab was not excluded"
+        grep -qx 'squashfs-root/etc/passwd' "$PXF_TMP/list.txt" ||
+                fail "level $level: no etc/passwd"
+        ! grep -qx 'squashfs-root/etc/fstab' "$PXF_TMP/list.txt" ||
+                fail "level $level: etc/fstab was not excluded"
         awk -v l="$level" -v b="$bytes" -v s="$seconds" \
-                'BEGIN { printf "zstd level %2d: %d bytes (%.1f MB) in %s s\n", l, b, b/1e6, s }' \
-                | tee -a "$numbers"
+                'BEGIN { printf "zstd level %2d: %d bytes (%.1f MB) in %s s\n", l, b, b/1e6, s }' |
+                tee -a "$numbers"
 done
 pass "squashfs measured (also in $numbers)"
 
@@ -122,7 +122,7 @@ mv "$PXF_TMP/squashfs-9.img" "$stage/LiveOS/squashfs.img"
 rm -f "$PXF_TMP"/squashfs-*.img
 rm -rf "$PXF_TMP/tree"
 # As bld_grub_cfg writes it for an ISO boot (builder/grub-cfg.c), with test kernel args.
-cat > "$stage/boot/grub/grub.cfg" <<EOF
+cat >"$stage/boot/grub/grub.cfg" <<EOF
 # Written by pxeforge
 serial --unit=0 --speed=115200
 terminal_input console serial
@@ -138,8 +138,8 @@ menuentry 'pxeforge iso-boot test' {
 EOF
 iso=$PXF_TMP/live.iso
 start=$SECONDS
-"$tool" iso "$stage" "$from/efi/shimx64.efi.signed" "$grub" "$mm" "$label" "$iso" "$PXF_TMP/work" \
-        || fail "bld_iso_write failed"
+"$tool" iso "$stage" "$from/efi/shimx64.efi.signed" "$grub" "$mm" "$label" "$iso" "$PXF_TMP/work" ||
+        fail "bld_iso_write failed"
 [ -z "$(ls -A "$PXF_TMP/work")" ] || fail "bld_iso_write left files in its work folder"
 pass "ISO $label: $(($(stat -c %s "$iso") / 1048576)) MiB in $((SECONDS - start)) s"
 
@@ -150,8 +150,8 @@ cmdline_re='Command line: .*pxf\.iso=1'
 # otherwise, and would boot on only because $root happened to be the ISO already).
 boot_and_check() {
         local what=$1 console=$2
-        vm_wait_for "$console" "$cmdline_re" "$timeout" \
-                || fail "$what: no kernel command line with pxf.iso=1 (console log: $console)"
+        vm_wait_for "$console" "$cmdline_re" "$timeout" ||
+                fail "$what: no kernel command line with pxf.iso=1 (console log: $console)"
         if grep -aq "no such device: $label" "$console"; then
                 fail "$what: GRUB did not find the label $label (console log: $console)"
         fi
@@ -161,11 +161,11 @@ boot_and_check() {
 console=$logdir/$name.cdrom-secureboot.console.log
 start=$SECONDS
 PXF_OVMF_CODE=$secboot_code PXF_OVMF_VARS=$secboot_vars vm_boot_cdrom "$iso" "$console" \
-        -machine smm=on -global driver=cfi.pflash01,property=secure,value=on \
-        || fail "could not start QEMU"
+        -machine smm=on -global driver=cfi.pflash01,property=secure,value=on ||
+        fail "could not start QEMU"
 boot_and_check "CD boot" "$console"
-vm_wait_for "$console" 'Secure boot enabled' 60 \
-        || fail "CD boot: the kernel did not report Secure Boot (console log: $console)"
+vm_wait_for "$console" 'Secure boot enabled' 60 ||
+        fail "CD boot: the kernel did not report Secure Boot (console log: $console)"
 vm_stop
 pass "CD drive, Secure Boot: kernel started from the ISO after $((SECONDS - start)) s"
 
@@ -195,7 +195,7 @@ console=$logdir/$name.esp-partition.console.log
 start=$SECONDS
 vm_boot_disk "$usb" "$console" || fail "could not start QEMU"
 boot_and_check "ESP partition boot" "$console"
-grep -aq "error: file \`/boot/' not found" "$console" \
-        || fail "ESP partition boot: GRUB did not start on the FAT partition (log: $console)"
+grep -aq "error: file \`/boot/' not found" "$console" ||
+        fail "ESP partition boot: GRUB did not start on the FAT partition (log: $console)"
 vm_stop
 pass "through the MBR EFI partition and /.disk/info: kernel started after $((SECONDS - start)) s"

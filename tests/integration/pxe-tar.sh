@@ -4,7 +4,7 @@
 # manifest is there with its size and checksum (sha256sum -c), that nothing else is, and
 # that modes allow a TFTP server running as nobody to read everything.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 

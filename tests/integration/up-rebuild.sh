@@ -6,7 +6,7 @@
 # rebuilds too. SIGTERM during a rebuild stops everything: no server, no build, no
 # half-written folder.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (libguestfs, dropping privileges)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
 pxf_tmpdir

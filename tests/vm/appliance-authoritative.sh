@@ -7,7 +7,7 @@
 # step for both. Then SIGTERM must stop the whole appliance (server and dnsmasq), leaving
 # no process behind.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
 art=${PXF_TEST_BOOTSTRAP_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/bootstrap}
 [ -f "$art/image.iso" ] || fail "no bootstrap artifacts at $art (the artifacts fixture builds them)"

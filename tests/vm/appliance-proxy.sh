@@ -8,7 +8,7 @@
 # the LAN server's DHCP answer (next-server), not from the proxy's, so the LAN server
 # names pxeforge as next-server (README: proxy mode and GRUB).
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
 art=${PXF_TEST_FULLOS_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/full-os}
 [ -f "$art/initrd.img" ] || fail "no full-os artifacts at $art (the artifacts fixture builds them)"

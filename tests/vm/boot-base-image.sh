@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # tests/vm/boot-base-image.sh - smoke test of the VM test tooling: build (or reuse) the
 # cached Debian bookworm UEFI test image, boot it with OVMF (shim -> GRUB -> Linux) and wait
 # for the serial-console login prompt.
@@ -8,26 +8,19 @@
 #        PXF_VM_LOG_DIR    where to keep the console log (default: $PXF_BUILD_DIR/vm-logs
 #                          under ctest, else a new directory in /tmp)
 #        PXF_CACHE_DIR     image cache (see tests/images/build-debian-image.sh)
-set -euo pipefail
-
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${PXF_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-# shellcheck source-path=SCRIPTDIR source=../lib/vm.sh
-. "$src/tests/lib/vm.sh"
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
+src=$PXF_SOURCE_DIR
 
 name=boot-base-image
 timeout=${PXF_BOOT_TIMEOUT:-600}
-fail() {
-	echo "FAIL: $name: $*" >&2
-	exit 1
-}
 
 if [[ -n ${PXF_VM_LOG_DIR:-} ]]; then
-	logdir=$PXF_VM_LOG_DIR
+        logdir=$PXF_VM_LOG_DIR
 elif [[ -n ${PXF_BUILD_DIR:-} ]]; then
-	logdir=$PXF_BUILD_DIR/vm-logs
+        logdir=$PXF_BUILD_DIR/vm-logs
 else
-	logdir=$(mktemp -d /tmp/pxf-$name.XXXXXX)
+        logdir=$(mktemp -d /tmp/pxf-$name.XXXXXX)
 fi
 mkdir -p "$logdir"
 console=$logdir/$name.console.log
@@ -41,12 +34,12 @@ trap vm_stop EXIT
 t0=$SECONDS
 vm_boot_disk "$image" "$console" || fail "could not start QEMU"
 if ! vm_wait_for "$console" 'debian-test login:' "$timeout"; then
-	fail "no 'debian-test login:' prompt on the serial console within $timeout s (console log: $console)"
+        fail "no 'debian-test login:' prompt on the serial console within $timeout s (console log: $console)"
 fi
 boot_s=$((SECONDS - t0))
 
 # The prompt alone could come from a wrong kernel command line; check the path there too.
 grep -aqE 'Command line: .*root=UUID=[0-9a-f-]+ .*console=ttyS0,115200' "$console" ||
-	fail "kernel command line without root=UUID=... console=ttyS0,115200 (console log: $console)"
+        fail "kernel command line without root=UUID=... console=ttyS0,115200 (console log: $console)"
 vm_stop
-echo "PASS: $name: login prompt after $boot_s s under $(vm_accel) (console log: $console)"
+pass "$name: login prompt after $boot_s s under $(vm_accel) (console log: $console)"

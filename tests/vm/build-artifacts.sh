@@ -5,7 +5,7 @@
 # test bridge). Checks what every consumer relies on: the files, SHA256SUMS, nothing left
 # in the build dir, and that the unprivileged server user can read everything.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 [ $# -eq 2 ] || fail "usage: $0 NAME CONFIG"
 name=$1 config=$2
 vm_guestfs_env

@@ -3,7 +3,7 @@
 # as qcow2, boot it under QEMU/OVMF, and read from the serial console the report that the
 # config's own service prints: every customization must show up there.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 
 image=$(pxf_test_image)

@@ -4,7 +4,7 @@
 # boot it from a virtual CD drive of a UEFI VM and read the marker the config's service
 # prints on the serial console.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 

@@ -7,7 +7,7 @@
 #   2. boot the same image.iso from a virtual CD drive, with no network server at all.
 # Both must reach the marker the config's service prints, on an overlay root.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 
 # Built once per test run by the artifacts fixture (tests/vm/build-artifacts.sh).

@@ -5,7 +5,7 @@
 # user-mode TFTP server (OVMF's own PXE client -> shim -> GRUB -> kernel + initrd over
 # TFTP) and read the marker the config's service prints on the serial console.
 source "$(dirname "$0")/../lib/common.sh"
-source "$PXF_SOURCE_DIR/tests/lib/vm.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 
 # Built once per test run by the artifacts fixture (tests/vm/build-artifacts.sh).
