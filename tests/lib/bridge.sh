@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared steps of the VM tests that run pxeforge's appliance in a test bridge
 # (deploy/test-bridge.sh). Source after common.sh and vm.sh; needs root.
 

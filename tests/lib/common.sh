@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for pxeforge's shell tests. Source it; it sets strict mode.
 set -euo pipefail
 
