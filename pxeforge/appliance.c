@@ -15,7 +15,9 @@
 #include "pxeforge/appliance.h"
 #include "tftpd/tftpd.h"
 
-#define SERVER_NAME "pxeforge-server"
+#define SERVER_NAME     "pxeforge-server"
+#define SERVER_READY    "pxeforge: serving '" /* its line once it serves (server.c) */
+#define SERVER_START_MS 10000
 
 struct appliance {
         const struct appliance_opts *o;
@@ -129,7 +131,11 @@ static int server_start(struct appliance *a, struct pxf_error *err)
             .restart = true,
         };
 
-        return pxf_child_start(a->base, &child, &a->server, err);
+        int r = pxf_child_start(a->base, &child, &a->server, err);
+
+        /* A server that cannot start (the folder unreadable as its user, say) is an error
+         * of `serve` itself, not a restart loop. */
+        return r < 0 ? r : pxf_child_wait_ready(a->server, SERVER_READY, SERVER_START_MS, err);
 }
 
 /* ---- DHCP -------------------------------------------------------------------------- */

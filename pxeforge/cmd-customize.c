@@ -81,11 +81,7 @@ static int run(void *args)
                 log_error("interrupted; the output was not written");
                 return PXF_EXIT_INTERRUPTED;
         }
-        if (r < 0) {
-                log_error("%s", err.msg);
-                return PXF_EXIT_FAILED;
-        }
-        return PXF_EXIT_OK;
+        return exit_status(r, &err);
 }
 
 const struct cli_command cli_cmd_customize = {

@@ -1,7 +1,9 @@
 /* pxeforge serve: the appliance on an existing artifacts folder. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "artifacts/artifacts.h"
 #include "pxeforge/appliance.h"
@@ -106,7 +108,16 @@ static int check_artifacts(const char *dir)
 {
         _cleanup_free_ char *sums = pxf_asprintf("%s/SHA256SUMS", dir);
         struct pxf_error err = {0};
+        struct stat st;
 
+        if (stat(dir, &st) < 0) {
+                log_error("cannot use the artifacts folder '%s': %m", dir);
+                return PXF_EXIT_FAILED;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                log_error("the artifacts path '%s' is not a folder", dir);
+                return PXF_EXIT_FAILED;
+        }
         if (access(sums, F_OK) < 0) {
                 log_info("'%s' has no SHA256SUMS: serving it as it is", dir);
                 return PXF_EXIT_OK;
@@ -140,11 +151,7 @@ static int run(void *args)
         if (r != PXF_EXIT_OK)
                 return r;
         r = appliance_run(o, &err);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                return PXF_EXIT_FAILED;
-        }
-        return PXF_EXIT_OK;
+        return exit_status(r, &err);
 }
 
 const struct cli_command cli_cmd_serve = {

@@ -428,11 +428,7 @@ static int run(void *args)
                 r = appliance_run(&o, &err);
         }
         up_free(u);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                return PXF_EXIT_FAILED;
-        }
-        return PXF_EXIT_OK;
+        return exit_status(r, &err);
 }
 
 static void init(void *args)

@@ -23,5 +23,8 @@ extern const struct cli_command cli_cmd_up;
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */
 int load_config(const char *path, bool check_files, struct cfg_config **ret);
+/* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
+ * logging err's message. */
+int exit_status(int r, const struct pxf_error *err);
 /* Handles --log-level VALUE; returns PXF_EXIT_USAGE on a bad value. */
 int set_log_level(const char *value);

@@ -29,6 +29,14 @@ int set_log_level(const char *value)
         return PXF_EXIT_OK;
 }
 
+int exit_status(int r, const struct pxf_error *err)
+{
+        if (r >= 0)
+                return PXF_EXIT_OK;
+        log_error("%s", err->msg);
+        return PXF_EXIT_FAILED;
+}
+
 int load_config(const char *path, bool check_files, struct cfg_config **ret)
 {
         struct cfg_diags diags = {0};

@@ -216,6 +216,9 @@ int main(int argc, char **argv)
                 r = check_root(a.root, &err);
         if (r >= 0)
                 r = start_servers(&s, &a, &err);
+        if (r >= 0) /* the appliance waits for this line (SERVER_READY in appliance.c) */
+                log_info("serving '%s' over%s%s", a.root, s.tftpd ? " TFTP" : "",
+                         s.httpd ? " HTTP" : "");
         if (r >= 0 && event_base_dispatch(s.base) < 0)
                 r = pxf_error_set(&err, -EIO, "the event loop failed");
         stop_servers(&s);

@@ -59,3 +59,14 @@ rc=0
 grep -q "do not match their SHA256SUMS: .*vmlinuz" "$PXF_TMP/bad.log" \
         || { cat "$PXF_TMP/bad.log" >&2; fail "the error does not name the changed file"; }
 pass "a folder whose files changed since the build is refused, naming the file"
+
+# A folder the unprivileged server cannot read is a start-up error, not a restart loop.
+mkdir -p "$PXF_TMP/private/art"
+chmod 700 "$PXF_TMP/private"
+serve[3]=$PXF_TMP/private/art
+rc=0
+timeout 60 "${serve[@]}" > "$PXF_TMP/private.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || { cat "$PXF_TMP/private.log" >&2; fail "serve of an unreadable folder exited $rc, expected 1"; }
+grep -q "pxeforge-server exited with status 1 at start-up: .*chmod o+rx" "$PXF_TMP/private.log" \
+        || { cat "$PXF_TMP/private.log" >&2; fail "the error does not say what to fix"; }
+pass "a folder the server user cannot read stops serve at start-up with what to fix"
