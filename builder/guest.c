@@ -139,6 +139,41 @@ static int compare_mountpoint_len(const void *a, const void *b)
         return (la > lb) - (la < lb);
 }
 
+/* File systems the appliance reads only with an extra Debian package on the host. For
+ * xfs libguestfs says whether it can (its "xfs" feature); for the others the package is
+ * named as what to try. */
+static const struct {
+        const char *type, *feature, *package;
+} fs_packages[] = {
+    {"xfs", "xfs", "libguestfs-xfs"},        {"reiserfs", NULL, "libguestfs-reiserfs"},
+    {"hfsplus", NULL, "libguestfs-hfsplus"}, {"zfs_member", NULL, "libguestfs-zfs"},
+    {"jfs", NULL, "libguestfs-jfs"},         {"nilfs2", NULL, "libguestfs-nilfs"},
+    {"gfs2", NULL, "libguestfs-gfs2"},
+};
+
+/* The first file system of the image that the appliance may not read, as a hint for an
+ * error: "; it holds an xfs file system (/dev/sda2), which ...". "" when none. */
+static void fs_package_hint(struct bld_guest *gs, char *buf, size_t size)
+{
+        _cleanup_strv_free_ char **fs = guestfs_list_filesystems(gs->g);
+
+        buf[0] = '\0';
+        for (size_t i = 0; fs && fs[i] && fs[i + 1] && !buf[0]; i += 2)
+                for (size_t k = 0; k < PXF_ELEMENTSOF(fs_packages) && !buf[0]; k++) {
+                        const char *groups[] = {fs_packages[k].feature, NULL};
+                        if (strcmp(fs[i + 1], fs_packages[k].type) != 0)
+                                continue;
+                        if (fs_packages[k].feature &&
+                            guestfs_feature_available(gs->g, (char **)groups) == 1)
+                                continue;
+                        (void)snprintf(buf, size,
+                                       "; it holds a file system of type %s (%s), which "
+                                       "libguestfs reads only with the Debian package %s: "
+                                       "install it on this host",
+                                       fs[i + 1], fs[i], fs_packages[k].package);
+                }
+}
+
 /* Mounts shortest mount point first, so / comes before /boot before /boot/efi. */
 static int mount_all(struct bld_guest *gs, const char *root, struct pxf_error *err)
 {
@@ -151,9 +186,17 @@ static int mount_all(struct bld_guest *gs, const char *root, struct pxf_error *e
         qsort(mps, n, 2 * sizeof(char *), compare_mountpoint_len);
         for (size_t i = 0; i < n; i++) {
                 log_debug("mounting %s on %s", mps[2 * i + 1], mps[2 * i]);
-                if (guestfs_mount(gs->g, mps[2 * i + 1], mps[2 * i]) < 0)
-                        return bld_guest_error(gs, err, "cannot mount %s on %s (from /etc/fstab)",
-                                               mps[2 * i + 1], mps[2 * i]);
+                if (guestfs_mount(gs->g, mps[2 * i + 1], mps[2 * i]) < 0) {
+                        int r = bld_guest_error(gs, err, "cannot mount %s on %s (from /etc/fstab)",
+                                                mps[2 * i + 1], mps[2 * i]);
+                        char hint[256];
+                        fs_package_hint(gs, hint, sizeof hint);
+                        if (err && hint[0]) {
+                                size_t len = strlen(err->msg);
+                                (void)snprintf(err->msg + len, sizeof err->msg - len, "%s", hint);
+                        }
+                        return r;
+                }
         }
         return 0;
 }
@@ -170,11 +213,13 @@ static int inspect_and_mount(struct bld_guest *gs, struct pxf_error *err)
                                        "image corrupted?)",
                                        gs->image);
         n = pxf_strv_length(roots);
-        if (n == 0)
-                return pxf_error_set(err, -EMEDIUMTYPE,
-                                     "no operating system found in image '%s': it is blank, "
-                                     "corrupted, or not a Linux disk image",
-                                     gs->image);
+        if (n == 0) {
+                char hint[256];
+                fs_package_hint(gs, hint, sizeof hint);
+                return pxf_error_set(
+                    err, -EMEDIUMTYPE, "no operating system found in image '%s'%s", gs->image,
+                    hint[0] ? hint : ": it is blank, corrupted, or not a Linux disk image");
+        }
         if (n > 1)
                 return pxf_error_set(err, -EMEDIUMTYPE,
                                      "image '%s' holds %zu operating systems; pxeforge needs "

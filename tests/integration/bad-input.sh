@@ -44,6 +44,18 @@ qemu-img create -q -f raw blank.img 256M
 expect_failure blank-disk 1 "no operating system found in image 'blank.img'" \
         --config-file "$good_config" --image-file blank.img
 
+# An xfs file system, which the appliance reads only with libguestfs-xfs: the error names
+# the package (tests/deps.sh installs xfsprogs to make it, not libguestfs-xfs; where that
+# is installed, the image is just one without an OS).
+truncate -s 300M xfs.img
+mkfs.xfs -q xfs.img
+if dpkg-query -W -f='${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed'; then
+        xfs_msg="no operating system found in image 'xfs.img'"
+else
+        xfs_msg="it holds a file system of type xfs \(/dev/sda\), which libguestfs reads only with the Debian package libguestfs-xfs"
+fi
+expect_failure xfs-without-libguestfs-xfs 1 "$xfs_msg" --config-file "$good_config" --image-file xfs.img
+
 image=$(pxf_test_image)
 head -c 8M "$image" > truncated.qcow2
 expect_failure truncated-qcow2 1 "input image 'truncated.qcow2' is corrupted or truncated" \
