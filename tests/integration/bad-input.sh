@@ -7,7 +7,7 @@ source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 
-cd "$PXF_TMP"
+cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
 good_config=$PXF_TMP/good.yaml
 printf 'os:\n  hostname: bad-input-test\n' > "$good_config"
 echo "sentinel: must survive every failed run" > out.qcow2
@@ -23,7 +23,7 @@ expect_failure() {
         [ "$rc" -eq "$want_rc" ] || fail "$name: exit code $rc, expected $want_rc"
         grep -Eq -- "$want_msg" "$name.err" || fail "$name: message does not match /$want_msg/"
         [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "$name: output path was touched"
-        ! ls -A | grep -q pxeforge-partial || fail "$name: a partial output was left behind"
+        [ -z "$(find . -maxdepth 1 -name '*pxeforge-partial*')" ] || fail "$name: a partial output was left behind"
         [ -z "$(find build -mindepth 1 2>/dev/null | head -n 1)" ] \
                 || fail "$name: the build dir is not clean"
         pass "$name"

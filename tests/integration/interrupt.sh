@@ -7,7 +7,7 @@ source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 
-cd "$PXF_TMP"
+cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
 image=$(pxf_test_image)
 printf 'os:\n  hostname: interrupt-test\n' > config.yaml
 echo "sentinel" > out.qcow2
@@ -44,7 +44,7 @@ for sig in INT TERM; do
         grep -q "interrupted" "$sig.err" || fail "SIG$sig: no message saying it was interrupted"
         [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "SIG$sig: output path touched"
         [ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "SIG$sig: build dir not empty"
-        ! ls -A | grep -q pxeforge-partial || fail "SIG$sig: partial output left behind"
+        [ -z "$(find . -maxdepth 1 -name '*pxeforge-partial*')" ] || fail "SIG$sig: partial output left behind"
         no_appliance_left "$work" || fail "SIG$sig: the appliance still runs"
         pass "SIG$sig stops the build cleanly"
 done

@@ -19,12 +19,12 @@ tarball=$PXF_TMP/artifacts.tar.gz
 
 mkdir "$PXF_TMP/x"
 tar -xzf "$tarball" -C "$PXF_TMP/x" || fail "the tarball does not unpack"
-cd "$PXF_TMP/x"
+cd "$PXF_TMP/x" || fail "cannot enter $PXF_TMP/x"
 sha256sum --quiet --strict -c SHA256SUMS || fail "unpacked files do not match SHA256SUMS"
 listed=$(sed -n 's/^file: [0-9]* [0-9a-f]* //p' manifest | sort)
 present=$(find . -type f ! -name manifest ! -name SHA256SUMS | sed 's|^\./||' | sort)
 [ "$listed" = "$present" ] || { diff <(echo "$listed") <(echo "$present") >&2; fail "manifest and tarball differ"; }
-while read -r size sum path; do
+while read -r size _ path; do
         [ "$(stat -c %s "$path")" = "$size" ] || fail "$path: size differs from the manifest"
 done < <(sed -n 's/^file: //p' manifest)
 bad=$(find . ! -perm -o=r | head -n 3)

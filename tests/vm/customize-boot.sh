@@ -21,7 +21,7 @@ echo "customize took $((SECONDS - start)) s"
         || fail "output is not qcow2"
 leftovers=$(find "$build" -mindepth 1 | head -n 5)
 [ -z "$leftovers" ] || fail "build dir not clean: $leftovers"
-ls -A "$PXF_TMP" | grep -q partial && fail "partial output left behind"
+[ -z "$(find "$PXF_TMP" -maxdepth 1 -name '*partial*')" ] || fail "partial output left behind"
 
 console=$PXF_TMP/console.log
 start=$SECONDS
