@@ -1,18 +1,13 @@
-/* The dnsmasq supervisor: pre-flight checks, start, log forwarding, restart, stop. */
+/* The dnsmasq supervisor: pre-flight checks, the config file, and dnsmasq as a supervised
+ * child (pxf_child: log forwarding, restart, stop). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-
-#include <event2/event.h>
 
 #include "dhcp-glue/dhcp-glue.h"
 

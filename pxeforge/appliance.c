@@ -16,7 +16,7 @@
 #include "tftpd/tftpd.h"
 
 #define SERVER_NAME     "pxeforge-server"
-#define SERVER_READY    "pxeforge: serving '" /* its line once it serves (server.c) */
+#define SERVER_READY    "serving '" /* in its line once it serves (server.c), whatever the prefix */
 #define SERVER_START_MS 10000
 
 struct appliance {

@@ -12,7 +12,6 @@
  */
 #pragma once
 
-#include <signal.h>
 #include <stdint.h>
 
 #include "common/common.h"
