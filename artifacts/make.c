@@ -59,9 +59,7 @@ static const struct boot_chain azure_chain = {
 
 struct live {
         const struct art_request *job;
-        const struct cfg_config *cfg;
-        const char *tree; /* the exported root tree */
-        char *stage;      /* the artifacts being made */
+        char *stage; /* the artifacts being made */
         char *kver;
         char **base_args;
         const struct boot_chain *chain;
@@ -89,7 +87,7 @@ static int cmp_version(const void *a, const void *b)
 /* The newest kernel in the tree's /boot: the one the artifacts boot. */
 static int find_kernel(struct live *l, struct pxf_error *err)
 {
-        _cleanup_free_ char *boot = pxf_asprintf("%s/boot", l->tree);
+        _cleanup_free_ char *boot = pxf_asprintf("%s/boot", l->job->tree);
         _cleanup_strv_free_ char **versions = NULL;
         DIR *d = opendir(boot);
         struct dirent *de;
@@ -114,7 +112,7 @@ static int find_kernel(struct live *l, struct pxf_error *err)
 
 static char *tree_path(const struct live *l, const char *rel)
 {
-        return pxf_asprintf("%s/%s", l->tree, rel);
+        return pxf_asprintf("%s/%s", l->job->tree, rel);
 }
 
 static char *stage_path(const struct live *l, const char *rel)
@@ -246,7 +244,7 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
                 return pxf_error_set(err, -errno, "cannot create /init: %m");
         r = kernel_compression(l, false, &comp, err);
         if (r >= 0)
-                r = art_cpio_write(l->tree, exclude, comp, 0, out, err);
+                r = art_cpio_write(l->job->tree, exclude, comp, 0, out, err);
         if (r >= 0)
                 r = report_size(l, "full-OS initramfs", out, start);
         return r;
@@ -323,14 +321,14 @@ static uint64_t build_unique(void)
 
 static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_error *err)
 {
-        int r = art_bootstrap_check(l->tree, &b->dracut_major, err);
+        int r = art_bootstrap_check(l->job->tree, &b->dracut_major, err);
 
         if (r >= 0)
-                r = art_bootstrap_url(&l->cfg->pxe, l->job->default_bootstrap_base_url, &b->url,
-                                      &b->iso_name, err);
+                r = art_bootstrap_url(&l->job->cfg->pxe, l->job->default_bootstrap_base_url,
+                                      &b->url, &b->iso_name, err);
         if (r < 0)
                 return r;
-        b->label = art_iso_volume_label(l->cfg->os.hostname, build_unique());
+        b->label = art_iso_volume_label(l->job->cfg->os.hostname, build_unique());
         b->initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
         log_info("  dracut %d; the ISO will be fetched from %s", b->dracut_major, b->url);
         return 0;
@@ -361,7 +359,7 @@ static int finish_pxe(struct live *l, const struct art_live_boot *b, struct pxf_
         if (r >= 0)
                 r = write_grub_cfg(l, b, err);
         if (r >= 0)
-                r = copy_additional(l->stage, &l->cfg->pxe.live, "pxe", err);
+                r = copy_additional(l->stage, &l->job->cfg->pxe.live, "pxe", err);
         if (r >= 0)
                 r = write_manifest(l, b, err);
         return r;
@@ -376,8 +374,8 @@ static struct art_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_ty
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
             .base_args = l->base_args,
-            .extra_args = l->cfg->pxe.live.extra_command_line,
-            .title = l->cfg->os.hostname,
+            .extra_args = l->job->cfg->pxe.live.extra_command_line,
+            .title = l->job->cfg->os.hostname,
         };
 }
 
@@ -435,7 +433,7 @@ static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf
         if (r >= 0 && (r = pxf_mkdir_p(sqdir, 0755)) < 0)
                 pxf_error_set(err, r, "cannot create '%s'", sqdir);
         if (r >= 0)
-                r = art_squashfs_write(l->tree, exclude, 0, sq, err);
+                r = art_squashfs_write(l->job->tree, exclude, 0, sq, err);
         if (r >= 0)
                 r = report_size(l, "squashfs root", sq, start);
         return r;
@@ -453,7 +451,7 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
             .volume_label = iso->label,
             .base_args = l->base_args,
             .extra_args = iso->section->extra_command_line,
-            .title = l->cfg->os.hostname,
+            .title = l->job->cfg->os.hostname,
         };
         _cleanup_free_ char *rel = pxf_asprintf("boot/vmlinuz-%s", l->kver);
         _cleanup_free_ char *kernel = tree_path(l, rel), *text = NULL;
@@ -468,7 +466,7 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
         if (r >= 0)
                 r = stage_iso_root(l, iso, err);
         /* iso.additionalFiles are part of the ISO; a PXE build's go to the folder. */
-        if (r >= 0 && iso->section == &l->cfg->iso)
+        if (r >= 0 && iso->section == &l->job->cfg->iso)
                 r = copy_additional(iso->dir, iso->section, iso->section_name, err);
         return r;
 }
@@ -513,7 +511,7 @@ static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, c
 {
         uint64_t start = pxf_now_usec();
         struct art_bootstrap_initrd b = {
-            .tree = l->tree,
+            .tree = l->job->tree,
             .kver = l->kver,
             .dracut_major = dracut_major,
             .with_nfs = url && strncmp(url, "nfs:", 4) == 0,
@@ -538,7 +536,7 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
                 r = bootstrap_initrd(l, b.dracut_major, b.url, b.initrd, err);
         if (r >= 0) {
                 struct live_iso iso = {
-                    .section = &l->cfg->pxe.live,
+                    .section = &l->job->cfg->pxe.live,
                     .section_name = "pxe",
                     .initramfs = CFG_INITRAMFS_BOOTSTRAP,
                     .initrd = b.initrd,
@@ -562,8 +560,8 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
 /* The `iso` output: one live ISO written at the partial output path. */
 static int make_iso_output(struct live *l, struct pxf_error *err)
 {
-        const struct cfg_live *section = &l->cfg->iso;
-        _cleanup_free_ char *label = art_iso_volume_label(l->cfg->os.hostname, build_unique());
+        const struct cfg_live *section = &l->job->cfg->iso;
+        _cleanup_free_ char *label = art_iso_volume_label(l->job->cfg->os.hostname, build_unique());
         _cleanup_free_ char *initrd = NULL;
         struct live_iso iso = {
             .section = section,
@@ -579,7 +577,7 @@ static int make_iso_output(struct live *l, struct pxf_error *err)
 
         if (iso.initramfs == CFG_INITRAMFS_BOOTSTRAP) {
                 initrd = pxf_asprintf("%s/bootstrap-initrd.img", l->job->work_dir);
-                r = art_bootstrap_check(l->tree, &iso.dracut_major, err);
+                r = art_bootstrap_check(l->job->tree, &iso.dracut_major, err);
                 if (r >= 0)
                         r = bootstrap_initrd(l, iso.dracut_major, NULL, initrd, err);
                 iso.initrd = initrd;
@@ -609,7 +607,7 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
                 return r;
         if (l->job->format == CFG_FORMAT_ISO)
                 return make_iso_output(l, err);
-        if (pxe_initramfs(l->cfg) == CFG_INITRAMFS_BOOTSTRAP)
+        if (pxe_initramfs(l->job->cfg) == CFG_INITRAMFS_BOOTSTRAP)
                 return make_pxe_bootstrap(l, err);
         return make_pxe_full_os(l, err);
 }
@@ -682,7 +680,7 @@ int art_check(const struct art_request *req, struct pxf_error *err)
 
 int art_make(const struct art_request *req, struct pxf_error *err)
 {
-        struct live l = {.job = req, .cfg = req->cfg, .tree = req->tree, .stage = stage_of(req)};
+        struct live l = {.job = req, .stage = stage_of(req)};
         int r = mkdir(l.stage, 0755) < 0
                     ? pxf_error_set(err, -errno, "cannot create '%s': %m", l.stage)
                     : make_artifacts(&l, err);
@@ -695,7 +693,7 @@ int art_make(const struct art_request *req, struct pxf_error *err)
 
 int art_publish(const struct art_request *req, struct pxf_error *err)
 {
-        struct live l = {.job = req, .cfg = req->cfg, .tree = req->tree, .stage = stage_of(req)};
+        struct live l = {.job = req, .stage = stage_of(req)};
         int r = publish(&l, err);
 
         free(l.stage);
