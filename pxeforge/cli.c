@@ -41,8 +41,10 @@ static int store(const struct cli_option *o, const char *value, void *args)
         case CLI_FLAG:
                 *(bool *)field = true;
                 return PXF_EXIT_OK;
-        case CLI_CUSTOM:
-                return o->parse(value, field);
+        case CLI_CUSTOM: {
+                _cleanup_free_ char *option = pxf_asprintf("--%s", o->name);
+                return o->parse(option, value, field);
+        }
         }
         return PXF_EXIT_USAGE;
 }

@@ -15,7 +15,7 @@
 enum cli_kind {
         CLI_STRING, /* a const char * field takes the value as it is */
         CLI_FLAG,   /* a bool field is set */
-        CLI_CUSTOM, /* parse(value, field) checks and stores: PXF_EXIT_OK or _USAGE */
+        CLI_CUSTOM, /* parse("--name", value, field) checks and stores: PXF_EXIT_OK or _USAGE */
 };
 
 struct cli_option {
@@ -23,7 +23,7 @@ struct cli_option {
         const char *metavar; /* "FILE"; NULL for a flag */
         enum cli_kind kind;
         size_t offset; /* of the field in the command's argument struct */
-        int (*parse)(const char *value, void *field);
+        int (*parse)(const char *option, const char *value, void *field); /* "--name" */
         bool required;
         const char *help; /* sentences, wrapped when printed */
 };

@@ -14,21 +14,21 @@ struct customize_args {
         const char *config;
 };
 
-static int parse_format(const char *value, void *field)
+static int parse_format(const char *option, const char *value, void *field)
 {
         if (cfg_image_format_from_string(value, field) < 0) {
-                log_error("unknown --output-image-format '%s' (expected raw, qcow2, vhd, "
-                          "vhd-fixed, vhdx, iso, pxe-dir or pxe-tar)",
-                          value);
+                log_error("unknown %s '%s' (expected raw, qcow2, vhd, vhd-fixed, vhdx, iso, "
+                          "pxe-dir or pxe-tar)",
+                          option, value);
                 return PXF_EXIT_USAGE;
         }
         return PXF_EXIT_OK;
 }
 
-static int parse_progress(const char *value, void *field)
+static int parse_progress(const char *option, const char *value, void *field)
 {
         if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
-                log_error("unknown --progress '%s' (expected text or json)", value);
+                log_error("unknown %s '%s' (expected text or json)", option, value);
                 return PXF_EXIT_USAGE;
         }
         *(bool *)field = strcmp(value, "json") == 0;

@@ -15,7 +15,7 @@ struct serve_args {
         const char *range;
 };
 
-static int parse_dhcp_mode(const char *value, void *field)
+static int parse_dhcp_mode(const char *option, const char *value, void *field)
 {
         static const char *const names[] = {
             [APPLIANCE_DHCP_OFF] = "off",
@@ -28,17 +28,17 @@ static int parse_dhcp_mode(const char *value, void *field)
                         *(enum appliance_dhcp *)field = (enum appliance_dhcp)i;
                         return PXF_EXIT_OK;
                 }
-        log_error("unknown --dhcp mode '%s' (expected proxy, authoritative or off)", value);
+        log_error("unknown %s mode '%s' (expected proxy, authoritative or off)", option, value);
         return PXF_EXIT_USAGE;
 }
 
-static int parse_port(const char *value, void *field)
+static int parse_port(const char *option, const char *value, void *field)
 {
         char *end;
         long v = strtol(value, &end, 10);
 
         if (end == value || *end || v < 1 || v > 65535) {
-                log_error("invalid port '%s' (expected 1 to 65535)", value);
+                log_error("invalid %s '%s' (expected 1 to 65535)", option, value);
                 return PXF_EXIT_USAGE;
         }
         *(uint16_t *)field = (uint16_t)v;
