@@ -383,6 +383,22 @@ void pxf_child_get_stats(const struct pxf_child *c, struct pxf_child_stats *ret)
             .pid = c->pid, .restarts = c->restarts, .log_lines = c->log_lines};
 }
 
+/* Whether the process behind pidfd exits within ms; a signal (the child's own SIGCHLD)
+ * does not cut the wait short. */
+static bool exits_within(int pidfd, unsigned ms)
+{
+        uint64_t deadline = pxf_now_usec() + (uint64_t)ms * 1000;
+        int r;
+
+        do {
+                uint64_t now = pxf_now_usec();
+                int left = now < deadline ? (int)((deadline - now) / 1000) + 1 : 0;
+
+                r = poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, left);
+        } while (r < 0 && errno == EINTR);
+        return r > 0;
+}
+
 static void stop(struct pxf_child *c)
 {
         siginfo_t si;
@@ -390,7 +406,7 @@ static void stop(struct pxf_child *c)
         if (c->pidfd < 0)
                 return;
         (void)pidfd_send_signal(c->pidfd, SIGTERM, NULL, 0);
-        if (poll(&(struct pollfd){.fd = c->pidfd, .events = POLLIN}, 1, (int)c->grace_ms) <= 0) {
+        if (!exits_within(c->pidfd, c->grace_ms)) {
                 log_warning("%s did not stop within %u ms; killing it", c->name, c->grace_ms);
                 (void)pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
         }

@@ -12,7 +12,9 @@
 
 struct serve_args {
         struct appliance_opts o;
+        int dhcp; /* enum appliance_dhcp, or -1 when not given */
         const char *range;
+        const char *config_path;
 };
 
 static int parse_dhcp_mode(const char *option, const char *value, void *field)
@@ -25,7 +27,7 @@ static int parse_dhcp_mode(const char *option, const char *value, void *field)
 
         for (size_t i = 0; i < PXF_ELEMENTSOF(names); i++)
                 if (strcmp(value, names[i]) == 0) {
-                        *(enum appliance_dhcp *)field = (enum appliance_dhcp)i;
+                        *(int *)field = (int)i;
                         return PXF_EXIT_OK;
                 }
         log_error("unknown %s mode '%s' (expected proxy, authoritative or off)", option, value);
@@ -51,12 +53,15 @@ static const struct cli_option options[] = {
     {"artifacts", "DIR", CLI_STRING, ARG(o.artifacts), NULL, true,
      "the folder to serve (it and the folders above it must be readable by the serving "
      "user)"},
+    {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, false,
+     "take the settings of FILE's `server` section (see pxeforge.yaml(5)); options "
+     "given here win over them"},
     {"interface", "IF", CLI_STRING, ARG(o.interface), NULL, false,
      "the network to serve; required for DHCP"},
     {"address", "ADDR", CLI_STRING, ARG(o.address), NULL, false,
      "the IPv4 address to serve on (default: the interface's, or all addresses without "
      "--interface)"},
-    {"dhcp", "MODE", CLI_CUSTOM, ARG(o.dhcp), parse_dhcp_mode, false,
+    {"dhcp", "MODE", CLI_CUSTOM, ARG(dhcp), parse_dhcp_mode, false,
      "proxy (default: the LAN has a DHCP server, pxeforge adds the boot information), "
      "authoritative (an isolated network: pxeforge hands out addresses), or off"},
     {"dhcp-range", "START,END", CLI_STRING, ARG(range), NULL, false,
@@ -76,7 +81,7 @@ static void init(void *args)
 {
         struct serve_args *a = args;
 
-        a->o.dhcp = APPLIANCE_DHCP_PROXY;
+        a->dhcp = -1;
 }
 
 /* "START,END" into the two ends, which live in the argument (modified). */
@@ -85,10 +90,6 @@ static int check(void *args)
         struct serve_args *a = args;
         char *comma;
 
-        if (a->o.dhcp == APPLIANCE_DHCP_AUTHORITATIVE && !a->range) {
-                log_error("--dhcp authoritative needs --dhcp-range START,END");
-                return PXF_EXIT_USAGE;
-        }
         if (!a->range)
                 return PXF_EXIT_OK;
         comma = strchr(a->range, ',');
@@ -132,12 +133,40 @@ static int check_artifacts(const char *dir)
         return PXF_EXIT_OK;
 }
 
+/* The settings from the command line, then the config's, then the defaults. */
+static int settle_settings(struct serve_args *a, struct cfg_config **cfg)
+{
+        int r;
+
+        if (a->dhcp >= 0)
+                a->o.dhcp = (enum appliance_dhcp)a->dhcp;
+        if (a->config_path) {
+                r = load_config(a->config_path, false, cfg);
+                if (r != PXF_EXIT_OK)
+                        return r;
+                server_settings(&a->o, &(*cfg)->server, a->dhcp >= 0);
+        } else if (a->dhcp < 0) {
+                a->o.dhcp = APPLIANCE_DHCP_PROXY;
+        }
+        if (a->o.dhcp == APPLIANCE_DHCP_AUTHORITATIVE && !a->o.range_start) {
+                log_error("authoritative DHCP needs a range: --dhcp-range START,END or "
+                          "server.dhcpRange");
+                return PXF_EXIT_USAGE;
+        }
+        return PXF_EXIT_OK;
+}
+
 static int run(void *args)
 {
-        struct appliance_opts *o = &((struct serve_args *)args)->o;
+        struct serve_args *a = args;
+        struct appliance_opts *o = &a->o;
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
         struct pxf_error err = {0};
         _cleanup_free_ char *artifacts = NULL, *cwd = NULL;
-        int r;
+        int r = settle_settings(a, &cfg);
+
+        if (r != PXF_EXIT_OK)
+                return r;
 
         /* Absolute, but not resolved: a symlink swapped to a new folder is followed. */
         cwd = getcwd(NULL, 0);
@@ -162,10 +191,14 @@ const struct cli_command cli_cmd_serve = {
         "Serves a PXE artifacts folder (from `customize` with pxe-dir) to the network: TFTP\n"
         "for the boot files, HTTP for the same folder (image.iso of a bootstrap build), and,\n"
         "unless --dhcp off, DHCP through a supervised dnsmasq. Binds its ports as root, then\n"
-        "serves as an unprivileged user. Stops everything it started on SIGTERM or Ctrl-C.\n",
+        "serves as an unprivileged user. Stops everything it started on SIGTERM or Ctrl-C.\n"
+        "\n"
+        "With --config-file, the settings come from the config's `server` section, as for\n"
+        "`up` (the pxeforge-serve@ unit serves /srv/pxeforge/NAME with /etc/pxeforge/NAME.yaml).\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),
-    .exit_status = "0 stopped by a signal, 1 failed to start, 2 bad command line.",
+    .exit_status = "0 stopped by a signal, 1 failed to start, 2 bad command line, 3 invalid "
+                   "configuration.",
     .args_size = sizeof(struct serve_args),
     .init = init,
     .check = check,

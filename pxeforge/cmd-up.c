@@ -321,38 +321,12 @@ static int resolve_state(struct up *u, struct pxf_error *err)
                    : 0;
 }
 
-static enum appliance_dhcp dhcp_mode(enum cfg_dhcp_mode m)
-{
-        switch (m) {
-        case CFG_DHCP_OFF:
-                return APPLIANCE_DHCP_OFF;
-        case CFG_DHCP_AUTHORITATIVE:
-                return APPLIANCE_DHCP_AUTHORITATIVE;
-        case CFG_DHCP_UNSET:
-        case CFG_DHCP_PROXY:
-                break;
-        }
-        return APPLIANCE_DHCP_PROXY;
-}
-
 static struct appliance_opts serve_opts(const struct up *u)
 {
-        const struct cfg_server *s = &u->cfg->server;
+        struct appliance_opts o = {.artifacts = u->current, .on_hup = on_hup};
 
-        return (struct appliance_opts){
-            .artifacts = u->current,
-            .interface = s->interface,
-            .address = s->address,
-            .tftp_port = (uint16_t)s->tftp_port,
-            .http_port = (uint16_t)s->http_port,
-            .dhcp = s->interface ? dhcp_mode(s->dhcp) : APPLIANCE_DHCP_OFF,
-            .range_start = s->range_start,
-            .range_end = s->range_end,
-            .netmask = s->netmask,
-            .router = s->router,
-            .user = s->user,
-            .on_hup = on_hup,
-        };
+        server_settings(&o, &u->cfg->server, false);
+        return o;
 }
 
 /* The appliance's own HTTP URL, the default place a bootstrap initramfs fetches from. */

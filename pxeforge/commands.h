@@ -23,6 +23,10 @@ extern const struct cli_command cli_cmd_up;
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */
 int load_config(const char *path, bool check_files, struct cfg_config **ret);
+struct appliance_opts;
+/* Fills the settings o leaves unset (NULL or 0) from a config's `server` section; DHCP is
+ * off without an interface. What the command line set wins. */
+void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool dhcp_set);
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);

@@ -6,6 +6,7 @@
 
 #include "common/common.h"
 #include "pxeforge/cli.h"
+#include "pxeforge/appliance.h"
 #include "pxeforge/commands.h"
 
 const struct cli_command *const cli_commands[] = {
@@ -54,6 +55,43 @@ int load_config(const char *path, bool check_files, struct cfg_config **ret)
                 log_error("%s: invalid configuration", path);
         cfg_diags_clear(&diags);
         return r < 0 ? PXF_EXIT_CONFIG : PXF_EXIT_OK;
+}
+
+static enum appliance_dhcp dhcp_mode(enum cfg_dhcp_mode m)
+{
+        switch (m) {
+        case CFG_DHCP_OFF:
+                return APPLIANCE_DHCP_OFF;
+        case CFG_DHCP_AUTHORITATIVE:
+                return APPLIANCE_DHCP_AUTHORITATIVE;
+        case CFG_DHCP_UNSET:
+        case CFG_DHCP_PROXY:
+                break;
+        }
+        return APPLIANCE_DHCP_PROXY;
+}
+
+#define DEFAULT(field, value)                                                                      \
+        do {                                                                                       \
+                if (!(field))                                                                      \
+                        (field) = (value);                                                         \
+        } while (0)
+
+void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool dhcp_set)
+{
+        DEFAULT(o->interface, s->interface);
+        DEFAULT(o->address, s->address);
+        DEFAULT(o->tftp_port, (uint16_t)s->tftp_port);
+        DEFAULT(o->http_port, (uint16_t)s->http_port);
+        DEFAULT(o->netmask, s->netmask);
+        DEFAULT(o->router, s->router);
+        DEFAULT(o->user, s->user);
+        if (!o->range_start) {
+                o->range_start = s->range_start;
+                o->range_end = s->range_end;
+        }
+        if (!dhcp_set)
+                o->dhcp = o->interface ? dhcp_mode(s->dhcp) : APPLIANCE_DHCP_OFF;
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* Unit tests of common/: pxf_open_beneath and pxf_check_beneath, the one place where the
- * TFTP and HTTP servers turn a peer's path into an open file. */
+ * TFTP and HTTP servers turn a peer's path into an open file; and how a supervised child
+ * is stopped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,10 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "common/common.h"
 #include "tests/lib/temp-tree.h"
@@ -145,6 +150,46 @@ static void check_beneath_says_what_is_wrong(void **state)
         assert_int_equal(pxf_check_beneath(file), -ENOTDIR);
 }
 
+static void on_sigchld(int sig)
+{
+        (void)sig;
+}
+
+/* A child that takes a while to stop on SIGTERM gets its grace time, even when another
+ * child's SIGCHLD interrupts the wait (as pxeforge-server's does while dnsmasq stops). */
+static void a_stopping_child_gets_its_grace_time(void **state)
+{
+        struct fixture *f = *state;
+        char marker[PATH_MAX], script[PATH_MAX + 128];
+        struct sigaction sa = {.sa_handler = on_sigchld}, old;
+        struct event_base *base = event_base_new();
+        struct pxf_child *c = NULL;
+        struct pxf_error err = {0};
+        pid_t other;
+
+        tt_path(marker, sizeof marker, f->dir, "stopped-cleanly");
+        snprintf(script, sizeof script,
+                 "trap 'sleep 1; : > %s; exit 0' TERM; echo up >&2; while :; do sleep 0.1; done",
+                 marker);
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        struct pxf_child_opts o = {.name = "slow-stopper", .argv = argv, .grace_ms = 20000};
+
+        assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0); /* no SA_RESTART */
+        assert_int_equal(pxf_child_start(base, &o, &c, &err), 0);
+        assert_int_equal(pxf_child_wait_ready(c, "up", 10000, &err), 0);
+        other = fork();
+        if (other == 0) {
+                usleep(300 * 1000);
+                _exit(0);
+        }
+        assert_true(other > 0);
+        c = pxf_child_free(c);
+        assert_int_equal(access(marker, F_OK), 0); /* SIGTERM's trap ran to its end */
+        assert_int_equal(waitpid(other, NULL, 0), other);
+        assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+        event_base_free(base);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -156,6 +201,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(a_swapped_root_applies_to_the_next_open, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(check_beneath_says_what_is_wrong, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_stopping_child_gets_its_grace_time, setup, teardown),
         };
 
         return pxf_test_main(tests, argc, argv);
