@@ -111,7 +111,8 @@ void pxf_troff_text(FILE *f, const char *s)
         bool line_start = true;
 
         for (; *s; s++) {
-                if (line_start && (*s == '.' || *s == '\''))
+                /* ` becomes ', which would start a request as well. */
+                if (line_start && (*s == '.' || *s == '\'' || *s == '`'))
                         fputs("\\&", f);
                 line_start = *s == '\n';
                 if (*s == '\\')

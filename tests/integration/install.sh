@@ -14,7 +14,7 @@ cmake --install "$PXF_BUILD_DIR" --prefix "$prefix" > "$PXF_TMP/install.log" \
 for f in bin/pxeforge libexec/pxeforge/pxeforge-server share/man/man1/pxeforge.1.gz \
         share/man/man5/pxeforge.yaml.5.gz share/doc/pxeforge/README.md \
         share/doc/pxeforge/examples/lab-proxy.yaml share/bash-completion/completions/pxeforge \
-        lib/systemd/system/pxeforge@.service; do
+        lib/systemd/system/pxeforge@.service lib/systemd/system/pxeforge-serve@.service; do
         [ -f "$prefix/$f" ] || fail "not installed: $f"
 done
 pass "installed $(find "$prefix" -type f | wc -l) files"
@@ -46,9 +46,14 @@ completion() { # completion WORD...: what the installed completion offers for th
 [ "$(completion serve --dhcp a)" = authoritative ] || fail "bash completion lacks --dhcp modes"
 pass "bash completion takes the options from the program"
 
-unit=$prefix/lib/systemd/system/pxeforge@.service
-grep -q "^ExecStart=$prefix/bin/pxeforge up " "$unit" || fail "the unit does not start the installed program"
-cp "$unit" "$PXF_TMP/pxeforge@lab.service"
-MANPATH=$prefix/share/man systemd-analyze verify "$PXF_TMP/pxeforge@lab.service" \
-        || fail "systemd-analyze verify found problems in the unit"
-pass "the systemd unit names the installed program and passes systemd-analyze verify"
+for unit in pxeforge@ pxeforge-serve@; do
+        command=${unit%@}
+        command=${command#pxeforge}
+        command=${command#-}
+        grep -q "^ExecStart=$prefix/bin/pxeforge ${command:-up} " "$prefix/lib/systemd/system/$unit.service" \
+                || fail "$unit.service does not start the installed program"
+        cp "$prefix/lib/systemd/system/$unit.service" "$PXF_TMP/${unit}lab.service"
+        MANPATH=$prefix/share/man systemd-analyze verify "$PXF_TMP/${unit}lab.service" \
+                || fail "systemd-analyze verify found problems in $unit.service"
+done
+pass "the systemd units name the installed program and pass systemd-analyze verify"
