@@ -15,15 +15,21 @@ enum bld_pkg_family {
         BLD_PKG_TDNF,
 };
 
+/* The guest the customization steps work on: the image open in the libguestfs appliance
+ * (g), or, for live outputs, the tree exported from it onto the host (tree; tree.c). */
 struct bld_guest {
         guestfs_h *g;
+        char *tree; /* the exported tree, when the steps run on it */
+        int tree_fd;
+        bool network; /* of the tree's container */
         char *image;  /* for messages */
         char *distro; /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
         enum bld_pkg_family pkg;
-        /* Live outputs make their own initramfs: the image's is never used, so package
-         * scripts and module changes need not rebuild it (minutes under emulation). */
-        bool skip_initramfs;
+        /* Live outputs make their own initramfs and boot menu: the image's are never
+         * used, so package scripts, module and command-line changes need not rebuild them
+         * (minutes under emulation; and GRUB cannot probe a tree's disk). */
+        bool live;
 };
 
 struct bld_guest_params {
@@ -32,7 +38,7 @@ struct bld_guest_params {
         const char *image_name; /* the user's input image, for messages */
         const char *tmpdir;     /* libguestfs scratch, inside the work directory */
         bool network;           /* package managers and scripts need it */
-        bool skip_initramfs;    /* see struct bld_guest */
+        bool live;              /* see struct bld_guest */
 };
 
 /* Launches the appliance on the disk, finds exactly one supported Linux OS and mounts
@@ -42,6 +48,12 @@ int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struc
 int bld_guest_close(struct bld_guest *gs, struct pxf_error *err);
 /* Frees without reporting; for error paths. Safe on a closed guest. */
 void bld_guest_abort(struct bld_guest *gs);
+
+/* Moves the steps from the appliance onto the tree exported from it: closes the
+ * appliance (reporting write errors) and keeps what inspection found. Programs then run
+ * in a container on the tree, with the host's network when network is set. */
+int bld_guest_switch_to_tree(struct bld_guest *gs, const char *tree, bool network,
+                             struct pxf_error *err);
 
 /* Converts the last libguestfs error into err, with context; returns a negative errno. */
 int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
@@ -65,6 +77,24 @@ bool bld_guest_is_dir(struct bld_guest *gs, const char *path);
 int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
 int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                     struct pxf_error *err);
+
+/* The same operations on an exported tree (tree.c), called by the bld_guest_* ones. */
+int bld_tree_attach(struct bld_guest *gs, const char *tree, bool network, struct pxf_error *err);
+void bld_tree_detach(struct bld_guest *gs);
+int bld_tree_capture(struct bld_guest *gs, const char *const *argv, char **ret,
+                     struct pxf_error *err);
+int bld_tree_write(struct bld_guest *gs, const char *path, const char *data, size_t len,
+                   mode_t mode, struct pxf_error *err);
+int bld_tree_read(struct bld_guest *gs, const char *path, size_t max, char **ret,
+                  struct pxf_error *err);
+int bld_tree_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err);
+int bld_tree_upload(struct bld_guest *gs, const char *host_path, const char *guest_path,
+                    mode_t mode, struct pxf_error *err);
+bool bld_tree_exists(struct bld_guest *gs, const char *path);
+bool bld_tree_is_dir(struct bld_guest *gs, const char *path);
+int bld_tree_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
+int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
+                   struct pxf_error *err);
 
 /* Streams the guest's whole root tree into dir (an empty host directory) with owners,
  * modes, links, device nodes and xattrs; guest paths cannot escape dir. */

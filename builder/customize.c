@@ -25,17 +25,26 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
         return n;
 }
 
+/* Package managers and the config's scripts may fetch from the network. */
+static bool steps_need_network(const struct cfg_config *cfg)
+{
+        return bld_packages_wanted(cfg) || cfg->n_post_customization > 0 ||
+               cfg->n_finalize_customization > 0;
+}
+
+/* The appliance gets the network only when the steps run in it (disk outputs). */
 static int open_guest(const struct bld_job *job, struct bld_guest *gs, struct pxf_error *err)
 {
         const struct cfg_config *cfg = job->opts->cfg;
+        bool live = !cfg_image_format_is_disk(job->format);
         enum bld_disk_format fmt;
         struct bld_guest_params p = {
             .disk = job->overlay,
             .format = "qcow2",
             .image_name = job->image,
             .tmpdir = job->work_dir,
-            .network = bld_packages_wanted(cfg) || cfg->n_post_customization > 0 ||
-                       cfg->n_finalize_customization > 0,
+            .network = !live && steps_need_network(cfg),
+            .live = live,
         };
         int r = bld_detect_disk_format(job->image, &fmt, err);
 
@@ -65,24 +74,28 @@ static int apply_steps(struct bld_guest *gs, const struct cfg_config *cfg,
         return 0;
 }
 
+/* Disk outputs are customized in the appliance and written back; live outputs leave the
+ * appliance as a tree first and are customized there at native speed (live.c). */
 static int customize(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err)
 {
-        struct bld_guest gs = {0};
+        const struct cfg_config *cfg = job->opts->cfg;
+        bool live = !cfg_image_format_is_disk(job->format);
+        struct bld_guest gs = {.tree_fd = -1};
         int r;
 
         bld_progress_begin(prog, "open image");
         r = bld_progress_end(prog, open_guest(job, &gs, err));
-        if (r < 0)
-                return r;
-        r = apply_steps(&gs, job->opts->cfg, prog, err);
-        if (r >= 0 && !cfg_image_format_is_disk(job->format))
-                r = bld_live_make(job, &gs, prog, err);
+        if (r >= 0 && live)
+                r = bld_live_export(job, &gs, steps_need_network(cfg), prog, err);
+        if (r >= 0)
+                r = apply_steps(&gs, cfg, prog, err);
+        if (r >= 0 && live)
+                r = bld_live_make(job, prog, err);
         else if (r >= 0) {
                 bld_progress_begin(prog, "close image");
                 r = bld_progress_end(prog, bld_guest_close(&gs, err));
         }
-        if (gs.g)
-                bld_guest_abort(&gs);
+        bld_guest_abort(&gs);
         return r;
 }
 

@@ -1,5 +1,6 @@
 /* The libguestfs session: one appliance launch per build, inspection, mounting, and thin
- * wrappers that turn libguestfs errors into struct pxf_error at the call. */
+ * wrappers that turn libguestfs errors into struct pxf_error at the call; the same
+ * operations go to the exported tree (tree.c) once a live build has switched to it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -236,8 +237,8 @@ int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struc
 {
         int r;
 
-        *gs = (struct bld_guest){.image = pxf_strdup(p->image_name),
-                                 .skip_initramfs = p->skip_initramfs};
+        *gs = (struct bld_guest){
+            .tree_fd = -1, .image = pxf_strdup(p->image_name), .live = p->live};
         r = launch(gs, p, err);
         if (r >= 0)
                 r = inspect_and_mount(gs, err);
@@ -250,19 +251,37 @@ void bld_guest_abort(struct bld_guest *gs)
 {
         if (gs->g)
                 guestfs_close(gs->g);
+        bld_tree_detach(gs);
         free(gs->image);
         free(gs->distro);
-        *gs = (struct bld_guest){.g = NULL};
+        *gs = (struct bld_guest){.g = NULL, .tree_fd = -1};
 }
 
-int bld_guest_close(struct bld_guest *gs, struct pxf_error *err)
+static int close_appliance(struct bld_guest *gs, struct pxf_error *err)
 {
         int r = 0;
 
         if (guestfs_umount_all(gs->g) < 0 || guestfs_shutdown(gs->g) < 0)
                 r = bld_guest_error(gs, err, "cannot write the customized image back");
+        guestfs_close(gs->g);
+        gs->g = NULL;
+        return r;
+}
+
+int bld_guest_close(struct bld_guest *gs, struct pxf_error *err)
+{
+        int r = gs->g ? close_appliance(gs, err) : 0;
+
         bld_guest_abort(gs);
         return r;
+}
+
+int bld_guest_switch_to_tree(struct bld_guest *gs, const char *tree, bool network,
+                             struct pxf_error *err)
+{
+        int r = close_appliance(gs, err);
+
+        return r < 0 ? r : bld_tree_attach(gs, tree, network, err);
 }
 
 static void log_output(const char *prog, const char *out)
@@ -278,6 +297,8 @@ static void log_output(const char *prog, const char *out)
 int bld_guest_capture(struct bld_guest *gs, const char *const *argv, char **ret,
                       struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_capture(gs, argv, ret, err);
         log_debug("running in the image: %s", argv[0]);
         *ret = guestfs_command(gs->g, (char *const *)argv);
         if (!*ret)
@@ -298,6 +319,8 @@ int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_erro
 int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,
                     mode_t mode, struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_write(gs, path, data, len, mode, err);
         if (guestfs_write(gs->g, path, data, len) < 0)
                 return bld_guest_error(gs, err, "cannot write %s in the image", path);
         if (guestfs_chmod(gs->g, (int)mode, path) < 0)
@@ -312,6 +335,8 @@ int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **re
         int64_t size;
         size_t len;
 
+        if (gs->tree)
+                return bld_tree_read(gs, path, max, ret, err);
         if (!bld_guest_exists(gs, path))
                 return -ENOENT;
         size = guestfs_filesize(gs->g, path);
@@ -330,6 +355,8 @@ int bld_guest_read(struct bld_guest *gs, const char *path, size_t max, char **re
 
 int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_mkdir_p(gs, path, mode, err);
         if (bld_guest_is_dir(gs, path))
                 return 0;
         if (guestfs_mkdir_p(gs->g, path) < 0 || guestfs_chmod(gs->g, (int)mode, path) < 0)
@@ -340,6 +367,8 @@ int bld_guest_mkdir_p(struct bld_guest *gs, const char *path, mode_t mode, struc
 int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *guest_path,
                      mode_t mode, struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_upload(gs, host_path, guest_path, mode, err);
         if (guestfs_upload(gs->g, host_path, guest_path) < 0)
                 return bld_guest_error(gs, err, "cannot copy '%s' to %s in the image", host_path,
                                        guest_path);
@@ -360,16 +389,22 @@ static int probe(struct bld_guest *gs, int (*fn)(guestfs_h *, const char *), con
 
 bool bld_guest_exists(struct bld_guest *gs, const char *path)
 {
+        if (gs->tree)
+                return bld_tree_exists(gs, path);
         return probe(gs, guestfs_exists, path) > 0;
 }
 
 bool bld_guest_is_dir(struct bld_guest *gs, const char *path)
 {
+        if (gs->tree)
+                return bld_tree_is_dir(gs, path);
         return probe(gs, guestfs_is_dir, path) > 0;
 }
 
 int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_remove(gs, path, err);
         if (guestfs_rm_rf(gs->g, path) < 0)
                 return bld_guest_error(gs, err, "cannot remove %s in the image", path);
         return 0;
@@ -378,6 +413,8 @@ int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *e
 int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                     struct pxf_error *err)
 {
+        if (gs->tree)
+                return bld_tree_chown(gs, path, uid, gid, err);
         if (guestfs_lchown(gs->g, (int)uid, (int)gid, path) < 0)
                 return bld_guest_error(gs, err, "cannot change the owner of %s", path);
         return 0;

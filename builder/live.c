@@ -1,6 +1,7 @@
-/* Live outputs (pxe-dir, pxe-tar, iso): after customization the root tree leaves the
- * appliance (export.c) into the work dir, the appliance is closed, and the artifacts
- * module makes the output from the tree on the host. */
+/* Live outputs (pxe-dir, pxe-tar, iso): the image's root tree leaves the appliance
+ * (export.c) into the work dir as soon as the image is open, the appliance is closed, the
+ * customization steps run on the tree (tree.c: file operations resolved inside it,
+ * programs in a container), and the artifacts module makes the output from it. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -21,10 +22,29 @@ static void on_artifact(const char *name, uint64_t bytes, double seconds, void *
         bld_progress_artifact(userdata, name, bytes, seconds);
 }
 
-int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
-                  struct pxf_error *err)
+static char *tree_path(const struct bld_job *job)
 {
-        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        return pxf_asprintf("%s/rootfs", job->work_dir);
+}
+
+int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool network,
+                    struct bld_progress *prog, struct pxf_error *err)
+{
+        _cleanup_free_ char *tree = tree_path(job);
+        int r;
+
+        bld_progress_begin(prog, "export the image's tree");
+        r = bld_progress_end(prog, export_tree(gs, tree, err));
+        if (r >= 0) {
+                bld_progress_begin(prog, "close image");
+                r = bld_progress_end(prog, bld_guest_switch_to_tree(gs, tree, network, err));
+        }
+        return r;
+}
+
+int bld_live_make(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err)
+{
+        _cleanup_free_ char *tree = tree_path(job);
         const struct art_request req = {
             .cfg = job->opts->cfg,
             .format = job->format,
@@ -38,16 +58,8 @@ int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_pr
         };
         int r;
 
-        bld_progress_begin(prog, "export the customized tree");
-        r = bld_progress_end(prog, export_tree(gs, tree, err));
-        if (r >= 0) {
-                bld_progress_begin(prog, "close image");
-                r = bld_progress_end(prog, bld_guest_close(gs, err));
-        }
-        if (r >= 0) {
-                bld_progress_begin(prog, job->format == CFG_FORMAT_ISO ? "make the live ISO"
-                                                                       : "make PXE artifacts");
-                r = bld_progress_end(prog, art_make(&req, err));
-        }
+        bld_progress_begin(prog, job->format == CFG_FORMAT_ISO ? "make the live ISO"
+                                                               : "make PXE artifacts");
+        r = bld_progress_end(prog, art_make(&req, err));
         return r < 0 ? r : art_publish(&req, err);
 }

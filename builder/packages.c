@@ -51,12 +51,18 @@ static const struct pkg_commands package_managers[] = {
                       tdnf_clean},
 };
 
+/* man-db's trigger rebuilds the manual page index after every install (tens of seconds)
+ * while this file exists; a live build sets it aside and puts it back. */
+#define MANDB_AUTO_UPDATE "/var/lib/man-db/auto-update"
+
 /* Keeps maintainer scripts from starting services inside the appliance. */
 #define POLICY_RC_D "/usr/sbin/policy-rc.d"
 static const char policy_rc_d[] = "#!/bin/sh\n# written by pxeforge during a build\nexit 101\n";
 
-/* base + names; with skip_initramfs, INITRD=No tells Debian's kernel and initramfs hooks
- * (initramfs-tools and dracut alike) to leave the initramfs alone. */
+/* base + names. For a live output, whose tree is packed right after, the build skips
+ * what buys nothing there: INITRD=No tells Debian's kernel and initramfs hooks
+ * (initramfs-tools and dracut alike) to leave the image's initramfs alone (the output
+ * has its own), and dpkg does not fsync every file it unpacks. */
 static int run_with(struct bld_guest *gs, const char *const *base, char *const *names,
                     struct pxf_error *err)
 {
@@ -65,11 +71,15 @@ static int run_with(struct bld_guest *gs, const char *const *base, char *const *
 
         while (base[nb])
                 nb++;
-        argv = pxf_calloc(nb + nn + 2, sizeof(char *));
+        argv = pxf_calloc(nb + nn + 4, sizeof(char *));
         for (size_t i = 0; i < nb; i++) {
                 argv[n++] = base[i];
-                if (i == 0 && gs->skip_initramfs && strcmp(base[0], "/usr/bin/env") == 0)
+                if (i == 0 && gs->live && strcmp(base[0], "/usr/bin/env") == 0)
                         argv[n++] = "INITRD=No";
+                if (gs->live && strcmp(base[i], "apt-get") == 0) {
+                        argv[n++] = "-o";
+                        argv[n++] = "Dpkg::Options::=--force-unsafe-io";
+                }
         }
         for (size_t i = 0; i < nn; i++)
                 argv[n++] = names[i];
@@ -131,25 +141,36 @@ static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
         return r;
 }
 
+/* The result of a build step, then of undoing its set-up: the first error wins. */
+static int first_error(int r, int undo, const struct pxf_error *undo_err, struct pxf_error *err)
+{
+        if (r < 0)
+                return r;
+        if (undo < 0)
+                *err = *undo_err;
+        return undo;
+}
+
 static int packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         const struct pkg_commands *pm = &package_managers[gs->pkg];
-        bool own_policy = false;
-        int r;
+        bool own_policy = gs->pkg == BLD_PKG_APT && !bld_guest_exists(gs, POLICY_RC_D);
+        bool mandb_aside = gs->live && bld_guest_exists(gs, MANDB_AUTO_UPDATE);
+        struct pxf_error undo_err = {0};
+        int r = 0;
 
-        if (gs->pkg == BLD_PKG_APT && !bld_guest_exists(gs, POLICY_RC_D)) {
+        if (own_policy)
                 r = bld_guest_write(gs, POLICY_RC_D, policy_rc_d, strlen(policy_rc_d), 0755, err);
-                if (r < 0)
-                        return r;
-                own_policy = true;
-        }
-        r = apply_in_order(gs, &cfg->os.packages, pm, err);
-        if (own_policy) {
-                struct pxf_error ignored;
-                int q = bld_guest_remove(gs, POLICY_RC_D, r < 0 ? &ignored : err);
-                if (r >= 0)
-                        r = q;
-        }
+        if (r >= 0 && mandb_aside)
+                r = bld_guest_remove(gs, MANDB_AUTO_UPDATE, err);
+        if (r >= 0)
+                r = apply_in_order(gs, &cfg->os.packages, pm, err);
+        /* What the build set up is undone whatever happened. */
+        if (own_policy)
+                r = first_error(r, bld_guest_remove(gs, POLICY_RC_D, &undo_err), &undo_err, err);
+        if (mandb_aside)
+                r = first_error(r, bld_guest_write(gs, MANDB_AUTO_UPDATE, "", 0, 0644, &undo_err),
+                                &undo_err, err);
         return r;
 }
 

@@ -16,10 +16,12 @@ struct bld_job {
 struct bld_guest;
 struct bld_progress;
 
-/* Live formats: exports the customized tree, closes the guest (on success) and makes and
- * publishes the artifacts. On failure the guest may still be open. */
-int bld_live_make(const struct bld_job *job, struct bld_guest *gs, struct bld_progress *prog,
-                  struct pxf_error *err);
+/* Live formats: exports the image's tree into the work dir and switches the guest to it
+ * (the appliance is closed; the steps then run on the tree, with network if asked). */
+int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool network,
+                    struct bld_progress *prog, struct pxf_error *err);
+/* Then makes the artifacts from the customized tree and publishes them. */
+int bld_live_make(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err);
 
 /* The work of the child: customize and publish the output. */
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err);

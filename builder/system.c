@@ -217,7 +217,8 @@ static int cmdline_debian(struct bld_guest *gs, char *const *args, struct pxf_er
         r = bld_guest_mkdir_p(gs, GRUB_DROPIN_DIR, 0755, err);
         if (r >= 0)
                 r = bld_guest_write(gs, GRUB_DROPIN, dropin, strlen(dropin), 0644, err);
-        if (r >= 0)
+        /* A live output boots from its own menu (the artifacts module's grub.cfg). */
+        if (r >= 0 && !gs->live)
                 r = bld_guest_run(gs, (const char *[]){"update-grub", NULL}, err);
         return r;
 }
@@ -315,7 +316,7 @@ static int initramfs_update_for_modules(struct bld_guest *gs, const struct cfg_o
         bool needed = true;
         int r = 0;
 
-        if (gs->skip_initramfs)
+        if (gs->live)
                 return 0;
         if (gs->pkg == BLD_PKG_APT)
                 r = debian_initramfs_needs_update(gs, os, &needed, err);

@@ -151,10 +151,15 @@ struct pxf_spawn_opts {
         int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
         bool stderr_to_log;      /* forward each stderr line to the debug log */
         int *exit_status;        /* if set: receives the exit status when it exited */
-        /* If set: run argv inside this directory as a chroot, in a private mount namespace
-         * with a fresh /proc, a minimal /dev (tmpfs) and a read-only /sys, all of which
-         * vanish with the process. For guest programs run on an exported tree. */
-        const char *chroot_dir;
+        /* If set: run argv in a container whose root is this directory (an exported guest
+         * tree): its own mount, pid, ipc and uts namespaces, a private /proc, a minimal
+         * /dev, a read-only /sys, an empty /run, device nodes of the tree unusable, and
+         * only the capabilities a package manager needs (common/container.c). Everything
+         * vanishes with the program. pass_fds is not supported there. */
+        const char *container_root;
+        /* With container_root: share the host's network (and its name servers, laid over
+         * the tree's /etc/resolv.conf); otherwise the container has no network. */
+        bool container_network;
         /* Descriptors the child inherits, as fds 3, 4, ... in this order (all others above
          * 2 are closed). Each must be numbered above 2 + n_pass_fds, so no dup2 clobbers
          * another: -EINVAL otherwise. */

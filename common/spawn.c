@@ -6,13 +6,11 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "common/common.h"
+#include "common/container-internal.h"
 
 static const char *const default_env[] = {
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -95,89 +93,6 @@ static int setup_attrs(posix_spawnattr_t *attr)
         return -r;
 }
 
-/* Paths under the chroot, computed before fork: the child only makes system calls. */
-struct chroot_paths {
-        char proc[4096], sys[4096], dev[4096];
-        char nodes[6][4096];
-};
-
-static const struct {
-        const char *name;
-        unsigned major, minor;
-} dev_nodes[6] = {
-    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
-    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-};
-
-static void chroot_paths_init(struct chroot_paths *p, const char *root)
-{
-        (void)snprintf(p->proc, sizeof p->proc, "%s/proc", root);
-        (void)snprintf(p->sys, sizeof p->sys, "%s/sys", root);
-        (void)snprintf(p->dev, sizeof p->dev, "%s/dev", root);
-        for (size_t i = 0; i < PXF_ELEMENTSOF(dev_nodes); i++)
-                (void)snprintf(p->nodes[i], sizeof p->nodes[i], "%s/dev/%s", root,
-                               dev_nodes[i].name);
-}
-
-static int enter_chroot(const char *root, const struct chroot_paths *p)
-{
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return -1;
-        if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-            mount("/sys", p->sys, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-            mount(NULL, p->sys, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0 ||
-            mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
-                return -1;
-        for (size_t i = 0; i < PXF_ELEMENTSOF(dev_nodes); i++)
-                if (mknod(p->nodes[i], S_IFCHR | 0666,
-                          makedev(dev_nodes[i].major, dev_nodes[i].minor)) < 0)
-                        return -1;
-        return chroot(root) < 0 || chdir("/") < 0 ? -1 : 0;
-}
-
-static void child_fds(const struct pxf_spawn_opts *o, int err_fd)
-{
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-        (void)dup2(null, 0);
-        if (o->stdout_fd == PXF_SPAWN_INHERIT)
-                (void)dup2(STDERR_FILENO, 1);
-        else
-                (void)dup2(o->stdout_fd >= 0 ? o->stdout_fd : null, 1);
-        (void)dup2(err_fd, 2);
-}
-
-static int start_in_chroot(const char *const *argv, const struct pxf_spawn_opts *o, int err_fd,
-                           pid_t *ret_pid)
-{
-        struct chroot_paths *p = pxf_calloc(1, sizeof *p);
-        sigset_t none;
-        pid_t pid;
-
-        chroot_paths_init(p, o->chroot_dir);
-        sigemptyset(&none);
-        pid = fork();
-        if (pid == 0) {
-                child_fds(o, err_fd);
-                for (int sig = 1; sig < NSIG; sig++)
-                        (void)signal(sig, SIG_DFL);
-                (void)sigprocmask(SIG_SETMASK, &none, NULL);
-                if (enter_chroot(o->chroot_dir, p) < 0) {
-                        static const char msg[] = "cannot set up the chroot\n";
-                        (void)!write(2, msg, sizeof msg - 1);
-                        _exit(127);
-                }
-                execvpe(argv[0], (char *const *)argv,
-                        (char *const *)(o->envp ? o->envp : default_env));
-                _exit(127);
-        }
-        free(p);
-        if (pid < 0)
-                return -errno;
-        *ret_pid = pid;
-        return 0;
-}
-
 static int start(const char *const *argv, const struct pxf_spawn_opts *o, int err_fd,
                  pid_t *ret_pid)
 {
@@ -185,8 +100,8 @@ static int start(const char *const *argv, const struct pxf_spawn_opts *o, int er
         posix_spawnattr_t attr;
         int r;
 
-        if (o->chroot_dir)
-                return start_in_chroot(argv, o, err_fd, ret_pid);
+        if (o->container_root)
+                return pxf_container_start(argv, o, err_fd, default_env, ret_pid);
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);
         r = setup_actions(&fa, o, err_fd);

@@ -2,6 +2,7 @@
 #include "tests/lib/temp-tree.h"
 
 #include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +117,33 @@ char *tt_read(const char *dir, const char *rel)
         tt_path(p, sizeof p, dir, rel);
         assert_int_equal(pxf_read_file(p, 64 * 1024 * 1024, &text, NULL), 0);
         return text;
+}
+
+void tt_copy_in(const char *dir, const char *host_path)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+
+        assert_int_equal(pxf_read_file(host_path, 64 * 1024 * 1024, &data, &len), 0);
+        tt_write(dir, host_path + 1, data, len, 0755);
+}
+
+/* The C library and the loader this test runs with, which /bin/sh needs too. */
+static int copy_libc(struct dl_phdr_info *info, size_t size, void *dir)
+{
+        (void)size;
+        if (info->dlpi_name[0] == '/' &&
+            (strstr(info->dlpi_name, "/libc.so") || strstr(info->dlpi_name, "/ld-linux")))
+                tt_copy_in(dir, info->dlpi_name);
+        return 0;
+}
+
+void tt_make_os_tree(const char *dir)
+{
+        static const char *const mount_points[] = {"proc", "dev", "sys", "run", "tmp", "etc"};
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(mount_points); i++)
+                tt_mkdir(dir, mount_points[i], 0755);
+        tt_copy_in(dir, "/bin/sh");
+        (void)dl_iterate_phdr(copy_libc, (void *)dir);
 }

@@ -34,3 +34,8 @@ void tt_symlink(const char *dir, const char *rel, const char *target);
 bool tt_exists(const char *dir, const char *rel);
 /* The file's contents as a string; the caller frees it. */
 char *tt_read(const char *dir, const char *rel);
+/* Copies the host file at the absolute host_path to dir/host_path (mode 0755). */
+void tt_copy_in(const char *dir, const char *host_path);
+/* Makes dir a tiny OS tree for container tests: /bin/sh with the C library it needs, and
+ * the folders the container mounts on (proc, dev, sys, run) plus tmp and etc. */
+void tt_make_os_tree(const char *dir);

@@ -1,0 +1,183 @@
+/* The container guest programs run in on an exported tree (common/container.c), seen from
+ * inside by a shell in a tiny tree: its own pid numbers, host name and root; no network
+ * unless asked; device nodes of the tree that open nothing; no CAP_SYS_ADMIN; the exit
+ * status and stderr of the program; nothing left running once it is done. Needs root. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
+
+static int setup(void **state)
+{
+        char *dir = tt_make("container");
+
+        tt_make_os_tree(dir);
+        tt_write_text(dir, "marker", "in the tree\n", 0644);
+        *state = dir;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        tt_remove(*state);
+        return 0;
+}
+
+/* Runs `sh -c script` in a container on dir; its stdout in *out (freed by the caller). */
+static int run(const char *dir, const char *script, bool network, char **out, int *status,
+               struct pxf_error *err)
+{
+        int fd = memfd_create("out", MFD_CLOEXEC);
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        struct pxf_spawn_opts o = {.stdout_fd = fd,
+                                   .exit_status = status,
+                                   .container_root = dir,
+                                   .container_network = network};
+        int r;
+
+        assert_true(fd >= 0);
+        r = pxf_spawn_run(argv, &o, err);
+        *out = pxf_calloc(4096, 1);
+        assert_true(pread(fd, *out, 4095, 0) >= 0);
+        (void)close(fd);
+        return r;
+}
+
+static char *run_ok(const char *dir, const char *script, bool network)
+{
+        struct pxf_error err = {0};
+        char *out = NULL;
+        int status = -1;
+
+        if (run(dir, script, network, &out, &status, &err) < 0)
+                fail_msg("the script failed: %s", err.msg);
+        return out;
+}
+
+static void own_pids_host_name_and_root(void **state)
+{
+        _cleanup_free_ char *out =
+            run_ok(*state,
+                   "read h < /proc/sys/kernel/hostname; read m < /marker; "
+                   "n=0; for d in /proc/[0-9]*; do n=$((n+1)); done; echo \"$$ $h $m $n\"",
+                   false);
+
+        /* pid 1 is the container's init, the program is 2, and nothing else is there */
+        assert_string_equal(out, "2 pxeforge-build in the tree 2\n");
+}
+
+static unsigned count_interfaces(const char *dir, bool network)
+{
+        _cleanup_free_ char *out = run_ok(
+            dir, "n=0; while read l; do n=$((n+1)); done < /proc/net/dev; echo $((n-2))", network);
+
+        return (unsigned)strtoul(out, NULL, 10);
+}
+
+static void network_only_when_asked(void **state)
+{
+        assert_int_equal(count_interfaces(*state, false), 1); /* lo */
+        assert_true(count_interfaces(*state, true) > 1);      /* the host's */
+}
+
+static void device_nodes_of_the_tree_open_nothing(void **state)
+{
+        char node[PATH_MAX];
+        _cleanup_free_ char *out = NULL;
+
+        tt_path(node, sizeof node, *state, "tree-null");
+        assert_int_equal(mknod(node, S_IFCHR | 0666, makedev(1, 3)), 0);
+        out = run_ok(*state,
+                     "{ echo x > /tree-null; } 2>/dev/null && echo opened || echo refused; "
+                     "echo x > /dev/null && echo dev-null-works",
+                     false);
+        assert_string_equal(out, "refused\ndev-null-works\n");
+}
+
+static void no_capability_to_mount_or_load_modules(void **state)
+{
+        /* CapBnd bits: 0 CAP_CHOWN (kept), 16 CAP_SYS_MODULE and 21 CAP_SYS_ADMIN (not) */
+        _cleanup_free_ char *out =
+            run_ok(*state,
+                   "while read k v; do [ \"$k\" = CapBnd: ] && "
+                   "echo $(( 0x$v & 1 )) $(( 0x$v >> 16 & 1 )) $(( 0x$v >> 21 & 1 )); done "
+                   "< /proc/self/status; true",
+                   false);
+
+        assert_string_equal(out, "1 0 0\n");
+}
+
+static void exit_status_and_stderr_come_back(void **state)
+{
+        struct pxf_error err = {0};
+        _cleanup_free_ char *out = NULL;
+        int status = -1;
+
+        assert_int_equal(
+            run(*state, "echo 'no such package' >&2; exit 7", false, &out, &status, &err), -ECHILD);
+        assert_int_equal(status, 7);
+        assert_non_null(strstr(err.msg, "exited with status 7"));
+        assert_non_null(strstr(err.msg, "no such package"));
+}
+
+/* Whether a process on the host has its root in dir. */
+static bool process_rooted_in(const char *dir)
+{
+        DIR *proc = opendir("/proc");
+        struct dirent *e;
+        bool found = false;
+
+        assert_non_null(proc);
+        while (!found && (e = readdir(proc))) {
+                char link[300], target[PATH_MAX];
+                ssize_t n;
+                (void)snprintf(link, sizeof link, "/proc/%s/root", e->d_name);
+                n = readlink(link, target, sizeof target - 1);
+                if (n <= 0)
+                        continue;
+                target[n] = '\0';
+                found = strcmp(target, dir) == 0;
+        }
+        closedir(proc);
+        return found;
+}
+
+static void nothing_is_left_running(void **state)
+{
+        _cleanup_free_ char *out =
+            run_ok(*state, "sh -c 'while :; do :; done' & echo left a loop behind", false);
+
+        assert_string_equal(out, "left a loop behind\n");
+        assert_false(process_rooted_in(*state));
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(own_pids_host_name_and_root, setup, teardown),
+            cmocka_unit_test_setup_teardown(network_only_when_asked, setup, teardown),
+            cmocka_unit_test_setup_teardown(device_nodes_of_the_tree_open_nothing, setup, teardown),
+            cmocka_unit_test_setup_teardown(no_capability_to_mount_or_load_modules, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(exit_status_and_stderr_come_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(nothing_is_left_running, setup, teardown),
+        };
+
+        return pxf_test_main(tests, argc, argv);
+}

@@ -1,0 +1,146 @@
+/* The builder's guest operations on an exported tree (builder/tree.c), the way live
+ * builds use them: every path resolves inside the tree as in a chroot, symlinks the
+ * guest planted never lead out of it, and programs see what the operations wrote. The
+ * tree sits beside an "outside" folder that stands for the host. Needs root (container). */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "builder/builder-internal.h"
+#include "tests/lib/temp-tree.h"
+#include "tests/lib/test-main.h"
+
+struct fixture {
+        char *dir;
+        char tree[PATH_MAX], outside[PATH_MAX];
+        struct bld_guest gs;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = pxf_calloc(1, sizeof *f);
+        struct pxf_error err = {0};
+
+        f->dir = tt_make("tree");
+        tt_path(f->tree, sizeof f->tree, f->dir, "tree");
+        tt_path(f->outside, sizeof f->outside, f->dir, "outside");
+        tt_make_os_tree(f->tree);
+        tt_write_text(f->dir, "outside/secret", "host data\n", 0600);
+        tt_write_text(f->tree, "etc/passwd", "root:x:0:0::/root:/bin/sh\n", 0644);
+        /* What a hostile image could hold: links that point at the host's paths. */
+        tt_symlink(f->tree, "etc/abs-passwd", "/etc/passwd");
+        tt_symlink(f->tree, "etc/climb", "../../../../../../outside/secret");
+        tt_symlink(f->tree, "host-dir", f->outside);
+        f->gs = (struct bld_guest){.tree_fd = -1};
+        assert_int_equal(bld_tree_attach(&f->gs, f->tree, false, &err), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        bld_guest_abort(&f->gs);
+        tt_remove(f->dir);
+        free(f);
+        return 0;
+}
+
+static void symlinks_resolve_inside_the_tree(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        _cleanup_free_ char *text = NULL, *secret = NULL;
+
+        assert_int_equal(bld_guest_read(&f->gs, "/etc/abs-passwd", 4096, &text, &err), 0);
+        assert_string_equal(text, "root:x:0:0::/root:/bin/sh\n"); /* the tree's, not ours */
+        /* ../ stops at the tree's root, where there is no outside/secret */
+        assert_int_equal(bld_guest_read(&f->gs, "/etc/climb", 4096, &secret, &err), -ENOENT);
+        assert_false(bld_guest_exists(&f->gs, "/host-dir/secret"));
+}
+
+static void writes_through_links_land_in_the_tree(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        _cleanup_free_ char *secret = NULL, *planted = NULL;
+
+        assert_int_equal(bld_guest_mkdir_p(&f->gs, "/outside", 0755, &err), 0);
+        assert_int_equal(bld_guest_write(&f->gs, "/etc/climb", "guest\n", 6, 0644, &err), 0);
+        secret = tt_read(f->dir, "outside/secret");
+        assert_string_equal(secret, "host data\n");
+        planted = tt_read(f->tree, "outside/secret");
+        assert_string_equal(planted, "guest\n");
+        /* the link's target is looked up in the tree, where it does not exist */
+        assert_true(bld_guest_mkdir_p(&f->gs, "/host-dir/sub/deeper", 0700, &err) < 0);
+        assert_false(tt_exists(f->dir, "outside/sub"));
+}
+
+static void remove_and_chown_act_on_the_link(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        char secret[PATH_MAX];
+        struct stat st;
+
+        tt_path(secret, sizeof secret, f->dir, "outside/secret");
+        assert_int_equal(bld_guest_chown(&f->gs, "/host-dir", 1234, 1234, &err), 0);
+        assert_int_equal(stat(f->outside, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(bld_guest_remove(&f->gs, "/host-dir", &err), 0);
+        assert_false(tt_exists(f->tree, "host-dir"));
+        assert_int_equal(stat(secret, &st), 0);
+        assert_int_equal(bld_guest_remove(&f->gs, "/etc", &err), 0); /* a folder, recursively */
+        assert_false(tt_exists(f->tree, "etc"));
+        assert_int_equal(bld_guest_remove(&f->gs, "/no/such/file", &err), 0);
+}
+
+static void programs_see_what_was_written(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        _cleanup_free_ char *out = NULL, *left = NULL;
+        const char *argv[] = {"/bin/sh", "-c",
+                              "read h < /etc/hostname; echo \"$h\" > /tmp/seen; echo \"$h\"", NULL};
+
+        assert_int_equal(bld_guest_write(&f->gs, "/etc/hostname", "lab-node\n", 9, 0644, &err), 0);
+        assert_int_equal(bld_guest_capture(&f->gs, argv, &out, &err), 0);
+        assert_string_equal(out, "lab-node\n");
+        left = tt_read(f->tree, "tmp/seen");
+        assert_string_equal(left, "lab-node\n");
+}
+
+static void a_failing_program_says_why(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        const char *argv[] = {"/bin/sh", "-c",
+                              "echo 'E: Unable to locate package nope' >&2; exit 100", NULL};
+
+        assert_int_equal(bld_guest_run(&f->gs, argv, &err), -ECHILD);
+        assert_non_null(strstr(err.msg, "exited with status 100"));
+        assert_non_null(strstr(err.msg, "Unable to locate package nope"));
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(symlinks_resolve_inside_the_tree, setup, teardown),
+            cmocka_unit_test_setup_teardown(writes_through_links_land_in_the_tree, setup, teardown),
+            cmocka_unit_test_setup_teardown(remove_and_chown_act_on_the_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(programs_see_what_was_written, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_failing_program_says_why, setup, teardown),
+        };
+
+        return pxf_test_main(tests, argc, argv);
+}
