@@ -118,7 +118,7 @@ static int enter_root(const char *root)
 
 /* Mount points are looked up inside the new root from here on, so a guest symlink
  * resolves within the tree. */
-static int mount_dev(void)
+static int make_dev(void)
 {
         if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m") < 0)
                 return failed("mounting /dev");
@@ -137,6 +137,16 @@ static int mount_dev(void)
         return 0;
 }
 
+static int mount_dev(void)
+{
+        /* The nodes are for every user (apt's downloads run as _apt): no umask. */
+        mode_t old_umask = umask(0);
+        int r = make_dev();
+
+        (void)umask(old_umask);
+        return r;
+}
+
 /* Returns whether /run is the container's own tmpfs, or -1. */
 static int mount_api_filesystems(void)
 {
@@ -149,22 +159,72 @@ static int mount_api_filesystems(void)
         return mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") == 0;
 }
 
-/* The host's name servers for a program that needs the network, laid over the guest's
- * /etc/resolv.conf without changing the tree. A tree without one gets none. */
-static void offer_resolv_conf(const struct plan *p, bool own_run)
+/* A guest whose /etc/resolv.conf links into /run (systemd-resolved's stub): the file is
+ * written where the link leads, on the container's own /run, and vanishes with it. */
+static void resolv_conf_on_run(const struct plan *p)
 {
-        struct stat st;
+        char full[512] = "/etc/", target[256];
+        ssize_t n = readlink("/etc/resolv.conf", target, sizeof target - 1);
+        size_t start;
         int fd;
 
-        if (!p->network || !own_run || p->resolv_len == 0 || stat("/etc/resolv.conf", &st) < 0 ||
-            !S_ISREG(st.st_mode))
+        if (n <= 0)
                 return;
-        fd = open(RESOLV_STAGE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        target[n] = '\0';
+        if (strncmp(target, "/run/", 5) != 0 && strncmp(target, "../run/", 7) != 0)
+                return;
+        start = target[0] == '/' ? 0 : 5;
+        memcpy(full + start, target, (size_t)n + 1);
+        for (char *slash = strchr(full + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                (void)mkdir(full, 0755);
+                *slash = '/';
+        }
+        fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return;
         (void)!write(fd, p->resolv, p->resolv_len);
         (void)close(fd);
-        (void)mount(RESOLV_STAGE, "/etc/resolv.conf", NULL, MS_BIND, NULL);
+}
+
+/* The host's name servers for a program that needs the network, without changing the
+ * tree for good: laid over the guest's /etc/resolv.conf, or, when it has none, over an
+ * empty one made for the run (true: remove it afterwards, unresolv_conf), or where a
+ * symlink there leads into the empty /run. */
+static bool offer_resolv_conf(const struct plan *p, bool own_run)
+{
+        struct stat st;
+        bool made = false;
+        int fd;
+
+        if (!p->network || !own_run || p->resolv_len == 0)
+                return false;
+        if (lstat("/etc/resolv.conf", &st) < 0 && errno == ENOENT) {
+                fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0644);
+                if (fd < 0)
+                        return false;
+                (void)close(fd);
+                made = true;
+        } else if (S_ISLNK(st.st_mode) && stat("/etc/resolv.conf", &st) < 0) {
+                resolv_conf_on_run(p);
+                return false;
+        } else if (stat("/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode)) {
+                return false;
+        }
+        fd = open(RESOLV_STAGE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                (void)!write(fd, p->resolv, p->resolv_len);
+                (void)close(fd);
+                (void)mount(RESOLV_STAGE, "/etc/resolv.conf", NULL, MS_BIND, NULL);
+        }
+        return made;
+}
+
+static void unresolv_conf(void)
+{
+        (void)umount2("/etc/resolv.conf", MNT_DETACH);
+        (void)unlink("/etc/resolv.conf");
 }
 
 static int confine(void)
@@ -182,16 +242,18 @@ static int confine(void)
         return 0;
 }
 
+/* Returns -1, or whether the run made /etc/resolv.conf (offer_resolv_conf). */
 static int set_up(const struct plan *p)
 {
         int own_run = enter_root(p->root) < 0 ? -1 : mount_api_filesystems();
+        bool made_resolv_conf;
 
         if (own_run < 0)
                 return -1;
-        offer_resolv_conf(p, own_run);
+        made_resolv_conf = offer_resolv_conf(p, own_run);
         if (sethostname(HOSTNAME, strlen(HOSTNAME)) < 0)
                 return failed("setting the host name");
-        return confine();
+        return confine() < 0 ? -1 : made_resolv_conf;
 }
 
 static void exec_program(const struct plan *p)
@@ -213,10 +275,10 @@ static void exec_program(const struct plan *p)
  * exits as the program did. */
 static _Noreturn void run_init(const struct plan *p)
 {
-        int status = 0;
+        int status = 0, made_resolv_conf;
         pid_t program, pid;
 
-        if (!die_with_parent(0) || set_up(p) < 0)
+        if (!die_with_parent(0) || (made_resolv_conf = set_up(p)) < 0)
                 _exit(127);
         program = fork();
         if (program < 0) {
@@ -228,6 +290,8 @@ static _Noreturn void run_init(const struct plan *p)
         while ((pid = wait(&status)) != program)
                 if (pid < 0 && errno != EINTR)
                         _exit(127);
+        if (made_resolv_conf)
+                unresolv_conf();
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 

@@ -64,3 +64,51 @@ grep -q "removing '$stale' left by an earlier run" next.err || fail "stale work 
 [ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "build dir not empty after the next run"
 qemu-img info out.qcow2 | grep -q 'file format: qcow2' || fail "the next run wrote no image"
 pass "a killed run's leftovers are removed by the next run"
+
+# A live build runs the package step in a container on the exported tree: interrupted or
+# killed there, nothing may keep running in the tree, and a stop leaves the build dir
+# empty as above.
+printf 'os:\n  packages:\n    install: [dracut, curl]\noutput:\n  image:\n    format: pxe-dir\n' > live.yaml
+rooted_in() { # DIR: whether a process has DIR as its root (one in the container)
+        local d
+        for d in /proc/[0-9]*; do
+                [ "$(readlink "$d/root" 2>/dev/null)" = "$1" ] && return 0
+        done
+        return 1
+}
+start_live_build() {
+        "$PXF_BIN" customize --config-file live.yaml --image-file "$image" \
+                --output-path "$PXF_TMP/live-out" --build-dir "$PXF_TMP/build" 2> "$1" &
+        build_pid=$!
+        tree="$PXF_TMP/build/pxeforge-$build_pid/rootfs"
+        pxf_wait_line "$1" 'packages \.\.\.' 900 "$build_pid" || fail "the live build never reached its package step"
+        for _ in $(seq 1 300); do
+                rooted_in "$tree" && return 0
+                sleep 0.2
+        done
+        fail "no process runs in the container on $tree"
+}
+nothing_rooted_in() {
+        for _ in $(seq 1 300); do
+                rooted_in "$1" || return 0
+                sleep 0.2
+        done
+        return 1
+}
+
+start_live_build live-term.err
+kill -s TERM "$build_pid"
+rc=0
+wait "$build_pid" || rc=$?
+[ "$rc" -eq 130 ] || fail "live build, SIGTERM: exit status $rc, expected 130"
+nothing_rooted_in "$tree" || fail "live build, SIGTERM: processes still run in the container"
+[ ! -e live-out ] || fail "live build, SIGTERM: output path written"
+[ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "live build, SIGTERM: build dir not empty"
+pass "SIGTERM during the package step in the container stops everything in it"
+
+start_live_build live-kill.err
+kill -s KILL "$build_pid"
+wait "$build_pid" || true
+nothing_rooted_in "$tree" || fail "live build, SIGKILL: processes still run in the container"
+grep -q "$tree" /proc/self/mountinfo && fail "live build, SIGKILL: a container mount is visible on the host"
+pass "SIGKILL of pxeforge during the package step leaves nothing running in the container"

@@ -96,6 +96,45 @@ static void network_only_when_asked(void **state)
         assert_true(count_interfaces(*state, true) > 1);      /* the host's */
 }
 
+/* The first line of the host's /etc/resolv.conf, newline included. */
+static char *host_resolv_first_line(void)
+{
+        _cleanup_free_ char *text = NULL;
+        char *nl;
+
+        assert_int_equal(pxf_read_file("/etc/resolv.conf", 65536, &text, NULL), 0);
+        nl = strchr(text, '\n');
+        assert_non_null(nl);
+        return pxf_asprintf("%.*s", (int)(nl - text + 1), text);
+}
+
+static void name_servers_for_the_run_only(void **state)
+{
+        _cleanup_free_ char *host = host_resolv_first_line(), *made = NULL, *laid = NULL,
+                            *kept = NULL;
+
+        made = run_ok(*state, "read l < /etc/resolv.conf; echo \"$l\"", true);
+        assert_string_equal(made, host);
+        assert_false(tt_exists(*state, "etc/resolv.conf")); /* made for the run, then gone */
+        tt_write_text(*state, "etc/resolv.conf", "nameserver 192.0.2.1\n", 0644);
+        laid = run_ok(*state, "read l < /etc/resolv.conf; echo \"$l\"", true);
+        assert_string_equal(laid, host);
+        kept = tt_read(*state, "etc/resolv.conf");
+        assert_string_equal(kept, "nameserver 192.0.2.1\n"); /* the image's own, unchanged */
+}
+
+/* systemd-resolved's images link /etc/resolv.conf to a stub in /run. */
+static void name_servers_where_the_link_leads(void **state)
+{
+        _cleanup_free_ char *host = host_resolv_first_line(), *out = NULL;
+
+        tt_mkdir(*state, "run/systemd", 0755); /* what an image may hold under /run */
+        tt_symlink(*state, "etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf");
+        out = run_ok(*state, "read l < /etc/resolv.conf; echo \"$l\"", true);
+        assert_string_equal(out, host);
+        assert_false(tt_exists(*state, "run/systemd/resolve")); /* written on the run's /run */
+}
+
 static void device_nodes_of_the_tree_open_nothing(void **state)
 {
         char node[PATH_MAX];
@@ -172,6 +211,8 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(own_pids_host_name_and_root, setup, teardown),
             cmocka_unit_test_setup_teardown(network_only_when_asked, setup, teardown),
+            cmocka_unit_test_setup_teardown(name_servers_for_the_run_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(name_servers_where_the_link_leads, setup, teardown),
             cmocka_unit_test_setup_teardown(device_nodes_of_the_tree_open_nothing, setup, teardown),
             cmocka_unit_test_setup_teardown(no_capability_to_mount_or_load_modules, setup,
                                             teardown),
