@@ -237,8 +237,8 @@ int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struc
 {
         int r;
 
-        *gs = (struct bld_guest){
-            .tree_fd = -1, .image = pxf_strdup(p->image_name), .live = p->live};
+        *gs =
+            (struct bld_guest){.tree_fd = -1, .image = pxf_strdup(p->image_name), .live = p->live};
         r = launch(gs, p, err);
         if (r >= 0)
                 r = inspect_and_mount(gs, err);
