@@ -10,8 +10,8 @@
  *   - `pxe-tar`: the same folder as one .tar.gz;
  *   - `iso`: a hybrid UEFI live ISO (LiveOS/squashfs.img, or the whole OS as initramfs).
  * Nothing is mounted on the host and no guest file system is parsed here: the tree is
- * plain files. Guest programs run here in one place only: the image's own dracut, in a
- * chroot of the tree in a private mount namespace (bootstrap.c).
+ * plain files. Guest programs run here in one place only: the image's own dracut, in the
+ * container of common/container.c on the tree (bootstrap.c).
  *
  * The module does not link libguestfs (its CMake target, pxf_artifacts, says so, and a
  * test checks its test executables). It owns the staging folder it is given while it

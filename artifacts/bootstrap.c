@@ -1,4 +1,4 @@
-/* The bootstrap initramfs: the image's own dracut, run natively in a chroot of the
+/* The bootstrap initramfs: the image's own dracut, run natively in a container on the
  * exported tree (65 s here, against 350 s inside the appliance under TCG), with the live
  * modules that download image.iso and switch to it. */
 #include <errno.h>

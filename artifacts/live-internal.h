@@ -106,7 +106,7 @@ int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
 
 /* Checks that the exported tree has what dracut's
  * live boot needs (every missing package named in the error) and tells the dracut major
- * version; then builds the initramfs with the image's dracut in a chroot of the tree. */
+ * version; then builds the initramfs with the image's dracut in a container on the tree. */
 int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
 
 struct art_bootstrap_initrd {

@@ -1,13 +1,14 @@
 /* builder: turns an input disk image and a configuration into a customized image.
  *
  * The builder opens the image through the libguestfs C API (never by mounting guest file
- * systems on the host; guest programs such as apt run inside the appliance), applies the
- * `os` and `scripts` sections of the configuration in a fixed order (the reference tool's),
- * and then writes one of:
- *   - a disk image (raw, qcow2, vhd, vhd-fixed, vhdx), converted by qemu-img;
- *   - a live output (iso, pxe-dir, pxe-tar): the root tree is exported from the appliance
- *     into the work directory and handed to the artifacts module (artifacts/artifacts.h),
- *     which makes the boot artifacts from it on the host.
+ * systems on the host), applies the `os` and `scripts` sections of the configuration in a
+ * fixed order (the reference tool's), and then writes one of:
+ *   - a disk image (raw, qcow2, vhd, vhd-fixed, vhdx): the steps run inside the appliance
+ *     (guest programs such as apt too), and qemu-img converts the result;
+ *   - a live output (iso, pxe-dir, pxe-tar): the image's root tree is exported from the
+ *     appliance into the work directory first, the steps run on it (guest programs in a
+ *     container on the tree, common/container.c), and the artifacts module
+ *     (artifacts/artifacts.h) makes the boot artifacts from it.
  * It owns a private work directory under the build dir for the duration of a run and
  * removes it afterwards; the output path only ever receives a complete result, by rename.
  *
@@ -45,13 +46,6 @@ struct bld_options {
         /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
          * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl (`pxeforge up`: its own HTTP). */
         const char *default_bootstrap_base_url;
-};
-
-/* Exit status conventions of a build, shared with the command line. */
-enum bld_result {
-        BLD_OK = 0,
-        BLD_FAILED = 1,
-        BLD_INTERRUPTED = 130,
 };
 
 /* Runs a whole customization in a supervised child. Returns 0 on success, -ECANCELED
