@@ -66,6 +66,9 @@ const struct yn *cfg_yn_get(const struct yn *map, const char *key);
 /* The key node of the pair holding key, or NULL. */
 const struct yn *cfg_yn_get_key(const struct yn *map, const char *key);
 
+/* The tree as canonical text (canonical.c); a new string. */
+char *cfg_canonical_from_tree(const struct yn *root);
+
 /* ---- diagnostics ------------------------------------------------------------------ */
 
 void cfg_diag_add(struct cfg_diags *diags, const char *file, unsigned line, unsigned column,

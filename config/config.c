@@ -87,6 +87,7 @@ static int load(const char *name, const char *buf, size_t len, const char *base_
         cfg = pxf_calloc(1, sizeof(*cfg));
         cfg->path = pxf_strdup(name);
         cfg->dir = pxf_strdup(base_dir ? base_dir : ".");
+        cfg->canonical = cfg_canonical_from_tree(root);
         cfg_walk_mapping(&w, root, &cfg_schema_root, cfg, "");
         cfg_validate_semantics(cfg, diags);
         cfg_diags_sort(diags, first);
@@ -294,6 +295,7 @@ struct cfg_config *cfg_free(struct cfg_config *cfg)
                 return NULL;
         free(cfg->path);
         free(cfg->dir);
+        free(cfg->canonical);
         free(cfg->input_image_path);
         free_os(&cfg->os);
         free_scripts(cfg->post_customization, cfg->n_post_customization);

@@ -213,8 +213,9 @@ struct cfg_os {
 };
 
 struct cfg_config {
-        char *path; /* the config file as given */
-        char *dir;  /* its directory, the base of relative paths */
+        char *path;      /* the config file as given */
+        char *dir;       /* its directory, the base of relative paths */
+        char *canonical; /* the whole file as canonical text (cfg_canonical_text) */
         char *input_image_path;
         struct cfg_os os;
         struct cfg_script *post_customization;
@@ -260,6 +261,19 @@ int cfg_validate_files(const struct cfg_config *cfg, struct cfg_diags *diags);
 int cfg_load_package_list(const char *path, char ***list, struct cfg_diags *diags);
 
 struct cfg_config *cfg_free(struct cfg_config *cfg);
+
+/* The config as canonical text without the top-level sections named in skip_sections
+ * (NULL-terminated; NULL skips none): one line per scalar with its key path and value,
+ * the same for every way of writing the same settings (comments, indentation, quoting
+ * style aside). For cache keys; the caller frees it. */
+char *cfg_canonical_text(const struct cfg_config *cfg, const char *const *skip_sections);
+
+/* Every host file or folder the config names: called with its resolved path, whether it
+ * must be a folder, where it was written and its key path (e.g.
+ * "os.additionalFiles[0].source"), section by section in a fixed order. */
+typedef void cfg_host_path_fn(const char *path, bool is_dir, struct cfg_loc loc,
+                              const char *key_path, void *userdata);
+void cfg_for_each_host_path(const struct cfg_config *cfg, cfg_host_path_fn *fn, void *userdata);
 
 /* "file:line:column: key.path: message" (parts omitted when unknown); a new string. */
 char *cfg_diag_format(const struct cfg_diag *d);

@@ -93,21 +93,112 @@ void cfg_validate_semantics(const struct cfg_config *cfg, struct cfg_diags *diag
 
 /* ---- host files --------------------------------------------------------------------- */
 
+struct path_walk {
+        cfg_host_path_fn *fn;
+        void *userdata;
+};
+
+static void visit(struct path_walk *w, const char *path, bool is_dir, struct cfg_loc loc,
+                  const char *key_path)
+{
+        if (path)
+                w->fn(path, is_dir, loc, key_path, w->userdata);
+}
+
+static void walk_files(struct path_walk *w, const struct cfg_file *files, size_t n,
+                       const char *section)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].source", section, i);
+
+                visit(w, files[i].source, false, files[i].source_loc, key);
+        }
+}
+
+static void walk_dirs(struct path_walk *w, const struct cfg_os *os)
+{
+        for (size_t i = 0; i < os->n_additional_dirs; i++) {
+                const struct cfg_dir *d = &os->additional_dirs[i];
+                _cleanup_free_ char *key = pxf_asprintf("os.additionalDirs[%zu].source", i);
+
+                visit(w, d->source, true, d->source_loc, key);
+        }
+}
+
+/* A list of paths with an optional parallel array of locations. */
+static void walk_path_list(struct path_walk *w, char *const *paths, const struct cfg_loc *locs,
+                           const char *key_path)
+{
+        for (size_t i = 0; paths && paths[i]; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu]", key_path, i);
+
+                visit(w, paths[i], false, locs ? locs[i] : (struct cfg_loc){0, 0}, key);
+        }
+}
+
+static void walk_users(struct path_walk *w, const struct cfg_os *os)
+{
+        for (size_t i = 0; i < os->n_users; i++) {
+                const struct cfg_user *u = &os->users[i];
+                _cleanup_free_ char *keys = pxf_asprintf("os.users[%zu].sshPublicKeyPaths", i);
+                _cleanup_free_ char *pw = pxf_asprintf("os.users[%zu].password.value", i);
+
+                walk_path_list(w, u->ssh_public_key_paths, u->ssh_public_key_path_locs, keys);
+                if (u->has_password && (u->password.type == CFG_PASSWORD_PLAIN_TEXT_FILE ||
+                                        u->password.type == CFG_PASSWORD_HASHED_FILE))
+                        visit(w, u->password.value, false, u->password.value_loc, pw);
+        }
+}
+
+static void walk_scripts(struct path_walk *w, const struct cfg_script *s, size_t n,
+                         const char *section)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].path", section, i);
+
+                visit(w, s[i].path, false, s[i].path_loc, key);
+        }
+}
+
+static void walk_packages(struct path_walk *w, const struct cfg_packages *p)
+{
+        walk_path_list(w, p->install_lists, p->install_lists_locs, "os.packages.installLists");
+        walk_path_list(w, p->remove_lists, p->remove_lists_locs, "os.packages.removeLists");
+        walk_path_list(w, p->update_lists, p->update_lists_locs, "os.packages.updateLists");
+}
+
+void cfg_for_each_host_path(const struct cfg_config *cfg, cfg_host_path_fn *fn, void *userdata)
+{
+        struct path_walk w = {.fn = fn, .userdata = userdata};
+
+        walk_packages(&w, &cfg->os.packages);
+        walk_files(&w, cfg->os.additional_files, cfg->os.n_additional_files, "os.additionalFiles");
+        walk_dirs(&w, &cfg->os);
+        walk_users(&w, &cfg->os);
+        walk_scripts(&w, cfg->post_customization, cfg->n_post_customization,
+                     "scripts.postCustomization");
+        walk_scripts(&w, cfg->finalize_customization, cfg->n_finalize_customization,
+                     "scripts.finalizeCustomization");
+        walk_files(&w, cfg->iso.additional_files, cfg->iso.n_additional_files,
+                   "iso.additionalFiles");
+        walk_files(&w, cfg->pxe.live.additional_files, cfg->pxe.live.n_additional_files,
+                   "pxe.additionalFiles");
+}
+
 struct file_check {
         const struct cfg_config *cfg;
         struct cfg_diags *diags;
         unsigned n_missing;
 };
 
-/* Checks one host path; want_dir selects a directory instead of a regular file. */
-static void check_host_path(struct file_check *c, const char *path, bool want_dir,
-                            struct cfg_loc loc, const char *key_path)
+/* Checks one host path: a folder when want_dir, a regular file otherwise. */
+static void check_host_path(const char *path, bool want_dir, struct cfg_loc loc,
+                            const char *key_path, void *userdata)
 {
+        struct file_check *c = userdata;
         const char *what = want_dir ? "directory" : "file";
         struct stat st;
 
-        if (!path)
-                return;
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT || errno == ENOTDIR)
                         diag_at(c->diags, c->cfg, loc, key_path, "%s '%s' does not exist", what,
@@ -125,86 +216,13 @@ static void check_host_path(struct file_check *c, const char *path, bool want_di
         c->n_missing++;
 }
 
-static void check_files(struct file_check *c, const struct cfg_file *files, size_t n,
-                        const char *section)
-{
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].source", section, i);
-
-                check_host_path(c, files[i].source, false, files[i].source_loc, key);
-        }
-}
-
-static void check_dirs(struct file_check *c, const struct cfg_os *os)
-{
-        for (size_t i = 0; i < os->n_additional_dirs; i++) {
-                const struct cfg_dir *d = &os->additional_dirs[i];
-                _cleanup_free_ char *key = pxf_asprintf("os.additionalDirs[%zu].source", i);
-
-                check_host_path(c, d->source, true, d->source_loc, key);
-        }
-}
-
-/* A list of paths with an optional parallel array of locations. */
-static void check_path_list(struct file_check *c, char *const *paths, const struct cfg_loc *locs,
-                            const char *key_path)
-{
-        for (size_t i = 0; paths && paths[i]; i++) {
-                _cleanup_free_ char *key = pxf_asprintf("%s[%zu]", key_path, i);
-
-                check_host_path(c, paths[i], false, locs ? locs[i] : (struct cfg_loc){0, 0}, key);
-        }
-}
-
-static void check_users(struct file_check *c, const struct cfg_os *os)
-{
-        for (size_t i = 0; i < os->n_users; i++) {
-                const struct cfg_user *u = &os->users[i];
-                _cleanup_free_ char *keys = pxf_asprintf("os.users[%zu].sshPublicKeyPaths", i);
-                _cleanup_free_ char *pw = pxf_asprintf("os.users[%zu].password.value", i);
-
-                check_path_list(c, u->ssh_public_key_paths, u->ssh_public_key_path_locs, keys);
-                if (u->has_password && (u->password.type == CFG_PASSWORD_PLAIN_TEXT_FILE ||
-                                        u->password.type == CFG_PASSWORD_HASHED_FILE))
-                        check_host_path(c, u->password.value, false, u->password.value_loc, pw);
-        }
-}
-
-static void check_scripts(struct file_check *c, const struct cfg_script *s, size_t n,
-                          const char *section)
-{
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *key = pxf_asprintf("%s[%zu].path", section, i);
-
-                check_host_path(c, s[i].path, false, s[i].path_loc, key);
-        }
-}
-
-static void check_packages(struct file_check *c, const struct cfg_packages *p)
-{
-        check_path_list(c, p->install_lists, p->install_lists_locs, "os.packages.installLists");
-        check_path_list(c, p->remove_lists, p->remove_lists_locs, "os.packages.removeLists");
-        check_path_list(c, p->update_lists, p->update_lists_locs, "os.packages.updateLists");
-}
-
 int cfg_validate_files(const struct cfg_config *cfg, struct cfg_diags *diags)
 {
         struct cfg_diags local = {0};
         struct file_check c = {.cfg = cfg, .diags = diags ? diags : &local};
         size_t first = c.diags->n;
 
-        check_packages(&c, &cfg->os.packages);
-        check_files(&c, cfg->os.additional_files, cfg->os.n_additional_files, "os.additionalFiles");
-        check_dirs(&c, &cfg->os);
-        check_users(&c, &cfg->os);
-        check_scripts(&c, cfg->post_customization, cfg->n_post_customization,
-                      "scripts.postCustomization");
-        check_scripts(&c, cfg->finalize_customization, cfg->n_finalize_customization,
-                      "scripts.finalizeCustomization");
-        check_files(&c, cfg->iso.additional_files, cfg->iso.n_additional_files,
-                    "iso.additionalFiles");
-        check_files(&c, cfg->pxe.live.additional_files, cfg->pxe.live.n_additional_files,
-                    "pxe.additionalFiles");
+        cfg_for_each_host_path(cfg, check_host_path, &c);
         cfg_diags_sort(c.diags, first);
         cfg_diags_clear(&local);
         return c.n_missing ? -ENOENT : 0;

@@ -170,6 +170,81 @@ static void load_buffer_base_dir(void **state)
 }
 
 /* The buffer is read up to len, not up to a NUL. */
+/* The canonical text of text without the sections in skip (a new string). */
+static char *canonical(const char *text, const char *const *skip)
+{
+        struct cfg_diags diags = {0};
+        struct cfg_config *cfg = NULL;
+        char *out;
+
+        assert_int_equal(load_string(text, NULL, &cfg, &diags), 0);
+        out = cfg_canonical_text(cfg, skip);
+        cfg_free(cfg);
+        return out;
+}
+
+static void canonical_text_ignores_layout_not_meaning(void **state)
+{
+        static const char *const skip_pxe[] = {"pxe", NULL};
+        (void)state;
+        _cleanup_free_ char *a = canonical("os:\n  hostname: node # a comment\n"
+                                           "pxe:\n  kernelCommandLine:\n"
+                                           "    extraCommandLine: [quiet]\n",
+                                           NULL);
+        _cleanup_free_ char *b = canonical("# heading\nos: {hostname: node}\n\npxe:\n"
+                                           "  kernelCommandLine: {extraCommandLine: [\n"
+                                           "    quiet]}\n",
+                                           NULL);
+        _cleanup_free_ char *plain = canonical("os: {hostname: node}\n", NULL);
+        _cleanup_free_ char *quoted = canonical("os: {hostname: 'node'}\n", NULL);
+        _cleanup_free_ char *other =
+            canonical("os: {hostname: node}\npxe:\n"
+                      "  kernelCommandLine: {extraCommandLine: [splash]}\n",
+                      skip_pxe);
+        _cleanup_free_ char *without =
+            canonical("os: {hostname: node}\npxe:\n"
+                      "  kernelCommandLine: {extraCommandLine: [quiet]}\n",
+                      skip_pxe);
+
+        assert_string_equal(a, b);
+        assert_string_equal(a, "os.hostname:p=node\n"
+                               "pxe.kernelCommandLine.extraCommandLine[0]:p=quiet\n");
+        assert_string_not_equal(plain, quoted);
+        assert_string_equal(other, without); /* only the skipped section differs */
+        assert_string_equal(without, "os.hostname:p=node\n");
+}
+
+static void record_path(const char *path, bool is_dir, struct cfg_loc loc, const char *key_path,
+                        void *userdata)
+{
+        char *list = *(char **)userdata;
+
+        (void)loc;
+        *(char **)userdata = pxf_asprintf("%s%s %s%s\n", list ? list : "", key_path,
+                                          strrchr(path, '/') + 1, is_dir ? "/" : "");
+        free(list);
+}
+
+static void every_host_path_is_named(void **state)
+{
+        const char *dir = *state;
+        struct cfg_diags diags = {0};
+        struct cfg_config *cfg = NULL;
+        _cleanup_free_ char *list = NULL;
+
+        assert_int_equal(load_string("os:\n  additionalFiles:\n    - {source: motd, destination: "
+                                     "/etc/motd}\n  additionalDirs:\n    - {source: tree, "
+                                     "destination: /opt}\nscripts:\n  postCustomization:\n"
+                                     "    - path: setup.sh\n",
+                                     dir, &cfg, &diags),
+                         0);
+        cfg_for_each_host_path(cfg, record_path, &list);
+        assert_string_equal(list, "os.additionalFiles[0].source motd\n"
+                                  "os.additionalDirs[0].source tree/\n"
+                                  "scripts.postCustomization[0].path setup.sh\n");
+        cfg_free(cfg);
+}
+
 static void load_buffer_length(void **state)
 {
         static const char text[] = "os: {hostname: node}garbage: [";
@@ -548,6 +623,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(load_file_missing),
             TMP_TEST(load_file_relative),
             cmocka_unit_test(free_null),
+            cmocka_unit_test(canonical_text_ignores_layout_not_meaning),
+            cmocka_unit_test_setup_teardown(every_host_path_is_named, tmpdir_setup,
+                                            tmpdir_teardown),
             TMP_TEST(package_list_good),
             TMP_TEST(package_list_bad),
             TMP_TEST(package_list_missing_key),
