@@ -21,6 +21,8 @@
 #include "common/common.h"
 #include "config/config.h"
 
+struct cache;
+
 /* One live output to make. Every path is the caller's; the folders exist except stage,
  * which art_make creates. */
 struct art_request {
@@ -37,6 +39,10 @@ struct art_request {
          * besides the log line that says so; may be NULL. */
         void (*on_artifact)(const char *name, uint64_t bytes, double seconds, void *userdata);
         void *userdata;
+        /* With both: the products that take long (squashfs root, initramfs) are taken from
+         * the cache when the same tree (tree_key) made them before, and kept there. */
+        struct cache *cache;
+        const char *tree_key;
 };
 
 /* What can be refused before any work, from req's cfg, format and default URL alone: a

@@ -12,6 +12,7 @@
 #include "artifacts/folder-internal.h"
 #include "artifacts/iso-internal.h"
 #include "artifacts/live-internal.h"
+#include "cache/cache.h"
 
 #define SMALL_FILE_MAX (1024u * 1024)
 
@@ -230,9 +231,51 @@ static int report_size(const struct live *l, const char *what, const char *path,
         return 0;
 }
 
+/* What makes a product of the tree at out; arg is the maker's own. */
+typedef int product_fn(struct live *l, const char *out, const void *arg, struct pxf_error *err);
+
+static void cache_warning(const char *what, const char *doing, const struct pxf_error *e)
+{
+        log_warning("  %s: %s the cache failed: %s", what, doing, e->msg);
+}
+
+/* A product that takes long, made by make() at out, or taken from the cache when the same
+ * tree made it with the same params before (then logged as "from the cache"). */
+static int cached_product(struct live *l, const char *what, const char *params, product_fn *make,
+                          const void *arg, const char *out, struct pxf_error *err)
+{
+        const struct art_request *req = l->job;
+        struct pxf_error cache_err = {0};
+        char key[CACHE_KEY_HEX + 1];
+        struct cache_key *k;
+        struct stat st;
+        int r;
+
+        if (!req->cache || !req->tree_key)
+                return make(l, out, arg, err);
+        k = cache_key_new(what);
+        cache_key_add(k, "tree", req->tree_key);
+        cache_key_add(k, "params", params);
+        cache_key_finish(k, key);
+        r = cache_fetch(req->cache, key, out, &cache_err);
+        if (r == 1 && stat(out, &st) == 0) {
+                log_info("  %s: %.1f MiB from the cache", what, (double)st.st_size / 1048576.0);
+                if (req->on_artifact)
+                        req->on_artifact(what, (uint64_t)st.st_size, 0, req->userdata);
+                return 0;
+        }
+        if (r < 0)
+                cache_warning(what, "reading", &cache_err);
+        r = make(l, out, arg, err);
+        if (r >= 0 && cache_store(req->cache, key, out, &cache_err) < 0)
+                cache_warning(what, "keeping it in", &cache_err);
+        return r;
+}
+
 /* The whole OS as the initramfs: systemd runs from it as PID 1 (/init), without /boot and
  * /etc/fstab, which describe a disk the machine does not have. */
-static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err)
+static int make_full_os_initrd(struct live *l, const char *out, const void *arg,
+                               struct pxf_error *err)
 {
         static const char *const exclude[] = {"boot", "etc/fstab", NULL};
         _cleanup_free_ char *init = tree_path(l, "init");
@@ -247,7 +290,13 @@ static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err
                 r = art_cpio_write(l->job->tree, exclude, comp, 0, out, err);
         if (r >= 0)
                 r = report_size(l, "full-OS initramfs", out, start);
+        (void)arg;
         return r;
+}
+
+static int full_os_initrd(struct live *l, const char *out, struct pxf_error *err)
+{
+        return cached_product(l, "full-OS initramfs", "", make_full_os_initrd, NULL, out, err);
 }
 
 static int write_text(const char *path, const char *text, struct pxf_error *err)
@@ -418,13 +467,21 @@ struct live_iso {
 
 /* The ISO's root file system: a bootstrap initramfs mounts LiveOS/squashfs.img; a full-OS
  * initramfs is the root itself. */
-static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+static int make_squashfs(struct live *l, const char *out, const void *arg, struct pxf_error *err)
 {
         static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        uint64_t start = pxf_now_usec();
+        int r = art_squashfs_write(l->job->tree, exclude, 0, out, err);
+
+        (void)arg;
+        return r < 0 ? r : report_size(l, "squashfs root", out, start);
+}
+
+static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf_error *err)
+{
         _cleanup_free_ char *i = pxf_asprintf("%s/initrd.img", iso->dir);
         _cleanup_free_ char *sq = pxf_asprintf("%s/LiveOS/squashfs.img", iso->dir);
         _cleanup_free_ char *sqdir = pxf_dirname(sq);
-        uint64_t start = pxf_now_usec();
         int r;
 
         if (!iso->initrd)
@@ -433,9 +490,7 @@ static int stage_iso_root(struct live *l, const struct live_iso *iso, struct pxf
         if (r >= 0 && (r = pxf_mkdir_p(sqdir, 0755)) < 0)
                 pxf_error_set(err, r, "cannot create '%s'", sqdir);
         if (r >= 0)
-                r = art_squashfs_write(l->job->tree, exclude, 0, sq, err);
-        if (r >= 0)
-                r = report_size(l, "squashfs root", sq, start);
+                r = cached_product(l, "squashfs root", "", make_squashfs, NULL, sq, err);
         return r;
 }
 
@@ -506,22 +561,31 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
 
 /* The image's own dracut builds the bootstrap initramfs (bootstrap.c), at out. url: where
  * it fetches the ISO, NULL when it boots from the ISO itself. */
-static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, const char *out,
-                            struct pxf_error *err)
+static int make_bootstrap_initrd(struct live *l, const char *out, const void *arg,
+                                 struct pxf_error *err)
 {
         uint64_t start = pxf_now_usec();
-        struct art_bootstrap_initrd b = {
-            .tree = l->job->tree,
-            .kver = l->kver,
-            .dracut_major = dracut_major,
-            .with_nfs = url && strncmp(url, "nfs:", 4) == 0,
-        };
+        struct art_bootstrap_initrd b = *(const struct art_bootstrap_initrd *)arg;
         /* The smallest: it is what every machine downloads over TFTP. */
         int r = kernel_compression(l, true, &b.compression, err);
 
         if (r >= 0)
                 r = art_bootstrap_initrd(&b, out, err);
         return r < 0 ? r : report_size(l, "bootstrap initramfs", out, start);
+}
+
+static int bootstrap_initrd(struct live *l, int dracut_major, const char *url, const char *out,
+                            struct pxf_error *err)
+{
+        struct art_bootstrap_initrd b = {
+            .tree = l->job->tree,
+            .kver = l->kver,
+            .dracut_major = dracut_major,
+            .with_nfs = url && strncmp(url, "nfs:", 4) == 0,
+        };
+
+        return cached_product(l, "bootstrap initramfs", b.with_nfs ? "nfs" : "",
+                              make_bootstrap_initrd, &b, out, err);
 }
 
 static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "builder/builder.h"
+#include "cache/cache.h"
 
 /* ---- the libguestfs session (guest.c) ------------------------------------------- */
 
@@ -95,6 +96,25 @@ bool bld_tree_is_dir(struct bld_guest *gs, const char *path);
 int bld_tree_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
 int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                    struct pxf_error *err);
+
+/* Unpacks a tar stream (plain or zstd) from fd into dir, with the export's safeguards. */
+int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err);
+
+/* ---- the customized tree in the build cache (tree-cache.c) ------------------------- */
+
+/* The key of the customized tree: pxeforge, the image's bytes, the settings that shape
+ * the tree and the host files they name. */
+int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
+                 struct pxf_error *err);
+/* Stores the tree (an archive of it, made in work_dir) under key. */
+int bld_tree_save(struct cache *c, const char *key, const char *tree, const char *work_dir,
+                  struct pxf_error *err);
+/* On a hit takes the tree's archive from the cache into work_dir (checked), sets
+ * *ret_archive (the caller frees it) and returns 1; 0 on a miss. */
+int bld_tree_fetch(struct cache *c, const char *key, const char *work_dir, char **ret_archive,
+                   struct pxf_error *err);
+/* Unpacks the archive into tree (created), then removes the archive. */
+int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err);
 
 /* Streams the guest's whole root tree into dir (an empty host directory) with owners,
  * modes, links, device nodes and xattrs; guest paths cannot escape dir. */

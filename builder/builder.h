@@ -46,7 +46,13 @@ struct bld_options {
         /* Where a bootstrap initramfs fetches image.iso from when the config sets neither
          * pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl (`pxeforge up`: its own HTTP). */
         const char *default_bootstrap_base_url;
+        /* The build cache for live outputs (NULL: BUILD_DIR/cache); no_cache bypasses it. */
+        const char *cache_dir;
+        bool no_cache;
 };
+
+/* The build cache's bound: the entries used longest ago go first beyond it. */
+#define BLD_CACHE_MAX_BYTES (8ull << 30)
 
 /* Runs a whole customization in a supervised child. Returns 0 on success, -ECANCELED
  * when interrupted by SIGINT/SIGTERM, or another negative errno with err filled. */

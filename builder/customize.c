@@ -15,14 +15,59 @@ static const struct bld_step *const steps[] = {
     &bld_step_cmdline,  &bld_step_post_scripts, &bld_step_finalize_scripts,
 };
 
-static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format)
+static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format,
+                            const struct bld_live_cache *lc)
 {
-        /* open, close, write output; or open, export, close, make artifacts */
-        unsigned n = cfg_image_format_is_disk(format) ? 3 : 4;
+        /* open, close, write output; or open, export, close, make artifacts (and keep the
+         * tree in the cache); or, from the cache, restore the tree and make artifacts */
+        unsigned n = cfg_image_format_is_disk(format) ? 3 : lc->cache ? 5 : 4;
 
+        if (lc->archive)
+                return 2;
         for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++)
                 n += steps[i]->wanted(cfg);
         return n;
+}
+
+/* Looks the customized tree up; any trouble with the cache only costs the time it would
+ * have saved. */
+static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc)
+{
+        struct pxf_error err = {0};
+        int r;
+
+        if (!job->cache_dir)
+                return;
+        r = cache_open(job->cache_dir, BLD_CACHE_MAX_BYTES, &lc->cache, &err);
+        if (r >= 0)
+                r = bld_tree_key(job->opts->cfg, job->image, lc->tree_key, &err);
+        if (r >= 0)
+                r = bld_tree_fetch(lc->cache, lc->tree_key, job->work_dir, &lc->archive, &err);
+        if (r < 0) {
+                log_warning("the build cache is not used: %s", err.msg);
+                lc->cache = cache_close(lc->cache);
+        } else {
+                log_info("customized tree %.12s: %s", lc->tree_key,
+                         r == 1 ? "from the cache" : "not in the cache, built now");
+        }
+}
+
+static void live_cache_clear(struct bld_live_cache *lc)
+{
+        lc->cache = cache_close(lc->cache);
+        free(lc->archive);
+        lc->archive = NULL;
+}
+
+/* Keeping the tree is worth a warning when it fails, not a failed build. */
+static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
+{
+        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        struct pxf_error err = {0};
+
+        if (bld_tree_save(lc->cache, lc->tree_key, tree, job->work_dir, &err) < 0)
+                log_warning("the customized tree is not kept in the cache: %s", err.msg);
+        return 0;
 }
 
 /* Package managers and the config's scripts may fetch from the network. */
@@ -74,23 +119,42 @@ static int apply_steps(struct bld_guest *gs, const struct cfg_config *cfg,
         return 0;
 }
 
+/* A live build whose customized tree is in the cache: unpack it, make the artifacts. */
+static int live_from_cache(const struct bld_job *job, const struct bld_live_cache *lc,
+                           struct bld_progress *prog, struct pxf_error *err)
+{
+        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        int r;
+
+        bld_progress_begin(prog, "restore the customized tree from the cache");
+        r = bld_progress_end(prog, bld_tree_unpack(lc->archive, tree, err));
+        return r < 0 ? r : bld_live_make(job, lc, prog, err);
+}
+
 /* Disk outputs are customized in the appliance and written back; live outputs leave the
  * appliance as a tree first and are customized there at native speed (live.c). */
-static int customize(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err)
+static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
+                     struct bld_progress *prog, struct pxf_error *err)
 {
         const struct cfg_config *cfg = job->opts->cfg;
         bool live = !cfg_image_format_is_disk(job->format);
         struct bld_guest gs = {.tree_fd = -1};
         int r;
 
+        if (lc->archive)
+                return live_from_cache(job, lc, prog, err);
         bld_progress_begin(prog, "open image");
         r = bld_progress_end(prog, open_guest(job, &gs, err));
         if (r >= 0 && live)
                 r = bld_live_export(job, &gs, steps_need_network(cfg), prog, err);
         if (r >= 0)
                 r = apply_steps(&gs, cfg, prog, err);
+        if (r >= 0 && live && lc->cache) {
+                bld_progress_begin(prog, "keep the customized tree in the cache");
+                r = bld_progress_end(prog, save_tree(job, lc));
+        }
         if (r >= 0 && live)
-                r = bld_live_make(job, prog, err);
+                r = bld_live_make(job, lc, prog, err);
         else if (r >= 0) {
                 bld_progress_begin(prog, "close image");
                 r = bld_progress_end(prog, bld_guest_close(&gs, err));
@@ -115,12 +179,16 @@ static int write_output(const struct bld_job *job, struct pxf_error *err)
 
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
 {
+        struct bld_live_cache lc = {0};
         struct bld_progress prog;
         int r;
 
-        bld_progress_init(&prog, count_steps(job->opts->cfg, job->format), job->opts->show_progress,
-                          job->opts->progress_json);
-        r = customize(job, &prog, err);
+        if (!cfg_image_format_is_disk(job->format))
+                plan_live_cache(job, &lc);
+        bld_progress_init(&prog, count_steps(job->opts->cfg, job->format, &lc),
+                          job->opts->show_progress, job->opts->progress_json);
+        r = customize(job, &lc, &prog, err);
+        live_cache_clear(&lc);
         if (r >= 0 && cfg_image_format_is_disk(job->format)) {
                 bld_progress_begin(&prog, "write output");
                 r = bld_progress_end(&prog, write_output(job, err));

@@ -78,6 +78,7 @@ static void *unpack_thread(void *arg)
         struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 
         archive_read_support_format_tar(in);
+        archive_read_support_filter_zstd(in); /* a tree from the build cache */
         archive_write_disk_set_options(out, EXTRACT_FLAGS);
         archive_write_disk_set_standard_lookup(out);
         if (archive_read_open_fd(in, u->fd, 1024 * 1024) != ARCHIVE_OK)
@@ -100,6 +101,20 @@ static int tar_out(struct bld_guest *gs, int wfd, struct pxf_error *err)
         if (guestfs_tar_out_opts(gs->g, "/", path, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                                  GUESTFS_TAR_OUT_OPTS_XATTRS, 1, -1) < 0)
                 return bld_guest_error(gs, err, "cannot export the image's files");
+        return 0;
+}
+
+int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err)
+{
+        _cleanup_close_ int old_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct unpack u = {.fd = fd};
+
+        if (old_cwd < 0 || chdir(dir) < 0)
+                return pxf_error_set(err, -errno, "cannot enter '%s': %m", dir);
+        (void)unpack_thread(&u);
+        (void)fchdir(old_cwd);
+        if (u.r < 0)
+                return pxf_error_set(err, u.r, "cannot unpack the tree: %s", u.msg);
         return 0;
 }
 

@@ -42,7 +42,8 @@ int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool networ
         return r;
 }
 
-int bld_live_make(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err)
+int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
+                  struct bld_progress *prog, struct pxf_error *err)
 {
         _cleanup_free_ char *tree = tree_path(job);
         const struct art_request req = {
@@ -55,6 +56,8 @@ int bld_live_make(const struct bld_job *job, struct bld_progress *prog, struct p
             .default_bootstrap_base_url = job->opts->default_bootstrap_base_url,
             .on_artifact = on_artifact,
             .userdata = prog,
+            .cache = lc->cache,
+            .tree_key = lc->cache ? lc->tree_key : NULL,
         };
         int r;
 

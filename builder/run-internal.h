@@ -2,6 +2,7 @@
 #pragma once
 
 #include "builder/builder.h"
+#include "cache/cache.h"
 
 struct bld_job {
         const struct bld_options *opts;
@@ -11,6 +12,16 @@ struct bld_job {
         char *work_dir; /* private to this run; removed by the supervisor */
         char *overlay;  /* qcow2 over the input, inside work_dir */
         char *partial;  /* the output while it is written, beside output */
+        char *cache_dir; /* the build cache; NULL with --no-cache */
+};
+
+struct cache;
+
+/* A live build's use of the cache: the customized tree's key, and whether it was found. */
+struct bld_live_cache {
+        struct cache *cache; /* NULL: no cache */
+        char tree_key[CACHE_KEY_HEX + 1];
+        char *archive; /* the tree's archive, fetched into the work dir, on a hit */
 };
 
 struct bld_guest;
@@ -20,8 +31,10 @@ struct bld_progress;
  * (the appliance is closed; the steps then run on the tree, with network if asked). */
 int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool network,
                     struct bld_progress *prog, struct pxf_error *err);
-/* Then makes the artifacts from the customized tree and publishes them. */
-int bld_live_make(const struct bld_job *job, struct bld_progress *prog, struct pxf_error *err);
+/* Then makes the artifacts from the customized tree and publishes them; products of a
+ * tree with a key are taken from and kept in the cache. */
+int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
+                  struct bld_progress *prog, struct pxf_error *err);
 
 /* The work of the child: customize and publish the output. */
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err);

@@ -154,6 +154,9 @@ static int prepare_paths(struct bld_job *job, const char *build_dir, struct pxf_
         remove_stale(build_dir, WORK_PREFIX, true);
         remove_stale(out_dir, PARTIAL_INFIX, false);
         job->work_dir = pxf_asprintf("%s/" WORK_PREFIX "%d", build_dir, (int)getpid());
+        job->cache_dir = job->opts->no_cache    ? NULL
+                         : job->opts->cache_dir ? pxf_strdup(job->opts->cache_dir)
+                                                : pxf_asprintf("%s/cache", build_dir);
         job->overlay = pxf_asprintf("%s/work.qcow2", job->work_dir);
         job->partial = pxf_asprintf("%s/.%s" PARTIAL_INFIX "%d", out_dir,
                                     base ? base + 1 : job->output, (int)getpid());
@@ -172,6 +175,7 @@ static void job_cleanup(struct bld_job *job)
                 (void)unlink(inner);
         }
         free(job->work_dir);
+        free(job->cache_dir);
         free(job->overlay);
         free(job->partial);
 }

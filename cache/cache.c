@@ -82,11 +82,9 @@ static int compare_names(const struct dirent **a, const struct dirent **b)
         return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int key_tree(struct cache_key *k, const char *path, const char *rel,
-                    struct pxf_error *err);
+static int key_tree(struct cache_key *k, const char *path, const char *rel, struct pxf_error *err);
 
-static int key_folder(struct cache_key *k, const char *path, const char *rel,
-                      struct pxf_error *err)
+static int key_folder(struct cache_key *k, const char *path, const char *rel, struct pxf_error *err)
 {
         struct dirent **names = NULL;
         int n = scandir(path, &names, NULL, compare_names), r = 0;
@@ -251,8 +249,8 @@ int cache_open(const char *dir, uint64_t max_bytes, struct cache **ret, struct p
         c->dir = pxf_strdup(dir);
         c->max_bytes = max_bytes;
         c->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        c->lock_fd = c->dir_fd < 0 ? -1
-                                   : openat(c->dir_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        c->lock_fd =
+            c->dir_fd < 0 ? -1 : openat(c->dir_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (c->lock_fd < 0) {
                 r = pxf_error_set(err, -errno, "cannot open the cache '%s': %m", dir);
                 cache_close(c);
@@ -356,7 +354,8 @@ int cache_fetch(struct cache *c, const char *key, const char *dest, struct pxf_e
                 return pxf_error_set(err, -EINVAL, "bad cache key '%s'", key);
         r = lock(c, LOCK_SH);
         if (r < 0)
-                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir, strerror(-r));
+                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir,
+                                     strerror(-r));
         r = fetch_locked(c, key, dest, err);
         unlock(c);
         if (r != -ESTALE)
@@ -483,8 +482,8 @@ static int write_entry(struct cache *c, const char *key, const char *src, struct
         if (r < 0) {
                 (void)unlinkat(c->dir_fd, data_tmp, 0);
                 (void)unlinkat(c->dir_fd, sums_tmp, 0);
-                return pxf_error_set(err, r, "cannot store '%s' in the cache '%s': %s", src,
-                                     c->dir, strerror(-r));
+                return pxf_error_set(err, r, "cannot store '%s' in the cache '%s': %s", src, c->dir,
+                                     strerror(-r));
         }
         return 0;
 }
@@ -497,7 +496,8 @@ int cache_store(struct cache *c, const char *key, const char *src, struct pxf_er
                 return pxf_error_set(err, -EINVAL, "bad cache key '%s'", key);
         r = lock(c, LOCK_EX);
         if (r < 0)
-                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir, strerror(-r));
+                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir,
+                                     strerror(-r));
         remove_scratch(c);
         drop_entry(c, key);
         r = write_entry(c, key, src, err);

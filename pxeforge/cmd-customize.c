@@ -54,6 +54,13 @@ static const struct cli_option options[] = {
     {"bootstrap-base-url", "URL", CLI_STRING, ARG(build.default_bootstrap_base_url), NULL, false,
      "where a bootstrap initramfs fetches image.iso when the config sets no "
      "pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"},
+    {"cache-dir", "DIR", CLI_STRING, ARG(build.cache_dir), NULL, false,
+     "the build cache of live outputs: the customized tree and the squashfs root and "
+     "initramfs made from it, reused while the image and the settings they come from do not "
+     "change (default BUILD-DIR/cache; bounded to 8 GiB, the entries used longest ago go "
+     "first)"},
+    {"no-cache", NULL, CLI_FLAG, ARG(build.no_cache), NULL, false,
+     "neither use nor fill the build cache"},
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
      "text (default) or json: besides the log, one JSON object a line on stderr for each "
      "step's begin and end and each artifact made, for programs to read (bench/ does)"},

@@ -30,6 +30,7 @@
 struct up {
         const char *config_path, *image, *build_dir, *state_arg;
         bool watch;
+        bool no_cache;
         const struct cfg_config *cfg;
         char *state_dir, *current, *self, *base_url;
         unsigned generation;
@@ -76,6 +77,8 @@ static char **build_argv(const struct up *u, const char *dir)
                 pxf_strv_push(&argv, "--build-dir");
                 pxf_strv_push(&argv, u->build_dir);
         }
+        if (u->no_cache)
+                pxf_strv_push(&argv, "--no-cache");
         pxf_strv_push(&argv, "--log-level");
         pxf_strv_push(&argv, pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info");
         return argv;
@@ -422,6 +425,9 @@ static const struct cli_option options[] = {
     {"state-dir", "DIR", CLI_STRING, ARG(state_arg), NULL, false,
      "where builds are kept (overrides server.stateDir; default " STATE_ROOT "/<config name>)"},
     {"watch", NULL, CLI_FLAG, ARG(watch), NULL, false, "rebuild when the config file changes"},
+    {"no-cache", NULL, CLI_FLAG, ARG(no_cache), NULL, false,
+     "rebuild everything every time (by default a rebuild reuses the customized tree and "
+     "what was made from it while their inputs are unchanged: see customize --cache-dir)"},
 };
 
 const struct cli_command cli_cmd_up = {

@@ -24,7 +24,7 @@ expect_failure() {
         grep -Eq -- "$want_msg" "$name.err" || fail "$name: message does not match /$want_msg/"
         [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "$name: output path was touched"
         [ -z "$(find . -maxdepth 1 -name '*pxeforge-partial*')" ] || fail "$name: a partial output was left behind"
-        [ -z "$(find build -mindepth 1 2>/dev/null | head -n 1)" ] \
+        [ -z "$(pxf_build_leftovers build)" ] \
                 || fail "$name: the build dir is not clean"
         pass "$name"
 }

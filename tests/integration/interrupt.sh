@@ -43,7 +43,7 @@ for sig in INT TERM; do
         [ "$rc" -eq 130 ] || fail "SIG$sig: exit status $rc, expected 130"
         grep -q "interrupted" "$sig.err" || fail "SIG$sig: no message saying it was interrupted"
         [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "SIG$sig: output path touched"
-        [ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "SIG$sig: build dir not empty"
+        [ -z "$(pxf_build_leftovers build)" ] || fail "SIG$sig: build dir not empty"
         [ -z "$(find . -maxdepth 1 -name '*pxeforge-partial*')" ] || fail "SIG$sig: partial output left behind"
         no_appliance_left "$work" || fail "SIG$sig: the appliance still runs"
         pass "SIG$sig stops the build cleanly"
@@ -61,7 +61,7 @@ no_appliance_left "$stale" || fail "the killed run's appliance still runs"
         || fail "the run after a killed one failed"
 grep -q "removing '$stale' left by an earlier run" next.err || fail "stale work dir not reported"
 [ ! -e "$stale" ] || fail "stale work dir still there"
-[ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "build dir not empty after the next run"
+[ -z "$(pxf_build_leftovers build)" ] || fail "build dir not empty after the next run"
 qemu-img info out.qcow2 | grep -q 'file format: qcow2' || fail "the next run wrote no image"
 pass "a killed run's leftovers are removed by the next run"
 
@@ -103,7 +103,7 @@ wait "$build_pid" || rc=$?
 [ "$rc" -eq 130 ] || fail "live build, SIGTERM: exit status $rc, expected 130"
 nothing_rooted_in "$tree" || fail "live build, SIGTERM: processes still run in the container"
 [ ! -e live-out ] || fail "live build, SIGTERM: output path written"
-[ -z "$(find build -mindepth 1 | head -n 1)" ] || fail "live build, SIGTERM: build dir not empty"
+[ -z "$(pxf_build_leftovers build)" ] || fail "live build, SIGTERM: build dir not empty"
 pass "SIGTERM during the package step in the container stops everything in it"
 
 start_live_build live-kill.err

@@ -69,3 +69,9 @@ pxf_wait_line() {
                 sleep 0.2
         done
 }
+
+# pxf_build_leftovers DIR: what a build left in its build dir besides the build cache
+# (DIR/cache, which outlives builds on purpose), first few entries; empty when clean.
+pxf_build_leftovers() {
+        find "$1" -mindepth 1 ! -path "$1/cache" ! -path "$1/cache/*" 2>/dev/null | head -n 5
+}

@@ -4,6 +4,11 @@
 # tests that boot them (through QEMU's own TFTP, and through pxeforge's appliance in a
 # test bridge). Checks what every consumer relies on: the files, SHA256SUMS, nothing left
 # in the build dir, and that the unprivileged server user can read everything.
+#
+# It builds twice: first with the config's pxf.pxe=... kernel argument replaced, then with
+# the config as it is. The second build must take the customized tree and the initramfs
+# (and squashfs root) from the build cache, make no customization step, and put the new
+# argument in grub.cfg; the VM tests then boot that rebuild and find the argument.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 [ $# -eq 2 ] || fail "usage: $0 NAME CONFIG"
@@ -16,11 +21,33 @@ build=$root/.build-$name
 mkdir -p "$root"
 chmod 755 "$root"
 rm -rf "$out" "$build"
+# The first build's config: the same folder (its relative paths), another argument.
+first=$root/.config-$name
+rm -rf "$first"
+cp -r "$(dirname "$config")" "$first"
+sed 's/^\( *- \)pxf\.pxe=.*/\1pxf.first-build=1/' "$config" > "$first/first.yaml"
+grep -q 'pxf.first-build=1' "$first/first.yaml" || fail "$config has no pxf.pxe= argument to change"
+start=$SECONDS
+"$PXF_BIN" customize --config-file "$first/first.yaml" --image-file "$(pxf_test_image)" \
+        --output-path "$root/.first-$name" --build-dir "$build" \
+        || fail "pxeforge customize ($name, first build) failed"
+echo "first build took $((SECONDS - start)) s"
 start=$SECONDS
 "$PXF_BIN" customize --config-file "$config" --image-file "$(pxf_test_image)" \
-        --output-path "$out" --build-dir "$build" || fail "pxeforge customize ($name) failed"
-echo "build took $((SECONDS - start)) s"
-[ -z "$(find "$build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
+        --output-path "$out" --build-dir "$build" 2> "$root/.rebuild-$name.log" \
+        || { cat "$root/.rebuild-$name.log" >&2; fail "pxeforge customize ($name) failed"; }
+cat "$root/.rebuild-$name.log"
+echo "rebuild with another kernel argument took $((SECONDS - start)) s"
+grep -q 'customized tree [0-9a-f]*: from the cache' "$root/.rebuild-$name.log" \
+        || fail "the rebuild did not take the customized tree from the cache"
+grep -Eq '(initramfs|squashfs root): .* from the cache' "$root/.rebuild-$name.log" \
+        || fail "the rebuild made its initramfs or squashfs again"
+! grep -Eq 'open image|packages|additional files' "$root/.rebuild-$name.log" \
+        || fail "the rebuild opened the image or ran customization steps"
+grep -q 'pxf.first-build=1' "$root/.first-$name/grub/grub.cfg" || fail "first build: argument missing"
+! grep -q 'pxf.first-build' "$out/grub/grub.cfg" || fail "the rebuild kept the old argument"
+rm -rf "$first" "$root/.first-$name"
+[ -z "$(pxf_build_leftovers "$build")" ] || fail "build dir not clean"
 rm -rf "$build"
 for f in bootx64.efi grubx64.efi vmlinuz initrd.img grub/grub.cfg boot/grub2/grub.cfg \
         manifest SHA256SUMS; do

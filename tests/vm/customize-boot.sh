@@ -19,7 +19,7 @@ echo "customize took $((SECONDS - start)) s"
 
 [ "$(qemu-img info --output=json "$out" | grep -o '"format": "[a-z0-9]*"')" = '"format": "qcow2"' ] \
         || fail "output is not qcow2"
-leftovers=$(find "$build" -mindepth 1 | head -n 5)
+leftovers=$(pxf_build_leftovers "$build")
 [ -z "$leftovers" ] || fail "build dir not clean: $leftovers"
 [ -z "$(find "$PXF_TMP" -maxdepth 1 -name '*partial*')" ] || fail "partial output left behind"
 

@@ -35,6 +35,7 @@ check_marker() {
         grep -q 'host=pxf-bootstrap ' <<<"$line" || fail "$what: wrong host name"
         grep -q 'root=overlay ' <<<"$line" || fail "$what: the root is not the live overlay"
         grep -q 'pxf.pxe=bootstrap' <<<"$line" || fail "$what: the extra kernel argument is missing"
+        ! grep -q 'pxf.first-build' <<<"$line" || fail "$what: booted with the first build's argument"
 }
 
 console=$PXF_TMP/pxe-console.log

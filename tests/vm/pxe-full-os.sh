@@ -37,5 +37,8 @@ echo "$line"
 grep -q 'host=pxf-fullos ' <<<"$line" || fail "wrong host name"
 grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the initramfs"
 grep -q 'pxf.pxe=full-os' <<<"$line" || fail "the extra kernel argument is missing"
+# The fixture rebuilt these artifacts through the cache with this argument in place of
+# pxf.first-build=1 (tests/vm/build-artifacts.sh): the boot shows the rebuild's.
+! grep -q 'pxf.first-build' <<<"$line" || fail "the VM booted with the first build's argument"
 grep -q 'BOOT_IMAGE=/vmlinuz' <<<"$line" || fail "the kernel did not come from the TFTP root"
 pass "full-os PXE artifacts boot over TFTP"

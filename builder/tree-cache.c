@@ -1,0 +1,194 @@
+/* The customized tree of a live build, kept in the build cache (cache/cache.h) so that a
+ * rebuild whose image and `os`/`scripts` settings did not change skips the appliance, the
+ * export and every customization step.
+ *
+ * Key: pxeforge's own executable, the input image's bytes, the config as canonical text
+ * without the sections that do not shape the tree (input, iso, pxe, output, server), and
+ * the contents of every host file those sections name. Entry: the tree as a tar (pax, with
+ * numeric owners, modes, extended attributes and hard links) compressed with zstd; it is
+ * unpacked like the export (export.c), so the cache is treated as guest data too. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/builder-internal.h"
+
+static const char *const outside_tree[] = {"input", "iso", "pxe", "output", "server", NULL};
+
+struct key_files {
+        struct cache_key *key;
+        int r;
+        struct pxf_error *err;
+};
+
+static void add_host_file(const char *path, bool is_dir, struct cfg_loc loc, const char *key_path,
+                          void *userdata)
+{
+        struct key_files *kf = userdata;
+
+        (void)is_dir, (void)loc;
+        if (kf->r < 0 || strncmp(key_path, "iso.", 4) == 0 || strncmp(key_path, "pxe.", 4) == 0)
+                return;
+        kf->r = cache_key_add_file(kf->key, key_path, path, kf->err);
+}
+
+int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
+                 struct pxf_error *err)
+{
+        _cleanup_free_ char *text = cfg_canonical_text(cfg, outside_tree);
+        struct key_files kf = {.key = cache_key_new("customized tree"), .err = err};
+
+        kf.r = cache_key_add_file(kf.key, "pxeforge", "/proc/self/exe", err);
+        if (kf.r >= 0)
+                kf.r = cache_key_add_file(kf.key, "image", image, err);
+        if (kf.r >= 0) {
+                cache_key_add(kf.key, "config", text);
+                cfg_for_each_host_path(cfg, add_host_file, &kf);
+        }
+        if (kf.r < 0) {
+                cache_key_free(kf.key);
+                return kf.r;
+        }
+        cache_key_finish(kf.key, key);
+        return 0;
+}
+
+/* ---- writing the archive ------------------------------------------------------------- */
+
+static int archive_error(struct archive *a, const char *what, struct pxf_error *err)
+{
+        int e = archive_errno(a);
+
+        return pxf_error_set(err, e > 0 ? -e : -EIO, "%s: %s", what,
+                             archive_error_string(a) ? archive_error_string(a) : "unknown error");
+}
+
+static int write_data(struct archive *w, struct archive_entry *e, struct pxf_error *err)
+{
+        _cleanup_close_ int fd = -1;
+        char buf[65536];
+        ssize_t n;
+
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_size(e) == 0)
+                return 0;
+        fd = open(archive_entry_sourcepath(e), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return pxf_error_set(err, -errno, "cannot read '%s' of the tree: %m",
+                                     archive_entry_sourcepath(e));
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                if (archive_write_data(w, buf, (size_t)n) < 0)
+                        return archive_error(w, "cannot write the tree archive", err);
+        return n < 0
+                   ? pxf_error_set(err, -errno, "cannot read '%s': %m", archive_entry_sourcepath(e))
+                   : 0;
+}
+
+/* One entry, or with its hard links resolved: the first name of a file carries its data,
+ * the others link to it. */
+static int write_entry(struct archive *w, struct archive_entry_linkresolver *links,
+                       struct archive_entry *e, struct pxf_error *err)
+{
+        struct archive_entry *spare = NULL;
+        int r = 0;
+
+        archive_entry_linkify(links, &e, &spare);
+        if (e && archive_write_header(w, e) < ARCHIVE_OK)
+                r = archive_error(w, "cannot write the tree archive", err);
+        else if (e)
+                r = write_data(w, e, err);
+        if (r >= 0 && spare && archive_write_header(w, spare) < ARCHIVE_OK)
+                r = archive_error(w, "cannot write the tree archive", err);
+        else if (r >= 0 && spare)
+                r = write_data(w, spare, err);
+        archive_entry_free(spare);
+        return r;
+}
+
+static int walk_tree(struct archive *disk, struct archive *w, struct pxf_error *err)
+{
+        struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+        struct archive_entry *e = archive_entry_new();
+        int r = 0, status;
+
+        archive_entry_linkresolver_set_strategy(links, archive_format(w));
+        while (r >= 0 && (status = archive_read_next_header2(disk, e)) != ARCHIVE_EOF) {
+                if (status < ARCHIVE_WARN) {
+                        r = archive_error(disk, "cannot read the tree", err);
+                        break;
+                }
+                (void)archive_read_disk_descend(disk);
+                r = write_entry(w, links, e, err);
+        }
+        archive_entry_free(e);
+        archive_entry_linkresolver_free(links);
+        return r;
+}
+
+/* The tree as a zstd-compressed pax archive at out, names relative to the tree. */
+static int write_tree_archive(const char *tree, const char *out, struct pxf_error *err)
+{
+        _cleanup_close_ int old_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct archive *disk = archive_read_disk_new(), *w = archive_write_new();
+        int r = 0;
+
+        archive_read_disk_set_symlink_physical(disk);
+        (void)archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+        archive_write_set_format_pax_restricted(w);
+        archive_write_add_filter_zstd(w);
+        (void)archive_write_set_filter_option(w, "zstd", "compression-level", "1");
+        if (old_cwd < 0 || chdir(tree) < 0)
+                r = pxf_error_set(err, -errno, "cannot enter the tree '%s': %m", tree);
+        else if (archive_write_open_filename(w, out) != ARCHIVE_OK)
+                r = archive_error(w, "cannot create the tree archive", err);
+        else if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
+                r = archive_error(disk, "cannot read the tree", err);
+        if (r >= 0)
+                r = walk_tree(disk, w, err);
+        if (archive_write_close(w) != ARCHIVE_OK && r >= 0)
+                r = archive_error(w, "cannot finish the tree archive", err);
+        archive_read_free(disk);
+        archive_write_free(w);
+        if (old_cwd >= 0)
+                (void)fchdir(old_cwd);
+        return r;
+}
+
+int bld_tree_save(struct cache *c, const char *key, const char *tree, const char *work_dir,
+                  struct pxf_error *err)
+{
+        _cleanup_free_ char *archive = pxf_asprintf("%s/tree-for-cache.tar.zst", work_dir);
+        int r = write_tree_archive(tree, archive, err);
+
+        if (r >= 0)
+                r = cache_store(c, key, archive, err);
+        (void)unlink(archive);
+        return r;
+}
+
+int bld_tree_fetch(struct cache *c, const char *key, const char *work_dir, char **ret_archive,
+                   struct pxf_error *err)
+{
+        _cleanup_free_ char *archive = pxf_asprintf("%s/tree-from-cache.tar.zst", work_dir);
+        int r = cache_fetch(c, key, archive, err);
+
+        if (r == 1)
+                *ret_archive = TAKE_PTR(archive);
+        return r;
+}
+
+int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err)
+{
+        _cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return pxf_error_set(err, -errno, "cannot read '%s': %m", archive);
+        if (mkdir(tree, 0755) < 0)
+                return pxf_error_set(err, -errno, "cannot create '%s': %m", tree);
+        r = bld_unpack_tar(fd, tree, err);
+        (void)unlink(archive);
+        return r;
+}

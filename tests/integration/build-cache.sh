@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The build cache of live outputs (customize --cache-dir/--no-cache): a rebuild that only
+# changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
+# and writes the new argument; a damaged entry is found, never used, and made again;
+# --no-cache neither reads nor changes the cache; a changed host file the config names
+# is a different tree.
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
+pxf_tmpdir
+vm_guestfs_env
+cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
+image=$(pxf_test_image)
+
+echo "a file from the host" > note.txt
+config() { # ARG: a full-OS pxe-dir config with the kernel argument ARG
+        cat <<EOF
+os:
+  hostname: cache-test
+  additionalFiles:
+    - source: note.txt
+      destination: /etc/pxf-note
+pxe:
+  initramfsType: full-os
+  kernelCommandLine:
+    extraCommandLine: [$1]
+output:
+  image:
+    format: pxe-dir
+EOF
+}
+build() { # NAME ARG [EXTRA...]: builds into out-NAME, log in NAME.log
+        local name=$1 arg=$2
+        shift 2
+        config "$arg" > "$name.yaml"
+        "$PXF_BIN" customize --config-file "$name.yaml" --image-file "$image" \
+                --output-path "out-$name" --build-dir build "$@" 2> "$name.log" \
+                || { tail -n 20 "$name.log" >&2; fail "$name: the build failed"; }
+        grep -q "pxf.arg=$arg" "out-$name/grub/grub.cfg" || fail "$name: grub.cfg lacks pxf.arg=$arg"
+}
+# started NAME REGEX ARG [EXTRA...]: starts a build, stops it once its log matches REGEX.
+started() {
+        local name=$1 regex=$2 arg=$3 pid
+        shift 3
+        config "$arg" > "$name.yaml"
+        "$PXF_BIN" customize --config-file "$name.yaml" --image-file "$image" \
+                --output-path "out-$name" --build-dir build "$@" 2> "$name.log" &
+        pid=$!
+        pxf_wait_line "$name.log" "$regex" 900 "$pid" || fail "$name: never logged /$regex/"
+        kill -TERM "$pid"
+        wait "$pid" || true
+}
+tree_entry() { find build/cache -maxdepth 1 -type f -name '[0-9a-f]*' ! -name '*.sha256' -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
+
+build first pxf.arg=one
+grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
+grep -q 'open image: done' first.log || fail "first: the image was not opened"
+[ -n "$(tree_entry)" ] || fail "first: nothing stored in build/cache"
+pass "a first build fills the cache ($(du -sh build/cache | cut -f1))"
+
+# One byte of the tree's entry changed in place: found by its checksum, made again.
+entry=$(tree_entry)
+printf 'X' | dd of="$entry" bs=1 seek=4096 conv=notrunc status=none
+build damaged pxf.arg=two
+grep -q 'is damaged: removed, and made again' damaged.log || fail "damaged: the damage went unnoticed"
+grep -q 'open image: done' damaged.log || fail "damaged: the damaged tree was used"
+pass "a damaged cache entry is detected and made again, never used"
+
+build rebuild pxf.arg=three
+cat rebuild.log
+grep -q 'customized tree [0-9a-f]*: from the cache' rebuild.log || fail "rebuild: the tree was not reused"
+grep -q 'full-OS initramfs: .* from the cache' rebuild.log || fail "rebuild: the initramfs was made again"
+! grep -Eq 'open image|additional files|hostname' rebuild.log || fail "rebuild: customization ran again"
+pass "a kernel argument change reuses the tree and the initramfs and writes the new argument"
+
+before=$(find build/cache -type f ! -name .lock -printf '%p %s %T@\n' | sort)
+started nocache 'open image' pxf.arg=four --no-cache
+! grep -q 'customized tree' nocache.log || fail "--no-cache: the cache was looked up"
+[ "$before" = "$(find build/cache -type f ! -name .lock -printf '%p %s %T@\n' | sort)" ] \
+        || fail "--no-cache: the cache changed"
+pass "--no-cache neither reads nor changes the cache"
+
+echo "another file from the host" > note.txt
+started changed 'customized tree' pxf.arg=three
+grep -q 'customized tree [0-9a-f]*: not in the cache' changed.log \
+        || fail "a changed host file (os.additionalFiles source) still hit the cache"
+pass "a changed host file named by the config is another tree"
+[ -z "$(pxf_build_leftovers build)" ] || fail "the build dir holds more than the cache"
