@@ -5,10 +5,14 @@
 #
 #   pxeforge: `pxeforge customize` of the Debian test image with bench/bootstrap.yaml into
 #             pxe-dir; its phases are read from its JSON progress lines (--progress json).
-#   native:   virt-customize (the same packages, host name, file and service), guestfish
-#             tar-out of the tree, the image's dracut in a chroot with the same arguments,
-#             mksquashfs (zstd 9, as pxeforge), mkfs.vfat + mtools + xorriso for the ISO,
-#             tar | pigz for a pxe-tar, cpio | zstd for a full-OS initramfs.
+#   native:   guestfish tar-out of the image's tree, then by hand on it: apt-get install
+#             of the same packages in a chroot, the host name, file and service, the
+#             image's dracut in the chroot with the same arguments, mksquashfs (zstd 9, as
+#             pxeforge), mkfs.vfat + mtools + xorriso for the ISO, tar | pigz for a
+#             pxe-tar, cpio | zstd for a full-OS initramfs; and virt-customize for the
+#             same customization in the appliance (the disk outputs' path).
+#   pxeforge, again: a rebuild with another kernel argument and one with nothing changed,
+#             through the build cache.
 #
 # Usage (root): bench/live-build.sh [results.md]   (default: bench/results/live-build.md)
 # Needs: a built tree (build/default), the packages of tests/deps.sh, libguestfs-tools
@@ -79,6 +83,15 @@ while IFS=$'\t' read -r kind name secs bytes; do
         if [ "$kind" = step ]; then row pxeforge "$name" "$secs"; else row pxeforge "  $name" "$secs" "$bytes"; fi
 done < <(progress_rows "$log")
 row pxeforge "whole run" "$total"
+sed 's/pxf.pxe=bootstrap/pxf.pxe=bench-rebuild/' "$config" > "$here/.bench-rebuild.yaml"
+timed t_re "$pxf" customize --config-file "$here/.bench-rebuild.yaml" --image-file "$image" \
+        --output-path "$work/pxe-rebuild" --build-dir "$work/build" 2> "$work/rebuild.log"
+rm -f "$here/.bench-rebuild.yaml"
+grep -q 'from the cache' "$work/rebuild.log" || { cat "$work/rebuild.log" >&2; exit 1; }
+row pxeforge "rebuild, another kernel argument (cache)" "$t_re"
+timed t_same "$pxf" customize --config-file "$config" --image-file "$image" \
+        --output-path "$work/pxe-same" --build-dir "$work/build" 2> "$work/same.log"
+row pxeforge "rebuild, nothing changed (cache)" "$t_same"
 timed t tar -C "$work/pxe" -cf - . >/dev/null # warm the cache for the packaging row
 timed t bash -c "tar -C '$work/pxe' -cf - . | pigz -p $(nproc) > '$work/native-pxe.tar.gz'"
 pxe_tar_native=$t
@@ -87,22 +100,26 @@ echo "== native tools, by hand =="
 qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$work/native.qcow2"
 timed t_open guestfish --ro -a "$work/native.qcow2" -i exit
 row native "open image (guestfish -i)" "$t_open"
-timed t_cust virt-customize -q -a "$work/native.qcow2" \
-        --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
-        --hostname pxf-bootstrap \
-        --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
-        --run-command 'systemctl enable pxf-marker.service'
-row native "virt-customize" "$t_cust"
 mkdir "$work/tree"
 timed t_exp bash -c "guestfish --ro -a '$work/native.qcow2' -i tar-out / - | tar -C '$work/tree' --numeric-owner -xpf -"
 row native "export tree (guestfish tar-out)" "$t_exp"
 kver=$(ls "$work/tree/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)
 
-# dracut's generic (no-hostonly) mode as one runs it by hand, in a chroot with
-# proc/sys/dev; pxeforge's own invocation (builder/bootstrap.c) trims it further.
+# The customization by hand in a chroot with proc/sys/dev and the host's name servers;
+# dracut's generic (no-hostonly) mode as one runs it by hand; pxeforge's own invocation
+# (artifacts/bootstrap.c) trims it further.
 mount -t proc proc "$work/tree/proc"
 mount --rbind /sys "$work/tree/sys"
 mount --rbind /dev "$work/tree/dev"
+rm -f "$work/tree/etc/resolv.conf"
+cp /etc/resolv.conf "$work/tree/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' > "$work/tree/usr/sbin/policy-rc.d"
+chmod 755 "$work/tree/usr/sbin/policy-rc.d"
+timed t_apt chroot "$work/tree" bash -c 'apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -y -q install dracut dracut-live dracut-network isc-dhcp-client curl procps && apt-get clean' > "$work/apt.log"
+row native "packages (apt-get in a chroot)" "$t_apt"
+timed t_rest bash -c "cp '$src/tests/vm/pxe/marker.service' '$work/tree/etc/systemd/system/pxf-marker.service' && chroot '$work/tree' bash -c 'echo pxf-bootstrap > /etc/hostname && systemctl enable pxf-marker.service'"
+row native "hostname, file, service (chroot)" "$t_rest"
+rm -f "$work/tree/usr/sbin/policy-rc.d"
 timed t_dracut chroot "$work/tree" dracut --force --no-hostonly --reproducible --kver "$kver" \
         --add "dmsquash-live livenet network-legacy" \
         --omit "plymouth systemd-networkd network-manager" \
@@ -134,9 +151,19 @@ make_iso() {
 timed t_iso make_iso
 row native "ISO (mkfs.vfat, mtools, xorriso)" "$t_iso" "$(size_of "$work/native.iso")"
 row native "pxe-tar (tar | pigz)" "$pxe_tar_native" "$(size_of "$work/native-pxe.tar.gz")"
-native_total=$(awk -v a="$t_open" -v b="$t_cust" -v c="$t_exp" -v d="$t_dracut" -v e="$t_sq" \
-        -v f="$t_iso" 'BEGIN { printf "%.1f", a + b + c + d + e + f }')
+native_total=$(awk -v a="$t_open" -v b="$t_apt" -v c="$t_exp" -v d="$t_dracut" -v e="$t_sq" \
+        -v f="$t_iso" -v g="$t_rest" 'BEGIN { printf "%.1f", a + b + c + d + e + f + g }')
 row native "whole run (sum, without pxe-tar)" "$native_total"
+
+# The same customization in the appliance: what disk outputs (and pxeforge before the
+# exported-tree path) pay for it under this machine's virtualization.
+qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$work/virt-customize.qcow2"
+timed t_cust virt-customize -q -a "$work/virt-customize.qcow2" \
+        --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
+        --hostname pxf-bootstrap \
+        --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
+        --run-command 'systemctl enable pxf-marker.service'
+row native "virt-customize (the same, in the appliance)" "$t_cust"
 
 # The full-OS initramfs: pxeforge's libarchive writer against cpio | zstd on the same tree.
 cat > "$work/fullos.yaml" <<YAML
@@ -144,7 +171,7 @@ pxe:
   initramfsType: full-os
 YAML
 # Not fatal: the phases above are the comparison the results must keep.
-timed t_full "$pxf" customize --config-file "$work/fullos.yaml" --image-file "$work/native.qcow2" \
+timed t_full "$pxf" customize --config-file "$work/fullos.yaml" --image-file "$work/virt-customize.qcow2" \
         --output-path "$work/fullos" --build-dir "$work/build" --progress json \
         2> "$work/fullos.log" || tail -n 20 "$work/fullos.log" >&2
 bytes=0 secs=0

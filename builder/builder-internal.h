@@ -22,7 +22,8 @@ struct bld_guest {
         guestfs_h *g;
         char *tree; /* the exported tree, when the steps run on it */
         int tree_fd;
-        bool network; /* of the tree's container */
+        bool network;        /* of the tree's container */
+        char *package_cache; /* downloaded packages kept across builds, on a tree; or NULL */
         char *image;  /* for messages */
         char *distro; /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
@@ -96,6 +97,11 @@ bool bld_tree_is_dir(struct bld_guest *gs, const char *path);
 int bld_tree_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
 int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                    struct pxf_error *err);
+/* Shares the regular files NAME<suffix> between a host folder (created if missing) and a
+ * folder of the tree, by hard link: into the tree, or out of it into the host folder.
+ * Returns how many were shared, or a negative errno. */
+int bld_tree_share(struct bld_guest *gs, const char *host_dir, const char *guest_dir,
+                   const char *suffix, bool into_tree);
 
 /* Unpacks a tar stream (plain or zstd) from fd into dir, with the export's safeguards. */
 int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err);

@@ -147,6 +147,9 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
         r = bld_progress_end(prog, open_guest(job, &gs, err));
         if (r >= 0 && live)
                 r = bld_live_export(job, &gs, steps_need_network(cfg), prog, err);
+        if (r >= 0 && live && job->cache_dir)
+                gs.package_cache =
+                    pxf_asprintf("%s/packages/%s-%d", job->cache_dir, gs.distro, gs.major_version);
         if (r >= 0)
                 r = apply_steps(&gs, cfg, prog, err);
         if (r >= 0 && live && lc->cache) {

@@ -252,6 +252,7 @@ void bld_guest_abort(struct bld_guest *gs)
         if (gs->g)
                 guestfs_close(gs->g);
         bld_tree_detach(gs);
+        free(gs->package_cache);
         free(gs->image);
         free(gs->distro);
         *gs = (struct bld_guest){.g = NULL, .tree_fd = -1};

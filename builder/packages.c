@@ -117,10 +117,33 @@ static int step(struct bld_guest *gs, const char *const *cmd, char *const *names
         return run_with(gs, cmd, all, err);
 }
 
+/* Downloaded .deb files of earlier builds of the same release, into apt's cache in the
+ * tree (before) and the new ones out of it (before apt-get clean): apt checks each against
+ * the signed index before it uses one, so a file of the image's cannot slip in. */
+#define APT_ARCHIVES "/var/cache/apt/archives"
+
+static void share_downloads(struct bld_guest *gs, bool into_tree)
+{
+        int n;
+
+        if (!gs->package_cache || gs->pkg != BLD_PKG_APT)
+                return;
+        n = bld_tree_share(gs, gs->package_cache, APT_ARCHIVES, ".deb", into_tree);
+        if (n < 0)
+                log_warning("  the package cache '%s' is not used: %s", gs->package_cache,
+                            strerror(-n));
+        else if (n > 0)
+                log_info("  %d package(s) %s the package cache", n,
+                         into_tree ? "offered from" : "kept in");
+}
+
 static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
                           const struct pkg_commands *pm, struct pxf_error *err)
 {
-        int r = run_with(gs, pm->refresh, NULL, err);
+        int r;
+
+        share_downloads(gs, true);
+        r = run_with(gs, pm->refresh, NULL, err);
 
         if (r < 0)
                 return pxf_error_prefix(err, "refreshing the package index (package "
@@ -136,6 +159,8 @@ static int apply_in_order(struct bld_guest *gs, const struct cfg_packages *p,
                 r = step(gs, pm->install, p->install, p->install_lists, "install", err);
         if (r >= 0)
                 r = step(gs, pm->update, p->update, p->update_lists, "update", err);
+        if (r >= 0)
+                share_downloads(gs, false);
         if (r >= 0)
                 r = run_with(gs, pm->clean, NULL, err);
         return r;

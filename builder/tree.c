@@ -5,6 +5,7 @@
  * (openat2 RESOLVE_IN_ROOT: an absolute symlink or ".." stops at the tree's root), and no
  * file is followed out of it; programs run in the container of common/container.c with
  * the tree as their root. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -229,4 +230,49 @@ int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
         if (fchownat(parent, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return fail(err, -errno, "change the owner of", path);
         return 0;
+}
+
+static bool has_suffix(const char *name, const char *suffix)
+{
+        size_t n = strlen(name), s = strlen(suffix);
+
+        return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
+/* Hard links (copies across file systems) each regular NAME<suffix> of from_fd that to_fd
+ * lacks; returns how many. Symlinks and other files are left alone. */
+static unsigned share_files(int from_fd, int to_fd, const char *suffix)
+{
+        DIR *d = fdopendir(openat(from_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        unsigned n = 0;
+        struct dirent *e;
+
+        while (d && (e = readdir(d))) {
+                struct stat st;
+                if (!has_suffix(e->d_name, suffix) ||
+                    fstatat(from_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode) || faccessat(to_fd, e->d_name, F_OK, 0) == 0)
+                        continue;
+                if (linkat(from_fd, e->d_name, to_fd, e->d_name, 0) == 0)
+                        n++;
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+int bld_tree_share(struct bld_guest *gs, const char *host_dir, const char *guest_dir,
+                   const char *suffix, bool into_tree)
+{
+        _cleanup_close_ int guest_fd = open_in(gs, guest_dir, O_RDONLY | O_DIRECTORY, 0);
+        _cleanup_close_ int host_fd = -1;
+        int r = pxf_mkdir_p(host_dir, 0755);
+
+        if (r < 0 || guest_fd < 0)
+                return r < 0 ? r : guest_fd;
+        host_fd = open(host_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (host_fd < 0)
+                return -errno;
+        return (int)(into_tree ? share_files(host_fd, guest_fd, suffix)
+                               : share_files(guest_fd, host_fd, suffix));
 }

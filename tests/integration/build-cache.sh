@@ -22,7 +22,7 @@ os:
 pxe:
   initramfsType: full-os
   kernelCommandLine:
-    extraCommandLine: [$1]
+    extraCommandLine: [pxf.arg=$1]
 output:
   image:
     format: pxe-dir
@@ -51,7 +51,7 @@ started() {
 }
 tree_entry() { find build/cache -maxdepth 1 -type f -name '[0-9a-f]*' ! -name '*.sha256' -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
 
-build first pxf.arg=one
+build first one
 grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
 grep -q 'open image: done' first.log || fail "first: the image was not opened"
 [ -n "$(tree_entry)" ] || fail "first: nothing stored in build/cache"
@@ -60,12 +60,12 @@ pass "a first build fills the cache ($(du -sh build/cache | cut -f1))"
 # One byte of the tree's entry changed in place: found by its checksum, made again.
 entry=$(tree_entry)
 printf 'X' | dd of="$entry" bs=1 seek=4096 conv=notrunc status=none
-build damaged pxf.arg=two
+build damaged two
 grep -q 'is damaged: removed, and made again' damaged.log || fail "damaged: the damage went unnoticed"
 grep -q 'open image: done' damaged.log || fail "damaged: the damaged tree was used"
 pass "a damaged cache entry is detected and made again, never used"
 
-build rebuild pxf.arg=three
+build rebuild three
 cat rebuild.log
 grep -q 'customized tree [0-9a-f]*: from the cache' rebuild.log || fail "rebuild: the tree was not reused"
 grep -q 'full-OS initramfs: .* from the cache' rebuild.log || fail "rebuild: the initramfs was made again"
@@ -73,14 +73,14 @@ grep -q 'full-OS initramfs: .* from the cache' rebuild.log || fail "rebuild: the
 pass "a kernel argument change reuses the tree and the initramfs and writes the new argument"
 
 before=$(find build/cache -type f ! -name .lock -printf '%p %s %T@\n' | sort)
-started nocache 'open image' pxf.arg=four --no-cache
+started nocache "open image" four --no-cache
 ! grep -q 'customized tree' nocache.log || fail "--no-cache: the cache was looked up"
 [ "$before" = "$(find build/cache -type f ! -name .lock -printf '%p %s %T@\n' | sort)" ] \
         || fail "--no-cache: the cache changed"
 pass "--no-cache neither reads nor changes the cache"
 
 echo "another file from the host" > note.txt
-started changed 'customized tree' pxf.arg=three
+started changed "customized tree" three
 grep -q 'customized tree [0-9a-f]*: not in the cache' changed.log \
         || fail "a changed host file (os.additionalFiles source) still hit the cache"
 pass "a changed host file named by the config is another tree"

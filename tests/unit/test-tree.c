@@ -132,6 +132,26 @@ static void a_failing_program_says_why(void **state)
         assert_non_null(strstr(err.msg, "Unable to locate package nope"));
 }
 
+static void downloads_are_shared_by_hard_link(void **state)
+{
+        struct fixture *f = *state;
+        char host[PATH_MAX];
+
+        tt_path(host, sizeof host, f->dir, "packages");
+        tt_write_text(f->dir, "packages/old_1.0_amd64.deb", "old\n", 0644);
+        tt_mkdir(f->tree, "var/cache/apt/archives", 0755);
+        assert_int_equal(bld_tree_share(&f->gs, host, "/var/cache/apt/archives", ".deb", true), 1);
+        assert_true(tt_exists(f->tree, "var/cache/apt/archives/old_1.0_amd64.deb"));
+
+        tt_write_text(f->tree, "var/cache/apt/archives/new_2.0_amd64.deb", "new\n", 0644);
+        tt_symlink(f->tree, "var/cache/apt/archives/planted.deb", "/etc/shadow");
+        tt_write_text(f->tree, "var/cache/apt/archives/lock", "", 0640);
+        assert_int_equal(bld_tree_share(&f->gs, host, "/var/cache/apt/archives", ".deb", false), 1);
+        assert_true(tt_exists(f->dir, "packages/new_2.0_amd64.deb"));
+        assert_false(tt_exists(f->dir, "packages/planted.deb")); /* links stay in the tree */
+        assert_false(tt_exists(f->dir, "packages/lock"));
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -140,6 +160,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(remove_and_chown_act_on_the_link, setup, teardown),
             cmocka_unit_test_setup_teardown(programs_see_what_was_written, setup, teardown),
             cmocka_unit_test_setup_teardown(a_failing_program_says_why, setup, teardown),
+            cmocka_unit_test_setup_teardown(downloads_are_shared_by_hard_link, setup, teardown),
         };
 
         return pxf_test_main(tests, argc, argv);
