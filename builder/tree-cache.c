@@ -139,10 +139,11 @@ static int write_tree_archive(const char *tree, const char *out, struct pxf_erro
         archive_write_set_format_pax_restricted(w);
         archive_write_add_filter_zstd(w);
         (void)archive_write_set_filter_option(w, "zstd", "compression-level", "1");
-        if (old_cwd < 0 || chdir(tree) < 0)
-                r = pxf_error_set(err, -errno, "cannot enter the tree '%s': %m", tree);
-        else if (archive_write_open_filename(w, out) != ARCHIVE_OK)
+        /* The archive is opened first: out may be relative to where we are now. */
+        if (archive_write_open_filename(w, out) != ARCHIVE_OK)
                 r = archive_error(w, "cannot create the tree archive", err);
+        else if (old_cwd < 0 || chdir(tree) < 0)
+                r = pxf_error_set(err, -errno, "cannot enter the tree '%s': %m", tree);
         else if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
                 r = archive_error(disk, "cannot read the tree", err);
         if (r >= 0)

@@ -54,6 +54,7 @@ tree_entry() { find build/cache -maxdepth 1 -type f -name '[0-9a-f]*' ! -name '*
 build first one
 grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
 grep -q 'open image: done' first.log || fail "first: the image was not opened"
+! grep -q 'the cache failed\|not kept in the cache' first.log || fail "first: the cache was not filled"
 [ -n "$(tree_entry)" ] || fail "first: nothing stored in build/cache"
 pass "a first build fills the cache ($(du -sh build/cache | cut -f1))"
 

@@ -69,10 +69,27 @@ pass "a killed run's leftovers are removed by the next run"
 # killed there, nothing may keep running in the tree, and a stop leaves the build dir
 # empty as above.
 printf 'os:\n  packages:\n    install: [dracut, curl]\noutput:\n  image:\n    format: pxe-dir\n' > live.yaml
-rooted_in() { # DIR: whether a process has DIR as its root (one in the container)
+descendants() { # PID: its children, grandchildren, ...
+        local child
+        for child in $(pgrep -P "$1"); do
+                echo "$child"
+                descendants "$child"
+        done
+}
+# The PID namespace of the container under the build (one of its descendants is in it).
+container_ns() {
+        local me p ns
+        me=$(readlink /proc/self/ns/pid)
+        for p in $(descendants "$1"); do
+                ns=$(readlink "/proc/$p/ns/pid" 2>/dev/null) || continue
+                [ "$ns" != "$me" ] && { echo "$ns"; return 0; }
+        done
+        return 1
+}
+in_ns() { # NS: whether any process lives in that PID namespace
         local d
         for d in /proc/[0-9]*; do
-                [ "$(readlink "$d/root" 2>/dev/null)" = "$1" ] && return 0
+                [ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$1" ] && return 0
         done
         return 1
 }
@@ -83,14 +100,14 @@ start_live_build() {
         tree="$PXF_TMP/build/pxeforge-$build_pid/rootfs"
         pxf_wait_line "$1" 'packages \.\.\.' 900 "$build_pid" || fail "the live build never reached its package step"
         for _ in $(seq 1 300); do
-                rooted_in "$tree" && return 0
+                ns=$(container_ns "$build_pid") && return 0
                 sleep 0.2
         done
-        fail "no process runs in the container on $tree"
+        fail "no process of the build runs in a container"
 }
-nothing_rooted_in() {
+nothing_in_ns() {
         for _ in $(seq 1 300); do
-                rooted_in "$1" || return 0
+                in_ns "$1" || return 0
                 sleep 0.2
         done
         return 1
@@ -101,7 +118,7 @@ kill -s TERM "$build_pid"
 rc=0
 wait "$build_pid" || rc=$?
 [ "$rc" -eq 130 ] || fail "live build, SIGTERM: exit status $rc, expected 130"
-nothing_rooted_in "$tree" || fail "live build, SIGTERM: processes still run in the container"
+nothing_in_ns "$ns" || fail "live build, SIGTERM: processes still run in the container"
 [ ! -e live-out ] || fail "live build, SIGTERM: output path written"
 [ -z "$(pxf_build_leftovers build)" ] || fail "live build, SIGTERM: build dir not empty"
 pass "SIGTERM during the package step in the container stops everything in it"
@@ -109,6 +126,6 @@ pass "SIGTERM during the package step in the container stops everything in it"
 start_live_build live-kill.err
 kill -s KILL "$build_pid"
 wait "$build_pid" || true
-nothing_rooted_in "$tree" || fail "live build, SIGKILL: processes still run in the container"
+nothing_in_ns "$ns" || fail "live build, SIGKILL: processes still run in the container"
 grep -q "$tree" /proc/self/mountinfo && fail "live build, SIGKILL: a container mount is visible on the host"
 pass "SIGKILL of pxeforge during the package step leaves nothing running in the container"

@@ -205,8 +205,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(a_damaged_entry_is_never_used, setup, teardown),
             cmocka_unit_test_setup_teardown(a_store_killed_half_way_leaves_no_entry, setup,
                                             teardown),
-            cmocka_unit_test_setup_teardown(the_longest_unused_entries_go_first, setup,
-                                            teardown),
+            cmocka_unit_test_setup_teardown(the_longest_unused_entries_go_first, setup, teardown),
         };
 
         return pxf_test_main(tests, argc, argv);
