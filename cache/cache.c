@@ -346,16 +346,24 @@ static int fetch_locked(struct cache *c, const char *key, const char *dest, stru
         return 1;
 }
 
-int cache_fetch(struct cache *c, const char *key, const char *dest, struct pxf_error *err)
+/* Checks the key and takes the lock (LOCK_SH or LOCK_EX). */
+static int lock_for(struct cache *c, const char *key, int how, struct pxf_error *err)
 {
         int r;
 
         if (!valid_key(key))
                 return pxf_error_set(err, -EINVAL, "bad cache key '%s'", key);
-        r = lock(c, LOCK_SH);
+        r = lock(c, how);
+        return r < 0 ? pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir, strerror(-r))
+                     : 0;
+}
+
+int cache_fetch(struct cache *c, const char *key, const char *dest, struct pxf_error *err)
+{
+        int r = lock_for(c, key, LOCK_SH, err);
+
         if (r < 0)
-                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir,
-                                     strerror(-r));
+                return r;
         r = fetch_locked(c, key, dest, err);
         unlock(c);
         if (r != -ESTALE)
@@ -490,14 +498,10 @@ static int write_entry(struct cache *c, const char *key, const char *src, struct
 
 int cache_store(struct cache *c, const char *key, const char *src, struct pxf_error *err)
 {
-        int r;
+        int r = lock_for(c, key, LOCK_EX, err);
 
-        if (!valid_key(key))
-                return pxf_error_set(err, -EINVAL, "bad cache key '%s'", key);
-        r = lock(c, LOCK_EX);
         if (r < 0)
-                return pxf_error_set(err, r, "cannot lock the cache '%s': %s", c->dir,
-                                     strerror(-r));
+                return r;
         remove_scratch(c);
         drop_entry(c, key);
         r = write_entry(c, key, src, err);

@@ -256,6 +256,24 @@ static int set_up(const struct plan *p)
         return confine() < 0 ? -1 : made_resolv_conf;
 }
 
+/* fork(), or the end of this process when it fails. */
+static pid_t fork_or_exit(void)
+{
+        pid_t pid = fork();
+
+        if (pid < 0) {
+                (void)failed("fork");
+                _exit(127);
+        }
+        return pid;
+}
+
+/* Exits as a child that ended with status did. */
+static _Noreturn void exit_as(int status)
+{
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 static void exec_program(const struct plan *p)
 {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -280,11 +298,7 @@ static _Noreturn void run_init(const struct plan *p)
 
         if (!die_with_parent(0) || (made_resolv_conf = set_up(p)) < 0)
                 _exit(127);
-        program = fork();
-        if (program < 0) {
-                (void)failed("fork");
-                _exit(127);
-        }
+        program = fork_or_exit();
         if (program == 0)
                 exec_program(p);
         while ((pid = wait(&status)) != program)
@@ -292,7 +306,7 @@ static _Noreturn void run_init(const struct plan *p)
                         _exit(127);
         if (made_resolv_conf)
                 unresolv_conf();
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        exit_as(status);
 }
 
 static _Noreturn void run_keeper(const struct plan *p, pid_t caller)
@@ -308,17 +322,13 @@ static _Noreturn void run_keeper(const struct plan *p, pid_t caller)
                 (void)failed("creating the namespaces");
                 _exit(127);
         }
-        init = fork();
-        if (init < 0) {
-                (void)failed("fork");
-                _exit(127);
-        }
+        init = fork_or_exit();
         if (init == 0)
                 run_init(p);
         while (waitpid(init, &status, 0) < 0)
                 if (errno != EINTR)
                         _exit(127);
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        exit_as(status);
 }
 
 static void read_resolv_conf(struct plan *p)
