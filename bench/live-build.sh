@@ -172,7 +172,7 @@ pxe:
 YAML
 # Not fatal: the phases above are the comparison the results must keep.
 timed t_full "$pxf" customize --config-file "$work/fullos.yaml" --image-file "$work/virt-customize.qcow2" \
-        --output-path "$work/fullos" --build-dir "$work/build" --progress json \
+        --output-path "$work/fullos" --output-image-format pxe-dir --build-dir "$work/build" --progress json \
         2> "$work/fullos.log" || tail -n 20 "$work/fullos.log" >&2
 bytes=0 secs=0
 IFS=$'\t' read -r _ _ secs bytes < <(progress_rows "$work/fullos.log" | grep '^artifact	full-OS initramfs	') \
