@@ -15,7 +15,7 @@ tarball=$PXF_TMP/artifacts.tar.gz
         --build-dir "$PXF_TMP/build" --progress json 2> >(tee "$PXF_TMP/progress.log" >&2) \
         || fail "customize to pxe-tar failed"
 [ "$(head -c 2 "$tarball" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "not gzip"
-[ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
+[ -z "$(pxf_build_leftovers "$PXF_TMP/build")" ] || fail "build dir not clean: $(pxf_build_leftovers "$PXF_TMP/build")"
 
 mkdir "$PXF_TMP/x"
 tar -xzf "$tarball" -C "$PXF_TMP/x" || fail "the tarball does not unpack"

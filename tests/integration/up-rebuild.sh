@@ -2,9 +2,10 @@
 # `pxeforge up` on loopback (DHCP off): it builds full-OS PXE artifacts from a config and
 # serves them over TFTP and HTTP; a change of the config (--watch) rebuilds them and swaps
 # the served folder atomically: a download started before the swap finishes with the old
-# bytes, requests after it get the new ones, and the old build is removed. SIGHUP
-# rebuilds too. SIGTERM during a rebuild stops everything: no server, no build, no
-# half-written folder.
+# bytes, requests after it get the new ones, and the old build is removed; a change of
+# pxe.additionalFiles alone takes the customized tree from the build cache. SIGHUP
+# rebuilds too (a host file the config names changed: a new tree). SIGTERM during a
+# rebuild stops everything: no server, no build, no half-written folder.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (libguestfs, dropping privileges)"
@@ -26,14 +27,17 @@ stop_up() {
 }
 trap stop_up EXIT
 
-write_config() {
+write_config() { # HOSTNAME WHICH: os.hostname, and which.txt beside the artifacts
         cat > "$PXF_TMP/up.yaml" <<YAML
 os:
   hostname: $1
+  additionalFiles:
+    - source: extra.txt
+      destination: /etc/pxf-extra
 pxe:
   initramfsType: full-os
   additionalFiles:
-    - content: "$1\n"
+    - content: "$2\n"
       destination: which.txt
 server:
   address: 127.0.0.1
@@ -49,7 +53,8 @@ wait_log() {
         pxf_wait_line "$PXF_TMP/up.log" "$1" "$2" "$up_pid" "${3:-1}"
 }
 
-write_config first
+echo "first" > "$PXF_TMP/extra.txt"
+write_config first first
 "$PXF_BIN" up --config-file "$PXF_TMP/up.yaml" --image-file "$(pxf_test_image)" \
         --state-dir "$state" --build-dir "$PXF_TMP/build" --watch > "$PXF_TMP/up.log" 2>&1 &
 up_pid=$!
@@ -63,7 +68,8 @@ pass "up built and serves build-1"
 # A slow download of the old initramfs, in flight across the swap.
 curl -fsS --limit-rate 1M -o "$PXF_TMP/inflight.img" "$http/initrd.img" &
 dl_pid=$!
-write_config second
+from=$(($(wc -l < "$PXF_TMP/up.log") + 1))
+write_config first second
 wait_log 'serving .*/build-2$' 900
 [ "$(curl -fsS "$http/which.txt")" = second ] || fail "the rebuilt artifacts are not served"
 [ ! -e "$state/build-1" ] || fail "the old build was not removed"
@@ -71,6 +77,13 @@ wait "$dl_pid" || fail "the download in flight failed across the swap"
 [ "$(sha256sum < "$PXF_TMP/inflight.img")" = "$old_sum" ] \
         || fail "the download in flight did not get the old bytes"
 pass "--watch rebuilt, swapped atomically, and the download in flight kept the old file"
+tail -n +"$from" "$PXF_TMP/up.log" | grep -q 'customized tree [0-9a-f]*: from the cache' \
+        || fail "a change of pxe.additionalFiles alone built the tree again"
+! tail -n +"$from" "$PXF_TMP/up.log" | grep -q '\] open image' \
+        || fail "a change of pxe.additionalFiles alone opened the image"
+pass "a change of pxe.additionalFiles alone reuses the customized tree"
+
+echo "changed" > "$PXF_TMP/extra.txt" # not the config: --watch does not see it
 
 from=$(($(wc -l < "$PXF_TMP/up.log") + 1))
 kill -HUP "$up_pid"
@@ -86,5 +99,5 @@ up_pid=
 ! kill -0 "$server" 2>/dev/null || fail "pxeforge-server outlived up"
 [ -z "$(find "$state" -maxdepth 1 -name '*build-3*')" ] || fail "the interrupted build left files"
 [ "$(readlink "$state/current")" = build-2 ] || fail "current changed after an interrupted build"
-[ -z "$(find "$PXF_TMP/build" -mindepth 1 2>/dev/null | head -n 1)" ] || fail "build dir not clean"
+[ -z "$(pxf_build_leftovers "$PXF_TMP/build")" ] || fail "build dir not clean: $(pxf_build_leftovers "$PXF_TMP/build")"
 pass "SIGHUP rebuilds; SIGTERM mid-build stops the build and the server, leaving build-2 served"

@@ -15,7 +15,7 @@ start=$SECONDS
         --image-file "$image" --output-path "$iso" --build-dir "$PXF_TMP/build" \
         || fail "pxeforge customize to iso failed"
 echo "build took $((SECONDS - start)) s; live.iso: $(stat -c %s "$iso") bytes"
-[ -z "$(find "$PXF_TMP/build" -mindepth 1 | head -n 1)" ] || fail "build dir not clean"
+[ -z "$(pxf_build_leftovers "$PXF_TMP/build")" ] || fail "build dir not clean: $(pxf_build_leftovers "$PXF_TMP/build")"
 [ -z "$(find "$PXF_TMP" -maxdepth 1 -name '.*partial*' | head -n 1)" ] || fail "partial output left"
 
 listing=$(xorriso -indev "$iso" -find / -type f 2>/dev/null | tr -d "'")
