@@ -24,8 +24,8 @@ struct bld_guest {
         int tree_fd;
         bool network;        /* of the tree's container */
         char *package_cache; /* downloaded packages kept across builds, on a tree; or NULL */
-        char *image;  /* for messages */
-        char *distro; /* as libguestfs inspection names it: "debian", "ubuntu", ... */
+        char *image;         /* for messages */
+        char *distro;        /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
         enum bld_pkg_family pkg;
         /* Live outputs make their own initramfs and boot menu: the image's are never

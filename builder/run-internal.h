@@ -9,9 +9,9 @@ struct bld_job {
         const char *image;  /* input image */
         const char *output; /* final output path */
         enum cfg_image_format format;
-        char *work_dir; /* private to this run; removed by the supervisor */
-        char *overlay;  /* qcow2 over the input, inside work_dir */
-        char *partial;  /* the output while it is written, beside output */
+        char *work_dir;  /* private to this run; removed by the supervisor */
+        char *overlay;   /* qcow2 over the input, inside work_dir */
+        char *partial;   /* the output while it is written, beside output */
         char *cache_dir; /* the build cache; NULL with --no-cache */
 };
 
