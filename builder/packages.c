@@ -114,7 +114,10 @@ static int step(struct bld_guest *gs, const char *const *cmd, char *const *names
         if (r < 0 || !all)
                 return r;
         log_info("  %s: %zu package(s)", what, pxf_strv_length(all));
-        return run_with(gs, cmd, all, err);
+        r = run_with(gs, cmd, all, err);
+        /* Which list failed, as the config names it: the package manager's own message
+         * (which package) follows. */
+        return r < 0 ? pxf_error_prefix(err, "os.packages.%s", what) : r;
 }
 
 /* Downloaded .deb files of earlier builds of the same release, into apt's cache in the

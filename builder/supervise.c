@@ -30,17 +30,10 @@ static const struct {
     {".iso", CFG_FORMAT_ISO},
 };
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-        size_t ls = strlen(s), lx = strlen(suffix);
-
-        return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
-}
-
 static enum cfg_image_format format_from_name(const char *path)
 {
         for (size_t i = 0; i < PXF_ELEMENTSOF(suffix_formats); i++)
-                if (has_suffix(path, suffix_formats[i].suffix))
+                if (pxf_has_suffix(path, suffix_formats[i].suffix))
                         return suffix_formats[i].format;
         return CFG_FORMAT_UNSET;
 }

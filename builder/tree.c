@@ -232,13 +232,6 @@ int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
         return 0;
 }
 
-static bool has_suffix(const char *name, const char *suffix)
-{
-        size_t n = strlen(name), s = strlen(suffix);
-
-        return n > s && strcmp(name + n - s, suffix) == 0;
-}
-
 /* Hard links (copies across file systems) each regular NAME<suffix> of from_fd that to_fd
  * lacks; returns how many. Symlinks and other files are left alone. */
 static unsigned share_files(int from_fd, int to_fd, const char *suffix)
@@ -249,7 +242,7 @@ static unsigned share_files(int from_fd, int to_fd, const char *suffix)
 
         while (d && (e = readdir(d))) {
                 struct stat st;
-                if (!has_suffix(e->d_name, suffix) ||
+                if (!pxf_has_suffix(e->d_name, suffix) ||
                     fstatat(from_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !S_ISREG(st.st_mode) || faccessat(to_fd, e->d_name, F_OK, 0) == 0)
                         continue;

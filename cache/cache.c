@@ -1,7 +1,7 @@
 /* See cache.h. The lock file is `.lock` (flock: shared while fetching, exclusive while
- * storing and evicting); scratch files are `.store-*`; the time an entry was last used is
- * the modification time of its `.sha256` file (the entry itself may be hard-linked into
- * an output, whose times are not the cache's to change). */
+ * storing and evicting); scratch files are `.store-*` and `*.partial`; the time an entry was last
+ * used is the modification time of its `.sha256` file (the entry itself may be hard-linked into an
+ * output, whose times are not the cache's to change). */
 #include "cache/cache.h"
 
 #include <dirent.h>
@@ -232,7 +232,8 @@ static void remove_scratch(struct cache *c)
         struct dirent *e;
 
         while (d && (e = readdir(d)))
-                if (strncmp(e->d_name, SCRATCH, strlen(SCRATCH)) == 0)
+                if (strncmp(e->d_name, SCRATCH, strlen(SCRATCH)) == 0 ||
+                    pxf_has_suffix(e->d_name, ".partial"))
                         (void)unlinkat(c->dir_fd, e->d_name, 0);
         if (d)
                 closedir(d);
@@ -451,49 +452,35 @@ uint64_t cache_size(struct cache *c)
         return total;
 }
 
-static int write_small(const char *path, const char *data, size_t len)
-{
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int r = fd < 0 ? -errno : pxf_write_all(fd, data, len);
-
-        return r < 0 ? r : fsync(fd) < 0 ? -errno : 0;
-}
-
-/* The entry's data beside its final name, then its checksum; renamed in that order. */
+/* The entry's data beside its final name and renamed, then its checksum (written through
+ * a partial file and renamed): an entry counts only once both are there. */
 static int write_entry(struct cache *c, const char *key, const char *src, struct pxf_error *err)
 {
         _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-        char data_tmp[NAME_MAX_LEN], sums_tmp[NAME_MAX_LEN], sums[NAME_MAX_LEN];
+        _cleanup_free_ char *tmp_path = pxf_asprintf("%s/" SCRATCH "%s", c->dir, key);
+        _cleanup_free_ char *data_path = pxf_asprintf("%s/%s", c->dir, key);
+        _cleanup_free_ char *sums_path = pxf_asprintf("%s/%s" SUFFIX, c->dir, key);
         char hex[CACHE_KEY_HEX + 2];
-        _cleanup_free_ char *data_path = NULL, *tmp_path = NULL;
         int r;
 
         if (in < 0)
                 return pxf_error_set(err, -errno, "cannot read '%s': %m", src);
-        (void)snprintf(data_tmp, sizeof data_tmp, SCRATCH "%s", key);
-        (void)snprintf(sums_tmp, sizeof sums_tmp, SCRATCH "%s" SUFFIX, key);
-        (void)snprintf(sums, sizeof sums, "%s" SUFFIX, key);
-        tmp_path = pxf_asprintf("%s/%s", c->dir, data_tmp);
         (void)unlink(tmp_path);
         r = link(src, tmp_path) == 0 ? 0 : errno == EXDEV ? copy_into(in, tmp_path) : -errno;
         if (r >= 0)
                 r = sum_fd(in, hex);
-        if (r >= 0) {
-                _cleanup_free_ char *sums_path = pxf_asprintf("%s/%s", c->dir, sums_tmp);
-                hex[CACHE_KEY_HEX] = '\n';
-                r = write_small(sums_path, hex, CACHE_KEY_HEX + 1);
-        }
-        if (r >= 0 && renameat(c->dir_fd, data_tmp, c->dir_fd, key) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(c->dir_fd, sums_tmp, c->dir_fd, sums) < 0)
+        if (r >= 0 && rename(tmp_path, data_path) < 0)
                 r = -errno;
         if (r < 0) {
-                (void)unlinkat(c->dir_fd, data_tmp, 0);
-                (void)unlinkat(c->dir_fd, sums_tmp, 0);
+                (void)unlink(tmp_path);
                 return pxf_error_set(err, r, "cannot store '%s' in the cache '%s': %s", src, c->dir,
                                      strerror(-r));
         }
-        return 0;
+        hex[CACHE_KEY_HEX] = '\n';
+        r = pxf_write_file_atomic(sums_path, hex, CACHE_KEY_HEX + 1, 0644, err);
+        if (r < 0)
+                drop_entry(c, key);
+        return r;
 }
 
 int cache_store(struct cache *c, const char *key, const char *src, struct pxf_error *err)

@@ -202,6 +202,8 @@ size_t pxf_strv_length(char *const *v);
 void pxf_strv_push(char ***v, const char *s);
 /* Whether text has line as one of its lines (exactly, without the newline). */
 bool pxf_text_has_line(const char *text, const char *line);
+/* Whether s ends with suffix (and is longer than it). */
+bool pxf_has_suffix(const char *s, const char *suffix);
 /* A relative path inside a tree as callers may write it ("/etc/fstab", "./boot",
  * "boot/"): the start of its normalized form in path, its length in *ret_len (0: the
  * tree itself). */

@@ -79,6 +79,13 @@ int pxf_thread_count(int requested, int max)
         return n < 1 ? 1 : n > max ? max : (int)n;
 }
 
+bool pxf_has_suffix(const char *s, const char *suffix)
+{
+        size_t n = strlen(s), k = strlen(suffix);
+
+        return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
 bool pxf_text_has_line(const char *text, const char *line)
 {
         size_t len = strlen(line);
