@@ -56,6 +56,10 @@ int art_make(const struct art_request *req, struct pxf_error *err);
  * (which is removed only once the new one is in place), or writes the tarball or the
  * ISO beside the output and renames it. */
 int art_publish(const struct art_request *req, struct pxf_error *err);
+/* Where art_make leaves what art_publish publishes, so that a build cache can keep it and
+ * put it back: the staging folder (pxe-dir, pxe-tar; *ret_is_dir set) or the ISO file at
+ * req->partial. The caller frees it. */
+char *art_made_path(const struct art_request *req, bool *ret_is_dir);
 
 /* Checks every file the folder's SHA256SUMS lists against its checksum, as `pxeforge
  * serve` does before serving a folder. The paths must stay inside the folder without going

@@ -763,3 +763,9 @@ int art_publish(const struct art_request *req, struct pxf_error *err)
         free(l.stage);
         return r;
 }
+
+char *art_made_path(const struct art_request *req, bool *ret_is_dir)
+{
+        *ret_is_dir = req->format != CFG_FORMAT_ISO;
+        return *ret_is_dir ? stage_of(req) : pxf_strdup(req->partial);
+}

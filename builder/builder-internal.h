@@ -106,21 +106,29 @@ int bld_tree_share(struct bld_guest *gs, const char *host_dir, const char *guest
 /* Unpacks a tar stream (plain or zstd) from fd into dir, with the export's safeguards. */
 int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err);
 
-/* ---- the customized tree in the build cache (tree-cache.c) ------------------------- */
+/* ---- live builds in the build cache (live-cache.c) --------------------------------- */
 
 /* The key of the customized tree: pxeforge, the image's bytes, the settings that shape
  * the tree and the host files they name. */
 int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
                  struct pxf_error *err);
-/* Stores the tree (an archive of it, made in work_dir) under key. */
-int bld_tree_save(struct cache *c, const char *key, const char *tree, const char *work_dir,
-                  struct pxf_error *err);
-/* On a hit takes the tree's archive from the cache into work_dir (checked), sets
- * *ret_archive (the caller frees it) and returns 1; 0 on a miss. */
-int bld_tree_fetch(struct cache *c, const char *key, const char *work_dir, char **ret_archive,
-                   struct pxf_error *err);
 /* Unpacks the archive into tree (created), then removes the archive. */
 int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err);
+
+/* The key of a live build's output: its tree's key, the format, the bootstrap base URL
+ * used when the config sets none (may be NULL), and the settings that shape the artifacts
+ * (pxe, iso) with the host files they name. */
+int bld_output_key(const struct cfg_config *cfg, const char *tree_key, const char *format,
+                   const char *default_url, char key[CACHE_KEY_HEX + 1], struct pxf_error *err);
+/* Stores path under key: a folder as an archive of it (made in work_dir), a file as
+ * itself. */
+int bld_cache_keep(struct cache *c, const char *key, const char *path, bool is_dir,
+                   const char *work_dir, struct pxf_error *err);
+/* On a hit returns 1: a folder's archive is fetched into work_dir (checked) and
+ * *ret_archive set (the caller unpacks it with bld_tree_unpack and frees the name); a file
+ * is fetched to path, which must not exist. 0 on a miss. */
+int bld_cache_take(struct cache *c, const char *key, const char *path, bool is_dir,
+                   const char *work_dir, char **ret_archive, struct pxf_error *err);
 
 /* Streams the guest's whole root tree into dir (an empty host directory) with owners,
  * modes, links, device nodes and xattrs; guest paths cannot escape dir. */

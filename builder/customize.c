@@ -19,18 +19,21 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
                             const struct bld_live_cache *lc)
 {
         /* open, close, write output; or open, export, close, make artifacts (and keep the
-         * tree in the cache); or, from the cache, restore the tree and make artifacts */
-        unsigned n = cfg_image_format_is_disk(format) ? 3 : lc->cache ? 5 : 4;
+         * tree and the output in the cache); or, from the cache, restore the tree, make
+         * artifacts and keep them; or restore the output */
+        unsigned n = cfg_image_format_is_disk(format) ? 3 : lc->cache ? 6 : 4;
 
+        if (lc->output_hit)
+                return 1;
         if (lc->archive)
-                return 2;
+                return 3;
         for (size_t i = 0; i < PXF_ELEMENTSOF(steps); i++)
                 n += steps[i]->wanted(cfg);
         return n;
 }
 
-/* Looks the customized tree up; any trouble with the cache only costs the time it would
- * have saved. */
+/* Looks the output up, then the customized tree; any trouble with the cache only costs
+ * the time it would have saved. */
 static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc)
 {
         struct pxf_error err = {0};
@@ -42,10 +45,16 @@ static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc
         if (r >= 0)
                 r = bld_tree_key(job->opts->cfg, job->image, lc->tree_key, &err);
         if (r >= 0)
-                r = bld_tree_fetch(lc->cache, lc->tree_key, job->work_dir, &lc->archive, &err);
+                r = bld_live_fetch_output(job, lc, &err);
+        if (r == 0)
+                r = bld_cache_take(lc->cache, lc->tree_key, NULL, true, job->work_dir, &lc->archive,
+                                   &err);
         if (r < 0) {
                 log_warning("the build cache is not used: %s", err.msg);
                 lc->cache = cache_close(lc->cache);
+        } else if (lc->output_hit) {
+                log_info("output %.12s of customized tree %.12s: from the cache", lc->output_key,
+                         lc->tree_key);
         } else {
                 log_info("customized tree %.12s: %s", lc->tree_key,
                          r == 1 ? "from the cache" : "not in the cache, built now");
@@ -57,6 +66,8 @@ static void live_cache_clear(struct bld_live_cache *lc)
         lc->cache = cache_close(lc->cache);
         free(lc->archive);
         lc->archive = NULL;
+        free(lc->output_archive);
+        lc->output_archive = NULL;
 }
 
 /* Keeping the tree is worth a warning when it fails, not a failed build. */
@@ -65,7 +76,7 @@ static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
         _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
         struct pxf_error err = {0};
 
-        if (bld_tree_save(lc->cache, lc->tree_key, tree, job->work_dir, &err) < 0)
+        if (bld_cache_keep(lc->cache, lc->tree_key, tree, true, job->work_dir, &err) < 0)
                 log_warning("the customized tree is not kept in the cache: %s", err.msg);
         return 0;
 }
@@ -141,6 +152,8 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
         struct bld_guest gs = {.tree_fd = -1};
         int r;
 
+        if (lc->output_hit)
+                return bld_live_restore(job, lc, prog, err);
         if (lc->archive)
                 return live_from_cache(job, lc, prog, err);
         bld_progress_begin(prog, "open image");

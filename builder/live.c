@@ -42,11 +42,10 @@ int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool networ
         return r;
 }
 
-int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
-                  struct bld_progress *prog, struct pxf_error *err)
+static struct art_request live_request(const struct bld_job *job, const struct bld_live_cache *lc,
+                                       struct bld_progress *prog, const char *tree)
 {
-        _cleanup_free_ char *tree = tree_path(job);
-        const struct art_request req = {
+        return (struct art_request){
             .cfg = job->opts->cfg,
             .format = job->format,
             .tree = tree,
@@ -59,10 +58,69 @@ int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
             .cache = lc->cache,
             .tree_key = lc->cache ? lc->tree_key : NULL,
         };
+}
+
+/* Keeping the output is worth a warning when it fails, not a failed build. */
+static int save_output(const struct bld_job *job, const struct bld_live_cache *lc,
+                       const struct art_request *req)
+{
+        struct pxf_error err = {0};
+        bool is_dir;
+        _cleanup_free_ char *made = art_made_path(req, &is_dir);
+
+        if (bld_cache_keep(lc->cache, lc->output_key, made, is_dir, job->work_dir, &err) < 0)
+                log_warning("the output is not kept in the cache: %s", err.msg);
+        return 0;
+}
+
+int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
+                  struct bld_progress *prog, struct pxf_error *err)
+{
+        _cleanup_free_ char *tree = tree_path(job);
+        const struct art_request req = live_request(job, lc, prog, tree);
         int r;
 
         bld_progress_begin(prog, job->format == CFG_FORMAT_ISO ? "make the live ISO"
                                                                : "make PXE artifacts");
         r = bld_progress_end(prog, art_make(&req, err));
+        if (r >= 0 && lc->cache) {
+                bld_progress_begin(prog, "keep the output in the cache");
+                r = bld_progress_end(prog, save_output(job, lc, &req));
+        }
         return r < 0 ? r : art_publish(&req, err);
+}
+
+int bld_live_fetch_output(const struct bld_job *job, struct bld_live_cache *lc,
+                          struct pxf_error *err)
+{
+        const struct art_request req = live_request(job, lc, NULL, NULL);
+        bool is_dir;
+        _cleanup_free_ char *made = art_made_path(&req, &is_dir);
+        int r =
+            bld_output_key(job->opts->cfg, lc->tree_key, cfg_image_format_to_string(job->format),
+                           job->opts->default_bootstrap_base_url, lc->output_key, err);
+
+        if (r >= 0)
+                r = bld_cache_take(lc->cache, lc->output_key, made, is_dir, job->work_dir,
+                                   &lc->output_archive, err);
+        lc->output_hit = r == 1;
+        return r;
+}
+
+static int restore_output(const struct art_request *req, const char *archive, struct pxf_error *err)
+{
+        bool is_dir;
+        _cleanup_free_ char *made = art_made_path(req, &is_dir);
+        int r = archive ? bld_tree_unpack(archive, made, err) : 0;
+
+        return r < 0 ? r : art_publish(req, err);
+}
+
+int bld_live_restore(const struct bld_job *job, const struct bld_live_cache *lc,
+                     struct bld_progress *prog, struct pxf_error *err)
+{
+        const struct art_request req = live_request(job, lc, prog, NULL);
+
+        bld_progress_begin(prog, "restore the output from the cache");
+        return bld_progress_end(prog, restore_output(&req, lc->output_archive, err));
 }

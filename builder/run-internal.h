@@ -17,11 +17,15 @@ struct bld_job {
 
 struct cache;
 
-/* A live build's use of the cache: the customized tree's key, and whether it was found. */
+/* A live build's use of the cache: the keys of its customized tree and of its output,
+ * and which of them was found. */
 struct bld_live_cache {
         struct cache *cache; /* NULL: no cache */
         char tree_key[CACHE_KEY_HEX + 1];
         char *archive; /* the tree's archive, fetched into the work dir, on a hit */
+        char output_key[CACHE_KEY_HEX + 1];
+        bool output_hit;      /* the output is in the cache: nothing is made */
+        char *output_archive; /* a folder output's archive, fetched into the work dir */
 };
 
 struct bld_guest;
@@ -35,6 +39,14 @@ int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool networ
  * tree with a key are taken from and kept in the cache. */
 int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
                   struct bld_progress *prog, struct pxf_error *err);
+
+/* Looks the output up (lc's tree key set): on a hit, 1 with lc->output_hit set and the
+ * entry fetched (a file output: already at its partial path). */
+int bld_live_fetch_output(const struct bld_job *job, struct bld_live_cache *lc,
+                          struct pxf_error *err);
+/* Puts a fetched output in place and publishes it. */
+int bld_live_restore(const struct bld_job *job, const struct bld_live_cache *lc,
+                     struct bld_progress *prog, struct pxf_error *err);
 
 /* The work of the child: customize and publish the output. */
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err);

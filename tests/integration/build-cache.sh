@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The build cache of live outputs (customize --cache-dir/--no-cache): a rebuild that only
 # changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
-# and writes the new argument; a damaged entry is found, never used, and made again;
+# and writes the new argument; a rebuild with nothing changed puts the same output back;
+# a damaged entry (a tree, an output) is found, never used, and made again;
 # --no-cache neither reads nor changes the cache; a changed host file the config names
 # is a different tree.
 source "$(dirname "$0")/../lib/common.sh"
@@ -49,18 +50,27 @@ started() {
         kill -TERM "$pid"
         wait "$pid" || true
 }
-tree_entry() { find build/cache -maxdepth 1 -type f -name '[0-9a-f]*' ! -name '*.sha256' -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
+# entry LOG REGEX: the cache entry whose key prefix LOG names in REGEX's \1.
+entry() {
+        local prefix
+        prefix=$(sed -n "s/$2/\1/p" "$1" | head -n 1)
+        [ -n "$prefix" ] || fail "$1 names no cache key"
+        find build/cache -maxdepth 1 -type f -name "$prefix*" ! -name '*.sha256' | head -n 1
+}
+damage() { printf 'X' | dd of="$1" bs=1 seek=4096 conv=notrunc status=none; }
+# listing DIR: every file's mode, owner, size, name and link target
+listing() { (cd "$1" && find . -printf '%M %u %g %s %p %l\n' | sort -k5); }
 
 build first one
 grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
 grep -q 'open image: done' first.log || fail "first: the image was not opened"
 ! grep -q 'the cache failed\|not kept in the cache' first.log || fail "first: the cache was not filled"
-[ -n "$(tree_entry)" ] || fail "first: nothing stored in build/cache"
+tree=$(entry first.log '.*customized tree \([0-9a-f]*\): not in the cache.*')
+[ -f "$tree" ] || fail "first: the tree is not in build/cache"
 pass "a first build fills the cache ($(du -sh build/cache | cut -f1))"
 
 # One byte of the tree's entry changed in place: found by its checksum, made again.
-entry=$(tree_entry)
-printf 'X' | dd of="$entry" bs=1 seek=4096 conv=notrunc status=none
+damage "$tree"
 build damaged two
 grep -q 'is damaged: removed, and made again' damaged.log || fail "damaged: the damage went unnoticed"
 grep -q 'open image: done' damaged.log || fail "damaged: the damaged tree was used"
@@ -72,6 +82,20 @@ grep -q 'customized tree [0-9a-f]*: from the cache' rebuild.log || fail "rebuild
 grep -q 'full-OS initramfs: .* from the cache' rebuild.log || fail "rebuild: the initramfs was made again"
 ! grep -Eq 'open image|additional files|hostname' rebuild.log || fail "rebuild: customization ran again"
 pass "a kernel argument change reuses the tree and the initramfs and writes the new argument"
+
+build same one
+grep -q 'output [0-9a-f]* of customized tree [0-9a-f]*: from the cache' same.log \
+        || fail "same: the output was not reused"
+! grep -Eq 'restore the customized tree|make PXE artifacts' same.log || fail "same: artifacts were made again"
+diff -r out-first out-same >&2 || fail "same: the output differs from the first build's"
+[ "$(listing out-first)" = "$(listing out-same)" ] || fail "same: modes or owners differ"
+pass "a rebuild with nothing changed puts the first build's output back"
+
+damage "$(entry same.log '.*output \([0-9a-f]*\) of customized tree.*')"
+build again one
+grep -q 'is damaged: removed, and made again' again.log || fail "again: the damaged output went unnoticed"
+grep -q 'customized tree [0-9a-f]*: from the cache' again.log || fail "again: the tree was not reused"
+pass "a damaged output entry is detected and the output made again from the cached tree"
 
 before=$(find build/cache -type f ! -name .lock -printf '%p %s %T@\n' | sort)
 started nocache "open image" four --no-cache

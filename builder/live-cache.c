@@ -1,12 +1,15 @@
-/* The customized tree of a live build, kept in the build cache (cache/cache.h) so that a
- * rebuild whose image and `os`/`scripts` settings did not change skips the appliance, the
- * export and every customization step.
+/* Live builds in the build cache (cache/cache.h), at two levels:
  *
- * Key: pxeforge's own executable, the input image's bytes, the config as canonical text
- * without the sections that do not shape the tree (input, iso, pxe, output, server), and
- * the contents of every host file those sections name. Entry: the tree as a tar (pax, with
- * numeric owners, modes, extended attributes and hard links) compressed with zstd; it is
- * unpacked like the export (export.c), so the cache is treated as guest data too. */
+ * - the customized tree, so that a rebuild whose image and `os`/`scripts` settings did
+ *   not change skips the appliance, the export and every customization step. Key:
+ *   pxeforge's own executable, the input image's bytes, the config as canonical text
+ *   without the sections that do not shape the tree (input, iso, pxe, output, server), and
+ *   the contents of every host file those sections name. Entry: the tree as a tar (pax,
+ *   with numeric owners, modes, extended attributes and hard links) compressed with zstd;
+ *   it is unpacked like the export (export.c), so the cache is treated as guest data too.
+ * - the finished output, so that a rebuild with nothing changed only puts it back. Key:
+ *   the tree's key, the format, the `pxe` and `iso` settings and their host files. Entry:
+ *   the staged artifacts folder archived the same way, or the ISO itself. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -17,9 +20,11 @@
 #include "builder/builder-internal.h"
 
 static const char *const outside_tree[] = {"input", "iso", "pxe", "output", "server", NULL};
+static const char *const outside_output[] = {"input", "output", "server", NULL};
 
 struct key_files {
         struct cache_key *key;
+        bool artifacts; /* the host files of the pxe and iso sections, or all the others */
         int r;
         struct pxf_error *err;
 };
@@ -28,32 +33,56 @@ static void add_host_file(const char *path, bool is_dir, struct cfg_loc loc, con
                           void *userdata)
 {
         struct key_files *kf = userdata;
+        bool artifacts = strncmp(key_path, "iso.", 4) == 0 || strncmp(key_path, "pxe.", 4) == 0;
 
         (void)is_dir, (void)loc;
-        if (kf->r < 0 || strncmp(key_path, "iso.", 4) == 0 || strncmp(key_path, "pxe.", 4) == 0)
-                return;
-        kf->r = cache_key_add_file(kf->key, key_path, path, kf->err);
+        if (kf->r >= 0 && artifacts == kf->artifacts)
+                kf->r = cache_key_add_file(kf->key, key_path, path, kf->err);
+}
+
+/* Adds the config's canonical text (without the sections in skip) and its host files. */
+static int add_config(struct key_files *kf, const struct cfg_config *cfg, const char *const *skip)
+{
+        _cleanup_free_ char *text = cfg_canonical_text(cfg, skip);
+
+        cache_key_add(kf->key, "config", text);
+        cfg_for_each_host_path(cfg, add_host_file, kf);
+        return kf->r;
+}
+
+static int finish_key(struct key_files *kf, char key[CACHE_KEY_HEX + 1])
+{
+        if (kf->r < 0) {
+                cache_key_free(kf->key);
+                return kf->r;
+        }
+        cache_key_finish(kf->key, key);
+        return 0;
 }
 
 int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
                  struct pxf_error *err)
 {
-        _cleanup_free_ char *text = cfg_canonical_text(cfg, outside_tree);
         struct key_files kf = {.key = cache_key_new("customized tree"), .err = err};
 
         kf.r = cache_key_add_file(kf.key, "pxeforge", "/proc/self/exe", err);
         if (kf.r >= 0)
                 kf.r = cache_key_add_file(kf.key, "image", image, err);
-        if (kf.r >= 0) {
-                cache_key_add(kf.key, "config", text);
-                cfg_for_each_host_path(cfg, add_host_file, &kf);
-        }
-        if (kf.r < 0) {
-                cache_key_free(kf.key);
-                return kf.r;
-        }
-        cache_key_finish(kf.key, key);
-        return 0;
+        if (kf.r >= 0)
+                kf.r = add_config(&kf, cfg, outside_tree);
+        return finish_key(&kf, key);
+}
+
+int bld_output_key(const struct cfg_config *cfg, const char *tree_key, const char *format,
+                   const char *default_url, char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
+{
+        struct key_files kf = {.key = cache_key_new("output"), .artifacts = true, .err = err};
+
+        cache_key_add(kf.key, "tree", tree_key);
+        cache_key_add(kf.key, "format", format);
+        cache_key_add(kf.key, "default bootstrap base URL", default_url);
+        (void)add_config(&kf, cfg, outside_output);
+        return finish_key(&kf, key);
 }
 
 /* ---- writing the archive ------------------------------------------------------------- */
@@ -157,29 +186,6 @@ static int write_tree_archive(const char *tree, const char *out, struct pxf_erro
         return r;
 }
 
-int bld_tree_save(struct cache *c, const char *key, const char *tree, const char *work_dir,
-                  struct pxf_error *err)
-{
-        _cleanup_free_ char *archive = pxf_asprintf("%s/tree-for-cache.tar.zst", work_dir);
-        int r = write_tree_archive(tree, archive, err);
-
-        if (r >= 0)
-                r = cache_store(c, key, archive, err);
-        (void)unlink(archive);
-        return r;
-}
-
-int bld_tree_fetch(struct cache *c, const char *key, const char *work_dir, char **ret_archive,
-                   struct pxf_error *err)
-{
-        _cleanup_free_ char *archive = pxf_asprintf("%s/tree-from-cache.tar.zst", work_dir);
-        int r = cache_fetch(c, key, archive, err);
-
-        if (r == 1)
-                *ret_archive = TAKE_PTR(archive);
-        return r;
-}
-
 int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err)
 {
         _cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
@@ -191,5 +197,38 @@ int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err
                 return pxf_error_set(err, -errno, "cannot create '%s': %m", tree);
         r = bld_unpack_tar(fd, tree, err);
         (void)unlink(archive);
+        return r;
+}
+
+/* ---- entries ----------------------------------------------------------------------- */
+
+int bld_cache_keep(struct cache *c, const char *key, const char *path, bool is_dir,
+                   const char *work_dir, struct pxf_error *err)
+{
+        _cleanup_free_ char *archive = NULL;
+        int r;
+
+        if (!is_dir)
+                return cache_store(c, key, path, err);
+        archive = pxf_asprintf("%s/for-cache.tar.zst", work_dir);
+        r = write_tree_archive(path, archive, err);
+        if (r >= 0)
+                r = cache_store(c, key, archive, err);
+        (void)unlink(archive);
+        return r;
+}
+
+int bld_cache_take(struct cache *c, const char *key, const char *path, bool is_dir,
+                   const char *work_dir, char **ret_archive, struct pxf_error *err)
+{
+        _cleanup_free_ char *archive = NULL;
+        int r;
+
+        if (!is_dir)
+                return cache_fetch(c, key, path, err);
+        archive = pxf_asprintf("%s/from-cache-%.12s.tar.zst", work_dir, key);
+        r = cache_fetch(c, key, archive, err);
+        if (r == 1)
+                *ret_archive = TAKE_PTR(archive);
         return r;
 }
