@@ -250,7 +250,7 @@ int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
 {
         bool legacy = b->dracut_major < DRACUT_NETWORKD_FIXED;
         struct pxf_spawn_opts opts = {
-            .stdout_fd = -1, .container_root = b->tree, .stderr_to_log = true};
+            .stdout_fd = -1, .container_root = b->tree};
         _cleanup_free_ char *built = pxf_asprintf("%s/%s", b->tree, INITRD_IN_TREE);
         _cleanup_free_ char *omit =
             pxf_asprintf("%s%s%s", OMIT_MODULES, legacy ? " systemd-networkd network-manager" : "",

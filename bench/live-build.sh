@@ -12,7 +12,7 @@
 #             pxe-tar, cpio | zstd for a full-OS initramfs; and virt-customize for the
 #             same customization in the appliance (the disk outputs' path).
 #   pxeforge, again: a rebuild with another kernel argument and one with nothing changed,
-#             through the build cache.
+#             through the build cache; the same two as `pxeforge up` reloads (SIGHUP).
 #
 # Usage (root): bench/live-build.sh [results.md]   (default: bench/results/live-build.md)
 # Needs: a built tree (build/default), the packages of tests/deps.sh, libguestfs-tools
@@ -32,7 +32,8 @@ done
 vm_guestfs_env
 
 work=$(mktemp -d /var/tmp/pxf-bench.XXXXXX)
-trap 'umount -R "$work/tree/proc" "$work/tree/sys" "$work/tree/dev" 2>/dev/null || true; rm -rf "$work"' EXIT
+up_pid=
+trap '[ -z "$up_pid" ] || kill "$up_pid" 2>/dev/null; umount -R "$work/tree/proc" "$work/tree/sys" "$work/tree/dev" 2>/dev/null || true; rm -rf "$work"' EXIT
 image=$("$src/tests/images/build-debian-image.sh")
 config=$here/bootstrap.yaml
 declare -a rows=()
@@ -92,6 +93,42 @@ row pxeforge "rebuild, another kernel argument (cache)" "$t_re"
 timed t_same "$pxf" customize --config-file "$config" --image-file "$image" \
         --output-path "$work/pxe-same" --build-dir "$work/build" 2> "$work/same.log"
 row pxeforge "rebuild, nothing changed (cache)" "$t_same"
+
+# `pxeforge up` (DHCP off, on loopback) with the same config and build dir: the time from
+# SIGHUP until it serves the rebuilt folder, with nothing changed and then with another
+# kernel argument.
+up_config=$here/.bench-up.yaml
+up_port=$((20000 + RANDOM % 20000))
+{ cat "$config"; printf 'server:\n  address: 127.0.0.1\n  dhcp: off\n  tftpPort: %d\n  httpPort: %d\n' \
+        "$up_port" "$((up_port + 1))"; } > "$up_config"
+chmod 755 "$work" # the server reads the artifacts as nobody
+"$pxf" up --config-file "$up_config" --image-file "$image" --state-dir "$work/up-state" \
+        --build-dir "$work/build" > "$work/up.log" 2>&1 &
+up_pid=$!
+# served N: waits until up serves build-N (fails after 30 minutes or when up exits)
+served() {
+        local i
+        for ((i = 0; i < 18000; i++)); do
+                grep -q "serving .*/build-$1\$" "$work/up.log" && return 0
+                kill -0 "$up_pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        cat "$work/up.log" >&2
+        echo "bench: up never served build-$1" >&2
+        exit 1
+}
+# reload N: SIGHUP, until build-N is served
+reload() { kill -HUP "$up_pid" && served "$1"; }
+served 1
+timed t_up_same reload 2
+row pxeforge "up: reload, nothing changed (SIGHUP)" "$t_up_same"
+sed -i 's/pxf.pxe=bootstrap/pxf.pxe=bench-reload/' "$up_config"
+timed t_up_arg reload 3
+row pxeforge "up: reload, another kernel argument (SIGHUP)" "$t_up_arg"
+kill -TERM "$up_pid"
+wait "$up_pid" || true
+up_pid=
+rm -f "$up_config"
 timed t tar -C "$work/pxe" -cf - . >/dev/null # warm the cache for the packaging row
 timed t bash -c "tar -C '$work/pxe' -cf - . | pigz -p $(nproc) > '$work/native-pxe.tar.gz'"
 pxe_tar_native=$t

@@ -83,6 +83,7 @@ int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid
 /* The same operations on an exported tree (tree.c), called by the bld_guest_* ones. */
 int bld_tree_attach(struct bld_guest *gs, const char *tree, bool network, struct pxf_error *err);
 void bld_tree_detach(struct bld_guest *gs);
+int bld_tree_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err);
 int bld_tree_capture(struct bld_guest *gs, const char *const *argv, char **ret,
                      struct pxf_error *err);
 int bld_tree_write(struct bld_guest *gs, const char *path, const char *data, size_t len,

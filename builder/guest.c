@@ -307,14 +307,47 @@ int bld_guest_capture(struct bld_guest *gs, const char *const *argv, char **ret,
         return 0;
 }
 
+/* In the appliance, stdout and stderr become one stream, in order, only through a shell of
+ * the image: the program's argv passes through "$@" untouched, and its exit status comes
+ * back as the last line. tail keeps what returns within libguestfs' message size. */
+#define EXIT_MARK "pxeforge-exit-status="
+static const char run_script[] = "{ \"$@\" 2>&1; echo \"" EXIT_MARK "$?\"; } | tail -c 2000000";
+
+static int run_in_appliance(struct bld_guest *gs, const char *const *argv, struct pxf_error *err)
+{
+        size_t n = 0;
+        _cleanup_free_ char **wrapped = NULL;
+        _cleanup_free_ char *out = NULL;
+        char *mark, what[64];
+        int status;
+
+        while (argv[n])
+                n++;
+        wrapped = pxf_calloc(n + 5, sizeof *wrapped);
+        wrapped[0] = (char *)"/bin/sh", wrapped[1] = (char *)"-c";
+        wrapped[2] = (char *)run_script, wrapped[3] = (char *)"sh";
+        memcpy(wrapped + 4, argv, (n + 1) * sizeof *argv);
+        log_debug("running in the image: %s", argv[0]);
+        out = guestfs_command(gs->g, wrapped);
+        if (!out)
+                return bld_guest_error(gs, err, "%s failed in the image", argv[0]);
+        mark = strstr(out, EXIT_MARK);
+        while (mark && strstr(mark + 1, EXIT_MARK))
+                mark = strstr(mark + 1, EXIT_MARK);
+        if (!mark || sscanf(mark + strlen(EXIT_MARK), "%d", &status) != 1)
+                return pxf_error_set(err, -EIO, "%s in the image: no exit status came back",
+                                     argv[0]);
+        *mark = '\0';
+        log_output(argv[0], out);
+        if (status == 0)
+                return 0;
+        (void)snprintf(what, sizeof what, "exited with status %d in the image", status);
+        return pxf_spawn_failure(argv, what, out, strlen(out), false, err);
+}
+
 int bld_guest_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err)
 {
-        _cleanup_free_ char *out = NULL;
-        int r = bld_guest_capture(gs, argv, &out, err);
-
-        if (r >= 0)
-                log_output(argv[0], out);
-        return r;
+        return gs->tree ? bld_tree_run(gs, argv, err) : run_in_appliance(gs, argv, err);
 }
 
 int bld_guest_write(struct bld_guest *gs, const char *path, const char *data, size_t len,

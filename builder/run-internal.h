@@ -12,6 +12,7 @@ struct bld_job {
         char *work_dir;  /* private to this run; removed by the supervisor */
         char *overlay;   /* qcow2 over the input, inside work_dir */
         char *partial;   /* the output while it is written, beside output */
+        char *log;       /* the build's log, in work_dir (kept when the build fails) */
         char *cache_dir; /* the build cache; NULL with --no-cache */
 };
 

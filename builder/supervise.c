@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #define WORK_PREFIX        "pxeforge-"
 #define PARTIAL_INFIX      ".pxeforge-partial-"
 #define STOP_GRACE_SECONDS 15
+#define FAILED_LOG_PREFIX  "failed-build-"
+#define FAILED_LOGS_KEPT   5
 
 static const struct {
         const char *suffix;
@@ -151,6 +154,7 @@ static int prepare_paths(struct bld_job *job, const char *build_dir, struct pxf_
                          : job->opts->cache_dir ? pxf_strdup(job->opts->cache_dir)
                                                 : pxf_asprintf("%s/cache", build_dir);
         job->overlay = pxf_asprintf("%s/work.qcow2", job->work_dir);
+        job->log = pxf_asprintf("%s/build.log", job->work_dir);
         job->partial = pxf_asprintf("%s/.%s" PARTIAL_INFIX "%d", out_dir,
                                     base ? base + 1 : job->output, (int)getpid());
         if (mkdir(job->work_dir, 0700) < 0)
@@ -170,6 +174,7 @@ static void job_cleanup(struct bld_job *job)
         free(job->work_dir);
         free(job->cache_dir);
         free(job->overlay);
+        free(job->log);
         free(job->partial);
 }
 
@@ -187,6 +192,10 @@ static _Noreturn void child_main(const struct bld_job *job, int report_fd, pid_t
         (void)setpgid(0, 0);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        if ((r = pxf_log_open_file(job->log)) < 0)
+                log_warning("cannot write the build's log '%s': %s", job->log, strerror(-r));
+        log_debug("building %s (%s) from '%s' with '%s'", job->output,
+                  cfg_image_format_to_string(job->format), job->image, job->opts->cfg->path);
         r = bld_job_customize(job, &err);
         if (r < 0) {
                 if (err.code == 0)
@@ -219,6 +228,58 @@ static int wait_child(pid_t pid, const sigset_t *sigs, bool *interrupted)
                         (void)kill(-pid, SIGTERM);
                 }
         }
+}
+
+struct failed_log {
+        char name[NAME_MAX + 1];
+        time_t mtime;
+};
+
+static int older_first(const void *a, const void *b)
+{
+        const struct failed_log *x = a, *y = b;
+
+        return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+}
+
+/* Removes the oldest logs of failed builds until at most keep are left. */
+static void prune_failed_logs(const char *build_dir, size_t keep)
+{
+        DIR *d = opendir(build_dir);
+        struct failed_log *logs = NULL;
+        struct dirent *de;
+        struct stat st;
+        size_t n = 0;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, FAILED_LOG_PREFIX, strlen(FAILED_LOG_PREFIX)) != 0 ||
+                    !pxf_has_suffix(de->d_name, ".log") ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                logs = pxf_reallocarray(logs, n + 1, sizeof *logs);
+                (void)snprintf(logs[n].name, sizeof logs[n].name, "%s", de->d_name);
+                logs[n++].mtime = st.st_mtime;
+        }
+        if (n > 0)
+                qsort(logs, n, sizeof *logs, older_first);
+        for (size_t i = 0; i + keep < n; i++)
+                (void)unlinkat(dirfd(d), logs[i].name, 0);
+        (void)closedir(d);
+        free(logs);
+}
+
+/* A failed build's log outlives the work directory, and its error says where it is. */
+static void keep_failed_log(const struct bld_job *job, const char *build_dir, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = realpath(build_dir, NULL);
+        _cleanup_free_ char *kept =
+            pxf_asprintf("%s/" FAILED_LOG_PREFIX "%d.log", dir ? dir : build_dir, (int)getpid());
+
+        prune_failed_logs(build_dir, FAILED_LOGS_KEPT - 1);
+        if (rename(job->log, kept) == 0)
+                pxf_error_append(err, "\n  the whole log of this build: %s", kept);
 }
 
 static int supervise(struct bld_job *job, struct pxf_error *err)
@@ -263,6 +324,8 @@ int bld_run(const struct bld_options *opts, struct pxf_error *err)
                 r = prepare_paths(&job, build_dir, err);
         if (r >= 0)
                 r = supervise(&job, err);
+        if (r < 0 && r != -ECANCELED && job.log)
+                keep_failed_log(&job, build_dir, err);
         job_cleanup(&job);
         return r;
 }

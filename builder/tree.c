@@ -86,14 +86,21 @@ static int read_capture(int fd, char **ret, struct pxf_error *err)
         return 0;
 }
 
+int bld_tree_run(struct bld_guest *gs, const char *const *argv, struct pxf_error *err)
+{
+        struct pxf_spawn_opts o = {
+            .stdout_fd = -1, .container_root = gs->tree, .container_network = gs->network};
+
+        log_debug("running in the image: %s", argv[0]);
+        return pxf_spawn_run(argv, &o, err) < 0 ? pxf_error_prefix(err, "in the image") : 0;
+}
+
 int bld_tree_capture(struct bld_guest *gs, const char *const *argv, char **ret,
                      struct pxf_error *err)
 {
         _cleanup_close_ int out = memfd_create("pxeforge-capture", MFD_CLOEXEC);
-        struct pxf_spawn_opts o = {.stdout_fd = out,
-                                   .stderr_to_log = true,
-                                   .container_root = gs->tree,
-                                   .container_network = gs->network};
+        struct pxf_spawn_opts o = {
+            .stdout_fd = out, .container_root = gs->tree, .container_network = gs->network};
         int r;
 
         if (out < 0)

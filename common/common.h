@@ -84,6 +84,9 @@ struct pxf_error {
 /* Sets err (if not NULL) and returns code, so callers write `return pxf_error_set(...)`. */
 int pxf_error_set(struct pxf_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Appends to the message already in err (what fits). */
+int pxf_error_append(struct pxf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Prefixes the message already in err with more context ("step: <old message>"). */
 int pxf_error_prefix(struct pxf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -100,6 +103,12 @@ enum pxf_log_level {
 /* Process-wide settings: main() calls these once, before anything else runs. */
 void pxf_log_set_level(enum pxf_log_level level);
 enum pxf_log_level pxf_log_get_level(void);
+/* Also writes every message, at every level, to a new file at path (replacing one already
+ * open), until pxf_log_close_file(); for the log of one build, opened by the process that
+ * does it. pxf_log_file(): its path, or NULL. */
+int pxf_log_open_file(const char *path);
+const char *pxf_log_file(void);
+void pxf_log_close_file(void);
 /* Parses "error", "warning", "info", "debug"; returns -EINVAL for anything else. */
 int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret);
 
@@ -142,15 +151,19 @@ struct timeval pxf_timeval_from_ms(uint64_t ms);
 
 /* ---- spawning --------------------------------------------------------------------- */
 
-#define PXF_SPAWN_STDERR_TAIL 2048
+/* What a failed program's error shows of its output: its last lines, at most this many
+ * (and bytes); the whole output is in the debug log. */
+#define PXF_SPAWN_OUTPUT_TAIL  2048
+#define PXF_SPAWN_OUTPUT_LINES 25
 
 struct pxf_spawn_opts {
         const char *const *envp; /* NULL: a minimal default environment */
         const char *cwd;         /* NULL: inherit */
         int stdin_fd;            /* 0: /dev/null; else read from this descriptor */
-        int stdout_fd;           /* -1: /dev/null; PXF_SPAWN_INHERIT: our stderr */
-        bool stderr_to_log;      /* forward each stderr line to the debug log */
-        int *exit_status;        /* if set: receives the exit status when it exited */
+        /* -1: with stderr, into the output that is logged and shown on failure;
+         * PXF_SPAWN_INHERIT: our stderr; else this descriptor (the caller's to read). */
+        int stdout_fd;
+        int *exit_status; /* if set: receives the exit status when it exited */
         /* If set: run argv in a container whose root is this directory (an exported guest
          * tree): its own mount, pid, ipc and uts namespaces, a private /proc, a minimal
          * /dev, a read-only /sys, an empty /run, device nodes of the tree unusable, and
@@ -169,16 +182,23 @@ struct pxf_spawn_opts {
 #define PXF_SPAWN_INHERIT (-2)
 
 /* Runs argv[0] (looked up in PATH when it has no '/') with the given argv and waits for
- * it. Returns 0 when it exits 0; otherwise -ECHILD with err holding the program name, its
- * exit status and the last lines of its stderr. opts may be NULL. */
+ * it; each line of its output goes to the debug log as "PROGRAM: line". Returns 0 when it
+ * exits 0; otherwise -ECHILD with err holding the program name, its exit status, the
+ * command line and the last lines of its output. opts may be NULL. */
 int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
                   struct pxf_error *err);
+
+/* The error of a program that failed (-ECHILD): "PROGRAM WHAT" (e.g. "exited with status
+ * 1"), its command line and the last lines of out (len bytes; cut: out starts mid-line).
+ * For programs run elsewhere (the appliance) to fail like pxf_spawn_run()'s. */
+int pxf_spawn_failure(const char *const *argv, const char *what, const char *out, size_t len,
+                      bool cut, struct pxf_error *err);
 
 /* Starts argv like pxf_spawn_run() (stdin /dev/null, stdout per opts, clean signal state,
  * no fds above 2, explicit environment) but does not wait: returns the child's pid and the
  * read end of a pipe carrying its stderr (close-on-exec, nonblocking; EOF once the child and
  * its descendants closed it). The caller owns both: it must reap the pid (waitid, or a
- * pidfd) and close the fd. opts->exit_status and opts->stderr_to_log are ignored. */
+ * pidfd) and close the fd. opts->exit_status is ignored. */
 int pxf_spawn_start(const char *const *argv, const struct pxf_spawn_opts *opts, pid_t *ret_pid,
                     int *ret_stderr_fd, struct pxf_error *err);
 

@@ -16,6 +16,20 @@ int pxf_error_set(struct pxf_error *err, int code, const char *fmt, ...)
         return code;
 }
 
+int pxf_error_append(struct pxf_error *err, const char *fmt, ...)
+{
+        size_t n;
+        va_list ap;
+
+        if (!err)
+                return 0;
+        n = strnlen(err->msg, sizeof err->msg);
+        va_start(ap, fmt);
+        (void)vsnprintf(err->msg + n, sizeof err->msg - n, fmt, ap);
+        va_end(ap);
+        return err->code;
+}
+
 int pxf_error_prefix(struct pxf_error *err, const char *fmt, ...)
 {
         char prefix[1024], old[PXF_ERROR_MSG_MAX];

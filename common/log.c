@@ -1,15 +1,25 @@
 /* Logging: one line per message on stderr, "pxeforge: text" at info and
  * "pxeforge: LEVEL: text" at the other levels. Under systemd (JOURNAL_STREAM set) the line
- * is "<N>text" instead, the syslog priority N telling journald the level. */
+ * is "<N>text" instead, the syslog priority N telling journald the level. A log file, when
+ * one is open, gets every message at every level, with the seconds since it was opened. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/common.h"
 
-/* The single piece of process-wide mutable state: set by main() before any work. */
+/* The only process-wide mutable state: the console's level, set by main() before any
+ * work, and the log file, opened by a process for the work it does (a build). */
 static enum pxf_log_level log_max_level = PXF_LOG_INFO;
+static struct {
+        int fd;
+        uint64_t opened_usec;
+        char path[PATH_MAX];
+} log_file = {.fd = -1};
 
 void pxf_log_set_level(enum pxf_log_level level)
 {
@@ -28,6 +38,43 @@ static const char *const level_names[] = {
     [PXF_LOG_DEBUG] = "debug",
 };
 
+int pxf_log_open_file(const char *path)
+{
+        int fd;
+
+        if (strlen(path) >= sizeof log_file.path)
+                return -ENAMETOOLONG;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        pxf_log_close_file();
+        log_file.fd = fd;
+        log_file.opened_usec = pxf_now_usec();
+        (void)snprintf(log_file.path, sizeof log_file.path, "%s", path);
+        return 0;
+}
+
+const char *pxf_log_file(void)
+{
+        return log_file.fd >= 0 ? log_file.path : NULL;
+}
+
+void pxf_log_close_file(void)
+{
+        if (log_file.fd >= 0)
+                (void)close(log_file.fd);
+        log_file.fd = -1;
+        log_file.path[0] = '\0';
+}
+
+static void log_to_file(enum pxf_log_level level, const char *line)
+{
+        uint64_t t = pxf_now_usec() - log_file.opened_usec;
+
+        (void)dprintf(log_file.fd, "[%5u.%03u] %s: %s\n", (unsigned)(t / 1000000u),
+                      (unsigned)(t / 1000u % 1000u), level_names[level], line);
+}
+
 int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret)
 {
         for (size_t i = 0; i < PXF_ELEMENTSOF(level_names); i++)
@@ -43,9 +90,13 @@ void pxf_logv(enum pxf_log_level level, const char *fmt, va_list ap)
         static const int syslog_prio[] = {3, 4, 6, 7};
         char line[8192];
 
-        if (level > log_max_level)
+        if (level > log_max_level && log_file.fd < 0)
                 return;
         (void)vsnprintf(line, sizeof line, fmt, ap);
+        if (log_file.fd >= 0)
+                log_to_file(level, line);
+        if (level > log_max_level)
+                return;
         if (getenv("JOURNAL_STREAM"))
                 fprintf(stderr, "<%d>%s\n", syslog_prio[level], line);
         else if (level == PXF_LOG_INFO)

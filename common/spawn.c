@@ -1,5 +1,7 @@
 /* The one place pxeforge starts external programs: posix_spawn with an explicit argv and
- * environment, a clean signal state, and stderr captured so a failure can say why. */
+ * environment, a clean signal state, and the program's output (stderr, and stdout unless
+ * the caller takes it) read in the order it was written: every line goes to the debug log
+ * (and so to the build's log file), and its tail into the error when the program fails. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,9 +21,9 @@ static const char *const default_env[] = {
     NULL,
 };
 
-/* Keeps the last PXF_SPAWN_STDERR_TAIL bytes of a stream. */
+/* Keeps the last PXF_SPAWN_OUTPUT_TAIL bytes of a stream. */
 struct tail {
-        char buf[PXF_SPAWN_STDERR_TAIL];
+        char buf[PXF_SPAWN_OUTPUT_TAIL];
         size_t len;
 };
 
@@ -64,7 +66,7 @@ static int setup_actions(posix_spawn_file_actions_t *fa, const struct pxf_spawn_
         else if (r == 0 && o->stdout_fd >= 0)
                 r = posix_spawn_file_actions_adddup2(fa, o->stdout_fd, 1);
         else if (r == 0)
-                r = posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
+                r = posix_spawn_file_actions_adddup2(fa, err_fd, 1);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(fa, err_fd, 2);
         if (r == 0 && o->cwd)
@@ -123,7 +125,7 @@ static int wait_child(pid_t pid, int *ret_status)
         return 0;
 }
 
-static void drain_stderr(int fd, const char *prog, bool to_log, struct tail *t)
+static void drain_output(int fd, const char *prog, struct tail *t)
 {
         char buf[4096];
 
@@ -134,26 +136,88 @@ static void drain_stderr(int fd, const char *prog, bool to_log, struct tail *t)
                 if (n <= 0)
                         break;
                 tail_append(t, buf, (size_t)n);
-                if (to_log)
-                        log_lines(prog, buf, (size_t)n);
+                log_lines(prog, buf, (size_t)n);
         }
 }
 
-static int describe_failure(const char *prog, int status, const struct tail *t,
+/* The command line as one would type it, shortened past a few hundred characters. */
+static void format_command(const char *const *argv, char *buf, size_t size)
+{
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; argv[i] && len < size; i++) {
+                bool plain = argv[i][0] && !argv[i][strcspn(argv[i], " \t\n'\"\\$`*?;&|<>()")];
+                int n = snprintf(buf + len, size - len, plain ? "%s%s" : "%s'%s'", i ? " " : "",
+                                 argv[i]);
+                len += n > 0 ? (size_t)n : 0;
+        }
+        if (len >= size && size > 4)
+                memcpy(buf + size - 4, "...", 4);
+}
+
+/* The last lines of out, at most PXF_SPAWN_OUTPUT_LINES; cut: out starts mid-line. */
+static const char *last_lines(const char *out, size_t len, bool cut, size_t *ret_len)
+{
+        size_t lines = 0, start;
+
+        while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
+                len--;
+        for (start = len; start > 0; start--)
+                if (out[start - 1] == '\n' && ++lines == PXF_SPAWN_OUTPUT_LINES)
+                        break;
+        if (start == 0 && cut)
+                while (start < len && out[start++] != '\n')
+                        ;
+        *ret_len = len - start;
+        return out + start;
+}
+
+/* The program argv runs: past env(1) and its assignments, the one env starts. */
+static const char *program_name(const char *const *argv)
+{
+        const char *base = strrchr(argv[0], '/');
+        size_t i = 1;
+
+        if (strcmp(base ? base + 1 : argv[0], "env") != 0)
+                return argv[0];
+        while (argv[i] && (argv[i][0] == '-' || strchr(argv[i], '=')))
+                i++;
+        return argv[i] ? argv[i] : argv[0];
+}
+
+int pxf_spawn_failure(const char *const *argv, const char *what, const char *out, size_t len,
+                      bool cut, struct pxf_error *err)
+{
+        char cmd[512];
+        const char *tail;
+
+        if (len > PXF_SPAWN_OUTPUT_TAIL) {
+                out += len - PXF_SPAWN_OUTPUT_TAIL;
+                len = PXF_SPAWN_OUTPUT_TAIL;
+                cut = true;
+        }
+        tail = last_lines(out, len, cut, &len);
+
+        format_command(argv, cmd, sizeof cmd);
+        if (len == 0)
+                return pxf_error_set(err, -ECHILD, "%s %s (no output)\n  command: %s",
+                                     program_name(argv), what, cmd);
+        return pxf_error_set(err, -ECHILD,
+                             "%s %s\n  command: %s\n  last lines of its output:\n%.*s",
+                             program_name(argv), what, cmd, (int)len, tail);
+}
+
+static int describe_failure(const char *const *argv, int status, const struct tail *t,
                             struct pxf_error *err)
 {
         char what[64];
-        size_t len = t->len;
 
         if (WIFEXITED(status))
                 (void)snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
         else
                 (void)snprintf(what, sizeof what, "was killed by signal %d", WTERMSIG(status));
-        while (len > 0 && (t->buf[len - 1] == '\n' || t->buf[len - 1] == ' '))
-                len--;
-        if (len == 0)
-                return pxf_error_set(err, -ECHILD, "%s %s", prog, what);
-        return pxf_error_set(err, -ECHILD, "%s %s:\n%.*s", prog, what, (int)len, t->buf);
+        return pxf_spawn_failure(argv, what, t->buf, t->len, t->len == sizeof t->buf, err);
 }
 
 int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, struct pxf_error *err)
@@ -174,7 +238,7 @@ int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, st
         if (r < 0)
                 return pxf_error_set(err, r, "cannot run %s: %s", argv[0], strerror(-r));
         (void)close(TAKE_FD(wr));
-        drain_stderr(rd, argv[0], o->stderr_to_log, &tail);
+        drain_output(rd, argv[0], &tail);
         r = wait_child(pid, &status);
         if (r < 0)
                 return pxf_error_set(err, r, "waiting for %s: %s", argv[0], strerror(-r));
@@ -182,7 +246,7 @@ int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts, st
                 *o->exit_status = WEXITSTATUS(status);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
-        return describe_failure(argv[0], status, &tail, err);
+        return describe_failure(argv, status, &tail, err);
 }
 
 int pxf_spawn_start(const char *const *argv, const struct pxf_spawn_opts *opts, pid_t *ret_pid,

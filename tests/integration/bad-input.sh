@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input to `pxeforge customize`: each case must exit non-zero with a message that says
 # what is wrong, and leave the output path exactly as it was (here: a sentinel file), with
-# no partial file beside it and nothing left in the build dir.
+# no partial file beside it and nothing left in the build dir but the failed build's log,
+# which the error names.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
@@ -24,6 +25,12 @@ expect_failure() {
         grep -Eq -- "$want_msg" "$name.err" || fail "$name: message does not match /$want_msg/"
         [ "$(sha256sum out.qcow2)" = "$sentinel_sum" ] || fail "$name: output path was touched"
         [ -z "$(find . -maxdepth 1 -name '*pxeforge-partial*')" ] || fail "$name: a partial output was left behind"
+        for log in build/failed-build-*.log; do
+                [ -f "$log" ] || continue
+                grep -qF "the whole log of this build: $PXF_TMP/$log" "$name.err" \
+                        || fail "$name: the error does not name the kept log $log"
+                rm -f "$log"
+        done
         [ -z "$(pxf_build_leftovers build)" ] \
                 || fail "$name: the build dir is not clean"
         pass "$name"

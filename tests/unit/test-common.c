@@ -190,6 +190,75 @@ static void a_stopping_child_gets_its_grace_time(void **state)
         event_base_free(base);
 }
 
+/* A failed program's error: its status, its command line, and stdout and stderr as one
+ * stream in the order they were written. */
+static void a_failure_shows_the_output_in_order(void **state)
+{
+        const char *argv[] = {"sh", "-c", "echo out1; echo err1 >&2; echo out2; exit 3", NULL};
+        struct pxf_error err = {0};
+
+        (void)state;
+        assert_int_equal(pxf_spawn_run(argv, NULL, &err), -ECHILD);
+        assert_non_null(strstr(err.msg, "sh exited with status 3\n"));
+        assert_non_null(
+            strstr(err.msg, "command: sh -c 'echo out1; echo err1 >&2; echo out2; exit 3'"));
+        assert_non_null(strstr(err.msg, "last lines of its output:\nout1\nerr1\nout2"));
+}
+
+/* Only the last lines: what says why is at the end. */
+static void a_failure_shows_only_the_last_lines(void **state)
+{
+        const char *argv[] = {"sh", "-c", "seq 1 1000; exit 1", NULL};
+        struct pxf_error err = {0};
+        char want[32];
+
+        (void)state;
+        assert_int_equal(pxf_spawn_run(argv, NULL, &err), -ECHILD);
+        (void)snprintf(want, sizeof want, "\n%d\n", 1000 - PXF_SPAWN_OUTPUT_LINES + 1);
+        assert_non_null(strstr(err.msg, want));
+        (void)snprintf(want, sizeof want, "\n%d\n", 1000 - PXF_SPAWN_OUTPUT_LINES);
+        assert_null(strstr(err.msg, want));
+        assert_non_null(strstr(err.msg, "\n1000"));
+}
+
+/* The log file gets every message at every level, programs' output lines included, while
+ * the console shows errors only. */
+static void the_log_file_gets_everything(void **state)
+{
+        struct fixture *f = *state;
+        const char *argv[] = {"sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL};
+        char path[PATH_MAX], buf[4096] = {0};
+        struct pxf_error err = {0};
+        enum pxf_log_level level = pxf_log_get_level();
+        _cleanup_close_ int fd = -1;
+
+        tt_path(path, sizeof path, f->dir, "build.log");
+        pxf_log_set_level(PXF_LOG_ERROR);
+        assert_int_equal(pxf_log_open_file(path), 0);
+        assert_string_equal(pxf_log_file(), path);
+        log_info("an info line");
+        assert_int_equal(pxf_spawn_run(argv, NULL, &err), 0);
+        pxf_log_close_file();
+        pxf_log_set_level(level);
+        assert_null(pxf_log_file());
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(read(fd, buf, sizeof buf - 1) > 0);
+        assert_non_null(strstr(buf, "] info: an info line\n"));
+        assert_non_null(strstr(buf, "] debug: sh: to-stdout\n"));
+        assert_non_null(strstr(buf, "] debug: sh: to-stderr\n"));
+}
+
+static void an_error_takes_an_appendix(void **state)
+{
+        struct pxf_error err = {0};
+
+        (void)state;
+        pxf_error_set(&err, -EIO, "it failed");
+        assert_int_equal(pxf_error_append(&err, "; see %s", "the log"), -EIO);
+        assert_string_equal(err.msg, "it failed; see the log");
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -202,6 +271,10 @@ int main(int argc, char **argv)
                                             teardown),
             cmocka_unit_test_setup_teardown(check_beneath_says_what_is_wrong, setup, teardown),
             cmocka_unit_test_setup_teardown(a_stopping_child_gets_its_grace_time, setup, teardown),
+            cmocka_unit_test(a_failure_shows_the_output_in_order),
+            cmocka_unit_test(a_failure_shows_only_the_last_lines),
+            cmocka_unit_test_setup_teardown(the_log_file_gets_everything, setup, teardown),
+            cmocka_unit_test(an_error_takes_an_appendix),
         };
 
         return pxf_test_main(tests, argc, argv);
