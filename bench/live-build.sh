@@ -22,6 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 PXF_SOURCE_DIR=$src
 source "$src/deploy/lib/vm.sh"
+source "$here/lib.sh"
 pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
 results=${1:-$here/results/live-build.md}
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (chroot, libguestfs)" >&2; exit 1; }
@@ -36,45 +37,6 @@ up_pid=
 trap '[ -z "$up_pid" ] || kill "$up_pid" 2>/dev/null; umount -R "$work/tree/proc" "$work/tree/sys" "$work/tree/dev" 2>/dev/null || true; rm -rf "$work"' EXIT
 image=$("$src/tests/images/build-debian-image.sh")
 config=$here/bootstrap.yaml
-declare -a rows=()
-
-# row <tool> <phase> <seconds> [size bytes]
-row() {
-        local size=${4:-}
-        [ -n "$size" ] && size=$(awk -v b="$size" 'BEGIN { printf "%.1f MiB", b / 1048576 }')
-        rows+=("| $1 | $2 | $3 | $size |")
-        printf '%-9s %-34s %8s s  %s\n' "$1" "$2" "$3" "$size"
-}
-
-# timed <seconds-var> cmd...: runs cmd, stores its wall time (0.1 s) in the variable.
-timed() {
-        local -n _out=$1
-        shift
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@"
-        t1=$(date +%s.%N)
-        _out=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-}
-
-size_of() { stat -c %s "$1"; }
-
-# progress_rows LOG: "step NAME SECONDS" and "artifact NAME SECONDS BYTES", tab-separated,
-# from the JSON lines of `pxeforge customize --progress json` in LOG.
-progress_rows() {
-        python3 -c '
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
-    if not line.startswith("{"):
-        continue
-    e = json.loads(line)
-    if e["event"] == "step-end" and e["ok"]:
-        print("step", e["name"], e["seconds"], "", sep="\t")
-    elif e["event"] == "artifact":
-        print("artifact", e["name"], e["seconds"], e["bytes"], sep="\t")
-' "$1"
-}
-
 echo "== pxeforge =="
 log=$work/pxeforge.log
 timed total "$pxf" customize --config-file "$config" --image-file "$image" \
@@ -219,15 +181,5 @@ row pxeforge "full-OS initramfs (libarchive, zstd 3)" "$secs" "$bytes"
 timed t_cpio bash -c "cd '$work/tree' && ln -sfn /lib/systemd/systemd init && find . -path ./boot -prune -o -path ./etc/fstab -prune -o -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet | zstd -q -T$(nproc) -3 > '$work/fullos-native.img'"
 row native "full-OS initramfs (cpio | zstd -3)" "$t_cpio" "$(size_of "$work/fullos-native.img")"
 
-mkdir -p "$(dirname "$results")"
-{
-        echo "# Live build benchmark"
-        echo
-        echo "$(date -u +%Y-%m-%d), $(nproc) CPUs, $(vm_accel) virtualization, $(uname -r);"
-        echo "input: the Debian 12 test image; config: bench/bootstrap.yaml."
-        echo
-        echo "| tool | phase | seconds | size |"
-        echo "|---|---|---:|---:|"
-        printf '%s\n' "${rows[@]}"
-} > "$results"
-echo "bench: results in $results"
+write_results "$results" "Live build benchmark" \
+        "input: the Debian 12 test image; config: bench/bootstrap.yaml."

@@ -50,15 +50,16 @@ static const struct cli_option options[] = {
      "output.image.format; default: from the output's extension: .raw .img .qcow2 .vhd .vhdx "
      ".iso .tar.gz)"},
     {"build-dir", "DIR", CLI_STRING, ARG(build.build_dir), NULL, false,
-     "scratch space (default " BLD_DEFAULT_BUILD_DIR ")"},
+     "scratch space (default " BLD_DEFAULT_BUILD_DIR "); a failed build leaves its whole log "
+     "there, failed-build-PID.log, and the error names it"},
     {"bootstrap-base-url", "URL", CLI_STRING, ARG(build.default_bootstrap_base_url), NULL, false,
      "where a bootstrap initramfs fetches image.iso when the config sets no "
      "pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"},
     {"cache-dir", "DIR", CLI_STRING, ARG(build.cache_dir), NULL, false,
-     "the build cache of live outputs: the customized tree and the squashfs root and "
-     "initramfs made from it, reused while the image and the settings they come from do not "
-     "change (default BUILD-DIR/cache; bounded to 8 GiB, the entries used longest ago go "
-     "first)"},
+     "the build cache of live outputs: the customized tree, the squashfs root and initramfs "
+     "made from it, and the finished output, reused while the image and the settings they "
+     "come from do not change (default BUILD-DIR/cache; bounded to 8 GiB, the entries used "
+     "longest ago go first)"},
     {"no-cache", NULL, CLI_FLAG, ARG(build.no_cache), NULL, false,
      "neither use nor fill the build cache"},
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
