@@ -16,12 +16,8 @@ src=$(cd "$here/.." && pwd)
 PXF_SOURCE_DIR=$src
 source "$src/deploy/lib/vm.sh"
 source "$here/lib.sh"
-pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
 results=${1:-$here/results/disk-build.md}
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (libguestfs)" >&2; exit 1; }
-command -v virt-customize >/dev/null || { echo "bench: virt-customize is not installed" >&2; exit 1; }
-[ -x "$pxf" ] || { echo "bench: build pxeforge first ($pxf)" >&2; exit 1; }
-vm_guestfs_env
+bench_setup virt-customize
 
 work=$(mktemp -d /var/tmp/pxf-bench-disk.XXXXXX)
 trap 'rm -rf "$work"' EXIT

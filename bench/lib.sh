@@ -3,6 +3,19 @@
 
 declare -a rows=()
 
+# bench_setup TOOL...: checks that we are root, that each TOOL is installed and that
+# pxeforge is built (PXF_BIN, default build/default; sets pxf), and sets up libguestfs.
+bench_setup() {
+        local tool
+        pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
+        [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (libguestfs, chroot)" >&2; exit 1; }
+        for tool in "$@"; do
+                command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
+        done
+        [ -x "$pxf" ] || { echo "bench: build pxeforge first ($pxf)" >&2; exit 1; }
+        vm_guestfs_env
+}
+
 # row <tool> <phase> <seconds> [size bytes]
 row() {
         local size=${4:-}

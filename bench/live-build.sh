@@ -23,14 +23,8 @@ src=$(cd "$here/.." && pwd)
 PXF_SOURCE_DIR=$src
 source "$src/deploy/lib/vm.sh"
 source "$here/lib.sh"
-pxf=${PXF_BIN:-$src/build/default/pxeforge/pxeforge}
 results=${1:-$here/results/live-build.md}
-[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (chroot, libguestfs)" >&2; exit 1; }
-for tool in virt-customize guestfish mksquashfs xorriso mkfs.vfat mcopy pigz cpio zstd; do
-        command -v "$tool" >/dev/null || { echo "bench: $tool is not installed" >&2; exit 1; }
-done
-[ -x "$pxf" ] || { echo "bench: build pxeforge first ($pxf)" >&2; exit 1; }
-vm_guestfs_env
+bench_setup virt-customize guestfish mksquashfs xorriso mkfs.vfat mcopy pigz cpio zstd
 
 work=$(mktemp -d /var/tmp/pxf-bench.XXXXXX)
 up_pid=
