@@ -279,10 +279,8 @@ static void exec_program(const struct plan *p)
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
         (void)dup2(p->stdin_fd > 0 ? p->stdin_fd : null, 0);
-        (void)dup2(p->stdout_fd == PXF_SPAWN_INHERIT ? 2
-                   : p->stdout_fd >= 0               ? p->stdout_fd
-                                                     : null,
-                   1);
+        /* fd 2 is already the output pipe (or our stderr, for PXF_SPAWN_INHERIT). */
+        (void)dup2(p->stdout_fd >= 0 ? p->stdout_fd : 2, 1);
         (void)syscall(SYS_close_range, 3U, ~0U, 0U);
         execvpe(p->argv[0], (char *const *)p->argv, (char *const *)p->envp);
         (void)failed(p->argv[0]);

@@ -61,7 +61,7 @@ expect_package_failure() {
         [ "$rc" -eq 1 ] || fail "$name: exit code $rc, expected 1"
         grep -q "os.packages.install: .*apt-get exited with status 100" "$name.err" \
                 || fail "$name: the error does not say that apt-get failed, and with what"
-        grep -q "command: .*apt-get -y -q .* install $package" "$name.err" \
+        grep -q "command: .*apt-get .* install $package\$" "$name.err" \
                 || fail "$name: the error lacks apt-get's command line"
         grep -qF "$message" "$name.err" || fail "$name: the error lacks the postinst's message"
         grep -q "error processing package $package" "$name.err" \

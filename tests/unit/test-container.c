@@ -1,7 +1,7 @@
 /* The container guest programs run in on an exported tree (common/container.c), seen from
  * inside by a shell in a tiny tree: its own pid numbers, host name and root; no network
  * unless asked; device nodes of the tree that open nothing; no CAP_SYS_ADMIN; the exit
- * status and stderr of the program; nothing left running once it is done. Needs root. */
+ * status and output of the program; nothing left running once it is done. Needs root. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -178,6 +178,18 @@ static void exit_status_and_stderr_come_back(void **state)
         assert_non_null(strstr(err.msg, "no such package"));
 }
 
+/* Without a descriptor of the caller's, stdout joins stderr, in order, in the failure. */
+static void stdout_and_stderr_in_order_in_a_failure(void **state)
+{
+        const char *argv[] = {"/bin/sh", "-c", "echo out1; echo err1 >&2; echo out2; exit 3", NULL};
+        struct pxf_spawn_opts o = {.stdout_fd = -1, .container_root = *state};
+        struct pxf_error err = {0};
+
+        assert_int_equal(pxf_spawn_run(argv, &o, &err), -ECHILD);
+        assert_non_null(strstr(err.msg, "/bin/sh exited with status 3\n"));
+        assert_non_null(strstr(err.msg, "\nout1\nerr1\nout2"));
+}
+
 /* Whether a process on the host has token in its command line. */
 static bool process_with(const char *token)
 {
@@ -247,6 +259,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(no_capability_to_mount_or_load_modules, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(exit_status_and_stderr_come_back, setup, teardown),
+            cmocka_unit_test_setup_teardown(stdout_and_stderr_in_order_in_a_failure, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(nothing_is_left_running, setup, teardown),
         };
 
