@@ -24,7 +24,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== sanitizer build: unit, fuzz and integration tests =="
 # The sanitizer pass skips tests that boot VMs; those run once, below.
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
-ctest --test-dir build/asan -R '^integration[.]bad-input$' --output-on-failure
+ctest --test-dir build/asan -R '^integration[.](bad-input|package-failure)$' --output-on-failure -j"$jobs"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== libFuzzer: each parser of untrusted input for a bounded time =="
