@@ -36,11 +36,7 @@ row pxeforge "whole run" "$total" "$(size_of "$work/pxeforge.qcow2")"
 
 echo "== virt-customize, then qemu-img convert =="
 qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$work/overlay.qcow2"
-timed t_cust virt-customize -q -a "$work/overlay.qcow2" \
-        --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
-        --hostname pxf-bootstrap \
-        --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
-        --run-command 'systemctl enable pxf-marker.service'
+timed t_cust virt_customize_bootstrap "$work/overlay.qcow2"
 row native "virt-customize (the same customization)" "$t_cust"
 timed t_conv qemu-img convert -O qcow2 "$work/overlay.qcow2" "$work/native.qcow2"
 row native "qemu-img convert (standalone qcow2)" "$t_conv" "$(size_of "$work/native.qcow2")"

@@ -37,6 +37,16 @@ timed() {
 
 size_of() { stat -c %s "$1"; }
 
+# virt_customize_bootstrap DISK: bench/bootstrap.yaml's customization done by
+# virt-customize on DISK (packages, host name, the marker unit and its service).
+virt_customize_bootstrap() {
+        virt-customize -q -a "$1" \
+                --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
+                --hostname pxf-bootstrap \
+                --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
+                --run-command 'systemctl enable pxf-marker.service'
+}
+
 # progress_rows LOG: "step NAME SECONDS" and "artifact NAME SECONDS BYTES", tab-separated,
 # from the JSON lines of `pxeforge customize --progress json` in LOG.
 progress_rows() {

@@ -151,11 +151,7 @@ row native "whole run (sum, without pxe-tar)" "$native_total"
 # The same customization in the appliance: what disk outputs (and pxeforge before the
 # exported-tree path) pay for it under this machine's virtualization.
 qemu-img create -q -f qcow2 -F qcow2 -b "$image" "$work/virt-customize.qcow2"
-timed t_cust virt-customize -q -a "$work/virt-customize.qcow2" \
-        --install dracut,dracut-live,dracut-network,isc-dhcp-client,curl,procps \
-        --hostname pxf-bootstrap \
-        --upload "$src/tests/vm/pxe/marker.service:/etc/systemd/system/pxf-marker.service" \
-        --run-command 'systemctl enable pxf-marker.service'
+timed t_cust virt_customize_bootstrap "$work/virt-customize.qcow2"
 row native "virt-customize (the same, in the appliance)" "$t_cust"
 
 # The full-OS initramfs: pxeforge's libarchive writer against cpio | zstd on the same tree.
