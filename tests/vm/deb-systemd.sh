@@ -86,7 +86,6 @@ mkfs.ext4 -q -F -L pxfroot -d "$root" "$disk" "$(($(du -sm "$root" | cut -f1) + 
         || fail "mkfs.ext4 -d could not write the root"
 kernel=$(ls "$root"/boot/vmlinuz-*)
 initrd=$(ls "$root"/boot/initrd.img-*)
-trap vm_stop EXIT
 vm_boot_disk "$disk" "$console" -kernel "$kernel" -initrd "$initrd" \
         -append "root=LABEL=pxfroot rw console=ttyS0,115200 net.ifnames=0" \
         || fail "could not start QEMU"
