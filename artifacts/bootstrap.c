@@ -249,8 +249,7 @@ int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
                          struct pxf_error *err)
 {
         bool legacy = b->dracut_major < DRACUT_NETWORKD_FIXED;
-        struct pxf_spawn_opts opts = {
-            .stdout_fd = -1, .container_root = b->tree};
+        struct pxf_spawn_opts opts = {.stdout_fd = -1, .container_root = b->tree};
         _cleanup_free_ char *built = pxf_asprintf("%s/%s", b->tree, INITRD_IN_TREE);
         _cleanup_free_ char *omit =
             pxf_asprintf("%s%s%s", OMIT_MODULES, legacy ? " systemd-networkd network-manager" : "",
