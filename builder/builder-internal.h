@@ -77,6 +77,12 @@ int bld_guest_upload(struct bld_guest *gs, const char *host_path, const char *gu
 bool bld_guest_exists(struct bld_guest *gs, const char *path);
 bool bld_guest_is_dir(struct bld_guest *gs, const char *path);
 int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
+int bld_guest_chmod(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err);
+/* Replaces path with a symbolic link to target. */
+int bld_guest_symlink(struct bld_guest *gs, const char *target, const char *path,
+                      struct pxf_error *err);
+/* The names in the folder dir (without . and ..), or NULL; the caller frees them. */
+char **bld_guest_ls(struct bld_guest *gs, const char *dir);
 int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                     struct pxf_error *err);
 
@@ -96,6 +102,10 @@ int bld_tree_upload(struct bld_guest *gs, const char *host_path, const char *gue
 bool bld_tree_exists(struct bld_guest *gs, const char *path);
 bool bld_tree_is_dir(struct bld_guest *gs, const char *path);
 int bld_tree_remove(struct bld_guest *gs, const char *path, struct pxf_error *err);
+int bld_tree_chmod(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err);
+int bld_tree_symlink(struct bld_guest *gs, const char *target, const char *path,
+                     struct pxf_error *err);
+char **bld_tree_ls(struct bld_guest *gs, const char *dir);
 int bld_tree_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,
                    struct pxf_error *err);
 /* Shares the regular files NAME<suffix> between a host folder (created if missing) and a

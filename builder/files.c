@@ -65,14 +65,10 @@ static int make_dir(struct bld_guest *gs, const struct cfg_dir *d, const char *d
         if (bld_guest_is_dir(gs, dst)) {
                 if (!d->has_merged_dir_permissions)
                         return 0;
-                if (guestfs_chmod(gs->g, (int)d->merged_dir_permissions, dst) < 0)
-                        return bld_guest_error(gs, err, "cannot set the mode of %s", dst);
-                return 0;
+                return bld_guest_chmod(gs, dst, d->merged_dir_permissions, err);
         }
         mode = d->has_new_dir_permissions ? d->new_dir_permissions : 0755;
-        if (guestfs_mkdir(gs->g, dst) < 0 || guestfs_chmod(gs->g, (int)mode, dst) < 0)
-                return bld_guest_error(gs, err, "cannot create directory %s", dst);
-        return 0;
+        return bld_guest_mkdir_p(gs, dst, mode, err);
 }
 
 static int copy_entry(struct bld_guest *gs, const struct cfg_dir *d, const char *src,
@@ -90,9 +86,7 @@ static int copy_entry(struct bld_guest *gs, const struct cfg_dir *d, const char 
                 if (n < 0)
                         return pxf_error_set(err, -errno, "cannot read link '%s': %m", src);
                 target[n] = '\0';
-                if (guestfs_ln_sf(gs->g, target, dst) < 0)
-                        return bld_guest_error(gs, err, "cannot create link %s", dst);
-                return 0;
+                return bld_guest_symlink(gs, target, dst, err);
         }
         if (!S_ISREG(st.st_mode))
                 return pxf_error_set(err, -EINVAL, "'%s' is not a file, directory or link", src);

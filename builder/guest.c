@@ -331,9 +331,9 @@ static int run_in_appliance(struct bld_guest *gs, const char *const *argv, struc
         out = guestfs_command(gs->g, wrapped);
         if (!out)
                 return bld_guest_error(gs, err, "%s failed in the image", argv[0]);
-        mark = strstr(out, EXIT_MARK);
-        while (mark && strstr(mark + 1, EXIT_MARK))
-                mark = strstr(mark + 1, EXIT_MARK);
+        mark = NULL; /* the last one: the program's own output may hold the marker too */
+        for (char *p = strstr(out, EXIT_MARK); p; p = strstr(p + 1, EXIT_MARK))
+                mark = p;
         if (!mark || sscanf(mark + strlen(EXIT_MARK), "%d", &status) != 1)
                 return pxf_error_set(err, -EIO, "%s in the image: no exit status came back",
                                      argv[0]);
@@ -442,6 +442,30 @@ int bld_guest_remove(struct bld_guest *gs, const char *path, struct pxf_error *e
         if (guestfs_rm_rf(gs->g, path) < 0)
                 return bld_guest_error(gs, err, "cannot remove %s in the image", path);
         return 0;
+}
+
+int bld_guest_chmod(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err)
+{
+        if (gs->tree)
+                return bld_tree_chmod(gs, path, mode, err);
+        if (guestfs_chmod(gs->g, (int)mode, path) < 0)
+                return bld_guest_error(gs, err, "cannot set the mode of %s", path);
+        return 0;
+}
+
+int bld_guest_symlink(struct bld_guest *gs, const char *target, const char *path,
+                      struct pxf_error *err)
+{
+        if (gs->tree)
+                return bld_tree_symlink(gs, target, path, err);
+        if (guestfs_ln_sf(gs->g, target, path) < 0)
+                return bld_guest_error(gs, err, "cannot create link %s", path);
+        return 0;
+}
+
+char **bld_guest_ls(struct bld_guest *gs, const char *dir)
+{
+        return gs->tree ? bld_tree_ls(gs, dir) : guestfs_ls(gs->g, dir);
 }
 
 int bld_guest_chown(struct bld_guest *gs, const char *path, uid_t uid, gid_t gid,

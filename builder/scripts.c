@@ -59,7 +59,7 @@ static int run_scripts(struct bld_guest *gs, const struct cfg_script *scripts, s
         if (r >= 0)
                 r = bld_guest_remove(gs, SCRIPT_DIR, err);
         else
-                (void)guestfs_rm_rf(gs->g, SCRIPT_DIR);
+                (void)bld_guest_remove(gs, SCRIPT_DIR, NULL);
         return r;
 }
 

@@ -139,7 +139,7 @@ static char *drop_blacklist(const char *text, const char *name)
 
 static int unblacklist(struct bld_guest *gs, const char *name, struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **entries = guestfs_ls(gs->g, "/etc/modprobe.d");
+        _cleanup_strv_free_ char **entries = bld_guest_ls(gs, "/etc/modprobe.d");
 
         for (size_t i = 0; entries && entries[i]; i++) {
                 _cleanup_free_ char *path = pxf_asprintf("/etc/modprobe.d/%s", entries[i]);
@@ -297,7 +297,7 @@ static int initrd_holds_modules(struct bld_guest *gs, const char *initrd, const 
 static int debian_initramfs_needs_update(struct bld_guest *gs, const struct cfg_os *os, bool *ret,
                                          struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **boot = guestfs_ls(gs->g, "/boot");
+        _cleanup_strv_free_ char **boot = bld_guest_ls(gs, "/boot");
         int r = 0;
 
         *ret = false;

@@ -205,6 +205,47 @@ bool bld_tree_is_dir(struct bld_guest *gs, const char *path)
         return fd >= 0;
 }
 
+int bld_tree_chmod(struct bld_guest *gs, const char *path, mode_t mode, struct pxf_error *err)
+{
+        _cleanup_close_ int fd = open_in(gs, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+
+        if (fd < 0)
+                return fail(err, fd, "set the mode of", path);
+        return fchmod(fd, mode) < 0 ? fail(err, -errno, "set the mode of", path) : 0;
+}
+
+int bld_tree_symlink(struct bld_guest *gs, const char *target, const char *path,
+                     struct pxf_error *err)
+{
+        char base[NAME_MAX + 1];
+        _cleanup_close_ int parent = open_parent(gs, path, base, sizeof base);
+
+        if (parent < 0)
+                return fail(err, parent, "create link", path);
+        if (unlinkat(parent, base, 0) < 0 && errno != ENOENT)
+                return fail(err, -errno, "create link", path);
+        return symlinkat(target, parent, base) < 0 ? fail(err, -errno, "create link", path) : 0;
+}
+
+char **bld_tree_ls(struct bld_guest *gs, const char *dir)
+{
+        int fd = open_in(gs, dir, O_RDONLY | O_DIRECTORY, 0);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        char **names = NULL;
+        struct dirent *de;
+
+        if (!d) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return NULL;
+        }
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        pxf_strv_push(&names, de->d_name);
+        (void)closedir(d);
+        return names;
+}
+
 int bld_tree_remove(struct bld_guest *gs, const char *path, struct pxf_error *err)
 {
         char base[NAME_MAX + 1];
