@@ -82,6 +82,48 @@ static void emit_foreign(struct pxf_child *c)
         pxf_log(ok ? PXF_LOG_INFO : PXF_LOG_DEBUG, "%s: %s", c->name, c->last_line);
 }
 
+/* The level a line of one of our programs was logged at, from the decoration our log
+ * gives it ("pxeforge: warning: ", or "<4>" for the journal), which is skipped. */
+static enum pxf_log_level our_level(const char **line, size_t *len)
+{
+        static const struct {
+                const char *prefix;
+                enum pxf_log_level level;
+        } forms[] = {
+            {"pxeforge: error: ", PXF_LOG_ERROR},
+            {"pxeforge: warning: ", PXF_LOG_WARNING},
+            {"pxeforge: debug: ", PXF_LOG_DEBUG},
+            {"pxeforge: ", PXF_LOG_INFO},
+            {"<3>", PXF_LOG_ERROR},
+            {"<4>", PXF_LOG_WARNING},
+            {"<6>", PXF_LOG_INFO},
+            {"<7>", PXF_LOG_DEBUG},
+        };
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(forms); i++) {
+                size_t n = strlen(forms[i].prefix);
+                if (*len >= n && memcmp(*line, forms[i].prefix, n) == 0) {
+                        *line += n;
+                        *len -= n;
+                        return forms[i].level;
+                }
+        }
+        return PXF_LOG_INFO;
+}
+
+/* One of ours with less privilege: logged again here under its name, at its level,
+ * escaped like a foreign line and never as it came, so that a compromised child cannot
+ * write lines that pass for ours. */
+static void emit_confined(struct pxf_child *c)
+{
+        const char *line = c->line;
+        size_t len = c->line_len;
+        enum pxf_log_level level = our_level(&line, &len);
+
+        escape_line(line, len, c->last_line, sizeof c->last_line);
+        pxf_log(level, "%s: %s%s", c->name, c->last_line, c->line_cut ? "..." : "");
+}
+
 static void emit_line(struct pxf_child *c)
 {
         if (c->line_len == 0 && !c->line_cut)
@@ -89,8 +131,11 @@ static void emit_line(struct pxf_child *c)
         c->log_lines++;
         if (c->output == PXF_CHILD_OUTPUT_FOREIGN) {
                 emit_foreign(c);
+        } else if (c->output == PXF_CHILD_OUTPUT_CONFINED) {
+                emit_confined(c);
         } else {
-                /* One of ours: already formatted by our logging, passed on as it is. */
+                /* One of ours as privileged as we are: already formatted by our logging,
+                 * passed on as it is. */
                 fprintf(stderr, "%.*s%s\n", (int)c->line_len, c->line, c->line_cut ? "..." : "");
                 (void)snprintf(c->last_line, sizeof c->last_line, "%.*s", (int)c->line_len,
                                c->line);

@@ -268,7 +268,9 @@ int pxf_write_all(int fd, const void *buf, size_t n);
  * by the kernel beneath it (openat2 RESOLVE_BENEATH, no magic links): "..", absolute
  * symlinks and symlinks that lead out of the root fail with -EXDEV. Opening never blocks
  * (a FIFO). Returns the fd (close-on-exec) and fills *ret_st, or a negative errno;
- * anything but a regular file (a folder, a FIFO, a device, a socket) is -EISDIR. */
+ * anything but a regular file (a folder, a FIFO, a device, a socket) is -EISDIR. Hidden
+ * names (a component starting with '.') and NAME.partial are -ENOENT: the one policy of
+ * both servers. */
 int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st);
 /* Whether root can be served by pxf_open_beneath: it is a folder, and the kernel has
  * openat2 (Linux 5.6). 0 or a negative errno. */
@@ -289,9 +291,14 @@ struct pxf_child;
 
 /* How a child's stderr reaches our log, line by line. */
 enum pxf_child_output {
-        /* One of pxeforge's own programs: its lines already say "pxeforge: ..." and pass
-         * through as they are. */
+        /* One of pxeforge's own programs, as privileged as we are: its lines already say
+         * "pxeforge: ..." and pass through as they are. */
         PXF_CHILD_OUTPUT_OURS,
+        /* One of pxeforge's own programs that runs with less privilege (pxeforge-server):
+         * each line logged again at the level it was logged at there, as "NAME: line" (its
+         * "pxeforge: LEVEL: " or "<N>" dropped), escaped like a foreign one, so that it
+         * cannot pass for one of ours; not rate-limited. */
+        PXF_CHILD_OUTPUT_CONFINED,
         /* Another program (dnsmasq): each line escaped (control bytes, non-ASCII and '\\' as
          * \\xNN), cut at PXF_CHILD_FOREIGN_LINE_MAX ("..."), logged as "NAME: line" at info, at
          * most PXF_CHILD_LINES_PER_SECOND a second; the rest at debug, with a count at info. */

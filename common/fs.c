@@ -199,6 +199,23 @@ static int openat2_fd(int dir_fd, const char *path, uint64_t flags, uint64_t res
         return fd < 0 ? -errno : fd;
 }
 
+/* What no server hands out, whatever the protocol: hidden files and folders (a component
+ * that starts with '.': .git, a build's scratch) and files still being written
+ * (NAME.partial, pxf_open_partial). */
+static bool never_served(const char *path)
+{
+        static const char partial[] = ".partial";
+        size_t len = strlen(path);
+
+        for (const char *c = path; *c; c += strcspn(c, "/"), c += *c == '/') {
+                size_t n = strcspn(c, "/");
+                bool dots = (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.');
+                if (n > 0 && c[0] == '.' && !dots)
+                        return true;
+        }
+        return len >= sizeof partial - 1 && strcmp(path + len - (sizeof partial - 1), partial) == 0;
+}
+
 int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st)
 {
         _cleanup_close_ int dir_fd = -1, fd = -1;
@@ -214,6 +231,9 @@ int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st)
                 return -errno;
         if (!S_ISREG(ret_st->st_mode))
                 return -EISDIR;
+        /* After the kernel's checks, so that a way out is still -EXDEV. */
+        if (never_served(path))
+                return -ENOENT;
         return TAKE_FD(fd);
 }
 

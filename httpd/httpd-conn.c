@@ -335,8 +335,11 @@ static int serve_file(struct httpd_conn *c, const char *path)
 
         fd = pxf_open_beneath(c->server->root, path, &st);
         if (fd < 0) {
-                if (open_status(fd) == 500)
-                        pxf_log_errno(PXF_LOG_WARNING, fd, "http: opening '%s' failed", path);
+                if (open_status(fd) == 500) {
+                        char shown[512];
+                        http_log_escape(path, strlen(path), shown, sizeof shown);
+                        pxf_log_errno(PXF_LOG_WARNING, fd, "http: opening \"%s\" failed", shown);
+                }
                 respond_error(c, open_status(fd), false);
                 return 0;
         }
@@ -493,7 +496,9 @@ static void on_event(struct bufferevent *bev, short what, void *userdata)
         (void)bev;
         if (what & BEV_EVENT_TIMEOUT)
                 c->server->stats.timeouts++;
-        if ((what & (BEV_EVENT_TIMEOUT | BEV_EVENT_ERROR)) || c->lingering) {
+        /* Any end while writing is final: libevent has stopped writing, and an "EOF" there
+         * is sendfile finding the file shorter than the response (replaced in place). */
+        if ((what & (BEV_EVENT_TIMEOUT | BEV_EVENT_ERROR | BEV_EVENT_WRITING)) || c->lingering) {
                 httpd_conn_free(c);
                 return;
         }

@@ -66,9 +66,18 @@ static int resolve_address(struct appliance *a, struct pxf_error *err)
         if (o->interface)
                 r = appliance_interface_ipv4(o->interface, a->address, sizeof a->address,
                                              a->netmask, sizeof a->netmask, err);
-        if (r >= 0 && o->address)
+        if (r >= 0 && o->address) {
+                struct in_addr in;
+                /* PXE firmware reaches its boot server over IPv4 only; anything else
+                 * would be cut to fit the buffer and bind some other address. */
+                if (inet_pton(AF_INET, o->address, &in) != 1)
+                        return pxf_error_set(err, -EINVAL,
+                                             "--address '%s' is not an IPv4 address (such as "
+                                             "192.168.1.10): PXE clients reach the appliance "
+                                             "over IPv4",
+                                             o->address);
                 snprintf(a->address, sizeof a->address, "%s", o->address);
-        else if (r >= 0 && !o->interface)
+        } else if (r >= 0 && !o->interface)
                 snprintf(a->address, sizeof a->address, "0.0.0.0");
         if (r >= 0 && o->netmask)
                 snprintf(a->netmask, sizeof a->netmask, "%s", o->netmask);
@@ -118,16 +127,19 @@ static int server_start(struct appliance *a, struct pxf_error *err)
         const char *user = a->o->user ? a->o->user : APPLIANCE_USER;
         const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
         const int fds[] = {a->tftp_fd, a->http_fd};
+        char parent[24];
+        (void)snprintf(parent, sizeof parent, "%d", (int)getpid());
         const char *argv[] = {
-            a->server_binary, "--root", a->o->artifacts, "--tftp-fd", "3", "--http-fd", "4",
-            "--user",         user,     "--log-level",   level,       NULL};
+            a->server_binary, "--root",      a->o->artifacts, "--tftp-fd", "3",
+            "--http-fd",      "4",           "--user",        user,        "--parent",
+            parent,           "--log-level", level,           NULL};
         const struct pxf_spawn_opts spawn = {
             .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 2};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
             .argv = argv,
             .spawn = &spawn,
-            .output = PXF_CHILD_OUTPUT_OURS,
+            .output = PXF_CHILD_OUTPUT_CONFINED,
             .restart = true,
         };
 

@@ -301,6 +301,33 @@ static void on_hup(struct event_base *base, void *userdata)
 
 /* ---- setup ------------------------------------------------------------------------- */
 
+/* The served files are read by the unprivileged server, through the state directory. One
+ * made here is opened to it whatever the umask; an existing one keeps its mode (it may be
+ * a directory such as /root), and must already let the server through. */
+static int prepare_state_dir(const char *dir, struct pxf_error *err)
+{
+        struct stat st;
+        bool existed = stat(dir, &st) == 0;
+        int r = pxf_mkdir_p(dir, 0755);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        if (!existed)
+                return chmod(dir, 0755) < 0
+                           ? pxf_error_set(err, -errno, "cannot chmod '%s': %m", dir)
+                           : 0;
+        if (!S_ISDIR(st.st_mode))
+                return pxf_error_set(err, -ENOTDIR, "the state directory '%s' is not a folder",
+                                     dir);
+        if ((st.st_mode & S_IXOTH) == 0)
+                return pxf_error_set(err, -EACCES,
+                                     "the state directory '%s' (mode %04o) does not let the "
+                                     "unprivileged server through: choose another "
+                                     "server.stateDir or --state-dir, or chmod o+x it",
+                                     dir, (unsigned)(st.st_mode & 07777));
+        return 0;
+}
+
 static int resolve_state(struct up *u, struct pxf_error *err)
 {
         _cleanup_free_ char *name = pxf_strdup(base_name(u->config_path));
@@ -315,13 +342,7 @@ static int resolve_state(struct up *u, struct pxf_error *err)
                        : u->cfg->server.state_dir ? pxf_strdup(u->cfg->server.state_dir)
                                                   : pxf_asprintf(STATE_ROOT "/%s", name);
         u->current = pxf_asprintf("%s/current", u->state_dir);
-        r = pxf_mkdir_p(u->state_dir, 0755);
-        if (r < 0)
-                return pxf_error_set(err, r, "cannot create '%s': %s", u->state_dir, strerror(-r));
-        /* The served files are read by the unprivileged server. */
-        return chmod(u->state_dir, 0755) < 0
-                   ? pxf_error_set(err, -errno, "cannot chmod '%s': %m", u->state_dir)
-                   : 0;
+        return prepare_state_dir(u->state_dir, err);
 }
 
 static struct appliance_opts serve_opts(const struct up *u)

@@ -29,14 +29,16 @@ struct server_args {
         const char *root;
         const char *user;
         int tftp_fd, http_fd;
+        pid_t parent; /* who must outlive us; 0: whoever started us */
 };
 
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER]\n"
-    "                       [--log-level LEVEL]\n"
+    "                       [--parent PID] [--log-level LEVEL]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
-    "descriptors), as USER. Started by `pxeforge serve`; not meant to be run by hand.\n";
+    "descriptors), as USER, and stops when its parent PID does. Started by `pxeforge\n"
+    "serve`; not meant to be run by hand.\n";
 
 static int parse_fd(const char *s, int *ret)
 {
@@ -48,6 +50,19 @@ static int parse_fd(const char *s, int *ret)
         if (errno || end == s || *end || v < 3 || v > 1024)
                 return -EINVAL;
         *ret = (int)v;
+        return 0;
+}
+
+static int parse_pid(const char *s, pid_t *ret)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < 2 || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (pid_t)v;
         return 0;
 }
 
@@ -66,6 +81,8 @@ static int parse_option(int c, struct server_args *a)
                 return parse_fd(optarg, &a->tftp_fd);
         case 'w':
                 return parse_fd(optarg, &a->http_fd);
+        case 'p':
+                return parse_pid(optarg, &a->parent);
         case 'l':
                 if (pxf_log_level_from_string(optarg, &level) < 0)
                         return -EINVAL;
@@ -79,9 +96,13 @@ static int parse_option(int c, struct server_args *a)
 static int parse_args(int argc, char **argv, struct server_args *a)
 {
         static const struct option opts[] = {
-            {"root", required_argument, NULL, 'r'},      {"user", required_argument, NULL, 'u'},
-            {"tftp-fd", required_argument, NULL, 't'},   {"http-fd", required_argument, NULL, 'w'},
-            {"log-level", required_argument, NULL, 'l'}, {0},
+            {"root", required_argument, NULL, 'r'},
+            {"user", required_argument, NULL, 'u'},
+            {"tftp-fd", required_argument, NULL, 't'},
+            {"http-fd", required_argument, NULL, 'w'},
+            {"log-level", required_argument, NULL, 'l'},
+            {"parent", required_argument, NULL, 'p'},
+            {0},
         };
         int c;
 
@@ -119,6 +140,21 @@ static int drop_privileges(const char *user, struct pxf_error *err)
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return pxf_error_set(err, -errno, "cannot set no_new_privs: %m");
         log_info("serving as user %s (uid %u)", user, (unsigned)pw->pw_uid);
+        return 0;
+}
+
+/* With the parent gone there is nobody to stop or restart us, and the ports must be free
+ * for the next start. A change of credentials clears the parent-death signal, so it is
+ * set after the privilege drop; a parent that died before that is caught by its pid. */
+static int watch_parent(pid_t parent, struct pxf_error *err)
+{
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+                return pxf_error_set(err, -errno, "cannot set the parent-death signal: %m");
+        if (getppid() != parent)
+                return pxf_error_set(err, -ESRCH,
+                                     "the process that started the server (pid %d) "
+                                     "is gone",
+                                     (int)parent);
         return 0;
 }
 
@@ -206,12 +242,12 @@ int main(int argc, char **argv)
         }
         /* A client that closes early must cost its connection, not the server (httpd.h). */
         (void)signal(SIGPIPE, SIG_IGN);
-        /* With the parent gone there is nobody to stop or restart us. */
-        (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1)
-                return 1;
+        pid_t parent = a.parent ? a.parent : getppid();
+
         raise_fd_limit();
         r = a.user ? drop_privileges(a.user, &err) : 0;
+        if (r >= 0)
+                r = watch_parent(parent, &err);
         if (r >= 0)
                 r = check_root(a.root, &err);
         if (r >= 0)

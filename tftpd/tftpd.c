@@ -189,8 +189,10 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
         if (fd < 0) {
                 uint16_t code = open_error_code(fd);
 
+                char shown[TFTP_ESCAPED_MAX];
                 if (code == TFTP_ERR_UNDEFINED)
-                        log_debug("tftp: opening '%s' beneath the root: %s", path, strerror(-fd));
+                        log_debug("tftp: opening %s beneath the root: %s", tftp_escape(path, shown),
+                                  strerror(-fd));
                 return refuse(t, peer, req->filename, code, open_error_text(code));
         }
         /* A failure to start is in the transfer's log line already. */

@@ -1051,6 +1051,35 @@ static void stalled_reader_dropped(void **state)
         client_free(c);
 }
 
+/* A file that shrinks under a response (replaced in place with cp) ends it: the
+ * connection is closed and freed at once, not left waiting for bytes that no longer
+ * exist (it once held its socket, file and slot for good). */
+static void shrinking_file_ends_response(void **state)
+{
+        struct server *s = *state;
+        _cleanup_free_ char *b1 = pxf_asprintf("%s/build-1", s->dir);
+        _cleanup_free_ char *path = pxf_asprintf("%s/big.bin", b1);
+        struct client *c;
+        char buf[65536];
+        bool closed = false;
+
+        (void)write_pattern(b1, "big.bin", BIG_SIZE, 7);
+        start_server(s, &(struct httpd_config){.idle_timeout_ms = 60000});
+        c = client_new(s);
+        send_str(c, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_true(readable_within(c->fd, 3000));
+        assert_true(read(c->fd, buf, sizeof buf) > 0);
+        assert_int_equal(truncate(path, 4096), 0);
+        while (!closed && readable_within(c->fd, 5000))
+                closed = read(c->fd, buf, sizeof buf) <= 0;
+        assert_true(closed);
+        stop_server(s);
+        assert_int_equal(s->stats.connections_open, 0);
+        assert_int_equal(s->stats.timeouts, 0);
+        assert_true(s->stats.body_bytes_sent < BIG_SIZE);
+        client_free(c);
+}
+
 static void max_connections(void **state)
 {
         struct server *s = *state;
@@ -1397,6 +1426,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(slow_header_timeout, setup, teardown),
             cmocka_unit_test_setup_teardown(idle_timeout, setup, teardown),
             cmocka_unit_test_setup_teardown(stalled_reader_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(shrinking_file_ends_response, setup, teardown),
             cmocka_unit_test_setup_teardown(max_connections, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrent_large, setup, teardown),
             cmocka_unit_test_setup_teardown(root_swap, setup, teardown),

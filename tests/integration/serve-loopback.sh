@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `pxeforge serve` on loopback (DHCP off), without VMs: a folder is served only when it
 # matches its SHA256SUMS; the unprivileged server, killed, is restarted and serves again;
-# SIGTERM stops everything, leaving no process behind.
+# SIGTERM stops everything, leaving no process behind; so does SIGKILL of serve; an address
+# that is not IPv4 and a state directory the server cannot pass are refused.
 source "$(dirname "$0")/../lib/common.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as nobody)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
@@ -52,6 +53,39 @@ serve_pid=
 ! kill -0 "$new" 2>/dev/null || fail "pxeforge-server outlived serve"
 pass "SIGTERM stops serve and its server"
 
+# kill -9 of serve: its server (unprivileged by then, which once cleared the parent-death
+# signal) stops too and leaves the ports free for the next serve.
+"${serve[@]}" > "$PXF_TMP/orphan.log" 2>&1 &
+serve_pid=$!
+pxf_wait_line "$PXF_TMP/orphan.log" 'serving as user nobody' 60 "$serve_pid"
+server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+kill -KILL "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=
+for _ in $(seq 1 50); do
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.2
+done
+! kill -0 "$server" 2>/dev/null || { kill -KILL "$server"; fail "pxeforge-server outlived serve killed with SIGKILL"; }
+"${serve[@]}" > "$PXF_TMP/again.log" 2>&1 &
+serve_pid=$!
+pxf_wait_line "$PXF_TMP/again.log" 'serving as user nobody' 60 "$serve_pid"
+[ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "the next serve does not serve"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
+serve_pid=
+pass "serve killed with SIGKILL takes its server with it; the next serve binds the ports"
+
+# An address that is not IPv4 is refused as given, not cut to fit and bound elsewhere.
+for bad in 2001:db8::1234:5678:9abc 192.168.100.100.5 127.0.0.1x; do
+        rc=0
+        timeout 30 "${serve[@]}" --address "$bad" > "$PXF_TMP/address.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || { cat "$PXF_TMP/address.log" >&2; fail "--address $bad exited $rc, expected 1"; }
+        grep -qF -- "--address '$bad' is not an IPv4 address" "$PXF_TMP/address.log" \
+                || { cat "$PXF_TMP/address.log" >&2; fail "--address $bad: the error does not name it"; }
+done
+pass "--address that is not an IPv4 address is refused, naming it"
+
 echo "changed" > "$art/vmlinuz"
 rc=0
 "${serve[@]}" > "$PXF_TMP/bad.log" 2>&1 || rc=$?
@@ -70,3 +104,18 @@ timeout 60 "${serve[@]}" > "$PXF_TMP/private.log" 2>&1 || rc=$?
 grep -q "pxeforge-server exited with status 1 at start-up: .*chmod o+rx" "$PXF_TMP/private.log" \
         || { cat "$PXF_TMP/private.log" >&2; fail "the error does not say what to fix"; }
 pass "a folder the server user cannot read stops serve at start-up with what to fix"
+
+# `up` leaves the mode of an existing state directory alone (a stateDir of /root once
+# became world-readable): one the server cannot pass is refused with what to do.
+mkdir -p "$PXF_TMP/up/state"
+chmod 700 "$PXF_TMP/up/state"
+printf 'os:\n  hostname: state-dir-check\n' > "$PXF_TMP/up/config.yaml"
+echo "not an image" > "$PXF_TMP/up/image.qcow2"
+rc=0
+timeout 60 "$PXF_BIN" up --config-file "$PXF_TMP/up/config.yaml" --image-file "$PXF_TMP/up/image.qcow2" \
+        --state-dir "$PXF_TMP/up/state" --build-dir "$PXF_TMP/up/build" > "$PXF_TMP/up.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || { cat "$PXF_TMP/up.log" >&2; fail "up with a private state directory exited $rc, expected 1"; }
+grep -q "the state directory '.*/up/state' (mode 0700) does not let the unprivileged server through" "$PXF_TMP/up.log" \
+        || { cat "$PXF_TMP/up.log" >&2; fail "the error does not say what is wrong with the state directory"; }
+[ "$(stat -c %a "$PXF_TMP/up/state")" = 700 ] || fail "up changed the mode of an existing state directory"
+pass "up keeps an existing state directory's mode and refuses one the server cannot pass"

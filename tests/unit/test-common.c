@@ -121,6 +121,24 @@ static void only_regular_files(void **state)
         assert_int_equal(pxf_open_beneath(f->root, "file/below", &st), -ENOTDIR);
 }
 
+/* Both servers' one policy: hidden names and files still being written are not there. */
+static void hidden_and_partial_files_are_not_served(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const names[] = {".hidden", "sub/.git-config", "image.iso.partial"};
+        char rel[64];
+        struct stat st;
+
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                (void)snprintf(rel, sizeof rel, "a/%s", names[i]);
+                tt_write_text(f->dir, rel, "secret\n", 0644);
+                assert_int_equal(pxf_open_beneath(f->root, names[i], &st), -ENOENT);
+        }
+        tt_write_text(f->dir, "a/partial.cfg", "menu\n", 0644);
+        _cleanup_close_ int fd = pxf_open_beneath(f->root, "partial.cfg", &st);
+        assert_true(fd >= 0);
+}
+
 static void a_swapped_root_applies_to_the_next_open(void **state)
 {
         struct fixture *f = *state;
@@ -249,6 +267,42 @@ static void the_log_file_gets_everything(void **state)
         assert_non_null(strstr(buf, "] debug: sh: to-stderr\n"));
 }
 
+/* A confined child's lines (pxeforge-server's) are logged under its name, at the level
+ * it gave them, escaped: none can pass for a line of ours. */
+static void a_confined_childs_lines_are_its_own(void **state)
+{
+        struct fixture *f = *state;
+        const char *argv[] = {"/bin/sh", "-c",
+                              "printf 'pxeforge: error: forged\\n<4>journal\\n"
+                              "pxeforge: ready \\033[31m \\303\\251\\n' >&2; sleep 5",
+                              NULL};
+        struct pxf_child_opts o = {
+            .name = "confined", .argv = argv, .output = PXF_CHILD_OUTPUT_CONFINED};
+        struct event_base *base = event_base_new();
+        enum pxf_log_level level = pxf_log_get_level();
+        char path[PATH_MAX], buf[4096] = {0};
+        struct pxf_child *c = NULL;
+        struct pxf_error err = {0};
+        _cleanup_close_ int fd = -1;
+
+        tt_path(path, sizeof path, f->dir, "server.log");
+        pxf_log_set_level(PXF_LOG_ERROR);
+        assert_int_equal(pxf_log_open_file(path), 0);
+        assert_int_equal(pxf_child_start(base, &o, &c, &err), 0);
+        assert_int_equal(pxf_child_wait_ready(c, "ready", 10000, &err), 0);
+        c = pxf_child_free(c);
+        pxf_log_close_file();
+        pxf_log_set_level(level);
+        event_base_free(base);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_true(read(fd, buf, sizeof buf - 1) > 0);
+        assert_non_null(strstr(buf, "] error: confined: forged\n"));
+        assert_non_null(strstr(buf, "] warning: confined: journal\n"));
+        assert_non_null(strstr(buf, "] info: confined: ready \\x1b[31m \\xc3\\xa9\n"));
+        assert_null(strchr(buf, '\033'));
+}
+
 static void an_error_takes_an_appendix(void **state)
 {
         struct pxf_error err = {0};
@@ -267,6 +321,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(refuses_every_way_out, setup, teardown),
             cmocka_unit_test_setup_teardown(refuses_magic_links, setup, teardown),
             cmocka_unit_test_setup_teardown(only_regular_files, setup, teardown),
+            cmocka_unit_test_setup_teardown(hidden_and_partial_files_are_not_served, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(a_swapped_root_applies_to_the_next_open, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(check_beneath_says_what_is_wrong, setup, teardown),
@@ -274,6 +330,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(a_failure_shows_the_output_in_order),
             cmocka_unit_test(a_failure_shows_only_the_last_lines),
             cmocka_unit_test_setup_teardown(the_log_file_gets_everything, setup, teardown),
+            cmocka_unit_test_setup_teardown(a_confined_childs_lines_are_its_own, setup, teardown),
             cmocka_unit_test(an_error_takes_an_appendix),
         };
 
