@@ -32,6 +32,7 @@ struct tftpd {
         unsigned max_transfers;
         unsigned timeout_ms;
         unsigned max_retries;
+        unsigned max_per_source;
         struct tftp_limits limits;
         struct tftpd_transfer *transfers; /* doubly linked, unordered */
         struct tftpd_stats stats;
@@ -53,6 +54,14 @@ int tftpd_transfer_start(struct tftpd *t, struct tftpd_start *s);
 /* Ends a transfer: logs its line with result, counts it, frees it. Returns NULL. */
 struct tftpd_transfer *tftpd_transfer_end(struct tftpd_transfer *x, const char *result,
                                           uint64_t *counter);
+
+/* Whether a transfer to peer's address and port is running. */
+bool tftpd_transfer_running(const struct tftpd *t, const struct tftpd_peer *peer);
+/* How many transfers to peer's address (any port) are running. */
+unsigned tftpd_transfers_from(const struct tftpd *t, const struct tftpd_peer *peer);
+/* Ends the oldest transfer whose client has not acknowledged anything yet (logged as
+ * made way); false when every transfer is proven. */
+bool tftpd_transfer_evict_unproven(struct tftpd *t);
 
 /* A socket for replies to peer: bound to the address the request came to, port 0. */
 int tftpd_reply_socket(const struct tftpd_peer *peer);

@@ -42,6 +42,7 @@ struct tftpd_transfer {
         uint64_t high; /* one past the highest index ever sent */
         unsigned timeout_ms;
         unsigned retries;
+        bool proven; /* the client acknowledged something: its address is real */
         unsigned foreign_replies;
         uint64_t retransmits;
         uint64_t start_usec;
@@ -201,10 +202,11 @@ static int fill_window(struct tftpd_transfer *x)
 
 static int arm_timer(struct tftpd_transfer *x)
 {
-        /* A timeout the client asked for (RFC 2349) is kept as it is; ours backs off. */
-        unsigned shift = x->opts.timeout_s          ? 0
-                         : x->retries < BACKOFF_MAX ? x->retries
-                                                    : BACKOFF_MAX;
+        /* A timeout the client asked for (RFC 2349) is kept as it is once the client is
+         * proven; ours backs off. */
+        unsigned shift = x->opts.timeout_s && x->proven ? 0
+                         : x->retries < BACKOFF_MAX     ? x->retries
+                                                        : BACKOFF_MAX;
         uint64_t ms = (uint64_t)x->timeout_ms << shift;
         struct timeval tv = pxf_timeval_from_ms(ms);
 
@@ -241,7 +243,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
         (void)fd;
         (void)what;
-        if (++x->retries > x->server->max_retries) {
+        if (++x->retries > (x->proven ? x->server->max_retries : TFTPD_UNPROVEN_RETRIES)) {
                 /* Some clients never ACK the last block; everything was delivered. */
                 if (x->high > x->last && x->base == x->last)
                         tftpd_transfer_end(x, "ok (no final ACK)", &x->server->stats.completed);
@@ -265,6 +267,11 @@ static int on_ack(struct tftpd_transfer *x, uint16_t block)
         x->base += (uint64_t)delta + 1;
         x->next = x->base; /* before the window's end: a gap on the client's side */
         x->retries = 0;
+        if (!x->proven) {
+                x->proven = true;
+                if (x->opts.timeout_s)
+                        x->timeout_ms = x->opts.timeout_s * 1000u;
+        }
         if (x->base > x->last) {
                 tftpd_transfer_end(x, "ok", &x->server->stats.completed);
                 return 1;
@@ -348,12 +355,56 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         }
 }
 
+/* ---- the table -------------------------------------------------------------------- */
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+        if (a->ss_family != b->ss_family)
+                return false;
+        if (a->ss_family == AF_INET)
+                return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+                       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+bool tftpd_transfer_running(const struct tftpd *t, const struct tftpd_peer *peer)
+{
+        for (const struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer)
+                if (same_address(&x->peer.addr, &peer->addr))
+                        return true;
+        return false;
+}
+
+unsigned tftpd_transfers_from(const struct tftpd *t, const struct tftpd_peer *peer)
+{
+        unsigned n = 0;
+
+        for (const struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer)
+                n += same_host(&x->peer.addr, &peer->addr);
+        return n;
+}
+
+bool tftpd_transfer_evict_unproven(struct tftpd *t)
+{
+        struct tftpd_transfer *oldest = NULL;
+
+        for (struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer)
+                if (!x->proven && (!oldest || x->start_usec < oldest->start_usec))
+                        oldest = x;
+        if (!oldest)
+                return false;
+        tftpd_transfer_end(oldest, "made way for a new request (the client never answered)",
+                           &t->stats.evicted);
+        return true;
+}
+
 /* ---- start ------------------------------------------------------------------------ */
 
 static int setup(struct tftpd *t, struct tftpd_transfer *x, const struct tftpd_start *s)
 {
         tftp_negotiate(s->req, &t->limits, s->size, &x->opts);
-        x->timeout_ms = x->opts.timeout_s ? x->opts.timeout_s * 1000u : t->timeout_ms;
+        x->timeout_ms = t->timeout_ms; /* the client's own applies once it is proven */
         x->last = s->size / x->opts.blksize + 1;
         x->base = x->next = x->opts.acked ? 0 : 1;
         /* Room for a DATA block, and for the OACK or an ERROR when blocks are tiny. */

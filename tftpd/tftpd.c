@@ -204,6 +204,32 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
         return 0;
 }
 
+/* Limits are met by leaving requests unanswered, not refused: PXE firmware gives up on an
+ * ERROR but resends an unanswered request, which a freed slot then serves. Many machines
+ * of a rack booting at once must all get through, and no single host may keep them out. */
+static int admit(struct tftpd *t, const struct tftpd_peer *peer, const struct tftp_request *req)
+{
+        char esc[TFTP_ESCAPED_MAX];
+
+        if (tftpd_transfer_running(t, peer)) {
+                t->stats.joined++; /* a resent request: the transfer's timer answers it */
+                return 0;
+        }
+        if (tftpd_transfers_from(t, peer) >= t->max_per_source) {
+                t->stats.per_source_held++;
+                tftpd_log(t, "tftp: %s %s held back: %u transfers to this address running",
+                          peer->name, tftp_escape(req->filename, esc), t->max_per_source);
+                return 0;
+        }
+        if (t->stats.active >= t->max_transfers && !tftpd_transfer_evict_unproven(t)) {
+                t->stats.deferred++;
+                tftpd_log(t, "tftp: %s %s held back: %u transfers running (the client retries)",
+                          peer->name, tftp_escape(req->filename, esc), t->stats.active);
+                return 0;
+        }
+        return serve(t, peer, req);
+}
+
 static int handle_request(struct tftpd *t, const uint8_t *pkt, size_t len,
                           const struct tftpd_peer *peer)
 {
@@ -227,17 +253,7 @@ static int handle_request(struct tftpd *t, const uint8_t *pkt, size_t len,
         if (req.mode != TFTP_MODE_OCTET)
                 return refuse(t, peer, req.filename, TFTP_ERR_ILLEGAL_OP,
                               "only octet mode is supported");
-        /* At the cap the request goes unanswered, not refused: PXE firmware gives up on an
-         * ERROR but resends an unanswered request, which a freed slot then serves. Many
-         * machines of a rack booting at once must all get through. */
-        if (t->stats.active >= t->max_transfers) {
-                char esc[TFTP_ESCAPED_MAX];
-                t->stats.deferred++;
-                tftpd_log(t, "tftp: %s %s held back: %u transfers running (the client retries)",
-                          peer->name, tftp_escape(req.filename, esc), t->stats.active);
-                return 0;
-        }
-        return serve(t, peer, &req);
+        return admit(t, peer, &req);
 }
 
 /* ---- listening -------------------------------------------------------------------- */
@@ -358,6 +374,9 @@ static int apply_config(struct tftpd *t, const struct tftpd_config *cfg, struct 
         t->max_transfers = or_default(cfg->max_transfers, TFTPD_MAX_TRANSFERS_DEFAULT);
         t->timeout_ms = or_default(cfg->timeout_ms, TFTPD_TIMEOUT_MS_DEFAULT);
         t->max_retries = or_default(cfg->max_retries, TFTPD_MAX_RETRIES_DEFAULT);
+        t->max_per_source = or_default(cfg->max_per_source, TFTPD_MAX_PER_SOURCE_DEFAULT);
+        if (t->max_per_source > t->max_transfers)
+                t->max_per_source = t->max_transfers;
         t->limits.max_blksize = (uint16_t)or_default(cfg->max_blksize, TFTPD_MAX_BLKSIZE_DEFAULT);
         t->limits.max_windowsize =
             (uint16_t)or_default(cfg->max_windowsize, TFTPD_MAX_WINDOWSIZE_DEFAULT);

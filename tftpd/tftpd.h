@@ -11,6 +11,17 @@
  * client is dropped after max_retries retransmissions: with timeout_ms T and 3 retries
  * that is T * (1 + 2 + 4 + 8) after the last packet it acknowledged.
  *
+ * A request's source address may be forged, so a transfer is "unproven" until the
+ * client's first ACK shows it is there: until then the first packet (DATA 1 or the OACK)
+ * is sent at most twice, with the server's own timeout (the client's timeout option
+ * applies only once proven), so one spoofed request reflects at most two packets. Each
+ * source address has at most max_per_source transfers at once; a request beyond that goes
+ * unanswered. A request from the address and port of a running transfer joins it (is
+ * dropped) instead of starting another. At max_transfers, the oldest unproven transfer
+ * makes way for the new request; only when every transfer is proven does it go
+ * unanswered. One host therefore cannot fill the table for longer than an unproven
+ * transfer lives (timeout_ms * 3).
+ *
  * Requests it refuses: write requests (ERROR 2), modes other than octet (ERROR 4; netascii
  * would need translation that breaks tsize, and no PXE client uses it), malformed requests
  * (ERROR 4), duplicate or too many options (ERROR 8). A request beyond max_transfers gets
@@ -51,6 +62,8 @@ struct tftpd;
 #define TFTPD_TIMEOUT_MS_LIMIT       60000
 #define TFTPD_MAX_RETRIES_DEFAULT    5
 #define TFTPD_MAX_RETRIES_LIMIT      20
+#define TFTPD_UNPROVEN_RETRIES       1    /* the first packet goes out at most twice */
+#define TFTPD_MAX_PER_SOURCE_DEFAULT 4    /* a PXE client fetches one file at a time */
 #define TFTPD_MAX_BLKSIZE_DEFAULT    1468 /* 1500-byte Ethernet MTU minus IPv4+UDP+TFTP */
 #define TFTPD_MAX_WINDOWSIZE_DEFAULT 64
 #define TFTPD_MAX_WINDOWSIZE_LIMIT   1024
@@ -58,22 +71,27 @@ struct tftpd;
 
 /* Zero fields take the defaults above. */
 struct tftpd_config {
-        const char *root;        /* directory (or symlink to one) served read-only */
-        int listen_fd;           /* from tftpd_bind(); borrowed */
-        unsigned max_transfers;  /* concurrent transfers, 1..TFTPD_MAX_TRANSFERS_LIMIT */
-        unsigned timeout_ms;     /* first retransmission timeout unless the client asks */
-        unsigned max_retries;    /* retransmissions of one window before giving up */
+        const char *root;       /* directory (or symlink to one) served read-only */
+        int listen_fd;          /* from tftpd_bind(); borrowed */
+        unsigned max_transfers; /* concurrent transfers, 1..TFTPD_MAX_TRANSFERS_LIMIT */
+        unsigned timeout_ms;    /* first retransmission timeout unless the client asks */
+        unsigned max_retries;   /* retransmissions of one window before giving up */
+        unsigned
+            max_per_source; /* concurrent transfers of one source address (at most max_transfers) */
         uint16_t max_blksize;    /* TFTP_BLKSIZE_MIN (8) and up; larger requests are lowered */
         uint16_t max_windowsize; /* 1..TFTPD_MAX_WINDOWSIZE_LIMIT */
 };
 
 struct tftpd_stats {
-        unsigned active;    /* transfers in progress */
-        uint64_t completed; /* transfers whose every block was sent and acknowledged */
-        uint64_t failed;    /* transfers that timed out, stopped or hit an I/O error */
-        uint64_t aborted;   /* transfers the client ended with an ERROR (EDK2 size probes) */
-        uint64_t refused;   /* requests answered with an ERROR */
-        uint64_t deferred;  /* requests left unanswered at max_transfers (clients resend) */
+        unsigned active;          /* transfers in progress */
+        uint64_t completed;       /* transfers whose every block was sent and acknowledged */
+        uint64_t failed;          /* transfers that timed out, stopped or hit an I/O error */
+        uint64_t aborted;         /* transfers the client ended with an ERROR (EDK2 size probes) */
+        uint64_t refused;         /* requests answered with an ERROR */
+        uint64_t deferred;        /* requests left unanswered at max_transfers (clients resend) */
+        uint64_t per_source_held; /* requests left unanswered at max_per_source */
+        uint64_t joined;          /* requests from the address and port of a running transfer */
+        uint64_t evicted;         /* unproven transfers ended to make way for a request */
 };
 
 /* Opens a UDP socket (close-on-exec, nonblocking) bound to address (IPv4 or IPv6 literal;

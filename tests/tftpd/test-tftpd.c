@@ -37,6 +37,7 @@ struct fx {
         int listen_fd;
         struct sockaddr_in server; /* 127.0.0.1:<listen port> */
         struct tftpd *tftpd;
+        uint32_t client_host; /* host order; the event-driven clients' address (0: 127.0.0.1) */
 };
 
 /* ---- files ------------------------------------------------------------------------ */
@@ -198,15 +199,22 @@ static void pump(struct fx *f, unsigned ms)
 
 /* ---- raw client ------------------------------------------------------------------- */
 
-static int client_socket(void)
+/* A client socket on host (host order; any 127.x.y.z is loopback), so that tests can
+ * play several machines. */
+static int client_socket_from(uint32_t host)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET};
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
         assert_true(fd >= 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_addr.s_addr = htonl(host);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
         return fd;
+}
+
+static int client_socket(void)
+{
+        return client_socket_from(INADDR_LOOPBACK);
 }
 
 static void send_to(int fd, const struct sockaddr_in *to, const void *pkt, size_t len)
@@ -427,7 +435,7 @@ static void client_start(struct fx *f, struct client *c, const char *name, const
         c->f = f;
         c->name = name;
         c->opts = opts;
-        c->fd = client_socket();
+        c->fd = client_socket_from(f->client_host ? f->client_host : INADDR_LOOPBACK);
         c->blksize = TFTP_BLKSIZE_DEFAULT;
         c->window = 1;
         c->expected = 1;
@@ -708,15 +716,19 @@ static void vanished_client_frees_slot(void **state)
         uint64_t t0;
 
         make_file(f, "f", 5000);
-        /* Retransmissions after 100, 200, 400 ms; given up 800 ms after the last. */
+        /* Once the client has acknowledged block 1 and gone: retransmissions after 100,
+         * 200, 400 ms; given up 800 ms after the last. */
         start_server(f, (struct tftpd_config){.timeout_ms = 100, .max_retries = 3});
         send_to(fd, &f->server, pkt, rrq(pkt, sizeof pkt, "f", NULL));
         assert_int_equal(recv_pkt(f, fd, buf, sizeof buf, 1000, &tid), 516);
+        send_ack(fd, &tid, 1);
+        assert_int_equal(recv_pkt(f, fd, buf, sizeof buf, 1000, &tid), 516);
+        assert_int_equal(u16(buf + 2), 2);
         t0 = pxf_now_usec();
         assert_int_equal(stats(f).active, 1);
         while (stats(f).active > 0 && pxf_now_usec() - t0 < 5000000)
                 if (recv_pkt(f, fd, buf, sizeof buf, 50, &tid) == 516) {
-                        assert_int_equal(u16(buf + 2), 1);
+                        assert_int_equal(u16(buf + 2), 2);
                         repeats++;
                 }
         assert_int_equal(stats(f).active, 0);
@@ -1040,13 +1052,20 @@ static void busy_deferred(void **state)
         struct fx *f = *state;
         uint8_t pkt[TFTP_REQUEST_MAX], buf[600];
         struct sockaddr_in tid[3];
-        _cleanup_close_ int c1 = client_socket(), c2 = client_socket(), c3 = client_socket();
+        _cleanup_close_ int c1 = client_socket_from(0x7f000002),
+                            c2 = client_socket_from(0x7f000003),
+                            c3 = client_socket_from(0x7f000004);
         size_t len = rrq(pkt, sizeof pkt, "f", NULL);
 
         (void)make_file(f, "f", 2000);
         start_server(f, (struct tftpd_config){.max_transfers = 2, .timeout_ms = 5000});
         send_to(c1, &f->server, pkt, len);
         send_to(c2, &f->server, pkt, len);
+        assert_int_equal(recv_pkt(f, c1, buf, sizeof buf, 1000, &tid[0]), 516);
+        assert_int_equal(recv_pkt(f, c2, buf, sizeof buf, 1000, &tid[1]), 516);
+        /* Both clients are there: proven transfers never make way. */
+        send_ack(c1, &tid[0], 1);
+        send_ack(c2, &tid[1], 1);
         assert_int_equal(recv_pkt(f, c1, buf, sizeof buf, 1000, &tid[0]), 516);
         assert_int_equal(recv_pkt(f, c2, buf, sizeof buf, 1000, &tid[1]), 516);
         assert_int_equal(stats(f).active, 2);
@@ -1063,6 +1082,102 @@ static void busy_deferred(void **state)
         assert_int_equal(recv_pkt(f, c3, buf, sizeof buf, 1000, &tid[2]), 516);
         assert_int_equal(u16(buf), TFTP_OP_DATA);
         assert_int_equal(stats(f).active, 2);
+}
+
+/* ---- hostile clients ------------------------------------------------------------- */
+
+/* Counts what reaches fd in ms: packets of opcode op, and how many of them. */
+static unsigned count_packets(struct fx *f, int fd, uint16_t op, unsigned ms)
+{
+        uint8_t buf[600];
+        struct sockaddr_in tid;
+        unsigned n = 0;
+        uint64_t t0 = pxf_now_usec();
+
+        while (pxf_now_usec() - t0 < (uint64_t)ms * 1000)
+                if (recv_pkt(f, fd, buf, sizeof buf, 20, &tid) >= 4 && u16(buf) == op)
+                        n++;
+        return n;
+}
+
+/* A request whose source may be forged: the first packet goes out at most twice, with
+ * the server's timeout (the client's timeout=255 is not trusted yet), and resent
+ * requests from the same address and port join the transfer. */
+static void unproven_client_gets_two_packets(void **state)
+{
+        struct fx *f = *state;
+        uint8_t pkt[TFTP_REQUEST_MAX];
+        _cleanup_close_ int plain = client_socket(), opts = client_socket();
+        size_t len = rrq(pkt, sizeof pkt, "f", NULL);
+
+        make_file(f, "f", 5000);
+        start_server(f, (struct tftpd_config){.timeout_ms = 100, .max_retries = 5});
+        for (int i = 0; i < 3; i++)
+                send_to(plain, &f->server, pkt, len);
+        assert_int_equal(count_packets(f, plain, TFTP_OP_DATA, 1500), 2);
+        assert_int_equal(stats(f).joined, 2);
+        assert_int_equal(stats(f).active, 0);
+        assert_int_equal(stats(f).failed, 1);
+
+        len = rrq(pkt, sizeof pkt, "f", OPTS("timeout", "255", "tsize", "0"));
+        send_to(opts, &f->server, pkt, len);
+        assert_int_equal(count_packets(f, opts, TFTP_OP_OACK, 1500), 2);
+        assert_int_equal(stats(f).active, 0);
+}
+
+/* 520 requests from one host's ports, as in a lock-out attempt: that host gets its few
+ * transfers, and another machine is served at once. */
+static void one_host_cannot_lock_out_the_rest(void **state)
+{
+        struct fx *f = *state;
+        enum { ATTACK = 520 };
+        uint8_t pkt[TFTP_REQUEST_MAX];
+        size_t len = rrq(pkt, sizeof pkt, "f", OPTS("timeout", "255"));
+        int *fds = pxf_calloc(ATTACK, sizeof *fds);
+        uint64_t h = make_file(f, "f", 70000);
+
+        start_server(f, (struct tftpd_config){0});
+        for (int i = 0; i < ATTACK; i++) {
+                fds[i] = client_socket();
+                send_to(fds[i], &f->server, pkt, len);
+                if (i % 32 == 31)
+                        pump(f, 5); /* read before the socket's buffer overflows */
+        }
+        pump(f, 200);
+        assert_int_equal(stats(f).active, TFTPD_MAX_PER_SOURCE_DEFAULT);
+        assert_int_equal(stats(f).per_source_held, ATTACK - TFTPD_MAX_PER_SOURCE_DEFAULT);
+        f->client_host = 0x7f000002;
+        (void)download_ok(f, "f", NULL, 70000, h, NULL);
+        for (int i = 0; i < ATTACK; i++)
+                (void)close(fds[i]);
+        free(fds);
+}
+
+/* A full table of unproven transfers (forged sources, each its own address): the oldest
+ * makes way, and a real client is served. */
+static void unproven_transfers_make_way(void **state)
+{
+        struct fx *f = *state;
+        enum { TABLE = 16, FORGED = 20 };
+        uint8_t pkt[TFTP_REQUEST_MAX];
+        size_t len = rrq(pkt, sizeof pkt, "f", OPTS("timeout", "255"));
+        int fds[FORGED];
+        uint64_t h = make_file(f, "f", 70000);
+
+        start_server(f, (struct tftpd_config){.max_transfers = TABLE});
+        for (int i = 0; i < FORGED; i++) {
+                fds[i] = client_socket_from(0x7f000100u + (uint32_t)i);
+                send_to(fds[i], &f->server, pkt, len);
+        }
+        pump(f, 200);
+        assert_int_equal(stats(f).active, TABLE);
+        assert_int_equal(stats(f).evicted, FORGED - TABLE);
+        assert_int_equal(stats(f).deferred, 0);
+        f->client_host = 0x7f000002;
+        (void)download_ok(f, "f", NULL, 70000, h, NULL);
+        assert_int_equal(stats(f).evicted, FORGED - TABLE + 1);
+        for (int i = 0; i < FORGED; i++)
+                (void)close(fds[i]);
 }
 
 /* Counts the lines of path that contain needle. */
@@ -1142,7 +1257,9 @@ static void concurrent_downloads(void **state)
         struct client *c = pxf_calloc(CONCURRENT, sizeof *c);
         unsigned done = 0, max_active = 0;
 
-        start_server(f, (struct tftpd_config){.max_transfers = CONCURRENT});
+        /* A rack: each machine has its own address, so no per-source cap applies. */
+        start_server(
+            f, (struct tftpd_config){.max_transfers = CONCURRENT, .max_per_source = CONCURRENT});
         for (unsigned i = 0; i < CONCURRENT; i++)
                 client_start(f, &c[i], "initrd", OPTS("blksize", "1468", "windowsize", "16"));
         while (done < CONCURRENT) {
@@ -1313,6 +1430,9 @@ int main(int argc, char **argv)
             T(separators_and_leading_slashes),
             T(root_symlink_swap),
             T(busy_deferred),
+            T(unproven_client_gets_two_packets),
+            T(one_host_cannot_lock_out_the_rest),
+            T(unproven_transfers_make_way),
             T(refusal_logs_are_bounded),
             T(rollover_lockstep),
             T(rollover_windowed),
