@@ -2,8 +2,21 @@
 # tests/images/build-debian-image.sh - build (or reuse) the cached test image: Debian 12
 # "bookworm" amd64, UEFI, laid out the way the Debian installer lays out a UEFI system.
 #
-# Usage:  sudo tests/images/build-debian-image.sh        (no arguments)
-#         image=$(tests/images/build-debian-image.sh)
+# Usage:  sudo tests/images/build-debian-image.sh [LAYOUT]
+#         image=$(tests/images/build-debian-image.sh [LAYOUT])
+#
+# LAYOUT is how the disk is laid out (default: standard):
+#   standard  ESP + one ext4 root (below), what the Debian installer's "guided - use
+#             entire disk" gives on UEFI
+#   boot-xfs  ESP + a separate ext4 /boot (512 MiB) + an xfs root (the RHEL family's way;
+#             needs libguestfs-xfs on the host)
+#   lvm       ESP + an LVM physical volume holding volume group "pxfvg" with an ext4 root
+#             on logical volume "root", /boot inside it (GRUB reads it through LVM)
+#   btrfs     ESP + one btrfs file system with subvolumes @ (mounted on /) and @home (on
+#             /home), the top level as its default subvolume (Ubuntu's and openSUSE's way)
+# Each layout is its own image, debian-bookworm-LAYOUT-<key>.qcow2 (the standard one keeps
+# the name debian-bookworm-<key>.qcow2), with the same packages plus the tools its root
+# needs at boot (xfsprogs, lvm2, btrfs-progs) and the same settings.
 #
 # Prints the path of the qcow2 image on stdout and nothing else; progress goes to stderr.
 #
@@ -46,9 +59,18 @@ SCRIPT_DIR=$(dirname "$SCRIPT")
 # Files of tests/images/ that this script reads and that change the image (part of the key).
 IMAGE_INPUTS=()
 
+LAYOUT=${1:-standard}
+case $LAYOUT in
+standard | boot-xfs | lvm | btrfs) ;;
+*)
+        echo "build-debian-image: unknown layout '$LAYOUT' (standard, boot-xfs, lvm, btrfs)" >&2
+        exit 2
+        ;;
+esac
 CACHE_DIR=${PXF_CACHE_DIR:-/var/cache/pxeforge}
 KEY=$(cat "$SCRIPT" "${IMAGE_INPUTS[@]}" | sha256sum | cut -c1-16)
 NAME=debian-bookworm
+[[ $LAYOUT == standard ]] || NAME=debian-bookworm-$LAYOUT
 OUT=$CACHE_DIR/$NAME-$KEY.qcow2
 
 # Fast path: the image for this version of the script is already there.
@@ -76,6 +98,11 @@ PACKAGES=(
         grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
         iproute2 passwd login ca-certificates apt
 )
+case $LAYOUT in
+boot-xfs) PACKAGES+=(xfsprogs) ;;
+lvm) PACKAGES+=(lvm2) ;;
+btrfs) PACKAGES+=(btrfs-progs) ;;
+esac
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
 die() {
@@ -313,15 +340,58 @@ gf set-smp 2
 gf run
 step_done "libguestfs appliance started"
 
+BOOT_END=$((ESP_END + 1048576)) # a separate /boot: 512 MiB
+LVM_TYPE=E6D6D379-F507-44C2-A23C-238F2A3DF928
+ROOT_DEV=/dev/sda2 # what holds /
+BOOT_DEV=""        # a separate /boot, if any
 gf part-init /dev/sda gpt
 gf part-add /dev/sda p "$ESP_START" "$ESP_END"
-gf part-add /dev/sda p $((ESP_END + 1)) -34 # up to the last usable GPT sector
 gf part-set-gpt-type /dev/sda 1 "$ESP_TYPE"
 gf part-set-name /dev/sda 1 EFI
-gf part-set-name /dev/sda 2 root
-gf mkfs ext4 /dev/sda2 label:root
-gf mount /dev/sda2 /
-step_done "partitions and ext4 root"
+case $LAYOUT in
+standard)
+        gf part-add /dev/sda p $((ESP_END + 1)) -34 # up to the last usable GPT sector
+        gf part-set-name /dev/sda 2 root
+        gf mkfs ext4 /dev/sda2 label:root
+        gf mount /dev/sda2 /
+        ;;
+boot-xfs)
+        gf part-add /dev/sda p $((ESP_END + 1)) "$BOOT_END"
+        gf part-add /dev/sda p $((BOOT_END + 1)) -34
+        gf part-set-name /dev/sda 2 boot
+        gf part-set-name /dev/sda 3 root
+        ROOT_DEV=/dev/sda3 BOOT_DEV=/dev/sda2
+        gf mkfs ext4 "$BOOT_DEV" label:boot
+        gf mkfs xfs "$ROOT_DEV" label:root
+        gf mount "$ROOT_DEV" /
+        gf mkdir /boot
+        gf mount "$BOOT_DEV" /boot
+        ;;
+lvm)
+        gf part-add /dev/sda p $((ESP_END + 1)) -34
+        gf part-set-name /dev/sda 2 lvm
+        gf part-set-gpt-type /dev/sda 2 "$LVM_TYPE"
+        gf pvcreate /dev/sda2
+        gf vgcreate pxfvg /dev/sda2
+        gf lvcreate-free root pxfvg 100
+        ROOT_DEV=/dev/pxfvg/root
+        gf mkfs ext4 "$ROOT_DEV" label:root
+        gf mount "$ROOT_DEV" /
+        ;;
+btrfs)
+        gf part-add /dev/sda p $((ESP_END + 1)) -34
+        gf part-set-name /dev/sda 2 root
+        gf mkfs btrfs /dev/sda2 label:root
+        gf mount /dev/sda2 /
+        gf btrfs-subvolume-create /@
+        gf btrfs-subvolume-create /@home
+        gf umount /
+        gf mount-options subvol=@ /dev/sda2 /
+        gf mkdir /home
+        gf mount-options subvol=@home /dev/sda2 /home
+        ;;
+esac
+step_done "partitions and file systems ($LAYOUT)"
 
 gf tar-in "$WORK/rootfs.tar" / xattrs:true
 rm -f "$WORK/rootfs.tar"
@@ -338,11 +408,15 @@ rm -f "$WORK/esp.img"
 gf mkdir-p /boot/efi
 gf mount /dev/sda1 /boot/efi
 ESP_UUID=$(gfo vfs-uuid /dev/sda1)
-ROOT_UUID=$(gfo vfs-uuid /dev/sda2)
+ROOT_UUID=$(gfo vfs-uuid "$ROOT_DEV")
 [[ -n $ESP_UUID && -n $ROOT_UUID ]] || die "could not read the file system UUIDs"
-log "root UUID $ROOT_UUID, ESP UUID $ESP_UUID"
+BOOT_UUID=""
+[[ -z $BOOT_DEV ]] || BOOT_UUID=$(gfo vfs-uuid "$BOOT_DEV")
+log "root UUID $ROOT_UUID, ESP UUID $ESP_UUID${BOOT_UUID:+, /boot UUID $BOOT_UUID}"
 
-cat >"$WORK/fstab" <<EOF
+# fstab as the installer writes it for the layout.
+{
+        cat <<EOF
 # /etc/fstab: static file system information.
 #
 # Use 'blkid' to print the universally unique identifier for a
@@ -353,17 +427,40 @@ cat >"$WORK/fstab" <<EOF
 # Please run 'systemctl daemon-reload' after you make changes here.
 #
 # <file system> <mount point>   <type>  <options>       <dump>  <pass>
-# / was on /dev/sda2 during installation
-UUID=$ROOT_UUID /               ext4    errors=remount-ro 0       1
-# /boot/efi was on /dev/sda1 during installation
-UUID=$ESP_UUID  /boot/efi       vfat    umask=0077      0       1
 EOF
+        case $LAYOUT in
+        standard) echo "UUID=$ROOT_UUID /               ext4    errors=remount-ro 0       1" ;;
+        boot-xfs)
+                echo "UUID=$ROOT_UUID /               xfs     defaults        0       0"
+                echo "UUID=$BOOT_UUID /boot           ext4    defaults        0       2"
+                ;;
+        lvm) echo "/dev/mapper/pxfvg-root /               ext4    errors=remount-ro 0       1" ;;
+        btrfs)
+                echo "UUID=$ROOT_UUID /               btrfs   defaults,subvol=@ 0       0"
+                echo "UUID=$ROOT_UUID /home           btrfs   defaults,subvol=@home 0       0"
+                ;;
+        esac
+        echo "UUID=$ESP_UUID  /boot/efi       vfat    umask=0077      0       1"
+} >"$WORK/fstab"
 gf upload "$WORK/fstab" /etc/fstab
+
+# Where GRUB finds its grub.cfg (the file system that holds /boot, and the path in it),
+# and the root= that grub-mkconfig must write for the layout.
+case $LAYOUT in
+boot-xfs) GRUB_FS_UUID=$BOOT_UUID GRUB_PREFIX=/grub ;;
+btrfs) GRUB_FS_UUID=$ROOT_UUID GRUB_PREFIX=/@/boot/grub ;;
+*) GRUB_FS_UUID=$ROOT_UUID GRUB_PREFIX=/boot/grub ;;
+esac
+case $LAYOUT in
+lvm) ROOT_ARG="root=/dev/mapper/pxfvg-root " ;;
+btrfs) ROOT_ARG="root=UUID=$ROOT_UUID .*rootflags=subvol=@" ;;
+*) ROOT_ARG="root=UUID=$ROOT_UUID " ;;
+esac
 
 # The boot chain, as grub-install --uefi-secure-boot --force-extra-removable writes it.
 cat >"$WORK/grub-stub.cfg" <<EOF
-search.fs_uuid $ROOT_UUID root hd0,gpt2
-set prefix=(\$root)'/boot/grub'
+search.fs_uuid $GRUB_FS_UUID root
+set prefix=(\$root)'$GRUB_PREFIX'
 configfile \$prefix/grub.cfg
 EOF
 for f in /usr/lib/shim/shimx64.efi.signed /usr/lib/shim/mmx64.efi.signed \
@@ -400,8 +497,8 @@ for k in $KERNELS; do
 done
 gf command "grub-mkconfig -o /boot/grub/grub.cfg"
 GRUB_CFG=$(gfo cat /boot/grub/grub.cfg)
-grep -q "root=UUID=$ROOT_UUID " <<<"$GRUB_CFG" ||
-        die "/boot/grub/grub.cfg does not boot root=UUID=$ROOT_UUID"
+grep -q -- "$ROOT_ARG" <<<"$GRUB_CFG" ||
+        die "/boot/grub/grub.cfg does not boot with /$ROOT_ARG/"
 grep -q -- "$CMDLINE" <<<"$GRUB_CFG" || die "/boot/grub/grub.cfg lacks '$CMDLINE'"
 step_done "grub-mkconfig"
 
@@ -415,7 +512,14 @@ gf rm-f /var/lib/dbus/machine-id
 SHADOW=$(gfo cat /etc/shadow)
 grep -q '^root:\*:' <<<"$SHADOW" || die "root account is not locked"
 gf umount-all
-gf fsck ext4 /dev/sda2
+case $LAYOUT in
+standard | lvm) gf fsck ext4 "$ROOT_DEV" ;;
+boot-xfs)
+        gf fsck ext4 "$BOOT_DEV"
+        gf xfs-repair "$ROOT_DEV" nomodify:true
+        ;;
+btrfs) gf btrfs-fsck /dev/sda2 ;;
+esac
 gf shutdown
 run guestfish --remote="$GF_PID" -- exit
 GF_PID=""
