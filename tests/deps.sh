@@ -13,8 +13,9 @@ packages=(
         # image tools the builder and the tests drive
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
         xorriso squashfs-tools dnsmasq-base xz-utils zstd
-        # a file system the appliance reads only with an extra package (bad-input test)
-        xfsprogs
+        # xfs: made by the tests (xfsprogs), read by the appliance only with libguestfs-xfs
+        # (the boot-xfs test image)
+        xfsprogs libguestfs-xfs
         # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
         # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
         curl iproute2 util-linux python3
