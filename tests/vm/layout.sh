@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# VM test of one disk layout users' images have (tests/images/build-debian-image.sh
+# LAYOUT: boot-xfs, lvm or btrfs), the whole way:
+#   1. customize the layout image into a qcow2 (tests/vm/layout/disk.yaml: dracut replaces
+#      initramfs-tools, a kernel argument makes update-grub run) and boot it: the report on
+#      the console shows the layout's file systems, dracut's initramfs and the argument;
+#   2. from that disk, full-OS and bootstrap `pxe-dir` artifacts (one customized tree,
+#      shared through the build cache) and PXE-boot both, side by side, to their report.
+# Usage: tests/vm/layout.sh LAYOUT
+source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
+layout=${1:?usage: layout.sh boot-xfs|lvm|btrfs}
+pxf_tmpdir
+vm_guestfs_env
+cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
+src=$PXF_SOURCE_DIR/tests/vm/layout
+
+# What the report must say of / (type:source), /boot and /home on the disk.
+case $layout in
+boot-xfs) want_root='xfs:/dev/[sv]da3' want_boot='ext4:/dev/[sv]da2' want_home='' ;;
+lvm) want_root='ext4:/dev/mapper/pxfvg-root' want_boot='' want_home='' ;;
+btrfs) want_root='btrfs:/dev/[sv]da2\[/@\]' want_boot='' want_home='btrfs:/dev/[sv]da2\[/@home\]' ;;
+*) fail "unknown layout $layout" ;;
+esac
+
+image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout") \
+        || fail "cannot build the $layout test image"
+
+# report CONSOLE: the report line, without carriage returns
+report() { grep -a -m1 'PXF-LAYOUT' "$1" | tr -d '\r'; }
+
+start=$SECONDS
+"$PXF_BIN" customize --config-file "$src/disk.yaml" --image-file "$image" \
+        --output-path disk.qcow2 --build-dir build-disk 2> disk.log \
+        || { tail -n 40 disk.log >&2; fail "$layout: the disk customization failed"; }
+echo "$layout: disk customization took $((SECONDS - start)) s"
+
+# The PXE configs: the same os section (so one tree), with what dracut's live boot needs.
+port=$((18100 + RANDOM % 800))
+pxe_config() { # NAME PXE-SECTION-LINES...
+        local name=$1
+        shift
+        {
+                cat <<EOF
+os:
+  hostname: pxf-layout-pxe
+  packages:
+    install: [dracut-live, dracut-network, isc-dhcp-client, curl, procps]
+  additionalFiles:
+    - source: $src/report.sh
+      destination: /usr/local/bin/pxf-layout-report
+      permissions: "755"
+    - source: $src/report.service
+      destination: /etc/systemd/system/pxf-layout-report.service
+  services:
+    enable: [pxf-layout-report.service]
+pxe:
+EOF
+                printf '  %s\n' "$@"
+        } > "$name.yaml"
+}
+pxe_config full-os "initramfsType: full-os" "kernelCommandLine: {extraCommandLine: [pxf.pxe=full-os]}"
+pxe_config bootstrap "initramfsType: bootstrap" "bootstrapBaseUrl: http://192.168.77.1:$port/" \
+        "kernelCommandLine: {extraCommandLine: [pxf.pxe=bootstrap]}"
+
+# The disk boots while the PXE artifacts are built from it.
+vm_boot_disk disk.qcow2 disk-console.log
+for name in full-os bootstrap; do
+        "$PXF_BIN" customize --config-file "$name.yaml" --image-file disk.qcow2 \
+                --output-path "out-$name" --output-image-format pxe-dir --build-dir build-pxe \
+                2> "$name.log" || { tail -n 40 "$name.log" >&2; fail "$layout: the $name build failed"; }
+done
+grep -q 'customized tree [0-9a-f]*: from the cache' bootstrap.log \
+        || fail "$layout: the bootstrap build did not reuse the full-OS build's tree"
+
+vm_wait_for disk-console.log 'PXF-LAYOUT' 1200 || fail "$layout: the disk gave no report"
+line=$(report disk-console.log)
+echo "$line"
+vm_stop
+grep -Eq " root=$want_root " <<<"$line" || fail "$layout: / is not /$want_root/"
+[ -z "$want_boot" ] || grep -Eq " boot=$want_boot " <<<"$line" || fail "$layout: /boot is not /$want_boot/"
+[ -z "$want_home" ] || grep -Eq " home=$want_home " <<<"$line" || fail "$layout: /home is not /$want_home/"
+grep -q ' dracut=i ' <<<"$line" && ! grep -q ' initramfs-tools=i ' <<<"$line" \
+        || fail "$layout: dracut did not replace initramfs-tools"
+grep -q 'pxf.layout=disk' <<<"$line" || fail "$layout: update-grub did not add the kernel argument"
+pass "$layout: the customized disk boots (dracut's initramfs, update-grub's argument)"
+
+# Both PXE boots at once, each in its own shell (vm.sh keeps one VM per shell).
+python3 -u -m http.server "$port" --bind 127.0.0.1 --directory out-bootstrap > http.log 2>&1 &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
+pxf_wait_line http.log '^Serving HTTP on' 60 "$http_pid"
+pxe_boot() { # NAME: boots out-NAME, waits for the report in NAME-console.log
+        trap vm_stop EXIT
+        VM_USER_NET="net=192.168.77.0/24,host=192.168.77.1" \
+                vm_boot_pxe_user "out-$1" bootx64.efi "$1-console.log"
+        vm_wait_for "$1-console.log" 'PXF-LAYOUT' 1500
+}
+pxe_boot full-os &
+full_pid=$!
+pxe_boot bootstrap || fail "$layout: the bootstrap PXE boot gave no report"
+wait "$full_pid" || fail "$layout: the full-OS PXE boot gave no report"
+for name in full-os bootstrap; do
+        line=$(report "$name-console.log")
+        echo "$line"
+        grep -q "cmdline=.*pxf.pxe=$name" <<<"$line" || fail "$layout $name: wrong kernel arguments"
+done
+grep -q ' root=rootfs:' <<<"$(report full-os-console.log)" || fail "$layout: full-OS root is not the initramfs"
+grep -q ' root=overlay:' <<<"$(report bootstrap-console.log)" || fail "$layout: bootstrap root is not the live overlay"
+grep -q 'GET /image.iso' http.log || fail "$layout: image.iso was not fetched over HTTP"
+pass "$layout: full-OS and bootstrap PXE artifacts built from it boot"

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Prints, once, on the serial console, how this system is laid out and was booted: the
+# file system type and source of /, /boot and /home, which tool made the initramfs it
+# booted with, and the kernel command line (tests/vm/layout.sh reads it).
+fs() { findmnt -n -o FSTYPE,SOURCE "$1" 2>/dev/null | tr -s ' ' ':' || true; }
+pkg() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | cut -c2 || true; }
+dmesg --console-level emerg
+echo "PXF-LAYOUT host=$(hostname) root=$(fs /) boot=$(fs /boot) home=$(fs /home) dracut=$(pkg dracut) initramfs-tools=$(pkg initramfs-tools) cmdline=$(cat /proc/cmdline)" > /dev/ttyS0
