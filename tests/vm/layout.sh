@@ -90,12 +90,14 @@ python3 -u -m http.server "$port" --bind 127.0.0.1 --directory out-bootstrap > h
 http_pid=$!
 trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
 pxf_wait_line http.log '^Serving HTTP on' 60 "$http_pid"
-pxe_boot() { # NAME: boots out-NAME, waits for the report in NAME-console.log
+# pxe_boot NAME: boots out-NAME, waits for the report in NAME-console.log; a subshell, so
+# its VM and EXIT trap are its own.
+pxe_boot() (
         trap vm_stop EXIT
         VM_USER_NET="net=192.168.77.0/24,host=192.168.77.1" \
                 vm_boot_pxe_user "out-$1" bootx64.efi "$1-console.log"
         vm_wait_for "$1-console.log" 'PXF-LAYOUT' 1500
-}
+)
 pxe_boot full-os &
 full_pid=$!
 pxe_boot bootstrap || fail "$layout: the bootstrap PXE boot gave no report"
