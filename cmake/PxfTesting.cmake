@@ -45,9 +45,9 @@ function(pxf_add_unit_test)
 endfunction()
 
 # pxf_add_script_test(NAME n COMMAND cmd... LABELS l TIMEOUT s [FIXTURES_REQUIRED f]
-#                     [FIXTURES_SETUP f] [RESOURCE_LOCK r])
+#                     [FIXTURES_SETUP f] [RESOURCE_LOCK r] [COST seconds])
 function(pxf_add_script_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "COMMAND;LABELS;FIXTURES_REQUIRED;FIXTURES_SETUP;RESOURCE_LOCK" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT;COST" "COMMAND;LABELS;FIXTURES_REQUIRED;FIXTURES_SETUP;RESOURCE_LOCK" ${ARGN})
   add_test(NAME ${T_NAME} COMMAND ${T_COMMAND} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "PXF_BIN=$<TARGET_FILE:pxeforge>;PXF_SOURCE_DIR=${CMAKE_SOURCE_DIR};PXF_BUILD_DIR=${CMAKE_BINARY_DIR}")
@@ -59,6 +59,11 @@ function(pxf_add_script_test)
   endif()
   if(T_RESOURCE_LOCK)
     set_tests_properties(${T_NAME} PROPERTIES RESOURCE_LOCK "${T_RESOURCE_LOCK}")
+  endif()
+  # ctest -j starts the costliest tests first (a fresh clone has no timing history):
+  # the long VM tests must not be left to run alone at the end.
+  if(T_COST)
+    set_tests_properties(${T_NAME} PROPERTIES COST ${T_COST})
   endif()
 endfunction()
 

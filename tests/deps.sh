@@ -14,8 +14,9 @@ packages=(
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
         xorriso squashfs-tools dnsmasq-base xz-utils zstd
         # xfs: made by the tests (xfsprogs), read by the appliance only with libguestfs-xfs
-        # (the boot-xfs test image)
-        xfsprogs libguestfs-xfs
+        # (the boot-xfs test image); jfs: made by bad-input (jfsutils) to prove the error
+        # that names a missing libguestfs-* package (libguestfs-jfs is left out on purpose)
+        xfsprogs libguestfs-xfs jfsutils
         # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
         # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
         curl iproute2 util-linux python3

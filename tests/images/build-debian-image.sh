@@ -15,8 +15,10 @@
 #   btrfs     ESP + one btrfs file system with subvolumes @ (mounted on /) and @home (on
 #             /home), the top level as its default subvolume (Ubuntu's and openSUSE's way)
 # Each layout is its own image, debian-bookworm-LAYOUT-<key>.qcow2 (the standard one keeps
-# the name debian-bookworm-<key>.qcow2), with the same packages plus the tools its root
-# needs at boot (xfsprogs, lvm2, btrfs-progs) and the same settings.
+# the name debian-bookworm-<key>.qcow2), with the same packages and settings; the three
+# other layouts also have the tools their roots need at boot (xfsprogs, lvm2, btrfs-progs)
+# and share one root file system tarball, debian-bookworm-layouts-<key>.rootfs.tar, kept
+# in the cache beside them.
 #
 # Prints the path of the qcow2 image on stdout and nothing else; progress goes to stderr.
 #
@@ -98,11 +100,13 @@ PACKAGES=(
         grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
         iproute2 passwd login ca-certificates apt
 )
-case $LAYOUT in
-boot-xfs) PACKAGES+=(xfsprogs) ;;
-lvm) PACKAGES+=(lvm2) ;;
-btrfs) PACKAGES+=(btrfs-progs) ;;
-esac
+# The layouts share one root file system (one mmdebstrap run, ~80 s, for the three
+# images): it has the tools each of their roots needs at boot.
+ROOTFS_NAME=$NAME
+if [[ $LAYOUT != standard ]]; then
+        PACKAGES+=(xfsprogs lvm2 btrfs-progs)
+        ROOTFS_NAME=debian-bookworm-layouts
+fi
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
 die() {
@@ -297,24 +301,50 @@ rm -f "\$root/etc/apt/apt.conf.d/99mmdebstrap" "\$root/etc/dpkg/dpkg.cfg.d/99mmd
 EOF
 chmod +x "$WORK/essential-hook.sh" "$WORK/customize-hook.sh"
 
-pkgs=$(
-        IFS=,
-        echo "${PACKAGES[*]}"
-)
-export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
-# mmdebstrap puts its temporary root (with /proc, /sys, /dev mounted) into TMPDIR.
-run env TMPDIR="$WORK" mmdebstrap \
-        --verbose --mode=root --variant=important --architectures=amd64 \
-        --include="$pkgs" \
-        --aptopt='Acquire::Retries "3"' \
-        --dpkgopt=force-unsafe-io \
-        --essential-hook="$WORK/essential-hook.sh" \
-        --customize-hook="$WORK/customize-hook.sh" \
-        "$SUITE" "$WORK/rootfs.tar" \
-        "deb $MIRROR $SUITE main" \
-        "deb $MIRROR $SUITE-updates main" \
-        "deb $SECURITY_MIRROR $SUITE-security main"
-step_done "mmdebstrap ($(du -m "$WORK/rootfs.tar" | cut -f1) MiB tarball)"
+# make_rootfs TAR: the root file system as a tarball, made by mmdebstrap.
+make_rootfs() {
+        local pkgs
+        pkgs=$(
+                IFS=,
+                echo "${PACKAGES[*]}"
+        )
+        export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true
+        # mmdebstrap puts its temporary root (with /proc, /sys, /dev mounted) into TMPDIR.
+        run env TMPDIR="$WORK" mmdebstrap \
+                --verbose --mode=root --variant=important --architectures=amd64 \
+                --include="$pkgs" \
+                --aptopt='Acquire::Retries "3"' \
+                --dpkgopt=force-unsafe-io \
+                --essential-hook="$WORK/essential-hook.sh" \
+                --customize-hook="$WORK/customize-hook.sh" \
+                "$SUITE" "$1" \
+                "deb $MIRROR $SUITE main" \
+                "deb $MIRROR $SUITE-updates main" \
+                "deb $SECURITY_MIRROR $SUITE-security main"
+}
+
+ROOTFS=$WORK/rootfs.tar
+if [[ $ROOTFS_NAME == "$NAME" ]]; then
+        make_rootfs "$ROOTFS"
+        step_done "mmdebstrap ($(du -m "$ROOTFS" | cut -f1) MiB tarball)"
+else
+        # One layout image's build makes the shared tarball; the others wait for it.
+        ROOTFS=$CACHE_DIR/$ROOTFS_NAME-$KEY.rootfs.tar
+        exec 8>"$CACHE_DIR/$ROOTFS_NAME.lock"
+        flock 8
+        if [[ ! -f $ROOTFS ]]; then
+                make_rootfs "$WORK/rootfs.tar"
+                mv -f "$WORK/rootfs.tar" "$ROOTFS"
+                step_done "mmdebstrap ($(du -m "$ROOTFS" | cut -f1) MiB tarball, shared by the layouts)"
+        else
+                step_done "mmdebstrap: the layouts' shared tarball $ROOTFS"
+        fi
+        flock -u 8
+        exec 8>&-
+        for old in "$CACHE_DIR/$ROOTFS_NAME"-????????????????.rootfs.tar; do
+                [[ ! -f $old || $old == "$ROOTFS" ]] || rm -f "$old"
+        done
+fi
 
 # ---- 2. disk --------------------------------------------------------------------------------
 IMG=$WORK/$NAME.qcow2
@@ -393,7 +423,7 @@ btrfs)
 esac
 step_done "partitions and file systems ($LAYOUT)"
 
-gf tar-in "$WORK/rootfs.tar" / xattrs:true
+gf tar-in "$ROOTFS" / xattrs:true
 rm -f "$WORK/rootfs.tar"
 step_done "root file system copied in"
 

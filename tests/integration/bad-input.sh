@@ -51,9 +51,14 @@ qemu-img create -q -f raw blank.img 256M
 expect_failure blank-disk 1 "no operating system found in image 'blank.img'" \
         --config-file "$good_config" --image-file blank.img
 
-# An xfs file system, which the appliance reads only with libguestfs-xfs: the error names
-# the package (tests/deps.sh installs xfsprogs to make it, not libguestfs-xfs; where that
-# is installed, the image is just one without an OS).
+# A file system the appliance reads only with an extra package: the error names it. jfs
+# (libguestfs-jfs, which tests/deps.sh leaves out) always; xfs only where libguestfs-xfs
+# is missing (tests/deps.sh installs it for the boot-xfs test image; with it, this image
+# is one without an OS).
+truncate -s 64M jfs.img
+mkfs.jfs -q jfs.img > /dev/null
+expect_failure jfs-without-libguestfs-jfs 1 "it holds a file system of type jfs \(/dev/sda\), which libguestfs reads only with the Debian package libguestfs-jfs: install it on this host" \
+        --config-file "$good_config" --image-file jfs.img
 truncate -s 300M xfs.img
 mkfs.xfs -q xfs.img
 if dpkg-query -W -f='${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok installed'; then
@@ -61,7 +66,7 @@ if dpkg-query -W -f='${Status}' libguestfs-xfs 2>/dev/null | grep -q 'ok install
 else
         xfs_msg="it holds a file system of type xfs \(/dev/sda\), which libguestfs reads only with the Debian package libguestfs-xfs"
 fi
-expect_failure xfs-without-libguestfs-xfs 1 "$xfs_msg" --config-file "$good_config" --image-file xfs.img
+expect_failure xfs-image 1 "$xfs_msg" --config-file "$good_config" --image-file xfs.img
 
 image=$(pxf_test_image)
 head -c 8M "$image" > truncated.qcow2

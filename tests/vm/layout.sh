@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # VM test of one disk layout users' images have (tests/images/build-debian-image.sh
-# LAYOUT: boot-xfs, lvm or btrfs), the whole way:
-#   1. customize the layout image into a qcow2 (tests/vm/layout/disk.yaml: dracut replaces
-#      initramfs-tools, a kernel argument makes update-grub run) and boot it: the report on
-#      the console shows the layout's file systems, dracut's initramfs and the argument;
-#   2. from that disk, full-OS and bootstrap `pxe-dir` artifacts (one customized tree,
-#      shared through the build cache) and PXE-boot both, side by side, to their report.
+# LAYOUT: boot-xfs, lvm or btrfs), the whole way. Two builds from the layout image run
+# side by side:
+#   - a disk customization in the appliance (tests/vm/layout/disk.yaml: dracut replaces
+#     initramfs-tools, so its maintainer scripts write a new initramfs into /boot, and a
+#     kernel argument makes update-grub rewrite grub.cfg);
+#   - full-OS and bootstrap `pxe-dir` artifacts (one customized tree, shared through the
+#     build cache) with the packages a bootstrap needs, dracut among them, installed over
+#     the image's initramfs-tools: what a user of such an image asks for;
+# then the three boot side by side, each to its report on the console and a login prompt.
 # Usage: tests/vm/layout.sh LAYOUT
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
@@ -29,12 +32,6 @@ image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout") \
 # report CONSOLE: the report line, without carriage returns
 report() { grep -a -m1 'PXF-LAYOUT' "$1" | tr -d '\r'; }
 
-start=$SECONDS
-"$PXF_BIN" customize --config-file "$src/disk.yaml" --image-file "$image" \
-        --output-path disk.qcow2 --build-dir build-disk 2> disk.log \
-        || { tail -n 40 disk.log >&2; fail "$layout: the disk customization failed"; }
-echo "$layout: disk customization took $((SECONDS - start)) s"
-
 # The PXE configs: the same os section (so one tree), with what dracut's live boot needs.
 port=$((18100 + RANDOM % 800))
 pxe_config() { # NAME PXE-SECTION-LINES...
@@ -45,7 +42,7 @@ pxe_config() { # NAME PXE-SECTION-LINES...
 os:
   hostname: pxf-layout-pxe
   packages:
-    install: [dracut-live, dracut-network, isc-dhcp-client, curl, procps]
+    install: [dracut, dracut-live, dracut-network, isc-dhcp-client, procps, curl]
   additionalFiles:
     - source: $src/report.sh
       destination: /usr/local/bin/pxf-layout-report
@@ -63,20 +60,63 @@ pxe_config full-os "initramfsType: full-os" "kernelCommandLine: {extraCommandLin
 pxe_config bootstrap "initramfsType: bootstrap" "bootstrapBaseUrl: http://192.168.77.1:$port/" \
         "kernelCommandLine: {extraCommandLine: [pxf.pxe=bootstrap]}"
 
-# The disk boots while the PXE artifacts are built from it.
-vm_boot_disk disk.qcow2 disk-console.log
-for name in full-os bootstrap; do
-        "$PXF_BIN" customize --config-file "$name.yaml" --image-file disk.qcow2 \
-                --output-path "out-$name" --output-image-format pxe-dir --build-dir build-pxe \
-                2> "$name.log" || { tail -n 40 "$name.log" >&2; fail "$layout: the $name build failed"; }
-done
+# pxe_builds: both PXE outputs, one after the other (the second reuses the first's tree).
+pxe_builds() {
+        local name
+        for name in full-os bootstrap; do
+                "$PXF_BIN" customize --config-file "$name.yaml" --image-file "$image" \
+                        --output-path "out-$name" --output-image-format pxe-dir \
+                        --build-dir "$PXF_TMP/build-pxe" 2> "$name.log" \
+                        || { tail -n 40 "$name.log" >&2; return 1; }
+        done
+}
+# On the way out: stop the background builds and boots (each boot's shell stops its VM).
+trap 'kill $(jobs -p) 2>/dev/null; pkill -TERM -f -- "$PXF_TMP/build-pxe"; wait; pxf_cleanup' EXIT
+start=$SECONDS
+pxe_builds &
+pxe_pid=$!
+"$PXF_BIN" customize --config-file "$src/disk.yaml" --image-file "$image" \
+        --output-path disk.qcow2 --build-dir build-disk 2> disk.log \
+        || { tail -n 40 disk.log >&2; fail "$layout: the disk customization failed"; }
+echo "$layout: disk customization took $((SECONDS - start)) s"
+wait "$pxe_pid" || fail "$layout: a PXE build failed"
+echo "$layout: both builds took $((SECONDS - start)) s"
 grep -q 'customized tree [0-9a-f]*: from the cache' bootstrap.log \
         || fail "$layout: the bootstrap build did not reuse the full-OS build's tree"
 
-vm_wait_for disk-console.log 'PXF-LAYOUT' 1200 || fail "$layout: the disk gave no report"
+# The three boots at once, each in its own shell (vm.sh keeps one VM per shell; TERM
+# runs the shell's EXIT trap, which stops its VM).
+python3 -u -m http.server "$port" --bind 127.0.0.1 --directory out-bootstrap > http.log 2>&1 &
+pxf_wait_line http.log '^Serving HTTP on' 60 "$!"
+# wait_booted CONSOLE: the report, then a login prompt.
+wait_booted() { vm_wait_for "$1" 'PXF-LAYOUT' 1500 && vm_wait_for "$1" 'login:' 300; }
+disk_boot() {
+        trap vm_stop EXIT
+        trap 'exit 143' TERM
+        vm_boot_disk disk.qcow2 disk-console.log
+        wait_booted disk-console.log
+}
+# pxe_boot NAME: boots out-NAME, waits for NAME-console.log's report and login prompt.
+pxe_boot() {
+        trap vm_stop EXIT
+        trap 'exit 143' TERM
+        VM_USER_NET="net=192.168.77.0/24,host=192.168.77.1" \
+                vm_boot_pxe_user "out-$1" bootx64.efi "$1-console.log"
+        wait_booted "$1-console.log"
+}
+disk_boot &
+disk_pid=$!
+pxe_boot full-os &
+full_pid=$!
+pxe_boot bootstrap &
+bootstrap_pid=$!
+wait "$bootstrap_pid" || fail "$layout: the bootstrap PXE boot did not reach its login prompt"
+wait "$full_pid" || fail "$layout: the full-OS PXE boot did not reach its login prompt"
+wait "$disk_pid" || fail "$layout: the customized disk did not reach its login prompt"
+echo "$layout: builds and boots took $((SECONDS - start)) s"
+
 line=$(report disk-console.log)
-echo "$line"
-vm_stop
+echo "disk: $line"
 grep -Eq " root=$want_root " <<<"$line" || fail "$layout: / is not /$want_root/"
 [ -z "$want_boot" ] || grep -Eq " boot=$want_boot " <<<"$line" || fail "$layout: /boot is not /$want_boot/"
 [ -z "$want_home" ] || grep -Eq " home=$want_home " <<<"$line" || fail "$layout: /home is not /$want_home/"
@@ -85,27 +125,11 @@ grep -q ' dracut=i ' <<<"$line" && ! grep -q ' initramfs-tools=i ' <<<"$line" \
 grep -q 'pxf.layout=disk' <<<"$line" || fail "$layout: update-grub did not add the kernel argument"
 pass "$layout: the customized disk boots (dracut's initramfs, update-grub's argument)"
 
-# Both PXE boots at once, each in its own shell (vm.sh keeps one VM per shell).
-python3 -u -m http.server "$port" --bind 127.0.0.1 --directory out-bootstrap > http.log 2>&1 &
-http_pid=$!
-trap 'kill $http_pid 2>/dev/null || true; pxf_cleanup' EXIT
-pxf_wait_line http.log '^Serving HTTP on' 60 "$http_pid"
-# pxe_boot NAME: boots out-NAME, waits for the report in NAME-console.log; a subshell, so
-# its VM and EXIT trap are its own.
-pxe_boot() (
-        trap vm_stop EXIT
-        VM_USER_NET="net=192.168.77.0/24,host=192.168.77.1" \
-                vm_boot_pxe_user "out-$1" bootx64.efi "$1-console.log"
-        vm_wait_for "$1-console.log" 'PXF-LAYOUT' 1500
-)
-pxe_boot full-os &
-full_pid=$!
-pxe_boot bootstrap || fail "$layout: the bootstrap PXE boot gave no report"
-wait "$full_pid" || fail "$layout: the full-OS PXE boot gave no report"
 for name in full-os bootstrap; do
         line=$(report "$name-console.log")
-        echo "$line"
+        echo "$name: $line"
         grep -q "cmdline=.*pxf.pxe=$name" <<<"$line" || fail "$layout $name: wrong kernel arguments"
+        grep -q ' dracut=i ' <<<"$line" || fail "$layout $name: dracut is not installed"
 done
 grep -q ' root=rootfs:' <<<"$(report full-os-console.log)" || fail "$layout: full-OS root is not the initramfs"
 grep -q ' root=overlay:' <<<"$(report bootstrap-console.log)" || fail "$layout: bootstrap root is not the live overlay"
