@@ -36,6 +36,9 @@ struct httpd_conn {
         int status;
         uint64_t start_usec;
         struct http_request req;
+        struct sockaddr_storage addr;
+        uint64_t opened_usec, waiting_since_usec;
+        unsigned requests;
 };
 
 #define HTTP_DATE_MAX 64
@@ -369,6 +372,23 @@ static int target_status(int r)
         return r == -ENOENT ? 404 : r == -ENAMETOOLONG ? 414 : 400;
 }
 
+/* A connection may not live for ever on a trickle of requests (one HEAD every few
+ * seconds once kept a slot for good): past its request count or age, the response in
+ * hand is its last. */
+static void retire_when_due(struct httpd_conn *c)
+{
+        const struct httpd *h = c->server;
+
+        c->requests++;
+        if (c->close_after)
+                return;
+        if (c->requests >= h->max_requests ||
+            pxf_now_usec() - c->opened_usec >= h->max_lifetime_usec) {
+                c->close_after = true;
+                c->server->stats.retired++;
+        }
+}
+
 /* A request whose head parsed: framing is sound, so keep-alive follows the request. */
 static int serve_request(struct httpd_conn *c)
 {
@@ -376,6 +396,7 @@ static int serve_request(struct httpd_conn *c)
         int r;
 
         c->close_after = !c->req.keep_alive;
+        retire_when_due(c);
         if (c->req.method == HTTP_METHOD_KNOWN_OTHER) {
                 respond_error(c, 405, true); /* a body may follow that we will not read */
                 return 0;
@@ -450,10 +471,17 @@ static void conn_process(struct httpd_conn *c)
 static void finish_response(struct httpd_conn *c)
 {
         end_response(c);
+        /* At the cap with every connection busy, new clients wait in the backlog: the
+         * first connection to be free again makes room for them. */
+        if (c->server->paused_by_cap && !c->close_after) {
+                c->close_after = true;
+                c->server->stats.made_room++;
+        }
         if (c->close_after) {
                 conn_linger(c);
                 return;
         }
+        c->waiting_since_usec = pxf_now_usec();
         arm_timer(c, &c->server->idle_tv);
         conn_process(c);
 }
@@ -555,6 +583,50 @@ static int conn_setup(struct httpd_conn *c)
         return 0;
 }
 
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+        if (a->ss_family != b->sa_family)
+                return false;
+        if (b->sa_family == AF_INET)
+                return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+                       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+        if (b->sa_family == AF_INET6)
+                return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                              &((const struct sockaddr_in6 *)b)->sin6_addr,
+                              sizeof(struct in6_addr)) == 0;
+        return false;
+}
+
+unsigned httpd_conns_from(const struct httpd *h, const struct sockaddr *sa)
+{
+        unsigned n = 0;
+
+        for (const struct httpd_conn *c = h->conns; c; c = c->next)
+                n += same_host(&c->addr, sa);
+        return n;
+}
+
+/* Waiting for a request: none in flight, not closing, no byte of the next one here. */
+static bool waiting(const struct httpd_conn *c)
+{
+        return !c->responding && !c->lingering &&
+               evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+}
+
+bool httpd_close_waiting(struct httpd *h)
+{
+        struct httpd_conn *oldest = NULL;
+
+        for (struct httpd_conn *c = h->conns; c; c = c->next)
+                if (waiting(c) && (!oldest || c->waiting_since_usec < oldest->waiting_since_usec))
+                        oldest = c;
+        if (!oldest)
+                return false;
+        h->stats.made_room++;
+        httpd_conn_free(oldest);
+        return true;
+}
+
 int httpd_conn_new(struct httpd *h, int fd, const struct sockaddr *sa, int salen)
 {
         struct httpd_conn *c = pxf_calloc(1, sizeof *c);
@@ -562,6 +634,9 @@ int httpd_conn_new(struct httpd *h, int fd, const struct sockaddr *sa, int salen
 
         c->server = h;
         format_peer(sa, salen, c->peer, sizeof c->peer);
+        if ((size_t)salen <= sizeof c->addr)
+                memcpy(&c->addr, sa, (size_t)salen);
+        c->opened_usec = c->waiting_since_usec = pxf_now_usec();
         c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
         if (!c->bev) {
                 (void)close(fd);

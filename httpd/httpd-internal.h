@@ -39,7 +39,8 @@ struct httpd {
         char *root;
         struct evconnlistener *listener;
         struct event *accept_retry;
-        unsigned max_connections;
+        unsigned max_connections, max_per_source, max_requests;
+        uint64_t max_lifetime_usec;
         struct timeval idle_tv, header_tv, linger_tv;
         bool paused_by_cap, paused_by_error;
         struct httpd_conn *conns; /* doubly linked, newest first */
@@ -55,3 +56,8 @@ struct httpd_conn *httpd_conn_free(struct httpd_conn *c);
 /* Called by a connection after it left the server's list: uncounts it and resumes
  * accepting below the cap. */
 void httpd_connection_closed(struct httpd *h);
+/* How many open connections come from sa's address (any port). */
+unsigned httpd_conns_from(const struct httpd *h, const struct sockaddr *sa);
+/* Closes the connection that has waited longest for a request (none in flight, no byte
+ * of the next one received); false when every connection is busy. */
+bool httpd_close_waiting(struct httpd *h);

@@ -98,6 +98,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
         (void)l;
         h->stats.connections_accepted++;
+        /* One host may not take the slots of a rack (256 idle keep-alive connections of
+         * one client once kept everybody else out). */
+        if (httpd_conns_from(h, sa) >= h->max_per_source) {
+                h->stats.per_source_refused++;
+                (void)close(fd);
+                return;
+        }
+        if (h->stats.connections_open + 1 >= h->max_connections)
+                (void)httpd_close_waiting(h);
         if (httpd_conn_new(h, fd, sa, salen) < 0)
                 return;
         if (h->stats.connections_open >= h->max_connections && !h->paused_by_cap) {
@@ -172,6 +181,14 @@ int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct ht
         h->root = pxf_strdup(cfg->root);
         h->max_connections =
             cfg->max_connections ? cfg->max_connections : HTTPD_DEFAULT_MAX_CONNECTIONS;
+        h->max_per_source =
+            cfg->max_per_source ? cfg->max_per_source : HTTPD_DEFAULT_MAX_PER_SOURCE;
+        if (h->max_per_source > h->max_connections)
+                h->max_per_source = h->max_connections;
+        h->max_requests = cfg->max_requests ? cfg->max_requests : HTTPD_DEFAULT_MAX_REQUESTS;
+        h->max_lifetime_usec = (uint64_t)(cfg->max_lifetime_ms ? cfg->max_lifetime_ms
+                                                               : HTTPD_DEFAULT_MAX_LIFETIME_MS) *
+                               1000u;
         h->idle_tv = ms_to_tv(cfg->idle_timeout_ms, HTTPD_DEFAULT_IDLE_TIMEOUT_MS);
         h->header_tv = ms_to_tv(cfg->header_timeout_ms, HTTPD_DEFAULT_HEADER_TIMEOUT_MS);
         h->linger_tv = ms_to_tv(HTTPD_LINGER_MS, HTTPD_LINGER_MS);

@@ -27,6 +27,9 @@ struct pxf_error;
 
 /* Defaults for the zero fields of struct httpd_config. */
 #define HTTPD_DEFAULT_MAX_CONNECTIONS   256
+#define HTTPD_DEFAULT_MAX_PER_SOURCE    16 /* a boot loader or initramfs uses one or two */
+#define HTTPD_DEFAULT_MAX_REQUESTS      1000
+#define HTTPD_DEFAULT_MAX_LIFETIME_MS   600000
 #define HTTPD_DEFAULT_IDLE_TIMEOUT_MS   30000
 #define HTTPD_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTPD_LISTEN_BACKLOG            256
@@ -45,9 +48,20 @@ struct httpd_config {
         const char *root;
         /* From httpd_bind(); httpd_new() takes it over (also when it fails). */
         int listen_fd;
-        /* At this many open connections accepting pauses (clients wait in the backlog)
-         * until one closes. 0: HTTPD_DEFAULT_MAX_CONNECTIONS. */
+        /* At this many open connections, the connection that has waited longest for its
+         * next request (an idle keep-alive one, or one that sent nothing yet) is closed
+         * to make room for a new one; when every connection is busy with a response,
+         * accepting pauses (clients wait in the backlog) and the next connection to finish
+         * a response is closed. 0: HTTPD_DEFAULT_MAX_CONNECTIONS. */
         unsigned max_connections;
+        /* A connection from an address that already has this many is closed at once
+         * (capped at max_connections). 0: HTTPD_DEFAULT_MAX_PER_SOURCE. */
+        unsigned max_per_source;
+        /* After this many requests, or once it is this old, a connection's next response
+         * says "Connection: close" and ends it (a response is never cut for it).
+         * 0: HTTPD_DEFAULT_MAX_REQUESTS, HTTPD_DEFAULT_MAX_LIFETIME_MS. */
+        unsigned max_requests;
+        unsigned max_lifetime_ms;
         /* A kept-alive connection waiting for its next request, or a client that stops
          * reading a response, is closed after this long. 0: HTTPD_DEFAULT_IDLE_TIMEOUT_MS. */
         unsigned idle_timeout_ms;
@@ -64,7 +78,10 @@ struct httpd_stats {
         uint64_t requests;      /* responses started, of any status */
         uint64_t responses_2xx, responses_4xx, responses_5xx;
         uint64_t body_bytes_sent;
-        uint64_t timeouts; /* connections closed by the header, idle or write timeout */
+        uint64_t timeouts;           /* connections closed by the header, idle or write timeout */
+        uint64_t per_source_refused; /* connections closed at once: max_per_source */
+        uint64_t made_room;          /* waiting connections closed at max_connections */
+        uint64_t retired;            /* connections ended by max_requests or max_lifetime */
 };
 
 /* Starts serving on base. */

@@ -223,25 +223,35 @@ static void response_clear(struct response *r)
         *r = (struct response){0};
 }
 
-static int connect_port(uint16_t port)
+/* A connection to 127.0.0.1:port from host (host order; 0: 127.0.0.1, the kernel's
+ * choice), so that tests can play several machines. */
+static int connect_port_from(uint16_t port, uint32_t host)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(host)};
         struct timeval tv = {RECV_TIMEOUT_S, 0};
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         assert_true(fd >= 0);
+        if (host)
+                assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof from), 0);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
         assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
         return fd;
 }
 
-static struct client *client_new(const struct server *s)
+static struct client *client_new_from(const struct server *s, uint32_t host)
 {
         struct client *c = pxf_calloc(1, sizeof *c);
 
-        c->fd = connect_port(s->port);
+        c->fd = connect_port_from(s->port, host);
         return c;
+}
+
+static struct client *client_new(const struct server *s)
+{
+        return client_new_from(s, 0);
 }
 
 static void client_free(struct client *c)
@@ -1080,37 +1090,134 @@ static void shrinking_file_ends_response(void **state)
         client_free(c);
 }
 
-static void max_connections(void **state)
+/* One request on c, its response read; c stays open (keep-alive). */
+static void one_request(struct client *c, const char *target, int want_status)
+{
+        struct response r;
+        char req[128];
+
+        (void)snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", target);
+        send_str(c, req);
+        assert_int_equal(read_response(c, false, &r), 0);
+        assert_int_equal(r.status, want_status);
+        response_clear(&r);
+}
+
+/* Whether the server closed c (EOF within ms). */
+static bool closed_within(struct client *c, int ms)
+{
+        char b;
+
+        return readable_within(c->fd, ms) && recv(c->fd, &b, 1, 0) == 0;
+}
+
+/* At the cap, the connection that has waited longest for a request makes room for a new
+ * one (keep-alive connections once kept a rack out); the others stay. */
+static void waiting_connections_make_room(void **state)
 {
         struct server *s = *state;
         struct client *a, *b, *c;
+
+        start_server(s, &(struct httpd_config){.max_connections = 3});
+        a = client_new_from(s, 0x7f000002);
+        one_request(a, "/small.txt", 200);
+        b = client_new_from(s, 0x7f000003);
+        one_request(b, "/small.txt", 200);
+        c = client_new_from(s, 0x7f000004);
+        one_request(c, "/grub.cfg", 200);
+        assert_true(closed_within(a, 3000));
+        assert_false(closed_within(b, 200));
+        one_request(b, "/grub.cfg", 200);
+        client_free(a);
+        client_free(b);
+        client_free(c);
+        stop_server(s);
+        assert_int_equal(s->stats.made_room, 1);
+        assert_int_equal(s->stats.accept_pauses, 0);
+}
+
+/* At the cap with every connection busy with a response, a new client waits in the
+ * backlog; the first connection to finish its response makes room. */
+static void busy_connections_make_the_next_wait(void **state)
+{
+        struct server *s = *state;
+        _cleanup_free_ char *b1 = pxf_asprintf("%s/build-1", s->dir);
+        struct client *a, *b, *c;
         struct response r;
 
+        (void)write_pattern(b1, "big.bin", BIG_SIZE, 3);
         start_server(s, &(struct httpd_config){.max_connections = 2});
-        a = client_new(s);
-        b = client_new(s);
-        send_str(a, "GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n");
-        assert_int_equal(read_response(a, false, &r), 0);
-        response_clear(&r);
-        send_str(b, "GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n");
-        assert_int_equal(read_response(b, false, &r), 0);
-        response_clear(&r);
-        /* The third waits in the backlog while two are open... */
-        c = client_new(s);
+        /* Neither reads its 32 MiB: both stay busy. */
+        a = client_new_from(s, 0x7f000002);
+        send_str(a, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_true(readable_within(a->fd, 5000)); /* its response has started */
+        b = client_new_from(s, 0x7f000003);
+        send_str(b, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_true(readable_within(b->fd, 5000));
+        c = client_new_from(s, 0x7f000004);
         send_str(c, "GET /grub.cfg HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_false(readable_within(c->fd, 500));
-        /* ...and is served as soon as one closes. */
-        client_free(a);
+        /* a reads its response to the end; its connection then makes room. */
+        assert_int_equal(read_response(a, false, &r), 0);
+        assert_int_equal(r.status, 200);
+        response_clear(&r);
         assert_true(readable_within(c->fd, 3000));
         assert_int_equal(read_response(c, false, &r), 0);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body, "set timeout=5\n");
         response_clear(&r);
+        assert_true(closed_within(a, 3000));
+        client_free(a);
         client_free(b);
         client_free(c);
         stop_server(s);
-        assert_int_equal(s->stats.connections_accepted, 3);
         assert_true(s->stats.accept_pauses >= 1);
+        assert_true(s->stats.made_room >= 1);
+}
+
+/* One address gets max_per_source connections; the next is closed at once, while
+ * another address is served. */
+static void per_source_cap(void **state)
+{
+        struct server *s = *state;
+        struct client *c[4], *other;
+
+        start_server(s, &(struct httpd_config){.max_per_source = 3});
+        for (int i = 0; i < 4; i++)
+                c[i] = client_new(s);
+        for (int i = 0; i < 3; i++)
+                one_request(c[i], "/small.txt", 200);
+        assert_true(closed_within(c[3], 3000));
+        other = client_new_from(s, 0x7f000002);
+        one_request(other, "/small.txt", 200);
+        for (int i = 0; i < 4; i++)
+                client_free(c[i]);
+        client_free(other);
+        stop_server(s);
+        assert_int_equal(s->stats.per_source_refused, 1);
+}
+
+/* A connection's last request (max_requests) gets "Connection: close", and it ends. */
+static void connections_retire(void **state)
+{
+        struct server *s = *state;
+        struct client *c;
+        struct response r;
+        char v[32];
+
+        start_server(s, &(struct httpd_config){.max_requests = 3});
+        c = client_new(s);
+        one_request(c, "/small.txt", 200);
+        one_request(c, "/small.txt", 200);
+        send_str(c, "HEAD /small.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_int_equal(read_response(c, true, &r), 0);
+        assert_non_null(header(&r, "Connection", v, sizeof v));
+        assert_string_equal(v, "close");
+        response_clear(&r);
+        assert_true(closed_within(c, 3000));
+        client_free(c);
+        stop_server(s);
+        assert_int_equal(s->stats.retired, 1);
 }
 
 /* ---- many large downloads --------------------------------------------------------- */
@@ -1183,7 +1290,8 @@ static void concurrent_large(void **state)
         struct download d[N_PARALLEL];
         double t0;
 
-        start_server(s, NULL);
+        /* Many machines: no per-source cap applies. */
+        start_server(s, &(struct httpd_config){.max_per_source = N_PARALLEL});
         t0 = now_s();
         run_downloads(s, d, N_PARALLEL, "/big.bin");
         for (size_t i = 0; i < N_PARALLEL; i++) {
@@ -1427,7 +1535,10 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(idle_timeout, setup, teardown),
             cmocka_unit_test_setup_teardown(stalled_reader_dropped, setup, teardown),
             cmocka_unit_test_setup_teardown(shrinking_file_ends_response, setup, teardown),
-            cmocka_unit_test_setup_teardown(max_connections, setup, teardown),
+            cmocka_unit_test_setup_teardown(waiting_connections_make_room, setup, teardown),
+            cmocka_unit_test_setup_teardown(busy_connections_make_the_next_wait, setup, teardown),
+            cmocka_unit_test_setup_teardown(per_source_cap, setup, teardown),
+            cmocka_unit_test_setup_teardown(connections_retire, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrent_large, setup, teardown),
             cmocka_unit_test_setup_teardown(root_swap, setup, teardown),
             cmocka_unit_test_setup_teardown(curl_range, setup, teardown),
