@@ -17,7 +17,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -125,21 +128,99 @@ static void raise_fd_limit(void)
         }
 }
 
-/* Root gives way to USER for good: supplementary groups, group, user, and no way back
- * through set-uid programs. */
-static int drop_privileges(const char *user, struct pxf_error *err)
+struct server_user {
+        const char *name;
+        uid_t uid;
+        gid_t gid;
+};
+
+/* Looked up while /etc/passwd is still in view (confine() hides it). */
+static int find_user(const char *name, struct server_user *ret, struct pxf_error *err)
 {
-        struct passwd *pw = getpwnam(user);
+        struct passwd *pw = getpwnam(name);
 
         if (!pw)
-                return pxf_error_set(err, -ESRCH, "user '%s' does not exist (--user)", user);
-        if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-                return pxf_error_set(err, -errno, "cannot become user '%s': %m", user);
-        if (pw->pw_uid != 0 && setuid(0) == 0)
+                return pxf_error_set(err, -ESRCH, "user '%s' does not exist (--user)", name);
+        *ret = (struct server_user){.name = name, .uid = pw->pw_uid, .gid = pw->pw_gid};
+        return 0;
+}
+
+/* A service manager may already sandbox the whole service and forbid what this process
+ * would do on its own (systemd's pxeforge-serve@ unit: no CAP_SYS_ADMIN or CAP_SETPCAP,
+ * no mount namespaces). That is said, and serving goes on inside its sandbox. */
+static int permitted_or_warn(int r, struct pxf_error *err)
+{
+        if (r != -EPERM)
+                return r;
+        log_warning("%s; going on inside the service manager's sandbox", err->msg);
+        *err = (struct pxf_error){0};
+        return 0;
+}
+
+/* Empties the capability bounding set, so that nothing (a set-uid program, a file
+ * capability) can give a capability back. Needs CAP_SETPCAP: before the uid changes. */
+static int drop_bounding_set(struct pxf_error *err)
+{
+        for (int cap = 0;; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL && cap > 0)
+                                return 0; /* past the last capability the kernel knows */
+                        return pxf_error_set(err, -errno, "cannot drop capability %d: %m", cap);
+                }
+}
+
+/* Root gives way to the user for good: no capability left to regain, supplementary
+ * groups, group, user, and no way back through set-uid programs. */
+static int drop_privileges(const struct server_user *u, struct pxf_error *err)
+{
+        int r = permitted_or_warn(drop_bounding_set(err), err);
+
+        if (r < 0)
+                return r;
+        if (setgroups(0, NULL) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0)
+                return pxf_error_set(err, -errno, "cannot become user '%s': %m", u->name);
+        if (u->uid != 0 && setuid(0) == 0)
                 return pxf_error_set(err, -EPERM, "could still regain root after dropping it");
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return pxf_error_set(err, -errno, "cannot set no_new_privs: %m");
-        log_info("serving as user %s (uid %u)", user, (unsigned)pw->pw_uid);
+        log_info("serving as user %s (uid %u)", u->name, (unsigned)u->uid);
+        return 0;
+}
+
+/* Makes the served folder the whole file system this process sees, read-only: a mount
+ * namespace of its own in which the folder (or, when the root is a symlink that `up`
+ * swaps, the folder holding it) is bind-mounted read-only and made the root. Code run
+ * through a parser bug then finds nothing of the host to read. *served is the root path
+ * in the new view. */
+static int confine(const char *root, char **served, struct pxf_error *err)
+{
+        _cleanup_free_ char *copy = pxf_strdup(root);
+        const char *visible = root, *base = NULL;
+        struct stat st;
+        char *slash;
+
+        if (lstat(root, &st) < 0)
+                return pxf_error_set(err, -errno, "cannot reach the artifacts folder '%s': %m",
+                                     root);
+        if (S_ISLNK(st.st_mode)) {
+                slash = strrchr(copy, '/');
+                if (!slash || slash == copy || !slash[1])
+                        return pxf_error_set(err, -EINVAL,
+                                             "'%s': a symlink root must be a "
+                                             "path such as /dir/current",
+                                             root);
+                *slash = '\0';
+                visible = copy;
+                base = slash + 1;
+        }
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount(visible, visible, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, visible, NULL,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+            chdir(visible) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+            umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+                return pxf_error_set(err, -errno, "cannot confine the server to '%s': %m", visible);
+        *served = base ? pxf_asprintf("/%s", base) : pxf_strdup("/");
         return 0;
 }
 
@@ -159,24 +240,25 @@ static int watch_parent(pid_t parent, struct pxf_error *err)
 }
 
 /* The served folder must be readable by the user the server runs as: say so at start
- * rather than answer every request with "not found". */
-static int check_root(const char *root, struct pxf_error *err)
+ * rather than answer every request with "not found". path is where it is seen now;
+ * shown, where the user put it. */
+static int check_root(const char *path, const char *shown, struct pxf_error *err)
 {
         struct stat st;
 
-        if (stat(root, &st) < 0)
+        if (stat(path, &st) < 0)
                 return pxf_error_set(err, -errno,
                                      "cannot reach the artifacts folder '%s' as uid %u: %m (it "
                                      "and every folder above it must be readable and "
                                      "searchable by that user: chmod o+rx)",
-                                     root, (unsigned)getuid());
+                                     shown, (unsigned)getuid());
         if (!S_ISDIR(st.st_mode))
-                return pxf_error_set(err, -ENOTDIR, "'%s' is not a folder", root);
-        if (access(root, R_OK | X_OK) < 0)
+                return pxf_error_set(err, -ENOTDIR, "'%s' is not a folder", shown);
+        if (access(path, R_OK | X_OK) < 0)
                 return pxf_error_set(err, -errno,
                                      "the artifacts folder '%s' is not readable by uid %u: %m "
                                      "(chmod o+rx)",
-                                     root, (unsigned)getuid());
+                                     shown, (unsigned)getuid());
         return 0;
 }
 
@@ -243,17 +325,26 @@ int main(int argc, char **argv)
         /* A client that closes early must cost its connection, not the server (httpd.h). */
         (void)signal(SIGPIPE, SIG_IGN);
         pid_t parent = a.parent ? a.parent : getppid();
+        struct server_user user = {0};
+        _cleanup_free_ char *served = NULL;
 
         raise_fd_limit();
-        r = a.user ? drop_privileges(a.user, &err) : 0;
+        r = a.user ? find_user(a.user, &user, &err) : 0;
+        if (r >= 0 && geteuid() == 0)
+                r = permitted_or_warn(confine(a.root, &served, &err), &err);
+        const char *shown = a.root;
+        if (r >= 0 && served)
+                a.root = served;
+        if (r >= 0 && a.user)
+                r = drop_privileges(&user, &err);
         if (r >= 0)
                 r = watch_parent(parent, &err);
         if (r >= 0)
-                r = check_root(a.root, &err);
+                r = check_root(a.root, shown, &err);
         if (r >= 0)
                 r = start_servers(&s, &a, &err);
         if (r >= 0) /* the appliance waits for this line (SERVER_READY in appliance.c) */
-                log_info("serving '%s' over%s%s", a.root, s.tftpd ? " TFTP" : "",
+                log_info("serving '%s' over%s%s", shown, s.tftpd ? " TFTP" : "",
                          s.httpd ? " HTTP" : "");
         if (r >= 0 && event_base_dispatch(s.base) < 0)
                 r = pxf_error_set(&err, -EIO, "the event loop failed");

@@ -34,6 +34,16 @@ pass "a folder that matches its SHA256SUMS is served"
 
 server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
 [ "$(stat -c %U "/proc/$server")" = nobody ] || fail "pxeforge-server does not run as nobody"
+# Confined: no capability can come back, and its whole file system is the served folder,
+# read-only.
+grep -q '^CapBnd:[[:space:]]*0000000000000000$' "/proc/$server/status" \
+        || fail "pxeforge-server keeps capabilities in its bounding set: $(grep CapBnd "/proc/$server/status")"
+grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$server/status" || fail "pxeforge-server lacks no_new_privs"
+[ "$(ls "/proc/$server/root" | sort | tr '\n' ' ')" = "SHA256SUMS grub vmlinuz " ] \
+        || fail "pxeforge-server's root is not the served folder: $(ls "/proc/$server/root")"
+grep -Eq '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ro,' "/proc/$server/mountinfo" \
+        || fail "pxeforge-server's root is not read-only: $(head -n 3 "/proc/$server/mountinfo")"
+[ "$(wc -l < "/proc/$server/mountinfo")" -eq 1 ] || fail "pxeforge-server sees more than its folder mounted"
 kill -KILL "$server"
 pxf_wait_line "$PXF_TMP/serve.log" 'pxeforge-server was killed by signal 9.*restarting it' 30 "$serve_pid"
 pxf_wait_line "$PXF_TMP/serve.log" "pxeforge-server started \(pid [0-9]+\)" 30 "$serve_pid"
@@ -96,7 +106,7 @@ pass "a folder whose files changed since the build is refused, naming the file"
 
 # A folder the unprivileged server cannot read is a start-up error, not a restart loop.
 mkdir -p "$PXF_TMP/private/art"
-chmod 700 "$PXF_TMP/private"
+chmod 700 "$PXF_TMP/private/art"
 serve[3]=$PXF_TMP/private/art
 rc=0
 timeout 60 "${serve[@]}" > "$PXF_TMP/private.log" 2>&1 || rc=$?
