@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "httpd/httpd.h"
@@ -262,6 +264,104 @@ static int check_root(const char *path, const char *shown, struct pxf_error *err
         return 0;
 }
 
+/* The system calls of the event loop once it runs (traced under TFTP and HTTP traffic,
+ * refusals and shutdown), and of glibc's malloc and abort. Everything else, exec, open
+ * of anything but a file to serve, ptrace, kill of another process, is denied. */
+static const int allowed_syscalls[] = {
+    /* the loop, sockets and files */
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(accept4),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendto),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(socket),
+    SCMP_SYS(bind),
+    SCMP_SYS(setsockopt),
+    SCMP_SYS(getsockopt),
+    SCMP_SYS(getsockname),
+    SCMP_SYS(getpeername),
+    SCMP_SYS(shutdown),
+    SCMP_SYS(sendfile),
+    SCMP_SYS(openat),
+    SCMP_SYS(openat2),
+    SCMP_SYS(close),
+    SCMP_SYS(read),
+    SCMP_SYS(readv),
+    SCMP_SYS(write),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(lseek),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(statx),
+    SCMP_SYS(ioctl),
+    SCMP_SYS(fcntl),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(getrandom),
+    /* time, memory, signals, the end */
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(brk),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mremap),
+    SCMP_SYS(madvise),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(futex),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getppid),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+};
+
+/* A denied call: said on stderr (which the parent logs), then the end. Only
+ * async-signal-safe calls here. */
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+        char msg[160];
+        int n = snprintf(msg, sizeof msg,
+                         "pxeforge: error: system call %d is not on the server's allow-list "
+                         "(seccomp): stopping\n",
+                         si->si_syscall);
+
+        (void)sig, (void)ctx;
+        if (n > 0)
+                (void)!write(STDERR_FILENO, msg, (size_t)n);
+        _exit(159);
+}
+
+/* Installs the allow-list above for the rest of the process's life (no_new_privs is
+ * already set by the privilege drop, or set here). */
+static int restrict_syscalls(struct pxf_error *err)
+{
+        struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+        int r = ctx ? 0 : -ENOMEM;
+
+        if (r == 0 &&
+            (sigaction(SIGSYS, &sa, NULL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+                r = -errno;
+        for (size_t i = 0; r == 0 && i < PXF_ELEMENTSOF(allowed_syscalls); i++)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], 0);
+        if (r == 0)
+                r = seccomp_load(ctx);
+        seccomp_release(ctx);
+        return r < 0 ? pxf_error_set(err, r, "cannot restrict the server's system calls: %s",
+                                     strerror(-r))
+                     : 0;
+}
+
 static void on_stop(evutil_socket_t sig, short what, void *base)
 {
         (void)what;
@@ -343,6 +443,8 @@ int main(int argc, char **argv)
                 r = check_root(a.root, shown, &err);
         if (r >= 0)
                 r = start_servers(&s, &a, &err);
+        if (r >= 0)
+                r = permitted_or_warn(restrict_syscalls(&err), &err);
         if (r >= 0) /* the appliance waits for this line (SERVER_READY in appliance.c) */
                 log_info("serving '%s' over%s%s", shown, s.tftpd ? " TFTP" : "",
                          s.httpd ? " HTTP" : "");

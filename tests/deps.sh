@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
         # build
         build-essential cmake pkg-config clang-format
-        libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev
+        libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev libseccomp-dev
         libssl-dev pigz
         # libguestfs builds its appliance from the host's kernel and packages
         linux-image-amd64 libguestfs-tools

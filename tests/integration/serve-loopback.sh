@@ -34,11 +34,12 @@ pass "a folder that matches its SHA256SUMS is served"
 
 server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
 [ "$(stat -c %U "/proc/$server")" = nobody ] || fail "pxeforge-server does not run as nobody"
-# Confined: no capability can come back, and its whole file system is the served folder,
-# read-only.
+# Confined: no capability can come back, a system call allow-list, and its whole file
+# system is the served folder, read-only.
 grep -q '^CapBnd:[[:space:]]*0000000000000000$' "/proc/$server/status" \
         || fail "pxeforge-server keeps capabilities in its bounding set: $(grep CapBnd "/proc/$server/status")"
 grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$server/status" || fail "pxeforge-server lacks no_new_privs"
+grep -q '^Seccomp:[[:space:]]*2$' "/proc/$server/status" || fail "pxeforge-server has no seccomp filter"
 [ "$(ls "/proc/$server/root" | sort | tr '\n' ' ')" = "SHA256SUMS grub vmlinuz " ] \
         || fail "pxeforge-server's root is not the served folder: $(ls "/proc/$server/root")"
 grep -Eq '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ro,' "/proc/$server/mountinfo" \
