@@ -257,6 +257,11 @@ int pxf_write_file_atomic(const char *dst, const void *data, size_t len, mode_t 
  * publishes tmp as dst; on any failure removes tmp, so no half-written file stays. Returns
  * r, or the error of closing or publishing (with err filled). */
 int pxf_finish_partial(int fd, const char *tmp, const char *dst, int r, struct pxf_error *err);
+struct sockaddr;
+/* Whether two socket addresses (IPv4 or IPv6) name the same host, whatever the ports: what
+ * the servers' per-source limits count by. */
+bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b);
+
 /* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */
 int pxf_write_all(int fd, const void *buf, size_t n);
 

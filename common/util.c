@@ -1,5 +1,6 @@
 /* Allocation and string-vector helpers. Out of memory is not a condition pxeforge tries
  * to survive: these abort, which keeps every caller free of OOM branches. */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,4 +132,18 @@ void pxf_troff_text(FILE *f, const char *s)
                 else
                         fputc(*s, f);
         }
+}
+
+bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+        if (a->sa_family != b->sa_family)
+                return false;
+        if (a->sa_family == AF_INET)
+                return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
+                       ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
+        if (a->sa_family == AF_INET6)
+                return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+                              &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+                              sizeof(struct in6_addr)) == 0;
+        return false;
 }

@@ -583,26 +583,12 @@ static int conn_setup(struct httpd_conn *c)
         return 0;
 }
 
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
-{
-        if (a->ss_family != b->sa_family)
-                return false;
-        if (b->sa_family == AF_INET)
-                return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-                       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-        if (b->sa_family == AF_INET6)
-                return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                              &((const struct sockaddr_in6 *)b)->sin6_addr,
-                              sizeof(struct in6_addr)) == 0;
-        return false;
-}
-
 unsigned httpd_conns_from(const struct httpd *h, const struct sockaddr *sa)
 {
         unsigned n = 0;
 
         for (const struct httpd_conn *c = h->conns; c; c = c->next)
-                n += same_host(&c->addr, sa);
+                n += pxf_same_host((const struct sockaddr *)&c->addr, sa);
         return n;
 }
 

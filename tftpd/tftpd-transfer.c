@@ -357,17 +357,6 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the table -------------------------------------------------------------------- */
 
-static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-        if (a->ss_family != b->ss_family)
-                return false;
-        if (a->ss_family == AF_INET)
-                return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-                       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-}
-
 bool tftpd_transfer_running(const struct tftpd *t, const struct tftpd_peer *peer)
 {
         for (const struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer)
@@ -381,7 +370,8 @@ unsigned tftpd_transfers_from(const struct tftpd *t, const struct tftpd_peer *pe
         unsigned n = 0;
 
         for (const struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer)
-                n += same_host(&x->peer.addr, &peer->addr);
+                n += pxf_same_host((const struct sockaddr *)&x->peer.addr,
+                                   (const struct sockaddr *)&peer->addr);
         return n;
 }
 
