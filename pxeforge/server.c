@@ -17,12 +17,12 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,30 +45,38 @@ static const char usage[] =
     "descriptors), as USER, and stops when its parent PID does. Started by `pxeforge\n"
     "serve`; not meant to be run by hand.\n";
 
-static int parse_fd(const char *s, int *ret)
+/* A decimal number in [min, max]. */
+static int parse_number(const char *s, long min, long max, long *ret)
 {
         char *end;
         long v;
 
         errno = 0;
         v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < 3 || v > 1024)
+        if (errno || end == s || *end || v < min || v > max)
                 return -EINVAL;
-        *ret = (int)v;
+        *ret = v;
         return 0;
+}
+
+static int parse_fd(const char *s, int *ret)
+{
+        long v;
+        int r = parse_number(s, 3, 1024, &v);
+
+        if (r == 0)
+                *ret = (int)v;
+        return r;
 }
 
 static int parse_pid(const char *s, pid_t *ret)
 {
-        char *end;
         long v;
+        int r = parse_number(s, 2, INT32_MAX, &v);
 
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < 2 || v > INT32_MAX)
-                return -EINVAL;
-        *ret = (pid_t)v;
-        return 0;
+        if (r == 0)
+                *ret = (pid_t)v;
+        return r;
 }
 
 static int parse_option(int c, struct server_args *a)
@@ -226,6 +234,23 @@ static int confine(const char *root, char **served, struct pxf_error *err)
         return 0;
 }
 
+/* Everything root may do here, in order: look up the user while /etc/passwd is in view,
+ * confine (a->root becomes the path in the confined view, owned by *served), then drop to
+ * the user. */
+static int give_up_privileges(struct server_args *a, char **served, struct pxf_error *err)
+{
+        struct server_user user = {0};
+        int r = a->user ? find_user(a->user, &user, err) : 0;
+
+        if (r >= 0 && geteuid() == 0)
+                r = permitted_or_warn(confine(a->root, served, err), err);
+        if (r >= 0 && *served)
+                a->root = *served;
+        if (r >= 0 && a->user)
+                r = drop_privileges(&user, err);
+        return r;
+}
+
 /* With the parent gone there is nobody to stop or restart us, and the ports must be free
  * for the next start. A change of credentials clears the parent-death signal, so it is
  * set after the privilege drop; a parent that died before that is caught by its pid. */
@@ -264,9 +289,10 @@ static int check_root(const char *path, const char *shown, struct pxf_error *err
         return 0;
 }
 
-/* The system calls of the event loop once it runs (traced under TFTP and HTTP traffic,
- * refusals and shutdown), and of glibc's malloc and abort. Everything else, exec, open
- * of anything but a file to serve, ptrace, kill of another process, is denied. */
+/* The system calls of the event loop once it runs (traced with strace under TFTP and HTTP
+ * traffic, refusals and shutdown) and of glibc's malloc. Everything else (exec, fork,
+ * ptrace, kill, mount, a new socket family's tricks) is denied; what open can reach is
+ * bounded by confine(). */
 static const int allowed_syscalls[] = {
     /* the loop, sockets and files */
     SCMP_SYS(epoll_wait),
@@ -356,7 +382,8 @@ static int restrict_syscalls(struct pxf_error *err)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], 0);
         if (r == 0)
                 r = seccomp_load(ctx);
-        seccomp_release(ctx);
+        if (ctx)
+                seccomp_release(ctx);
         return r < 0 ? pxf_error_set(err, r, "cannot restrict the server's system calls: %s",
                                      strerror(-r))
                      : 0;
@@ -425,18 +452,11 @@ int main(int argc, char **argv)
         /* A client that closes early must cost its connection, not the server (httpd.h). */
         (void)signal(SIGPIPE, SIG_IGN);
         pid_t parent = a.parent ? a.parent : getppid();
-        struct server_user user = {0};
+        const char *shown = a.root;
         _cleanup_free_ char *served = NULL;
 
         raise_fd_limit();
-        r = a.user ? find_user(a.user, &user, &err) : 0;
-        if (r >= 0 && geteuid() == 0)
-                r = permitted_or_warn(confine(a.root, &served, &err), &err);
-        const char *shown = a.root;
-        if (r >= 0 && served)
-                a.root = served;
-        if (r >= 0 && a.user)
-                r = drop_privileges(&user, &err);
+        r = give_up_privileges(&a, &served, &err);
         if (r >= 0)
                 r = watch_parent(parent, &err);
         if (r >= 0)

@@ -24,7 +24,7 @@ images_log=$(mktemp /var/tmp/pxf-images.XXXXXX.log)
         tests/images/build-debian-image.sh boot-xfs
 ) >"$images_log" 2>&1 &
 images_pid=$!
-trap 'kill "$images_pid" 2>/dev/null || true' EXIT
+trap 'kill "$images_pid" 2>/dev/null || true; rm -f "$images_log"' EXIT
 
 jobs=$(nproc)
 cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -51,6 +51,8 @@ echo "== normal build: every test =="
 # One test per core: a VM test under TCG mostly keeps one core busy (apt in the libguestfs
 # appliance, one booting guest), and the fixtures order what depends on what.
 ctest --test-dir build/default -E "$asan_only" --output-on-failure -j"$jobs"
-wait "$images_pid" || echo "run-all: the early image build failed (the fixtures built them again): $images_log"
-rm -f "$images_log"
+if ! wait "$images_pid"; then
+        echo "run-all: the early image build failed (the fixtures built the images again); its last lines:"
+        tail -n 20 "$images_log"
+fi
 echo "run-all: finished in $((SECONDS - start)) s"
