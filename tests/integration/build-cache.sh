@@ -57,7 +57,18 @@ entry() {
         [ -n "$prefix" ] || fail "$1 names no cache key"
         find build/cache -maxdepth 1 -type f -name "$prefix*" ! -name '*.sha256' | head -n 1
 }
-damage() { printf 'X' | dd of="$1" bs=1 seek=4096 conv=notrunc status=none; }
+# damage FILE: inverts the byte at 4096. Writing a fixed byte left a compressed entry as it
+# was whenever that byte was already there (1 run in 256).
+damage() {
+        local byte before
+        before=$(sha256sum < "$1")
+        byte=$(od -An -tu1 -j 4096 -N 1 "$1" | tr -d ' ')
+        [ -n "$byte" ] || fail "$1 is too short to damage"
+        # shellcheck disable=SC2059 # the format is the byte, as an octal escape
+        printf "$(printf '\\%03o' $((byte ^ 255)))" |
+                dd of="$1" bs=1 seek=4096 conv=notrunc status=none
+        [ "$(sha256sum < "$1")" != "$before" ] || fail "$1 did not change"
+}
 # listing DIR: every file's mode, owner, size, name and link target
 listing() { (cd "$1" && find . -printf '%M %u %g %s %p %l\n' | sort -k5); }
 
