@@ -473,7 +473,8 @@ static const struct field server_fields[] = {
     FIELD("tftpPort", F_PORT, struct cfg_server, tftp_port, .doc = "TFTP port (default 69)"),
     FIELD("httpPort", F_PORT, struct cfg_server, http_port, .doc = "HTTP port (default 80)"),
     FIELD("user", F_STRING, struct cfg_server, user, .check = cfg_check_account_name,
-          .doc = "the unprivileged user the servers run as (default nobody)"),
+          .doc = "the unprivileged user pxeforge-server (TFTP, HTTP) runs as (default "
+                 "pxeforge, the package's system user; nobody when it is missing)"),
     FIELD("stateDir", F_PATH, struct cfg_server, state_dir,
           .doc = "where builds are kept (default /var/lib/pxeforge/<config name>)"),
 };

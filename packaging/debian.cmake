@@ -19,9 +19,12 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_STRIP_FILES ON)
 # Run by pxeforge: dnsmasq (DHCP), qemu-img (disk formats), mksquashfs, xorriso, mtools
-# and mkfs.vfat (live ISO), xz and zstd (initramfs compression).
+# and mkfs.vfat (live ISO), xz and zstd (initramfs compression); adduser makes the
+# servers' system user (packaging/debian/postinst).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "dnsmasq-base, qemu-utils, squashfs-tools, xorriso, mtools, dosfstools, xz-utils, zstd")
+    "adduser, dnsmasq-base, qemu-utils, squashfs-tools, xorriso, mtools, dosfstools, xz-utils, zstd")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/debian/postinst)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # libguestfs builds its appliance from the host's kernel; images with an xfs, reiserfs or
 # HFS+ file system mount only with the matching libguestfs package; pigz packs pxe-tar
 # in parallel; OVMF boots the test bridge's VMs.

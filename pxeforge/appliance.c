@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct appliance {
         char *runtime_dir;
         int tftp_fd, http_fd;
         char *server_binary;
+        const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
         struct dhcp_supervisor *dhcp;
         struct event *sig_ev[3];
@@ -122,9 +124,23 @@ static int find_server(char **ret, struct pxf_error *err)
 
 /* ---- the server child ------------------------------------------------------------ */
 
+/* The user asked for, else pxeforge's own, else nobody (see appliance.h). */
+static const char *server_user(const struct appliance_opts *o)
+{
+        if (o->user)
+                return o->user;
+        if (getpwnam(APPLIANCE_USER))
+                return APPLIANCE_USER;
+        log_warning("the system user '" APPLIANCE_USER
+                    "' does not exist: serving as '" APPLIANCE_FALLBACK_USER
+                    "', which other daemons share; create it with "
+                    "`adduser --system --group " APPLIANCE_USER "` (the Debian package does)");
+        return APPLIANCE_FALLBACK_USER;
+}
+
 static int server_start(struct appliance *a, struct pxf_error *err)
 {
-        const char *user = a->o->user ? a->o->user : APPLIANCE_USER;
+        const char *user = a->server_user;
         const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
         const int fds[] = {a->tftp_fd, a->http_fd};
         char parent[24];
@@ -176,7 +192,7 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .dnsmasq = o->dnsmasq,
             .runtime_dir = a->runtime_dir,
             .interface = o->interface,
-            .user = o->user ? o->user : APPLIANCE_USER,
+            .user = APPLIANCE_DHCP_USER,
         };
         int r = dhcp_boot_files_from_dir(o->artifacts, &files, err);
 
@@ -256,6 +272,7 @@ static int setup(struct appliance *a, struct pxf_error *err)
 
         if (r >= 0)
                 r = find_server(&a->server_binary, err);
+        a->server_user = server_user(a->o);
         if (r >= 0 && (r = pxf_mkdir_p(a->runtime_dir, 0700)) < 0)
                 pxf_error_set(err, r, "cannot create '%s': %s", a->runtime_dir, strerror(-r));
         if (r >= 0)

@@ -24,10 +24,15 @@ enum appliance_dhcp {
         APPLIANCE_DHCP_AUTHORITATIVE,
 };
 
-#define APPLIANCE_TFTP_PORT   69
-#define APPLIANCE_HTTP_PORT   80
-#define APPLIANCE_USER        "nobody"
-#define APPLIANCE_RUNTIME_DIR "/run/pxeforge"
+#define APPLIANCE_TFTP_PORT 69
+#define APPLIANCE_HTTP_PORT 80
+/* pxeforge-server's own system user (the Debian package creates it); without it, nobody,
+ * which other daemons share, with a warning. dnsmasq always drops to nobody: the two
+ * processes that read network input never share a user. */
+#define APPLIANCE_USER          "pxeforge"
+#define APPLIANCE_FALLBACK_USER "nobody"
+#define APPLIANCE_DHCP_USER     "nobody"
+#define APPLIANCE_RUNTIME_DIR   "/run/pxeforge"
 
 struct appliance_opts {
         const char *artifacts; /* the served folder (or a symlink to it) */
@@ -39,7 +44,7 @@ struct appliance_opts {
         const char *range_start, *range_end; /* authoritative */
         const char *netmask;                 /* NULL: the interface's */
         const char *router;                  /* authoritative, optional */
-        const char *user;                    /* NULL: APPLIANCE_USER */
+        const char *user;                    /* pxeforge-server's; NULL: APPLIANCE_USER */
         const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
         const char *dnsmasq;                 /* NULL: found in the usual places */
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */

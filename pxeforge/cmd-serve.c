@@ -72,7 +72,9 @@ static const struct cli_option options[] = {
      "default gateway to hand out (authoritative; default none)"},
     {"tftp-port", "N", CLI_CUSTOM, ARG(o.tftp_port), parse_port, false, "default 69"},
     {"http-port", "N", CLI_CUSTOM, ARG(o.http_port), parse_port, false, "default 80"},
-    {"user", "USER", CLI_STRING, ARG(o.user), NULL, false, "serve as USER (default nobody)"},
+    {"user", "USER", CLI_STRING, ARG(o.user), NULL, false,
+     "serve TFTP and HTTP as USER (default pxeforge, the package's system user; nobody, "
+     "with a warning, when it is missing); dnsmasq runs as nobody"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
 };

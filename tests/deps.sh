@@ -20,6 +20,8 @@ packages=(
         # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
         # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
         curl iproute2 util-linux python3
+        # pxeforge-server's system user (made below, as the package does)
+        adduser
         # the installed files' checks: manual pages (groff, man) and the unit (systemd-analyze)
         groff-base man-db systemd
         # the Debian package: cpack's dependency list, and its check in a clean chroot
@@ -35,13 +37,23 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then
         echo "deps: all ${#packages[@]} packages present"
-        exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
+elif [ "$(id -u)" -ne 0 ]; then
         echo "deps: missing packages: ${missing[*]}; run as root to install them" >&2
         exit 1
+else
+        echo "deps: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# pxeforge-server's own system user, made the way the Debian package's postinst makes it
+# (packaging/debian/postinst); the serving tests expect the server to run as it.
+if ! getent passwd pxeforge >/dev/null; then
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "deps: the system user pxeforge is missing; run as root to create it" >&2
+                exit 1
+        fi
+        adduser --system --group --home /nonexistent --no-create-home --quiet pxeforge
+        echo "deps: created the system user pxeforge"
+fi

@@ -4,7 +4,8 @@
 # SIGTERM stops everything, leaving no process behind; so does SIGKILL of serve; an address
 # that is not IPv4 and a state directory the server cannot pass are refused.
 source "$(dirname "$0")/../lib/common.sh"
-[ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as nobody)"
+[ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
+getent passwd pxeforge >/dev/null || fail "the system user pxeforge is missing (tests/deps.sh creates it)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
 pxf_tmpdir
 chmod 755 "$PXF_TMP"
@@ -27,13 +28,13 @@ serve=("$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp
 
 "${serve[@]}" > "$PXF_TMP/serve.log" 2>&1 &
 serve_pid=$!
-pxf_wait_line "$PXF_TMP/serve.log" 'serving as user nobody' 60 "$serve_pid"
+pxf_wait_line "$PXF_TMP/serve.log" 'serving as user pxeforge' 60 "$serve_pid"
 grep -q "matches its SHA256SUMS" "$PXF_TMP/serve.log" || fail "no SHA256SUMS check in the log"
 [ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "HTTP does not serve"
 pass "a folder that matches its SHA256SUMS is served"
 
 server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
-[ "$(stat -c %U "/proc/$server")" = nobody ] || fail "pxeforge-server does not run as nobody"
+[ "$(stat -c %U "/proc/$server")" = pxeforge ] || fail "pxeforge-server does not run as its user pxeforge"
 # Confined: no capability can come back, a system call allow-list, and its whole file
 # system is the served folder, read-only.
 grep -q '^CapBnd:[[:space:]]*0000000000000000$' "/proc/$server/status" \
@@ -68,7 +69,7 @@ pass "SIGTERM stops serve and its server"
 # signal) stops too and leaves the ports free for the next serve.
 "${serve[@]}" > "$PXF_TMP/orphan.log" 2>&1 &
 serve_pid=$!
-pxf_wait_line "$PXF_TMP/orphan.log" 'serving as user nobody' 60 "$serve_pid"
+pxf_wait_line "$PXF_TMP/orphan.log" 'serving as user pxeforge' 60 "$serve_pid"
 server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
 kill -KILL "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
@@ -80,12 +81,30 @@ done
 ! kill -0 "$server" 2>/dev/null || { kill -KILL "$server"; fail "pxeforge-server outlived serve killed with SIGKILL"; }
 "${serve[@]}" > "$PXF_TMP/again.log" 2>&1 &
 serve_pid=$!
-pxf_wait_line "$PXF_TMP/again.log" 'serving as user nobody' 60 "$serve_pid"
+pxf_wait_line "$PXF_TMP/again.log" 'serving as user pxeforge' 60 "$serve_pid"
 [ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "the next serve does not serve"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=
 pass "serve killed with SIGKILL takes its server with it; the next serve binds the ports"
+
+# Without the pxeforge user (installed from a tarball, say) the server runs as nobody and
+# the log says what to do: here /etc/passwd lacks it in serve's own mount namespace.
+grep -v '^pxeforge:' /etc/passwd > "$PXF_TMP/passwd"
+# shellcheck disable=SC2016 # expanded by the inner shell
+unshare --mount --propagation private sh -c 'mount --bind "$0" /etc/passwd && exec "$@"' \
+        "$PXF_TMP/passwd" "${serve[@]}" > "$PXF_TMP/fallback.log" 2>&1 &
+serve_pid=$!
+pxf_wait_line "$PXF_TMP/fallback.log" 'serving as user nobody' 60 "$serve_pid"
+grep -q "the system user 'pxeforge' does not exist: serving as 'nobody'.*adduser --system --group pxeforge" \
+        "$PXF_TMP/fallback.log" || { cat "$PXF_TMP/fallback.log" >&2; fail "no warning about the missing user"; }
+server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+[ "$(stat -c %U "/proc/$server")" = nobody ] || fail "the fallback server does not run as nobody"
+[ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "the fallback server does not serve"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
+serve_pid=
+pass "without its system user the server runs as nobody, and the log says how to make the user"
 
 # An address that is not IPv4 is refused as given, not cut to fit and bound elsewhere.
 for bad in 2001:db8::1234:5678:9abc 192.168.100.100.5 127.0.0.1x; do

@@ -33,6 +33,6 @@ bridge_log_has "tftp: .* 'grubx64.efi' .*: ok" "GRUB over TFTP"
 bridge_log_has "tftp: .* '/?vmlinuz' .*: ok" "the kernel over TFTP"
 bridge_log_has "tftp: .* '/?initrd.img' .*: ok" "the initramfs over TFTP"
 bridge_log_has 'http: .* "GET" "/image.iso" 20[06] ' "image.iso over HTTP"
-bridge_log_has 'serving as user nobody' "the server dropped its privileges"
+bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
 bridge_stop 0 1
 pass "two VMs booted the bootstrap artifacts from pxeforge's DHCP, TFTP and HTTP in a test bridge"
