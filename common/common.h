@@ -70,6 +70,9 @@ static inline void pxf_strv_freep(char ***v)
 #define _cleanup_strv_free_ _cleanup_(pxf_strv_freep)
 
 #define PXF_ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal: PXF_STRINGIFY(TFTPD_PORT) is "69". */
+#define PXF_STRINGIFY(x)  PXF_STRINGIFY_(x)
+#define PXF_STRINGIFY_(x) #x
 
 /* ---- errors ----------------------------------------------------------------------- */
 

@@ -108,6 +108,7 @@ enum field_kind {
         F_ID,          /* uint32_t 0..4294967294; has */
         F_DAYS,        /* int >= 0 */
         F_PORT,        /* int 1..65535 */
+        F_UINT,        /* unsigned in min..max */
         F_ENUM,        /* an enum (int sized) from enum_values; loc optional */
         F_ENV,         /* char ** of NAME=value from a mapping */
         F_SECTION,     /* a mapping walked with sub into the struct at off (0: the same
@@ -138,6 +139,7 @@ struct field {
         size_t count; /* F_ARRAY: FOFF of the size_t count */
         size_t elem_size;
         const struct enum_value *enums; /* terminated by a NULL name */
+        unsigned min, max;              /* F_UINT */
         const struct schema *sub;
         value_check_fn check;
         const char *doc; /* for pxeforge.yaml(5): what the key does */

@@ -20,6 +20,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "httpd/httpd.h"
+#include "tftpd/tftpd.h"
+
 #define CFG_FILE_MAX  (1024 * 1024) /* a config or package-list file larger is refused */
 #define CFG_DEPTH_MAX 32            /* nesting deeper than this is refused */
 
@@ -190,7 +193,9 @@ struct cfg_server {
         char *router;
         int tftp_port, http_port; /* 1..65535; 0: unset */
         char *user;
-        char *state_dir; /* where builds are kept and published */
+        char *state_dir;          /* where builds are kept and published */
+        struct tftpd_limits tftp; /* server.tftp; 0: the server's default */
+        struct httpd_limits http; /* server.http; 0: the server's default */
 };
 
 struct cfg_os {

@@ -30,6 +30,8 @@ static const char *kind_name(const struct field *f)
                 return "days";
         case F_PORT:
                 return "port";
+        case F_UINT:
+                return "integer";
         case F_ENUM:
                 return "one of";
         case F_ENV:

@@ -455,6 +455,18 @@ static const char *const dhcp_range_required[] = {"start", "end", NULL};
 static const struct schema dhcp_range_schema =
     SCHEMA(dhcp_range_fields, .required = dhcp_range_required);
 
+/* The servers' limits, from their own lists (TFTPD_LIMITS, HTTPD_LIMITS). */
+#define LIMIT_FIELD(type, field, key, flag, least, most, def, what)                                \
+        FIELD(key, F_UINT, type, field, .min = (least), .max = (most),                             \
+              .doc = what " (" PXF_STRINGIFY(least) " to " PXF_STRINGIFY(                          \
+                  most) ", default " PXF_STRINGIFY(def) "; also --" flag ")"),
+#define TFTP_FIELD(...) LIMIT_FIELD(struct tftpd_limits, __VA_ARGS__)
+#define HTTP_FIELD(...) LIMIT_FIELD(struct httpd_limits, __VA_ARGS__)
+static const struct field tftp_fields[] = {TFTPD_LIMITS(TFTP_FIELD)};
+static const struct schema tftp_schema = SCHEMA(tftp_fields);
+static const struct field http_fields[] = {HTTPD_LIMITS(HTTP_FIELD)};
+static const struct schema http_schema = SCHEMA(http_fields);
+
 /* pxeforge's own: how `pxeforge up` serves the artifacts (the flags of `pxeforge serve`). */
 static const struct field server_fields[] = {
     FIELD("interface", F_STRING, struct cfg_server, interface, .check = cfg_check_interface,
@@ -477,6 +489,10 @@ static const struct field server_fields[] = {
                  "pxeforge, the package's system user; nobody when it is missing)"),
     FIELD("stateDir", F_PATH, struct cfg_server, state_dir,
           .doc = "where builds are kept (default /var/lib/pxeforge/<config name>)"),
+    FIELD("tftp", F_SECTION, struct cfg_server, tftp, .sub = &tftp_schema,
+          .doc = "limits and timeouts of the TFTP server"),
+    FIELD("http", F_SECTION, struct cfg_server, http, .sub = &http_schema,
+          .doc = "limits and timeouts of the HTTP server"),
 };
 static const struct schema server_schema = SCHEMA(server_fields);
 

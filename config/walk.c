@@ -235,6 +235,15 @@ static void read_port(struct walk *w, const struct field *f, const struct yn *n,
                 *(int *)at(obj, f->off) = (int)v;
 }
 
+static void read_uint(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        long long v;
+
+        if (read_integer(w, n, path, f->min, f->max, &v))
+                *(unsigned *)at(obj, f->off) = (unsigned)v;
+}
+
 char *cfg_enum_names(const struct enum_value *e)
 {
         char *s = pxf_strdup("");
@@ -338,13 +347,21 @@ typedef void (*reader_fn)(struct walk *w, const struct field *f, const struct yn
                           const char *path);
 
 static const reader_fn readers[] = {
-    [F_STRING] = read_string_field, [F_PATH] = read_string_field,
-    [F_BOOL] = read_bool,           [F_STRV] = read_strv,
-    [F_PATHV] = read_strv,          [F_CMDLINE] = read_cmdline,
-    [F_MODE] = read_mode,           [F_ID] = read_id,
-    [F_DAYS] = read_days,           [F_PORT] = read_port,
-    [F_ENUM] = read_enum,           [F_ENV] = read_env,
-    [F_SECTION] = read_section,     [F_ARRAY] = read_array,
+    [F_STRING] = read_string_field,
+    [F_PATH] = read_string_field,
+    [F_BOOL] = read_bool,
+    [F_STRV] = read_strv,
+    [F_PATHV] = read_strv,
+    [F_CMDLINE] = read_cmdline,
+    [F_MODE] = read_mode,
+    [F_ID] = read_id,
+    [F_DAYS] = read_days,
+    [F_PORT] = read_port,
+    [F_UINT] = read_uint,
+    [F_ENUM] = read_enum,
+    [F_ENV] = read_env,
+    [F_SECTION] = read_section,
+    [F_ARRAY] = read_array,
 };
 
 static const struct field *find_field(const struct schema *s, const char *key)
@@ -355,15 +372,34 @@ static const struct field *find_field(const struct schema *s, const char *key)
         return NULL;
 }
 
+/* The keys a mapping of s may hold, "a, b, c" (those pxeforge refuses left out); new. */
+static char *known_keys(const struct schema *s)
+{
+        char *list = pxf_strdup("");
+
+        for (size_t i = 0; i < s->n_fields; i++) {
+                char *next;
+
+                if (s->fields[i].kind == F_UNSUPPORTED)
+                        continue;
+                next = pxf_asprintf("%s%s%s", list, list[0] ? ", " : "", s->fields[i].key);
+                free(list);
+                list = next;
+        }
+        return list;
+}
+
 static void walk_pair(struct walk *w, const struct yn_pair *p, const struct schema *s, void *obj,
                       const char *path)
 {
         const struct field *f = find_field(s, p->key->value);
         _cleanup_free_ char *child = cfg_path_key(path, p->key->value);
 
-        if (!f)
-                cfg_walk_error(w, p->key, child, "unknown key '%s'", p->key->value);
-        else if (f->kind == F_UNSUPPORTED)
+        if (!f) {
+                _cleanup_free_ char *known = known_keys(s);
+                cfg_walk_error(w, p->key, child, "unknown key '%s' (expected one of: %s)",
+                               p->key->value, known);
+        } else if (f->kind == F_UNSUPPORTED)
                 cfg_walk_error(w, p->key, child, "'%s' is not supported by pxeforge",
                                p->key->value);
         else

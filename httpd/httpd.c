@@ -165,6 +165,15 @@ static int check_config(const struct httpd_config *cfg, struct pxf_error *err)
         return 0;
 }
 
+void httpd_config_limits(struct httpd_config *c, const struct httpd_limits *l)
+{
+#define HTTPD_SET_LIMIT(field, ...)                                                                \
+        if (l->field)                                                                              \
+                c->field = l->field;
+        HTTPD_LIMITS(HTTPD_SET_LIMIT)
+#undef HTTPD_SET_LIMIT
+}
+
 int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct httpd **ret,
               struct pxf_error *err)
 {

@@ -34,6 +34,30 @@ struct pxf_error;
 #define HTTPD_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTPD_LISTEN_BACKLOG            256
 
+/* The limits a user may set: `server.http.KEY` in a config, --FLAG on the command line of
+ * `pxeforge serve` (and of pxeforge-server, which gets them from it). One X per limit:
+ * X(field of struct httpd_config, KEY, FLAG, least, most, default, what it bounds). */
+#define HTTPD_LIMITS(X)                                                                            \
+        X(max_connections, "maxConnections", "http-max-connections", 1, 65536,                     \
+          HTTPD_DEFAULT_MAX_CONNECTIONS,                                                           \
+          "open connections; at the cap the one that waited longest for a request is closed "      \
+          "to make room")                                                                          \
+        X(max_per_source, "maxPerSource", "http-max-per-source", 1, 65536,                         \
+          HTTPD_DEFAULT_MAX_PER_SOURCE,                                                            \
+          "open connections from one address; one more is closed at once")                         \
+        X(max_requests, "maxRequests", "http-max-requests", 1, 1000000,                            \
+          HTTPD_DEFAULT_MAX_REQUESTS, "requests on one connection before it is closed")            \
+        X(max_lifetime_ms, "maxLifetimeMs", "http-max-lifetime-ms", 1000, 86400000,                \
+          HTTPD_DEFAULT_MAX_LIFETIME_MS,                                                           \
+          "milliseconds a connection may live; it closes after the response in flight")            \
+        X(idle_timeout_ms, "idleTimeoutMs", "http-idle-timeout-ms", 100, 3600000,                  \
+          HTTPD_DEFAULT_IDLE_TIMEOUT_MS,                                                           \
+          "milliseconds a kept-alive connection may wait for its next request, or a client "       \
+          "may stop reading a response")                                                           \
+        X(header_timeout_ms, "headerTimeoutMs", "http-header-timeout-ms", 100, 600000,             \
+          HTTPD_DEFAULT_HEADER_TIMEOUT_MS,                                                         \
+          "milliseconds in which a request's head must arrive complete")
+
 /* Opens a TCP socket listening on address:port (IPv4 or IPv6 literal; NULL means "::"
  * dual-stack, falling back to 0.0.0.0), close-on-exec, non-blocking, SO_REUSEADDR. Port
  * 0 picks a free port (tests). Done before privileges are dropped; the fd is then handed
@@ -69,6 +93,16 @@ struct httpd_config {
          * first byte arrived (slowloris); then 408 and close. 0: the default above. */
         unsigned header_timeout_ms;
 };
+
+/* A value for each of HTTPD_LIMITS, as a config or a command line gives them; 0: the
+ * default. httpd_config_limits() puts them in a struct httpd_config. */
+#define HTTPD_LIMIT_FIELD(field, ...) unsigned field;
+struct httpd_limits {
+        HTTPD_LIMITS(HTTPD_LIMIT_FIELD)
+};
+
+/* Sets c's limits to the nonzero values of l. */
+void httpd_config_limits(struct httpd_config *c, const struct httpd_limits *l);
 
 /* Counters since httpd_new(), for tests and status output. */
 struct httpd_stats {

@@ -138,22 +138,51 @@ static const char *server_user(const struct appliance_opts *o)
         return APPLIANCE_FALLBACK_USER;
 }
 
+/* pxeforge-server's command line: the limits set are passed on, the rest it defaults. */
+static char **server_argv(const struct appliance *a)
+{
+        const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
+        char **argv = NULL, parent[24], value[24];
+
+        (void)snprintf(parent, sizeof parent, "%d", (int)getpid());
+        const char *const fixed[] = {a->server_binary,
+                                     "--root",
+                                     a->o->artifacts,
+                                     "--tftp-fd",
+                                     "3",
+                                     "--http-fd",
+                                     "4",
+                                     "--user",
+                                     a->server_user,
+                                     "--parent",
+                                     parent,
+                                     "--log-level",
+                                     level,
+                                     NULL};
+        for (size_t i = 0; fixed[i]; i++)
+                pxf_strv_push(&argv, fixed[i]);
+#define PUSH_LIMIT(section, field, flag)                                                           \
+        if (a->o->section.field) {                                                                 \
+                (void)snprintf(value, sizeof value, "%u", a->o->section.field);                    \
+                pxf_strv_push(&argv, "--" flag);                                                   \
+                pxf_strv_push(&argv, value);                                                       \
+        }
+#define PUSH_TFTP(field, key, flag, ...) PUSH_LIMIT(tftp, field, flag)
+#define PUSH_HTTP(field, key, flag, ...) PUSH_LIMIT(http, field, flag)
+        TFTPD_LIMITS(PUSH_TFTP)
+        HTTPD_LIMITS(PUSH_HTTP)
+        return argv;
+}
+
 static int server_start(struct appliance *a, struct pxf_error *err)
 {
-        const char *user = a->server_user;
-        const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
+        _cleanup_strv_free_ char **argv = server_argv(a);
         const int fds[] = {a->tftp_fd, a->http_fd};
-        char parent[24];
-        (void)snprintf(parent, sizeof parent, "%d", (int)getpid());
-        const char *argv[] = {
-            a->server_binary, "--root",      a->o->artifacts, "--tftp-fd", "3",
-            "--http-fd",      "4",           "--user",        user,        "--parent",
-            parent,           "--log-level", level,           NULL};
         const struct pxf_spawn_opts spawn = {
             .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 2};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
-            .argv = argv,
+            .argv = (const char *const *)argv,
             .spawn = &spawn,
             .output = PXF_CHILD_OUTPUT_CONFINED,
             .restart = true,

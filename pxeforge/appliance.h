@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "httpd/httpd.h"
+#include "tftpd/tftpd.h"
 
 struct event_base;
 
@@ -47,6 +49,8 @@ struct appliance_opts {
         const char *user;                    /* pxeforge-server's; NULL: APPLIANCE_USER */
         const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
         const char *dnsmasq;                 /* NULL: found in the usual places */
+        struct tftpd_limits tftp;            /* 0: the server's defaults */
+        struct httpd_limits http;
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
         void (*on_hup)(struct event_base *base, void *userdata);
         /* Called once everything runs, just before the loop starts (may be NULL). */

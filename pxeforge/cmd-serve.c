@@ -47,7 +47,49 @@ static int parse_port(const char *option, const char *value, void *field)
         return PXF_EXIT_OK;
 }
 
+/* One of the servers' limits (TFTPD_LIMITS, HTTPD_LIMITS), in its range. */
+struct limit_range {
+        const char *option;
+        unsigned least, most;
+};
+#define LIMIT_RANGE(field, key, flag, least, most, ...) {"--" flag, least, most},
+static const struct limit_range limit_ranges[] = {TFTPD_LIMITS(LIMIT_RANGE)
+                                                      HTTPD_LIMITS(LIMIT_RANGE)};
+
+static int parse_limit(const char *option, const char *value, void *field)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(limit_ranges); i++) {
+                const struct limit_range *l = &limit_ranges[i];
+                char *end;
+                long long v;
+
+                if (strcmp(option, l->option) != 0)
+                        continue;
+                errno = 0;
+                v = strtoll(value, &end, 10);
+                if (errno || end == value || *end || v < l->least || v > l->most) {
+                        log_error("invalid %s '%s' (expected %u to %u)", option, value, l->least,
+                                  l->most);
+                        return PXF_EXIT_USAGE;
+                }
+                *(unsigned *)field = (unsigned)v;
+                return PXF_EXIT_OK;
+        }
+        log_error("%s is not a limit", option);
+        return PXF_EXIT_USAGE;
+}
+
 #define ARG(m) offsetof(struct serve_args, m)
+#define LIMIT_OPTION(section, field, key, flag, least, most, def, what)                            \
+        {flag,                                                                                     \
+         "N",                                                                                      \
+         CLI_CUSTOM,                                                                               \
+         ARG(o.section.field),                                                                     \
+         parse_limit,                                                                              \
+         false,                                                                                    \
+         what " (default " PXF_STRINGIFY(def) "; server." #section "." key ")"},
+#define TFTP_OPTION(...) LIMIT_OPTION(tftp, __VA_ARGS__)
+#define HTTP_OPTION(...) LIMIT_OPTION(http, __VA_ARGS__)
 
 static const struct cli_option options[] = {
     {"artifacts", "DIR", CLI_STRING, ARG(o.artifacts), NULL, true,
@@ -77,7 +119,7 @@ static const struct cli_option options[] = {
      "with a warning, when it is missing); dnsmasq runs as nobody"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
-};
+    TFTPD_LIMITS(TFTP_OPTION) HTTPD_LIMITS(HTTP_OPTION)};
 
 static void init(void *args)
 {

@@ -92,6 +92,11 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
         }
         if (!dhcp_set)
                 o->dhcp = o->interface ? dhcp_mode(s->dhcp) : APPLIANCE_DHCP_OFF;
+#define LIMIT_DEFAULT(section, field) DEFAULT(o->section.field, s->section.field);
+#define TFTP_DEFAULT(field, ...)      LIMIT_DEFAULT(tftp, field)
+#define HTTP_DEFAULT(field, ...)      LIMIT_DEFAULT(http, field)
+        TFTPD_LIMITS(TFTP_DEFAULT)
+        HTTPD_LIMITS(HTTP_DEFAULT)
 }
 
 int main(int argc, char **argv)

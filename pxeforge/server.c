@@ -8,6 +8,7 @@
  * ever dies.
  *
  *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER] [--log-level L]
+ *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -18,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -35,15 +37,32 @@ struct server_args {
         const char *user;
         int tftp_fd, http_fd;
         pid_t parent; /* who must outlive us; 0: whoever started us */
+        struct tftpd_limits tftp;
+        struct httpd_limits http;
 };
+
+/* The limit options; getopt returns LIMIT_OPTION + their index. */
+#define LIMIT_OPTION 1000
+struct limit_option {
+        const char *flag;
+        unsigned least, most;
+        size_t offset; /* in struct server_args */
+};
+#define TFTP_LIMIT(field, key, flag, least, most, ...)                                             \
+        {flag, least, most, offsetof(struct server_args, tftp.field)},
+#define HTTP_LIMIT(field, key, flag, least, most, ...)                                             \
+        {flag, least, most, offsetof(struct server_args, http.field)},
+static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
+                                                        HTTPD_LIMITS(HTTP_LIMIT)};
 
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER]\n"
-    "                       [--parent PID] [--log-level LEVEL]\n"
+    "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
-    "descriptors), as USER, and stops when its parent PID does. Started by `pxeforge\n"
-    "serve`; not meant to be run by hand.\n";
+    "descriptors), as USER, and stops when its parent PID does. LIMITS are the\n"
+    "--tftp-* and --http-* options of `pxeforge serve`. Started by `pxeforge serve`; not\n"
+    "meant to be run by hand.\n";
 
 /* A decimal number in [min, max]. */
 static int parse_number(const char *s, long min, long max, long *ret)
@@ -79,9 +98,22 @@ static int parse_pid(const char *s, pid_t *ret)
         return r;
 }
 
+static int parse_limit(const struct limit_option *l, const char *s, struct server_args *a)
+{
+        long v;
+        int r = parse_number(s, l->least, l->most, &v);
+
+        if (r == 0)
+                *(unsigned *)((char *)a + l->offset) = (unsigned)v;
+        return r;
+}
+
 static int parse_option(int c, struct server_args *a)
 {
         enum pxf_log_level level;
+
+        if (c >= LIMIT_OPTION && c < LIMIT_OPTION + (int)PXF_ELEMENTSOF(limit_options))
+                return parse_limit(&limit_options[c - LIMIT_OPTION], optarg, a);
 
         switch (c) {
         case 'r':
@@ -108,16 +140,20 @@ static int parse_option(int c, struct server_args *a)
 
 static int parse_args(int argc, char **argv, struct server_args *a)
 {
-        static const struct option opts[] = {
-            {"root", required_argument, NULL, 'r'},
-            {"user", required_argument, NULL, 'u'},
-            {"tftp-fd", required_argument, NULL, 't'},
-            {"http-fd", required_argument, NULL, 'w'},
-            {"log-level", required_argument, NULL, 'l'},
-            {"parent", required_argument, NULL, 'p'},
-            {0},
+        static const struct option fixed[] = {
+            {"root", required_argument, NULL, 'r'},      {"user", required_argument, NULL, 'u'},
+            {"tftp-fd", required_argument, NULL, 't'},   {"http-fd", required_argument, NULL, 'w'},
+            {"log-level", required_argument, NULL, 'l'}, {"parent", required_argument, NULL, 'p'},
         };
+        struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
+        size_t n = 0;
         int c;
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(fixed); i++)
+                opts[n++] = fixed[i];
+        for (size_t i = 0; i < PXF_ELEMENTSOF(limit_options); i++)
+                opts[n++] = (struct option){limit_options[i].flag, required_argument, NULL,
+                                            LIMIT_OPTION + (int)i};
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
                 if (parse_option(c, a) < 0)
@@ -417,10 +453,12 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
                 return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
         if (a->tftp_fd >= 0) {
                 struct tftpd_config tc = {.root = a->root, .listen_fd = a->tftp_fd};
+                tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
         }
         if (r >= 0 && a->http_fd >= 0) {
                 struct httpd_config hc = {.root = a->root, .listen_fd = a->http_fd};
+                httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
         }
         return r;

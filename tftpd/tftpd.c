@@ -391,6 +391,15 @@ static int apply_config(struct tftpd *t, const struct tftpd_config *cfg, struct 
         return 0;
 }
 
+void tftpd_config_limits(struct tftpd_config *c, const struct tftpd_limits *l)
+{
+#define TFTPD_SET_LIMIT(field, ...)                                                                \
+        if (l->field)                                                                              \
+                c->field = l->field;
+        TFTPD_LIMITS(TFTPD_SET_LIMIT)
+#undef TFTPD_SET_LIMIT
+}
+
 int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tftpd **ret,
               struct pxf_error *err)
 {

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "tftpd/tftp-packet.h"
 
 struct event_base;
 struct tftpd;
@@ -69,6 +70,37 @@ struct tftpd;
 #define TFTPD_MAX_WINDOWSIZE_LIMIT   1024
 #define TFTPD_LOG_PER_SECOND         50
 
+/* The limits a user may set: `server.tftp.KEY` in a config, --FLAG on the command line of
+ * `pxeforge serve` (and of pxeforge-server, which gets them from it). One X per limit:
+ * X(field of struct tftpd_config, KEY, FLAG, least, most, default, what it bounds). */
+#define TFTPD_LIMITS(X)                                                                            \
+        X(max_transfers, "maxTransfers", "tftp-max-transfers", 1, TFTPD_MAX_TRANSFERS_LIMIT,       \
+          TFTPD_MAX_TRANSFERS_DEFAULT, "transfers at once, from every client together")            \
+        X(max_per_source, "maxPerSource", "tftp-max-per-source", 1, TFTPD_MAX_TRANSFERS_LIMIT,     \
+          TFTPD_MAX_PER_SOURCE_DEFAULT,                                                            \
+          "transfers at once from one address; its further requests wait for an answer")           \
+        X(timeout_ms, "timeoutMs", "tftp-timeout-ms", 100, TFTPD_TIMEOUT_MS_LIMIT,                 \
+          TFTPD_TIMEOUT_MS_DEFAULT,                                                                \
+          "milliseconds before the first retransmission, doubled after each one up to 8 "          \
+          "times; a client that acknowledged a packet may ask for its own timeout")                \
+        X(max_retries, "maxRetries", "tftp-max-retries", 1, TFTPD_MAX_RETRIES_LIMIT,               \
+          TFTPD_MAX_RETRIES_DEFAULT,                                                               \
+          "retransmissions of one window before a silent client is given up (the first "           \
+          "packet of a transfer goes out at most twice whatever this is)")                         \
+        X(max_blksize, "maxBlockSize", "tftp-max-block-size", TFTP_BLKSIZE_MIN, TFTP_BLKSIZE_MAX,  \
+          TFTPD_MAX_BLKSIZE_DEFAULT,                                                               \
+          "the largest blksize granted, in bytes; a client asking for more gets this")             \
+        X(max_windowsize, "maxWindowSize", "tftp-max-window-size", 1, TFTPD_MAX_WINDOWSIZE_LIMIT,  \
+          TFTPD_MAX_WINDOWSIZE_DEFAULT,                                                            \
+          "the largest windowsize granted, in blocks sent before an acknowledgement")
+
+/* A value for each of TFTPD_LIMITS, as a config or a command line gives them; 0: the
+ * default. tftpd_config_limits() puts them in a struct tftpd_config. */
+#define TFTPD_LIMIT_FIELD(field, ...) unsigned field;
+struct tftpd_limits {
+        TFTPD_LIMITS(TFTPD_LIMIT_FIELD)
+};
+
 /* Zero fields take the defaults above. */
 struct tftpd_config {
         const char *root;       /* directory (or symlink to one) served read-only */
@@ -81,6 +113,9 @@ struct tftpd_config {
         uint16_t max_blksize;    /* TFTP_BLKSIZE_MIN (8) and up; larger requests are lowered */
         uint16_t max_windowsize; /* 1..TFTPD_MAX_WINDOWSIZE_LIMIT */
 };
+
+/* Sets c's limits to the nonzero values of l. */
+void tftpd_config_limits(struct tftpd_config *c, const struct tftpd_limits *l);
 
 struct tftpd_stats {
         unsigned active;          /* transfers in progress */

@@ -42,7 +42,8 @@ completion() { # completion WORD...: what the installed completion offers for th
         _pxeforge
         echo "${COMPREPLY[*]}"
 }
-[ "$(completion serve --ht)" = --http-port ] || fail "bash completion does not complete --ht"
+[ "$(completion serve --http-p)" = --http-port ] || fail "bash completion does not complete --http-p"
+[ "$(completion serve --tftp-max-p)" = --tftp-max-per-source ] || fail "bash completion lacks the limits"
 [ "$(completion serve --dhcp a)" = authoritative ] || fail "bash completion lacks --dhcp modes"
 pass "bash completion takes the options from the program"
 

@@ -106,6 +106,41 @@ wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=
 pass "without its system user the server runs as nobody, and the log says how to make the user"
 
+# The servers' limits reach pxeforge-server from serve's options and from a config's server
+# section: with one request per connection, a response says it closes its connection,
+# which by default it keeps open.
+printf 'server:\n  http:\n    maxRequests: 1\n  tftp:\n    maxPerSource: 2\n' > "$PXF_TMP/limits.yaml"
+for how in defaults options config; do
+        case $how in
+        defaults) extra=() ;;
+        options) extra=(--http-max-requests 1 --tftp-max-per-source 2) ;;
+        config) extra=(--config-file "$PXF_TMP/limits.yaml") ;;
+        esac
+        "${serve[@]}" "${extra[@]}" > "$PXF_TMP/limits.log" 2>&1 &
+        serve_pid=$!
+        pxf_wait_line "$PXF_TMP/limits.log" 'serving as user pxeforge' 60 "$serve_pid"
+        server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+        args=$(tr '\0' ' ' < "/proc/$server/cmdline")
+        curl -fsi http://127.0.0.1:18080/vmlinuz | tr -d '\r' > "$PXF_TMP/response" || fail "$how: HTTP does not serve"
+        if [ "$how" = defaults ]; then
+                [[ $args != *--http-max-requests* ]] || fail "defaults: a limit was passed: $args"
+                ! grep -qix 'connection: close' "$PXF_TMP/response" || fail "defaults: the connection was closed"
+        else
+                [[ $args == *"--tftp-max-per-source 2 --http-max-requests 1"* ]] \
+                        || fail "$how: the limits did not reach pxeforge-server: $args"
+                grep -qix 'connection: close' "$PXF_TMP/response" \
+                        || fail "$how: one request per connection did not close the connection"
+        fi
+        kill -TERM "$serve_pid"
+        wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
+        serve_pid=
+done
+rc=0
+timeout 30 "${serve[@]}" --tftp-max-transfers 0 > "$PXF_TMP/limits.log" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] && grep -q "invalid --tftp-max-transfers '0' (expected 1 to 4096)" "$PXF_TMP/limits.log" \
+        || { cat "$PXF_TMP/limits.log" >&2; fail "--tftp-max-transfers 0 exited $rc without saying the range"; }
+pass "the servers' limits come from serve's options and the config's server section, in range"
+
 # An address that is not IPv4 is refused as given, not cut to fit and bound elsewhere.
 for bad in 2001:db8::1234:5678:9abc 192.168.100.100.5 127.0.0.1x; do
         rc=0

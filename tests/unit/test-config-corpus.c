@@ -350,6 +350,18 @@ static void check_server(const struct cfg_config *c)
         assert_int_equal(s->http_port, 8080);
         assert_string_equal(s->user, "nobody");
         assert_string_equal(s->state_dir, "/var/lib/pxeforge/lab");
+        assert_int_equal(s->tftp.max_transfers, 1024);
+        assert_int_equal(s->tftp.max_per_source, 8);
+        assert_int_equal(s->tftp.timeout_ms, 500);
+        assert_int_equal(s->tftp.max_retries, 3);
+        assert_int_equal(s->tftp.max_blksize, 1432);
+        assert_int_equal(s->tftp.max_windowsize, 16);
+        assert_int_equal(s->http.max_connections, 512);
+        assert_int_equal(s->http.max_per_source, 4);
+        assert_int_equal(s->http.max_requests, 100);
+        assert_int_equal(s->http.max_lifetime_ms, 60000);
+        assert_int_equal(s->http.idle_timeout_ms, 5000);
+        assert_int_equal(s->http.header_timeout_ms, 2000);
 }
 
 static const struct {

@@ -113,9 +113,13 @@ static void diags_accumulate_and_clear(void **state)
         assert_int_equal(load_string("os: []\nb: 2\n", NULL, &cfg, &diags), -EINVAL);
         assert_null(cfg);
         assert_int_equal(diags.n, 3);
-        assert_diag(&diags, 0, "cfg.yaml:1:1: a: unknown key 'a'");
+        assert_diag(&diags, 0,
+                    "cfg.yaml:1:1: a: unknown key 'a' "
+                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
         assert_diag(&diags, 1, "cfg.yaml:1:5: os: expected a mapping, got a list");
-        assert_diag(&diags, 2, "cfg.yaml:2:1: b: unknown key 'b'");
+        assert_diag(&diags, 2,
+                    "cfg.yaml:2:1: b: unknown key 'b' "
+                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
         cfg_diags_clear(&diags);
         assert_int_equal(diags.n, 0);
         assert_null(diags.items);
@@ -294,7 +298,9 @@ static void load_depth_limit(void **state)
         text[n] = '\0';
         assert_int_equal(load_string(text, NULL, &cfg, &diags), -EINVAL);
         assert_int_equal(diags.n, 1);
-        assert_diag(&diags, 0, "cfg.yaml:1:1: x: unknown key 'x'");
+        assert_diag(&diags, 0,
+                    "cfg.yaml:1:1: x: unknown key 'x' "
+                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
         cfg_diags_clear(&diags);
 
         memmove(text + 4, text + 3, n - 2);
@@ -392,7 +398,7 @@ static void package_list_bad(void **state)
         want = pxf_asprintf("%s:1:17: packages[1]: expected a string, got a mapping", path);
         assert_diag(&diags, 0, want);
         free(want);
-        want = pxf_asprintf("%s:2:1: extra: unknown key 'extra'", path);
+        want = pxf_asprintf("%s:2:1: extra: unknown key 'extra' (expected one of: packages)", path);
         assert_diag(&diags, 1, want);
         free(want);
         want =
@@ -412,7 +418,8 @@ static void package_list_missing_key(void **state)
         write_file(dir, "p.yaml", "\n  install: [a]\n");
         assert_int_equal(cfg_load_package_list(path, &list, &diags), -EINVAL);
         assert_int_equal(diags.n, 2);
-        want = pxf_asprintf("%s:2:3: install: unknown key 'install'", path);
+        want = pxf_asprintf("%s:2:3: install: unknown key 'install' (expected one of: packages)",
+                            path);
         assert_diag(&diags, 0, want);
         free(want);
         want = pxf_asprintf("%s:2:3: missing required key 'packages'", path);
