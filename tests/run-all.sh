@@ -20,8 +20,9 @@ tests/deps.sh
 # failure here is reported by those fixtures, which build again and show the log.
 images_log=$(mktemp /var/tmp/pxf-images.XXXXXX.log)
 (
-        tests/images/build-debian-image.sh
-        tests/images/build-debian-image.sh boot-xfs
+        for layout in standard boot-xfs lvm btrfs; do
+                tests/images/build-debian-image.sh "$layout"
+        done
 ) >"$images_log" 2>&1 &
 images_pid=$!
 trap 'kill "$images_pid" 2>/dev/null || true; rm -f "$images_log"' EXIT

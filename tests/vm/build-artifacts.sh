@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# build-artifacts.sh NAME CONFIG: a CTest fixture. Customizes the Debian test image into
-# pxe-dir artifacts once per test run, at $PXF_BUILD_DIR/test-artifacts/NAME, for the VM
-# tests that boot them (through QEMU's own TFTP, and through pxeforge's appliance in a
-# test bridge). Checks what every consumer relies on: the files, SHA256SUMS, nothing left
-# in the build dir, and that the unprivileged server user can read everything.
+# build-artifacts.sh NAME CONFIG [LAYOUT]: a CTest fixture. Customizes a Debian test image
+# (tests/images/build-debian-image.sh LAYOUT; by default the standard one) into pxe-dir
+# artifacts once per test run, at $PXF_BUILD_DIR/test-artifacts/NAME, for the VM tests
+# that boot them (through QEMU's own TFTP, and through pxeforge's appliance in a test
+# bridge); they also prove that layout's PXE output (tests/vm/layout.sh). Checks what
+# every consumer relies on: the files, SHA256SUMS, nothing left in the build dir, and that
+# the unprivileged server user can read everything. NAME.source beside the artifacts names
+# the image they came from.
 #
 # It builds twice: first with the config's pxf.pxe=... kernel argument replaced, then with
 # the config as it is. The second build must take the customized tree and the initramfs
@@ -11,16 +14,18 @@
 # argument in grub.cfg; the VM tests then boot that rebuild and find the argument.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
-[ $# -eq 2 ] || fail "usage: $0 NAME CONFIG"
-name=$1 config=$2
+[ $# -eq 2 ] || [ $# -eq 3 ] || fail "usage: $0 NAME CONFIG [LAYOUT]"
+name=$1 config=$2 layout=${3:-standard}
 vm_guestfs_env
+image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout") \
+        || fail "cannot build the $layout test image"
 
 root=$PXF_BUILD_DIR/test-artifacts
 out=$root/$name
 build=$root/.build-$name
 mkdir -p "$root"
 chmod 755 "$root"
-rm -rf "$out" "$build"
+rm -rf "$out" "$build" "$root/$name.source"
 # The first build's config: the same folder (its relative paths), another argument.
 first=$root/.config-$name
 rm -rf "$first"
@@ -28,12 +33,12 @@ cp -r "$(dirname "$config")" "$first"
 sed 's/^\( *- \)pxf\.pxe=.*/\1pxf.first-build=1/' "$config" > "$first/first.yaml"
 grep -q 'pxf.first-build=1' "$first/first.yaml" || fail "$config has no pxf.pxe= argument to change"
 start=$SECONDS
-"$PXF_BIN" customize --config-file "$first/first.yaml" --image-file "$(pxf_test_image)" \
+"$PXF_BIN" customize --config-file "$first/first.yaml" --image-file "$image" \
         --output-path "$root/.first-$name" --build-dir "$build" \
         || fail "pxeforge customize ($name, first build) failed"
 echo "first build took $((SECONDS - start)) s"
 start=$SECONDS
-"$PXF_BIN" customize --config-file "$config" --image-file "$(pxf_test_image)" \
+"$PXF_BIN" customize --config-file "$config" --image-file "$image" \
         --output-path "$out" --build-dir "$build" 2> "$root/.rebuild-$name.log" \
         || { cat "$root/.rebuild-$name.log" >&2; fail "pxeforge customize ($name) failed"; }
 cat "$root/.rebuild-$name.log"
@@ -59,4 +64,5 @@ bad=$(find "$out" \( -type f ! -perm -004 \) -o \( -type d ! -perm -005 \) | hea
 [ -z "$bad" ] || fail "not readable by other users: $bad"
 ls -la "$out"
 echo "initrd.img: $(stat -c %s "$out/initrd.img") bytes"
-pass "$name artifacts in $out"
+echo "Debian 12, $layout layout ($(basename "$image"))" > "$root/$name.source"
+pass "$name artifacts in $out, from the $layout image"

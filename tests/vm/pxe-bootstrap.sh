@@ -44,9 +44,12 @@ VM_USER_NET="net=192.168.77.0/24,host=$host" vm_boot_pxe_user "$out" bootx64.efi
 vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || { cat "$PXF_TMP/http.log" >&2; fail "PXE: no marker"; }
 echo "PXE boot to the marker took $((SECONDS - start)) s"
 check_marker "$console" PXE
+# The getty comes once every unit of multi-user.target has started: the whole OS is up.
+vm_wait_for "$console" 'login:' 900 || fail "PXE: no login prompt after the marker"
+echo "PXE boot to the login prompt took $((SECONDS - start)) s"
 grep -q 'GET /image.iso' "$PXF_TMP/http.log" || fail "image.iso was not fetched over HTTP"
 vm_stop
-pass "bootstrap PXE artifacts boot: TFTP for the boot files, HTTP for image.iso"
+pass "bootstrap PXE artifacts boot to a login prompt: TFTP for the boot files, HTTP for image.iso ($(cat "$out.source" 2>/dev/null || echo "image unknown"))"
 
 kill "$http_pid" 2>/dev/null || true
 console=$PXF_TMP/cd-console.log

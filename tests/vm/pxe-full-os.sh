@@ -32,6 +32,9 @@ start=$SECONDS
 vm_boot_pxe_user "$out" bootx64.efi "$console"
 vm_wait_for "$console" 'PXF-BOOT-OK' 1200 || fail "no boot marker on the console"
 echo "PXE boot to the marker took $((SECONDS - start)) s"
+# The getty comes once every unit of multi-user.target has started: the whole OS is up.
+vm_wait_for "$console" 'login:' 900 || fail "no login prompt after the marker"
+echo "PXE boot to the login prompt took $((SECONDS - start)) s"
 line=$(grep -a -m1 'PXF-BOOT-OK' "$console" | tr -d '\r')
 echo "$line"
 grep -q 'host=pxf-fullos ' <<<"$line" || fail "wrong host name"
@@ -41,4 +44,4 @@ grep -q 'pxf.pxe=full-os' <<<"$line" || fail "the extra kernel argument is missi
 # pxf.first-build=1 (tests/vm/build-artifacts.sh): the boot shows the rebuild's.
 ! grep -q 'pxf.first-build' <<<"$line" || fail "the VM booted with the first build's argument"
 grep -q 'BOOT_IMAGE=/vmlinuz' <<<"$line" || fail "the kernel did not come from the TFTP root"
-pass "full-os PXE artifacts boot over TFTP"
+pass "full-os PXE artifacts boot over TFTP to a login prompt ($(cat "$out.source" 2>/dev/null || echo "image unknown"))"
