@@ -63,6 +63,10 @@ unsigned tftpd_transfers_from(const struct tftpd *t, const struct tftpd_peer *pe
  * made way); false when every transfer is proven. */
 bool tftpd_transfer_evict_unproven(struct tftpd *t);
 
+/* What the table and each transfer must always satisfy (the fuzz harness checks it after
+ * every packet): NULL, or which rule is broken. */
+const char *tftpd_check(const struct tftpd *t);
+
 /* A socket for replies to peer: bound to the address the request came to, port 0. */
 int tftpd_reply_socket(const struct tftpd_peer *peer);
 

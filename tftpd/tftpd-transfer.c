@@ -375,6 +375,43 @@ unsigned tftpd_transfers_from(const struct tftpd *t, const struct tftpd_peer *pe
         return n;
 }
 
+static const char *check_transfer(const struct tftpd_transfer *x)
+{
+        if (!(x->base <= x->next && x->next <= x->last + 1 && x->high <= x->last + 1))
+                return "blocks out of order: base <= next <= last + 1";
+        if (x->next > x->base && x->next > x->high)
+                return "blocks in flight that were never sent";
+        if (x->next - x->base > x->opts.windowsize)
+                return "more blocks in flight than the window";
+        if (!x->proven && x->retries > TFTPD_UNPROVEN_RETRIES)
+                return "an unproven transfer sent its first packet more than twice";
+        if (!x->proven && x->base > 1)
+                return "acknowledged blocks without being proven";
+        return NULL;
+}
+
+const char *tftpd_check(const struct tftpd *t)
+{
+        unsigned n = 0;
+
+        for (const struct tftpd_transfer *x = t->transfers; x; x = x->next_transfer, n++) {
+                const char *broken = check_transfer(x);
+
+                if (broken)
+                        return broken;
+                if (tftpd_transfers_from(t, &x->peer) > t->max_per_source)
+                        return "more transfers from one address than max_per_source";
+                for (const struct tftpd_transfer *y = x->next_transfer; y; y = y->next_transfer)
+                        if (same_address(&x->peer.addr, &y->peer.addr))
+                                return "two transfers to one address and port";
+        }
+        if (n != t->stats.active)
+                return "the active count differs from the table";
+        if (n > t->max_transfers)
+                return "more transfers than max_transfers";
+        return NULL;
+}
+
 bool tftpd_transfer_evict_unproven(struct tftpd *t)
 {
         struct tftpd_transfer *oldest = NULL;
