@@ -176,6 +176,12 @@ struct pxf_spawn_opts {
         /* With container_root: share the host's network (and its name servers, laid over
          * the tree's /etc/resolv.conf); otherwise the container has no network. */
         bool container_network;
+        /* Without container_root: run argv in its own pid namespace under a keeper that
+         * dies with the caller (even by SIGKILL), taking every process of the namespace
+         * along; for a daemon that changes its user, which clears a parent-death signal
+         * of its own. SIGTERM, SIGINT and SIGHUP sent to the returned pid reach the
+         * program. pass_fds is not supported with it. */
+        bool die_with_parent;
         /* Descriptors the child inherits, as fds 3, 4, ... in this order (all others above
          * 2 are closed). Each must be numbered above 2 + n_pass_fds, so no dup2 clobbers
          * another: -EINVAL otherwise. */

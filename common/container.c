@@ -13,6 +13,11 @@
  * every process left in the namespace; the mounts go with the last of them. Nothing here
  * touches the host's mounts: the container's are made in its own namespace.
  *
+ * Without a root (pxf_spawn_opts.die_with_parent) only the pid namespace is made: the
+ * program shares everything else with the caller, and the keeper and init pass SIGTERM,
+ * SIGINT and SIGHUP on to it, so it can stop cleanly; a daemon that drops privileges
+ * still goes when the caller dies, with init.
+ *
  * All of this runs after fork() in a program that may have threads, so the children make
  * system calls only: every path and text they need is prepared before the fork. */
 #include <errno.h>
@@ -277,6 +282,10 @@ static _Noreturn void exit_as(int status)
 static void exec_program(const struct plan *p)
 {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL); /* forward_until_exit blocked some */
 
         (void)dup2(p->stdin_fd > 0 ? p->stdin_fd : null, 0);
         /* fd 2 is already the output pipe (or our stderr, for PXF_SPAWN_INHERIT). */
@@ -287,18 +296,51 @@ static void exec_program(const struct plan *p)
         _exit(127);
 }
 
+/* The signals a bare namespace's keeper and init pass on, and the exit of their child. */
+static void forwarded_signals(sigset_t *set)
+{
+        sigemptyset(set);
+        sigaddset(set, SIGTERM);
+        sigaddset(set, SIGINT);
+        sigaddset(set, SIGHUP);
+        sigaddset(set, SIGCHLD);
+}
+
+/* Passes the forwarded signals (blocked by the caller before child was forked) on to
+ * child, reaps whatever else ends up here, and exits as child did. */
+static _Noreturn void forward_until_exit(pid_t child)
+{
+        sigset_t set;
+        int sig, status;
+        pid_t pid;
+
+        forwarded_signals(&set);
+        for (;;) {
+                sig = sigwaitinfo(&set, NULL);
+                if (sig > 0 && sig != SIGCHLD)
+                        (void)kill(child, sig);
+                while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                        if (pid == child)
+                                exit_as(status);
+                if (pid < 0 && errno == ECHILD)
+                        _exit(127);
+        }
+}
+
 /* Pid 1: sets the container up, runs the program, reaps whatever else ends up here, and
  * exits as the program did. */
 static _Noreturn void run_init(const struct plan *p)
 {
-        int status = 0, made_resolv_conf;
+        int status = 0, made_resolv_conf = 0;
         pid_t program, pid;
 
-        if (!die_with_parent(0) || (made_resolv_conf = set_up(p)) < 0)
+        if (!die_with_parent(0) || (p->root && (made_resolv_conf = set_up(p)) < 0))
                 _exit(127);
         program = fork_or_exit();
         if (program == 0)
                 exec_program(p);
+        if (!p->root)
+                forward_until_exit(program);
         while ((pid = wait(&status)) != program)
                 if (pid < 0 && errno != EINTR)
                         _exit(127);
@@ -312,17 +354,25 @@ static _Noreturn void run_keeper(const struct plan *p, pid_t caller)
         int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
         int status = 0;
         pid_t init;
+        sigset_t forwarded;
 
-        if (!p->network)
+        if (!p->root)
+                flags = CLONE_NEWPID;
+        else if (!p->network)
                 flags |= CLONE_NEWNET;
         (void)dup2(p->err_fd, 2);
         if (!die_with_parent(caller) || unshare(flags) < 0) {
                 (void)failed("creating the namespaces");
                 _exit(127);
         }
+        forwarded_signals(&forwarded);
+        if (!p->root) /* until forward_until_exit waits for them; init inherits the mask */
+                (void)sigprocmask(SIG_BLOCK, &forwarded, NULL);
         init = fork_or_exit();
         if (init == 0)
                 run_init(p);
+        if (!p->root)
+                forward_until_exit(init);
         while (waitpid(init, &status, 0) < 0)
                 if (errno != EINTR)
                         _exit(127);

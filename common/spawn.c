@@ -102,8 +102,9 @@ static int start(const char *const *argv, const struct pxf_spawn_opts *o, int er
         posix_spawnattr_t attr;
         int r;
 
-        if (o->container_root)
-                return pxf_container_start(argv, o, err_fd, default_env, ret_pid);
+        if (o->container_root || o->die_with_parent)
+                return o->n_pass_fds ? -EINVAL
+                                     : pxf_container_start(argv, o, err_fd, default_env, ret_pid);
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);
         r = setup_actions(&fa, o, err_fd);

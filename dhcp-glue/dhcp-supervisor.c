@@ -198,9 +198,14 @@ static int start_dnsmasq(struct dhcp_supervisor *s, struct event_base *base,
         _cleanup_free_ char *user = o->user ? pxf_asprintf("--user=%s", o->user) : NULL;
         const char *argv[] = {
             s->dnsmasq, "--keep-in-foreground", "--log-facility=-", "--pid-file", conf, user, NULL};
+        /* dnsmasq drops to its user itself, which clears a parent-death signal: only its
+         * own pid namespace, whose keeper dies with us, takes it along when we are killed
+         * outright, so that it never keeps port 67 from the next start. */
+        const struct pxf_spawn_opts spawn = {.die_with_parent = true};
         const struct pxf_child_opts child = {
             .name = "dnsmasq",
             .argv = argv,
+            .spawn = &spawn,
             .output = PXF_CHILD_OUTPUT_FOREIGN,
             .restart = true,
             .backoff_ms = o->backoff_ms ? o->backoff_ms : DHCP_BACKOFF_MS_DEFAULT,

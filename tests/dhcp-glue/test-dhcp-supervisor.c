@@ -19,6 +19,7 @@
 #include "tests/lib/test-main.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -706,6 +708,93 @@ static void stop_leaves_no_process(void **state)
         fixture_done(&f);
 }
 
+/* The first line of a /proc file, "" when there is none. */
+static void proc_line(const char *pid, const char *name, char *buf, size_t size)
+{
+        _cleanup_free_ char *path = pxf_asprintf("/proc/%s/%s", pid, name);
+        FILE *f = fopen(path, "re");
+        size_t n = 0;
+
+        buf[0] = '\0';
+        if (!f)
+                return;
+        n = fread(buf, 1, size - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        for (size_t i = 0; i < n; i++) /* the command line's separators, comm's newline */
+                if (buf[i] == '\0' || buf[i] == '\n')
+                        buf[i] = ' ';
+}
+
+/* The dnsmasq whose command line names dir (its config is there), or 0. */
+static pid_t dnsmasq_of(const char *dir)
+{
+        DIR *proc = opendir("/proc");
+        struct dirent *e;
+        pid_t found = 0;
+        char comm[64], cmd[4096];
+
+        assert_non_null(proc);
+        while (!found && (e = readdir(proc))) {
+                proc_line(e->d_name, "comm", comm, sizeof comm);
+                if (strcmp(comm, "dnsmasq ") != 0)
+                        continue;
+                proc_line(e->d_name, "cmdline", cmd, sizeof cmd);
+                if (strstr(cmd, dir))
+                        found = (pid_t)atoi(e->d_name);
+        }
+        closedir(proc);
+        return found;
+}
+
+/* dnsmasq drops to its user, which clears any parent-death signal it had: when the
+ * process that supervises it is killed outright (kill -9 of `pxeforge serve`), dnsmasq
+ * must still go, and free port 67 for the next start. */
+static void a_killed_supervisor_takes_dnsmasq_along(void **state)
+{
+        struct fixture f = {0};
+        int ready[2];
+        char c = 0;
+        pid_t supervisor, dnsmasq;
+
+        (void)state;
+        fixture_init(&f, false);
+        render(&f, DHCP_AUTHORITATIVE, &x64_only);
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        supervisor = fork();
+        assert_true(supervisor >= 0);
+        if (supervisor == 0) {
+                /* Gone with the test if an assertion ends it first. */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                struct dhcp_supervisor *s = start_ok(&f);
+
+                (void)s;
+                (void)!write(ready[1], "1", 1);
+                for (;;)
+                        (void)event_base_dispatch(f.base);
+        }
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        dnsmasq = dnsmasq_of(f.dir);
+        assert_true(dnsmasq > 0);
+        char pid_text[16], status[4096];
+        (void)snprintf(pid_text, sizeof pid_text, "%d", (int)dnsmasq);
+        proc_line(pid_text, "status", status, sizeof status);
+        assert_non_null(strstr(status, "Uid:\t"));
+        assert_null(strstr(status, "Uid:\t0\t")); /* it did drop to its user */
+        assert_int_equal(kill(supervisor, SIGKILL), 0);
+        assert_int_equal(waitpid(supervisor, NULL, 0), supervisor);
+        for (int i = 0; i < 50 && !process_gone(dnsmasq); i++)
+                (void)usleep(100000);
+        assert_true(process_gone(dnsmasq));
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(67)};
+        assert_int_equal(bind(fd, (struct sockaddr *)&any, sizeof any), 0); /* port 67 free */
+        close(fd);
+        close(ready[0]);
+        close(ready[1]);
+        fixture_done(&f);
+}
+
 /* A dnsmasq that does not react to SIGTERM (stopped) is killed after the grace period. */
 static void stop_kills_after_grace(void **state)
 {
@@ -927,6 +1016,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(http_boot_proxy),
             cmocka_unit_test(restart_after_kill),
             cmocka_unit_test(stop_leaves_no_process),
+            cmocka_unit_test(a_killed_supervisor_takes_dnsmasq_along),
             cmocka_unit_test(stop_kills_after_grace),
             cmocka_unit_test(log_lines_escaped_cut_and_limited),
             cmocka_unit_test(startup_errors),
