@@ -361,7 +361,17 @@ static _Noreturn void run_keeper(const struct plan *p, pid_t caller)
         else if (!p->network)
                 flags |= CLONE_NEWNET;
         (void)dup2(p->err_fd, 2);
-        if (!die_with_parent(caller) || unshare(flags) < 0) {
+        if (!die_with_parent(caller))
+                _exit(127);
+        if (unshare(flags) < 0) {
+                /* A service manager's sandbox (RestrictNamespaces) forbids it; its cgroup
+                 * then stops what we leave behind, so the program runs without. */
+                if (!p->root && errno == EPERM) {
+                        say_failed("no pid namespace for it (a service manager's sandbox?), "
+                                   "so it may outlive a kill -9 of its parent",
+                                   errno);
+                        exec_program(p);
+                }
                 (void)failed("creating the namespaces");
                 _exit(127);
         }
