@@ -61,6 +61,29 @@ bridge_log_has() {
         echo "log: $(grep -E -m1 -- "$1" <<<"$BRIDGE_LOG")"
 }
 
+# bridge_server_confined: the appliance's pxeforge-server (found among the namespace's
+# processes) runs as its own user, with no capability left to gain, no_new_privs, a
+# seccomp filter, and the served folder as its root; dnsmasq runs as another user.
+bridge_server_confined() {
+        local pid server="" dnsmasq="" status
+        for pid in $(ip netns pids "pxf-$BRIDGE_NAME"); do
+                case $(cat "/proc/$pid/comm" 2>/dev/null) in
+                pxeforge-server) server=$pid ;;
+                dnsmasq) dnsmasq=$pid ;;
+                esac
+        done
+        [ -n "$server" ] && [ -n "$dnsmasq" ] || fail "no pxeforge-server or dnsmasq in the bridge"
+        status=$(cat "/proc/$server/status")
+        grep -q '^CapBnd:[[:space:]]*0000000000000000$' <<<"$status" || fail "the server keeps capabilities"
+        grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$status" || fail "the server lacks no_new_privs"
+        grep -q '^Seccomp:[[:space:]]*2$' <<<"$status" || fail "the server has no seccomp filter"
+        [ "$(stat -c %U "/proc/$server")" = pxeforge ] || fail "the server does not run as pxeforge"
+        [ "$(stat -c %U "/proc/$dnsmasq")" = nobody ] || fail "dnsmasq does not run as nobody"
+        [ -e "/proc/$server/root/image.iso" ] && [ ! -e "/proc/$server/root/etc" ] \
+                || fail "the server's root is not the served folder"
+        echo "confined: pxeforge-server $server as pxeforge (CapBnd 0, NoNewPrivs 1, Seccomp 2, root the served folder), dnsmasq as nobody"
+}
+
 # bridge_stop VM...: the VMs, then the appliance, which must stop on SIGTERM leaving
 # nothing behind.
 bridge_stop() {

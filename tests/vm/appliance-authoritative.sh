@@ -4,8 +4,8 @@
 # out addresses, its tftpd serving shim, GRUB, kernel and the bootstrap initramfs, and
 # its httpd serving image.iso. Two UEFI VMs boot from it at the same time over the
 # network to the marker the image's service prints; the appliance's log must show each
-# step for both. Then SIGTERM must stop the whole appliance (server and dnsmasq), leaving
-# no process behind.
+# step for both, and the server must have served them confined. Then SIGTERM must stop
+# the whole appliance (server and dnsmasq), leaving no process behind.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
@@ -17,6 +17,7 @@ BRIDGE_VMS=2 bridge_setup auth$$
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089
 bridge_boot_to_marker 0 1
+bridge_server_confined # what the VMs booted through
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
