@@ -101,7 +101,8 @@ grep -a '^journal: ' "$console" | tr -d '\r' | sed 's/^/    /'
 for want in active=active http=ok server=pxeforge main=root; do
         [[ " $report " == *" $want "* ]] || fail "the VM reports '$report', expected $want"
 done
-[[ " $report " =~ " dnsmasq=nobody(,nobody)* " ]] || fail "dnsmasq does not run as nobody: '$report'"
+dnsmasq_nobody=' dnsmasq=nobody(,nobody)* ' # a regex only when unquoted below
+[[ " $report " =~ $dnsmasq_nobody ]] || fail "dnsmasq does not run as nobody: '$report'"
 grep -aq "^journal: .*matches its SHA256SUMS" "$console" \
         || fail "the journal does not show the artifacts checked against SHA256SUMS"
 pass "systemd started pxeforge-serve@demo: HTTP served, pxeforge-server as pxeforge, dnsmasq as nobody"
