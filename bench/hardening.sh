@@ -124,10 +124,13 @@ record "## Hostile clients"
 record ""
 record "| case | result |"
 record "|---|---|"
-for how in "" "--options" "--repeat 5"; do
-        # shellcheck disable=SC2086 # $how is one option or none
-        r=$(load amplify 127.0.0.1 69 boot.bin $how)
-        record "| amplification: one request ${how:-without options} | $(json "$r" packets) packets, $(json "$r" bytes) bytes back for $(json "$r" request_bytes)-byte requests (x$(json "$r" factor)), from $(json "$r" server_ports) server port(s) |"
+declare -A what=([plain]="one request without options" [options]="one request with blksize, tsize and timeout=255"
+        [repeat]="one request without options, sent 5 times from one port")
+declare -A how=([plain]="" [options]="--options" [repeat]="--repeat 5")
+for case in plain options repeat; do
+        # shellcheck disable=SC2086 # one option and its value, or none
+        r=$(load amplify 127.0.0.1 69 boot.bin ${how[$case]})
+        record "| amplification: ${what[$case]}, never acknowledged | $(json "$r" packets) packets, $(json "$r" bytes) bytes back for $(json "$r" request_bytes)-byte requests (x$(json "$r" factor)), from $(json "$r" server_ports) server port(s) |"
 done
 r=$(load lockout 127.0.0.1 69 boot.bin 1000000 --requests 520 --seconds 30)
 record "| lock-out: 520 requests, timeout=255, one address | normal client: $(json "$r" fetches) fetches, $(json "$r" failures) failed, median $(json "$r" median_s) s, max $(json "$r" max_s) s; $(json "$r" packets_to_attacker) packets to the attacker |"
