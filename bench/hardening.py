@@ -336,26 +336,23 @@ def cmd_load(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    lo = sub.add_parser("lockout")
-    lo.add_argument("host"), lo.add_argument("port", type=int)
-    lo.add_argument("file"), lo.add_argument("size", type=int)
-    lo.add_argument("--requests", type=int, default=520)
-    lo.add_argument("--seconds", type=float, default=30)
-    hg = sub.add_parser("hog")
-    hg.add_argument("host"), hg.add_argument("port", type=int), hg.add_argument("path")
-    hg.add_argument("--conns", type=int, default=300)
-    hg.add_argument("--seconds", type=float, default=30)
-    am = sub.add_parser("amplify")
-    am.add_argument("host"), am.add_argument("port", type=int), am.add_argument("file")
-    am.add_argument("--options", action="store_true")
-    am.add_argument("--repeat", type=int, default=1)
-    am.add_argument("--seconds", type=float, default=12)
-    ld = sub.add_parser("load")
-    ld.add_argument("host"), ld.add_argument("tftp_port", type=int)
-    ld.add_argument("http_port", type=int), ld.add_argument("root")
-    ld.add_argument("tftp_file"), ld.add_argument("http_file")
-    ld.add_argument("--tftp-clients", type=int, default=200)
-    ld.add_argument("--http-clients", type=int, default=100)
+    def command(name, *positional, **options):
+        parser = sub.add_parser(name)
+        for arg in positional:
+            parser.add_argument(arg, type=int if "port" in arg or arg == "size" else str)
+        for flag, (kind, default) in options.items():
+            flag = "--" + flag.replace("_", "-")
+            if kind is bool:
+                parser.add_argument(flag, action="store_true")
+            else:
+                parser.add_argument(flag, type=kind, default=default)
+
+    command("lockout", "host", "port", "file", "size", requests=(int, 520), seconds=(float, 30))
+    command("hog", "host", "port", "path", conns=(int, 300), seconds=(float, 30))
+    command("amplify", "host", "port", "file", options=(bool, False), repeat=(int, 1),
+            seconds=(float, 12))
+    command("load", "host", "tftp_port", "http_port", "root", "tftp_file", "http_file",
+            tftp_clients=(int, 200), http_clients=(int, 100))
     a = p.parse_args()
     {"lockout": cmd_lockout, "hog": cmd_hog, "amplify": cmd_amplify, "load": cmd_load}[a.cmd](a)
 
