@@ -301,7 +301,8 @@ static int setup(struct appliance *a, struct pxf_error *err)
 
         if (r >= 0)
                 r = find_server(&a->server_binary, err);
-        a->server_user = server_user(a->o);
+        if (r >= 0) /* its fallback warning belongs to a start that goes on */
+                a->server_user = server_user(a->o);
         if (r >= 0 && (r = pxf_mkdir_p(a->runtime_dir, 0700)) < 0)
                 pxf_error_set(err, r, "cannot create '%s': %s", a->runtime_dir, strerror(-r));
         if (r >= 0)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -34,17 +35,29 @@ static int parse_dhcp_mode(const char *option, const char *value, void *field)
         return PXF_EXIT_USAGE;
 }
 
-static int parse_port(const char *option, const char *value, void *field)
+/* A decimal number in [least, most] for option, or PXF_EXIT_USAGE after saying so. */
+static int parse_in_range(const char *option, const char *value, long long least, long long most,
+                          long long *ret)
 {
         char *end;
-        long v = strtol(value, &end, 10);
 
-        if (end == value || *end || v < 1 || v > 65535) {
-                log_error("invalid %s '%s' (expected 1 to 65535)", option, value);
+        errno = 0;
+        *ret = strtoll(value, &end, 10);
+        if (errno || end == value || *end || *ret < least || *ret > most) {
+                log_error("invalid %s '%s' (expected %lld to %lld)", option, value, least, most);
                 return PXF_EXIT_USAGE;
         }
-        *(uint16_t *)field = (uint16_t)v;
         return PXF_EXIT_OK;
+}
+
+static int parse_port(const char *option, const char *value, void *field)
+{
+        long long v;
+        int r = parse_in_range(option, value, 1, 65535, &v);
+
+        if (r == PXF_EXIT_OK)
+                *(uint16_t *)field = (uint16_t)v;
+        return r;
 }
 
 /* One of the servers' limits (TFTPD_LIMITS, HTTPD_LIMITS), in its range. */
@@ -60,20 +73,15 @@ static int parse_limit(const char *option, const char *value, void *field)
 {
         for (size_t i = 0; i < PXF_ELEMENTSOF(limit_ranges); i++) {
                 const struct limit_range *l = &limit_ranges[i];
-                char *end;
                 long long v;
+                int r;
 
                 if (strcmp(option, l->option) != 0)
                         continue;
-                errno = 0;
-                v = strtoll(value, &end, 10);
-                if (errno || end == value || *end || v < l->least || v > l->most) {
-                        log_error("invalid %s '%s' (expected %u to %u)", option, value, l->least,
-                                  l->most);
-                        return PXF_EXIT_USAGE;
-                }
-                *(unsigned *)field = (unsigned)v;
-                return PXF_EXIT_OK;
+                r = parse_in_range(option, value, l->least, l->most, &v);
+                if (r == PXF_EXIT_OK)
+                        *(unsigned *)field = (unsigned)v;
+                return r;
         }
         log_error("%s is not a limit", option);
         return PXF_EXIT_USAGE;
