@@ -35,6 +35,23 @@ static int parse_dhcp_mode(const char *option, const char *value, void *field)
         return PXF_EXIT_USAGE;
 }
 
+static int parse_ipxe_mode(const char *option, const char *value, void *field)
+{
+        static const char *const names[] = {
+            [APPLIANCE_IPXE_OFF] = "off",
+            [APPLIANCE_IPXE_FALLBACK] = "fallback",
+            [APPLIANCE_IPXE_ALWAYS] = "always",
+        };
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(names); i++)
+                if (names[i] && strcmp(value, names[i]) == 0) {
+                        *(enum appliance_ipxe *)field = (enum appliance_ipxe)i;
+                        return PXF_EXIT_OK;
+                }
+        log_error("unknown %s mode '%s' (expected off, fallback or always)", option, value);
+        return PXF_EXIT_USAGE;
+}
+
 /* A decimal number in [least, most] for option, or PXF_EXIT_USAGE after saying so. */
 static int parse_in_range(const char *option, const char *value, long long least, long long most,
                           long long *ret)
@@ -125,6 +142,10 @@ static const struct cli_option options[] = {
     {"user", "USER", CLI_STRING, ARG(o.user), NULL, false,
      "serve TFTP and HTTP as USER (default pxeforge, the package's system user; nobody, "
      "with a warning, when it is missing); dnsmasq runs as nobody"},
+    {"ipxe", "MODE", CLI_CUSTOM, ARG(o.ipxe), parse_ipxe_mode, false,
+     "which clients are chained to the folder's iPXE: off, fallback (BIOS, and UEFI HTTP "
+     "boot when GRUB has no HTTP client) or always (every client; no Secure Boot) "
+     "(default: what the folder was built for, server.ipxe)"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
     TFTPD_LIMITS(TFTP_OPTION) HTTPD_LIMITS(HTTP_OPTION)};
