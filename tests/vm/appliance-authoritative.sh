@@ -44,7 +44,7 @@ done
 bridge_sent 0 "$addrs" http image.iso
 
 # VM 1: HTTP boot, iPXE, nothing over TFTP.
-grep -q ' initrd=initrd.img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
+grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
 addrs=$(bridge_vm_addrs 1)
 for f in ipxe/snponly.efi boot.ipxe vmlinuz initrd.img image.iso; do
         bridge_sent 1 "$addrs" http "$f"

@@ -20,7 +20,7 @@ bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.16
 bridge_boot_to_marker 0:uefi 1:bios
 for vm in 0 1; do
         grep -q 'root=rootfs ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: the root is not the full-OS initramfs"
-        grep -q ' initrd=initrd.img ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not booted by iPXE's script"
+        grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not booted by iPXE's script"
         ! grep -q 'BOOT_IMAGE=' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: booted by GRUB"
 done
 bridge_log_has 'boot files: UEFI PXE ipxe/snponly.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS ipxe/undionly.kpxe, iPXE boot.ipxe \(iPXE always\)' \

@@ -64,7 +64,7 @@ for f in bootx64.efi grubx64.efi vmlinuz initrd.img; do
         bridge_sent 0 "$addrs" tftp "$f"
 done
 
-grep -q ' initrd=initrd.img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
+grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
 addrs=$(bridge_vm_addrs 1 "$(cat "$PXF_TMP/lan.log")")
 for f in ipxe/snponly.efi boot.ipxe vmlinuz initrd.img; do
         bridge_sent 1 "$addrs" http "$f"
