@@ -19,6 +19,10 @@ bridge_setup() {
 
 _bridge_cleanup() {
         local rc=$?
+        if [ "$rc" -ne 0 ]; then
+                echo "the appliance's log (last 80 lines):" >&2
+                "$bridge" console --name "$BRIDGE_NAME" --appliance 2>/dev/null | tail -n 80 >&2
+        fi
         [ -n "${BRIDGE_CLEANUP:-}" ] && "$BRIDGE_CLEANUP"
         "$bridge" down --name "$BRIDGE_NAME" >&2 || true
         rm -rf "$PXF_TMP"

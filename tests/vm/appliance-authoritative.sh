@@ -34,7 +34,7 @@ bridge_log_has 'Secure Boot: shim, GRUB and the kernel are signed' "the chain's 
 bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
 
 # VM 0: Secure Boot, through the signed chain over TFTP.
-"$bridge" console --name "$BRIDGE_NAME" --vm 0 | grep -q 'Secure boot enabled' \
+"$bridge" console --name "$BRIDGE_NAME" --vm 0 | grep -Eq 'Secure [Bb]oot (is )?enabled' \
         || fail "VM 0: the kernel does not report Secure Boot"
 grep -q 'BOOT_IMAGE=/vmlinuz' <<<"${BRIDGE_MARKERS[0]}" || fail "VM 0: not booted by GRUB"
 addrs=$(bridge_vm_addrs 0)

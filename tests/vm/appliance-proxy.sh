@@ -57,7 +57,7 @@ bridge_log_has 'dnsmasq: .*bootfile name: bootx64.efi' "the boot file from pxefo
 ! grep -Eq 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' <<<"$BRIDGE_LOG" \
         || fail "pxeforge handed out an address in proxy mode"
 
-"$bridge" console --name "$BRIDGE_NAME" --vm 0 | grep -q 'Secure boot enabled' \
+"$bridge" console --name "$BRIDGE_NAME" --vm 0 | grep -Eq 'Secure [Bb]oot (is )?enabled' \
         || fail "VM 0: the kernel does not report Secure Boot"
 addrs=$(bridge_vm_addrs 0 "$(cat "$PXF_TMP/lan.log")")
 for f in bootx64.efi grubx64.efi vmlinuz initrd.img; do
