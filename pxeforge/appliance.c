@@ -206,7 +206,7 @@ static bool has_file(const char *dir, const char *rel)
         return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static const char *const ipxe_names[] = {
+const char *const appliance_ipxe_names[APPLIANCE_IPXE_N] = {
     [APPLIANCE_IPXE_OFF] = "off",
     [APPLIANCE_IPXE_FALLBACK] = "fallback",
     [APPLIANCE_IPXE_ALWAYS] = "always",
@@ -223,8 +223,8 @@ static int ipxe_mode(const struct appliance_opts *o, enum appliance_ipxe *ret,
         *ret = o->ipxe;
         if (*ret == APPLIANCE_IPXE_FROM_ARTIFACTS) {
                 *ret = APPLIANCE_IPXE_OFF;
-                for (size_t i = 0; r >= 0 && built && i < PXF_ELEMENTSOF(ipxe_names); i++)
-                        if (ipxe_names[i] && strcmp(built, ipxe_names[i]) == 0)
+                for (size_t i = 0; r >= 0 && built && i < APPLIANCE_IPXE_N; i++)
+                        if (appliance_ipxe_names[i] && strcmp(built, appliance_ipxe_names[i]) == 0)
                                 *ret = (enum appliance_ipxe)i;
         }
         if (r < 0 && r != -ENOENT)
@@ -235,8 +235,8 @@ static int ipxe_mode(const struct appliance_opts *o, enum appliance_ipxe *ret,
                                      "iPXE '%s': the artifacts carry no iPXE (%s, %s): build them "
                                      "with server.ipxe: %s (the building host needs the Debian "
                                      "package ipxe)",
-                                     ipxe_names[*ret], ART_IPXE_UEFI, ART_IPXE_BIOS,
-                                     ipxe_names[*ret]);
+                                     appliance_ipxe_names[*ret], ART_IPXE_UEFI, ART_IPXE_BIOS,
+                                     appliance_ipxe_names[*ret]);
         return 0;
 }
 
@@ -277,7 +277,7 @@ static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_fi
         log_info("boot files: UEFI PXE %s, UEFI HTTP boot %s, BIOS %s, iPXE %s (iPXE %s)",
                  b->uefi_x64 ? b->uefi_x64 : "none", b->uefi_x64_http ? b->uefi_x64_http : "none",
                  b->bios ? b->bios : "none", b->ipxe_script ? b->ipxe_script : "none",
-                 ipxe_names[ipxe]);
+                 appliance_ipxe_names[ipxe]);
         return 0;
 }
 

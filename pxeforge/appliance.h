@@ -32,7 +32,10 @@ enum appliance_ipxe {
         APPLIANCE_IPXE_OFF,
         APPLIANCE_IPXE_FALLBACK, /* BIOS, and HTTP boot when GRUB has no HTTP client */
         APPLIANCE_IPXE_ALWAYS,
+        APPLIANCE_IPXE_N,
 };
+/* Their names in options and the log, NULL for APPLIANCE_IPXE_FROM_ARTIFACTS. */
+extern const char *const appliance_ipxe_names[APPLIANCE_IPXE_N];
 
 #define APPLIANCE_TFTP_PORT 69
 #define APPLIANCE_HTTP_PORT 80
@@ -58,7 +61,7 @@ struct appliance_opts {
         const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
         const char *dnsmasq;                 /* NULL: found in the usual places */
         enum appliance_ipxe ipxe;
-        struct tftpd_limits tftp;            /* 0: the server's defaults */
+        struct tftpd_limits tftp; /* 0: the server's defaults */
         struct httpd_limits http;
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
         void (*on_hup)(struct event_base *base, void *userdata);
