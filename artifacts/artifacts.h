@@ -5,8 +5,9 @@
  * native tools and libarchive, one of the live outputs:
  *   - `pxe-dir`: a folder with the signed boot chain (shim, network GRUB, MokManager), the
  *     kernel, an initramfs (the whole OS as a cpio, or a small dracut bootstrap that
- *     downloads image.iso), grub.cfg where the image's GRUB reads it, the bootstrap's
- *     image.iso, manifest and SHA256SUMS;
+ *     downloads image.iso), grub.cfg where the image's GRUB reads it, boot.ipxe for iPXE
+ *     clients, iPXE itself with server.ipxe, the bootstrap's image.iso, manifest and
+ *     SHA256SUMS;
  *   - `pxe-tar`: the same folder as one .tar.gz;
  *   - `iso`: a hybrid UEFI live ISO (LiveOS/squashfs.img, or the whole OS as initramfs).
  * Nothing is mounted on the host and no guest file system is parsed here: the tree is
@@ -22,6 +23,11 @@
 #include "config/config.h"
 
 struct cache;
+
+/* Files of a PXE folder that `serve` hands to clients besides shim (bootx64.efi). */
+#define ART_IPXE_SCRIPT "boot.ipxe"          /* for iPXE clients: kernel, initrd, arguments */
+#define ART_IPXE_UEFI   "ipxe/snponly.efi"   /* iPXE for UEFI (server.ipxe) */
+#define ART_IPXE_BIOS   "ipxe/undionly.kpxe" /* iPXE for BIOS (server.ipxe) */
 
 /* One live output to make. Every path is the caller's; the folders exist except stage,
  * which art_make creates. */
@@ -45,6 +51,13 @@ struct art_request {
         const char *tree_key;
 };
 
+/* Calls fn for each file of this host, other than the tree and the config's own host
+ * files, that a build of cfg copies into its artifacts (iPXE with server.ipxe), so that a
+ * build cache can key on them; name is the file's place in the artifacts. Files that are
+ * missing are left out (the build itself says what to install). */
+void art_host_files(const struct cfg_config *cfg,
+                    void (*fn)(const char *name, const char *path, void *userdata), void *userdata);
+
 /* What can be refused before any work, from req's cfg, format and default URL alone: a
  * bootstrap PXE build without a URL for its ISO, or with a URL dracut cannot fetch. */
 int art_check(const struct art_request *req, struct pxf_error *err);
@@ -66,3 +79,7 @@ char *art_made_path(const struct art_request *req, bool *ret_is_dir);
  * through a symlink. The error names the first missing or mismatching file (-ENOENT,
  * -EBADMSG) or the first malformed line; a folder without SHA256SUMS is -ENOENT. */
 int art_manifest_verify(const char *dir, struct pxf_error *err);
+/* The value of a "key: value" line of the folder's manifest in *ret (freed by the
+ * caller), NULL when the manifest has no such line (a folder made before the key). An
+ * unreadable manifest is an error. */
+int art_manifest_value(const char *dir, const char *key, char **ret, struct pxf_error *err);

@@ -86,6 +86,9 @@ struct art_manifest_info {
         const char *initramfs_type; /* required: "bootstrap" or "full-os" */
         char *const *kernel_args;   /* NULL-terminated, or NULL for none */
         const char *bootstrap_url;  /* NULL: no bootstrap-url line */
+        const char *ipxe;           /* PXE: server.ipxe, "off", "fallback" or "always" */
+        const char *grub_http;      /* PXE: "yes" when the network GRUB speaks HTTP */
+        const char *secure_boot;    /* PXE: "signed", or "unsigned:FILE ..." */
 };
 
 /* Hashes every regular file of the folder and writes SHA256SUMS and manifest into it

@@ -82,10 +82,31 @@ static char *join_args(char *const *args)
         return out;
 }
 
+/* The entry's loading lines. Over PXE with an HTTP port, GRUB tries the server it came
+ * from over HTTP first: a GRUB without an HTTP client (Debian 12's 2.06) fails at once,
+ * saying the disk is not found, and loads over TFTP as before. */
+static char *load_lines(const struct art_live_boot *b, const char *args)
+{
+        _cleanup_free_ char *dev = NULL;
+
+        if (b->medium != ART_LIVE_PXE || !b->http_port)
+                return pxf_asprintf("\tlinux /%s%s\n\tinitrd /%s\n", b->kernel, args, b->initrd);
+        dev = b->http_port == 80 ? pxf_strdup("(http,${net_default_server})")
+                                 : pxf_asprintf("(http,${net_default_server}:%u)", b->http_port);
+        return pxf_asprintf("\t# over HTTP from the server GRUB came from, else over TFTP\n"
+                            "\tif linux %s/%s%s; then\n"
+                            "\t\tinitrd %s/%s\n"
+                            "\telse\n"
+                            "\t\tlinux /%s%s\n"
+                            "\t\tinitrd /%s\n"
+                            "\tfi\n",
+                            dev, b->kernel, args, dev, b->initrd, b->kernel, args, b->initrd);
+}
+
 int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
-        _cleanup_free_ char *joined = NULL, *search = NULL;
+        _cleanup_free_ char *joined = NULL, *search = NULL, *load = NULL;
         int r = check_entry(b, err);
 
         if (r < 0)
@@ -99,12 +120,38 @@ int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *er
         if (b->medium == ART_LIVE_ISO)
                 search =
                     pxf_asprintf("\tsearch --no-floppy --set=root --label %s\n", b->volume_label);
+        load = load_lines(b, joined);
         *ret = pxf_asprintf(GRUB_HEADER "menuentry '%s' {\n"
                                         "%s"
-                                        "\tlinux /%s%s\n"
-                                        "\tinitrd /%s\n"
+                                        "%s"
                                         "}\n",
-                            b->title ? b->title : DEFAULT_TITLE, search ? search : "", b->kernel,
-                            joined, b->initrd);
+                            b->title ? b->title : DEFAULT_TITLE, search ? search : "", load);
+        return 0;
+}
+
+int art_ipxe_script(const struct art_live_boot *b, char **ret, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *joined = NULL;
+        int r = check_entry(b, err);
+
+        if (r >= 0)
+                r = art_live_kernel_args(b, &args, err);
+        if (r < 0)
+                return r;
+        joined = join_args(args);
+        *ret = pxf_asprintf("#!ipxe\n"
+                            "# Written by pxeforge: kernel and initramfs over HTTP, beside this "
+                            "script\n"
+                            ":retry\n"
+                            "echo pxeforge: loading %s and %s over HTTP\n"
+                            "kernel %s initrd=%s%s || goto failed\n"
+                            "initrd %s || goto failed\n"
+                            "boot || goto failed\n"
+                            ":failed\n"
+                            "echo pxeforge: the boot failed; trying again in 10 seconds\n"
+                            "sleep 10\n"
+                            "goto retry\n",
+                            b->kernel, b->initrd, b->kernel, b->initrd, joined, b->initrd);
         return 0;
 }

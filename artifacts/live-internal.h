@@ -46,6 +46,8 @@ struct art_live_boot {
         char *const *base_args;    /* the image's own kernel args; NULL-terminated or NULL */
         char *const *extra_args;   /* pxe/iso kernelCommandLine.extraCommandLine */
         const char *title;         /* menu entry title; NULL: "pxeforge" */
+        unsigned http_port;        /* PXE: GRUB tries kernel and initrd over HTTP on this
+                                    * port of its server first; 0: TFTP only */
 };
 
 /* The grub.cfg paths (relative to the artifacts folder / TFTP root) to write for a GRUB
@@ -61,6 +63,10 @@ int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_
 /* The whole grub.cfg text: serial + console terminal, timeout, one menu entry. */
 int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err);
 
+/* The iPXE script of a PXE folder (boot.ipxe): kernel and initrd by URLs relative to the
+ * script's own, so it works from wherever it is served; `initrd=` names the initrd for the
+ * kernel's EFI stub under iPXE's UEFI builds. */
+int art_ipxe_script(const struct art_live_boot *b, char **ret, struct pxf_error *err);
 /* The first character of s that GRUB would not take literally in an unquoted word (or
  * NULL): quotes, expansion, separators, whitespace, control characters. */
 const char *art_grub_unsafe_char(const char *s);

@@ -12,6 +12,7 @@
 #include "artifacts/folder-internal.h"
 #include "artifacts/iso-internal.h"
 #include "artifacts/live-internal.h"
+#include "artifacts/loaders-internal.h"
 #include "cache/cache.h"
 
 #define SMALL_FILE_MAX (1024u * 1024)
@@ -64,6 +65,8 @@ struct live {
         char *kver;
         char **base_args;
         const struct boot_chain *chain;
+        bool grub_http;       /* the network GRUB has an HTTP client */
+        char *unsigned_files; /* of the PXE boot chain, for Secure Boot; NULL: all signed */
 };
 
 static int copy_file(const char *src, const char *dst, mode_t mode, struct pxf_error *err)
@@ -383,6 +386,74 @@ static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_err
         return 0;
 }
 
+static const char *ipxe_mode_name(enum cfg_ipxe_mode m)
+{
+        return m == CFG_IPXE_FALLBACK ? "fallback" : m == CFG_IPXE_ALWAYS ? "always" : "off";
+}
+
+/* iPXE from this host (server.ipxe) into ipxe/, for the clients serve hands it to. */
+static int copy_ipxe(struct live *l, struct pxf_error *err)
+{
+        int r = 0;
+
+        if (l->job->cfg->server.ipxe != CFG_IPXE_FALLBACK &&
+            l->job->cfg->server.ipxe != CFG_IPXE_ALWAYS)
+                return 0;
+        r = art_ipxe_check(ART_IPXE_HOST_DIR, err);
+        for (size_t i = 0; r >= 0 && i < art_ipxe_n_files; i++) {
+                _cleanup_free_ char *src =
+                    pxf_asprintf("%s/%s", ART_IPXE_HOST_DIR, art_ipxe_files[i].name);
+                _cleanup_free_ char *dst = stage_path(l, art_ipxe_files[i].path);
+                r = copy_file(src, dst, 0644, err);
+        }
+        if (r >= 0)
+                log_info("  iPXE from this host (%s) for %s clients", ART_IPXE_HOST_DIR,
+                         l->job->cfg->server.ipxe == CFG_IPXE_ALWAYS ? "all"
+                                                                     : "BIOS and HTTP-boot");
+        return r;
+}
+
+static int write_ipxe_script(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
+{
+        _cleanup_free_ char *text = NULL, *dst = stage_path(l, ART_IPXE_SCRIPT);
+        int r = art_ipxe_script(b, &text, err);
+
+        return r < 0 ? r : write_text(dst, text, err);
+}
+
+/* What the staged chain can do: whether GRUB speaks HTTP (how HTTP-boot clients are
+ * served), and which of shim, GRUB and kernel a Secure Boot machine would refuse for
+ * want of a signature. With server.secureBoot an unsigned one fails the build. */
+static int inspect_chain(struct live *l, struct pxf_error *err)
+{
+        static const char *const chain[] = {"bootx64.efi", "grubx64.efi", "vmlinuz"};
+        _cleanup_free_ char *grub = stage_path(l, "grubx64.efi");
+        int r = art_grub_has_http(grub, &l->grub_http, err);
+
+        for (size_t i = 0; r >= 0 && i < PXF_ELEMENTSOF(chain); i++) {
+                _cleanup_free_ char *path = stage_path(l, chain[i]);
+                bool is_signed = false;
+                r = art_pe_signed(path, &is_signed, err);
+                if (r >= 0 && !is_signed) {
+                        char *old = l->unsigned_files;
+                        l->unsigned_files = pxf_asprintf("%s%sunsigned:%s", old ? old : "",
+                                                         old ? " " : "", chain[i]);
+                        free(old);
+                }
+        }
+        if (r < 0 || !l->unsigned_files)
+                return r;
+        if (l->job->cfg->server.secure_boot)
+                return pxf_error_set(err, -EPERM,
+                                     "server.secureBoot: a Secure Boot machine would refuse this "
+                                     "boot chain (%s carries no signature): use the image's "
+                                     "signed shim-signed, grub-efi-amd64-signed and "
+                                     "linux-image-amd64 packages, or set secureBoot: false",
+                                     l->unsigned_files + strlen("unsigned:"));
+        log_warning("  Secure Boot machines cannot boot these artifacts: %s", l->unsigned_files);
+        return 0;
+}
+
 static int write_manifest(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
@@ -390,6 +461,9 @@ static int write_manifest(struct live *l, const struct art_live_boot *b, struct 
             .kernel_version = l->kver,
             .initramfs_type = b->initramfs == CFG_INITRAMFS_BOOTSTRAP ? "bootstrap" : "full-os",
             .bootstrap_url = b->bootstrap_url,
+            .ipxe = ipxe_mode_name(l->job->cfg->server.ipxe),
+            .grub_http = l->grub_http ? "yes" : "no",
+            .secure_boot = l->unsigned_files ? l->unsigned_files : "signed",
         };
         int r = art_live_kernel_args(b, &args, err);
 
@@ -406,7 +480,13 @@ static int finish_pxe(struct live *l, const struct art_live_boot *b, struct pxf_
         if (r >= 0)
                 r = copy_kernel(l, err);
         if (r >= 0)
+                r = inspect_chain(l, err);
+        if (r >= 0)
                 r = write_grub_cfg(l, b, err);
+        if (r >= 0)
+                r = write_ipxe_script(l, b, err);
+        if (r >= 0)
+                r = copy_ipxe(l, err);
         if (r >= 0)
                 r = copy_additional(l->stage, &l->job->cfg->pxe.live, "pxe", err);
         if (r >= 0)
@@ -425,6 +505,8 @@ static struct art_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_ty
             .base_args = l->base_args,
             .extra_args = l->job->cfg->pxe.live.extra_command_line,
             .title = l->job->cfg->os.hostname,
+            .http_port =
+                l->job->cfg->server.http_port ? (unsigned)l->job->cfg->server.http_port : 80u,
         };
 }
 
@@ -751,6 +833,7 @@ int art_make(const struct art_request *req, struct pxf_error *err)
 
         free(l.stage);
         free(l.kver);
+        free(l.unsigned_files);
         pxf_strv_free(l.base_args);
         return r;
 }

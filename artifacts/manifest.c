@@ -13,6 +13,10 @@
  *       initramfs-type: full-os
  *       kernel-command-line: console=ttyS0,115200 pxf.x=1
  *       bootstrap-url: http://10.0.0.1/image.iso          (only when there is one)
+ *       ipxe: fallback                 (PXE: server.ipxe; iPXE is in ipxe/ unless off)
+ *       grub-http: no                  (PXE: whether the network GRUB speaks HTTP)
+ *       secure-boot: signed            (PXE: or "unsigned:vmlinuz ...", the chain's
+ *                                       files a Secure Boot machine would refuse)
  *       file: <size> <sha256> <path>                      (one per regular file)
  *
  *     kernel-command-line has nothing after its colon when there are no arguments. A new
@@ -359,6 +363,12 @@ static int check_info(const struct art_manifest_info *info, struct pxf_error *er
                 r = check_value("initramfs-type", info->initramfs_type, true, err);
         if (r >= 0)
                 r = check_value("bootstrap-url", info->bootstrap_url, false, err);
+        if (r >= 0)
+                r = check_value("ipxe", info->ipxe, false, err);
+        if (r >= 0)
+                r = check_value("grub-http", info->grub_http, false, err);
+        if (r >= 0)
+                r = check_value("secure-boot", info->secure_boot, false, err);
         for (size_t i = 0; r >= 0 && info->kernel_args && info->kernel_args[i]; i++) {
                 if (!info->kernel_args[i][0])
                         return pxf_error_set(err, -EINVAL, "an empty kernel argument");
@@ -386,6 +396,30 @@ static void write_header(FILE *m, const struct art_manifest_info *info)
         fprintf(m, "\n");
         if (info->bootstrap_url && info->bootstrap_url[0])
                 fprintf(m, "bootstrap-url: %s\n", info->bootstrap_url);
+        if (info->ipxe)
+                fprintf(m, "ipxe: %s\n", info->ipxe);
+        if (info->grub_http)
+                fprintf(m, "grub-http: %s\n", info->grub_http);
+        if (info->secure_boot)
+                fprintf(m, "secure-boot: %s\n", info->secure_boot);
+}
+
+int art_manifest_value(const char *dir, const char *key, char **ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, ART_MANIFEST), *text = NULL;
+        size_t klen = strlen(key);
+        char *line, *save = NULL;
+        int r = pxf_read_file(path, SUMS_SIZE_MAX, &text, NULL);
+
+        *ret = NULL;
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+                        *ret = pxf_strdup(line + klen + 1 + strspn(line + klen + 1, " "));
+                        break;
+                }
+        return 0;
 }
 
 /* Hashes one listed file and adds its lines to both texts. */

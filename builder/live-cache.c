@@ -8,7 +8,8 @@
  *   with numeric owners, modes, extended attributes and hard links) compressed with zstd;
  *   it is unpacked like the export (export.c), so the cache is treated as guest data too.
  * - the finished output, so that a rebuild with nothing changed only puts it back. Key:
- *   the tree's key, the format, the `pxe` and `iso` settings and their host files. Entry:
+ *   the tree's key, the format, the `pxe` and `iso` settings and their host files, the
+ *   `server` settings that shape a PXE folder and the host files it takes (iPXE). Entry:
  *   the staged artifacts folder archived the same way, or the ISO itself. */
 #include <archive.h>
 #include <archive_entry.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "artifacts/artifacts.h"
 #include "builder/builder-internal.h"
 
 static const char *const outside_tree[] = {"input", "iso", "pxe", "output", "server", NULL};
@@ -73,6 +75,27 @@ int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE
         return finish_key(&kf, key);
 }
 
+static void add_artifact_host_file(const char *name, const char *path, void *userdata)
+{
+        struct key_files *kf = userdata;
+
+        if (kf->r >= 0)
+                kf->r = cache_key_add_file(kf->key, name, path, kf->err);
+}
+
+/* The few `server` settings that shape a PXE folder (grub.cfg's HTTP port, iPXE and the
+ * Secure Boot check), and the host files the folder takes (iPXE). */
+static int add_server_settings(struct key_files *kf, const struct cfg_config *cfg)
+{
+        const struct cfg_server *s = &cfg->server;
+        _cleanup_free_ char *text = pxf_asprintf("httpPort=%d ipxe=%d secureBoot=%d", s->http_port,
+                                                 (int)s->ipxe, (int)s->secure_boot);
+
+        cache_key_add(kf->key, "server", text);
+        art_host_files(cfg, add_artifact_host_file, kf);
+        return kf->r;
+}
+
 int bld_output_key(const struct cfg_config *cfg, const char *tree_key, const char *format,
                    const char *default_url, char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
 {
@@ -82,6 +105,8 @@ int bld_output_key(const struct cfg_config *cfg, const char *tree_key, const cha
         cache_key_add(kf.key, "format", format);
         cache_key_add(kf.key, "default bootstrap base URL", default_url);
         (void)add_config(&kf, cfg, outside_output);
+        if (kf.r >= 0)
+                kf.r = add_server_settings(&kf, cfg);
         return finish_key(&kf, key);
 }
 

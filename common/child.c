@@ -25,6 +25,7 @@ struct pxf_child {
         bool restart;
         unsigned backoff_ms, backoff_max_ms, next_backoff_ms, grace_ms;
         void (*on_line)(const char *line, void *userdata);
+        bool (*is_detail)(const char *line);
         void (*on_exit)(struct pxf_child *c, const siginfo_t *si, void *userdata);
         void *userdata;
 
@@ -77,6 +78,10 @@ static void emit_foreign(struct pxf_child *c)
         }
         if (c->on_line)
                 c->on_line(c->last_line, c->userdata);
+        if (c->is_detail && c->is_detail(c->last_line)) {
+                pxf_log(PXF_LOG_DEBUG, "%s: %s", c->name, c->last_line);
+                return;
+        }
         ok = pxf_rate_limit_take(&c->rate, pxf_now_usec(), &held_back);
         report_held_back(c, held_back);
         pxf_log(ok ? PXF_LOG_INFO : PXF_LOG_DEBUG, "%s: %s", c->name, c->last_line);
@@ -362,6 +367,7 @@ static struct pxf_child *child_new(struct event_base *base, const struct pxf_chi
         c->next_backoff_ms = c->backoff_ms;
         c->grace_ms = or_default(o->grace_ms, PXF_CHILD_GRACE_MS_DEFAULT);
         c->on_line = o->on_line;
+        c->is_detail = o->is_detail;
         c->on_exit = o->on_exit;
         c->userdata = o->userdata;
         c->rate.per_second = PXF_CHILD_LINES_PER_SECOND;

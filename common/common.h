@@ -331,6 +331,9 @@ struct pxf_child_opts {
         unsigned grace_ms; /* 0: PXF_CHILD_GRACE_MS_DEFAULT */
         /* Each line of a foreign child's output, escaped, before it is logged (or NULL). */
         void (*on_line)(const char *line, void *userdata);
+        /* Whether a foreign child's line is detail (logged at debug, outside the rate
+         * limit) rather than news (at info, rate-limited); NULL: every line is news. */
+        bool (*is_detail)(const char *line);
         /* After it exited and was reaped (and, with restart, the restart is scheduled). The
          * callback may free the child. NULL: only the log line. */
         void (*on_exit)(struct pxf_child *c, const siginfo_t *si, void *userdata);

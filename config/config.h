@@ -183,6 +183,15 @@ enum cfg_dhcp_mode {
         CFG_DHCP_OFF,
 };
 
+/* server.ipxe: which clients are chained to iPXE (the appliance host's ipxe package). */
+enum cfg_ipxe_mode {
+        CFG_IPXE_UNSET,
+        CFG_IPXE_OFF,      /* no iPXE: shim and GRUB only */
+        CFG_IPXE_FALLBACK, /* for the clients shim and GRUB cannot boot (BIOS; UEFI HTTP
+                            * boot when the image's GRUB has no HTTP client) */
+        CFG_IPXE_ALWAYS,   /* for every client (no Secure Boot) */
+};
+
 struct cfg_server {
         char *interface;
         char *address; /* IPv4 */
@@ -193,7 +202,11 @@ struct cfg_server {
         char *router;
         int tftp_port, http_port; /* 1..65535; 0: unset */
         char *user;
-        char *state_dir;          /* where builds are kept and published */
+        char *state_dir; /* where builds are kept and published */
+        enum cfg_ipxe_mode ipxe;
+        struct cfg_loc ipxe_loc;
+        bool secure_boot; /* server.secureBoot: the chain must be signed, no iPXE for all */
+        struct cfg_loc secure_boot_loc;
         struct tftpd_limits tftp; /* server.tftp; 0: the server's default */
         struct httpd_limits http; /* server.http; 0: the server's default */
 };

@@ -15,6 +15,7 @@ _Static_assert(sizeof(enum cfg_initramfs_type) == sizeof(int), "enums are read a
 _Static_assert(sizeof(enum cfg_selinux_mode) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_image_format) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_dhcp_mode) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_ipxe_mode) == sizeof(int), "enums are read as int");
 
 #define FIELD(k, kind_, type, member, ...)                                                         \
         {                                                                                          \
@@ -74,6 +75,13 @@ static const struct enum_value dhcp_modes[] = {
     {"proxy", CFG_DHCP_PROXY},
     {"authoritative", CFG_DHCP_AUTHORITATIVE},
     {"off", CFG_DHCP_OFF},
+    {NULL, 0},
+};
+
+static const struct enum_value ipxe_modes[] = {
+    {"off", CFG_IPXE_OFF},
+    {"fallback", CFG_IPXE_FALLBACK},
+    {"always", CFG_IPXE_ALWAYS},
     {NULL, 0},
 };
 
@@ -489,6 +497,17 @@ static const struct field server_fields[] = {
                  "pxeforge, the package's system user; nobody when it is missing)"),
     FIELD("stateDir", F_PATH, struct cfg_server, state_dir,
           .doc = "where builds are kept (default /var/lib/pxeforge/<config name>)"),
+    FIELD("ipxe", F_ENUM, struct cfg_server, ipxe, .enums = ipxe_modes,
+          .loc = FOFF(struct cfg_server, ipxe_loc),
+          .doc = "off (default): every client boots shim and GRUB from the image; fallback: the "
+                 "artifacts carry iPXE (the host's ipxe package) for the clients those cannot boot "
+                 "(BIOS, and UEFI HTTP boot when the image's GRUB has no HTTP client); always: "
+                 "every client is chained to iPXE, which loads kernel and initramfs over HTTP "
+                 "(Debian's iPXE is not signed: no Secure Boot)"),
+    FIELD("secureBoot", F_BOOL, struct cfg_server, secure_boot,
+          .loc = FOFF(struct cfg_server, secure_boot_loc),
+          .doc = "the machines boot with Secure Boot on: the build refuses a boot chain "
+                 "(shim, GRUB, kernel) with an unsigned file, and ipxe: always (default false)"),
     FIELD("tftp", F_SECTION, struct cfg_server, tftp, .sub = &tftp_schema,
           .doc = "limits and timeouts of the TFTP server"),
     FIELD("http", F_SECTION, struct cfg_server, http, .sub = &http_schema,

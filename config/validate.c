@@ -73,6 +73,11 @@ static void check_server(const struct cfg_config *cfg, struct cfg_diags *diags)
         const struct cfg_server *s = &cfg->server;
         enum cfg_dhcp_mode mode = s->dhcp ? s->dhcp : CFG_DHCP_PROXY;
 
+        if (s->secure_boot && s->ipxe == CFG_IPXE_ALWAYS)
+                diag_at(diags, cfg, s->ipxe_loc, "server.ipxe",
+                        "ipxe 'always' cannot be used with secureBoot: true (Debian's iPXE is not "
+                        "signed for Secure Boot, so such machines would refuse it); use "
+                        "'fallback', which keeps shim and GRUB for UEFI PXE clients");
         if (!s->dhcp)
                 return; /* no server section, or DHCP left to `up`'s flags */
         if (mode != CFG_DHCP_OFF && !s->interface)

@@ -21,14 +21,18 @@
 #       SIGTERM to the appliance, SIGKILL after 15 s; then stops what it left behind
 #       (processes of its session still in the namespace). Exit 0 only if it stopped on
 #       SIGTERM and left nothing; the report says which.
-#   boot --name NAME --vm I [--mem MiB] [--console FILE] [--secure-boot]
-#       Start a UEFI VM (QEMU, OVMF) inside the namespace on tapI: no disk, one
-#       virtio-net NIC with MAC 52:54:00:77:00:<I in hex>, first in the boot order and
-#       without an option ROM, so OVMF's own PXE (then HTTP boot) client boots it.
-#       2 vCPUs, --mem MiB (default 3072: a full-OS initramfs lives in RAM), serial
-#       console to FILE (default STATE/vmI.console). --secure-boot: OVMF's Secure Boot
-#       firmware with Microsoft's keys enrolled (OVMF_CODE_4M.secboot.fd,
-#       OVMF_VARS_4M.ms.fd, SMM). Returns once QEMU runs (fails if it exits within 2 s).
+#   boot --name NAME --vm I [--mem MiB] [--console FILE] [--firmware MODE]
+#       Start a VM (QEMU) inside the namespace on tapI: no disk, one virtio-net NIC with
+#       MAC 52:54:00:77:00:<I in hex>, first in the boot order. 2 vCPUs, --mem MiB
+#       (default 3072: a full-OS initramfs lives in RAM), serial console to FILE (default
+#       STATE/vmI.console). --firmware, how it boots from the network:
+#         uefi         (default) OVMF's own PXE client (the NIC has no option ROM)
+#         secure-boot  the same with OVMF's Secure Boot firmware and Microsoft's keys
+#                      enrolled (OVMF_CODE_4M.secboot.fd, OVMF_VARS_4M.ms.fd, SMM)
+#         http         OVMF's UEFI HTTP boot client (its PXE switched off)
+#         bios         SeaBIOS and the NIC's PXE option ROM (QEMU's iPXE)
+#       --secure-boot is short for --firmware secure-boot. Returns once QEMU runs (fails
+#       if it exits within 2 s).
 #   stop-vm --name NAME --vm I
 #       Stop that VM (SIGTERM, SIGKILL after 10 s); the console log stays.
 #   wait --name NAME (--vm I | --appliance) --for REGEX [--timeout S]
@@ -586,11 +590,16 @@ cmd_stop-appliance() {
 # ---- VMs ------------------------------------------------------------------------------
 
 cmd_boot() {
-        parse_opts name vm mem console flag:secure-boot -- "$@"
+        parse_opts name vm mem console firmware flag:secure-boot -- "$@"
         need_name
         [[ -n ${OPT[vm]:-} ]] || usage_error "boot: --vm I is required"
         need_uint vm "${OPT[vm]}" 0 $((MAX_VMS - 1))
-        local i=$((10#${OPT[vm]})) mem=${OPT[mem]:-3072} console sb=${OPT[secure-boot]:-0}
+        local i=$((10#${OPT[vm]})) mem=${OPT[mem]:-3072} console fw=${OPT[firmware]:-uefi}
+        [[ -n ${OPT[secure-boot]:-} ]] && fw=secure-boot
+        case $fw in
+        uefi | secure-boot | http | bios) ;;
+        *) usage_error "boot: --firmware must be uefi, secure-boot, http or bios, not '$fw'" ;;
+        esac
         need_uint mem "$mem" 256 1048576
         need_root
         need_cmd setsid util-linux
@@ -611,12 +620,12 @@ cmd_boot() {
         console=$(readlink -m "$console")
         mkdir -p "$(dirname "$console")" ||
                 die "cannot create the directory of the console log $console"
-        if ((sb)); then
+        if [[ $fw == secure-boot ]]; then
                 [[ -r $SECBOOT_CODE && -r $SECBOOT_VARS ]] ||
                         die "Secure Boot firmware missing ($SECBOOT_CODE, $SECBOOT_VARS): install the Debian package ovmf"
         fi
         ip netns exec "$NETNS" setsid -f -w "$SELF" __vm-start "$STATE" "$i" "tap$i" \
-                "$(vm_mac "$i")" "$mem" "$console" "$sb" </dev/null ||
+                "$(vm_mac "$i")" "$mem" "$console" "$fw" </dev/null ||
                 die "QEMU could not be started for VM $i (see the message above)"
         read_vm "$i" || die "QEMU for VM $i left no record in $STATE"
         local t
@@ -630,25 +639,31 @@ cmd_boot() {
                 warn "command line: $(cat "$VMS_dir/cmdline" 2>/dev/null)"
                 die "fix the cause above (a tap already in use? firmware? memory?) and boot again"
         fi
-        local what="${mem} MiB"
-        ((sb)) && what+=", Secure Boot"
+        local what="${mem} MiB, firmware $fw"
         say "VM $i started in $NETNS: pid $VMS_pid, tap$i, MAC $VMS_mac, $what"
         say "console: $console"
 }
 
-# __vm-start STATE I TAP MAC MEM CONSOLE SB: runs in the namespace as a session leader;
-# starts QEMU with deploy/lib/vm.sh (its private files under STATE) and records it.
+# __vm-start STATE I TAP MAC MEM CONSOLE FIRMWARE: runs in the namespace as a session
+# leader; starts QEMU with deploy/lib/vm.sh (its private files under STATE) and records it.
 cmd___vm-start() {
-        local state=$1 i=$2 tap=$3 mac=$4 mem=$5 console=$6 sb=$7
+        local state=$1 i=$2 tap=$3 mac=$4 mem=$5 console=$6 fw=$7
         local -a extra=(-name "pxf-$(basename "$state")-vm$i")
         # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
         export TMPDIR=$state
-        if ((sb)); then
+        # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
+        case $fw in
+        secure-boot)
                 export PXF_OVMF_CODE=$SECBOOT_CODE PXF_OVMF_VARS=$SECBOOT_VARS
-                # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
                 extra+=(-machine smm=on -global driver=cfi.pflash01,property=secure,value=on)
-        fi
+                ;;
+        http) # OVMF offers HTTP boot once its PXE boot options are gone
+                extra+=(-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no
+                        -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no)
+                ;;
+        bios) export PXF_VM_FIRMWARE=bios ;;
+        esac
         vm_boot_pxe_tap "$tap" "$mac" "$mem" "$console" "${extra[@]}" || exit 1
         local start
         start=$(proc_field "$VM_PID" 19) || start=0

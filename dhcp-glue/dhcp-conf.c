@@ -237,9 +237,17 @@ static int check_boot_files(const struct dhcp_config *c, const struct dhcp_boot_
                                   "no boot file to offer: the artifacts have no " DHCP_UEFI_X64_FILE
                                   ", " DHCP_UEFI_ARM64_FILE " or BIOS loader");
         if (r == 0)
-                r = check_url_length(c->http_base_url, b->uefi_x64, err);
+                r = check_boot_file("uefi_x64_http", b->uefi_x64_http, err);
         if (r == 0)
-                r = check_url_length(c->http_base_url, b->uefi_arm64, err);
+                r = check_boot_file("uefi_arm64_http", b->uefi_arm64_http, err);
+        if (r == 0)
+                r = check_boot_file("ipxe_script", b->ipxe_script, err);
+        if (r == 0)
+                r = check_url_length(c->http_base_url, b->uefi_x64_http, err);
+        if (r == 0)
+                r = check_url_length(c->http_base_url, b->uefi_arm64_http, err);
+        if (r == 0)
+                r = check_url_length(c->http_base_url, b->ipxe_script, err);
         return r;
 }
 
@@ -326,9 +334,9 @@ static void write_tags(FILE *f, const struct dhcp_config *c, const struct dhcp_b
                            "dhcp-match=set:efi-x64,option:client-arch,9\n");
         if (b->uefi_arm64)
                 fprintf(f, "dhcp-match=set:efi-arm64,option:client-arch,11\n");
-        if (c->http_base_url && b->uefi_x64)
+        if (c->http_base_url && b->uefi_x64_http)
                 fprintf(f, "dhcp-match=set:efi-x64-http,option:client-arch,16\n");
-        if (c->http_base_url && b->uefi_arm64)
+        if (c->http_base_url && b->uefi_arm64_http)
                 fprintf(f, "dhcp-match=set:efi-arm64-http,option:client-arch,19\n");
         fprintf(f, "# iPXE (option 175) is never handed a loader again: that would loop\n"
                    "dhcp-match=set:ipxe,175\n");
@@ -361,28 +369,57 @@ static void write_authoritative_boot(FILE *f, const struct dhcp_boot_files *b, c
                 fprintf(f, "dhcp-boot=tag:bios,tag:!ipxe,%s,,%s\n", b->bios, server);
 }
 
+static int base_length(const char *base)
+{
+        int n = (int)strlen(base);
+
+        while (n > 0 && base[n - 1] == '/')
+                n--;
+        return n;
+}
+
 /* UEFI HTTP boot: the reply must carry option 60 "HTTPClient" and a URL as the file. */
 static void write_http_boot(FILE *f, const struct dhcp_config *c, const struct dhcp_boot_files *b)
 {
         const char *base = c->http_base_url;
         int n;
 
-        if (!base || (!b->uefi_x64 && !b->uefi_arm64))
+        if (!base || (!b->uefi_x64_http && !b->uefi_arm64_http))
                 return;
-        n = (int)strlen(base);
-        while (n > 0 && base[n - 1] == '/')
-                n--;
+        n = base_length(base);
         fprintf(f, "# UEFI HTTP boot\n");
         if (c->mode == DHCP_PROXY)
                 fprintf(f, "dhcp-pxe-vendor=PXEClient,HTTPClient\n");
-        if (b->uefi_x64 && c->mode == DHCP_AUTHORITATIVE)
+        if (b->uefi_x64_http && c->mode == DHCP_AUTHORITATIVE)
                 fprintf(f, "dhcp-option-force=tag:efi-x64-http,60,HTTPClient\n");
-        if (b->uefi_x64)
-                fprintf(f, "dhcp-boot=tag:efi-x64-http,%.*s/%s\n", n, base, b->uefi_x64);
-        if (b->uefi_arm64 && c->mode == DHCP_AUTHORITATIVE)
+        if (b->uefi_x64_http)
+                fprintf(f, "dhcp-boot=tag:efi-x64-http,%.*s/%s\n", n, base, b->uefi_x64_http);
+        if (b->uefi_arm64_http && c->mode == DHCP_AUTHORITATIVE)
                 fprintf(f, "dhcp-option-force=tag:efi-arm64-http,60,HTTPClient\n");
-        if (b->uefi_arm64)
-                fprintf(f, "dhcp-boot=tag:efi-arm64-http,%.*s/%s\n", n, base, b->uefi_arm64);
+        if (b->uefi_arm64_http)
+                fprintf(f, "dhcp-boot=tag:efi-arm64-http,%.*s/%s\n", n, base, b->uefi_arm64_http);
+}
+
+/* iPXE, from a NIC's ROM or chained from the folder, fetches its script over HTTP; the
+ * tag:!ipxe on every other line keeps it from being handed a loader again. In proxy mode
+ * the answer goes through pxe-service like every other, one per architecture. */
+static void write_ipxe(FILE *f, const struct dhcp_config *c, const struct dhcp_boot_files *b)
+{
+        static const char *const csa[] = {"x86PC", "BC_EFI", "x86-64_EFI", "ARM64_EFI"};
+        const char *base = c->http_base_url;
+        int n;
+
+        if (!base || !b->ipxe_script)
+                return;
+        n = base_length(base);
+        fprintf(f, "# iPXE clients: the script over HTTP\n");
+        if (c->mode == DHCP_AUTHORITATIVE) {
+                fprintf(f, "dhcp-boot=tag:ipxe,%.*s/%s\n", n, base, b->ipxe_script);
+                return;
+        }
+        for (size_t i = 0; i < PXF_ELEMENTSOF(csa); i++)
+                fprintf(f, "pxe-service=tag:ipxe,%s,\"pxeforge iPXE\",%.*s/%s\n", csa[i], n, base,
+                        b->ipxe_script);
 }
 
 int dhcp_config_render(const struct dhcp_config *c, const struct dhcp_boot_files *b,
@@ -410,6 +447,7 @@ int dhcp_config_render(const struct dhcp_config *c, const struct dhcp_boot_files
         else
                 write_authoritative_boot(f, b, server);
         write_http_boot(f, c, b);
+        write_ipxe(f, c, b);
         if (fclose(f) != 0) {
                 free(text);
                 return pxf_error_set(err, -ENOMEM, "cannot write the dnsmasq configuration");
@@ -434,7 +472,16 @@ char **dhcp_boot_notes(const struct dhcp_config *c, const struct dhcp_boot_files
         if (!c->http_base_url)
                 pxf_strv_push(&v, "UEFI HTTP boot clients (arch 16, 19) get no boot URL: no HTTP "
                                   "base URL is configured");
-        pxf_strv_push(&v, "iPXE clients get no boot file: pxeforge serves no iPXE script");
+        else if (!b->uefi_x64_http && !b->uefi_arm64_http) {
+                _cleanup_free_ char *why =
+                    pxf_asprintf("UEFI HTTP boot clients (arch 16, 19) get no boot URL: %s",
+                                 b->uefi_http_why_not ? b->uefi_http_why_not
+                                                      : "the artifacts have no UEFI loader");
+                pxf_strv_push(&v, why);
+        }
+        if (!c->http_base_url || !b->ipxe_script)
+                pxf_strv_push(&v, "iPXE clients get no boot file: the artifacts have no "
+                                  "boot.ipxe, or no HTTP base URL is configured");
         return v;
 }
 
@@ -456,9 +503,9 @@ int dhcp_boot_files_from_dir(const char *dir, struct dhcp_boot_files *ret, struc
                 if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
                         continue;
                 if (i == 0)
-                        b.uefi_x64 = name;
+                        b.uefi_x64 = b.uefi_x64_http = name;
                 else if (i == 1)
-                        b.uefi_arm64 = name;
+                        b.uefi_arm64 = b.uefi_arm64_http = name;
                 else if (!b.bios)
                         b.bios = name;
         }

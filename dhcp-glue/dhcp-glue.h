@@ -71,16 +71,25 @@ struct dhcp_config {
         const char *http_base_url; /* optional "http://IP[:port][/path]": UEFI HTTP boot */
 };
 
-/* A NULL member: the artifacts have no such loader, and those clients get no boot file. */
+/* What each kind of client is handed, as paths in the artifacts folder. A NULL member: no
+ * such loader, and those clients get no boot file. */
 struct dhcp_boot_files {
-        const char *uefi_x64;
-        const char *uefi_arm64;
-        const char *bios;
+        const char *uefi_x64;   /* UEFI PXE (arch 7, 9), over TFTP */
+        const char *uefi_arm64; /* (arch 11) */
+        const char *bios;       /* (arch 0) */
+        /* UEFI HTTP boot (arch 16, 19): below the HTTP base URL; only with one. */
+        const char *uefi_x64_http, *uefi_arm64_http;
+        /* iPXE (option 175), the ROM's or one chained from the folder: a script below the
+         * HTTP base URL; only with one. */
+        const char *ipxe_script;
+        /* Why HTTP-boot clients get nothing although the folder has a UEFI loader (a GRUB
+         * without an HTTP client, say), for dhcp_boot_notes; NULL: no reason given. */
+        const char *uefi_http_why_not;
 };
 
 /* Fills ret with the loaders present as regular files in dir (DHCP_UEFI_X64_FILE,
- * DHCP_UEFI_ARM64_FILE, the first of DHCP_BIOS_FILES). The strings are static. -ENOENT
- * when dir does not exist or is not a directory. */
+ * DHCP_UEFI_ARM64_FILE, the first of DHCP_BIOS_FILES), each UEFI loader for HTTP boot too.
+ * The strings are static. -ENOENT when dir does not exist or is not a directory. */
 int dhcp_boot_files_from_dir(const char *dir, struct dhcp_boot_files *ret, struct pxf_error *err);
 
 /* Checks c and b and writes the dnsmasq.conf text into *ret_text (freed by the caller).

@@ -191,6 +191,33 @@ static int test_config(const struct dhcp_supervisor *s, struct pxf_error *err)
 /* Starts dnsmasq as a supervised child and waits up to settle_ms for it to start serving
  * or to fail, so the common start-up failures (port 67, a missing user, a bad lease file)
  * reach the caller as an error, not a restart loop. */
+
+/* log-dhcp explains every exchange in a dozen lines; the ones that say what happened
+ * (DISCOVER, OFFER, REQUEST, ACK, the PXE answer, the boot file) stay news under the rate
+ * limit, so that a rack booting at once does not push its leases out of the log; the
+ * packet details go to debug. */
+static bool dnsmasq_detail(const char *line)
+{
+        static const char *const details[] = {
+            "requested options:",
+            "sent size:",
+            "available DHCP range:",
+            "available DHCP subnet:",
+            "vendor class:",
+            "user class:",
+            "client provides name:",
+            "tags:",
+            "next server:",
+            "broadcast response",
+            "DHCP packet received on",
+        };
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(details); i++)
+                if (strstr(line, details[i]))
+                        return true;
+        return false;
+}
+
 static int start_dnsmasq(struct dhcp_supervisor *s, struct event_base *base,
                          const struct dhcp_supervisor_opts *o, struct pxf_error *err)
 {
@@ -207,6 +234,7 @@ static int start_dnsmasq(struct dhcp_supervisor *s, struct event_base *base,
             .argv = argv,
             .spawn = &spawn,
             .output = PXF_CHILD_OUTPUT_FOREIGN,
+            .is_detail = dnsmasq_detail,
             .restart = true,
             .backoff_ms = o->backoff_ms ? o->backoff_ms : DHCP_BACKOFF_MS_DEFAULT,
             .backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : DHCP_BACKOFF_MAX_MS_DEFAULT,

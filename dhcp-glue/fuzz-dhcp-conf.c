@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NFIELDS 11
+#define NFIELDS 14
 
 /* Option name and the comma counts its lines may have (-1 ends the list). */
 static const struct {
@@ -33,7 +33,7 @@ static const struct {
     {"dhcp-range", {1, 2, 3, -1}},
     {"dhcp-option", {0, 1, -1}},
     {"dhcp-match", {1, 2, -1}},
-    {"pxe-service", {4, -1}},
+    {"pxe-service", {3, 4, -1}},
     {"dhcp-boot", {1, 4, -1}},
     {"dhcp-pxe-vendor", {1, -1}},
     {"dhcp-option-force", {2, -1}},
@@ -94,7 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .lease_file = f[6],
                                 .http_base_url = f[7],
                                 .lease_seconds = (unsigned)(data[0] >> 1) * 60};
-        struct dhcp_boot_files b = {.uefi_x64 = f[8], .uefi_arm64 = f[9], .bios = f[10]};
+        struct dhcp_boot_files b = {.uefi_x64 = f[8],
+                                    .uefi_arm64 = f[9],
+                                    .bios = f[10],
+                                    .uefi_x64_http = f[11],
+                                    .uefi_arm64_http = f[12],
+                                    .ipxe_script = f[13]};
         if (dhcp_config_render(&c, &b, &text, &err) == 0)
                 check_text(text);
         free(text);

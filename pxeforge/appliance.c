@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "artifacts/artifacts.h"
 #include "dhcp-glue/dhcp-glue.h"
 #include "httpd/httpd.h"
 #include "pxeforge/appliance.h"
@@ -195,7 +196,110 @@ static int server_start(struct appliance *a, struct pxf_error *err)
         return r < 0 ? r : pxf_child_wait_ready(a->server, SERVER_READY, SERVER_START_MS, err);
 }
 
-/* ---- DHCP -------------------------------------------------------------------------- */
+/* ---- DHCP ---------------------------------------------------------------------------- */
+
+static bool has_file(const char *dir, const char *rel)
+{
+        _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, rel);
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *const appliance_ipxe_names[APPLIANCE_IPXE_N] = {
+    [APPLIANCE_IPXE_OFF] = "off",
+    [APPLIANCE_IPXE_FALLBACK] = "fallback",
+    [APPLIANCE_IPXE_ALWAYS] = "always",
+};
+
+/* The iPXE mode: the one asked for, else the one the folder was built for. A mode the
+ * folder cannot serve fails here, at start. */
+static int ipxe_mode(const struct appliance_opts *o, enum appliance_ipxe *ret,
+                     struct pxf_error *err)
+{
+        _cleanup_free_ char *built = NULL;
+        int r = art_manifest_value(o->artifacts, "ipxe", &built, err);
+
+        *ret = o->ipxe;
+        if (*ret == APPLIANCE_IPXE_FROM_ARTIFACTS) {
+                *ret = APPLIANCE_IPXE_OFF;
+                for (size_t i = 0; r >= 0 && built && i < APPLIANCE_IPXE_N; i++)
+                        if (appliance_ipxe_names[i] && strcmp(built, appliance_ipxe_names[i]) == 0)
+                                *ret = (enum appliance_ipxe)i;
+        }
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (*ret != APPLIANCE_IPXE_OFF &&
+            (!has_file(o->artifacts, ART_IPXE_UEFI) || !has_file(o->artifacts, ART_IPXE_BIOS)))
+                return pxf_error_set(err, -EINVAL,
+                                     "iPXE '%s': the artifacts carry no iPXE (%s, %s): build them "
+                                     "with server.ipxe: %s (the building host needs the Debian "
+                                     "package ipxe)",
+                                     appliance_ipxe_names[*ret], ART_IPXE_UEFI, ART_IPXE_BIOS,
+                                     appliance_ipxe_names[*ret]);
+        return 0;
+}
+
+/* Which loader each kind of client gets (dhcp-glue names the kinds):
+ *   UEFI PXE: shim and GRUB; iPXE with ipxe always.
+ *   UEFI HTTP boot: shim and GRUB when that GRUB speaks HTTP, else iPXE when the folder
+ *     has it, else nothing (and the log says why).
+ *   BIOS: iPXE when the folder has it.
+ *   iPXE (a NIC's ROM, or the chained one): boot.ipxe. */
+static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_files *b,
+                             struct pxf_error *err)
+{
+        _cleanup_free_ char *grub_http = NULL;
+        enum appliance_ipxe ipxe;
+        int r = dhcp_boot_files_from_dir(o->artifacts, b, err);
+
+        if (r >= 0)
+                r = ipxe_mode(o, &ipxe, err);
+        if (r < 0)
+                return r;
+        r = art_manifest_value(o->artifacts, "grub-http", &grub_http, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (b->uefi_x64 && (!grub_http || strcmp(grub_http, "yes") != 0)) {
+                b->uefi_x64_http = NULL;
+                b->uefi_http_why_not = "the artifacts' GRUB has no HTTP client (Debian 12's GRUB "
+                                       "2.06 has none, 13's 2.12 has one); set server.ipxe: "
+                                       "fallback to boot them with iPXE";
+        }
+        if (ipxe != APPLIANCE_IPXE_OFF) {
+                b->bios = ART_IPXE_BIOS;
+                if (!b->uefi_x64_http)
+                        b->uefi_x64_http = ART_IPXE_UEFI;
+        }
+        if (ipxe == APPLIANCE_IPXE_ALWAYS)
+                b->uefi_x64 = b->uefi_x64_http = ART_IPXE_UEFI;
+        b->ipxe_script = has_file(o->artifacts, ART_IPXE_SCRIPT) ? ART_IPXE_SCRIPT : NULL;
+        log_info("boot files: UEFI PXE %s, UEFI HTTP boot %s, BIOS %s, iPXE %s (iPXE %s)",
+                 b->uefi_x64 ? b->uefi_x64 : "none", b->uefi_x64_http ? b->uefi_x64_http : "none",
+                 b->bios ? b->bios : "none", b->ipxe_script ? b->ipxe_script : "none",
+                 appliance_ipxe_names[ipxe]);
+        return 0;
+}
+
+/* What a Secure Boot machine would make of the folder, from its manifest. */
+static void log_secure_boot(const struct appliance_opts *o, const struct dhcp_boot_files *b)
+{
+        _cleanup_free_ char *sb = NULL;
+        struct pxf_error err = {0};
+
+        if (art_manifest_value(o->artifacts, "secure-boot", &sb, &err) < 0 || !sb)
+                return;
+        if (b->uefi_x64 && strcmp(b->uefi_x64, ART_IPXE_UEFI) == 0)
+                log_warning("Secure Boot: UEFI PXE clients get iPXE, which Secure Boot refuses "
+                            "(Debian's iPXE is not signed); with Secure Boot on, a machine stops "
+                            "before loading it");
+        else if (strcmp(sb, "signed") == 0)
+                log_info("Secure Boot: shim, GRUB and the kernel are signed");
+        else
+                log_warning("Secure Boot: a machine with Secure Boot on will refuse these "
+                            "artifacts (%s carries no signature; see the README, Secure Boot)",
+                            sb + strcspn(sb, ":") + (sb[strcspn(sb, ":")] == ':'));
+}
 
 static int start_dhcp(struct appliance *a, struct pxf_error *err)
 {
@@ -223,10 +327,12 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .interface = o->interface,
             .user = APPLIANCE_DHCP_USER,
         };
-        int r = dhcp_boot_files_from_dir(o->artifacts, &files, err);
+        int r = choose_boot_files(o, &files, err);
 
-        if (r >= 0)
+        if (r >= 0) {
+                log_secure_boot(o, &files);
                 r = dhcp_config_render(&c, &files, &text, err);
+        }
         if (r < 0)
                 return pxf_error_prefix(err, "DHCP");
         notes = dhcp_boot_notes(&c, &files);

@@ -26,6 +26,17 @@ enum appliance_dhcp {
         APPLIANCE_DHCP_AUTHORITATIVE,
 };
 
+/* Which clients are chained to iPXE (the folder must carry it: server.ipxe at build). */
+enum appliance_ipxe {
+        APPLIANCE_IPXE_FROM_ARTIFACTS, /* what the folder was built for (its manifest) */
+        APPLIANCE_IPXE_OFF,
+        APPLIANCE_IPXE_FALLBACK, /* BIOS, and HTTP boot when GRUB has no HTTP client */
+        APPLIANCE_IPXE_ALWAYS,
+        APPLIANCE_IPXE_N,
+};
+/* Their names in options and the log, NULL for APPLIANCE_IPXE_FROM_ARTIFACTS. */
+extern const char *const appliance_ipxe_names[APPLIANCE_IPXE_N];
+
 #define APPLIANCE_TFTP_PORT 69
 #define APPLIANCE_HTTP_PORT 80
 /* pxeforge-server's own system user (the Debian package creates it); without it, nobody,
@@ -49,7 +60,8 @@ struct appliance_opts {
         const char *user;                    /* pxeforge-server's; NULL: APPLIANCE_USER */
         const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
         const char *dnsmasq;                 /* NULL: found in the usual places */
-        struct tftpd_limits tftp;            /* 0: the server's defaults */
+        enum appliance_ipxe ipxe;
+        struct tftpd_limits tftp; /* 0: the server's defaults */
         struct httpd_limits http;
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
         void (*on_hup)(struct event_base *base, void *userdata);

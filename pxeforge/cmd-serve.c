@@ -18,6 +18,36 @@ struct serve_args {
         const char *config_path;
 };
 
+/* value as the index of its name in names (NULL entries skipped), or PXF_EXIT_USAGE
+ * after naming what is expected. */
+static int parse_name(const char *option, const char *value, const char *const *names, size_t n,
+                      int *ret)
+{
+        _cleanup_free_ char *expected = pxf_strdup("");
+        size_t left = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (names[i] && strcmp(value, names[i]) == 0) {
+                        *ret = (int)i;
+                        return PXF_EXIT_OK;
+                }
+        for (size_t i = 0; i < n; i++)
+                left += names[i] != NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (!names[i])
+                        continue;
+                char *old = expected;
+                left--;
+                expected = pxf_asprintf("%s%s%s", old, names[i],
+                                        left > 1    ? ", "
+                                        : left == 1 ? " or "
+                                                    : "");
+                free(old);
+        }
+        log_error("unknown %s mode '%s' (expected %s)", option, value, expected);
+        return PXF_EXIT_USAGE;
+}
+
 static int parse_dhcp_mode(const char *option, const char *value, void *field)
 {
         static const char *const names[] = {
@@ -26,13 +56,16 @@ static int parse_dhcp_mode(const char *option, const char *value, void *field)
             [APPLIANCE_DHCP_AUTHORITATIVE] = "authoritative",
         };
 
-        for (size_t i = 0; i < PXF_ELEMENTSOF(names); i++)
-                if (strcmp(value, names[i]) == 0) {
-                        *(int *)field = (int)i;
-                        return PXF_EXIT_OK;
-                }
-        log_error("unknown %s mode '%s' (expected proxy, authoritative or off)", option, value);
-        return PXF_EXIT_USAGE;
+        return parse_name(option, value, names, PXF_ELEMENTSOF(names), field);
+}
+
+static int parse_ipxe_mode(const char *option, const char *value, void *field)
+{
+        int mode = 0;
+        int r = parse_name(option, value, appliance_ipxe_names, APPLIANCE_IPXE_N, &mode);
+
+        *(enum appliance_ipxe *)field = (enum appliance_ipxe)mode;
+        return r;
 }
 
 /* A decimal number in [least, most] for option, or PXF_EXIT_USAGE after saying so. */
@@ -125,6 +158,10 @@ static const struct cli_option options[] = {
     {"user", "USER", CLI_STRING, ARG(o.user), NULL, false,
      "serve TFTP and HTTP as USER (default pxeforge, the package's system user; nobody, "
      "with a warning, when it is missing); dnsmasq runs as nobody"},
+    {"ipxe", "MODE", CLI_CUSTOM, ARG(o.ipxe), parse_ipxe_mode, false,
+     "which clients are chained to the folder's iPXE: off, fallback (BIOS, and UEFI HTTP "
+     "boot when GRUB has no HTTP client) or always (every client; no Secure Boot) "
+     "(default: what the folder was built for, server.ipxe)"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
     TFTPD_LIMITS(TFTP_OPTION) HTTPD_LIMITS(HTTP_OPTION)};

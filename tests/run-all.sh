@@ -40,7 +40,7 @@ echo "== sanitizer build: unit, fuzz and integration tests =="
 # tests that drive every error path run here only, where a memory error would show.
 asan_only='^integration[.](bad-input|package-failure)$'
 # The serving tests (hostile input, kill -9, the confined server) run under both.
-asan_too='^integration[.](serve-loopback|test-dhcp-supervisor[.].*)$'
+asan_too='^integration[.](serve-loopback|serve-boot-files|test-dhcp-supervisor[.].*)$'
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
 ctest --test-dir build/asan -R "$asan_only|$asan_too" --output-on-failure -j"$jobs"
 unset ASAN_OPTIONS UBSAN_OPTIONS

@@ -17,6 +17,8 @@
 #   PXF_OVMF_VARS   firmware variable store template (default /usr/share/OVMF/OVMF_VARS_4M.fd);
 #                   a private copy is made for every VM, the template is never written
 #   PXF_QEMU        QEMU binary (default qemu-system-x86_64)
+#   PXF_VM_FIRMWARE uefi (default: OVMF) or bios (QEMU's SeaBIOS, and a NIC booted by
+#                   vm_boot_pxe_tap keeps its PXE option ROM, QEMU's iPXE)
 #
 # The library does not change shell options (set -e etc.) of the script that sources it.
 
@@ -146,7 +148,10 @@ _vm_start() {
                 _vm_log "$qemu not found: install the Debian package qemu-system-x86"
                 return 1
         fi
-        if [[ ! -r $code || ! -r $vars ]]; then
+        local -a firmware=()
+        local uefi=1
+        [[ ${PXF_VM_FIRMWARE:-uefi} == bios ]] && uefi=0
+        if ((uefi)) && [[ ! -r $code || ! -r $vars ]]; then
                 _vm_log "OVMF firmware not found ($code, $vars): install the Debian package ovmf"
                 return 1
         fi
@@ -155,7 +160,11 @@ _vm_start() {
         # supports; KVM passes the host CPU through.
         [[ $accel == kvm ]] && cpu=(-cpu host)
         VM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pxf-vm.XXXXXX") || return 1
-        cp "$vars" "$VM_DIR/OVMF_VARS.fd"
+        if ((uefi)); then
+                cp "$vars" "$VM_DIR/OVMF_VARS.fd"
+                firmware=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
+                        -drive "if=pflash,format=raw,unit=1,file=$VM_DIR/OVMF_VARS.fd")
+        fi
         mkdir -p "$(dirname "$console")"
         : >"$console"
         VM_CONSOLE=$console
@@ -163,8 +172,7 @@ _vm_start() {
                 "$qemu" -name pxf-test-vm
                 -machine q35 -accel "$accel" "${cpu[@]}" -smp 2 -m "$mem"
                 -nodefaults -vga std -display none -monitor none -no-user-config
-                -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
-                -drive "if=pflash,format=raw,unit=1,file=$VM_DIR/OVMF_VARS.fd"
+                "${firmware[@]}"
                 -chardev "file,id=serial0,path=$console,append=on"
                 -serial chardev:serial0
                 -device virtio-rng-pci
@@ -261,7 +269,8 @@ vm_boot_pxe_user() {
 # existing tap device <tap> (opened with script=no,downscript=no: the caller has already
 # created it and enslaved it to a bridge, e.g. in a network namespace, where QEMU must
 # then run too). The NIC has no option ROM (romfile=), so OVMF's own network stack does
-# the boot (UEFI PXE, then HTTP boot), and it is first in the boot order. No disk unless
+# the boot (UEFI PXE, then HTTP boot), and it is first in the boot order; with
+# PXF_VM_FIRMWARE=bios it keeps its ROM (QEMU's iPXE), which SeaBIOS boots. No disk unless
 # given as extra args. 2 vCPUs, <mem> MiB. Returns at once, like vm_boot_disk.
 vm_boot_pxe_tap() {
         if (($# < 4)); then
@@ -282,9 +291,11 @@ vm_boot_pxe_tap() {
                 _vm_log "bad memory size: $mem (MiB, at least 256)"
                 return 1
         fi
+        local rom=,romfile=
+        [[ ${PXF_VM_FIRMWARE:-uefi} == bios ]] && rom=
         _vm_start "$console" "$mem" \
                 -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no" \
-                -device "virtio-net-pci,netdev=net0,mac=$mac,romfile=,bootindex=1" \
+                -device "virtio-net-pci,netdev=net0,mac=$mac$rom,bootindex=1" \
                 "$@"
 }
 

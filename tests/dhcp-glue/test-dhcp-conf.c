@@ -22,9 +22,14 @@
 
 #include "dhcp-glue/dhcp-glue.h"
 
-static const struct dhcp_boot_files x64_only = {.uefi_x64 = "bootx64.efi"};
-static const struct dhcp_boot_files all_files = {
-    .uefi_x64 = "bootx64.efi", .uefi_arm64 = "bootaa64.efi", .bios = "undionly.kpxe"};
+static const struct dhcp_boot_files x64_only = {.uefi_x64 = "bootx64.efi",
+                                                .uefi_x64_http = "bootx64.efi"};
+static const struct dhcp_boot_files all_files = {.uefi_x64 = "bootx64.efi",
+                                                 .uefi_arm64 = "bootaa64.efi",
+                                                 .bios = "undionly.kpxe",
+                                                 .uefi_x64_http = "bootx64.efi",
+                                                 .uefi_arm64_http = "bootaa64.efi",
+                                                 .ipxe_script = "boot.ipxe"};
 
 static struct dhcp_config proxy_config(void)
 {
@@ -301,10 +306,26 @@ static void notes_name_skipped_architectures(void **state)
         assert_true(strv_has(n1, "arm64 UEFI clients (arch 11) get no boot file"));
         assert_true(strv_has(n1, "no HTTP base URL"));
         assert_false(strv_has(n1, "x64 UEFI clients (arch 7, 9)"));
+        assert_true(strv_has(n1, "iPXE clients get no boot file"));
         c.http_base_url = "http://10.77.0.1";
         n2 = dhcp_boot_notes(&c, &all_files);
-        assert_int_equal(pxf_strv_length(n2), 1); /* only iPXE */
-        assert_true(strv_has(n2, "iPXE"));
+        assert_int_equal(pxf_strv_length(n2), 0); /* every client is served */
+}
+
+/* A folder whose GRUB cannot boot over HTTP: the note tells why HTTP boot is off. */
+static void notes_say_why_no_http_boot(void **state)
+{
+        struct dhcp_config c = auth_config();
+        struct dhcp_boot_files b = all_files;
+        _cleanup_strv_free_ char **n = NULL;
+
+        (void)state;
+        c.http_base_url = "http://10.77.0.1";
+        b.uefi_x64_http = b.uefi_arm64_http = NULL;
+        b.uefi_http_why_not = "GRUB has no HTTP client";
+        n = dhcp_boot_notes(&c, &b);
+        assert_true(strv_has(n, "UEFI HTTP boot clients (arch 16, 19) get no boot URL: GRUB has no "
+                                "HTTP client"));
 }
 
 static void touch(const char *dir, const char *name)
@@ -357,6 +378,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(range_outside_subnet),
             cmocka_unit_test(other_errors),
             cmocka_unit_test(notes_name_skipped_architectures),
+            cmocka_unit_test(notes_say_why_no_http_boot),
             cmocka_unit_test(boot_files_from_dir),
         };
 

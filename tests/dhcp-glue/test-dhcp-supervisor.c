@@ -378,7 +378,8 @@ static void loop_until(struct event_base *base, int ms, bool (*done)(const void 
         }
 }
 
-static const struct dhcp_boot_files x64_only = {.uefi_x64 = "bootx64.efi"};
+static const struct dhcp_boot_files x64_only = {.uefi_x64 = "bootx64.efi",
+                                                .uefi_x64_http = "bootx64.efi"};
 
 /* ---- (a) authoritative ---------------------------------------------------------------- */
 

@@ -19,6 +19,10 @@ bridge_setup() {
 
 _bridge_cleanup() {
         local rc=$?
+        if [ "$rc" -ne 0 ]; then
+                echo "the appliance's log (last 80 lines):" >&2
+                "$bridge" console --name "$BRIDGE_NAME" --appliance 2>/dev/null | tail -n 80 >&2
+        fi
         [ -n "${BRIDGE_CLEANUP:-}" ] && "$BRIDGE_CLEANUP"
         "$bridge" down --name "$BRIDGE_NAME" >&2 || true
         rm -rf "$PXF_TMP"
@@ -35,24 +39,57 @@ bridge_serve() {
                 --timeout 120 || fail "the appliance did not start"
 }
 
-# bridge_boot_to_marker VM...: boots the VMs at once (2048 MiB each) and waits for each
-# one's marker; sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the appliance's log.
+# bridge_boot_to_marker VM[:FIRMWARE]...: boots the VMs at once (2048 MiB each; FIRMWARE as
+# `deploy/test-bridge.sh boot --firmware`, default uefi) and waits for each one's marker;
+# sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the appliance's log.
 bridge_boot_to_marker() {
-        local start=$SECONDS vm line
+        local start=$SECONDS spec vm line
         BRIDGE_MARKERS=()
-        for vm in "$@"; do
-                "$bridge" boot --name "$BRIDGE_NAME" --vm "$vm" --mem 2048
+        for spec in "$@"; do
+                "$bridge" boot --name "$BRIDGE_NAME" --vm "${spec%%:*}" --mem 2048 \
+                        --firmware "$([[ $spec == *:* ]] && echo "${spec#*:}" || echo uefi)"
         done
-        for vm in "$@"; do
+        for spec in "$@"; do
+                vm=${spec%%:*}
                 line=$("$bridge" wait --name "$BRIDGE_NAME" --vm "$vm" --for 'PXF-BOOT-OK' \
                         --timeout 1500) || {
                         "$bridge" console --name "$BRIDGE_NAME" --appliance | tail -n 40 >&2
                         fail "VM $vm: no marker"
                 }
                 BRIDGE_MARKERS[$vm]=$(tr -d '\r' <<<"$line")
-                echo "VM $vm: marker after $((SECONDS - start)) s: ${BRIDGE_MARKERS[$vm]}"
+                echo "VM $spec: marker after $((SECONDS - start)) s: ${BRIDGE_MARKERS[$vm]}"
         done
         BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance)
+}
+
+# bridge_vm_addrs VM [LOG]: the addresses the VM's MAC was given (DHCPACK lines of LOG, by
+# default the appliance's), as an extended regex; the firmware and a chained iPXE may ask
+# for an address each.
+bridge_vm_addrs() {
+        local mac ips
+        mac=$(printf '52:54:00:77:%02x:%02x' $(($1 >> 8)) $(($1 & 255)))
+        ips=$(grep -Eo "DHCPACK\([a-z0-9]+\) [0-9.]+ $mac" <<<"${2:-$BRIDGE_LOG}" |
+                awk '{print $2}' | sort -u | sed 's/\./\\./g' | paste -sd '|')
+        [ -n "$ips" ] || fail "VM $1 ($mac): no DHCP lease in the log"
+        echo "($ips)"
+}
+
+# bridge_sent VM ADDRS PROTO FILE: the appliance's log shows FILE sent whole to the VM (at
+# one of ADDRS, from bridge_vm_addrs) over PROTO, tftp or http.
+bridge_sent() {
+        local vm=$1 addrs=$2 proto=$3 file=${4//./\\.} re
+        if [ "$proto" = tftp ]; then
+                re="tftp: $addrs:[0-9]+ '/?$file' .*: ok"
+        else
+                re="http: $addrs:[0-9]+ \"GET\" \"/+$file\" 20[06] "
+        fi
+        grep -Eq -- "$re" <<<"$BRIDGE_LOG" || fail "VM $vm: $4 was not sent to it over $proto"
+        echo "VM $vm: $(grep -E -m1 -- "$re" <<<"$BRIDGE_LOG" | sed 's/.*pxeforge-server: //')"
+}
+
+# bridge_no_tftp VM ADDRS: the VM fetched nothing over TFTP.
+bridge_no_tftp() {
+        ! grep -Eq -- "tftp: $2:[0-9]+ " <<<"$BRIDGE_LOG" || fail "VM $1 used TFTP"
 }
 
 # bridge_log_has REGEX WHAT: the appliance's log has a line matching REGEX.

@@ -325,6 +325,79 @@ static void grub_cfg_debian_pxe_file_url(void **state)
                                         "}\n");
 }
 
+/* With an HTTP port, GRUB tries its own server over HTTP, then TFTP; port 80 goes
+ * unnamed, which GRUB 2.06's device syntax also accepts. */
+static void grub_cfg_pxe_http_first(void **state)
+{
+        struct art_live_boot b = debian_pxe();
+        struct pxf_error err = {0};
+        _cleanup_free_ char *cfg = NULL, *cfg80 = NULL;
+        (void)state;
+        b.extra_args = NULL;
+        b.http_port = 8089;
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
+        assert_string_equal(cfg, HEADER "menuentry 'Debian 12 (pxeforge)' {\n"
+                                        "\t# over HTTP from the server GRUB came from, else over "
+                                        "TFTP\n"
+                                        "\tif linux (http,${net_default_server}:8089)/vmlinuz "
+                                        "console=ttyS0,115200 root=live:" URL
+                                        " rd.live.image rd.live.overlay.overlayfs=1 ip=dhcp "
+                                        "rd.neednet=1; then\n"
+                                        "\t\tinitrd (http,${net_default_server}:8089)/initrd.img\n"
+                                        "\telse\n"
+                                        "\t\tlinux /vmlinuz console=ttyS0,115200 root=live:" URL
+                                        " rd.live.image rd.live.overlay.overlayfs=1 ip=dhcp "
+                                        "rd.neednet=1\n"
+                                        "\t\tinitrd /initrd.img\n"
+                                        "\tfi\n"
+                                        "}\n");
+        b.http_port = 80;
+        assert_int_equal(art_grub_cfg(&b, &cfg80, &err), 0);
+        assert_non_null(strstr(cfg80, "\tif linux (http,${net_default_server})/vmlinuz "));
+        assert_non_null(strstr(cfg80, "\t\tinitrd (http,${net_default_server})/initrd.img\n"));
+}
+
+/* The ISO has no server to ask: its entry stays as it was whatever the port. */
+static void grub_cfg_iso_ignores_http(void **state)
+{
+        struct art_live_boot b = debian_pxe();
+        struct pxf_error err = {0};
+        _cleanup_free_ char *cfg = NULL;
+        (void)state;
+        b.medium = ART_LIVE_ISO;
+        b.volume_label = LABEL;
+        b.bootstrap_url = NULL;
+        b.http_port = 80;
+        assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
+        assert_null(strstr(cfg, "http"));
+}
+
+static void ipxe_script_relative_urls(void **state)
+{
+        struct art_live_boot b = debian_pxe();
+        struct pxf_error err = {0};
+        _cleanup_free_ char *text = NULL;
+        (void)state;
+        b.extra_args = NULL;
+        assert_int_equal(art_ipxe_script(&b, &text, &err), 0);
+        assert_string_equal(text, "#!ipxe\n"
+                                  "# Written by pxeforge: kernel and initramfs over HTTP, beside "
+                                  "this script\n"
+                                  ":retry\n"
+                                  "echo pxeforge: loading vmlinuz and initrd.img over HTTP\n"
+                                  "kernel vmlinuz initrd=initrd.img console=ttyS0,115200 "
+                                  "root=live:" URL " rd.live.image rd.live.overlay.overlayfs=1 "
+                                  "ip=dhcp rd.neednet=1 || goto failed\n"
+                                  "initrd initrd.img || goto failed\n"
+                                  "boot || goto failed\n"
+                                  ":failed\n"
+                                  "echo pxeforge: the boot failed; trying again in 10 seconds\n"
+                                  "sleep 10\n"
+                                  "goto retry\n");
+        b.kernel = "../vmlinuz";
+        assert_int_equal(art_ipxe_script(&b, &text, &err), -EINVAL);
+}
+
 static void grub_cfg_iso_bootstrap(void **state)
 {
         struct art_live_boot b = debian_pxe();
@@ -625,6 +698,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(args_missing_inputs),
             cmocka_unit_test(grub_cfg_debian_pxe_bootstrap),
             cmocka_unit_test(grub_cfg_debian_pxe_file_url),
+            cmocka_unit_test(grub_cfg_pxe_http_first),
+            cmocka_unit_test(grub_cfg_iso_ignores_http),
+            cmocka_unit_test(ipxe_script_relative_urls),
             cmocka_unit_test(grub_cfg_iso_bootstrap),
             cmocka_unit_test(grub_cfg_azure_full_os),
             cmocka_unit_test(grub_cfg_azure_pxe_bootstrap),

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # VM test of the appliance in authoritative mode: `pxeforge serve` runs in a test bridge
 # (deploy/test-bridge.sh: a private network namespace, a bridge, taps) with DHCP handing
-# out addresses, its tftpd serving shim, GRUB, kernel and the bootstrap initramfs, and
-# its httpd serving image.iso. Two UEFI VMs boot from it at the same time over the
-# network to the marker the image's service prints; the appliance's log must show each
-# step for both, and the server must have served them confined. Then SIGTERM must stop
-# the whole appliance (server and dnsmasq), leaving no process behind.
+# out addresses and its tftpd and httpd serving the bootstrap artifacts (built with
+# server.ipxe: fallback). Two UEFI VMs boot from it at the same time to the marker the
+# image's service prints, each by another path:
+#   VM 0, Secure Boot on (Microsoft's keys): OVMF's PXE, shim, GRUB, kernel and initramfs
+#     over TFTP (the image's GRUB 2.06 has no HTTP client), image.iso over HTTP;
+#   VM 1, UEFI HTTP boot: iPXE over HTTP (the GRUB cannot boot this way), its script,
+#     kernel, initramfs and image.iso over HTTP, no TFTP at all.
+# The appliance's log must show which file went to which VM by which protocol, and the
+# server must have served them confined. Then SIGTERM must stop the whole appliance
+# (server and dnsmasq), leaving no process behind.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
@@ -16,24 +21,36 @@ BRIDGE_VMS=2 bridge_setup auth$$
 # The bootstrap config's URL is http://192.168.77.1:8089/image.iso: the bridge's address.
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089
-bridge_boot_to_marker 0 1
+bridge_boot_to_marker 0:secure-boot 1:http
 bridge_server_confined # what the VMs booted through
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
                 || fail "VM $vm: not booted from the ISO URL"
 done
-[ "$(grep -Ec 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' <<<"$BRIDGE_LOG" \
-        | head -1)" -ge 2 ] || fail "fewer than two DHCP leases"
-[ "$(grep -c '"GET" "/image.iso" 20[06] ' <<<"$BRIDGE_LOG")" -ge 2 ] \
-        || fail "image.iso was not fetched by both VMs"
-
-bridge_log_has 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' "a DHCP lease from the range"
-bridge_log_has "tftp: .* 'bootx64.efi' .*: ok" "shim over TFTP"
-bridge_log_has "tftp: .* 'grubx64.efi' .*: ok" "GRUB over TFTP"
-bridge_log_has "tftp: .* '/?vmlinuz' .*: ok" "the kernel over TFTP"
-bridge_log_has "tftp: .* '/?initrd.img' .*: ok" "the initramfs over TFTP"
-bridge_log_has 'http: .* "GET" "/image.iso" 20[06] ' "image.iso over HTTP"
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS ipxe/undionly.kpxe, iPXE boot.ipxe' \
+        "the loaders chosen for each kind of client"
+bridge_log_has 'Secure Boot: shim, GRUB and the kernel are signed' "the chain's signatures"
 bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
+
+# VM 0: Secure Boot, through the signed chain over TFTP.
+# (read whole first: grep -q would end the pipe early, and pipefail would call it a failure)
+console0=$("$bridge" console --name "$BRIDGE_NAME" --vm 0)
+grep -Eq 'Secure [Bb]oot (is )?enabled' <<<"$console0" || fail "VM 0: the kernel does not report Secure Boot"
+echo "VM 0: $(grep -Em1 'Secure [Bb]oot (is )?enabled' <<<"$console0")"
+grep -q 'BOOT_IMAGE=/vmlinuz' <<<"${BRIDGE_MARKERS[0]}" || fail "VM 0: not booted by GRUB"
+addrs=$(bridge_vm_addrs 0)
+for f in bootx64.efi grubx64.efi grub/grub.cfg vmlinuz initrd.img; do
+        bridge_sent 0 "$addrs" tftp "$f"
+done
+bridge_sent 0 "$addrs" http image.iso
+
+# VM 1: HTTP boot, iPXE, nothing over TFTP.
+grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
+addrs=$(bridge_vm_addrs 1)
+for f in ipxe/snponly.efi boot.ipxe vmlinuz initrd.img image.iso; do
+        bridge_sent 1 "$addrs" http "$f"
+done
+bridge_no_tftp 1 "$addrs"
 bridge_stop 0 1
-pass "two VMs booted the bootstrap artifacts from pxeforge's DHCP, TFTP and HTTP in a test bridge"
+pass "two VMs booted the bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE (shim, GRUB, TFTP) and UEFI HTTP boot (iPXE, HTTP only)"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # VM test of the appliance in proxy mode: in a test bridge a plain dnsmasq plays the LAN's
 # own DHCP server (addresses, and no boot file); `pxeforge serve --dhcp proxy` beside it
-# supplies the boot file and serves the full-OS artifacts over TFTP. A UEFI VM must take
-# its address from the LAN server, its boot file from pxeforge, and boot to the marker.
+# supplies the boot files and serves the full-OS artifacts (built with server.ipxe:
+# fallback). Two UEFI VMs must take their addresses from the LAN server, their boot files
+# from pxeforge, and boot to the marker:
+#   VM 0, Secure Boot on: OVMF's PXE, shim, GRUB, kernel and initramfs over TFTP;
+#   VM 1, UEFI HTTP boot: iPXE, its script (a proxy answer to iPXE's own DHCP), kernel
+#     and initramfs over HTTP, no TFTP at all.
 #
 # One concession to Debian's GRUB, as on a real LAN: GRUB 2.06 takes its TFTP server from
 # the LAN server's DHCP answer (next-server), not from the proxy's, so the LAN server
@@ -21,7 +25,7 @@ stop_lan() {
         ip netns del "$lan" 2>/dev/null || true
 }
 BRIDGE_CLEANUP=stop_lan
-bridge_setup "$name"
+BRIDGE_VMS=2 bridge_setup "$name"
 # The LAN's DHCP server is another machine on the same link: a namespace of its own,
 # joined to the bridge by a veth pair, handing out addresses only.
 ip netns add "$lan"
@@ -39,8 +43,10 @@ lan_pid=$!
 pxf_wait_line "$PXF_TMP/lan.log" 'DHCP, IP range 192\.168\.77\.100' 60 "$lan_pid"
 
 bridge_serve proxy --artifacts "$art" --address 192.168.77.1
-bridge_boot_to_marker 0
-grep -q 'root=rootfs ' <<<"${BRIDGE_MARKERS[0]}" || fail "the root is not the full-OS initramfs"
+bridge_boot_to_marker 0:secure-boot 1:http
+for vm in 0 1; do
+        grep -q 'root=rootfs ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: the root is not the full-OS initramfs"
+done
 
 grep -q 'DHCPACK(eth0) 192.168.77.1[0-9][0-9] ' "$PXF_TMP/lan.log" \
         || fail "the LAN server handed out no address"
@@ -50,7 +56,21 @@ bridge_log_has 'dnsmasq: .*PXE\(br0\) .* proxy' "pxeforge's proxy DHCP answer"
 bridge_log_has 'dnsmasq: .*bootfile name: bootx64.efi' "the boot file from pxeforge"
 ! grep -Eq 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' <<<"$BRIDGE_LOG" \
         || fail "pxeforge handed out an address in proxy mode"
-bridge_log_has "tftp: .* 'bootx64.efi' .*: ok" "shim over TFTP"
-bridge_log_has "tftp: .* '/?initrd.img' .*: ok" "the initramfs over TFTP"
-bridge_stop 0
-pass "proxy DHCP beside the LAN's server: the VM booted the full-OS artifacts from pxeforge"
+
+# (read whole first: grep -q would end the pipe early, and pipefail would call it a failure)
+console0=$("$bridge" console --name "$BRIDGE_NAME" --vm 0)
+grep -Eq 'Secure [Bb]oot (is )?enabled' <<<"$console0" || fail "VM 0: the kernel does not report Secure Boot"
+echo "VM 0: $(grep -Em1 'Secure [Bb]oot (is )?enabled' <<<"$console0")"
+addrs=$(bridge_vm_addrs 0 "$(cat "$PXF_TMP/lan.log")")
+for f in bootx64.efi grubx64.efi vmlinuz initrd.img; do
+        bridge_sent 0 "$addrs" tftp "$f"
+done
+
+grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
+addrs=$(bridge_vm_addrs 1 "$(cat "$PXF_TMP/lan.log")")
+for f in ipxe/snponly.efi boot.ipxe vmlinuz initrd.img; do
+        bridge_sent 1 "$addrs" http "$f"
+done
+bridge_no_tftp 1 "$addrs"
+bridge_stop 0 1
+pass "proxy DHCP beside the LAN's server: two VMs booted the full-OS artifacts from pxeforge (Secure Boot PXE over TFTP; UEFI HTTP boot through iPXE, HTTP only)"

@@ -1,0 +1,36 @@
+/* Internal to artifacts/: the loaders a PXE folder carries besides the image's shim and
+ * GRUB, and what its boot chain can do (loaders.c).
+ *
+ *   - iPXE from the building host's ipxe package (server.ipxe): ipxe/snponly.efi for UEFI
+ *     (it drives the NIC through the firmware's own network stack, so it works wherever the
+ *     firmware's PXE or HTTP boot did) and ipxe/undionly.kpxe for BIOS (through the PXE
+ *     ROM's UNDI driver); boot.ipxe, the script they run, is written by make.c;
+ *   - whether the image's network GRUB has an HTTP client (Debian 12's GRUB 2.06 has none,
+ *     Debian 13's 2.12 has one), which decides how UEFI HTTP-boot clients are served;
+ *   - whether a PE file (shim, GRUB, kernel) carries an Authenticode signature, which a
+ *     Secure Boot machine needs at every step. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/common.h"
+
+#define ART_IPXE_HOST_DIR "/usr/lib/ipxe" /* where Debian's ipxe package puts them */
+
+struct art_ipxe_file {
+        const char *name; /* in ART_IPXE_HOST_DIR */
+        const char *path; /* in the artifacts folder */
+        const char *whom; /* the clients it boots, for messages */
+};
+extern const struct art_ipxe_file art_ipxe_files[];
+extern const size_t art_ipxe_n_files;
+
+/* 0 when every iPXE file is readable in dir; -ENOENT naming the file and the package. */
+int art_ipxe_check(const char *dir, struct pxf_error *err);
+
+/* *ret: the PE image at path has a PKCS#7 Authenticode certificate. -EINVAL when it is
+ * not a PE image at all. */
+int art_pe_signed(const char *path, bool *ret, struct pxf_error *err);
+
+/* *ret: the GRUB image at path has GRUB's HTTP client built in. */
+int art_grub_has_http(const char *path, bool *ret, struct pxf_error *err);
