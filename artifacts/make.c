@@ -817,9 +817,15 @@ static char *stage_of(const struct art_request *req)
 int art_check(const struct art_request *req, struct pxf_error *err)
 {
         _cleanup_free_ char *url = NULL, *name = NULL;
+        enum cfg_ipxe_mode ipxe = req->cfg->server.ipxe;
 
-        if ((req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR) ||
-            pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
+        if (req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR)
+                return 0;
+        /* The host's iPXE is copied in last: a missing package must not cost a build. */
+        if ((ipxe == CFG_IPXE_FALLBACK || ipxe == CFG_IPXE_ALWAYS) &&
+            art_ipxe_check(ART_IPXE_HOST_DIR, err) < 0)
+                return -ENOENT;
+        if (pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
                 return 0;
         return art_bootstrap_url(&req->cfg->pxe, req->default_bootstrap_base_url, &url, &name, err);
 }
