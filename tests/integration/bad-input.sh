@@ -98,6 +98,7 @@ expect_failure bootstrap-without-url 1 \
 # server.ipxe on a host without the ipxe package (hidden here by a mount namespace of the
 # build's own) is refused before any work, naming the package.
 printf 'server:\n  ipxe: fallback\n' > ipxe.yaml
+# shellcheck disable=SC2016 # $0 and $@ belong to the wrapper
 printf '#!/bin/sh\nexec unshare -m sh -c '"'"'mount -t tmpfs none /usr/lib/ipxe && exec "$0" "$@"'"'"' %q "$@"\n' \
         "$PXF_BIN" > without-ipxe.sh
 chmod +x without-ipxe.sh
