@@ -59,7 +59,8 @@ void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata);
 
 /* What can be refused before any work, from req's cfg, format and default URL alone: a
- * bootstrap PXE build without a URL for its ISO, or with a URL dracut cannot fetch. */
+ * bootstrap PXE build without a URL for its ISO, or with a URL dracut cannot fetch; a PXE
+ * build with server.ipxe on a host without the ipxe package. */
 int art_check(const struct art_request *req, struct pxf_error *err);
 /* Makes the artifacts of req from its tree into a staging folder (the partial output
  * for pxe-dir, a folder in the work dir otherwise). 0 or a negative errno with err

@@ -436,8 +436,8 @@ static int inspect_chain(struct live *l, struct pxf_error *err)
                 r = art_pe_signed(path, &is_signed, err);
                 if (r >= 0 && !is_signed) {
                         char *old = l->unsigned_files;
-                        l->unsigned_files = pxf_asprintf("%s%sunsigned:%s", old ? old : "",
-                                                         old ? " " : "", chain[i]);
+                        l->unsigned_files =
+                            pxf_asprintf("%s%s%s", old ? old : "", old ? ", " : "", chain[i]);
                         free(old);
                 }
         }
@@ -446,24 +446,28 @@ static int inspect_chain(struct live *l, struct pxf_error *err)
         if (l->job->cfg->server.secure_boot)
                 return pxf_error_set(err, -EPERM,
                                      "server.secureBoot: a Secure Boot machine would refuse this "
-                                     "boot chain (%s carries no signature): use the image's "
-                                     "signed shim-signed, grub-efi-amd64-signed and "
-                                     "linux-image-amd64 packages, or set secureBoot: false",
-                                     l->unsigned_files + strlen("unsigned:"));
-        log_warning("  Secure Boot machines cannot boot these artifacts: %s", l->unsigned_files);
+                                     "boot chain (no signature on %s): use the image's signed "
+                                     "shim-signed, grub-efi-amd64-signed and linux-image-amd64 "
+                                     "packages, or set secureBoot: false",
+                                     l->unsigned_files);
+        log_warning("  Secure Boot machines cannot boot these artifacts: no signature on %s",
+                    l->unsigned_files);
         return 0;
 }
 
 static int write_manifest(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
+        _cleanup_free_ char *secure_boot = l->unsigned_files
+                                               ? pxf_asprintf("unsigned: %s", l->unsigned_files)
+                                               : pxf_strdup("signed");
         struct art_manifest_info info = {
             .kernel_version = l->kver,
             .initramfs_type = b->initramfs == CFG_INITRAMFS_BOOTSTRAP ? "bootstrap" : "full-os",
             .bootstrap_url = b->bootstrap_url,
             .ipxe = ipxe_mode_name(l->job->cfg->server.ipxe),
             .grub_http = l->grub_http ? "yes" : "no",
-            .secure_boot = l->unsigned_files ? l->unsigned_files : "signed",
+            .secure_boot = secure_boot,
         };
         int r = art_live_kernel_args(b, &args, err);
 
@@ -817,9 +821,15 @@ static char *stage_of(const struct art_request *req)
 int art_check(const struct art_request *req, struct pxf_error *err)
 {
         _cleanup_free_ char *url = NULL, *name = NULL;
+        enum cfg_ipxe_mode ipxe = req->cfg->server.ipxe;
 
-        if ((req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR) ||
-            pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
+        if (req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR)
+                return 0;
+        /* The host's iPXE is copied in last: a missing package must not cost a build. */
+        if ((ipxe == CFG_IPXE_FALLBACK || ipxe == CFG_IPXE_ALWAYS) &&
+            art_ipxe_check(ART_IPXE_HOST_DIR, err) < 0)
+                return -ENOENT;
+        if (pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
                 return 0;
         return art_bootstrap_url(&req->cfg->pxe, req->default_bootstrap_base_url, &url, &name, err);
 }

@@ -15,8 +15,8 @@
  *       bootstrap-url: http://10.0.0.1/image.iso          (only when there is one)
  *       ipxe: fallback                 (PXE: server.ipxe; iPXE is in ipxe/ unless off)
  *       grub-http: no                  (PXE: whether the network GRUB speaks HTTP)
- *       secure-boot: signed            (PXE: or "unsigned:vmlinuz ...", the chain's
- *                                       files a Secure Boot machine would refuse)
+ *       secure-boot: signed            (PXE: or "unsigned: vmlinuz, grubx64.efi", the
+ *                                       chain's files a Secure Boot machine would refuse)
  *       file: <size> <sha256> <path>                      (one per regular file)
  *
  *     kernel-command-line has nothing after its colon when there are no arguments. A new

@@ -297,8 +297,8 @@ static void log_secure_boot(const struct appliance_opts *o, const struct dhcp_bo
                 log_info("Secure Boot: shim, GRUB and the kernel are signed");
         else
                 log_warning("Secure Boot: a machine with Secure Boot on will refuse these "
-                            "artifacts (%s carries no signature; see the README, Secure Boot)",
-                            sb + strcspn(sb, ":") + (sb[strcspn(sb, ":")] == ':'));
+                            "artifacts (no signature on %s; see the README, Secure Boot)",
+                            strncmp(sb, "unsigned: ", 10) == 0 ? sb + 10 : sb);
 }
 
 static int start_dhcp(struct appliance *a, struct pxf_error *err)

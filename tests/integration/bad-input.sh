@@ -95,6 +95,17 @@ expect_failure bootstrap-without-url 1 \
         "neither pxe.bootstrapBaseUrl nor pxe.bootstrapFileUrl is set; set one of them" \
         --config-file no-url.yaml --image-file "$image" --output-image-format pxe-dir
 
+# server.ipxe on a host without the ipxe package (hidden here by a mount namespace of the
+# build's own) is refused before any work, naming the package.
+printf 'server:\n  ipxe: fallback\n' > ipxe.yaml
+# shellcheck disable=SC2016 # $0 and $@ belong to the wrapper
+printf '#!/bin/sh\nexec unshare -m sh -c '"'"'mount -t tmpfs none /usr/lib/ipxe && exec "$0" "$@"'"'"' %q "$@"\n' \
+        "$PXF_BIN" > without-ipxe.sh
+chmod +x without-ipxe.sh
+PXF_BIN=$PWD/without-ipxe.sh expect_failure ipxe-without-package 1 \
+        "server.ipxe needs iPXE on this host, and /usr/lib/ipxe/snponly.efi is missing: install the Debian package ipxe" \
+        --config-file ipxe.yaml --image-file "$image" --output-image-format pxe-dir
+
 # What the image lacks for a live output is found after customization; the error names the
 # packages to add, and still nothing is written.
 printf 'pxe:\n  initramfsType: bootstrap\n  bootstrapBaseUrl: http://10.0.0.1/\n' > no-dracut.yaml

@@ -72,13 +72,13 @@ has() { grep -q -- "$1" "$LOG" || { cat "$LOG" >&2; fail "$2"; }; }
 conf_has() { grep -qx -- "$1" "$PXF_TMP/run/dnsmasq.conf" || { cat "$PXF_TMP/run/dnsmasq.conf" >&2; fail "$2"; }; }
 
 # Debian 12 as built with the default server.ipxe: off, an unsigned kernel.
-plain=$(folder plain "ipxe: off" "grub-http: no" "secure-boot: unsigned:vmlinuz")
+plain=$(folder plain "ipxe: off" "grub-http: no" "secure-boot: unsigned: vmlinuz")
 serve_once "$plain"
 has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS none, iPXE boot.ipxe (iPXE off)' \
         "off: shim for UEFI PXE, nothing for HTTP boot and BIOS"
 has 'UEFI HTTP boot clients (arch 16, 19) get no boot URL: the artifacts.* GRUB has no HTTP client' \
         "no note on why HTTP boot is off"
-has 'Secure Boot: a machine with Secure Boot on will refuse these artifacts (vmlinuz carries no signature' \
+has 'Secure Boot: a machine with Secure Boot on will refuse these artifacts (no signature on vmlinuz;' \
         "no warning naming the unsigned kernel"
 conf_has 'dhcp-boot=tag:efi-x64,tag:!ipxe,bootx64.efi,,10.99.0.1' "no shim for UEFI PXE"
 conf_has 'dhcp-boot=tag:ipxe,http://10.99.0.1:80/boot.ipxe' "no script for iPXE clients"

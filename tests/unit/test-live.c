@@ -357,16 +357,24 @@ static void grub_cfg_pxe_http_first(void **state)
         assert_non_null(strstr(cfg80, "\t\tinitrd (http,${net_default_server})/initrd.img\n"));
 }
 
-/* The ISO has no server to ask: its entry stays as it was whatever the port. */
-static void grub_cfg_iso_ignores_http(void **state)
+/* The bootstrap ISO's entry: the PXE one on a CD, found by its label. */
+static struct art_live_boot debian_iso(void)
 {
         struct art_live_boot b = debian_pxe();
-        struct pxf_error err = {0};
-        _cleanup_free_ char *cfg = NULL;
-        (void)state;
+
         b.medium = ART_LIVE_ISO;
         b.volume_label = LABEL;
         b.bootstrap_url = NULL;
+        return b;
+}
+
+/* The ISO has no server to ask: its entry stays as it was whatever the port. */
+static void grub_cfg_iso_ignores_http(void **state)
+{
+        struct art_live_boot b = debian_iso();
+        struct pxf_error err = {0};
+        _cleanup_free_ char *cfg = NULL;
+        (void)state;
         b.http_port = 80;
         assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_null(strstr(cfg, "http"));
@@ -400,13 +408,10 @@ static void ipxe_script_relative_urls(void **state)
 
 static void grub_cfg_iso_bootstrap(void **state)
 {
-        struct art_live_boot b = debian_pxe();
+        struct art_live_boot b = debian_iso();
         struct pxf_error err = {0};
         _cleanup_free_ char *cfg = NULL;
         (void)state;
-        b.medium = ART_LIVE_ISO;
-        b.volume_label = LABEL;
-        b.bootstrap_url = NULL;
         assert_int_equal(art_grub_cfg(&b, &cfg, &err), 0);
         assert_string_equal(cfg, HEADER "menuentry 'Debian 12 (pxeforge)' {\n"
                                         "\tsearch --no-floppy --set=root --label " LABEL "\n"
