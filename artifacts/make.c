@@ -434,6 +434,8 @@ static int inspect_chain(struct live *l, struct pxf_error *err)
                 _cleanup_free_ char *path = stage_path(l, chain[i]);
                 bool is_signed = false;
                 r = art_pe_signed(path, &is_signed, err);
+                if (r == -EINVAL) /* not an EFI executable (a kernel without the EFI stub) */
+                        r = 0;
                 if (r >= 0 && !is_signed) {
                         char *old = l->unsigned_files;
                         l->unsigned_files =
@@ -446,10 +448,11 @@ static int inspect_chain(struct live *l, struct pxf_error *err)
         if (l->job->cfg->server.secure_boot)
                 return pxf_error_set(err, -EPERM,
                                      "server.secureBoot: a Secure Boot machine would refuse this "
-                                     "boot chain (no signature on %s): use the image's signed "
-                                     "shim-signed, grub-efi-amd64-signed and linux-image-amd64 "
-                                     "packages, or set secureBoot: false",
-                                     l->unsigned_files);
+                                     "boot chain (no signature on %s): install the signed %s, %s "
+                                     "and the distribution's signed kernel in the image, or set "
+                                     "secureBoot: false",
+                                     l->unsigned_files, l->chain->shim_package,
+                                     l->chain->grub_package);
         log_warning("  Secure Boot machines cannot boot these artifacts: no signature on %s",
                     l->unsigned_files);
         return 0;

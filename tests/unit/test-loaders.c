@@ -13,6 +13,7 @@
 #include "tests/lib/temp-tree.h"
 #include "tests/lib/test-main.h"
 
+#include "artifacts/artifacts.h"
 #include "artifacts/loaders-internal.h"
 
 #define PE_AT      0x40
@@ -135,12 +136,96 @@ static void ipxe_needs_the_package(void **state)
         tt_remove(dir);
 }
 
+/* A tree with the Debian boot chain made of the PE files above: shim and GRUB signed, the
+ * kernel as asked, GRUB with or without its HTTP client. */
+static void make_tree(const char *dir, bool kernel_signed, bool grub_http)
+{
+        unsigned char img[IMAGE_SIZE];
+
+        tt_write_text(dir, "tree/etc/debian_version", "12.8\n", 0644);
+        tt_write_text(dir, "tree/etc/hostname", "chain\n", 0644);
+        make_pe(img, 2);
+        tt_write(dir, "tree/usr/lib/shim/shimx64.efi.signed", img, sizeof img, 0644);
+        if (grub_http)
+                memcpy(img + IMAGE_SIZE - 16, " HTTP/1.1", 9);
+        tt_write(dir, "tree/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", img, sizeof img,
+                 0644);
+        make_pe(img, kernel_signed ? 2 : 0);
+        tt_write(dir, "tree/boot/vmlinuz-6.1.0-test", img, sizeof img, 0644);
+}
+
+static int make_pxe_dir(const char *dir, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        char tree[256], work[256], out[256], partial[256];
+        struct art_request req = {.cfg = cfg, .format = CFG_FORMAT_PXE_DIR};
+
+        tt_path(tree, sizeof tree, dir, "tree");
+        tt_path(work, sizeof work, dir, "work");
+        tt_path(out, sizeof out, dir, "out");
+        tt_path(partial, sizeof partial, dir, "out.partial");
+        tt_mkdir(dir, "work", 0755);
+        req.tree = tree, req.work_dir = work, req.output = out, req.partial = partial;
+        return art_make(&req, err);
+}
+
+/* What the build learns of the chain reaches the manifest, with boot.ipxe and grub.cfg. */
+static void pxe_dir_records_the_chain(void **state)
+{
+        char *dir = tt_make("chain");
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        char *manifest, *grub_cfg;
+        (void)state;
+        make_tree(dir, true, true);
+        cfg.server.http_port = 8089;
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), 0);
+        manifest = tt_read(dir, "out.partial/manifest");
+        assert_non_null(strstr(manifest, "\nipxe: off\n"));
+        assert_non_null(strstr(manifest, "\ngrub-http: yes\n"));
+        assert_non_null(strstr(manifest, "\nsecure-boot: signed\n"));
+        assert_true(tt_exists(dir, "out.partial/" ART_IPXE_SCRIPT));
+        assert_false(tt_exists(dir, "out.partial/" ART_IPXE_UEFI));
+        grub_cfg = tt_read(dir, "out.partial/grub/grub.cfg");
+        assert_non_null(strstr(grub_cfg, "if linux (http,${net_default_server}:8089)/vmlinuz"));
+        free(manifest);
+        free(grub_cfg);
+        tt_remove(dir);
+}
+
+/* An unsigned kernel: recorded, and refused with server.secureBoot, naming the file. */
+static void pxe_dir_unsigned_kernel(void **state)
+{
+        char *dir = tt_make("unsigned");
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        char *manifest;
+        (void)state;
+        make_tree(dir, false, false);
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), 0);
+        manifest = tt_read(dir, "out.partial/manifest");
+        assert_non_null(strstr(manifest, "\ngrub-http: no\n"));
+        assert_non_null(strstr(manifest, "\nsecure-boot: unsigned: vmlinuz\n"));
+        free(manifest);
+        tt_remove(dir);
+
+        dir = tt_make("secure-boot");
+        make_tree(dir, false, false);
+        cfg.server.secure_boot = true;
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "server.secureBoot: a Secure Boot machine would refuse "
+                                        "this boot chain (no signature on vmlinuz): install the "
+                                        "signed shim-signed, grub-efi-amd64-signed"));
+        tt_remove(dir);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(pe_signature),
             cmocka_unit_test(grub_http_client),
             cmocka_unit_test(ipxe_needs_the_package),
+            cmocka_unit_test(pxe_dir_records_the_chain),
+            cmocka_unit_test(pxe_dir_unsigned_kernel),
         };
         return pxf_test_main(tests, argc, argv);
 }
