@@ -82,6 +82,19 @@ static char *join_args(char *const *args)
         return out;
 }
 
+/* The entry checked, and its kernel arguments as one string with a leading space each. */
+static int entry_args(const struct art_live_boot *b, char **ret, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **args = NULL;
+        int r = check_entry(b, err);
+
+        if (r >= 0)
+                r = art_live_kernel_args(b, &args, err);
+        if (r >= 0)
+                *ret = join_args(args);
+        return r;
+}
+
 /* The entry's loading lines. Over PXE with an HTTP port, GRUB tries the server it came
  * from over HTTP first: a GRUB without an HTTP client (Debian 12's 2.06) fails at once,
  * saying the disk is not found, and loads over TFTP as before. */
@@ -105,16 +118,11 @@ static char *load_lines(const struct art_live_boot *b, const char *args)
 
 int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **args = NULL;
         _cleanup_free_ char *joined = NULL, *search = NULL, *load = NULL;
-        int r = check_entry(b, err);
+        int r = entry_args(b, &joined, err);
 
         if (r < 0)
                 return r;
-        r = art_live_kernel_args(b, &args, err);
-        if (r < 0)
-                return r;
-        joined = join_args(args);
         /* Over PXE, GRUB's $root already is the TFTP server it was loaded from; on the ISO
          * it is the El Torito boot image, so the ISO file system is found by its label. */
         if (b->medium == ART_LIVE_ISO)
@@ -131,15 +139,11 @@ int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *er
 
 int art_ipxe_script(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **args = NULL;
         _cleanup_free_ char *joined = NULL;
-        int r = check_entry(b, err);
+        int r = entry_args(b, &joined, err);
 
-        if (r >= 0)
-                r = art_live_kernel_args(b, &args, err);
         if (r < 0)
                 return r;
-        joined = join_args(args);
         *ret = pxf_asprintf("#!ipxe\n"
                             "# Written by pxeforge: kernel and initramfs over HTTP, beside this "
                             "script\n"

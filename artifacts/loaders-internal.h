@@ -14,17 +14,19 @@
 #include <stdbool.h>
 
 #include "common/common.h"
+#include "config/config.h"
 
 #define ART_IPXE_HOST_DIR "/usr/lib/ipxe" /* where Debian's ipxe package puts them */
 
 struct art_ipxe_file {
         const char *name; /* in ART_IPXE_HOST_DIR */
         const char *path; /* in the artifacts folder */
-        const char *whom; /* the clients it boots, for messages */
 };
 extern const struct art_ipxe_file art_ipxe_files[];
 extern const size_t art_ipxe_n_files;
 
+/* Whether a build of cfg takes iPXE into its folder (server.ipxe fallback or always). */
+bool art_ipxe_wanted(const struct cfg_config *cfg);
 /* 0 when every iPXE file is readable in dir; -ENOENT naming the file and the package. */
 int art_ipxe_check(const char *dir, struct pxf_error *err);
 

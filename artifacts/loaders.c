@@ -14,13 +14,13 @@
 #define PE32PLUS_MAGIC  0x20b
 #define PE_DIR_SECURITY 4
 #define WIN_CERT_PKCS7  0x0002
-#define SCAN_CHUNK      (1024u * 1024)
+#define GRUB_SIZE_MAX   (64u * 1024 * 1024)
 /* What GRUB's http module sends; no other part of GRUB has it. */
 #define GRUB_HTTP_MARKER " HTTP/1.1"
 
 const struct art_ipxe_file art_ipxe_files[] = {
-    {"snponly.efi", ART_IPXE_UEFI, "UEFI x64 (PXE and HTTP boot)"},
-    {"undionly.kpxe", ART_IPXE_BIOS, "BIOS"},
+    {"snponly.efi", ART_IPXE_UEFI},
+    {"undionly.kpxe", ART_IPXE_BIOS},
 };
 const size_t art_ipxe_n_files = PXF_ELEMENTSOF(art_ipxe_files);
 
@@ -98,36 +98,25 @@ int art_pe_signed(const char *path, bool *ret, struct pxf_error *err)
 int art_grub_has_http(const char *path, bool *ret, struct pxf_error *err)
 {
         static const char marker[] = GRUB_HTTP_MARKER;
-        const size_t keep = sizeof marker - 2;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        size_t have = 0;
-        ssize_t n;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = pxf_read_file(path, GRUB_SIZE_MAX, &data, &len);
 
-        if (fd < 0)
-                return pxf_error_set(err, -errno, "cannot read '%s': %m", path);
-        buf = pxf_calloc(1, SCAN_CHUNK + keep);
-        *ret = false;
-        /* Each chunk is searched with the end of the one before, so a marker that straddles
-         * two reads is found. */
-        while ((n = read(fd, buf + have, SCAN_CHUNK)) > 0) {
-                have += (size_t)n;
-                if (memmem(buf, have, marker, sizeof marker - 1)) {
-                        *ret = true;
-                        return 0;
-                }
-                if (have > keep) {
-                        memmove(buf, buf + have - keep, keep);
-                        have = keep;
-                }
-        }
-        return n < 0 ? pxf_error_set(err, -errno, "cannot read '%s': %m", path) : 0;
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot read '%s': %s", path, strerror(-r));
+        *ret = memmem(data, len, marker, sizeof marker - 1) != NULL;
+        return 0;
+}
+
+bool art_ipxe_wanted(const struct cfg_config *cfg)
+{
+        return cfg->server.ipxe == CFG_IPXE_FALLBACK || cfg->server.ipxe == CFG_IPXE_ALWAYS;
 }
 
 void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata)
 {
-        if (cfg->server.ipxe != CFG_IPXE_FALLBACK && cfg->server.ipxe != CFG_IPXE_ALWAYS)
+        if (!art_ipxe_wanted(cfg))
                 return;
         for (size_t i = 0; i < art_ipxe_n_files; i++) {
                 _cleanup_free_ char *path =

@@ -386,18 +386,12 @@ static int bootstrap_prepare(struct live *l, struct bootstrap *b, struct pxf_err
         return 0;
 }
 
-static const char *ipxe_mode_name(enum cfg_ipxe_mode m)
-{
-        return m == CFG_IPXE_FALLBACK ? "fallback" : m == CFG_IPXE_ALWAYS ? "always" : "off";
-}
-
 /* iPXE from this host (server.ipxe) into ipxe/, for the clients serve hands it to. */
 static int copy_ipxe(struct live *l, struct pxf_error *err)
 {
         int r = 0;
 
-        if (l->job->cfg->server.ipxe != CFG_IPXE_FALLBACK &&
-            l->job->cfg->server.ipxe != CFG_IPXE_ALWAYS)
+        if (!art_ipxe_wanted(l->job->cfg))
                 return 0;
         r = art_ipxe_check(ART_IPXE_HOST_DIR, err);
         for (size_t i = 0; r >= 0 && i < art_ipxe_n_files; i++) {
@@ -468,7 +462,7 @@ static int write_manifest(struct live *l, const struct art_live_boot *b, struct 
             .kernel_version = l->kver,
             .initramfs_type = b->initramfs == CFG_INITRAMFS_BOOTSTRAP ? "bootstrap" : "full-os",
             .bootstrap_url = b->bootstrap_url,
-            .ipxe = ipxe_mode_name(l->job->cfg->server.ipxe),
+            .ipxe = l->job->cfg->server.ipxe ? cfg_ipxe_mode_name(l->job->cfg->server.ipxe) : "off",
             .grub_http = l->grub_http ? "yes" : "no",
             .secure_boot = secure_boot,
         };
@@ -824,13 +818,11 @@ static char *stage_of(const struct art_request *req)
 int art_check(const struct art_request *req, struct pxf_error *err)
 {
         _cleanup_free_ char *url = NULL, *name = NULL;
-        enum cfg_ipxe_mode ipxe = req->cfg->server.ipxe;
 
         if (req->format != CFG_FORMAT_PXE_DIR && req->format != CFG_FORMAT_PXE_TAR)
                 return 0;
         /* The host's iPXE is copied in last: a missing package must not cost a build. */
-        if ((ipxe == CFG_IPXE_FALLBACK || ipxe == CFG_IPXE_ALWAYS) &&
-            art_ipxe_check(ART_IPXE_HOST_DIR, err) < 0)
+        if (art_ipxe_wanted(req->cfg) && art_ipxe_check(ART_IPXE_HOST_DIR, err) < 0)
                 return -ENOENT;
         if (pxe_initramfs(req->cfg) != CFG_INITRAMFS_BOOTSTRAP)
                 return 0;

@@ -191,6 +191,11 @@ enum cfg_ipxe_mode {
                             * boot when the image's GRUB has no HTTP client) */
         CFG_IPXE_ALWAYS,   /* for every client (no Secure Boot) */
 };
+/* The name of a mode as the config writes it ("off", "fallback", "always"); NULL for
+ * CFG_IPXE_UNSET. */
+const char *cfg_ipxe_mode_name(enum cfg_ipxe_mode mode);
+/* The mode of a name; -EINVAL for another word. */
+int cfg_ipxe_mode_from_name(const char *name, enum cfg_ipxe_mode *ret);
 
 struct cfg_server {
         char *interface;

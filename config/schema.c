@@ -4,6 +4,7 @@
  * implement are listed as F_UNSUPPORTED so users get a clearer message than "unknown key".
  * Rules that involve several fields of one mapping live in the check hooks below; rules
  * that span sections are in validate.c. */
+#include <errno.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -84,6 +85,24 @@ static const struct enum_value ipxe_modes[] = {
     {"always", CFG_IPXE_ALWAYS},
     {NULL, 0},
 };
+
+const char *cfg_ipxe_mode_name(enum cfg_ipxe_mode mode)
+{
+        for (const struct enum_value *e = ipxe_modes; e->name; e++)
+                if (e->value == (int)mode)
+                        return e->name;
+        return NULL;
+}
+
+int cfg_ipxe_mode_from_name(const char *name, enum cfg_ipxe_mode *ret)
+{
+        for (const struct enum_value *e = ipxe_modes; e->name; e++)
+                if (strcmp(e->name, name) == 0) {
+                        *ret = (enum cfg_ipxe_mode)e->value;
+                        return 0;
+                }
+        return -EINVAL;
+}
 
 const struct enum_value cfg_format_values[] = {
     {"raw", CFG_FORMAT_RAW},

@@ -206,37 +206,26 @@ static bool has_file(const char *dir, const char *rel)
         return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-const char *const appliance_ipxe_names[APPLIANCE_IPXE_N] = {
-    [APPLIANCE_IPXE_OFF] = "off",
-    [APPLIANCE_IPXE_FALLBACK] = "fallback",
-    [APPLIANCE_IPXE_ALWAYS] = "always",
-};
-
 /* The iPXE mode: the one asked for, else the one the folder was built for. A mode the
  * folder cannot serve fails here, at start. */
-static int ipxe_mode(const struct appliance_opts *o, enum appliance_ipxe *ret,
-                     struct pxf_error *err)
+static int ipxe_mode(const struct appliance_opts *o, enum cfg_ipxe_mode *ret, struct pxf_error *err)
 {
         _cleanup_free_ char *built = NULL;
         int r = art_manifest_value(o->artifacts, "ipxe", &built, err);
 
-        *ret = o->ipxe;
-        if (*ret == APPLIANCE_IPXE_FROM_ARTIFACTS) {
-                *ret = APPLIANCE_IPXE_OFF;
-                for (size_t i = 0; r >= 0 && built && i < APPLIANCE_IPXE_N; i++)
-                        if (appliance_ipxe_names[i] && strcmp(built, appliance_ipxe_names[i]) == 0)
-                                *ret = (enum appliance_ipxe)i;
-        }
         if (r < 0 && r != -ENOENT)
                 return r;
-        if (*ret != APPLIANCE_IPXE_OFF &&
+        *ret = o->ipxe;
+        if (*ret == CFG_IPXE_UNSET && (!built || cfg_ipxe_mode_from_name(built, ret) < 0))
+                *ret = CFG_IPXE_OFF;
+        if (*ret != CFG_IPXE_OFF &&
             (!has_file(o->artifacts, ART_IPXE_UEFI) || !has_file(o->artifacts, ART_IPXE_BIOS)))
                 return pxf_error_set(err, -EINVAL,
                                      "iPXE '%s': the artifacts carry no iPXE (%s, %s): build them "
                                      "with server.ipxe: %s (the building host needs the Debian "
                                      "package ipxe)",
-                                     appliance_ipxe_names[*ret], ART_IPXE_UEFI, ART_IPXE_BIOS,
-                                     appliance_ipxe_names[*ret]);
+                                     cfg_ipxe_mode_name(*ret), ART_IPXE_UEFI, ART_IPXE_BIOS,
+                                     cfg_ipxe_mode_name(*ret));
         return 0;
 }
 
@@ -250,7 +239,7 @@ static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_fi
                              struct pxf_error *err)
 {
         _cleanup_free_ char *grub_http = NULL;
-        enum appliance_ipxe ipxe;
+        enum cfg_ipxe_mode ipxe;
         int r = dhcp_boot_files_from_dir(o->artifacts, b, err);
 
         if (r >= 0)
@@ -266,18 +255,18 @@ static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_fi
                                        "2.06 has none, 13's 2.12 has one); set server.ipxe: "
                                        "fallback to boot them with iPXE";
         }
-        if (ipxe != APPLIANCE_IPXE_OFF) {
+        if (ipxe != CFG_IPXE_OFF) {
                 b->bios = ART_IPXE_BIOS;
                 if (!b->uefi_x64_http)
                         b->uefi_x64_http = ART_IPXE_UEFI;
         }
-        if (ipxe == APPLIANCE_IPXE_ALWAYS)
+        if (ipxe == CFG_IPXE_ALWAYS)
                 b->uefi_x64 = b->uefi_x64_http = ART_IPXE_UEFI;
         b->ipxe_script = has_file(o->artifacts, ART_IPXE_SCRIPT) ? ART_IPXE_SCRIPT : NULL;
         log_info("boot files: UEFI PXE %s, UEFI HTTP boot %s, BIOS %s, iPXE %s (iPXE %s)",
                  b->uefi_x64 ? b->uefi_x64 : "none", b->uefi_x64_http ? b->uefi_x64_http : "none",
                  b->bios ? b->bios : "none", b->ipxe_script ? b->ipxe_script : "none",
-                 appliance_ipxe_names[ipxe]);
+                 cfg_ipxe_mode_name(ipxe));
         return 0;
 }
 

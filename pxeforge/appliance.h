@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "config/config.h"
 #include "httpd/httpd.h"
 #include "tftpd/tftpd.h"
 
@@ -25,17 +26,6 @@ enum appliance_dhcp {
         APPLIANCE_DHCP_PROXY,
         APPLIANCE_DHCP_AUTHORITATIVE,
 };
-
-/* Which clients are chained to iPXE (the folder must carry it: server.ipxe at build). */
-enum appliance_ipxe {
-        APPLIANCE_IPXE_FROM_ARTIFACTS, /* what the folder was built for (its manifest) */
-        APPLIANCE_IPXE_OFF,
-        APPLIANCE_IPXE_FALLBACK, /* BIOS, and HTTP boot when GRUB has no HTTP client */
-        APPLIANCE_IPXE_ALWAYS,
-        APPLIANCE_IPXE_N,
-};
-/* Their names in options and the log, NULL for APPLIANCE_IPXE_FROM_ARTIFACTS. */
-extern const char *const appliance_ipxe_names[APPLIANCE_IPXE_N];
 
 #define APPLIANCE_TFTP_PORT 69
 #define APPLIANCE_HTTP_PORT 80
@@ -60,7 +50,9 @@ struct appliance_opts {
         const char *user;                    /* pxeforge-server's; NULL: APPLIANCE_USER */
         const char *runtime_dir;             /* NULL: APPLIANCE_RUNTIME_DIR/<pid> */
         const char *dnsmasq;                 /* NULL: found in the usual places */
-        enum appliance_ipxe ipxe;
+        /* Which clients are chained to iPXE (the folder must carry it: server.ipxe at
+         * build); CFG_IPXE_UNSET: what the folder was built for (its manifest). */
+        enum cfg_ipxe_mode ipxe;
         struct tftpd_limits tftp; /* 0: the server's defaults */
         struct httpd_limits http;
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,36 +17,6 @@ struct serve_args {
         const char *config_path;
 };
 
-/* value as the index of its name in names (NULL entries skipped), or PXF_EXIT_USAGE
- * after naming what is expected. */
-static int parse_name(const char *option, const char *value, const char *const *names, size_t n,
-                      int *ret)
-{
-        _cleanup_free_ char *expected = pxf_strdup("");
-        size_t left = 0;
-
-        for (size_t i = 0; i < n; i++)
-                if (names[i] && strcmp(value, names[i]) == 0) {
-                        *ret = (int)i;
-                        return PXF_EXIT_OK;
-                }
-        for (size_t i = 0; i < n; i++)
-                left += names[i] != NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (!names[i])
-                        continue;
-                char *old = expected;
-                left--;
-                expected = pxf_asprintf("%s%s%s", old, names[i],
-                                        left > 1    ? ", "
-                                        : left == 1 ? " or "
-                                                    : "");
-                free(old);
-        }
-        log_error("unknown %s mode '%s' (expected %s)", option, value, expected);
-        return PXF_EXIT_USAGE;
-}
-
 static int parse_dhcp_mode(const char *option, const char *value, void *field)
 {
         static const char *const names[] = {
@@ -56,16 +25,21 @@ static int parse_dhcp_mode(const char *option, const char *value, void *field)
             [APPLIANCE_DHCP_AUTHORITATIVE] = "authoritative",
         };
 
-        return parse_name(option, value, names, PXF_ELEMENTSOF(names), field);
+        for (size_t i = 0; i < PXF_ELEMENTSOF(names); i++)
+                if (strcmp(value, names[i]) == 0) {
+                        *(int *)field = (int)i;
+                        return PXF_EXIT_OK;
+                }
+        log_error("unknown %s mode '%s' (expected proxy, authoritative or off)", option, value);
+        return PXF_EXIT_USAGE;
 }
 
 static int parse_ipxe_mode(const char *option, const char *value, void *field)
 {
-        int mode = 0;
-        int r = parse_name(option, value, appliance_ipxe_names, APPLIANCE_IPXE_N, &mode);
-
-        *(enum appliance_ipxe *)field = (enum appliance_ipxe)mode;
-        return r;
+        if (cfg_ipxe_mode_from_name(value, field) == 0)
+                return PXF_EXIT_OK;
+        log_error("unknown %s mode '%s' (expected off, fallback or always)", option, value);
+        return PXF_EXIT_USAGE;
 }
 
 /* A decimal number in [least, most] for option, or PXF_EXIT_USAGE after saying so. */

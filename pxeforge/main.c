@@ -86,10 +86,7 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
         DEFAULT(o->netmask, s->netmask);
         DEFAULT(o->router, s->router);
         DEFAULT(o->user, s->user);
-        if (!o->ipxe && s->ipxe)
-                o->ipxe = s->ipxe == CFG_IPXE_ALWAYS     ? APPLIANCE_IPXE_ALWAYS
-                          : s->ipxe == CFG_IPXE_FALLBACK ? APPLIANCE_IPXE_FALLBACK
-                                                         : APPLIANCE_IPXE_OFF;
+        DEFAULT(o->ipxe, s->ipxe);
         if (!o->range_start) {
                 o->range_start = s->range_start;
                 o->range_end = s->range_end;

@@ -87,6 +87,15 @@ bridge_sent() {
         echo "VM $vm: $(grep -E -m1 -- "$re" <<<"$BRIDGE_LOG" | sed 's/.*pxeforge-server: //')"
 }
 
+# bridge_secure_boot_on VM: the VM's kernel (its EFI stub) reported Secure Boot on.
+bridge_secure_boot_on() {
+        local console re='Secure [Bb]oot (is )?enabled'
+        # Read whole first: grep -q would end a pipe early, and pipefail call that a failure.
+        console=$("$bridge" console --name "$BRIDGE_NAME" --vm "$1")
+        grep -Eq "$re" <<<"$console" || fail "VM $1: the kernel does not report Secure Boot"
+        echo "VM $1: $(grep -Em1 "$re" <<<"$console")"
+}
+
 # bridge_no_tftp VM ADDRS: the VM fetched nothing over TFTP.
 bridge_no_tftp() {
         ! grep -Eq -- "tftp: $2:[0-9]+ " <<<"$BRIDGE_LOG" || fail "VM $1 used TFTP"
