@@ -53,6 +53,7 @@ serve_once() {
         shift
         LOG=$PXF_TMP/serve.log RC=0
         rm -rf "$PXF_TMP/run"
+        : > "$LOG" # now: the background child's own truncation may come after the first grep
         ip netns exec "$ns" "$PXF_BIN" serve --artifacts "$dir" --interface v0 --dhcp authoritative \
                 --dhcp-range 10.99.0.100,10.99.0.200 --runtime-dir "$PXF_TMP/run" "$@" > "$LOG" 2>&1 &
         serve_pid=$!

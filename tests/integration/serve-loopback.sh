@@ -23,6 +23,18 @@ stop_serve() {
         return $rc
 }
 trap stop_serve EXIT
+# server_child LOG: the pid of serve's pxeforge-server once serve says it serves, as its
+# log names it, checked in /proc to be serve's child.
+server_child() {
+        local log=$1 pid
+        pxf_wait_line "$log" "serving '.*' on 127\.0\.0\.1" 60 "$serve_pid"
+        pid=$(sed -nE 's/.*pxeforge-server started \(pid ([0-9]+)\).*/\1/p' "$log" | tail -n 1)
+        [ -n "$pid" ] || { cat "$log" >&2; fail "no pxeforge-server start in $log"; }
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pxeforge-server ] \
+                && [ "$(awk '{print $4}' "/proc/$pid/stat")" = "$serve_pid" ] \
+                || { cat "$log" >&2; fail "pid $pid is not a pxeforge-server child of serve"; }
+        echo "$pid"
+}
 serve=("$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16980
         --http-port 18080 --runtime-dir "$PXF_TMP/run")
 
@@ -33,7 +45,7 @@ grep -q "matches its SHA256SUMS" "$PXF_TMP/serve.log" || fail "no SHA256SUMS che
 [ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "HTTP does not serve"
 pass "a folder that matches its SHA256SUMS is served"
 
-server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+server=$(server_child "$PXF_TMP/serve.log")
 [ "$(stat -c %U "/proc/$server")" = pxeforge ] || fail "pxeforge-server does not run as its user pxeforge"
 # Confined: no capability can come back, a system call allow-list, and its whole file
 # system is the served folder, read-only.
@@ -55,7 +67,7 @@ for _ in $(seq 1 50); do
 done
 [ "$(curl -fsS http://127.0.0.1:18080/grub/grub.cfg)" = "set timeout=1" ] \
         || fail "the restarted server does not serve"
-new=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server after the restart"
+new=$(server_child "$PXF_TMP/serve.log")
 [ "$new" != "$server" ] || fail "the server was not replaced"
 pass "a killed pxeforge-server is restarted and serves again"
 
@@ -69,8 +81,7 @@ pass "SIGTERM stops serve and its server"
 # signal) stops too and leaves the ports free for the next serve.
 "${serve[@]}" > "$PXF_TMP/orphan.log" 2>&1 &
 serve_pid=$!
-pxf_wait_line "$PXF_TMP/orphan.log" 'serving as user pxeforge' 60 "$serve_pid"
-server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+server=$(server_child "$PXF_TMP/orphan.log")
 kill -KILL "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve_pid=
@@ -98,7 +109,7 @@ serve_pid=$!
 pxf_wait_line "$PXF_TMP/fallback.log" 'serving as user nobody' 60 "$serve_pid"
 grep -q "the system user 'pxeforge' does not exist: serving as 'nobody'.*adduser --system --group pxeforge" \
         "$PXF_TMP/fallback.log" || { cat "$PXF_TMP/fallback.log" >&2; fail "no warning about the missing user"; }
-server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+server=$(server_child "$PXF_TMP/fallback.log")
 [ "$(stat -c %U "/proc/$server")" = nobody ] || fail "the fallback server does not run as nobody"
 [ "$(curl -fsS http://127.0.0.1:18080/vmlinuz)" = kernel ] || fail "the fallback server does not serve"
 kill -TERM "$serve_pid"
@@ -116,10 +127,11 @@ for how in defaults options config; do
         options) extra=(--http-max-requests 1 --tftp-max-per-source 2) ;;
         config) extra=(--config-file "$PXF_TMP/limits.yaml") ;;
         esac
-        "${serve[@]}" "${extra[@]}" > "$PXF_TMP/limits.log" 2>&1 &
+        # A log of its own: the shell truncates a redirected file only once the background
+        # child runs, so a reused one could still show the last serve's lines.
+        "${serve[@]}" "${extra[@]}" > "$PXF_TMP/limits-$how.log" 2>&1 &
         serve_pid=$!
-        pxf_wait_line "$PXF_TMP/limits.log" 'serving as user pxeforge' 60 "$serve_pid"
-        server=$(pgrep -P "$serve_pid" -x pxeforge-server) || fail "no pxeforge-server child"
+        server=$(server_child "$PXF_TMP/limits-$how.log")
         args=$(tr '\0' ' ' < "/proc/$server/cmdline")
         curl -fsi http://127.0.0.1:18080/vmlinuz | tr -d '\r' > "$PXF_TMP/response" || fail "$how: HTTP does not serve"
         if [ "$how" = defaults ]; then
