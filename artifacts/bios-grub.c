@@ -88,6 +88,35 @@ static int write_module_lists(const char *core, struct pxf_error *err)
         return r;
 }
 
+static void host_file(const char *path, void (*fn)(const char *, const char *, void *),
+                      void *userdata)
+{
+        if (access(path, R_OK) == 0)
+                fn(path, path, userdata); /* named by where it is: not a file of the folder */
+}
+
+void art_bios_grub_host_files(void (*fn)(const char *name, const char *path, void *userdata),
+                              void *userdata)
+{
+        static const char *const images[] = {"kernel.img", "pxeboot.img", "moddep.lst"};
+
+        host_file("/" MKIMAGE, fn, userdata);
+        for (size_t i = 0; i < PXF_ELEMENTSOF(images); i++) {
+                _cleanup_free_ char *path = pxf_asprintf("/%s/%s", MODULE_DIR, images[i]);
+                host_file(path, fn, userdata);
+        }
+        for (size_t i = 0; i < PXF_ELEMENTSOF(required_modules); i++) {
+                _cleanup_free_ char *path =
+                    pxf_asprintf("/%s/%s.mod", MODULE_DIR, required_modules[i]);
+                host_file(path, fn, userdata);
+        }
+        for (size_t i = 0; i < PXF_ELEMENTSOF(optional_modules); i++) {
+                _cleanup_free_ char *path =
+                    pxf_asprintf("/%s/%s.mod", MODULE_DIR, optional_modules[i]);
+                host_file(path, fn, userdata);
+        }
+}
+
 int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *ret_source,
                   struct pxf_error *err)
 {

@@ -40,6 +40,10 @@ enum art_bios_grub_source {
  * the tree nor this host has it. */
 int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *ret_source,
                   struct pxf_error *err);
+/* Calls fn for each of this host's files a host-made GRUB for BIOS is made of (grub-mkimage,
+ * its images and modules), as art_host_files does; missing ones are left out. */
+void art_bios_grub_host_files(void (*fn)(const char *name, const char *path, void *userdata),
+                              void *userdata);
 
 /* *ret: the PE image at path has a PKCS#7 Authenticode certificate. -EINVAL when it is
  * not a PE image at all. */
