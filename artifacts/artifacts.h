@@ -54,8 +54,10 @@ struct art_request {
 
 /* Calls fn for each file of this host, other than the tree and the config's own host
  * files, that a build of cfg copies or makes its artifacts from (iPXE with server.ipxe,
- * this host's GRUB for BIOS with server.bios), so that a build cache can key on them; name is the file's place in the artifacts. Files that are
- * missing are left out (the build itself says what to install). */
+ * this host's GRUB for BIOS with server.bios), so that a build cache can key on them;
+ * name is the file's place in the artifacts (or its host path, for what is only an
+ * ingredient). Files that are missing are left out (the build itself says what to
+ * install). */
 void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata);
 
