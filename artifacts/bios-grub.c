@@ -88,33 +88,29 @@ static int write_module_lists(const char *core, struct pxf_error *err)
         return r;
 }
 
-static void host_file(const char *path, void (*fn)(const char *, const char *, void *),
-                      void *userdata)
+typedef void host_file_fn(const char *name, const char *path, void *userdata);
+
+/* Each of the host's MODULE_DIR/NAME<suffix> that exists, named by its path: it is an
+ * ingredient, not a file of the folder. */
+static void host_files(const char *const *names, size_t n, const char *suffix, host_file_fn *fn,
+                       void *userdata)
 {
-        if (access(path, R_OK) == 0)
-                fn(path, path, userdata); /* named by where it is: not a file of the folder */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = pxf_asprintf("/%s/%s%s", MODULE_DIR, names[i], suffix);
+                if (access(path, R_OK) == 0)
+                        fn(path, path, userdata);
+        }
 }
 
-void art_bios_grub_host_files(void (*fn)(const char *name, const char *path, void *userdata),
-                              void *userdata)
+void art_bios_grub_host_files(host_file_fn *fn, void *userdata)
 {
         static const char *const images[] = {"kernel.img", "pxeboot.img", "moddep.lst"};
 
-        host_file("/" MKIMAGE, fn, userdata);
-        for (size_t i = 0; i < PXF_ELEMENTSOF(images); i++) {
-                _cleanup_free_ char *path = pxf_asprintf("/%s/%s", MODULE_DIR, images[i]);
-                host_file(path, fn, userdata);
-        }
-        for (size_t i = 0; i < PXF_ELEMENTSOF(required_modules); i++) {
-                _cleanup_free_ char *path =
-                    pxf_asprintf("/%s/%s.mod", MODULE_DIR, required_modules[i]);
-                host_file(path, fn, userdata);
-        }
-        for (size_t i = 0; i < PXF_ELEMENTSOF(optional_modules); i++) {
-                _cleanup_free_ char *path =
-                    pxf_asprintf("/%s/%s.mod", MODULE_DIR, optional_modules[i]);
-                host_file(path, fn, userdata);
-        }
+        if (access("/" MKIMAGE, R_OK) == 0)
+                fn("/" MKIMAGE, "/" MKIMAGE, userdata);
+        host_files(images, PXF_ELEMENTSOF(images), "", fn, userdata);
+        host_files(required_modules, PXF_ELEMENTSOF(required_modules), ".mod", fn, userdata);
+        host_files(optional_modules, PXF_ELEMENTSOF(optional_modules), ".mod", fn, userdata);
 }
 
 int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *ret_source,
@@ -131,7 +127,7 @@ int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *
                 return pxf_error_set(err, -ENOENT,
                                      "server.bios needs GRUB for BIOS (grub-mkimage and %s), in "
                                      "neither the image nor this host: install the package %s "
-                                     "in the image (packages: install) or on this host",
+                                     "in the image (os.packages.install) or on this host",
                                      "/" MODULE_DIR, PACKAGE);
         argv = mkimage_argv(root);
         fd = r = pxf_open_partial(out, 0644, &partial, err);

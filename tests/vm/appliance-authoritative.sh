@@ -31,7 +31,7 @@ for vm in 0 1; do
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
                 || fail "VM $vm: not booted from the ISO URL"
 done
-bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS ipxe/undionly.kpxe, iPXE boot.ipxe' \
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS grub/i386-pc/core.0, iPXE boot.ipxe \(iPXE fallback\)' \
         "the loaders chosen for each kind of client"
 bridge_log_has 'Secure Boot: shim, GRUB and the kernel are signed' "the chain's signatures"
 bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
