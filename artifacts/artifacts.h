@@ -6,13 +6,13 @@
  *   - `pxe-dir`: a folder with the signed boot chain (shim, network GRUB, MokManager), the
  *     kernel, an initramfs (the whole OS as a cpio, or a small dracut bootstrap that
  *     downloads image.iso), grub.cfg where the image's GRUB reads it, boot.ipxe for iPXE
- *     clients, iPXE itself with server.ipxe, the bootstrap's image.iso, manifest and
- *     SHA256SUMS;
+ *     clients, iPXE itself with server.ipxe, GRUB for BIOS with server.bios, the
+ *     bootstrap's image.iso, manifest and SHA256SUMS;
  *   - `pxe-tar`: the same folder as one .tar.gz;
  *   - `iso`: a hybrid UEFI live ISO (LiveOS/squashfs.img, or the whole OS as initramfs).
  * Nothing is mounted on the host and no guest file system is parsed here: the tree is
- * plain files. Guest programs run here in one place only: the image's own dracut, in the
- * container of common/container.c on the tree (bootstrap.c).
+ * plain files. Guest programs run here only in the container of common/container.c on the
+ * tree: the image's own dracut (bootstrap.c) and grub-mkimage (bios-grub.c).
  *
  * The module does not link libguestfs (its CMake target, pxf_artifacts, says so, and a
  * test checks its test executables). It owns the staging folder it is given while it
@@ -25,9 +25,10 @@
 struct cache;
 
 /* Files of a PXE folder that `serve` hands to clients besides shim (bootx64.efi). */
-#define ART_IPXE_SCRIPT "boot.ipxe"          /* for iPXE clients: kernel, initrd, arguments */
-#define ART_IPXE_UEFI   "ipxe/snponly.efi"   /* iPXE for UEFI (server.ipxe) */
-#define ART_IPXE_BIOS   "ipxe/undionly.kpxe" /* iPXE for BIOS (server.ipxe) */
+#define ART_IPXE_SCRIPT "boot.ipxe"           /* for iPXE clients: kernel, initrd, arguments */
+#define ART_IPXE_UEFI   "ipxe/snponly.efi"    /* iPXE for UEFI (server.ipxe) */
+#define ART_IPXE_BIOS   "ipxe/undionly.kpxe"  /* iPXE for BIOS (server.ipxe) */
+#define ART_BIOS_GRUB   "grub/i386-pc/core.0" /* GRUB for BIOS (server.bios) */
 
 /* One live output to make. Every path is the caller's; the folders exist except stage,
  * which art_make creates. */
@@ -52,9 +53,11 @@ struct art_request {
 };
 
 /* Calls fn for each file of this host, other than the tree and the config's own host
- * files, that a build of cfg copies into its artifacts (iPXE with server.ipxe), so that a
- * build cache can key on them; name is the file's place in the artifacts. Files that are
- * missing are left out (the build itself says what to install). */
+ * files, that a build of cfg copies or makes its artifacts from (iPXE with server.ipxe,
+ * this host's GRUB for BIOS with server.bios), so that a build cache can key on them;
+ * name is the file's place in the artifacts (or its host path, for what is only an
+ * ingredient). Files that are missing are left out (the build itself says what to
+ * install). */
 void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata);
 

@@ -88,6 +88,7 @@ struct art_manifest_info {
         const char *bootstrap_url;  /* NULL: no bootstrap-url line */
         const char *ipxe;           /* PXE: server.ipxe, "off", "fallback" or "always" */
         const char *grub_http;      /* PXE: "yes" when the network GRUB speaks HTTP */
+        const char *bios;           /* PXE: "none", "grub from the image" or "... this host" */
         const char *secure_boot;    /* PXE: "signed", or "unsigned: FILE, FILE" */
 };
 

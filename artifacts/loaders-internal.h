@@ -1,5 +1,5 @@
 /* Internal to artifacts/: the loaders a PXE folder carries besides the image's shim and
- * GRUB, and what its boot chain can do (loaders.c).
+ * GRUB, and what its boot chain can do (loaders.c, bios-grub.c).
  *
  *   - iPXE from the building host's ipxe package (server.ipxe): ipxe/snponly.efi for UEFI
  *     (it drives the NIC through the firmware's own network stack, so it works wherever the
@@ -29,6 +29,21 @@ extern const size_t art_ipxe_n_files;
 bool art_ipxe_wanted(const struct cfg_config *cfg);
 /* 0 when every iPXE file is readable in dir; -ENOENT naming the file and the package. */
 int art_ipxe_check(const char *dir, struct pxf_error *err);
+
+/* Where the BIOS GRUB was made from. */
+enum art_bios_grub_source {
+        ART_BIOS_GRUB_IMAGE, /* the image's grub-pc-bin, run in the container on the tree */
+        ART_BIOS_GRUB_HOST,  /* this host's grub-pc-bin: the image has none */
+};
+/* Writes GRUB's i386-pc PXE image (server.bios) to out, with grub.cfg's commands and the
+ * network built in and its prefix at (pxe)/grub. -ENOENT naming grub-pc-bin when neither
+ * the tree nor this host has it. */
+int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *ret_source,
+                  struct pxf_error *err);
+/* Calls fn for each of this host's files a host-made GRUB for BIOS is made of (grub-mkimage,
+ * its images and modules), as art_host_files does; missing ones are left out. */
+void art_bios_grub_host_files(void (*fn)(const char *name, const char *path, void *userdata),
+                              void *userdata);
 
 /* *ret: the PE image at path has a PKCS#7 Authenticode certificate. -EINVAL when it is
  * not a PE image at all. */

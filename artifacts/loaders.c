@@ -116,6 +116,8 @@ bool art_ipxe_wanted(const struct cfg_config *cfg)
 void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata)
 {
+        if (cfg->server.bios)
+                art_bios_grub_host_files(fn, userdata);
         if (!art_ipxe_wanted(cfg))
                 return;
         for (size_t i = 0; i < art_ipxe_n_files; i++) {

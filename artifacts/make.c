@@ -66,6 +66,7 @@ struct live {
         char **base_args;
         const struct boot_chain *chain;
         bool grub_http;       /* the network GRUB has an HTTP client */
+        const char *bios;     /* the manifest's bios line: NULL without server.bios */
         char *unsigned_files; /* of the PXE boot chain, for Secure Boot; NULL: all signed */
 };
 
@@ -407,6 +408,27 @@ static int copy_ipxe(struct live *l, struct pxf_error *err)
         return r;
 }
 
+/* GRUB for BIOS clients (server.bios), from the image's grub-pc-bin or this host's. */
+static int make_bios_grub(struct live *l, struct pxf_error *err)
+{
+        _cleanup_free_ char *out = stage_path(l, ART_BIOS_GRUB), *dir = pxf_dirname(out);
+        enum art_bios_grub_source source;
+        int r;
+
+        if (!l->job->cfg->server.bios)
+                return 0;
+        r = pxf_mkdir_p(dir, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        r = art_bios_grub(l->job->tree, out, &source, err);
+        if (r < 0)
+                return r;
+        l->bios = source == ART_BIOS_GRUB_IMAGE ? "grub from the image" : "grub from this host";
+        log_info("  GRUB for BIOS clients (%s), made with %s grub-pc-bin", ART_BIOS_GRUB,
+                 source == ART_BIOS_GRUB_IMAGE ? "the image's" : "this host's");
+        return 0;
+}
+
 static int write_ipxe_script(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
 {
         _cleanup_free_ char *text = NULL, *dst = stage_path(l, ART_IPXE_SCRIPT);
@@ -464,6 +486,7 @@ static int write_manifest(struct live *l, const struct art_live_boot *b, struct 
             .bootstrap_url = b->bootstrap_url,
             .ipxe = l->job->cfg->server.ipxe ? cfg_ipxe_mode_name(l->job->cfg->server.ipxe) : "off",
             .grub_http = l->grub_http ? "yes" : "no",
+            .bios = l->bios ? l->bios : "none",
             .secure_boot = secure_boot,
         };
         int r = art_live_kernel_args(b, &args, err);
@@ -754,6 +777,9 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
                 return r;
         if (l->job->format == CFG_FORMAT_ISO)
                 return make_iso_output(l, err);
+        r = make_bios_grub(l, err); /* quick, and it may lack a package */
+        if (r < 0)
+                return r;
         if (pxe_initramfs(l->job->cfg) == CFG_INITRAMFS_BOOTSTRAP)
                 return make_pxe_bootstrap(l, err);
         return make_pxe_full_os(l, err);

@@ -15,6 +15,8 @@
  *       bootstrap-url: http://10.0.0.1/image.iso          (only when there is one)
  *       ipxe: fallback                 (PXE: server.ipxe; iPXE is in ipxe/ unless off)
  *       grub-http: no                  (PXE: whether the network GRUB speaks HTTP)
+ *       bios: none                     (PXE: server.bios; "grub from the image" or "grub
+ *                                       from this host": whose grub-pc-bin made core.0)
  *       secure-boot: signed            (PXE: or "unsigned: vmlinuz, grubx64.efi", the
  *                                       chain's files a Secure Boot machine would refuse)
  *       file: <size> <sha256> <path>                      (one per regular file)
@@ -368,6 +370,8 @@ static int check_info(const struct art_manifest_info *info, struct pxf_error *er
         if (r >= 0)
                 r = check_value("grub-http", info->grub_http, false, err);
         if (r >= 0)
+                r = check_value("bios", info->bios, false, err);
+        if (r >= 0)
                 r = check_value("secure-boot", info->secure_boot, false, err);
         for (size_t i = 0; r >= 0 && info->kernel_args && info->kernel_args[i]; i++) {
                 if (!info->kernel_args[i][0])
@@ -400,6 +404,8 @@ static void write_header(FILE *m, const struct art_manifest_info *info)
                 fprintf(m, "ipxe: %s\n", info->ipxe);
         if (info->grub_http)
                 fprintf(m, "grub-http: %s\n", info->grub_http);
+        if (info->bios)
+                fprintf(m, "bios: %s\n", info->bios);
         if (info->secure_boot)
                 fprintf(m, "secure-boot: %s\n", info->secure_boot);
 }

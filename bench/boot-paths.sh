@@ -10,7 +10,10 @@
 #   paths: uefi (OVMF's PXE, shim, GRUB, kernel and initramfs over TFTP), secure-boot (the
 #     same with Secure Boot on), http (UEFI HTTP boot, iPXE, all HTTP), uefi-ipxe (serve
 #     --ipxe always: OVMF's PXE loads iPXE over TFTP, then HTTP), bios (SeaBIOS and the
-#     NIC's iPXE ROM, all HTTP), disk (the image itself on a virtio disk).
+#     NIC's iPXE ROM, all HTTP), bios-grub (serve --ipxe off: the ROM loads GRUB for BIOS
+#     over TFTP, GRUB kernel and initramfs over HTTP), bios-grub-tftp (full-os only: the
+#     same with grub.cfg's HTTP port closed, so GRUB falls back to TFTP: GRUB's HTTP
+#     against its TFTP, side by side), disk (the image itself on a virtio disk).
 #
 # Usage: sudo bench/boot-paths.sh [KIND...]   (KIND: full-os, bootstrap; default both)
 # Writes bench/results/boot-paths.md.
@@ -85,8 +88,10 @@ record() {
 
 "$bridge" up --name "$name" --vms 1 >/dev/null
 for kind in "${kinds[@]}"; do
-        [ -f "$arts/$kind/ipxe/snponly.efi" ] ||
-                { echo "bench: no $kind artifacts with iPXE in $arts (ctest -R 'artifacts[.]')" >&2; exit 1; }
+        if [ ! -f "$arts/$kind/ipxe/snponly.efi" ] || [ ! -f "$arts/$kind/grub/i386-pc/core.0" ]; then
+                echo "bench: no $kind artifacts with iPXE and GRUB for BIOS in $arts (ctest -R 'artifacts[.]')" >&2
+                exit 1
+        fi
         serve "$kind"
         net_boot "$kind" uefi uefi
         net_boot "$kind" secure-boot secure-boot
@@ -94,6 +99,13 @@ for kind in "${kinds[@]}"; do
         net_boot "$kind" bios bios
         serve "$kind" --ipxe always
         net_boot "$kind" uefi-ipxe uefi
+        serve "$kind" --ipxe off
+        net_boot "$kind" bios-grub bios
+        if [ "$kind" = full-os ]; then
+                # grub.cfg asks for port 80: served on another, GRUB finds no HTTP server
+                serve "$kind" --ipxe off --http-port 8090
+                net_boot "$kind" bios-grub-tftp bios
+        fi
         disk_boot "$kind"
 done
 

@@ -9,7 +9,8 @@
  *   it is unpacked like the export (export.c), so the cache is treated as guest data too.
  * - the finished output, so that a rebuild with nothing changed only puts it back. Key:
  *   the tree's key, the format, the `pxe` and `iso` settings and their host files, the
- *   `server` settings that shape a PXE folder and the host files it takes (iPXE). Entry:
+ *   `server` settings that shape a PXE folder and the host files it takes (iPXE, GRUB for
+ *   BIOS). Entry:
  *   the staged artifacts folder archived the same way, or the ISO itself. */
 #include <archive.h>
 #include <archive_entry.h>
@@ -83,13 +84,15 @@ static void add_artifact_host_file(const char *name, const char *path, void *use
                 kf->r = cache_key_add_file(kf->key, name, path, kf->err);
 }
 
-/* The few `server` settings that shape a PXE folder (grub.cfg's HTTP port, iPXE and the
- * Secure Boot check), and the host files the folder takes (iPXE). */
+/* The few `server` settings that shape a PXE folder (grub.cfg's HTTP port, iPXE, GRUB for
+ * BIOS and the Secure Boot check), and the host files the folder takes (iPXE, GRUB for
+ * BIOS). */
 static int add_server_settings(struct key_files *kf, const struct cfg_config *cfg)
 {
         const struct cfg_server *s = &cfg->server;
-        _cleanup_free_ char *text = pxf_asprintf("httpPort=%d ipxe=%d secureBoot=%d", s->http_port,
-                                                 (int)s->ipxe, (int)s->secure_boot);
+        _cleanup_free_ char *text =
+            pxf_asprintf("httpPort=%d ipxe=%d bios=%d secureBoot=%d", s->http_port, (int)s->ipxe,
+                         (int)s->bios, (int)s->secure_boot);
 
         cache_key_add(kf->key, "server", text);
         art_host_files(cfg, add_artifact_host_file, kf);

@@ -210,6 +210,7 @@ struct cfg_server {
         char *state_dir; /* where builds are kept and published */
         enum cfg_ipxe_mode ipxe;
         struct cfg_loc ipxe_loc;
+        bool bios;        /* server.bios: GRUB for BIOS PXE clients in the artifacts */
         bool secure_boot; /* server.secureBoot: the chain must be signed, no iPXE for all */
         struct cfg_loc secure_boot_loc;
         struct tftpd_limits tftp; /* server.tftp; 0: the server's default */

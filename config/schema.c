@@ -523,6 +523,9 @@ static const struct field server_fields[] = {
                  "(BIOS, and UEFI HTTP boot when the image's GRUB has no HTTP client); always: "
                  "every client is chained to iPXE, which loads kernel and initramfs over HTTP "
                  "(Debian's iPXE is not signed: no Secure Boot)"),
+    FIELD("bios", F_BOOL, struct cfg_server, bios,
+          .doc = "the artifacts carry GRUB for BIOS machines (grub/i386-pc/core.0), made with "
+                 "the image's grub-pc-bin, else this host's (default false)"),
     FIELD("secureBoot", F_BOOL, struct cfg_server, secure_boot,
           .loc = FOFF(struct cfg_server, secure_boot_loc),
           .doc = "the machines boot with Secure Boot on: the build refuses a boot chain "

@@ -20,8 +20,10 @@
  *          (or explicitly empty) router, and dhcp-boot per architecture tag with our
  *          address as next-server.
  *   dhcp-match on option 93 (client-arch): 0 BIOS, 7 and 9 x64 UEFI (firmware differs),
- *          11 arm64 UEFI, 16/19 UEFI HTTP boot; set:ipxe on option 175 and tag:!ipxe on
- *          every boot line, so iPXE is not handed a loader again (a loop).
+ *          11 arm64 UEFI, 16/19 UEFI HTTP boot; when the folder offers iPXE (its script
+ *          or its binaries), set:ipxe on option 175 and tag:!ipxe on every boot line, so
+ *          iPXE is not handed a loader again (a loop); otherwise a NIC's iPXE ROM is
+ *          answered as the PXE client it also is.
  *   HTTP boot: the reply needs option 60 "HTTPClient" and the URL as file; authoritative
  *          forces option 60, proxy adds HTTPClient to dhcp-pxe-vendor. */
 #include <arpa/inet.h>
@@ -324,6 +326,26 @@ static void write_range(FILE *f, const struct dhcp_config *c, const struct addrs
                            "dhcp-option=option:router\n");
 }
 
+/* iPXE's own binaries, by their file names: handed to an iPXE client, each would loop. */
+static bool is_ipxe_binary(const char *path)
+{
+        static const char *const names[] = {"undionly.kpxe", "ipxe.pxe", "snponly.efi", "ipxe.efi"};
+        const char *base = path ? strrchr(path, '/') : NULL;
+
+        base = base ? base + 1 : path;
+        for (size_t i = 0; base && i < PXF_ELEMENTSOF(names); i++)
+                if (strcmp(base, names[i]) == 0)
+                        return true;
+        return false;
+}
+
+static bool offers_ipxe(const struct dhcp_boot_files *b)
+{
+        return b->ipxe_script || is_ipxe_binary(b->bios) || is_ipxe_binary(b->uefi_x64) ||
+               is_ipxe_binary(b->uefi_x64_http) || is_ipxe_binary(b->uefi_arm64) ||
+               is_ipxe_binary(b->uefi_arm64_http);
+}
+
 static void write_tags(FILE *f, const struct dhcp_config *c, const struct dhcp_boot_files *b)
 {
         fprintf(f, "# client architecture (option 93) -> tag\n");
@@ -338,8 +360,10 @@ static void write_tags(FILE *f, const struct dhcp_config *c, const struct dhcp_b
                 fprintf(f, "dhcp-match=set:efi-x64-http,option:client-arch,16\n");
         if (c->http_base_url && b->uefi_arm64_http)
                 fprintf(f, "dhcp-match=set:efi-arm64-http,option:client-arch,19\n");
-        fprintf(f, "# iPXE (option 175) is never handed a loader again: that would loop\n"
-                   "dhcp-match=set:ipxe,175\n");
+        if (offers_ipxe(b))
+                fprintf(f, "# iPXE (option 175) is never handed a loader again: that would "
+                           "loop\n"
+                           "dhcp-match=set:ipxe,175\n");
 }
 
 /* Proxy DHCP answers only through pxe-service; with exactly one service per architecture
@@ -468,7 +492,8 @@ char **dhcp_boot_notes(const struct dhcp_config *c, const struct dhcp_boot_files
                                   "have no " DHCP_UEFI_ARM64_FILE);
         if (!b->bios)
                 pxf_strv_push(&v, "BIOS clients (arch 0) get no boot file: the artifacts have no "
-                                  "BIOS loader (undionly.kpxe, ipxe.pxe or pxelinux.0)");
+                                  "BIOS loader (set server.bios: true for GRUB, or server.ipxe: "
+                                  "fallback for iPXE)");
         if (!c->http_base_url)
                 pxf_strv_push(&v, "UEFI HTTP boot clients (arch 16, 19) get no boot URL: no HTTP "
                                   "base URL is configured");
@@ -480,8 +505,11 @@ char **dhcp_boot_notes(const struct dhcp_config *c, const struct dhcp_boot_files
                 pxf_strv_push(&v, why);
         }
         if (!c->http_base_url || !b->ipxe_script)
-                pxf_strv_push(&v, "iPXE clients get no boot file: the artifacts have no "
-                                  "boot.ipxe, or no HTTP base URL is configured");
+                pxf_strv_push(&v, offers_ipxe(b) ? "iPXE clients get no boot file: the artifacts "
+                                                   "have no boot.ipxe, or no HTTP base URL is "
+                                                   "configured"
+                                                 : "iPXE clients (a NIC's iPXE ROM) are "
+                                                   "answered as the PXE clients they also are");
         return v;
 }
 

@@ -80,7 +80,8 @@ struct dhcp_boot_files {
         /* UEFI HTTP boot (arch 16, 19): below the HTTP base URL; only with one. */
         const char *uefi_x64_http, *uefi_arm64_http;
         /* iPXE (option 175), the ROM's or one chained from the folder: a script below the
-         * HTTP base URL; only with one. */
+         * HTTP base URL; only with one. NULL, and no iPXE binary among the loaders: an iPXE
+         * ROM is answered as the PXE client it also is. */
         const char *ipxe_script;
         /* Why HTTP-boot clients get nothing although the folder has a UEFI loader (a GRUB
          * without an HTTP client, say), for dhcp_boot_notes; NULL: no reason given. */

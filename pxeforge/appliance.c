@@ -233,8 +233,10 @@ static int ipxe_mode(const struct appliance_opts *o, enum cfg_ipxe_mode *ret, st
  *   UEFI PXE: shim and GRUB; iPXE with ipxe always.
  *   UEFI HTTP boot: shim and GRUB when that GRUB speaks HTTP, else iPXE when the folder
  *     has it, else nothing (and the log says why).
- *   BIOS: iPXE when the folder has it.
- *   iPXE (a NIC's ROM, or the chained one): boot.ipxe. */
+ *   BIOS: GRUB (server.bios) when the folder has it, else iPXE (fallback); iPXE with
+ *     ipxe always.
+ *   iPXE (a NIC's ROM, or the chained one): boot.ipxe, unless iPXE is off: then a ROM is
+ *     answered as the PXE client it also is. */
 static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_files *b,
                              struct pxf_error *err)
 {
@@ -255,14 +257,21 @@ static int choose_boot_files(const struct appliance_opts *o, struct dhcp_boot_fi
                                        "2.06 has none, 13's 2.12 has one); set server.ipxe: "
                                        "fallback to boot them with iPXE";
         }
-        if (ipxe != CFG_IPXE_OFF) {
-                b->bios = ART_IPXE_BIOS;
+        if (has_file(o->artifacts, ART_BIOS_GRUB))
+                b->bios = ART_BIOS_GRUB;
+        if (ipxe == CFG_IPXE_FALLBACK) {
+                if (!b->bios)
+                        b->bios = ART_IPXE_BIOS;
                 if (!b->uefi_x64_http)
                         b->uefi_x64_http = ART_IPXE_UEFI;
         }
-        if (ipxe == CFG_IPXE_ALWAYS)
+        if (ipxe == CFG_IPXE_ALWAYS) {
+                b->bios = ART_IPXE_BIOS;
                 b->uefi_x64 = b->uefi_x64_http = ART_IPXE_UEFI;
-        b->ipxe_script = has_file(o->artifacts, ART_IPXE_SCRIPT) ? ART_IPXE_SCRIPT : NULL;
+        }
+        /* With iPXE off, a NIC's iPXE ROM boots like any PXE client: shim or GRUB. */
+        if (ipxe != CFG_IPXE_OFF && has_file(o->artifacts, ART_IPXE_SCRIPT))
+                b->ipxe_script = ART_IPXE_SCRIPT;
         log_info("boot files: UEFI PXE %s, UEFI HTTP boot %s, BIOS %s, iPXE %s (iPXE %s)",
                  b->uefi_x64 ? b->uefi_x64 : "none", b->uefi_x64_http ? b->uefi_x64_http : "none",
                  b->bios ? b->bios : "none", b->ipxe_script ? b->ipxe_script : "none",

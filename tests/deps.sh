@@ -13,8 +13,9 @@ packages=(
         # image tools the builder and the tests drive
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
         xorriso squashfs-tools dnsmasq-base xz-utils zstd
-        # iPXE for the artifacts of server.ipxe (BIOS, HTTP-boot and iPXE clients)
-        ipxe
+        # iPXE for the artifacts of server.ipxe (BIOS, HTTP-boot and iPXE clients); GRUB for
+        # BIOS (server.bios) when an image has no grub-pc-bin of its own
+        ipxe grub-pc-bin
         # xfs: made by the tests (xfsprogs), read by the appliance only with libguestfs-xfs
         # (the boot-xfs test image); jfs: made by bad-input (jfsutils) to prove the error
         # that names a missing libguestfs-* package (libguestfs-jfs is left out on purpose)

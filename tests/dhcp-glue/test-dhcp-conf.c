@@ -306,10 +306,32 @@ static void notes_name_skipped_architectures(void **state)
         assert_true(strv_has(n1, "arm64 UEFI clients (arch 11) get no boot file"));
         assert_true(strv_has(n1, "no HTTP base URL"));
         assert_false(strv_has(n1, "x64 UEFI clients (arch 7, 9)"));
-        assert_true(strv_has(n1, "iPXE clients get no boot file"));
+        assert_true(strv_has(n1, "iPXE clients (a NIC's iPXE ROM) are answered as the PXE "
+                                 "clients they also are"));
         c.http_base_url = "http://10.77.0.1";
         n2 = dhcp_boot_notes(&c, &all_files);
         assert_int_equal(pxf_strv_length(n2), 0); /* every client is served */
+}
+
+/* iPXE handed to a client must not be handed to it again once it runs: any iPXE binary
+ * among the loaders brings the option 175 tag, even without a script for iPXE. */
+static void ipxe_binaries_bring_the_loop_guard(void **state)
+{
+        struct dhcp_config c = auth_config();
+        struct dhcp_boot_files b = x64_only;
+        _cleanup_free_ char *plain = NULL, *with_ipxe = NULL;
+        _cleanup_strv_free_ char **n = NULL;
+        struct pxf_error err = {0};
+
+        (void)state;
+        assert_int_equal(dhcp_config_render(&c, &b, &plain, &err), 0);
+        assert_null(strstr(plain, "dhcp-match=set:ipxe,175"));
+        b.bios = "ipxe/undionly.kpxe";
+        assert_int_equal(dhcp_config_render(&c, &b, &with_ipxe, &err), 0);
+        assert_non_null(strstr(with_ipxe, "dhcp-match=set:ipxe,175\n"));
+        assert_non_null(strstr(with_ipxe, "dhcp-boot=tag:bios,tag:!ipxe,ipxe/undionly.kpxe,"));
+        n = dhcp_boot_notes(&c, &b);
+        assert_true(strv_has(n, "iPXE clients get no boot file"));
 }
 
 /* A folder whose GRUB cannot boot over HTTP: the note tells why HTTP boot is off. */
@@ -371,6 +393,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(golden_authoritative_x64),
             cmocka_unit_test(golden_authoritative_all),
             cmocka_unit_test(golden_authoritative_arm64_bios),
+            cmocka_unit_test(ipxe_binaries_bring_the_loop_guard),
             cmocka_unit_test(injection_interface),
             cmocka_unit_test(injection_paths_and_files),
             cmocka_unit_test(injection_url),

@@ -26,7 +26,7 @@ ip -n "$ns" link set v0 up
 ip -n "$ns" link set v1 up
 
 # folder NAME MANIFEST-LINES...: a served folder with shim, GRUB, kernel, boot.ipxe and
-# the manifest lines given; "with-ipxe" among them adds iPXE.
+# the manifest lines given; "with-ipxe" among them adds iPXE, "with-bios" GRUB for BIOS.
 folder() {
         local d=$PXF_TMP/$1 line
         shift
@@ -38,6 +38,9 @@ folder() {
                         mkdir -p "$d/ipxe"
                         echo snp > "$d/ipxe/snponly.efi"
                         echo undi > "$d/ipxe/undionly.kpxe"
+                elif [ "$line" = with-bios ]; then
+                        mkdir -p "$d/grub/i386-pc"
+                        echo core > "$d/grub/i386-pc/core.0"
                 else
                         echo "$line" >> "$d/manifest"
                 fi
@@ -75,16 +78,32 @@ conf_has() { grep -qx -- "$1" "$PXF_TMP/run/dnsmasq.conf" || { cat "$PXF_TMP/run
 # Debian 12 as built with the default server.ipxe: off, an unsigned kernel.
 plain=$(folder plain "ipxe: off" "grub-http: no" "secure-boot: unsigned: vmlinuz")
 serve_once "$plain"
-has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS none, iPXE boot.ipxe (iPXE off)' \
-        "off: shim for UEFI PXE, nothing for HTTP boot and BIOS"
+has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS none, iPXE none (iPXE off)' \
+        "off: shim for UEFI PXE, nothing for HTTP boot, BIOS and iPXE"
 has 'UEFI HTTP boot clients (arch 16, 19) get no boot URL: the artifacts.* GRUB has no HTTP client' \
         "no note on why HTTP boot is off"
 has 'Secure Boot: a machine with Secure Boot on will refuse these artifacts (no signature on vmlinuz;' \
         "no warning naming the unsigned kernel"
 conf_has 'dhcp-boot=tag:efi-x64,tag:!ipxe,bootx64.efi,,10.99.0.1' "no shim for UEFI PXE"
-conf_has 'dhcp-boot=tag:ipxe,http://10.99.0.1:80/boot.ipxe' "no script for iPXE clients"
 ! grep -q 'efi-x64-http' "$PXF_TMP/run/dnsmasq.conf" || fail "off: an HTTP boot URL without a loader for it"
-pass "a folder without iPXE: shim for UEFI PXE, the script for iPXE clients, and why HTTP boot is off"
+! grep -q 'ipxe,175\|tag:ipxe' "$PXF_TMP/run/dnsmasq.conf" || fail "off: iPXE clients are still told apart"
+has "iPXE clients (a NIC's iPXE ROM) are answered as the PXE clients they also are" "off: no word on iPXE ROMs"
+pass "a folder without iPXE: shim for UEFI PXE, iPXE ROMs answered like other clients, and why HTTP boot is off"
+
+# GRUB for BIOS (server.bios): BIOS clients get it with iPXE off and with fallback; with
+# always, iPXE.
+bios=$(folder bios "ipxe: fallback" "grub-http: no" "secure-boot: signed" "bios: grub from the image" with-ipxe with-bios)
+serve_once "$bios" --ipxe off
+has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS grub/i386-pc/core.0, iPXE none (iPXE off)' \
+        "off: GRUB for BIOS"
+conf_has 'dhcp-boot=tag:bios,tag:!ipxe,grub/i386-pc/core.0,,10.99.0.1' "off: no GRUB for BIOS"
+! grep -q 'ipxe,175' "$PXF_TMP/run/dnsmasq.conf" || fail "off: a BIOS iPXE ROM would get no GRUB"
+serve_once "$bios"
+has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS grub/i386-pc/core.0, iPXE boot.ipxe (iPXE fallback)' \
+        "fallback: GRUB for BIOS, iPXE only for HTTP boot"
+serve_once "$bios" --ipxe always
+has 'BIOS ipxe/undionly.kpxe, iPXE boot.ipxe (iPXE always)' "always: iPXE for BIOS"
+pass "a folder with GRUB for BIOS: BIOS clients get it unless iPXE is for every client"
 
 serve_once "$plain" --ipxe always
 [ "$RC" -eq 1 ] || { cat "$LOG" >&2; fail "--ipxe always on a folder without iPXE exited $RC, expected 1"; }

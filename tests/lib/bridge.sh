@@ -30,9 +30,12 @@ _bridge_cleanup() {
 }
 
 # bridge_serve MODE ARGS...: `pxeforge serve` on br0 with DHCP MODE, waits until it serves.
+# A later appliance in the same bridge starts a log of its own (the last one's is kept
+# beside it), so that the wait and the checks read only its lines.
 bridge_serve() {
-        local mode=$1
+        local mode=$1 log=$PXF_BRIDGE_STATE_DIR/$BRIDGE_NAME/appliance.log
         shift
+        [ ! -e "$log" ] || mv "$log" "$log.$SECONDS"
         "$bridge" appliance --name "$BRIDGE_NAME" -- "$PXF_BIN" serve --interface br0 \
                 --dhcp "$mode" --runtime-dir "$PXF_TMP/run" "$@"
         "$bridge" wait --name "$BRIDGE_NAME" --appliance --for "serving .* DHCP $mode" \

@@ -1,12 +1,16 @@
 /* What the artifacts learn of a boot chain (artifacts/loaders.c): an Authenticode signature
- * in a PE file, GRUB's HTTP client, the host's iPXE. The PE files are made here, byte by
- * byte, as the format describes them. */
+ * in a PE file, GRUB's HTTP client, the host's iPXE; and GRUB for BIOS (bios-grub.c), from
+ * the image or this host (its grub-pc-bin, which tests/deps.sh installs). The PE files are
+ * made here, byte by byte, as the format describes them. */
 #include <errno.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -185,6 +189,8 @@ static void pxe_dir_records_the_chain(void **state)
         assert_non_null(strstr(manifest, "\nsecure-boot: signed\n"));
         assert_true(tt_exists(dir, "out.partial/" ART_IPXE_SCRIPT));
         assert_false(tt_exists(dir, "out.partial/" ART_IPXE_UEFI));
+        assert_non_null(strstr(manifest, "\nbios: none\n"));
+        assert_false(tt_exists(dir, "out.partial/" ART_BIOS_GRUB));
         grub_cfg = tt_read(dir, "out.partial/grub/grub.cfg");
         assert_non_null(strstr(grub_cfg, "if linux (http,${net_default_server}:8089)/vmlinuz"));
         free(manifest);
@@ -218,6 +224,89 @@ static void pxe_dir_unsigned_kernel(void **state)
         tt_remove(dir);
 }
 
+/* core.0 and the empty module lists beside it, and the manifest's word on its source. */
+static void check_bios_grub(const char *dir, const char *source)
+{
+        _cleanup_free_ char *manifest = tt_read(dir, "out.partial/manifest");
+        _cleanup_free_ char *line = pxf_asprintf("\nbios: grub from %s\n", source);
+        char path[256];
+        struct stat st;
+
+        assert_non_null(strstr(manifest, line));
+        tt_path(path, sizeof path, dir, "out.partial/" ART_BIOS_GRUB);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size > 32 * 1024); /* pxeboot.img, kernel and a dozen modules */
+        tt_path(path, sizeof path, dir, "out.partial/grub/i386-pc/command.lst");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+}
+
+/* An image without grub-pc-bin: GRUB for BIOS from this host's. */
+static void bios_grub_from_this_host(void **state)
+{
+        char *dir = tt_make("bios-host");
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        (void)state;
+        make_tree(dir, true, false);
+        cfg.server.bios = true;
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), 0);
+        check_bios_grub(dir, "this host");
+        tt_remove(dir);
+}
+
+/* An image with grub-pc-bin: its own grub-mkimage runs in the container on the tree (a
+ * tree with this host's, the C library and the modules copied in). */
+static void bios_grub_from_the_image(void **state)
+{
+        static const char *const libs[] = {"liblzma.so.5",    "libdevmapper.so.1.02.1",
+                                           "libselinux.so.1", "libudev.so.1",
+                                           "libm.so.6",       "libpcre2-8.so.0"};
+        char *dir = tt_make("bios-image");
+        char tree[256], grub_dir[256];
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        (void)state;
+        tt_path(tree, sizeof tree, dir, "tree");
+        tt_make_os_tree(tree);
+        make_tree(dir, true, false);
+        tt_copy_in(tree, "/usr/bin/grub-mkimage");
+        for (size_t i = 0; i < PXF_ELEMENTSOF(libs); i++) {
+                _cleanup_free_ char *lib = pxf_asprintf("/lib/x86_64-linux-gnu/%s", libs[i]);
+                tt_copy_in(tree, lib);
+        }
+        tt_path(grub_dir, sizeof grub_dir, dir, "tree/usr/lib/grub");
+        assert_int_equal(
+            pxf_spawn_run((const char *[]){"cp", "-r", "/usr/lib/grub/i386-pc", grub_dir, NULL},
+                          NULL, &err),
+            0);
+        cfg.server.bios = true;
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), 0);
+        check_bios_grub(dir, "the image");
+        tt_remove(dir);
+}
+
+/* Neither the image nor this host (its modules hidden in a mount namespace of this test's
+ * own) has grub-pc-bin: the error names the package, before the initramfs is made. */
+static void bios_grub_needs_the_package(void **state)
+{
+        char *dir = tt_make("bios-none");
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        (void)state;
+        assert_int_equal(unshare(CLONE_NEWNS), 0);
+        assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        assert_int_equal(mount("none", "/usr/lib/grub/i386-pc", "tmpfs", 0, NULL), 0);
+        make_tree(dir, true, false);
+        cfg.server.bios = true;
+        assert_int_equal(make_pxe_dir(dir, &cfg, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "server.bios needs GRUB for BIOS (grub-mkimage and "
+                                        "/usr/lib/grub/i386-pc), in neither the image nor this "
+                                        "host: install the package grub-pc-bin"));
+        assert_false(tt_exists(dir, "out.partial/initrd.img"));
+        tt_remove(dir);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -226,6 +315,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(ipxe_needs_the_package),
             cmocka_unit_test(pxe_dir_records_the_chain),
             cmocka_unit_test(pxe_dir_unsigned_kernel),
+            cmocka_unit_test(bios_grub_from_this_host),
+            cmocka_unit_test(bios_grub_from_the_image),
+            cmocka_unit_test(bios_grub_needs_the_package),
         };
         return pxf_test_main(tests, argc, argv);
 }

@@ -10,14 +10,17 @@
 #     kernel, initramfs and image.iso over HTTP, no TFTP at all.
 # The appliance's log must show which file went to which VM by which protocol, and the
 # server must have served them confined. Then SIGTERM must stop the whole appliance
-# (server and dnsmasq), leaving no process behind.
+# (server and dnsmasq), leaving no process behind. Then, served again with iPXE off:
+#   VM 2, BIOS: the NIC's PXE ROM (QEMU's is iPXE, answered as the PXE client it also is)
+#     loads GRUB for BIOS (made with the image's grub-pc-bin) and grub.cfg over TFTP;
+#     GRUB loads kernel and initramfs over HTTP, dracut image.iso.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
 art=${PXF_TEST_BOOTSTRAP_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/bootstrap}
 [ -f "$art/image.iso" ] || fail "no bootstrap artifacts at $art (the artifacts fixture builds them)"
 
-BRIDGE_VMS=2 bridge_setup auth$$
+BRIDGE_VMS=3 bridge_setup auth$$
 # The bootstrap config's URL is http://192.168.77.1:8089/image.iso: the bridge's address.
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089
@@ -28,7 +31,7 @@ for vm in 0 1; do
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
                 || fail "VM $vm: not booted from the ISO URL"
 done
-bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS ipxe/undionly.kpxe, iPXE boot.ipxe' \
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS grub/i386-pc/core.0, iPXE boot.ipxe \(iPXE fallback\)' \
         "the loaders chosen for each kind of client"
 bridge_log_has 'Secure Boot: shim, GRUB and the kernel are signed' "the chain's signatures"
 bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
@@ -51,3 +54,23 @@ done
 bridge_no_tftp 1 "$addrs"
 bridge_stop 0 1
 pass "two VMs booted the bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE (shim, GRUB, TFTP) and UEFI HTTP boot (iPXE, HTTP only)"
+
+bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
+        --http-port 8089 --ipxe off
+bridge_boot_to_marker 2:bios
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS grub/i386-pc/core.0, iPXE none \(iPXE off\)' \
+        "GRUB for BIOS clients, iPXE ROMs answered as PXE clients"
+grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[2]}" \
+        || fail "VM 2: not booted from the ISO URL"
+grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[2]}" \
+        || fail "VM 2: GRUB did not load the kernel over HTTP"
+addrs=$(bridge_vm_addrs 2)
+for f in grub/i386-pc/core.0 grub/grub.cfg; do
+        bridge_sent 2 "$addrs" tftp "$f"
+done
+for f in vmlinuz initrd.img image.iso; do
+        bridge_sent 2 "$addrs" http "$f"
+done
+! grep -Eq "tftp: $addrs:[0-9]+ .* refused" <<<"$BRIDGE_LOG" || fail "VM 2 asked for files the folder lacks"
+bridge_stop 2
+pass "a BIOS VM booted the bootstrap artifacts: GRUB for BIOS and grub.cfg over TFTP, kernel, initramfs and image.iso over HTTP"

@@ -55,7 +55,7 @@ rm -rf "$first" "$root/.first-$name"
 [ -z "$(pxf_build_leftovers "$build")" ] || fail "build dir not clean"
 rm -rf "$build"
 for f in bootx64.efi grubx64.efi vmlinuz initrd.img grub/grub.cfg boot/grub2/grub.cfg \
-        boot.ipxe ipxe/snponly.efi ipxe/undionly.kpxe manifest SHA256SUMS; do
+        boot.ipxe ipxe/snponly.efi ipxe/undionly.kpxe grub/i386-pc/core.0 manifest SHA256SUMS; do
         [ -f "$out/$f" ] || fail "missing artifact $f"
 done
 (cd "$out" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match the files"
@@ -64,6 +64,9 @@ done
 grep -qx 'ipxe: fallback' "$out/manifest" || fail "the manifest lacks 'ipxe: fallback'"
 grep -qx 'grub-http: no' "$out/manifest" || fail "the manifest lacks 'grub-http: no' (GRUB 2.06)"
 grep -qx 'secure-boot: signed' "$out/manifest" || fail "the manifest lacks 'secure-boot: signed'"
+# GRUB for BIOS: the bootstrap image installs grub-pc-bin, the full-OS one has none.
+bios_from=$([ "$name" = bootstrap ] && echo "the image" || echo "this host")
+grep -qx "bios: grub from $bios_from" "$out/manifest" || fail "the manifest lacks 'bios: grub from $bios_from'"
 cmp -s "$out/ipxe/snponly.efi" /usr/lib/ipxe/snponly.efi || fail "ipxe/snponly.efi is not the host's"
 # TFTP and HTTP serve as nobody: every file world-readable, every folder searchable.
 bad=$(find "$out" \( -type f ! -perm -004 \) -o \( -type d ! -perm -005 \) | head -n 3)
