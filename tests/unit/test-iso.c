@@ -375,6 +375,42 @@ static void iso_build_and_inspect(void **state)
         assert_appended_partition(f, img);
 }
 
+/* With GRUB's i386-pc modules (grub-pc-bin): a BIOS El Torito entry first, the UEFI one
+ * second, GRUB's hybrid MBR code, and the ESP still appended as partition 2. */
+static void iso_with_bios(void **state)
+{
+        struct fixture *f = iso_fixture(state);
+        _cleanup_free_ char *eltorito = NULL, *area = NULL, *hybrid = NULL, *mbr = NULL;
+        size_t len = 0;
+        int fd;
+
+        f->spec.bios_grub_dir = "/usr/lib/grub/i386-pc";
+        if (access("/usr/lib/grub/i386-pc/boot_hybrid.img", R_OK) < 0)
+                fail_msg("GRUB's i386-pc modules are missing: install grub-pc-bin (tests/deps.sh)");
+        build_iso(f);
+        assert_clean(f);
+        eltorito = capture(
+            (const char *[]){"xorriso", "-indev", f->out, "-report_el_torito", "plain", NULL});
+        assert_non_null(strstr(eltorito, "El Torito boot img :   1  BIOS  y   none"));
+        assert_true(pxf_text_has_line(eltorito, "El Torito img path :   1  /boot/grub/bios.img"));
+        assert_non_null(
+            strstr(eltorito, "El Torito img opts :   1  boot-info-table grub2-boot-info"));
+        assert_non_null(strstr(eltorito, "El Torito boot img :   2  UEFI  y   none"));
+        area = capture(
+            (const char *[]){"xorriso", "-indev", f->out, "-report_system_area", "plain", NULL});
+        assert_non_null(strstr(area, "MBR partition      :   2   0x00  0xef"));
+        /* The MBR's boot code is GRUB's (its first 440 bytes, before the disk signature;
+         * xorriso patches the core image's address in, after byte 0x1b0). */
+        assert_int_equal(
+            pxf_read_file("/usr/lib/grub/i386-pc/boot_hybrid.img", 1024, &hybrid, &len), 0);
+        mbr = pxf_calloc(512, 1);
+        fd = open(f->out, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pread(fd, mbr, 512, 0), 512);
+        close(fd);
+        assert_memory_equal(mbr, hybrid, 0x1b0);
+}
+
 /* Without MokManager, with the caller's own .disk/info and EFI/BOOT files of the same names
  * in the staging folder: the spec's boot chain wins, the caller's .disk/info stays. */
 static void iso_staging_variants(void **state)
@@ -753,6 +789,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(efiboot_size_computation),
             cmocka_unit_test_setup_teardown(efiboot_real_sizes_fit, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_build_and_inspect, setup, teardown),
+            cmocka_unit_test_setup_teardown(iso_with_bios, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_staging_variants, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_missing_staging, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_missing_efi_binary, setup, teardown),
