@@ -65,13 +65,8 @@
 #define COPY_CHUNK     (1024 * 1024)
 #define EFIBOOT_IN_ISO "boot/efiboot.img"
 #define BIOS_IN_ISO    "boot/grub/bios.img"
-/* What the BIOS GRUB needs built in to find the ISO by its label and boot from it (no
- * module is loaded from the ISO: it carries none). */
-#define BIOS_MODULES                                                                               \
-        "biosdisk", "iso9660", "part_msdos", "part_gpt", "normal", "configfile", "search",         \
-            "search_label", "linux", "serial", "terminal", "echo", "test"
-#define EFIBOOT_LABEL "EFIBOOT"
-#define N_EFI_FILES   3
+#define EFIBOOT_LABEL  "EFIBOOT"
+#define N_EFI_FILES    3
 
 /* mtools' geometry sanity checks add nothing for an image that mkfs.vfat made a moment
  * ago; skipping them keeps an unusual image size from ever being refused. */
@@ -234,6 +229,9 @@ static int check_spec(struct iso *iso)
                 r = add_efi_file(iso, "GRUB", s->grub_path, "grubx64.efi");
         if (r >= 0 && s->mokmanager_path)
                 r = add_efi_file(iso, "MokManager", s->mokmanager_path, "mmx64.efi");
+        if (r >= 0 && !s->bios_image != !s->bios_mbr)
+                r = pxf_error_set(iso->err, -EINVAL,
+                                  "GRUB for BIOS needs both its El Torito image and its MBR code");
         if (r >= 0)
                 r = check_efiboot_size(iso);
         if (r >= 0)
@@ -380,24 +378,18 @@ static int make_efiboot(struct iso *iso)
 
 /* ---- the BIOS GRUB -------------------------------------------------------------------- */
 
-/* GRUB's El Torito image for BIOS, with /boot/grub as its prefix on the disc. */
-static int make_bios(struct iso *iso)
+/* GRUB's El Torito image for BIOS, where the first El Torito entry names it. */
+static int add_bios(struct iso *iso)
 {
-        const char *dir = iso->spec->bios_grub_dir;
         _cleanup_free_ char *grub_dir = NULL;
         int r;
 
-        if (!dir)
+        if (!iso->spec->bios_image)
                 return 0;
         iso->bios = pxf_asprintf("%s/%s", iso->extra, BIOS_IN_ISO);
         grub_dir = pxf_dirname(iso->bios);
         r = make_dir(iso, grub_dir);
-        if (r < 0)
-                return r;
-        return art_iso_run_tool((const char *[]){"grub-mkimage", "-d", dir, "-O",
-                                                 "i386-pc-eltorito", "-p", "/boot/grub", "-o",
-                                                 iso->bios, BIOS_MODULES, NULL},
-                                "grub-common", NULL, iso->err);
+        return r < 0 ? r : copy_file(iso, iso->spec->bios_image, iso->bios);
 }
 
 /* ---- xorriso ------------------------------------------------------------------------ */
@@ -405,15 +397,19 @@ static int make_bios(struct iso *iso)
 static int run_xorriso(struct iso *iso)
 {
         const struct pxf_spawn_opts opts = {.stdout_fd = -1, .cwd = iso->dir};
-        _cleanup_free_ char *mbr =
-            iso->bios ? pxf_asprintf("%s/boot_hybrid.img", iso->spec->bios_grub_dir) : NULL;
         /* BIOS, when asked for: the first El Torito entry (GRUB patches its own location
          * in, --grub2-boot-info) and GRUB's hybrid MBR code, which loads the same image
          * from a USB stick. */
-        const char *const bios[] = {
-            "-b", BIOS_IN_ISO,         "-no-emul-boot",     "-boot-load-size",
-            "4",  "-boot-info-table",  "--grub2-boot-info", "--grub2-mbr",
-            mbr,  "-eltorito-alt-boot"};
+        const char *const bios[] = {"-b",
+                                    BIOS_IN_ISO,
+                                    "-no-emul-boot",
+                                    "-boot-load-size",
+                                    "4",
+                                    "-boot-info-table",
+                                    "--grub2-boot-info",
+                                    "--grub2-mbr",
+                                    iso->spec->bios_mbr,
+                                    "-eltorito-alt-boot"};
         const size_t n_bios = iso->bios ? PXF_ELEMENTSOF(bios) : 0;
         const char *const head[] = {
             "xorriso", "-no_rc", "-as", "mkisofs",
@@ -476,7 +472,7 @@ int art_iso_write(const struct art_iso_spec *spec, struct pxf_error *err)
         if (r >= 0)
                 r = make_efiboot(&iso);
         if (r >= 0)
-                r = make_bios(&iso);
+                r = add_bios(&iso);
         if (r >= 0)
                 r = run_xorriso(&iso);
         if (r >= 0)

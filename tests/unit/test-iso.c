@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "artifacts/iso-internal.h"
+#include "artifacts/loaders-internal.h"
 
 #ifndef PXF_ISO_WRITER_TOOL
 
@@ -384,9 +385,21 @@ static void iso_with_bios(void **state)
         size_t len = 0;
         int fd;
 
-        f->spec.bios_grub_dir = "/usr/lib/grub/i386-pc";
-        if (access("/usr/lib/grub/i386-pc/boot_hybrid.img", R_OK) < 0)
-                fail_msg("GRUB's i386-pc modules are missing: install grub-pc-bin (tests/deps.sh)");
+        char *grub = tt_make("iso-bios"); /* an empty tree: this host's grub-pc-bin */
+        char image[256], mbr_path[256];
+        enum art_bios_grub_source source = ART_BIOS_GRUB_IMAGE;
+        struct pxf_error err = {0};
+
+        tt_path(image, sizeof image, grub, "bios.img");
+        tt_path(mbr_path, sizeof mbr_path, grub, "boot_hybrid.img");
+        if (art_bios_grub(
+                &(struct art_bios_grub_request){
+                    .tree = grub, .kind = ART_BIOS_GRUB_CD, .out = image, .mbr_out = mbr_path},
+                &source, &err) < 0)
+                fail_msg("%s (tests/deps.sh installs grub-pc-bin)", err.msg);
+        assert_int_equal(source, ART_BIOS_GRUB_HOST);
+        f->spec.bios_image = image;
+        f->spec.bios_mbr = mbr_path;
         build_iso(f);
         assert_clean(f);
         eltorito = capture(
@@ -409,6 +422,7 @@ static void iso_with_bios(void **state)
         assert_int_equal(pread(fd, mbr, 512, 0), 512);
         close(fd);
         assert_memory_equal(mbr, hybrid, 0x1b0);
+        tt_remove(grub);
 }
 
 /* Without MokManager, with the caller's own .disk/info and EFI/BOOT files of the same names
@@ -809,20 +823,23 @@ int main(int argc, char **argv)
 /* iso-writer-tool: art_iso_write and art_squashfs_write_level from the command line, for
  * tests/integration/iso-boot.sh.
  *
- *   iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT WORKDIR
+ *   iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT WORKDIR [BIOS_IMAGE BIOS_MBR]
  *   iso-writer-tool squashfs TREE OUT ZSTD_LEVEL THREADS [EXCLUDE...]
+ *   iso-writer-tool bios-grub TREE BIOS_IMAGE BIOS_MBR
  *
- * squashfs prints "<size in bytes> <seconds>" on stdout. */
+ * squashfs prints "<size in bytes> <seconds>" on stdout; bios-grub, whose grub-pc-bin made
+ * GRUB for BIOS ("the image" or "this host"). */
 static int usage(void)
 {
         fprintf(stderr, "usage: iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT "
-                        "WORKDIR\n"
+                        "WORKDIR [BIOS_IMAGE BIOS_MBR]\n"
                         "       iso-writer-tool squashfs TREE OUT ZSTD_LEVEL THREADS "
-                        "[EXCLUDE...]\n");
+                        "[EXCLUDE...]\n"
+                        "       iso-writer-tool bios-grub TREE BIOS_IMAGE BIOS_MBR\n");
         return 2;
 }
 
-static int iso(char **argv)
+static int iso(char **argv, bool bios)
 {
         struct art_iso_spec spec = {
             .staging_dir = argv[0],
@@ -832,6 +849,8 @@ static int iso(char **argv)
             .volume_label = argv[4],
             .out_path = argv[5],
             .work_dir = argv[6],
+            .bios_image = bios ? argv[7] : NULL,
+            .bios_mbr = bios ? argv[8] : NULL,
         };
         struct pxf_error err = {0};
 
@@ -859,11 +878,28 @@ static int squashfs(char **argv)
         return 0;
 }
 
+static int bios_grub(char **argv)
+{
+        struct art_bios_grub_request req = {
+            .tree = argv[0], .kind = ART_BIOS_GRUB_CD, .out = argv[1], .mbr_out = argv[2]};
+        enum art_bios_grub_source source;
+        struct pxf_error err = {0};
+
+        if (art_bios_grub(&req, &source, &err) < 0) {
+                fprintf(stderr, "iso-writer-tool: %s\n", err.msg);
+                return 1;
+        }
+        printf("%s\n", source == ART_BIOS_GRUB_IMAGE ? "the image" : "this host");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         pxf_log_set_level(PXF_LOG_INFO);
-        if (argc == 9 && strcmp(argv[1], "iso") == 0)
-                return iso(argv + 2);
+        if ((argc == 9 || argc == 11) && strcmp(argv[1], "iso") == 0)
+                return iso(argv + 2, argc == 11);
+        if (argc == 5 && strcmp(argv[1], "bios-grub") == 0)
+                return bios_grub(argv + 2);
         if (argc >= 6 && strcmp(argv[1], "squashfs") == 0)
                 return squashfs(argv + 2);
         return usage();
