@@ -54,8 +54,13 @@ struct art_iso_spec {
         const char *grub_path;       /* the GRUB for CDs, becomes EFI/BOOT/grubx64.efi */
         const char *mokmanager_path; /* optional (NULL): shim's MokManager, EFI/BOOT/mmx64.efi */
         const char *volume_label;    /* 1 to 32 characters out of A-Z 0-9 _ */
-        const char *out_path;        /* the ISO; replaced atomically */
-        const char *work_dir;        /* exists; a private subfolder is made and removed */
+        /* Optional (both NULL: UEFI only): GRUB's El Torito image for BIOS and its MBR boot
+         * code (art_bios_grub, ART_BIOS_GRUB_CD). With them the ISO boots on BIOS too: the
+         * image becomes boot/grub/bios.img, the first El Torito entry, which reads the same
+         * boot/grub/grub.cfg, and the MBR code loads it from a BIOS machine's USB stick. */
+        const char *bios_image, *bios_mbr;
+        const char *out_path; /* the ISO; replaced atomically */
+        const char *work_dir; /* exists; a private subfolder is made and removed */
 };
 
 /* Builds the EFI system image efiboot.img (FAT, holding EFI/BOOT/ with the boot chain),

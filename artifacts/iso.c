@@ -64,6 +64,7 @@
 #define SLACK_MIN      (256u * 1024)
 #define COPY_CHUNK     (1024 * 1024)
 #define EFIBOOT_IN_ISO "boot/efiboot.img"
+#define BIOS_IN_ISO    "boot/grub/bios.img"
 #define EFIBOOT_LABEL  "EFIBOOT"
 #define N_EFI_FILES    3
 
@@ -90,6 +91,7 @@ struct iso {
         char *dir;     /* private, in the work dir */
         char *extra;   /* dir/tree: grafted over the staging folder */
         char *efiboot; /* extra/boot/efiboot.img */
+        char *bios;    /* extra/boot/grub/bios.img, or NULL: UEFI only */
         struct efi_file files[N_EFI_FILES];
         size_t n_files;
         uint64_t efiboot_kib;
@@ -136,6 +138,7 @@ static void iso_done(struct iso *iso)
         free(iso->dir);
         free(iso->extra);
         free(iso->efiboot);
+        free(iso->bios);
 }
 
 /* ---- checking the inputs ------------------------------------------------------------ */
@@ -226,6 +229,9 @@ static int check_spec(struct iso *iso)
                 r = add_efi_file(iso, "GRUB", s->grub_path, "grubx64.efi");
         if (r >= 0 && s->mokmanager_path)
                 r = add_efi_file(iso, "MokManager", s->mokmanager_path, "mmx64.efi");
+        if (r >= 0 && !s->bios_image != !s->bios_mbr)
+                r = pxf_error_set(iso->err, -EINVAL,
+                                  "GRUB for BIOS needs both its El Torito image and its MBR code");
         if (r >= 0)
                 r = check_efiboot_size(iso);
         if (r >= 0)
@@ -370,22 +376,62 @@ static int make_efiboot(struct iso *iso)
             "mtools", &mtools, iso->err);
 }
 
+/* ---- the BIOS GRUB -------------------------------------------------------------------- */
+
+/* GRUB's El Torito image for BIOS, where the first El Torito entry names it. */
+static int add_bios(struct iso *iso)
+{
+        _cleanup_free_ char *grub_dir = NULL;
+        int r;
+
+        if (!iso->spec->bios_image)
+                return 0;
+        iso->bios = pxf_asprintf("%s/%s", iso->extra, BIOS_IN_ISO);
+        grub_dir = pxf_dirname(iso->bios);
+        r = make_dir(iso, grub_dir);
+        return r < 0 ? r : copy_file(iso, iso->spec->bios_image, iso->bios);
+}
+
 /* ---- xorriso ------------------------------------------------------------------------ */
 
 static int run_xorriso(struct iso *iso)
 {
         const struct pxf_spawn_opts opts = {.stdout_fd = -1, .cwd = iso->dir};
-        const char *const argv[] = {
+        /* BIOS, when asked for: the first El Torito entry (GRUB patches its own location
+         * in, --grub2-boot-info) and GRUB's hybrid MBR code, which loads the same image
+         * from a USB stick. */
+        const char *const bios[] = {"-b",
+                                    BIOS_IN_ISO,
+                                    "-no-emul-boot",
+                                    "-boot-load-size",
+                                    "4",
+                                    "-boot-info-table",
+                                    "--grub2-boot-info",
+                                    "--grub2-mbr",
+                                    iso->spec->bios_mbr,
+                                    "-eltorito-alt-boot"};
+        const size_t n_bios = iso->bios ? PXF_ELEMENTSOF(bios) : 0;
+        const char *const head[] = {
             "xorriso", "-no_rc", "-as", "mkisofs",
             /* files over 4 GiB; Rock Ridge for Linux and GRUB, Joliet for Windows */
             "-iso-level", "3", "-full-iso9660-filenames", "-rational-rock", "-joliet",
-            "-joliet-long", "-volid", iso->spec->volume_label,
-            /* El Torito: one UEFI entry, no BIOS one (so no -eltorito-alt-boot) */
+            "-joliet-long", "-volid", iso->spec->volume_label};
+        const char *const tail[] = {
+            /* the UEFI El Torito entry */
             "-e", EFIBOOT_IN_ISO, "-no-emul-boot",
             /* the USB stick's ESP, and partition 1 (the ISO) starting at block 64 */
             "-append_partition", "2", "0xef", iso->efiboot, "-partition_offset", "16",
             /* the staging folder first: for files in both trees, the later one wins */
             "-output", iso->partial, iso->staging, iso->extra, NULL};
+        const char *argv[PXF_ELEMENTSOF(head) + PXF_ELEMENTSOF(bios) + PXF_ELEMENTSOF(tail)];
+        size_t n = 0;
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(head); i++)
+                argv[n++] = head[i];
+        for (size_t i = 0; i < n_bios; i++)
+                argv[n++] = bios[i];
+        for (size_t i = 0; i < PXF_ELEMENTSOF(tail); i++)
+                argv[n++] = tail[i];
 
         /* The cwd is the private folder, where no .mkisofsrc can set defaults. */
         if (unlink(iso->partial) < 0 && errno != ENOENT)
@@ -425,6 +471,8 @@ int art_iso_write(const struct art_iso_spec *spec, struct pxf_error *err)
                 r = add_disk_info(&iso);
         if (r >= 0)
                 r = make_efiboot(&iso);
+        if (r >= 0)
+                r = add_bios(&iso);
         if (r >= 0)
                 r = run_xorriso(&iso);
         if (r >= 0)

@@ -35,10 +35,20 @@ enum art_bios_grub_source {
         ART_BIOS_GRUB_IMAGE, /* the image's grub-pc-bin, run in the container on the tree */
         ART_BIOS_GRUB_HOST,  /* this host's grub-pc-bin: the image has none */
 };
-/* Writes GRUB's i386-pc PXE image (server.bios) to out, with grub.cfg's commands and the
- * network built in and its prefix at (pxe)/grub. -ENOENT naming grub-pc-bin when neither
- * the tree nor this host has it. */
-int art_bios_grub(const char *tree, const char *out, enum art_bios_grub_source *ret_source,
+enum art_bios_grub_kind {
+        ART_BIOS_GRUB_PXE, /* core.0 for PXE ROMs, prefix (pxe)/grub */
+        ART_BIOS_GRUB_CD,  /* El Torito image, prefix /boot/grub, and the MBR code */
+};
+struct art_bios_grub_request {
+        const char *tree; /* the exported root tree */
+        enum art_bios_grub_kind kind;
+        const char *out;     /* the image; for PXE, GRUB's empty module lists go beside it */
+        const char *mbr_out; /* CD only: GRUB's MBR boot code (boot_hybrid.img) */
+};
+/* Makes GRUB for BIOS (server.bios) with every module it needs built in, from the image's
+ * grub-pc-bin or else this host's (*ret_source says which). -ENOENT naming grub-pc-bin
+ * when neither has it. */
+int art_bios_grub(const struct art_bios_grub_request *req, enum art_bios_grub_source *ret_source,
                   struct pxf_error *err);
 /* Calls fn for each of this host's files a host-made GRUB for BIOS is made of (grub-mkimage,
  * its images and modules), as art_host_files does; missing ones are left out. */

@@ -70,15 +70,21 @@ struct live {
         char *unsigned_files; /* of the PXE boot chain, for Secure Boot; NULL: all signed */
 };
 
+static int make_dir(const char *path, struct pxf_error *err)
+{
+        int r = pxf_mkdir_p(path, 0755);
+
+        return r < 0 ? pxf_error_set(err, r, "cannot create '%s': %s", path, strerror(-r)) : 0;
+}
+
 static int copy_file(const char *src, const char *dst, mode_t mode, struct pxf_error *err)
 {
         _cleanup_free_ char *dir = pxf_dirname(dst);
-        int r = pxf_mkdir_p(dir, 0755);
+        int r = make_dir(dir, err);
 
-        if (r < 0)
-                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
-        r = pxf_spawn_run((const char *[]){"cp", "--no-preserve=all", "--", src, dst, NULL}, NULL,
-                          err);
+        if (r >= 0)
+                r = pxf_spawn_run((const char *[]){"cp", "--no-preserve=all", "--", src, dst, NULL},
+                                  NULL, err);
         if (r >= 0 && chmod(dst, mode) < 0)
                 r = pxf_error_set(err, -errno, "cannot set the mode of '%s': %m", dst);
         return r;
@@ -417,10 +423,13 @@ static int make_bios_grub(struct live *l, struct pxf_error *err)
 
         if (!l->job->cfg->server.bios)
                 return 0;
-        r = pxf_mkdir_p(dir, 0755);
+        r = make_dir(dir, err);
         if (r < 0)
-                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
-        r = art_bios_grub(l->job->tree, out, &source, err);
+                return r;
+        r = art_bios_grub(&(struct art_bios_grub_request){.tree = l->job->tree,
+                                                          .kind = ART_BIOS_GRUB_PXE,
+                                                          .out = out},
+                          &source, err);
         if (r < 0)
                 return r;
         l->bios = source == ART_BIOS_GRUB_IMAGE ? "grub from the image" : "grub from this host";
@@ -632,17 +641,41 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
         return r;
 }
 
+/* GRUB for BIOS on an ISO (server.bios): its El Torito image and MBR code, in dir. */
+static int iso_bios_grub(struct live *l, const char *dir, struct art_iso_spec *spec,
+                         struct pxf_error *err)
+{
+        enum art_bios_grub_source source;
+        struct art_bios_grub_request req = {.tree = l->job->tree,
+                                            .kind = ART_BIOS_GRUB_CD,
+                                            .out = spec->bios_image,
+                                            .mbr_out = spec->bios_mbr};
+        int r = make_dir(dir, err);
+
+        if (r >= 0)
+                r = art_bios_grub(&req, &source, err);
+        if (r >= 0)
+                log_info("  GRUB for BIOS on the ISO (CD and USB stick), made with %s grub-pc-bin",
+                         source == ART_BIOS_GRUB_IMAGE ? "the image's" : "this host's");
+        return r;
+}
+
 static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error *err)
 {
         _cleanup_free_ char *shim = tree_path(l, l->chain->shim);
         _cleanup_free_ char *mm = tree_path(l, l->chain->mokmanager), *grub = NULL;
+        _cleanup_free_ char *bios_dir = pxf_asprintf("%s/bios-grub", l->job->work_dir);
+        _cleanup_free_ char *bios_image = pxf_asprintf("%s/bios.img", bios_dir);
+        _cleanup_free_ char *bios_mbr = pxf_asprintf("%s/boot_hybrid.img", bios_dir);
+        bool bios = l->job->cfg->server.bios;
         uint64_t start;
         struct art_iso_spec spec = {
             .staging_dir = iso->dir,
             .shim_path = shim,
-            .grub_path = grub,
             .mokmanager_path = access(mm, R_OK) == 0 ? mm : NULL,
             .volume_label = iso->label,
+            .bios_image = bios ? bios_image : NULL,
+            .bios_mbr = bios ? bios_mbr : NULL,
             .out_path = iso->out,
             .work_dir = l->job->work_dir,
         };
@@ -650,18 +683,20 @@ static int make_iso(struct live *l, const struct live_iso *iso, struct pxf_error
 
         if (r >= 0)
                 r = iso_grub(l, &grub, err);
-        if (r < 0)
-                return r;
         spec.grub_path = grub;
-        r = pxf_mkdir_p(iso->dir, 0755);
-        if (r < 0)
-                return pxf_error_set(err, r, "cannot create '%s': %s", iso->dir, strerror(-r));
-        r = stage_iso(l, iso, err);
+        if (r >= 0 && bios)
+                r = iso_bios_grub(l, bios_dir, &spec, err);
+        if (r >= 0)
+                r = make_dir(iso->dir, err);
+        if (r >= 0)
+                r = stage_iso(l, iso, err);
         start = pxf_now_usec();
         if (r >= 0)
                 r = art_iso_write(&spec, err);
         if (r >= 0)
                 r = report_size(l, "live ISO", iso->out, start);
+        if (bios)
+                (void)pxf_rm_rf(bios_dir);
         return r;
 }
 

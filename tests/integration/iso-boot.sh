@@ -17,7 +17,11 @@
 #   4. the same file boots as a disk (what `dd` to a USB stick gives), without Secure Boot;
 #   5. a copy with its El Torito boot record disabled boots as a disk, as on firmware that
 #      ignores El Torito on disks: through MBR partition 2 (the appended efiboot.img) and
-#      GRUB's /.disk/info search.
+#      GRUB's /.disk/info search;
+#   6. the same ISO (made with GRUB for BIOS, as server.bios makes it, from this host's
+#      grub-pc-bin: the test image has none) boots on BIOS (SeaBIOS) from a CD drive,
+#      through its BIOS El Torito entry, and
+#   7. as a disk, through GRUB's MBR code, with the same grub.cfg.
 # Every boot must reach the kernel's "Command line:" with pxf.iso=1, and GRUB must not have
 # failed to find the ISO by its label.
 # The initrd then finds no root file system and waits or drops to its shell: that is fine,
@@ -87,6 +91,8 @@ fi
 [ -f "$grub" ] || fail "the image has neither gcdx64.efi.signed nor grubx64.efi.signed"
 mm=$from/efi/mmx64.efi.signed
 [ -f "$mm" ] || mm=-
+bios_from=$("$tool" bios-grub "$PXF_TMP/tree" "$PXF_TMP/bios.img" "$PXF_TMP/boot_hybrid.img") ||
+        fail "GRUB for BIOS could not be made"
 tree_mib=$(du -sm "$PXF_TMP/tree" | cut -f1)
 pass "image files: kernel $kver, ${grub##*/}, tree of $tree_mib MiB ($((SECONDS - start)) s)"
 
@@ -138,8 +144,8 @@ menuentry 'pxeforge iso-boot test' {
 EOF
 iso=$PXF_TMP/live.iso
 start=$SECONDS
-"$tool" iso "$stage" "$from/efi/shimx64.efi.signed" "$grub" "$mm" "$label" "$iso" "$PXF_TMP/work" ||
-        fail "bld_iso_write failed"
+"$tool" iso "$stage" "$from/efi/shimx64.efi.signed" "$grub" "$mm" "$label" "$iso" "$PXF_TMP/work" \
+        "$PXF_TMP/bios.img" "$PXF_TMP/boot_hybrid.img" || fail "bld_iso_write failed"
 [ -z "$(ls -A "$PXF_TMP/work")" ] || fail "bld_iso_write left files in its work folder"
 pass "ISO $label: $(($(stat -c %s "$iso") / 1048576)) MiB in $((SECONDS - start)) s"
 
@@ -176,6 +182,16 @@ vm_boot_disk "$iso" "$console" || fail "could not start QEMU"
 boot_and_check "disk boot" "$console"
 vm_stop
 pass "as a disk: kernel started from the ISO after $((SECONDS - start)) s"
+
+# ---- BIOS (6, 7): from a CD drive and as a disk, before boot 3 takes the ISO apart --------
+for how in cdrom disk; do
+        console=$logdir/$name.bios-$how.console.log
+        start=$SECONDS
+        PXF_VM_FIRMWARE=bios "vm_boot_$how" "$iso" "$console" || fail "could not start QEMU"
+        boot_and_check "BIOS $how boot" "$console"
+        vm_stop
+        pass "BIOS, $how: GRUB for BIOS (from $bios_from) started the kernel after $((SECONDS - start)) s"
+done
 
 # ---- boot 3: a disk, through the MBR's EFI partition -----------------------------------------
 # OVMF finds El Torito on a disk too, so boot 2 may never touch MBR partition 2. Much PC

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "artifacts/iso-internal.h"
+#include "artifacts/loaders-internal.h"
 
 #ifndef PXF_ISO_WRITER_TOOL
 
@@ -373,6 +374,55 @@ static void iso_build_and_inspect(void **state)
         tt_path(img, sizeof img, f->extract, "boot/efiboot.img");
         assert_efiboot(img, true);
         assert_appended_partition(f, img);
+}
+
+/* With GRUB's i386-pc modules (grub-pc-bin): a BIOS El Torito entry first, the UEFI one
+ * second, GRUB's hybrid MBR code, and the ESP still appended as partition 2. */
+static void iso_with_bios(void **state)
+{
+        struct fixture *f = iso_fixture(state);
+        _cleanup_free_ char *eltorito = NULL, *area = NULL, *hybrid = NULL, *mbr = NULL;
+        size_t len = 0;
+        int fd;
+
+        char *grub = tt_make("iso-bios"); /* an empty tree: this host's grub-pc-bin */
+        char image[256], mbr_path[256];
+        enum art_bios_grub_source source = ART_BIOS_GRUB_IMAGE;
+        struct pxf_error err = {0};
+
+        tt_path(image, sizeof image, grub, "bios.img");
+        tt_path(mbr_path, sizeof mbr_path, grub, "boot_hybrid.img");
+        if (art_bios_grub(
+                &(struct art_bios_grub_request){
+                    .tree = grub, .kind = ART_BIOS_GRUB_CD, .out = image, .mbr_out = mbr_path},
+                &source, &err) < 0)
+                fail_msg("%s (tests/deps.sh installs grub-pc-bin)", err.msg);
+        assert_int_equal(source, ART_BIOS_GRUB_HOST);
+        f->spec.bios_image = image;
+        f->spec.bios_mbr = mbr_path;
+        build_iso(f);
+        assert_clean(f);
+        eltorito = capture(
+            (const char *[]){"xorriso", "-indev", f->out, "-report_el_torito", "plain", NULL});
+        assert_non_null(strstr(eltorito, "El Torito boot img :   1  BIOS  y   none"));
+        assert_true(pxf_text_has_line(eltorito, "El Torito img path :   1  /boot/grub/bios.img"));
+        assert_non_null(
+            strstr(eltorito, "El Torito img opts :   1  boot-info-table grub2-boot-info"));
+        assert_non_null(strstr(eltorito, "El Torito boot img :   2  UEFI  y   none"));
+        area = capture(
+            (const char *[]){"xorriso", "-indev", f->out, "-report_system_area", "plain", NULL});
+        assert_non_null(strstr(area, "MBR partition      :   2   0x00  0xef"));
+        /* The MBR's boot code is GRUB's (its first 440 bytes, before the disk signature;
+         * xorriso patches the core image's address in, after byte 0x1b0). */
+        assert_int_equal(
+            pxf_read_file("/usr/lib/grub/i386-pc/boot_hybrid.img", 1024, &hybrid, &len), 0);
+        mbr = pxf_calloc(512, 1);
+        fd = open(f->out, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pread(fd, mbr, 512, 0), 512);
+        close(fd);
+        assert_memory_equal(mbr, hybrid, 0x1b0);
+        tt_remove(grub);
 }
 
 /* Without MokManager, with the caller's own .disk/info and EFI/BOOT files of the same names
@@ -753,6 +803,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(efiboot_size_computation),
             cmocka_unit_test_setup_teardown(efiboot_real_sizes_fit, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_build_and_inspect, setup, teardown),
+            cmocka_unit_test_setup_teardown(iso_with_bios, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_staging_variants, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_missing_staging, setup, teardown),
             cmocka_unit_test_setup_teardown(iso_missing_efi_binary, setup, teardown),
@@ -772,20 +823,23 @@ int main(int argc, char **argv)
 /* iso-writer-tool: art_iso_write and art_squashfs_write_level from the command line, for
  * tests/integration/iso-boot.sh.
  *
- *   iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT WORKDIR
+ *   iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT WORKDIR [BIOS_IMAGE BIOS_MBR]
  *   iso-writer-tool squashfs TREE OUT ZSTD_LEVEL THREADS [EXCLUDE...]
+ *   iso-writer-tool bios-grub TREE BIOS_IMAGE BIOS_MBR
  *
- * squashfs prints "<size in bytes> <seconds>" on stdout. */
+ * squashfs prints "<size in bytes> <seconds>" on stdout; bios-grub, whose grub-pc-bin made
+ * GRUB for BIOS ("the image" or "this host"). */
 static int usage(void)
 {
         fprintf(stderr, "usage: iso-writer-tool iso STAGING SHIM GRUB MOKMANAGER|- LABEL OUT "
-                        "WORKDIR\n"
+                        "WORKDIR [BIOS_IMAGE BIOS_MBR]\n"
                         "       iso-writer-tool squashfs TREE OUT ZSTD_LEVEL THREADS "
-                        "[EXCLUDE...]\n");
+                        "[EXCLUDE...]\n"
+                        "       iso-writer-tool bios-grub TREE BIOS_IMAGE BIOS_MBR\n");
         return 2;
 }
 
-static int iso(char **argv)
+static int iso(char **argv, bool bios)
 {
         struct art_iso_spec spec = {
             .staging_dir = argv[0],
@@ -795,6 +849,8 @@ static int iso(char **argv)
             .volume_label = argv[4],
             .out_path = argv[5],
             .work_dir = argv[6],
+            .bios_image = bios ? argv[7] : NULL,
+            .bios_mbr = bios ? argv[8] : NULL,
         };
         struct pxf_error err = {0};
 
@@ -822,11 +878,28 @@ static int squashfs(char **argv)
         return 0;
 }
 
+static int bios_grub(char **argv)
+{
+        struct art_bios_grub_request req = {
+            .tree = argv[0], .kind = ART_BIOS_GRUB_CD, .out = argv[1], .mbr_out = argv[2]};
+        enum art_bios_grub_source source;
+        struct pxf_error err = {0};
+
+        if (art_bios_grub(&req, &source, &err) < 0) {
+                fprintf(stderr, "iso-writer-tool: %s\n", err.msg);
+                return 1;
+        }
+        printf("%s\n", source == ART_BIOS_GRUB_IMAGE ? "the image" : "this host");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         pxf_log_set_level(PXF_LOG_INFO);
-        if (argc == 9 && strcmp(argv[1], "iso") == 0)
-                return iso(argv + 2);
+        if ((argc == 9 || argc == 11) && strcmp(argv[1], "iso") == 0)
+                return iso(argv + 2, argc == 11);
+        if (argc == 5 && strcmp(argv[1], "bios-grub") == 0)
+                return bios_grub(argv + 2);
         if (argc >= 6 && strcmp(argv[1], "squashfs") == 0)
                 return squashfs(argv + 2);
         return usage();

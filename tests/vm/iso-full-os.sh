@@ -28,6 +28,10 @@ xorriso -osirrox on -indev "$iso" -extract /boot/grub/grub.cfg "$PXF_TMP/grub.cf
         -extract /extra/readme.txt "$PXF_TMP/readme.txt" >/dev/null 2>&1 \
         || fail "cannot read files back from the ISO"
 cat "$PXF_TMP/grub.cfg"
+# server.bios: a BIOS El Torito entry (GRUB for BIOS) before the UEFI one, GRUB's MBR code.
+eltorito=$(xorriso -indev "$iso" -report_el_torito plain 2>/dev/null)
+grep -q 'El Torito img path :   1  /boot/grub/bios.img' <<<"$eltorito" || fail "no BIOS El Torito entry: $eltorito"
+grep -q 'El Torito boot img :   2  UEFI' <<<"$eltorito" || fail "no UEFI El Torito entry after the BIOS one"
 grep -q 'pxf.iso=full-os' "$PXF_TMP/grub.cfg" || fail "grub.cfg lacks iso.kernelCommandLine"
 ! grep -q 'root=' "$PXF_TMP/grub.cfg" || fail "full-os must not pass root="
 [ "$(cat "$PXF_TMP/readme.txt")" = "carried on the ISO" ] || fail "iso.additionalFiles differs"
