@@ -68,9 +68,10 @@ struct art_iso_spec {
  * tree plus EFI/BOOT/ (the same files as in efiboot.img: firmware and tools such as Rufus
  * look there), boot/efiboot.img and, if the staging folder has none, .disk/info (which
  * Debian's GRUB searches for: see iso.c). Those added files replace files of the same name
- * in the staging folder. El Torito: one no-emulation UEFI entry, boot/efiboot.img. Hybrid:
- * an MBR whose partition 2 (type 0xEF) is an appended copy of efiboot.img, so the ISO
- * written to a USB stick boots too. */
+ * in the staging folder. El Torito: one no-emulation UEFI entry, boot/efiboot.img, after
+ * the BIOS one (boot/grub/bios.img) when the spec has GRUB for BIOS. Hybrid: an MBR whose
+ * partition 2 (type 0xEF) is an appended copy of efiboot.img, and with GRUB for BIOS its
+ * boot code, so the ISO written to a USB stick boots too. */
 int art_iso_write(const struct art_iso_spec *spec, struct pxf_error *err);
 
 /* The size in KiB to make a FAT image that holds n files of the given sizes in bytes in
