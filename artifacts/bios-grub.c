@@ -106,9 +106,12 @@ static int copy_mbr(const char *root, const char *out, struct pxf_error *err)
         _cleanup_close_ int fd = pxf_open_beneath(root, MODULE_DIR "/" MBR, &st);
         ssize_t n = fd < 0 ? fd : read(fd, buf, sizeof buf);
 
+        if (n < 0 && fd >= 0)
+                n = -errno;
         if (n <= 0 || n == (ssize_t)sizeof buf)
-                return pxf_error_set(err, n < 0 ? -errno : -EINVAL, "cannot read GRUB's %s in '%s'",
-                                     MBR, root);
+                return pxf_error_set(err, n < 0 ? (int)n : -EINVAL,
+                                     "cannot read GRUB's %s in '%s': %s", MBR, root,
+                                     n < 0 ? strerror((int)-n) : "empty or too large");
         return pxf_write_file_atomic(out, buf, (size_t)n, 0644, err);
 }
 
