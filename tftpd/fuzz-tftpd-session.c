@@ -191,6 +191,20 @@ static void read_all(struct session *s)
 
 /* ---- the steps ---------------------------------------------------------------------- */
 
+/* A request (or raw bytes that may be one) from a client with no transfer running starts
+ * a new one, which may come from the port its last transfer used (the kernel reuses freed
+ * ports), so it counts afresh.
+ * Loopback delivers at once and every step reads what was sent, so nothing of the old
+ * transfer is still queued for the client. */
+static void forget_ended_transfer(const struct session *s, struct client *c)
+{
+        struct tftpd_peer peer = {.addr_len = sizeof c->addr};
+
+        memcpy(&peer.addr, &c->addr, sizeof c->addr);
+        if (!tftpd_transfer_running(s->tftpd, &peer))
+                c->has_tid = false;
+}
+
 /* A read request for one of a few names, with options chosen by the script. */
 static void request(struct session *s, const struct client *c)
 {
@@ -273,9 +287,11 @@ static void step(struct session *s)
 
         switch (op & 7) {
         case 0:
+                forget_ended_transfer(s, c);
                 request(s, c);
                 break;
         case 1:
+                forget_ended_transfer(s, c);
                 raw(s, c, &s->server);
                 break;
         case 2:
