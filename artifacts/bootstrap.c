@@ -97,6 +97,13 @@ int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_erro
         list_missing(status, debian_needs, &missing);
         if (!missing)
                 r = dracut_version(status, &major, err);
+        if (r >= 0 && !missing && (major < ART_DRACUT_OLDEST || major > ART_DRACUT_NEWEST))
+                return pxf_error_set(err, -ENOTSUP,
+                                     "the image's dracut is version %03d; pxeforge knows the "
+                                     "live-boot arguments of dracut %03d to %03d (Debian 12 "
+                                     "has 059, Debian 13 106): install a dracut in that range "
+                                     "in the image",
+                                     major, ART_DRACUT_OLDEST, ART_DRACUT_NEWEST);
         if (r >= 0 && major < DRACUT_NETWORKD_FIXED)
                 list_missing(status, debian_needs_legacy, &missing);
         if (missing)
@@ -119,7 +126,12 @@ int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_erro
  *   - the Wi-Fi stack, DRM graphics, Ceph, the SCSI target, DLM, bcache, QAT crypto, UFS
  *     and a staging card reader (9 MiB), none of which fetches or holds the ISO;
  *   - dracut modules for roots on LVM, MD RAID, dm-crypt, iSCSI, NBD, NVDIMM, virtiofs,
- *     resume from hibernation, and NFS unless the ISO is fetched over NFS.
+ *     9p, resume from hibernation, and NFS unless the ISO is fetched over NFS;
+ *   - on Debian 13 (dracut-ng 106, whose kernel modules come xz-compressed, so the outer
+ *     compression cannot shrink them): udev's hardware database (13 MiB, vendor names and
+ *     key maps; network names come from udev's builtin), the console's keymaps and fonts,
+ *     and the TPM measurements and battery check of the initrd, none of which the
+ *     download needs.
  * Kept: every Ethernet, USB network and InfiniBand driver, SATA/AHCI, SCSI disks and CD
  * drives, USB storage, virtio, NVMe and input devices. (Names are anchored regular
  * expressions, as dracut's omit_drivers takes them.) */
@@ -130,7 +142,9 @@ int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_erro
         "dc395x dmx3191d initio a100u2w atp870u BusLogic advansys fdomain.* qla1280 qlogicfas408 " \
         "am53c974 zfcp cfg80211 mac80211 drm drm_.* libceph ceph rbd target_core_.* dlm bcache "   \
         "intel_qat qat_.* rts5208 ufshcd.*"
-#define OMIT_MODULES    "plymouth crypt dmraid lvm mdraid nvdimm iscsi lunmask nbd resume virtiofs"
+#define OMIT_MODULES                                                                               \
+        "plymouth crypt dmraid lvm mdraid nvdimm iscsi lunmask nbd resume virtiofs virtfs hwdb "   \
+        "i18n console-setup systemd-pcrphase systemd-battery-check"
 #define FILESYSTEMS     "squashfs isofs overlay"
 #define NFS_FILESYSTEMS " nfs nfsv3 nfsv4"
 

@@ -33,6 +33,10 @@ enum art_live_medium {
 #define ART_ISO_LABEL_MAX    32 /* ISO9660 volume identifier */
 #define ART_BOOTSTRAP_ISO    "image.iso"
 #define ART_DRACUT_OVERLAY_V 110 /* dracut-ng renamed rd.live.overlay.overlayfs here */
+/* The dracut versions whose live-boot arguments pxeforge knows: from Debian 12's 059 (the
+ * oldest booted by the tests; Debian 13 has 106) to the newest whose renames are known. */
+#define ART_DRACUT_OLDEST 59
+#define ART_DRACUT_NEWEST ART_DRACUT_OVERLAY_V
 
 /* One boot: what the menu entry loads and the kernel command line it passes. */
 struct art_live_boot {

@@ -29,7 +29,9 @@ out=$src/bench/results/boot-paths.md
 [ -x "$pxf" ] || { echo "bench: build pxeforge first ($pxf)" >&2; exit 1; }
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(full-os bootstrap)
+# The images the artifacts fixtures are built from (tests/CMakeLists.txt).
 declare -A layout=([full-os]=lvm [bootstrap]=boot-xfs)
+declare -A release=([full-os]=bookworm [bootstrap]=trixie)
 # The bootstrap fixture fetches image.iso from http://192.168.77.1:8089/.
 declare -A http_port=([full-os]=80 [bootstrap]=8089)
 
@@ -69,13 +71,13 @@ net_boot() {
 
 disk_boot() {
         local kind=$1 image t0 secs console=$PXF_BRIDGE_STATE_DIR/disk.console
-        image=$("$src/tests/images/build-debian-image.sh" "${layout[$kind]}")
+        image=$("$src/tests/images/build-debian-image.sh" "${layout[$kind]}" "${release[$kind]}")
         t0=$(date +%s.%N)
         vm_boot_disk "$image" "$console" >/dev/null 2>&1
         vm_wait_for "$console" 'login:' 1200
         secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
         vm_stop
-        record "$kind" "disk (${layout[$kind]} image)" "$secs"
+        record "$kind" "disk (${release[$kind]} ${layout[$kind]} image)" "$secs"
 }
 
 declare -A disk_secs=()

@@ -46,6 +46,8 @@ struct bld_guest_params {
 /* Launches the appliance on the disk, finds exactly one supported Linux OS and mounts
  * its file systems as its fstab says. On failure the guest is closed. */
 int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err);
+/* Whether the VM tests prove this release (inspection's distro and major version). */
+bool bld_release_proven(const char *distro, int major);
 /* Unmounts, shuts the appliance down (reporting write errors) and frees the guest. */
 int bld_guest_close(struct bld_guest *gs, struct pxf_error *err);
 /* Frees without reporting; for error paths. Safe on a closed guest. */

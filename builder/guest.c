@@ -18,6 +18,22 @@ static const struct {
     {"almalinux", BLD_PKG_DNF}, {"mariner", BLD_PKG_TDNF}, {"azurelinux", BLD_PKG_TDNF},
 };
 
+/* The releases the VM tests boot; any other of the Debian family builds with a warning. */
+static const struct {
+        const char *distro;
+        int major;
+} proven_releases[] = {{"debian", 12}, {"debian", 13}};
+#define PROVEN_RELEASES_TEXT "Debian 12 (bookworm) and Debian 13 (trixie)"
+
+bool bld_release_proven(const char *distro, int major)
+{
+        for (size_t i = 0; distro && i < PXF_ELEMENTSOF(proven_releases); i++)
+                if (strcmp(distro, proven_releases[i].distro) == 0 &&
+                    major == proven_releases[i].major)
+                        return true;
+        return false;
+}
+
 int bld_guest_error(struct bld_guest *gs, struct pxf_error *err, const char *fmt, ...)
 {
         const char *msg = guestfs_last_error(gs->g);
@@ -124,6 +140,13 @@ static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error 
         for (size_t i = 0; gs->distro && i < PXF_ELEMENTSOF(supported_distros); i++)
                 if (strcmp(gs->distro, supported_distros[i].distro) == 0) {
                         gs->pkg = supported_distros[i].pkg;
+                        if (gs->pkg == BLD_PKG_APT &&
+                            !bld_release_proven(gs->distro, gs->major_version))
+                                log_warning("image '%s' holds %s %d, a release pxeforge has not "
+                                            "been proven on (proven: " PROVEN_RELEASES_TEXT
+                                            "); the build goes on: boot the result before "
+                                            "relying on it",
+                                            gs->image, gs->distro, gs->major_version);
                         return 0;
                 }
         return pxf_error_set(err, -EMEDIUMTYPE,

@@ -6,11 +6,40 @@
 # appliance's log, and clean up. Needs root and Debian's mirror; the first run builds the
 # test image (2 to 3 minutes), the artifacts take about 3 minutes under TCG (a cold run:
 # 375 s in all, 2026-12-05).
+#
+# Usage: sudo deploy/demo.sh [--release trixie|bookworm]
+#   The Debian release of the image: trixie (Debian 13, the current stable; the default)
+#   or bookworm (Debian 12). pxeforge is proven on both (README: Debian releases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/common.sh
 source deploy/lib/vm.sh
 
+release=trixie
+while [ $# -gt 0 ]; do
+        case $1 in
+        --release)
+                [ $# -ge 2 ] || { echo "demo: --release needs trixie or bookworm" >&2; exit 2; }
+                release=$2
+                shift 2
+                ;;
+        -h | --help)
+                sed -n 's/^# \{0,1\}//; /^Usage:/,/^$/p' "$0" | sed -n '1,3p'
+                exit 0
+                ;;
+        *)
+                echo "demo: unknown argument '$1' (usage: $0 [--release trixie|bookworm])" >&2
+                exit 2
+                ;;
+        esac
+done
+case $release in
+trixie | bookworm) ;;
+*)
+        echo "demo: unknown release '$release': trixie (Debian 13) or bookworm (Debian 12)" >&2
+        exit 2
+        ;;
+esac
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root: sudo $0" >&2; exit 1; }
 tests/deps.sh
 cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -24,8 +53,8 @@ vm_guestfs_env
 export PXF_BRIDGE_STATE_DIR=$PXF_TMP/bridge
 trap '"$bridge" down --name "$name" >/dev/null 2>&1 || true; pxf_cleanup' EXIT
 
-echo "== 1. the Debian test image (built once, then cached) =="
-image=$(pxf_test_image)
+echo "== 1. the Debian $release test image (built once, then cached) =="
+image=$(pxf_test_image standard "$release")
 echo "$image"
 
 echo "== 2. customize it into bootstrap PXE artifacts (deploy/examples/demo.yaml) =="

@@ -20,8 +20,10 @@ tests/deps.sh
 # failure here is reported by those fixtures, which build again and show the log.
 images_log=$(mktemp /var/tmp/pxf-images.XXXXXX.log)
 (
-        for layout in standard boot-xfs lvm btrfs; do
-                tests/images/build-debian-image.sh "$layout"
+        # LAYOUT RELEASE, as tests/CMakeLists.txt pairs them
+        for image in "standard bookworm" "boot-xfs trixie" "lvm bookworm" "btrfs bookworm"; do
+                # shellcheck disable=SC2086 # two words: the layout and the release
+                tests/images/build-debian-image.sh $image
         done
 ) >"$images_log" 2>&1 &
 images_pid=$!

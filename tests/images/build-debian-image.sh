@@ -1,9 +1,13 @@
 #!/bin/bash
 # tests/images/build-debian-image.sh - build (or reuse) the cached test image: Debian 12
-# "bookworm" amd64, UEFI, laid out the way the Debian installer lays out a UEFI system.
+# "bookworm" or Debian 13 "trixie", amd64, UEFI, laid out the way the Debian installer
+# lays out a UEFI system.
 #
-# Usage:  sudo tests/images/build-debian-image.sh [LAYOUT]
-#         image=$(tests/images/build-debian-image.sh [LAYOUT])
+# Usage:  sudo tests/images/build-debian-image.sh [LAYOUT [RELEASE]]
+#         image=$(tests/images/build-debian-image.sh [LAYOUT [RELEASE]])
+#
+# RELEASE is bookworm (the default: oldstable) or trixie (stable). Both are built the same
+# way from the same package list; the image names and the apt sources carry the release.
 #
 # LAYOUT is how the disk is laid out (default: standard):
 #   standard  ESP + one ext4 root (below), what the Debian installer's "guided - use
@@ -14,11 +18,11 @@
 #             on logical volume "root", /boot inside it (GRUB reads it through LVM)
 #   btrfs     ESP + one btrfs file system with subvolumes @ (mounted on /) and @home (on
 #             /home), the top level as its default subvolume (Ubuntu's and openSUSE's way)
-# Each layout is its own image, debian-bookworm-LAYOUT-<key>.qcow2 (the standard one keeps
-# the name debian-bookworm-<key>.qcow2), with the same packages and settings; the three
+# Each layout is its own image, debian-RELEASE-LAYOUT-<key>.qcow2 (the standard one keeps
+# the name debian-RELEASE-<key>.qcow2), with the same packages and settings; the three
 # other layouts also have the tools their roots need at boot (xfsprogs, lvm2, btrfs-progs)
-# and share one root file system tarball, debian-bookworm-layouts-<key>.rootfs.tar, kept
-# in the cache beside them.
+# and share one root file system tarball per release, debian-RELEASE-layouts-<key>.rootfs.tar,
+# kept in the cache beside them.
 #
 # Prints the path of the qcow2 image on stdout and nothing else; progress goes to stderr.
 #
@@ -29,7 +33,7 @@
 #   - root file system made by mmdebstrap (--variant=important, i.e. what debootstrap
 #     and the installer's base system give) from http://deb.debian.org plus the kernel,
 #     initramfs-tools, GRUB (EFI, signed) and shim (signed); apt sources point at
-#     bookworm, bookworm-updates and bookworm-security, so apt-get works in the guest
+#     RELEASE, RELEASE-updates and RELEASE-security, so apt-get works in the guest
 #   - /etc/fstab by UUID; the ESP is mounted at /boot/efi with umask=0077
 #   - ESP: EFI/debian/{shimx64,grubx64,mmx64,fbx64}.efi, BOOTX64.CSV and the grub.cfg stub
 #     that finds the root file system by UUID, as grub-install writes them; plus the
@@ -42,18 +46,18 @@
 #     DHCP on every Ethernet NIC with systemd-networkd, DNS through systemd-resolved;
 #     empty /etc/machine-id (generated at first boot); no SSH host keys
 #
-# Cache: ${PXF_CACHE_DIR:-/var/cache/pxeforge}/debian-bookworm-<key>.qcow2, where <key> is
+# Cache: ${PXF_CACHE_DIR:-/var/cache/pxeforge}/debian-RELEASE-<key>.qcow2, where <key> is
 # the first 16 hex digits of the SHA-256 of this script (plus IMAGE_INPUTS below, the files
 # of tests/images/ it reads; none at the moment). An existing image is reused at once.
-# Builds are serialised with flock; older debian-bookworm-*.qcow2 files are deleted after
-# a successful build.
+# Builds of one image are serialised with flock; older debian-RELEASE-*.qcow2 files of
+# the same layout are deleted after a successful build.
 #
 # Needs root, mmdebstrap, libguestfs-tools, qemu-utils and network access to
 # deb.debian.org. About 3 minutes on 2 cores without KVM (mmdebstrap ~80 s, libguestfs
 # ~100 s). Uses KVM for the libguestfs appliance only when KVM really works
 # (deploy/lib/vm.sh: vm_guestfs_env). The build log (mmdebstrap --verbose, maintainer
 # scripts, guestfish commands) is kept beside the image as <image>.build.log; a failed
-# build's log as debian-bookworm-last-failure.log.
+# build's log as debian-RELEASE[-LAYOUT]-last-failure.log.
 set -euo pipefail
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
@@ -69,10 +73,18 @@ standard | boot-xfs | lvm | btrfs) ;;
         exit 2
         ;;
 esac
+SUITE=${2:-bookworm}
+case $SUITE in
+bookworm | trixie) ;;
+*)
+        echo "build-debian-image: unknown release '$SUITE' (bookworm, trixie)" >&2
+        exit 2
+        ;;
+esac
 CACHE_DIR=${PXF_CACHE_DIR:-/var/cache/pxeforge}
 KEY=$(cat "$SCRIPT" "${IMAGE_INPUTS[@]}" | sha256sum | cut -c1-16)
-NAME=debian-bookworm
-[[ $LAYOUT == standard ]] || NAME=debian-bookworm-$LAYOUT
+NAME=debian-$SUITE
+[[ $LAYOUT == standard ]] || NAME=debian-$SUITE-$LAYOUT
 OUT=$CACHE_DIR/$NAME-$KEY.qcow2
 
 # Fast path: the image for this version of the script is already there.
@@ -83,7 +95,6 @@ fi
 
 MIRROR=http://deb.debian.org/debian
 SECURITY_MIRROR=http://deb.debian.org/debian-security
-SUITE=bookworm
 HOSTNAME_=debian-test
 CMDLINE="console=tty0 console=ttyS0,115200"
 DISK_SIZE=4G
@@ -105,7 +116,7 @@ PACKAGES=(
 ROOTFS_NAME=$NAME
 if [[ $LAYOUT != standard ]]; then
         PACKAGES+=(xfsprogs lvm2 btrfs-progs)
-        ROOTFS_NAME=debian-bookworm-layouts
+        ROOTFS_NAME=debian-$SUITE-layouts
 fi
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }

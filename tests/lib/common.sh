@@ -27,9 +27,10 @@ pxf_cleanup() {
         return $rc
 }
 
-# The Debian test image, built once and cached by content.
+# pxf_test_image [LAYOUT [RELEASE]]: the Debian test image (by default the standard
+# Debian 12 one), built once and cached by content.
 pxf_test_image() {
-        "$PXF_SOURCE_DIR/tests/images/build-debian-image.sh"
+        "$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$@"
 }
 
 # Asserts that a file holds each line of an expectations file (both compared without

@@ -133,9 +133,22 @@ static void listing_finds_modules(void **state)
         assert_false(bld_listing_has_module(NULL, "fat"));
 }
 
+/* Debian 12 and 13 build quietly; other Debian-family releases with a warning. */
+static void proven_releases(void **state)
+{
+        (void)state;
+        assert_true(bld_release_proven("debian", 12));
+        assert_true(bld_release_proven("debian", 13));
+        assert_false(bld_release_proven("debian", 11));
+        assert_false(bld_release_proven("debian", 14));
+        assert_false(bld_release_proven("ubuntu", 24));
+        assert_false(bld_release_proven(NULL, 12));
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(proven_releases),
             cmocka_unit_test(detect_qcow2),
             cmocka_unit_test(detect_vhdx),
             cmocka_unit_test(detect_vhd_dynamic_and_fixed),

@@ -6,10 +6,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "tests/lib/temp-tree.h"
 #include "tests/lib/test-main.h"
 
 #include "artifacts/live-internal.h"
@@ -689,6 +692,59 @@ static void dracut_version_parse(void **state)
         assert_int_equal(art_dracut_major_version(NULL, &(int){0}), -EINVAL);
 }
 
+/* A tree whose dpkg database has what the bootstrap needs, with dracut at VERSION. */
+static char *tree_with_dracut(const char *version)
+{
+        static const char *const others[] = {"dracut-live", "dracut-network", "curl", "procps",
+                                             "isc-dhcp-client"};
+        char *dir = tt_make("bootstrap-check");
+        char *status = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&status, &len);
+
+        assert_non_null(f);
+        fprintf(f, "Package: dracut\nStatus: install ok installed\nVersion: %s\n\n", version);
+        for (size_t i = 0; i < PXF_ELEMENTSOF(others); i++)
+                fprintf(f, "Package: %s\nStatus: install ok installed\nVersion: 1.0\n\n",
+                        others[i]);
+        assert_int_equal(fclose(f), 0);
+        tt_write_text(dir, "var/lib/dpkg/status", status, 0644);
+        free(status);
+        return dir;
+}
+
+/* Debian 12's and 13's dracut pass; one older or newer than the arguments pxeforge knows
+ * is refused with the version found and the range. */
+static void bootstrap_check_dracut_range(void **state)
+{
+        static const struct {
+                const char *version;
+                int major;
+        } known[] = {{"059-4+deb12u1", 59}, {"106-6", 106}, {"110-1", 110}};
+        static const char *const unknown[] = {"058-1", "111-1"};
+        (void)state;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(known); i++) {
+                char *dir = tree_with_dracut(known[i].version);
+                struct pxf_error err = {0};
+                int major = 0;
+
+                assert_int_equal(art_bootstrap_check(dir, &major, &err), 0);
+                assert_int_equal(major, known[i].major);
+                tt_remove(dir);
+        }
+        for (size_t i = 0; i < PXF_ELEMENTSOF(unknown); i++) {
+                char *dir = tree_with_dracut(unknown[i]);
+                struct pxf_error err = {0};
+                char found[32];
+
+                assert_int_equal(art_bootstrap_check(dir, &(int){0}, &err), -ENOTSUP);
+                snprintf(found, sizeof found, "version %.3s;", unknown[i]);
+                assert_non_null(strstr(err.msg, found));
+                assert_non_null(strstr(err.msg, "dracut 059 to 110"));
+                tt_remove(dir);
+        }
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -716,6 +772,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(url_default_and_missing),
             cmocka_unit_test(volume_label_rules),
             cmocka_unit_test(dracut_version_parse),
+            cmocka_unit_test(bootstrap_check_dracut_range),
         };
         return pxf_test_main(tests, argc, argv);
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # VM test of the appliance in authoritative mode: `pxeforge serve` runs in a test bridge
 # (deploy/test-bridge.sh: a private network namespace, a bridge, taps) with DHCP handing
-# out addresses and its tftpd and httpd serving the bootstrap artifacts (built with
-# server.ipxe: fallback). Two UEFI VMs boot from it at the same time to the marker the
-# image's service prints, each by another path:
-#   VM 0, Secure Boot on (Microsoft's keys): OVMF's PXE, shim, GRUB, kernel and initramfs
-#     over TFTP (the image's GRUB 2.06 has no HTTP client), image.iso over HTTP;
-#   VM 1, UEFI HTTP boot: iPXE over HTTP (the GRUB cannot boot this way), its script,
-#     kernel, initramfs and image.iso over HTTP, no TFTP at all.
+# out addresses and its tftpd and httpd serving the bootstrap artifacts (built from the
+# Debian 13 boot-xfs image with server.ipxe: fallback). Two UEFI VMs boot from it at the
+# same time to the marker the image's service prints, each by another path:
+#   VM 0, Secure Boot on (Microsoft's keys): OVMF's PXE, shim and GRUB over TFTP; GRUB
+#     2.12 loads kernel and initramfs over HTTP; image.iso over HTTP;
+#   VM 1, UEFI HTTP boot: shim, GRUB, grub.cfg, kernel, initramfs and image.iso over
+#     HTTP, no TFTP at all (Debian 13's GRUB speaks HTTP, so no iPXE is needed).
 # The appliance's log must show which file went to which VM by which protocol, and the
 # server must have served them confined. Then SIGTERM must stop the whole appliance
 # (server and dnsmasq), leaving no process behind. Then, served again with iPXE off:
@@ -31,34 +31,41 @@ for vm in 0 1; do
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
                 || fail "VM $vm: not booted from the ISO URL"
 done
-bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot ipxe/snponly.efi, BIOS grub/i386-pc/core.0, iPXE boot.ipxe \(iPXE fallback\)' \
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot bootx64.efi, BIOS grub/i386-pc/core.0, iPXE boot.ipxe \(iPXE fallback\)' \
         "the loaders chosen for each kind of client"
 bridge_log_has 'Secure Boot: shim, GRUB and the kernel are signed' "the chain's signatures"
 bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
 
-# VM 0: Secure Boot, through the signed chain over TFTP.
+# VM 0: Secure Boot, the signed chain over TFTP, then GRUB over HTTP.
 bridge_secure_boot_on 0
-grep -q 'BOOT_IMAGE=/vmlinuz' <<<"${BRIDGE_MARKERS[0]}" || fail "VM 0: not booted by GRUB"
+grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[0]}" \
+        || fail "VM 0: GRUB did not load the kernel over HTTP"
 addrs=$(bridge_vm_addrs 0)
-for f in bootx64.efi grubx64.efi grub/grub.cfg vmlinuz initrd.img; do
+for f in bootx64.efi grubx64.efi grub/grub.cfg; do
         bridge_sent 0 "$addrs" tftp "$f"
 done
-bridge_sent 0 "$addrs" http image.iso
+for f in vmlinuz initrd.img image.iso; do
+        bridge_sent 0 "$addrs" http "$f"
+done
+! grep -Eq "tftp: $addrs:[0-9]+ '/?(vmlinuz|initrd[.]img)'" <<<"$BRIDGE_LOG" \
+        || fail "VM 0: kernel or initramfs went over TFTP too"
 
-# VM 1: HTTP boot, iPXE, nothing over TFTP.
-grep -Eq '[= ]initrd=initrd[.]img ' <<<"${BRIDGE_MARKERS[1]}" || fail "VM 1: not booted by iPXE's script"
+# VM 1: HTTP boot through shim and GRUB, nothing over TFTP. (GRUB's root is the HTTP
+# server it came from, so its grub.cfg's fallback path loads the kernel over HTTP too.)
+grep -Eq 'BOOT_IMAGE=(\(http,192[.]168[.]77[.]1:8089\))?/vmlinuz ' <<<"${BRIDGE_MARKERS[1]}" \
+        || fail "VM 1: not booted by GRUB"
 addrs=$(bridge_vm_addrs 1)
-for f in ipxe/snponly.efi boot.ipxe vmlinuz initrd.img image.iso; do
+for f in bootx64.efi grubx64.efi grub/grub.cfg vmlinuz initrd.img image.iso; do
         bridge_sent 1 "$addrs" http "$f"
 done
 bridge_no_tftp 1 "$addrs"
 bridge_stop 0 1
-pass "two VMs booted the bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE (shim, GRUB, TFTP) and UEFI HTTP boot (iPXE, HTTP only)"
+pass "two VMs booted Debian 13 bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE (shim and GRUB over TFTP, the rest over HTTP) and UEFI HTTP boot (shim and GRUB, HTTP only)"
 
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089 --ipxe off
 bridge_boot_to_marker 2:bios
-bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot none, BIOS grub/i386-pc/core.0, iPXE none \(iPXE off\)' \
+bridge_log_has 'boot files: UEFI PXE bootx64.efi, UEFI HTTP boot bootx64.efi, BIOS grub/i386-pc/core.0, iPXE none \(iPXE off\)' \
         "GRUB for BIOS clients, iPXE ROMs answered as PXE clients"
 grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[2]}" \
         || fail "VM 2: not booted from the ISO URL"

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # VM test of the appliance in proxy mode: in a test bridge a plain dnsmasq plays the LAN's
 # own DHCP server (addresses, and no boot file); `pxeforge serve --dhcp proxy` beside it
-# supplies the boot files and serves the full-OS artifacts (built with server.ipxe:
-# fallback). Two UEFI VMs must take their addresses from the LAN server, their boot files
-# from pxeforge, and boot to the marker:
+# supplies the boot files. VMs must take their addresses from the LAN server, their boot
+# files from pxeforge, and boot to the marker. First the full-OS artifacts (Debian 12,
+# built with server.ipxe: fallback), two UEFI VMs at once:
 #   VM 0, Secure Boot on: OVMF's PXE, shim, GRUB, kernel and initramfs over TFTP;
 #   VM 1, UEFI HTTP boot: iPXE, its script (a proxy answer to iPXE's own DHCP), kernel
 #     and initramfs over HTTP, no TFTP at all.
-#
-# One concession to Debian's GRUB, as on a real LAN: GRUB 2.06 takes its TFTP server from
-# the LAN server's DHCP answer (next-server), not from the proxy's, so the LAN server
-# names pxeforge as next-server (README: proxy mode and GRUB).
+# Debian 12's GRUB 2.06 takes its TFTP server from the LAN server's DHCP answer
+# (next-server), not from the proxy's, so for it the LAN server names pxeforge as
+# next-server, as on a real LAN (README: proxy mode and GRUB). Then the bootstrap
+# artifacts (Debian 13) with a LAN server that names itself as next-server (dnsmasq's
+# default; what a LAN server set up for nothing but addresses sends):
+#   VM 2, Secure Boot on: shim and GRUB 2.12 over TFTP from pxeforge, GRUB takes its
+#     server from the proxy's answer and loads kernel and initramfs over HTTP.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
 art=${PXF_TEST_FULLOS_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/full-os}
 [ -f "$art/initrd.img" ] || fail "no full-os artifacts at $art (the artifacts fixture builds them)"
+boot_art=${PXF_TEST_BOOTSTRAP_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/bootstrap}
+[ -f "$boot_art/image.iso" ] || fail "no bootstrap artifacts at $boot_art (the artifacts fixture builds them)"
 
 name=proxy$$
 lan=pxf-$name-lan
@@ -25,7 +30,7 @@ stop_lan() {
         ip netns del "$lan" 2>/dev/null || true
 }
 BRIDGE_CLEANUP=stop_lan
-BRIDGE_VMS=2 bridge_setup "$name"
+BRIDGE_VMS=3 bridge_setup "$name"
 # The LAN's DHCP server is another machine on the same link: a namespace of its own,
 # joined to the bridge by a veth pair, handing out addresses only.
 ip netns add "$lan"
@@ -34,13 +39,18 @@ ip -n "pxf-$name" link set lan0 master br0 up
 ip -n "$lan" addr add 192.168.77.2/24 dev eth0
 ip -n "$lan" link set eth0 up
 ip -n "$lan" link set lo up
-ip netns exec "$lan" dnsmasq --keep-in-foreground --log-facility=- --log-dhcp --conf-file=/dev/null \
-        --port=0 --interface=eth0 --bind-interfaces --dhcp-authoritative \
-        --dhcp-range=192.168.77.100,192.168.77.200,255.255.255.0,1h --dhcp-boot=,,192.168.77.1 \
-        --dhcp-leasefile="$PXF_TMP/lan.leases" --pid-file= --user=nobody \
-        > "$PXF_TMP/lan.log" 2>&1 &
-lan_pid=$!
-pxf_wait_line "$PXF_TMP/lan.log" 'DHCP, IP range 192\.168\.77\.100' 60 "$lan_pid"
+# lan_dhcp [ARGS...]: (re)starts the LAN's DHCP server with ARGS added; its log is lan.log.
+lan_dhcp() {
+        [ -z "$lan_pid" ] || { kill "$lan_pid" && wait "$lan_pid" || true; }
+        ip netns exec "$lan" dnsmasq --keep-in-foreground --log-facility=- --log-dhcp \
+                --conf-file=/dev/null --port=0 --interface=eth0 --bind-interfaces \
+                --dhcp-authoritative --dhcp-range=192.168.77.100,192.168.77.200,255.255.255.0,1h \
+                --dhcp-leasefile="$PXF_TMP/lan.leases" --pid-file= --user=nobody "$@" \
+                > "$PXF_TMP/lan.log" 2>&1 &
+        lan_pid=$!
+        pxf_wait_line "$PXF_TMP/lan.log" 'DHCP, IP range 192\.168\.77\.100' 60 "$lan_pid"
+}
+lan_dhcp --dhcp-boot=,,192.168.77.1
 
 bridge_serve proxy --artifacts "$art" --address 192.168.77.1
 bridge_boot_to_marker 0:secure-boot 1:http
@@ -71,3 +81,27 @@ done
 bridge_no_tftp 1 "$addrs"
 bridge_stop 0 1
 pass "proxy DHCP beside the LAN's server: two VMs booted the full-OS artifacts from pxeforge (Secure Boot PXE over TFTP; UEFI HTTP boot through iPXE, HTTP only)"
+
+# Debian 13: no next-server on the LAN, GRUB 2.12 follows the proxy's answer.
+lan_dhcp
+bridge_serve proxy --artifacts "$boot_art" --address 192.168.77.1 --http-port 8089
+bridge_boot_to_marker 2:secure-boot
+grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[2]}" || fail "VM 2: not the live overlay"
+grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[2]}" \
+        || fail "VM 2: GRUB did not load the kernel over HTTP from pxeforge"
+grep -q 'DHCPACK(eth0) 192.168.77.1[0-9][0-9] 52:54:00:77:00:02' "$PXF_TMP/lan.log" \
+        || fail "the LAN server handed VM 2 no address"
+# dnsmasq names itself as next-server when told nothing else, as a LAN's server would.
+grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" \
+        && ! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" \
+        || fail "the LAN server did not name itself as next-server, or named pxeforge"
+bridge_secure_boot_on 2
+addrs=$(bridge_vm_addrs 2 "$(cat "$PXF_TMP/lan.log")")
+for f in bootx64.efi grubx64.efi grub/grub.cfg; do
+        bridge_sent 2 "$addrs" tftp "$f"
+done
+for f in vmlinuz initrd.img image.iso; do
+        bridge_sent 2 "$addrs" http "$f"
+done
+bridge_stop 2
+pass "proxy DHCP, the LAN's server naming no boot server: a Secure Boot VM booted the Debian 13 bootstrap artifacts (GRUB 2.12 took pxeforge from the proxy's answer)"

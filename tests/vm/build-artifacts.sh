@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# build-artifacts.sh NAME CONFIG [LAYOUT]: a CTest fixture. Customizes a Debian test image
-# (tests/images/build-debian-image.sh LAYOUT; by default the standard one) into pxe-dir
+# build-artifacts.sh NAME CONFIG [LAYOUT [RELEASE]]: a CTest fixture. Customizes a Debian
+# test image (tests/images/build-debian-image.sh LAYOUT RELEASE; by default the standard
+# Debian 12 one) into pxe-dir
 # artifacts once per test run, at $PXF_BUILD_DIR/test-artifacts/NAME, for the VM tests
 # that boot them (through QEMU's own TFTP, and through pxeforge's appliance in a test
 # bridge); they also prove that layout's PXE output (tests/vm/layout.sh). Checks what
@@ -14,11 +15,16 @@
 # argument in grub.cfg; the VM tests then boot that rebuild and find the argument.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
-[ $# -eq 2 ] || [ $# -eq 3 ] || fail "usage: $0 NAME CONFIG [LAYOUT]"
-name=$1 config=$2 layout=${3:-standard}
+[ $# -ge 2 ] && [ $# -le 4 ] || fail "usage: $0 NAME CONFIG [LAYOUT [RELEASE]]"
+name=$1 config=$2 layout=${3:-standard} release=${4:-bookworm}
+case $release in
+bookworm) debian="Debian 12" grub_http=no ;;
+trixie) debian="Debian 13" grub_http=yes ;;
+*) fail "unknown release $release" ;;
+esac
 vm_guestfs_env
-image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout") \
-        || fail "cannot build the $layout test image"
+image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout" "$release") \
+        || fail "cannot build the $release $layout test image"
 
 root=$PXF_BUILD_DIR/test-artifacts
 out=$root/$name
@@ -59,10 +65,11 @@ for f in bootx64.efi grubx64.efi vmlinuz initrd.img grub/grub.cfg boot/grub2/gru
         [ -f "$out/$f" ] || fail "missing artifact $f"
 done
 (cd "$out" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match the files"
-# What serve reads to hand out loaders: iPXE as the config asked, Debian 12's GRUB without
-# HTTP, and a boot chain signed throughout for Secure Boot.
+# What serve reads to hand out loaders: iPXE as the config asked, whether GRUB has an HTTP
+# client (Debian 12's 2.06 has none, Debian 13's 2.12 has), and a boot chain signed
+# throughout for Secure Boot.
 grep -qx 'ipxe: fallback' "$out/manifest" || fail "the manifest lacks 'ipxe: fallback'"
-grep -qx 'grub-http: no' "$out/manifest" || fail "the manifest lacks 'grub-http: no' (GRUB 2.06)"
+grep -qx "grub-http: $grub_http" "$out/manifest" || fail "the manifest lacks 'grub-http: $grub_http' ($debian)"
 grep -qx 'secure-boot: signed' "$out/manifest" || fail "the manifest lacks 'secure-boot: signed'"
 # GRUB for BIOS: the bootstrap image installs grub-pc-bin, the full-OS one has none.
 bios_from=$([ "$name" = bootstrap ] && echo "the image" || echo "this host")
@@ -73,5 +80,5 @@ bad=$(find "$out" \( -type f ! -perm -004 \) -o \( -type d ! -perm -005 \) | hea
 [ -z "$bad" ] || fail "not readable by other users: $bad"
 ls -la "$out"
 echo "initrd.img: $(stat -c %s "$out/initrd.img") bytes"
-echo "Debian 12, $layout layout ($(basename "$image"))" > "$root/$name.source"
-pass "$name artifacts in $out, from the $layout image"
+echo "$debian, $layout layout ($(basename "$image"))" > "$root/$name.source"
+pass "$name artifacts in $out, from the $debian $layout image"

@@ -2,11 +2,14 @@
 # VM test: customize the Debian test image with tests/vm/customize/config.yaml, write it
 # as qcow2, boot it under QEMU/OVMF, and read from the serial console the report that the
 # config's own service prints: every customization must show up there.
+# Usage: customize-boot.sh [LAYOUT RELEASE] (tests/images/build-debian-image.sh; by default
+# the standard Debian 12 image).
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 
-image=$(pxf_test_image)
+image=$(pxf_test_image "$@") || fail "cannot build the test image ${*:-standard bookworm}"
+echo "image: $(basename "$image")"
 out=$PXF_TMP/custom.qcow2
 build=$PXF_TMP/build
 vm_guestfs_env

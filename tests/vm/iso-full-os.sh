@@ -3,12 +3,15 @@
 # image into a live ISO, check its file tree without mounting it (xorriso reads it), then
 # boot it from a virtual CD drive of a UEFI VM and read the marker the config's service
 # prints on the serial console.
+# Usage: iso-full-os.sh [LAYOUT RELEASE] (tests/images/build-debian-image.sh; by default
+# the standard Debian 12 image).
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
 vm_guestfs_env
 
-image=$(pxf_test_image)
+image=$(pxf_test_image "$@") || fail "cannot build the test image ${*:-standard bookworm}"
+echo "image: $(basename "$image")"
 iso=$PXF_TMP/live.iso
 start=$SECONDS
 "$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/iso/full-os.yaml" \

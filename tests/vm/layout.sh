@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VM test of one disk layout users' images have (tests/images/build-debian-image.sh
-# LAYOUT: boot-xfs, lvm or btrfs), the whole way. Two builds from the layout image run
-# side by side:
+# LAYOUT RELEASE: boot-xfs, lvm or btrfs, of Debian 12 bookworm or 13 trixie), the whole
+# way. Two builds from the layout image run side by side:
 #   - a disk customization in the appliance (tests/vm/layout/disk.yaml) with a package
 #     whose maintainer scripts write into /boot and run update-grub on the layout: on
 #     boot-xfs (the image of the issue that asked for layouts) dracut, which replaces
@@ -15,12 +15,12 @@
 #     from layout images too (tests/CMakeLists.txt says which) and booted by vm.pxe-*;
 # then the disk and each PXE output boot, each to its report on the console and a login
 # prompt.
-# Usage: tests/vm/layout.sh LAYOUT KIND...
+# Usage: tests/vm/layout.sh LAYOUT RELEASE KIND...
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
-[ $# -ge 2 ] || fail "usage: layout.sh boot-xfs|lvm|btrfs full-os|bootstrap..."
-layout=$1
-shift
+[ $# -ge 3 ] || fail "usage: layout.sh boot-xfs|lvm|btrfs bookworm|trixie full-os|bootstrap..."
+layout=$1 release=$2
+shift 2
 kinds=("$@")
 for kind in "${kinds[@]}"; do
         [[ $kind == full-os || $kind == bootstrap ]] || fail "unknown PXE kind $kind"
@@ -40,8 +40,9 @@ btrfs) want_root='btrfs:/dev/[sv]da2\[/@\]' want_boot='' want_home='btrfs:/dev/[
 *) fail "unknown layout $layout" ;;
 esac
 
-image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout") \
-        || fail "cannot build the $layout test image"
+image=$("$PXF_SOURCE_DIR/tests/images/build-debian-image.sh" "$layout" "$release") \
+        || fail "cannot build the $release $layout test image"
+echo "image: $(basename "$image")"
 disk_package=memtest86+
 [ "$layout" != boot-xfs ] || disk_package=dracut
 sed "s/@DISK_PACKAGE@/$disk_package/" "$src/disk.yaml" > disk.yaml
