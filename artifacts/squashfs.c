@@ -6,10 +6,13 @@
  * since 4.14) and which unpacks several times faster than xz at a similar size. The level
  * is chosen below.
  *
- * Mount points: mksquashfs 4.5.1's -one-file-system leaves a mount point out altogether,
- * directory included; a tree exported with /proc or /dev mounted in it would then boot
- * without those directories. Each topmost mount point below the tree is added back as an
- * empty directory with a pseudo-file definition (-p), as art_cpio_write keeps them.
+ * Mount points: mksquashfs 4.5.1's (Debian 12) -one-file-system leaves a mount point out
+ * altogether, directory included; a tree exported with /proc or /dev mounted in it would
+ * then boot without those directories. 4.6.1's (Debian 13) keeps an empty directory with
+ * the mounted root's attributes, and then refuses a pseudo-file definition for the same
+ * path ("exists in source filesystem"). So each topmost mount point below the tree is
+ * excluded (-e) and added back as an empty directory with a pseudo-file definition (-p),
+ * as art_cpio_write keeps them, the same with either version.
  *
  * Exclusions: mksquashfs matches a relative -e path against the paths inside the image,
  * which is what "tree-relative" means here; but a path starting with "/", "./" or "../" it
@@ -38,8 +41,9 @@
 
 struct squash {
         char **argv;
-        char *tree;      /* realpath of the tree */
-        char **excludes; /* normalized */
+        char *tree;            /* realpath of the tree */
+        char **excludes;       /* normalized */
+        char **mount_excludes; /* mount points, added back by pseudo-file definitions */
         struct pxf_error *err;
 };
 
@@ -47,6 +51,7 @@ static void squash_done(struct squash *s)
 {
         pxf_strv_free(s->argv);
         pxf_strv_free(s->excludes);
+        pxf_strv_free(s->mount_excludes);
         free(s->tree);
 }
 
@@ -219,6 +224,7 @@ static int add_mount_point(struct squash *s, const char *rel)
                            (unsigned)st.st_uid, (unsigned)st.st_gid);
         pxf_strv_push(&s->argv, "-p");
         pxf_strv_push(&s->argv, def);
+        pxf_strv_push(&s->mount_excludes, rel);
         return 0;
 }
 
@@ -269,11 +275,12 @@ static int build_argv(struct squash *s, int threads, int level, const char *part
         if (r < 0)
                 return r;
         /* -e takes every argument after it, so it comes last. */
-        if (s->excludes && s->excludes[0]) {
+        if ((s->excludes && s->excludes[0]) || (s->mount_excludes && s->mount_excludes[0]))
                 pxf_strv_push(&s->argv, "-e");
-                for (size_t i = 0; s->excludes[i]; i++)
-                        pxf_strv_push(&s->argv, s->excludes[i]);
-        }
+        for (size_t i = 0; s->excludes && s->excludes[i]; i++)
+                pxf_strv_push(&s->argv, s->excludes[i]);
+        for (size_t i = 0; s->mount_excludes && s->mount_excludes[i]; i++)
+                pxf_strv_push(&s->argv, s->mount_excludes[i]);
         return 0;
 }
 

@@ -11,13 +11,14 @@ pxf_tmpdir
 
 # tests/deps.sh's build packages, and what the unit tests run: compressors, the ISO and
 # FAT tools, GRUB for BIOS and iPXE (their writers are unit-tested with the real files),
-# python3 (the README's help blocks), man's groff (the manual pages target).
+# curl (the HTTP server's interop), python3 (the README's help blocks), man's groff (the
+# manual pages target).
 packages=(
         build-essential cmake pkg-config
         libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev
         libseccomp-dev libssl-dev
         pigz zstd xz-utils cpio xorriso squashfs-tools mtools dosfstools
-        grub-pc-bin ipxe python3 groff-base util-linux
+        grub-pc-bin ipxe curl python3 groff-base util-linux
 )
 include=$(
         IFS=,
@@ -25,21 +26,23 @@ include=$(
 )
 mirror=http://deb.debian.org/debian
 jobs=$(nproc)
-log=$PXF_TMP/host-trixie.log
-# The hooks run with mmdebstrap's mounts (/proc, /sys, /dev) in the root.
+log=${PXF_BUILD_DIR:-$PXF_TMP}/host-trixie.log
+# The hooks run with mmdebstrap's mounts (/proc, /sys, /dev) in the root. The root is
+# bound onto itself in a mount namespace of the hook's own: the container the unit tests
+# start makes the mounts of its root private, which needs / to be a mount point.
 build='cd /src && cc --version | head -n 1 && cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null'
 build+=" && cmake --build /build -j$jobs && ctest --test-dir /build -L unit --output-on-failure -j$jobs"
 start=$SECONDS
 TMPDIR=$PXF_TMP mmdebstrap --mode=root --variant=apt --architectures=amd64 \
         --include="$include" --aptopt='Acquire::Retries "3"' --dpkgopt=force-unsafe-io \
         --customize-hook="mkdir \"\$1/src\" && tar -C '$PXF_SOURCE_DIR' --exclude=./build --exclude=./.git -c . | tar -C \"\$1/src\" -x" \
-        --customize-hook="chroot \"\$1\" /bin/sh -c '$build'" \
+        --customize-hook="unshare --mount --propagation private sh -c 'mount --rbind \"\$1\" \"\$1\" && chroot \"\$1\" /bin/sh -c \"$build\"' sh \"\$1\"" \
         trixie /dev/null "deb $mirror trixie main" "deb $mirror trixie-updates main" \
         "deb http://deb.debian.org/debian-security trixie-security main" \
         > "$log" 2>&1 || {
         grep -E 'error|warning:|FAILED|Failed' "$log" | head -n 40 >&2
         tail -n 40 "$log" >&2
-        fail "pxeforge did not build or pass its unit tests on Debian 13"
+        fail "pxeforge did not build or pass its unit tests on Debian 13 (log: $log)"
 }
 grep -m1 -E '^(cc|gcc)' "$log" || true
 summary=$(grep -E '^[0-9]+% tests passed' "$log") || fail "no ctest summary in the log"

@@ -256,12 +256,13 @@ static void bios_grub_from_this_host(void **state)
 }
 
 /* An image with grub-pc-bin: its own grub-mkimage runs in the container on the tree (a
- * tree with this host's, the C library and the modules copied in). */
+ * tree with this host's, the libraries it loads and the modules copied in; Debian 13's
+ * libudev also loads libcap). */
 static void bios_grub_from_the_image(void **state)
 {
-        static const char *const libs[] = {"liblzma.so.5",    "libdevmapper.so.1.02.1",
-                                           "libselinux.so.1", "libudev.so.1",
-                                           "libm.so.6",       "libpcre2-8.so.0"};
+        static const char *const libs[] = {
+            "liblzma.so.5", "libdevmapper.so.1.02.1", "libselinux.so.1", "libudev.so.1",
+            "libm.so.6",    "libpcre2-8.so.0",        "libcap.so.2"};
         char *dir = tt_make("bios-image");
         char tree[256], grub_dir[256];
         struct cfg_config cfg = {0};
