@@ -41,7 +41,11 @@ ip -n "$lan" link set eth0 up
 ip -n "$lan" link set lo up
 # lan_dhcp [ARGS...]: (re)starts the LAN's DHCP server with ARGS added; its log is lan.log.
 lan_dhcp() {
-        [ -z "$lan_pid" ] || { kill "$lan_pid" && wait "$lan_pid" || true; }
+        if [ -n "$lan_pid" ]; then
+                kill "$lan_pid" 2>/dev/null || true
+                wait "$lan_pid" 2>/dev/null || true
+        fi
+        : > "$PXF_TMP/lan.log" # here, not by the background redirection: the wait reads it next
         ip netns exec "$lan" dnsmasq --keep-in-foreground --log-facility=- --log-dhcp \
                 --conf-file=/dev/null --port=0 --interface=eth0 --bind-interfaces \
                 --dhcp-authoritative --dhcp-range=192.168.77.100,192.168.77.200,255.255.255.0,1h \
@@ -92,9 +96,8 @@ grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[2]}" 
 grep -q 'DHCPACK(eth0) 192.168.77.1[0-9][0-9] 52:54:00:77:00:02' "$PXF_TMP/lan.log" \
         || fail "the LAN server handed VM 2 no address"
 # dnsmasq names itself as next-server when told nothing else, as a LAN's server would.
-grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" \
-        && ! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" \
-        || fail "the LAN server did not name itself as next-server, or named pxeforge"
+grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" || fail "the LAN server did not name itself as next-server"
+! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" || fail "the LAN server named pxeforge or a boot file"
 bridge_secure_boot_on 2
 addrs=$(bridge_vm_addrs 2 "$(cat "$PXF_TMP/lan.log")")
 for f in bootx64.efi grubx64.efi grub/grub.cfg; do
