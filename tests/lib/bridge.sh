@@ -90,6 +90,23 @@ bridge_sent() {
         echo "VM $vm: $(grep -E -m1 -- "$re" <<<"$BRIDGE_LOG" | sed 's/.*pxeforge-server: //')"
 }
 
+# bridge_grub_over_http VM ADDRS: the VM booted the bootstrap artifacts of the test bridge
+# (HTTP on port 8089) through UEFI PXE with a GRUB that speaks HTTP: shim, GRUB and
+# grub.cfg over TFTP; kernel, initramfs and image.iso over HTTP, and never over TFTP.
+bridge_grub_over_http() {
+        local vm=$1 addrs=$2 f
+        grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[$vm]}" \
+                || fail "VM $vm: GRUB did not load the kernel over HTTP"
+        for f in bootx64.efi grubx64.efi grub/grub.cfg; do
+                bridge_sent "$vm" "$addrs" tftp "$f"
+        done
+        for f in vmlinuz initrd.img image.iso; do
+                bridge_sent "$vm" "$addrs" http "$f"
+        done
+        ! grep -Eq "tftp: $addrs:[0-9]+ '/?(vmlinuz|initrd[.]img)'" <<<"$BRIDGE_LOG" \
+                || fail "VM $vm: kernel or initramfs went over TFTP too"
+}
+
 # bridge_secure_boot_on VM: the VM's kernel (its EFI stub) reported Secure Boot on.
 bridge_secure_boot_on() {
         local console re='Secure [Bb]oot (is )?enabled'

@@ -38,17 +38,7 @@ bridge_log_has 'serving as user pxeforge' "the server dropped its privileges"
 
 # VM 0: Secure Boot, the signed chain over TFTP, then GRUB over HTTP.
 bridge_secure_boot_on 0
-grep -q 'BOOT_IMAGE=(http,192.168.77.1:8089)/vmlinuz' <<<"${BRIDGE_MARKERS[0]}" \
-        || fail "VM 0: GRUB did not load the kernel over HTTP"
-addrs=$(bridge_vm_addrs 0)
-for f in bootx64.efi grubx64.efi grub/grub.cfg; do
-        bridge_sent 0 "$addrs" tftp "$f"
-done
-for f in vmlinuz initrd.img image.iso; do
-        bridge_sent 0 "$addrs" http "$f"
-done
-! grep -Eq "tftp: $addrs:[0-9]+ '/?(vmlinuz|initrd[.]img)'" <<<"$BRIDGE_LOG" \
-        || fail "VM 0: kernel or initramfs went over TFTP too"
+bridge_grub_over_http 0 "$(bridge_vm_addrs 0)"
 
 # VM 1: HTTP boot through shim and GRUB, nothing over TFTP. (GRUB's root is the HTTP
 # server it came from, so its grub.cfg's fallback path loads the kernel over HTTP too.)
