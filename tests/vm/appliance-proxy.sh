@@ -91,8 +91,8 @@ lan_dhcp
 bridge_serve proxy --artifacts "$boot_art" --address 192.168.77.1 --http-port 8089
 bridge_boot_to_marker 2:secure-boot
 grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[2]}" || fail "VM 2: not the live overlay"
-grep -q 'DHCPACK(eth0) 192.168.77.1[0-9][0-9] 52:54:00:77:00:02' "$PXF_TMP/lan.log" \
-        || fail "the LAN server handed VM 2 no address"
+grep -Eq 'DHCPACK\(eth0\) 192[.]168[.]77[.][0-9]+ 52:54:00:77:00:02' "$PXF_TMP/lan.log" \
+        || { grep -a DHCP "$PXF_TMP/lan.log" | tail -n 20 >&2; fail "the LAN server handed VM 2 no address"; }
 # dnsmasq names itself as next-server when told nothing else, as a LAN's server would.
 grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" || fail "the LAN server did not name itself as next-server"
 ! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" || fail "the LAN server named pxeforge or a boot file"
