@@ -27,16 +27,21 @@ include=$(
 mirror=http://deb.debian.org/debian
 jobs=$(nproc)
 log=${PXF_BUILD_DIR:-$PXF_TMP}/host-trixie.log
+# What runs in the root, copied in as /build-in-root.sh.
+printf '%s\n' '#!/bin/sh' 'set -eu' 'cd /src' 'cc --version | head -n 1' \
+        'cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null' \
+        "cmake --build /build -j$jobs" \
+        "ctest --test-dir /build -L unit --output-on-failure -j$jobs" > "$PXF_TMP/build-in-root.sh"
+start=$SECONDS
 # The hooks run with mmdebstrap's mounts (/proc, /sys, /dev) in the root. The root is
 # bound onto itself in a mount namespace of the hook's own: the container the unit tests
 # start makes the mounts of its root private, which needs / to be a mount point.
-build='cd /src && cc --version | head -n 1 && cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null'
-build+=" && cmake --build /build -j$jobs && ctest --test-dir /build -L unit --output-on-failure -j$jobs"
-start=$SECONDS
+# shellcheck disable=SC2016 # $0 and $1 are expanded by the hook's shells
 TMPDIR=$PXF_TMP mmdebstrap --mode=root --variant=apt --architectures=amd64 \
         --include="$include" --aptopt='Acquire::Retries "3"' --dpkgopt=force-unsafe-io \
+        --customize-hook="copy-in $PXF_TMP/build-in-root.sh /" \
         --customize-hook="mkdir \"\$1/src\" && tar -C '$PXF_SOURCE_DIR' --exclude=./build --exclude=./.git -c . | tar -C \"\$1/src\" -x" \
-        --customize-hook="unshare --mount --propagation private sh -c 'mount --rbind \"\$1\" \"\$1\" && chroot \"\$1\" /bin/sh -c \"$build\"' sh \"\$1\"" \
+        --customize-hook='unshare --mount --propagation private sh -c "mount --rbind \"\$0\" \"\$0\" && chroot \"\$0\" /bin/sh /build-in-root.sh" "$1"' \
         trixie /dev/null "deb $mirror trixie main" "deb $mirror trixie-updates main" \
         "deb http://deb.debian.org/debian-security trixie-security main" \
         > "$log" 2>&1 || {
