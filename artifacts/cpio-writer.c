@@ -465,6 +465,7 @@ static int add_filter(struct writer *w, enum art_cpio_compression comp, int thre
                            ? r
                            : archive_write_set_filter_option(w->a, "zstd", "threads", value);
         case ART_CPIO_XZ:
+        case ART_CPIO_XZ_X86:
                 /* The kernel's xz decoder checks CRC32 (or nothing) but not libarchive's
                  * CRC64, and libarchive 3.6.2's xz filter has no option to choose the check:
                  * use xz itself, with the settings of the kernel's own build for initramfs
@@ -474,7 +475,8 @@ static int add_filter(struct writer *w, enum art_cpio_compression comp, int thre
                         archive_set_error(w->a, ENOENT, "xz is not installed (package xz-utils)");
                         return ARCHIVE_FATAL;
                 }
-                snprintf(cmd, sizeof cmd, "%s --check=crc32 --lzma2=dict=1MiB -T%d", prog, threads);
+                snprintf(cmd, sizeof cmd, "%s --check=crc32 %s--lzma2=dict=1MiB -T%d", prog,
+                         comp == ART_CPIO_XZ_X86 ? "--x86 " : "", threads);
                 return archive_write_add_filter_program(w->a, cmd);
         }
         archive_set_error(w->a, EINVAL, "unknown compression %d", (int)comp);
@@ -616,6 +618,12 @@ int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
                 const char *line = smallest ? small[i].line : fastest[i].line;
                 if (pxf_text_has_line(kernel_config_text, line)) {
                         *ret = smallest ? small[i].comp : fastest[i].comp;
+                        /* The filter turns relative calls and jumps into absolute
+                         * addresses, which repeat, in the programs and libraries that
+                         * are most of an initramfs: 2% smaller (Debian 13 bootstrap). */
+                        if (*ret == ART_CPIO_XZ && smallest &&
+                            pxf_text_has_line(kernel_config_text, "CONFIG_XZ_DEC_X86=y"))
+                                *ret = ART_CPIO_XZ_X86;
                         return 0;
                 }
         }

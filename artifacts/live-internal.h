@@ -97,6 +97,7 @@ enum art_cpio_compression {
         ART_CPIO_GZIP,
         ART_CPIO_ZSTD,
         ART_CPIO_XZ,
+        ART_CPIO_XZ_X86, /* xz with the x86 branch filter in front, for executables */
         ART_CPIO_NONE,
 };
 
@@ -108,7 +109,8 @@ int art_cpio_write(const char *tree, const char *const *exclude, enum art_cpio_c
                    int threads, const char *out_path, struct pxf_error *err);
 
 /* A compression the kernel can unpack, from the text of its config (/boot/config-<ver>):
- * zstd, else gzip, else xz, else none; with smallest: xz, else zstd, else gzip. */
+ * zstd, else gzip, else xz, else none; with smallest: xz (with the x86 filter when the
+ * kernel's xz decoder has it), else zstd, else gzip. */
 int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
                                 enum art_cpio_compression *ret);
 

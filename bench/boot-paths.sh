@@ -114,7 +114,7 @@ done
 {
         echo "# Boot paths: power-on to login prompt ($(date -u +%Y-%m-%d), bench/boot-paths.sh)"
         echo
-        echo "One VM at a time, 2 vCPUs, 2048 MiB, $(vm_accel), on $(nproc) cores; the appliance"
+        echo "One VM at a time, $(vm_vcpus) vCPU(s), 2048 MiB, $(vm_accel), on $(nproc) cores; the appliance"
         echo "is \`pxeforge serve\` in a test bridge. Ratio: against the same image from a disk."
         echo
         echo "| artifacts | path | seconds | ratio to disk |"

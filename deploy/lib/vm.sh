@@ -114,6 +114,11 @@ vm_accel() {
         printf '%s\n' "$accel"
 }
 
+# vm_vcpus: how many vCPUs a VM gets: one under TCG (why: vm_boot), two with KVM.
+vm_vcpus() {
+        if [[ $(vm_accel) == tcg ]]; then echo 1; else echo 2; fi
+}
+
 # vm_guestfs_env: prepare the environment for libguestfs tools (guestfish, virt-*).
 # When KVM does not work, exports LIBGUESTFS_BACKEND=direct and adds force_tcg to
 # LIBGUESTFS_BACKEND_SETTINGS (otherwise libguestfs would try KVM because /dev/kvm
@@ -162,9 +167,9 @@ _vm_start() {
         # own code while the other vCPU runs it (a race of QEMU's multi-threaded TCG), and
         # with both on one host thread (thread=single) a Debian 12 live boot was so slow that
         # its serial getty gave up waiting for ttyS0; the tests run one VM per core anyway.
-        local smp=2
+        local smp
+        smp=$(vm_vcpus)
         [[ $accel == kvm ]] && cpu=(-cpu host)
-        [[ $accel == tcg ]] && smp=1
         VM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pxf-vm.XXXXXX") || return 1
         if ((uefi)); then
                 cp "$vars" "$VM_DIR/OVMF_VARS.fd"

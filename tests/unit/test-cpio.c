@@ -645,6 +645,18 @@ static void kernel_config_compression(void **state)
         assert_int_equal(art_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_RD_ZSTD=y", true, &c),
                          0);
         assert_int_equal(c, ART_CPIO_XZ);
+        /* the x86 filter only for the smallest, and only when the decoder has it */
+        assert_int_equal(art_kernel_cpio_compression(
+                             "CONFIG_RD_XZ=y\nCONFIG_XZ_DEC_X86=y\nCONFIG_RD_ZSTD=y\n", true, &c),
+                         0);
+        assert_int_equal(c, ART_CPIO_XZ_X86);
+        assert_int_equal(art_kernel_cpio_compression(
+                             "CONFIG_RD_XZ=y\n# CONFIG_XZ_DEC_X86 is not set\n", true, &c),
+                         0);
+        assert_int_equal(c, ART_CPIO_XZ);
+        assert_int_equal(
+            art_kernel_cpio_compression("CONFIG_RD_XZ=y\nCONFIG_XZ_DEC_X86=y\n", false, &c), 0);
+        assert_int_equal(c, ART_CPIO_XZ);
         assert_int_equal(
             art_kernel_cpio_compression("CONFIG_RD_GZIP=y\nCONFIG_RD_ZSTD=y\n", true, &c), 0);
         assert_int_equal(c, ART_CPIO_ZSTD);
