@@ -107,6 +107,20 @@ bridge_grub_over_http() {
                 || fail "VM $vm: kernel or initramfs went over TFTP too"
 }
 
+# bridge_shim_over_http VM ADDRS: the VM booted the bootstrap artifacts of the test bridge
+# through UEFI HTTP boot with the image's shim and a GRUB that speaks HTTP: everything over
+# HTTP, nothing over TFTP. (GRUB's root is the HTTP server it came from, so its grub.cfg's
+# fallback path loads the kernel over HTTP too.)
+bridge_shim_over_http() {
+        local vm=$1 addrs=$2 f
+        grep -Eq 'BOOT_IMAGE=(\(http,192[.]168[.]77[.]1:8089\))?/vmlinuz ' <<<"${BRIDGE_MARKERS[$vm]}" \
+                || fail "VM $vm: not booted by GRUB"
+        for f in bootx64.efi grubx64.efi grub/grub.cfg vmlinuz initrd.img image.iso; do
+                bridge_sent "$vm" "$addrs" http "$f"
+        done
+        bridge_no_tftp "$vm" "$addrs"
+}
+
 # bridge_secure_boot_on VM: the VM's kernel (its EFI stub) reported Secure Boot on.
 bridge_secure_boot_on() {
         local console re='Secure [Bb]oot (is )?enabled'

@@ -13,7 +13,9 @@
 # artifacts (Debian 13) with a LAN server that names itself as next-server (dnsmasq's
 # default; what a LAN server set up for nothing but addresses sends):
 #   VM 2, Secure Boot on: shim and GRUB 2.12 over TFTP from pxeforge, GRUB takes its
-#     server from the proxy's answer and loads kernel and initramfs over HTTP.
+#     server from the proxy's answer and loads kernel and initramfs over HTTP;
+#   VM 3, UEFI HTTP boot: the image's shim, GRUB 2.12, kernel, initramfs and image.iso,
+#     all over HTTP from the URL in the proxy's answer.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
@@ -30,7 +32,7 @@ stop_lan() {
         ip netns del "$lan" 2>/dev/null || true
 }
 BRIDGE_CLEANUP=stop_lan
-BRIDGE_VMS=3 bridge_setup "$name"
+BRIDGE_VMS=4 bridge_setup "$name"
 # The LAN's DHCP server is another machine on the same link: a namespace of its own,
 # joined to the bridge by a veth pair, handing out addresses only.
 ip netns add "$lan"
@@ -89,14 +91,17 @@ pass "proxy DHCP beside the LAN's server: two VMs booted the full-OS artifacts f
 # Debian 13: no next-server on the LAN, GRUB 2.12 follows the proxy's answer.
 lan_dhcp
 bridge_serve proxy --artifacts "$boot_art" --address 192.168.77.1 --http-port 8089
-bridge_boot_to_marker 2:secure-boot
-grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[2]}" || fail "VM 2: not the live overlay"
-grep -Eq 'DHCPACK\(eth0\) 192[.]168[.]77[.][0-9]+ 52:54:00:77:00:02' "$PXF_TMP/lan.log" \
-        || { grep -a DHCP "$PXF_TMP/lan.log" | tail -n 20 >&2; fail "the LAN server handed VM 2 no address"; }
+bridge_boot_to_marker 2:secure-boot 3:http
+for vm in 2 3; do
+        grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
+        grep -Eq "DHCPACK\(eth0\) 192[.]168[.]77[.][0-9]+ 52:54:00:77:00:0$vm" "$PXF_TMP/lan.log" \
+                || { grep -a DHCP "$PXF_TMP/lan.log" | tail -n 20 >&2; fail "the LAN server handed VM $vm no address"; }
+done
 # dnsmasq names itself as next-server when told nothing else, as a LAN's server would.
 grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" || fail "the LAN server did not name itself as next-server"
 ! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" || fail "the LAN server named pxeforge or a boot file"
 bridge_secure_boot_on 2
 bridge_grub_over_http 2 "$(bridge_vm_addrs 2 "$(cat "$PXF_TMP/lan.log")")"
-bridge_stop 2
-pass "proxy DHCP, the LAN's server naming itself as next-server: a Secure Boot VM booted the Debian 13 bootstrap artifacts (GRUB 2.12 took pxeforge from the proxy's answer)"
+bridge_shim_over_http 3 "$(bridge_vm_addrs 3 "$(cat "$PXF_TMP/lan.log")")"
+bridge_stop 2 3
+pass "proxy DHCP, the LAN's server naming itself as next-server: two VMs booted the Debian 13 bootstrap artifacts, Secure Boot PXE (GRUB 2.12 took pxeforge from the proxy's answer) and UEFI HTTP boot through shim and GRUB, HTTP only"
