@@ -114,7 +114,7 @@ vm_accel() {
         printf '%s\n' "$accel"
 }
 
-# vm_vcpus: how many vCPUs a VM gets: one under TCG (why: vm_boot), two with KVM.
+# vm_vcpus: how many vCPUs a VM gets: one under TCG (why: _vm_start), two with KVM.
 vm_vcpus() {
         if [[ $(vm_accel) == tcg ]]; then echo 1; else echo 2; fi
 }
