@@ -114,9 +114,10 @@ vm_accel() {
         printf '%s\n' "$accel"
 }
 
-# vm_vcpus: how many vCPUs a VM gets: one under TCG (why: _vm_start), two with KVM.
+# vm_vcpus [ACCEL]: how many vCPUs a VM gets under ACCEL (default: vm_accel's): one under
+# TCG (why: _vm_start), two with KVM.
 vm_vcpus() {
-        if [[ $(vm_accel) == tcg ]]; then echo 1; else echo 2; fi
+        if [[ ${1:-$(vm_accel)} == tcg* ]]; then echo 1; else echo 2; fi
 }
 
 # vm_guestfs_env: prepare the environment for libguestfs tools (guestfish, virt-*).
@@ -168,7 +169,7 @@ _vm_start() {
         # with both on one host thread (thread=single) a Debian 12 live boot was so slow that
         # its serial getty gave up waiting for ttyS0; the tests run one VM per core anyway.
         local smp
-        smp=$(vm_vcpus)
+        smp=$(vm_vcpus "$accel")
         [[ $accel == kvm ]] && cpu=(-cpu host)
         VM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pxf-vm.XXXXXX") || return 1
         if ((uefi)); then

@@ -101,7 +101,8 @@ done
 grep -q 'next server: 192.168.77.2$' "$PXF_TMP/lan.log" || fail "the LAN server did not name itself as next-server"
 ! grep -Eq 'next server: 192.168.77.1$|bootfile name' "$PXF_TMP/lan.log" || fail "the LAN server named pxeforge or a boot file"
 bridge_secure_boot_on 2
-bridge_grub_over_http 2 "$(bridge_vm_addrs 2 "$(cat "$PXF_TMP/lan.log")")"
-bridge_shim_over_http 3 "$(bridge_vm_addrs 3 "$(cat "$PXF_TMP/lan.log")")"
+lan_log=$(cat "$PXF_TMP/lan.log")
+bridge_grub_over_http 2 "$(bridge_vm_addrs 2 "$lan_log")"
+bridge_shim_over_http 3 "$(bridge_vm_addrs 3 "$lan_log")"
 bridge_stop 2 3
 pass "proxy DHCP, the LAN's server naming itself as next-server: two VMs booted the Debian 13 bootstrap artifacts, Secure Boot PXE (GRUB 2.12 took pxeforge from the proxy's answer) and UEFI HTTP boot through shim and GRUB, HTTP only"
