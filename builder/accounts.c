@@ -240,7 +240,7 @@ static int apply_expiry(struct bld_guest *gs, const struct cfg_user *u, struct p
 {
         _cleanup_free_ char *days = NULL;
 
-        if (u->password_expires_days < 0)
+        if (!u->has_password_expires_days)
                 return 0;
         days = pxf_asprintf("%d", u->password_expires_days);
         return bld_guest_run(gs, (const char *[]){"chage", "-M", days, u->name, NULL}, err);

@@ -51,19 +51,37 @@ bad:
                             s);
 }
 
+/* What Debian's useradd and groupadd take (shadow's is_valid_user_name): letters, digits,
+ * '_', '.' and '-' (not first), an optional trailing '$' (Samba machine accounts), not all
+ * digits; Image Customizer itself only refuses a blank name. */
 char *cfg_check_account_name(const char *s)
 {
         size_t len = strlen(s);
-        bool ok = len > 0 && len <= 32 && ((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_');
+        bool ok = len > 0 && len <= 32 && s[0] != '-';
+        bool digits = true;
 
-        for (size_t i = 1; ok && i < len; i++)
-                ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-                     s[i] == '-';
-        if (ok)
+        if (ok && s[len - 1] == '$')
+                len--;
+        for (size_t i = 0; ok && i < len; i++) {
+                ok = is_alnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-';
+                digits = digits && s[i] >= '0' && s[i] <= '9';
+        }
+        if (ok && len > 0 && !digits && strcmp(s, ".") != 0 && strcmp(s, "..") != 0)
                 return NULL;
-        return pxf_asprintf("invalid name '%s' (expected [a-z_][a-z0-9_-]*, at most 32 "
-                            "characters)",
+        return pxf_asprintf("invalid name '%s' (expected letters, digits, '_', '.' and '-', not "
+                            "starting with '-', not all digits, at most 32 characters)",
                             s);
+}
+
+/* A module parameter's name or value: one word for a modprobe.d options line. */
+char *cfg_check_word(const char *s)
+{
+        if (!s[0])
+                return pxf_strdup("must not be empty");
+        for (const char *c = s; *c; c++)
+                if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+                        return pxf_asprintf("'%s' must not contain spaces or line breaks", s);
+        return NULL;
 }
 
 char *cfg_check_absolute(const char *s)

@@ -78,6 +78,9 @@ void cfg_diag_addv(struct cfg_diags *diags, const char *file, unsigned line, uns
     __attribute__((format(printf, 6, 0)));
 /* Sorts diags[from..] by line and column, keeping the order of equal positions. */
 void cfg_diags_sort(struct cfg_diags *diags, size_t from);
+/* The same for a chain of base configs: the bases' problems first as they are, then the
+ * config's own (those of top_file) by place. */
+void cfg_diags_sort_chain(struct cfg_diags *diags, size_t from, const char *top_file);
 
 /* "a.b", "b" when a is empty; a new string. */
 char *cfg_path_key(const char *path, const char *key);
@@ -86,11 +89,15 @@ char *cfg_path_index(const char *path, size_t i);
 
 /* ---- walking ---------------------------------------------------------------------- */
 
-/* State of one walk over a tree. */
+/* State of one walk over a tree: one file of the chain of base configs. */
 struct walk {
         const char *file;     /* for diags */
         const char *base_dir; /* relative paths resolve against it; NULL keeps them */
         struct cfg_diags *diags;
+        const char *loc_file; /* stored in the struct cfg_loc of what it reads: NULL for the
+                               * config itself, else file (owned by cfg_config.files) */
+        const char *included_by; /* "child.yaml:3:9" for a base config, else NULL */
+        unsigned preview;        /* the preview features the file lists (CFG_PREVIEW_*) */
 };
 
 /* Adds a diag located at node n. */
@@ -105,8 +112,8 @@ enum field_kind {
         F_PATHV,       /* char **, resolved; loc: struct cfg_loc * parallel array */
         F_CMDLINE,     /* char **, from a string or a list of strings */
         F_MODE,        /* mode_t from an octal string or integer; has */
-        F_ID,          /* uint32_t 0..4294967294; has */
-        F_DAYS,        /* int >= 0 */
+        F_ID,          /* uint32_t 0..60000 (Image Customizer's range); has */
+        F_DAYS,        /* int -1..99999; has */
         F_PORT,        /* int 1..65535 */
         F_UINT,        /* unsigned in min..max */
         F_ENUM,        /* an enum (int sized) from enum_values; loc optional */
@@ -114,12 +121,17 @@ enum field_kind {
         F_SECTION,     /* a mapping walked with sub into the struct at off (0: the same
                         * struct as its parent's); has optional */
         F_ARRAY,       /* a list of mappings walked with sub; count, elem_size */
-        F_UNSUPPORTED, /* an Image Customizer key pxeforge does not implement */
+        F_OPTIONS,     /* char *, "k=v k=v" from a mapping of module parameters */
+        F_FLAGS,       /* unsigned, the OR of the enum values of a list of names */
+        F_PREVIEW,     /* previewFeatures: read before the walk (cfg_read_preview) */
+        F_BASES,       /* baseConfigs: loaded before the walk (config.c) */
+        F_UNSUPPORTED, /* an Image Customizer key pxeforge does not implement; doc says why */
 };
 
 struct enum_value {
         const char *name;
         int value;
+        const char *refused; /* a value of Image Customizer pxeforge refuses: why */
 };
 
 /* Checks a string value; returns NULL when fine or a new message. */
@@ -142,7 +154,9 @@ struct field {
         unsigned min, max;              /* F_UINT */
         const struct schema *sub;
         value_check_fn check;
-        const char *doc; /* for pxeforge.yaml(5): what the key does */
+        unsigned preview; /* a CFG_PREVIEW_* the file must list to use the key, or 0 */
+        const char *c_member; /* the member of the C structure, for the effect test */
+        const char *doc;    /* for pxeforge.yaml(5): what the key does; why it is refused */
 };
 
 struct schema {
@@ -165,8 +179,28 @@ size_t cfg_strv_reserve(char ***v, size_t extra);
 char *cfg_enum_names(const struct enum_value *e);
 
 extern const struct schema cfg_schema_root;
+
+/* Image Customizer's preview features: the bit pxeforge sets for a name it accepts, or
+ * the reason it refuses the name. */
+struct preview_feature {
+        const char *name;
+        unsigned bit;
+        const char *refused;
+};
+extern const struct preview_feature cfg_preview_features[];
+/* Reads the previewFeatures list of a file's root mapping into w->preview, reporting
+ * names that are unknown or refused. */
+void cfg_read_preview(struct walk *w, const struct yn *root);
+/* The name of a single CFG_PREVIEW_* bit. */
+const char *cfg_preview_name(unsigned bit);
 extern const struct enum_value cfg_format_values[];
 extern const struct schema cfg_schema_package_list;
+
+/* An item of baseConfigs: {path: FILE}. */
+struct cfg_base_ref {
+        char *path;
+};
+extern const struct schema cfg_schema_base_config;
 
 /* The package-list file: `packages: [...]`. */
 struct cfg_package_list {
@@ -177,6 +211,7 @@ struct cfg_package_list {
 
 char *cfg_check_hostname(const char *s);
 char *cfg_check_account_name(const char *s);
+char *cfg_check_word(const char *s);
 char *cfg_check_absolute(const char *s);
 char *cfg_check_live_destination(const char *s);
 char *cfg_check_env_name(const char *s);

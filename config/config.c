@@ -3,7 +3,9 @@
  * The passes themselves live in yaml-tree.c (YAML to nodes), walk.c and schema.c (nodes to
  * structures) and validate.c (rules across sections). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/common.h"
 #include "config/config-internal.h"
@@ -24,9 +26,10 @@ static int read_error(const char *path, int r, struct cfg_diags *diags)
         return r;
 }
 
-/* Parses buf into a tree whose root is a mapping. */
-static int load_tree(const char *name, const char *buf, size_t len, struct cfg_diags *diags,
-                     struct yn **ret)
+/* Parses buf into a tree whose root is a mapping. An empty document is an empty mapping
+ * when allow_empty is set (an empty config sets nothing, as Image Customizer reads it). */
+static int load_tree(const char *name, const char *buf, size_t len, bool allow_empty,
+                     struct cfg_diags *diags, struct yn **ret)
 {
         struct yn *root = NULL;
         int r;
@@ -36,7 +39,11 @@ static int load_tree(const char *name, const char *buf, size_t len, struct cfg_d
         r = cfg_yn_parse(name, buf, len, diags, &root);
         if (r < 0)
                 return r;
-        if (!root || cfg_yn_is_null(root)) {
+        if ((!root || cfg_yn_is_null(root)) && allow_empty) {
+                cfg_yn_free(root);
+                root = pxf_calloc(1, sizeof(*root));
+                *root = (struct yn){.kind = YN_MAPPING, .line = 1, .column = 1};
+        } else if (!root || cfg_yn_is_null(root)) {
                 cfg_diag_add(diags, name, 0, 0, "", "the document is empty");
                 cfg_yn_free(root);
                 return -EINVAL;
@@ -71,27 +78,226 @@ static char *absolute_dirname(const char *path)
         return pxf_asprintf("%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", rel);
 }
 
+/* Loading a chain of base configs into one config. */
+struct chain {
+        struct cfg_config *cfg;
+        struct cfg_diags *diags;
+        char **stack; /* real paths of the files being loaded, outermost first */
+        char **names; /* the same files as messages name them */
+        char **seen;  /* real paths of every file loaded */
+};
+
+static void walk_file(struct chain *c, struct walk *w, const struct yn *root);
+
+static ssize_t strv_index(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return (ssize_t)i;
+        return -1;
+}
+
+static void strv_pop(char **v)
+{
+        size_t n = pxf_strv_length(v);
+
+        free(v[n - 1]);
+        v[n - 1] = NULL;
+}
+
+/* "a.yaml -> b.yaml -> a.yaml": the chain from the file that is named again. */
+static char *cycle_text(const struct chain *c, size_t from, const char *again)
+{
+        char *text = pxf_strdup("");
+
+        for (size_t i = from; c->names[i]; i++) {
+                char *next = pxf_asprintf("%s%s -> ", text, c->names[i]);
+
+                free(text);
+                text = next;
+        }
+        return pxf_asprintf("%s%s", text, again);
+}
+
+/* Reads one base config (a regular file, never a FIFO or device that could block). */
+static int read_base(struct walk *w, const struct yn *at, const char *path, const char *name,
+                     const char *key, char **buf, size_t *len)
+{
+        struct stat st;
+        int r = stat(path, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+
+        if (r == 0)
+                r = pxf_read_file(path, CFG_FILE_MAX, buf, len);
+        if (r == -EINVAL)
+                cfg_walk_error(w, at, key, "base config '%s' is not a regular file", name);
+        else if (r == -EFBIG)
+                cfg_walk_error(w, at, key, "base config '%s' is larger than %d bytes", name,
+                               CFG_FILE_MAX);
+        else if (r < 0)
+                cfg_walk_error(w, at, key, "cannot read base config '%s': %s", name, strerror(-r));
+        return r;
+}
+
+/* The base as messages name it: beside the file that includes it, as the user would. */
+static char *base_name(const char *including_file, const char *written)
+{
+        _cleanup_free_ char *dir = pxf_dirname(including_file);
+
+        if (written[0] == '/' || strcmp(dir, ".") == 0)
+                return pxf_strdup(written);
+        return pxf_asprintf("%s/%s", dir, written);
+}
+
+/* Whether the base at real may join the chain: not on it already, not seen before. */
+static bool base_allowed(struct chain *c, struct walk *w, const struct yn *item, const char *key,
+                         const char *real, const char *name)
+{
+        ssize_t on_stack = strv_index(c->stack, real);
+
+        if (on_stack >= 0) {
+                _cleanup_free_ char *cycle = cycle_text(c, (size_t)on_stack, name);
+
+                cfg_walk_error(w, item, key, "baseConfigs form a cycle: %s", cycle);
+                return false;
+        }
+        if (strv_index(c->seen, real) >= 0) {
+                cfg_walk_error(w, item, key,
+                               "base config '%s' is included twice (each file may appear once "
+                               "in the chain)",
+                               name);
+                return false;
+        }
+        return true;
+}
+
+/* Loads the base config at item (a {path: FILE} mapping) of the file w walks. */
+static void load_base(struct chain *c, struct walk *w, const struct yn *item, const char *key)
+{
+        struct cfg_base_ref ref = {0};
+        _cleanup_free_ char *resolved = NULL, *real = NULL, *name = NULL, *dir = NULL;
+        _cleanup_free_ char *included_by = NULL, *buf = NULL;
+        _cleanup_(yn_freep) struct yn *root = NULL;
+        size_t len = 0, n;
+        struct walk base;
+
+        cfg_walk_mapping(w, item, &cfg_schema_base_config, &ref, key);
+        resolved = ref.path;
+        if (!resolved)
+                return;
+        name = base_name(w->file, cfg_yn_get(item, "path")->value);
+        if (read_base(w, item, resolved, name, key, &buf, &len) < 0)
+                return;
+        real = realpath(resolved, NULL);
+        if (!real)
+                real = pxf_strdup(resolved);
+        if (!base_allowed(c, w, item, key, real, name))
+                return;
+        if (load_tree(name, buf, len, true, c->diags, &root) < 0)
+                return;
+        included_by = pxf_asprintf("%s:%u:%u", w->file, item->line, item->column);
+        dir = pxf_dirname(resolved);
+        base = (struct walk){
+            .file = name,
+            .base_dir = dir,
+            .diags = c->diags,
+            .loc_file = name,
+            .included_by = included_by,
+        };
+        pxf_strv_push(&c->stack, real);
+        pxf_strv_push(&c->names, name);
+        pxf_strv_push(&c->seen, real);
+        walk_file(c, &base, root);
+        strv_pop(c->stack);
+        strv_pop(c->names);
+        /* after its own bases: the files in the order they apply; the config keeps the
+         * string, which the locations read from this file point to */
+        n = cfg_strv_reserve(&c->cfg->files, 1);
+        c->cfg->files[n] = TAKE_PTR(name);
+        c->cfg->files[n + 1] = NULL;
+}
+
+static void load_bases(struct chain *c, struct walk *w, const struct yn *root)
+{
+        const struct yn *bases = cfg_yn_get(root, "baseConfigs");
+
+        /* without the preview feature the walk refuses the key */
+        if (!bases || !(w->preview & CFG_PREVIEW_BASE_CONFIGS))
+                return;
+        if (bases->kind != YN_SEQUENCE) {
+                if (!cfg_yn_is_null(bases) && bases->kind != YN_INVALID)
+                        cfg_walk_error(w, bases, "baseConfigs", "expected a list, got %s",
+                                       cfg_yn_type_name(bases));
+                return;
+        }
+        for (size_t i = 0; i < bases->n_items; i++) {
+                _cleanup_free_ char *key = cfg_path_index("baseConfigs", i);
+
+                if (bases->items[i]->kind == YN_MAPPING)
+                        load_base(c, w, bases->items[i], key);
+                else if (bases->items[i]->kind != YN_INVALID)
+                        cfg_walk_error(w, bases->items[i], key, "expected a mapping, got %s",
+                                       cfg_yn_type_name(bases->items[i]));
+        }
+}
+
+/* Appends the file's canonical text to the config's: the cache key covers the chain. */
+static void add_canonical(struct cfg_config *cfg, const struct yn *root)
+{
+        _cleanup_free_ char *text = cfg_canonical_from_tree(root);
+        char *joined = pxf_asprintf("%s%s", cfg->canonical ? cfg->canonical : "", text);
+
+        free(cfg->canonical);
+        cfg->canonical = joined;
+}
+
+/* A file of the chain: its bases first, then its own keys over theirs. Each file's
+ * problems are sorted by place among themselves. */
+static void walk_file(struct chain *c, struct walk *w, const struct yn *root)
+{
+        size_t first;
+
+        cfg_read_preview(w, root);
+        c->cfg->preview_features |= w->preview;
+        load_bases(c, w, root);
+        first = c->diags->n;
+        add_canonical(c->cfg, root);
+        cfg_walk_mapping(w, root, &cfg_schema_root, c->cfg, "");
+        cfg_diags_sort(c->diags, first);
+}
+
 static int load(const char *name, const char *buf, size_t len, const char *base_dir,
                 struct cfg_config **ret, struct cfg_diags *diags)
 {
         _cleanup_(yn_freep) struct yn *root = NULL;
-        size_t first = diags->n;
+        size_t start = diags->n;
         struct cfg_config *cfg;
         struct walk w = {.file = name, .base_dir = base_dir, .diags = diags};
-        int r = load_tree(name, buf, len, diags, &root);
+        struct chain c = {.diags = diags};
+        char *real;
+        int r = load_tree(name, buf, len, true, diags, &root);
 
         if (r < 0) {
-                cfg_diags_sort(diags, first);
+                cfg_diags_sort(diags, start);
                 return r;
         }
         cfg = pxf_calloc(1, sizeof(*cfg));
         cfg->path = pxf_strdup(name);
         cfg->dir = pxf_strdup(base_dir ? base_dir : ".");
-        cfg->canonical = cfg_canonical_from_tree(root);
-        cfg_walk_mapping(&w, root, &cfg_schema_root, cfg, "");
+        c.cfg = cfg;
+        real = realpath(name, NULL);
+        if (real) {
+                pxf_strv_push(&c.stack, real);
+                pxf_strv_push(&c.names, name);
+                pxf_strv_push(&c.seen, real);
+                free(real);
+        }
+        walk_file(&c, &w, root);
+        pxf_strv_free(c.stack);
+        pxf_strv_free(c.names);
+        pxf_strv_free(c.seen);
         cfg_validate_semantics(cfg, diags);
-        cfg_diags_sort(diags, first);
-        if (diags->n > first) {
+        cfg_diags_sort_chain(diags, start, name);
+        if (diags->n > start) {
                 cfg_free(cfg);
                 return -EINVAL;
         }
@@ -153,7 +359,7 @@ static int load_package_list(const char *path, char ***list, struct cfg_diags *d
 
         if (r < 0)
                 return read_error(path, r, diags);
-        r = load_tree(path, buf, len, diags, &root);
+        r = load_tree(path, buf, len, false, diags, &root);
         if (r >= 0)
                 cfg_walk_mapping(&w, root, &cfg_schema_package_list, &pl, "");
         cfg_diags_sort(diags, first);
@@ -296,7 +502,10 @@ struct cfg_config *cfg_free(struct cfg_config *cfg)
         free(cfg->path);
         free(cfg->dir);
         free(cfg->canonical);
+        pxf_strv_free(cfg->files);
         free(cfg->input_image_path);
+        free(cfg->artifacts_path);
+        free(cfg->selinux_policy_path);
         free_os(&cfg->os);
         free_scripts(cfg->post_customization, cfg->n_post_customization);
         free_scripts(cfg->finalize_customization, cfg->n_finalize_customization);
@@ -310,6 +519,11 @@ struct cfg_config *cfg_free(struct cfg_config *cfg)
         return NULL;
 }
 
+const char *cfg_loc_file(const struct cfg_config *cfg, struct cfg_loc loc)
+{
+        return loc.file ? loc.file : cfg->path;
+}
+
 /* ---- image formats ------------------------------------------------------------------ */
 
 const char *cfg_image_format_to_string(enum cfg_image_format f)
@@ -317,7 +531,7 @@ const char *cfg_image_format_to_string(enum cfg_image_format f)
         if (f == CFG_FORMAT_UNSET)
                 return "unset";
         for (size_t i = 0; cfg_format_values[i].name; i++)
-                if (cfg_format_values[i].value == (int)f)
+                if (cfg_format_values[i].value == (int)f && !cfg_format_values[i].refused)
                         return cfg_format_values[i].name;
         return "unknown";
 }
@@ -326,10 +540,20 @@ int cfg_image_format_from_string(const char *s, enum cfg_image_format *ret)
 {
         for (size_t i = 0; s && cfg_format_values[i].name; i++)
                 if (strcmp(s, cfg_format_values[i].name) == 0) {
+                        if (cfg_format_values[i].refused)
+                                return -EOPNOTSUPP;
                         *ret = (enum cfg_image_format)cfg_format_values[i].value;
                         return 0;
                 }
         return -EINVAL;
+}
+
+const char *cfg_image_format_refusal(const char *s)
+{
+        for (size_t i = 0; s && cfg_format_values[i].name; i++)
+                if (strcmp(s, cfg_format_values[i].name) == 0)
+                        return cfg_format_values[i].refused;
+        return NULL;
 }
 
 bool cfg_image_format_is_disk(enum cfg_image_format f)

@@ -30,6 +30,8 @@
 struct cfg_loc {
         unsigned line;
         unsigned column;
+        const char *file; /* the base config it came from (one of cfg_config.files); NULL:
+                           * the config file itself */
 };
 
 enum cfg_password_type {
@@ -52,7 +54,8 @@ struct cfg_user {
         uint32_t uid;
         bool has_password;
         struct cfg_password password;
-        int password_expires_days;                /* -1 when unset */
+        bool has_password_expires_days;
+        int password_expires_days;                /* -1 (never) .. 99999 */
         char **ssh_public_keys;                   /* NULL-terminated; NULL when unset */
         char **ssh_public_key_paths;              /* resolved paths */
         struct cfg_loc *ssh_public_key_path_locs; /* one per ssh_public_key_paths entry */
@@ -105,7 +108,7 @@ enum cfg_module_load_mode {
 struct cfg_module {
         char *name; /* required */
         enum cfg_module_load_mode load_mode;
-        char *options; /* NULL when unset */
+        char *options; /* "name=value name=value" from the options mapping; NULL when unset */
         struct cfg_loc loc;
 };
 
@@ -124,6 +127,8 @@ struct cfg_script {
 
 struct cfg_packages {
         bool update_existing;
+        bool remove_package_manager; /* remove apt and dpkg (or dnf and rpm) last */
+        struct cfg_loc remove_package_manager_loc;
         char **install, **remove, **update;
         /* resolved paths of YAML files holding `packages: [...]` */
         char **install_lists, **remove_lists, **update_lists;
@@ -144,6 +149,9 @@ enum cfg_selinux_mode {
         CFG_SELINUX_ENFORCING,
         CFG_SELINUX_FORCE_ENFORCING,
 };
+
+/* The mode as the config writes it ("force-enforcing"); "unset" for CFG_SELINUX_UNSET. */
+const char *cfg_selinux_mode_name(enum cfg_selinux_mode mode);
 
 enum cfg_image_format {
         CFG_FORMAT_UNSET,
@@ -217,6 +225,37 @@ struct cfg_server {
         struct httpd_limits http; /* server.http; 0: the server's default */
 };
 
+/* os.bootloader.resetType */
+enum cfg_bootloader_reset {
+        CFG_BOOTLOADER_KEEP, /* the default: keep the image's GRUB setup, add the arguments */
+        CFG_BOOTLOADER_HARD_RESET,
+};
+
+/* os.imageHistory */
+enum cfg_image_history {
+        CFG_IMAGE_HISTORY_WRITE, /* the default: a record of the build in the image */
+        CFG_IMAGE_HISTORY_NONE,
+};
+
+/* output.artifacts.items */
+enum cfg_artifact {
+        CFG_ARTIFACT_SHIM = 1u << 0,
+        CFG_ARTIFACT_BOOTLOADER = 1u << 1,
+};
+
+/* previewFeatures pxeforge accepts (the others are refused by name). Each file of a chain
+ * must list the features of the keys it sets itself; cfg_config.preview_features is the
+ * union over the chain. */
+enum cfg_preview {
+        CFG_PREVIEW_BASE_CONFIGS = 1u << 0,
+        CFG_PREVIEW_OUTPUT_ARTIFACTS = 1u << 1,
+        CFG_PREVIEW_OUTPUT_SELINUX_POLICY = 1u << 2,
+        CFG_PREVIEW_REMOVE_PACKAGE_MANAGER = 1u << 3,
+        CFG_PREVIEW_TOOLS_DIR = 1u << 4,
+        CFG_PREVIEW_DISTRO_VERSION = 1u << 5,
+        CFG_PREVIEW_UNSUPPORTED_DISTRO_VERSION = 1u << 6,
+};
+
 struct cfg_os {
         char *hostname;
         struct cfg_packages packages;
@@ -234,12 +273,17 @@ struct cfg_os {
         char **extra_command_line; /* os.kernelCommandLine.extraCommandLine */
         enum cfg_selinux_mode selinux_mode;
         struct cfg_loc selinux_mode_loc;
+        enum cfg_bootloader_reset bootloader_reset;
+        enum cfg_image_history image_history;
 };
 
 struct cfg_config {
         char *path;      /* the config file as given */
         char *dir;       /* its directory, the base of relative paths */
-        char *canonical; /* the whole file as canonical text (cfg_canonical_text) */
+        char *canonical; /* every file of the chain as canonical text (cfg_canonical_text) */
+        char **files;    /* the base configs, in the order they apply (as named in messages);
+                          * NULL without baseConfigs */
+        unsigned preview_features; /* CFG_PREVIEW_* listed by any file of the chain */
         char *input_image_path;
         struct cfg_os os;
         struct cfg_script *post_customization;
@@ -251,7 +295,13 @@ struct cfg_config {
         struct cfg_server server;
         char *output_image_path;
         enum cfg_image_format output_image_format;
+        char *artifacts_path;    /* output.artifacts.path: a folder */
+        unsigned artifacts;      /* output.artifacts.items: CFG_ARTIFACT_* */
+        char *selinux_policy_path; /* output.selinuxPolicyPath: a folder */
 };
+
+/* The name of the file a location is in: loc.file, or the config itself. */
+const char *cfg_loc_file(const struct cfg_config *cfg, struct cfg_loc loc);
 
 /* One problem found in a config file. */
 struct cfg_diag {
@@ -266,7 +316,9 @@ struct cfg_diags {
         size_t n;
 };
 
-/* Loads and validates a config file. On success *ret owns a new config and 0 is returned;
+/* Loads and validates a config file and its baseConfigs, merged as Image Customizer merges
+ * them (scalars of a later file override, lists append, relative paths resolve against
+ * the file that names them). On success *ret owns a new config and 0 is returned;
  * on failure every problem found is appended to diags and -EINVAL is returned (-ENOENT,
  * -EFBIG, ... when the file itself cannot be read, also with a diag). */
 int cfg_load_file(const char *path, struct cfg_config **ret, struct cfg_diags *diags);
@@ -305,8 +357,10 @@ void cfg_diags_clear(struct cfg_diags *diags);
 
 /* Never NULL: "unset" for CFG_FORMAT_UNSET, "unknown" for a value out of range. */
 const char *cfg_image_format_to_string(enum cfg_image_format f);
-/* Returns -EINVAL for an unknown name. */
+/* Returns -EINVAL for an unknown name, -EOPNOTSUPP for one of Image Customizer's formats
+ * that pxeforge does not write (cfg_image_format_refusal says why). */
 int cfg_image_format_from_string(const char *s, enum cfg_image_format *ret);
+const char *cfg_image_format_refusal(const char *s);
 bool cfg_image_format_is_disk(enum cfg_image_format f);
 
 /* pxeforge.yaml(5) in troff, written from the schema tables that parse the file, so it

@@ -45,6 +45,7 @@ void cfg_diag_add(struct cfg_diags *diags, const char *file, unsigned line, unsi
 struct diag_ref {
         struct cfg_diag diag;
         size_t index;
+        bool top;
 };
 
 static int diag_ref_compare(const void *a, const void *b)
@@ -58,6 +59,36 @@ static int diag_ref_compare(const void *a, const void *b)
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* The base configs' problems keep their order (each file's already sorted, bases first);
+ * the config's own follow, sorted by place. */
+static int chain_compare(const void *a, const void *b)
+{
+        const struct diag_ref *x = a, *y = b;
+
+        if (x->top != y->top)
+                return x->top ? 1 : -1;
+        if (!x->top)
+                return x->index < y->index ? -1 : x->index > y->index;
+        return diag_ref_compare(a, b);
+}
+
+void cfg_diags_sort_chain(struct cfg_diags *diags, size_t from, const char *top_file)
+{
+        _cleanup_free_ struct diag_ref *refs = NULL;
+        size_t n;
+
+        if (from >= diags->n)
+                return;
+        n = diags->n - from;
+        refs = pxf_calloc(n, sizeof(*refs));
+        for (size_t i = 0; i < n; i++)
+                refs[i] = (struct diag_ref){diags->items[from + i], i,
+                                            strcmp(diags->items[from + i].file, top_file) == 0};
+        qsort(refs, n, sizeof(*refs), chain_compare);
+        for (size_t i = 0; i < n; i++)
+                diags->items[from + i] = refs[i].diag;
+}
+
 void cfg_diags_sort(struct cfg_diags *diags, size_t from)
 {
         _cleanup_free_ struct diag_ref *refs = NULL;
@@ -68,7 +99,7 @@ void cfg_diags_sort(struct cfg_diags *diags, size_t from)
         n = diags->n - from;
         refs = pxf_calloc(n, sizeof(*refs));
         for (size_t i = 0; i < n; i++)
-                refs[i] = (struct diag_ref){diags->items[from + i], i};
+                refs[i] = (struct diag_ref){diags->items[from + i], i, false};
         qsort(refs, n, sizeof(*refs), diag_ref_compare);
         for (size_t i = 0; i < n; i++)
                 diags->items[from + i] = refs[i].diag;

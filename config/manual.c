@@ -40,6 +40,14 @@ static const char *kind_name(const struct field *f)
                 return "mapping";
         case F_ARRAY:
                 return "list of mappings";
+        case F_OPTIONS:
+                return "mapping of name: value";
+        case F_FLAGS:
+                return "list of";
+        case F_PREVIEW:
+                return "list of names";
+        case F_BASES:
+                return "list of {path: FILE}";
         case F_UNSUPPORTED:
                 return "refused";
         }
@@ -60,18 +68,33 @@ static void field_entry(FILE *f, const struct schema *s, const struct field *fl,
         pxf_troff_text(f, path);
         fputs("\\fR (", f);
         pxf_troff_text(f, kind_name(fl));
-        for (size_t i = 0; fl->kind == F_ENUM && fl->enums[i].name; i++) {
-                fputs(i ? ", " : " ", f);
+        for (size_t i = 0, n = 0; fl->enums && fl->enums[i].name; i++) {
+                if (fl->enums[i].refused)
+                        continue;
+                fputs(n++ ? ", " : " ", f);
                 pxf_troff_text(f, fl->enums[i].name);
         }
         fputs(listed(s->required, fl->key) ? "; required)\n" : ")\n", f);
-        if (fl->kind == F_UNSUPPORTED)
-                pxf_troff_text(
-                    f, "A key of Image Customizer that pxeforge does not implement: a config "
-                       "that sets it is refused with an error naming it, never accepted and "
-                       "ignored.");
-        else if (fl->doc)
+        if (fl->kind == F_UNSUPPORTED) {
+                pxf_troff_text(f, "A key of Image Customizer that pxeforge refuses, naming it: ");
                 pxf_troff_text(f, fl->doc);
+                fputc('.', f);
+        } else if (fl->doc) {
+                pxf_troff_text(f, fl->doc);
+        }
+        for (size_t i = 0; fl->enums && fl->enums[i].name; i++)
+                if (fl->enums[i].refused) {
+                        fputs(" Refused: ", f);
+                        pxf_troff_text(f, fl->enums[i].name);
+                        fputs(" (", f);
+                        pxf_troff_text(f, fl->enums[i].refused);
+                        fputs(").", f);
+                }
+        if (fl->preview) {
+                fputs(" Needs the preview feature ", f);
+                pxf_troff_text(f, cfg_preview_name(fl->preview));
+                fputs(" in the same file.", f);
+        }
         fputc('\n', f);
 }
 

@@ -17,10 +17,55 @@ _Static_assert(sizeof(enum cfg_selinux_mode) == sizeof(int), "enums are read as 
 _Static_assert(sizeof(enum cfg_image_format) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_dhcp_mode) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(enum cfg_ipxe_mode) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_bootloader_reset) == sizeof(int), "enums are read as int");
+_Static_assert(sizeof(enum cfg_image_history) == sizeof(int), "enums are read as int");
+
+/* Why pxeforge refuses what Image Customizer offers (reused by keys, values and preview
+ * features that name the same thing). */
+#define NO_UKI "pxeforge boots the kernel through the image's shim and GRUB and builds no unified kernel images"
+#define NO_VERITY "pxeforge does not set up dm-verity (it keeps the image's partitions)"
+#define NO_OCI                                                                                     \
+        "pxeforge reads disk image files only; pull the image first and name it in "              \
+        "input.image.path or --image-file"
+#define NO_COSI "pxeforge writes no COSI files; use raw, qcow2, vhd, vhdx, iso, pxe-dir or pxe-tar"
+#define NO_KDUMP "pxeforge's live outputs carry no kdump kernel and initramfs"
+#define NO_SNAPSHOT                                                                                \
+        "pin Debian packages to a date with a snapshot.debian.org source in the image's apt "      \
+        "sources instead (os.additionalFiles)"
+
+const struct preview_feature cfg_preview_features[] = {
+    {"base-configs", CFG_PREVIEW_BASE_CONFIGS, NULL},
+    {"output-artifacts", CFG_PREVIEW_OUTPUT_ARTIFACTS, NULL},
+    {"output-selinux-policy", CFG_PREVIEW_OUTPUT_SELINUX_POLICY, NULL},
+    {"remove-package-manager", CFG_PREVIEW_REMOVE_PACKAGE_MANAGER, NULL},
+    {"tools-dir", CFG_PREVIEW_TOOLS_DIR, NULL},
+    {"preview-distro-version", CFG_PREVIEW_DISTRO_VERSION, NULL},
+    {"unsupported-distro-version", CFG_PREVIEW_UNSUPPORTED_DISTRO_VERSION, NULL},
+    {"uki", 0, NO_UKI},
+    {"reinitialize-verity", 0, NO_VERITY},
+    {"input-image-oci", 0, NO_OCI},
+    {"kdump-boot-files", 0, NO_KDUMP},
+    {"package-snapshot-time", 0, NO_SNAPSHOT},
+    {"btrfs", 0,
+     "it enables btrfs in storage.filesystems, and pxeforge keeps the image's file systems "
+     "(btrfs images are customized as they are)"},
+    {"inject-files", 0, "pxeforge has no inject-files command"},
+    {"create", 0, "pxeforge has no create command; it customizes an existing image"},
+    {NULL, 0, NULL},
+};
+
+const char *cfg_preview_name(unsigned bit)
+{
+        for (const struct preview_feature *p = cfg_preview_features; p->name; p++)
+                if (p->bit == bit)
+                        return p->name;
+        return "?";
+}
 
 #define FIELD(k, kind_, type, member, ...)                                                         \
         {                                                                                          \
-                .key = (k), .kind = (kind_), .off = FOFF(type, member), __VA_ARGS__                \
+                .key = (k), .kind = (kind_), .off = FOFF(type, member), .c_member = #member,         \
+                __VA_ARGS__                                                                        \
         }
 /* A mapping whose fields live in the same structure as its parent's. */
 #define INLINE(k, schema_, ...)                                                                    \
@@ -29,13 +74,14 @@ _Static_assert(sizeof(enum cfg_ipxe_mode) == sizeof(int), "enums are read as int
         }
 #define ARRAY(k, type, member, count_, item_type, schema_, ...)                                    \
         {                                                                                          \
-                .key = (k), .kind = F_ARRAY, .off = FOFF(type, member),                            \
+                .key = (k), .kind = F_ARRAY, .off = FOFF(type, member), .c_member = #member,         \
                 .count = FOFF(type, count_), .elem_size = sizeof(item_type), .sub = &(schema_),    \
                 __VA_ARGS__                                                                        \
         }
-#define UNSUPPORTED(k)                                                                             \
+/* An Image Customizer key pxeforge refuses, and why (one sentence, no final stop). */
+#define UNSUPPORTED(k, why)                                                                        \
         {                                                                                          \
-                .key = (k), .kind = F_UNSUPPORTED                                                  \
+                .key = (k), .kind = F_UNSUPPORTED, .doc = (why)                                    \
         }
 #define SCHEMA(fields_, ...)                                                                       \
         {                                                                                          \
@@ -45,45 +91,53 @@ _Static_assert(sizeof(enum cfg_ipxe_mode) == sizeof(int), "enums are read as int
 /* ---- enums -------------------------------------------------------------------------- */
 
 static const struct enum_value password_types[] = {
-    {"locked", CFG_PASSWORD_LOCKED},           {"plain-text", CFG_PASSWORD_PLAIN_TEXT},
-    {"hashed", CFG_PASSWORD_HASHED},           {"plain-text-file", CFG_PASSWORD_PLAIN_TEXT_FILE},
-    {"hashed-file", CFG_PASSWORD_HASHED_FILE}, {NULL, 0},
+    {"locked", CFG_PASSWORD_LOCKED, NULL},           {"plain-text", CFG_PASSWORD_PLAIN_TEXT, NULL},
+    {"hashed", CFG_PASSWORD_HASHED, NULL},           {"plain-text-file", CFG_PASSWORD_PLAIN_TEXT_FILE, NULL},
+    {"hashed-file", CFG_PASSWORD_HASHED_FILE, NULL}, {NULL, 0, NULL},
 };
 
 static const struct enum_value load_modes[] = {
-    {"always", CFG_MODULE_ALWAYS},
-    {"auto", CFG_MODULE_AUTO},
-    {"disable", CFG_MODULE_DISABLE},
-    {"inherit", CFG_MODULE_INHERIT},
-    {NULL, 0},
+    {"always", CFG_MODULE_ALWAYS, NULL},
+    {"auto", CFG_MODULE_AUTO, NULL},
+    {"disable", CFG_MODULE_DISABLE, NULL},
+    {"inherit", CFG_MODULE_INHERIT, NULL},
+    {NULL, 0, NULL},
 };
 
 static const struct enum_value selinux_modes[] = {
-    {"disabled", CFG_SELINUX_DISABLED},
-    {"permissive", CFG_SELINUX_PERMISSIVE},
-    {"enforcing", CFG_SELINUX_ENFORCING},
-    {"force-enforcing", CFG_SELINUX_FORCE_ENFORCING},
-    {NULL, 0},
+    {"disabled", CFG_SELINUX_DISABLED, NULL},
+    {"permissive", CFG_SELINUX_PERMISSIVE, NULL},
+    {"enforcing", CFG_SELINUX_ENFORCING, NULL},
+    {"force-enforcing", CFG_SELINUX_FORCE_ENFORCING, NULL},
+    {NULL, 0, NULL},
 };
 
+const char *cfg_selinux_mode_name(enum cfg_selinux_mode mode)
+{
+        for (const struct enum_value *e = selinux_modes; e->name; e++)
+                if (e->value == (int)mode)
+                        return e->name;
+        return "unset";
+}
+
 static const struct enum_value initramfs_types[] = {
-    {"bootstrap", CFG_INITRAMFS_BOOTSTRAP},
-    {"full-os", CFG_INITRAMFS_FULL_OS},
-    {NULL, 0},
+    {"bootstrap", CFG_INITRAMFS_BOOTSTRAP, NULL},
+    {"full-os", CFG_INITRAMFS_FULL_OS, NULL},
+    {NULL, 0, NULL},
 };
 
 static const struct enum_value dhcp_modes[] = {
-    {"proxy", CFG_DHCP_PROXY},
-    {"authoritative", CFG_DHCP_AUTHORITATIVE},
-    {"off", CFG_DHCP_OFF},
-    {NULL, 0},
+    {"proxy", CFG_DHCP_PROXY, NULL},
+    {"authoritative", CFG_DHCP_AUTHORITATIVE, NULL},
+    {"off", CFG_DHCP_OFF, NULL},
+    {NULL, 0, NULL},
 };
 
 static const struct enum_value ipxe_modes[] = {
-    {"off", CFG_IPXE_OFF},
-    {"fallback", CFG_IPXE_FALLBACK},
-    {"always", CFG_IPXE_ALWAYS},
-    {NULL, 0},
+    {"off", CFG_IPXE_OFF, NULL},
+    {"fallback", CFG_IPXE_FALLBACK, NULL},
+    {"always", CFG_IPXE_ALWAYS, NULL},
+    {NULL, 0, NULL},
 };
 
 const char *cfg_ipxe_mode_name(enum cfg_ipxe_mode mode)
@@ -105,15 +159,36 @@ int cfg_ipxe_mode_from_name(const char *name, enum cfg_ipxe_mode *ret)
 }
 
 const struct enum_value cfg_format_values[] = {
-    {"raw", CFG_FORMAT_RAW},
-    {"qcow2", CFG_FORMAT_QCOW2},
-    {"vhd", CFG_FORMAT_VHD},
-    {"vhd-fixed", CFG_FORMAT_VHD_FIXED},
-    {"vhdx", CFG_FORMAT_VHDX},
-    {"iso", CFG_FORMAT_ISO},
-    {"pxe-dir", CFG_FORMAT_PXE_DIR},
-    {"pxe-tar", CFG_FORMAT_PXE_TAR},
-    {NULL, 0},
+    {"raw", CFG_FORMAT_RAW, NULL},
+    {"qcow2", CFG_FORMAT_QCOW2, NULL},
+    {"vhd", CFG_FORMAT_VHD, NULL},
+    {"vhd-fixed", CFG_FORMAT_VHD_FIXED, NULL},
+    {"vhdx", CFG_FORMAT_VHDX, NULL},
+    {"iso", CFG_FORMAT_ISO, NULL},
+    {"pxe-dir", CFG_FORMAT_PXE_DIR, NULL},
+    {"pxe-tar", CFG_FORMAT_PXE_TAR, NULL},
+    {"cosi", 0, NO_COSI},
+    {"baremetal-image", 0, NO_COSI},
+    {NULL, 0, NULL},
+};
+
+static const struct enum_value bootloader_resets[] = {
+    {"hard-reset", CFG_BOOTLOADER_HARD_RESET, NULL},
+    {NULL, 0, NULL},
+};
+
+static const struct enum_value image_histories[] = {
+    {"none", CFG_IMAGE_HISTORY_NONE, NULL},
+    {NULL, 0, NULL},
+};
+
+static const struct enum_value artifact_items[] = {
+    {"shim", CFG_ARTIFACT_SHIM, NULL},
+    {"bootloader", CFG_ARTIFACT_BOOTLOADER, NULL},
+    {"ukis", 0, NO_UKI},
+    {"uki-addons", 0, NO_UKI},
+    {"verity-hash", 0, NO_VERITY},
+    {NULL, 0, NULL},
 };
 
 /* ---- mapping-local rules ------------------------------------------------------------ */
@@ -203,9 +278,42 @@ static void check_module(struct walk *w, const struct yn *map, void *obj, const 
                                "'options' cannot be set when loadMode is 'disable'");
 }
 
-static void init_user(void *obj)
+static int compare_name_nodes(const void *a, const void *b)
 {
-        ((struct cfg_user *)obj)->password_expires_days = -1;
+        const struct yn *x = *(const struct yn *const *)a, *y = *(const struct yn *const *)b;
+        int c = strcmp(x->value, y->value);
+
+        return c ? c : cfg_yn_before(x, y) ? -1 : 1;
+}
+
+/* A module named twice in one file is refused (Image Customizer's rule); a later file of
+ * the chain may name it again. Sorted, so a long list costs O(n log n). */
+static void check_os(struct walk *w, const struct yn *map, void *obj, const char *path)
+{
+        const struct yn *modules = cfg_yn_get(map, "modules");
+        _cleanup_free_ const struct yn **names = NULL;
+        size_t n = 0;
+
+        (void)obj;
+        if (!modules || modules->kind != YN_SEQUENCE)
+                return;
+        names = pxf_calloc(modules->n_items, sizeof(*names));
+        for (size_t i = 0; i < modules->n_items; i++) {
+                const struct yn *name = cfg_yn_get(modules->items[i], "name");
+
+                if (name && name->kind == YN_SCALAR)
+                        names[n++] = name;
+        }
+        qsort(names, n, sizeof(*names), compare_name_nodes);
+        for (size_t i = 1; i < n; i++) {
+                _cleanup_free_ char *at = NULL;
+
+                if (strcmp(names[i]->value, names[i - 1]->value) != 0)
+                        continue;
+                at = cfg_path_key(path, "modules");
+                cfg_walk_error(w, names[i], at, "module '%s' is listed twice (first at line %u)",
+                               names[i]->value, names[i - 1]->line);
+        }
 }
 
 /* ---- tables ------------------------------------------------------------------------- */
@@ -217,6 +325,14 @@ static const struct field package_list_fields[] = {
 static const char *const package_list_required[] = {"packages", NULL};
 const struct schema cfg_schema_package_list =
     SCHEMA(package_list_fields, .required = package_list_required);
+
+static const struct field base_config_fields[] = {
+    FIELD("path", F_PATH, struct cfg_base_ref, path,
+          .doc = "a base config file (relative to the file that names it; required)"),
+};
+static const char *const base_config_required[] = {"path", NULL};
+const struct schema cfg_schema_base_config =
+    SCHEMA(base_config_fields, .required = base_config_required);
 
 static const struct field packages_fields[] = {
     FIELD("updateExistingPackages", F_BOOL, struct cfg_packages, update_existing,
@@ -234,7 +350,13 @@ static const struct field packages_fields[] = {
     FIELD("updateLists", F_PATHV, struct cfg_packages, update_lists,
           .loc = FOFF(struct cfg_packages, update_lists_locs),
           .doc = "YAML files with a `packages` list to upgrade"),
-    UNSUPPORTED("snapshotTime"),
+    FIELD("removePackageManager", F_BOOL, struct cfg_packages, remove_package_manager,
+          .loc = FOFF(struct cfg_packages, remove_package_manager_loc),
+          .preview = CFG_PREVIEW_REMOVE_PACKAGE_MANAGER,
+          .doc = "remove the package manager from the image after every other step (Debian: "
+                 "apt and its lists and caches, then dpkg's database stays for the record); "
+                 "disk outputs only"),
+    UNSUPPORTED("snapshotTime", NO_SNAPSHOT),
 };
 static const struct schema packages_schema = SCHEMA(packages_fields);
 
@@ -298,7 +420,8 @@ static const struct field user_fields[] = {
     FIELD("password", F_SECTION, struct cfg_user, password, .sub = &password_schema,
           .has = FOFF(struct cfg_user, has_password), .doc = "its password"),
     FIELD("passwordExpiresDays", F_DAYS, struct cfg_user, password_expires_days,
-          .doc = "days until the password must be changed"),
+          .has = FOFF(struct cfg_user, has_password_expires_days),
+          .doc = "days until the password must be changed (chage -M), -1 for never"),
     FIELD("sshPublicKeys", F_STRV, struct cfg_user, ssh_public_keys,
           .doc = "lines for ~/.ssh/authorized_keys"),
     FIELD("sshPublicKeyPaths", F_PATHV, struct cfg_user, ssh_public_key_paths,
@@ -312,8 +435,8 @@ static const struct field user_fields[] = {
           .doc = "its home folder, absolute"),
 };
 static const char *const name_required[] = {"name", NULL};
-static const struct schema user_schema = SCHEMA(
-    user_fields, .required = name_required, .loc = FOFF(struct cfg_user, loc), .init = init_user);
+static const struct schema user_schema =
+    SCHEMA(user_fields, .required = name_required, .loc = FOFF(struct cfg_user, loc));
 
 static const struct field group_fields[] = {
     FIELD("name", F_STRING, struct cfg_group, name, .check = cfg_check_account_name,
@@ -336,8 +459,8 @@ static const struct field module_fields[] = {
     FIELD("loadMode", F_ENUM, struct cfg_module, load_mode, .enums = load_modes,
           .doc = "always: loaded at boot (modules-load.d); auto: loaded when hardware asks, "
                  "blacklist lines removed; disable: blacklisted; inherit: as the image has it"),
-    FIELD("options", F_STRING, struct cfg_module, options,
-          .doc = "module parameters (modprobe.d), not with disable"),
+    FIELD("options", F_OPTIONS, struct cfg_module, options,
+          .doc = "module parameters as a mapping of name: value (modprobe.d), not with disable"),
 };
 static const struct schema module_schema =
     SCHEMA(module_fields, .required = name_required, .loc = FOFF(struct cfg_module, loc),
@@ -352,9 +475,19 @@ static const struct schema os_cmdline_schema = SCHEMA(os_cmdline_fields);
 static const struct field selinux_fields[] = {
     FIELD("mode", F_ENUM, struct cfg_os, selinux_mode, .enums = selinux_modes,
           .loc = FOFF(struct cfg_os, selinux_mode_loc),
-          .doc = "SELinux mode (checked; pxeforge does not apply it yet)"),
+          .doc = "the SELinux mode the image boots in: /etc/selinux/config and the kernel "
+                 "arguments; for any mode but disabled the image needs a policy (Debian: "
+                 "selinux-policy-default) and its files are labelled"),
 };
 static const struct schema selinux_schema = SCHEMA(selinux_fields);
+
+static const struct field bootloader_fields[] = {
+    FIELD("resetType", F_ENUM, struct cfg_os, bootloader_reset, .enums = bootloader_resets,
+          .doc = "hard-reset: the GRUB configuration is written anew by the image's own tools "
+                 "(grub-install, update-grub) with the config's kernel arguments, instead of "
+                 "adding them to what the image has"),
+};
+static const struct schema bootloader_schema = SCHEMA(bootloader_fields);
 
 static const struct field os_fields[] = {
     FIELD("hostname", F_STRING, struct cfg_os, hostname, .check = cfg_check_hostname,
@@ -376,12 +509,16 @@ static const struct field os_fields[] = {
     INLINE("kernelCommandLine", os_cmdline_schema,
            .doc = "the installed system's kernel arguments"),
     INLINE("selinux", selinux_schema, .doc = "SELinux"),
-    UNSUPPORTED("bootloader"),
-    UNSUPPORTED("uki"),
-    UNSUPPORTED("imageHistory"),
-    UNSUPPORTED("overlays"),
+    INLINE("bootloader", bootloader_schema, .doc = "the boot loader's configuration"),
+    FIELD("imageHistory", F_ENUM, struct cfg_os, image_history, .enums = image_histories,
+          .doc = "by default the build leaves a record of itself in "
+                 "/usr/share/image-customizer/history.json (a JSON list, one entry per build); "
+                 "none: no record"),
+    UNSUPPORTED("uki", NO_UKI),
+    UNSUPPORTED("overlays", "pxeforge sets up no overlay file systems; add the mount units "
+                            "with os.additionalFiles"),
 };
-static const struct schema os_schema = SCHEMA(os_fields);
+static const struct schema os_schema = SCHEMA(os_fields, .check = check_os);
 
 static const struct field live_cmdline_fields[] = {
     FIELD("extraCommandLine", F_CMDLINE, struct cfg_live, extra_command_line,
@@ -402,7 +539,7 @@ static const struct schema live_cmdline_schema = SCHEMA(live_cmdline_fields);
                   struct cfg_file, live_file_schema,                                               \
                   .doc = "files added to the output (the ISO's tree or the PXE folder), at "       \
                          "relative destinations"),                                                 \
-            UNSUPPORTED("kdumpBootFiles")
+            UNSUPPORTED("kdumpBootFiles", NO_KDUMP)
 
 static const struct field iso_fields[] = {LIVE_FIELDS(struct cfg_live, )};
 static const struct schema iso_schema = SCHEMA(iso_fields);
@@ -449,8 +586,8 @@ static const struct field input_image_fields[] = {
     FIELD("path", F_PATH, struct cfg_config, input_image_path,
           .doc = "the input disk image: raw, qcow2, vhd or vhdx, told apart by content (relative "
                  "to the config); --image-file overrides it"),
-    UNSUPPORTED("oci"),
-    UNSUPPORTED("azureLinux"),
+    UNSUPPORTED("oci", NO_OCI),
+    UNSUPPORTED("azureLinux", NO_OCI),
 };
 static const struct schema input_image_schema = SCHEMA(input_image_fields);
 static const struct field input_fields[] = {
@@ -463,12 +600,30 @@ static const struct field output_image_fields[] = {
     FIELD("format", F_ENUM, struct cfg_config, output_image_format, .enums = cfg_format_values,
           .doc = "the output format; --output-image-format overrides it; default: the output's "
                  "extension"),
+    UNSUPPORTED("cosi", NO_COSI),
 };
 static const struct schema output_image_schema = SCHEMA(output_image_fields);
+
+static const struct field artifacts_fields[] = {
+    FIELD("path", F_PATH, struct cfg_config, artifacts_path,
+          .doc = "the folder the items are copied to, each in a subfolder of its name "
+                 "(required)"),
+    FIELD("items", F_FLAGS, struct cfg_config, artifacts, .enums = artifact_items,
+          .doc = "shim: the image's shim (shim/bootx64.efi); bootloader: its GRUB EFI binary "
+                 "(bootloader/grubx64.efi) (required)"),
+};
+static const char *const artifacts_required[] = {"path", "items", NULL};
+static const struct schema artifacts_schema =
+    SCHEMA(artifacts_fields, .required = artifacts_required);
+
 static const struct field output_fields[] = {
     INLINE("image", output_image_schema, .doc = "the output"),
-    UNSUPPORTED("artifacts"),
-    UNSUPPORTED("selinuxPolicyPath"),
+    INLINE("artifacts", artifacts_schema, .preview = CFG_PREVIEW_OUTPUT_ARTIFACTS,
+           .doc = "boot files copied out of the customized image, beside the output"),
+    FIELD("selinuxPolicyPath", F_PATH, struct cfg_config, selinux_policy_path,
+          .preview = CFG_PREVIEW_OUTPUT_SELINUX_POLICY,
+          .doc = "a folder the image's SELinux policy (/etc/selinux/TYPE) is copied to; it must "
+                 "not exist as a file"),
 };
 static const struct schema output_schema = SCHEMA(output_fields);
 
@@ -550,8 +705,17 @@ static const struct field root_fields[] = {
           .doc = "pxeforge's own: how `pxeforge up` serves the artifacts (the options of `pxeforge "
                  "serve`)"),
     INLINE("output", output_schema, .doc = "what to write"),
-    UNSUPPORTED("storage"),
-    UNSUPPORTED("previewFeatures"),
-    UNSUPPORTED("baseConfigs"),
+    {.key = "previewFeatures", .kind = F_PREVIEW,
+     .doc = "Image Customizer's preview features this file uses. pxeforge accepts "
+            "base-configs, output-artifacts, output-selinux-policy, remove-package-manager, "
+            "tools-dir (for the flag it refuses), preview-distro-version and "
+            "unsupported-distro-version (pxeforge builds any Debian release and warns about "
+            "those its tests do not prove); it refuses the others by name"},
+    {.key = "baseConfigs", .kind = F_BASES, .preview = CFG_PREVIEW_BASE_CONFIGS,
+     .doc = "configs this one builds on, each {path: FILE} relative to this file, applied "
+            "first: a later file's values override theirs, its lists (packages, users, "
+            "files, modules, scripts, kernel arguments) follow theirs"},
+    UNSUPPORTED("storage", "pxeforge keeps the image's partitions and file systems as they are "
+                           "(no repartitioning, no verity); change them before pxeforge"),
 };
 const struct schema cfg_schema_root = SCHEMA(root_fields);

@@ -17,7 +17,7 @@ static void diag_at(struct cfg_diags *diags, const struct cfg_config *cfg, struc
         va_list ap;
 
         va_start(ap, fmt);
-        cfg_diag_addv(diags, cfg->path, loc.line, loc.column, key_path, fmt, ap);
+        cfg_diag_addv(diags, cfg_loc_file(cfg, loc), loc.line, loc.column, key_path, fmt, ap);
         va_end(ap);
 }
 
@@ -48,22 +48,24 @@ static void check_pxe_urls(const struct cfg_config *cfg, struct cfg_diags *diags
                         "the bootstrap initramfs downloads the image)");
 }
 
-/* A full-os initramfs is a cpio archive, which carries no SELinux labels (xattrs). */
+/* A full-os initramfs is a cpio archive, which carries no SELinux labels (xattrs); Image
+ * Customizer refuses any mode but disabled with it, and so does pxeforge (the builder
+ * checks the image's own mode when the config sets none). */
 static void check_selinux(const struct cfg_config *cfg, struct cfg_diags *diags)
 {
         const struct cfg_live *lives[] = {&cfg->iso, &cfg->pxe.live};
         const char *names[] = {"iso", "pxe"};
         enum cfg_selinux_mode mode = cfg->os.selinux_mode;
 
-        if (mode != CFG_SELINUX_ENFORCING && mode != CFG_SELINUX_FORCE_ENFORCING)
+        if (mode == CFG_SELINUX_UNSET || mode == CFG_SELINUX_DISABLED)
                 return;
         for (size_t i = 0; i < PXF_ELEMENTSOF(lives); i++)
                 if (lives[i]->initramfs_type == CFG_INITRAMFS_FULL_OS)
                         diag_at(diags, cfg, cfg->os.selinux_mode_loc, "os.selinux.mode",
                                 "selinux mode '%s' cannot be used with %s.initramfsType "
-                                "'full-os' (a cpio initramfs carries no SELinux labels)",
-                                mode == CFG_SELINUX_ENFORCING ? "enforcing" : "force-enforcing",
-                                names[i]);
+                                "'full-os' (a cpio initramfs carries no SELinux labels); use "
+                                "initramfsType bootstrap or mode disabled",
+                                cfg_selinux_mode_name(mode), names[i]);
 }
 
 /* DHCP: an authoritative server needs its range and an interface; any DHCP needs the
@@ -137,7 +139,7 @@ static void walk_path_list(struct path_walk *w, char *const *paths, const struct
         for (size_t i = 0; paths && paths[i]; i++) {
                 _cleanup_free_ char *key = pxf_asprintf("%s[%zu]", key_path, i);
 
-                visit(w, paths[i], false, locs ? locs[i] : (struct cfg_loc){0, 0}, key);
+                visit(w, paths[i], false, locs ? locs[i] : (struct cfg_loc){0}, key);
         }
 }
 

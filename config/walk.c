@@ -13,11 +13,20 @@
 
 void cfg_walk_error(struct walk *w, const struct yn *n, const char *path, const char *fmt, ...)
 {
+        struct cfg_diag *d;
+        char *message;
         va_list ap;
 
         va_start(ap, fmt);
         cfg_diag_addv(w->diags, w->file, n->line, n->column, path, fmt, ap);
         va_end(ap);
+        if (!w->included_by)
+                return;
+        d = &w->diags->items[w->diags->n - 1];
+        message = pxf_asprintf("%s (in the base config included at %s)", d->message,
+                               w->included_by);
+        free(d->message);
+        d->message = message;
 }
 
 static void *at(void *obj, size_t foff)
@@ -25,12 +34,17 @@ static void *at(void *obj, size_t foff)
         return foff ? (char *)obj + foff - 1 : NULL;
 }
 
-static void set_loc(void *obj, size_t foff, const struct yn *n)
+static struct cfg_loc loc_of(const struct walk *w, const struct yn *n)
+{
+        return (struct cfg_loc){n->line, n->column, w->loc_file};
+}
+
+static void set_loc(const struct walk *w, void *obj, size_t foff, const struct yn *n)
 {
         struct cfg_loc *loc = at(obj, foff);
 
         if (loc)
-                *loc = (struct cfg_loc){n->line, n->column};
+                *loc = loc_of(w, n);
 }
 
 static void set_has(void *obj, size_t foff)
@@ -87,7 +101,7 @@ static void read_string_field(struct walk *w, const struct field *f, const struc
                 return;
         free(*slot);
         *slot = s;
-        set_loc(obj, f->loc, n);
+        set_loc(w, obj, f->loc, n);
 }
 
 static void read_bool(struct walk *w, const struct field *f, const struct yn *n, void *obj,
@@ -99,8 +113,12 @@ static void read_bool(struct walk *w, const struct field *f, const struct yn *n,
                 *slot = true;
         else if (n->kind == YN_SCALAR && n->plain && strcmp(n->value, "false") == 0)
                 *slot = false;
-        else if (n->kind != YN_INVALID)
-                type_error(w, n, path, "a boolean");
+        else {
+                if (n->kind != YN_INVALID)
+                        type_error(w, n, path, "a boolean");
+                return;
+        }
+        set_loc(w, obj, f->loc, n);
 }
 
 /* The items of a list; null counts as an empty list. Returns false after a diag. */
@@ -148,7 +166,7 @@ static void read_strv(struct walk *w, const struct field *f, const struct yn *n,
                 if (!s)
                         continue;
                 if (locs)
-                        (*locs)[len] = (struct cfg_loc){n->items[i]->line, n->items[i]->column};
+                        (*locs)[len] = loc_of(w, n->items[i]);
                 strv_append(*slot, &len, s);
         }
 }
@@ -211,19 +229,22 @@ static void read_id(struct walk *w, const struct field *f, const struct yn *n, v
 {
         long long v;
 
-        if (!read_integer(w, n, path, 0, 4294967294LL, &v))
+        if (!read_integer(w, n, path, 0, 60000, &v))
                 return;
         *(uint32_t *)at(obj, f->off) = (uint32_t)v;
         set_has(obj, f->has);
 }
 
+/* -1: never (chage's own range, as Image Customizer takes it). */
 static void read_days(struct walk *w, const struct field *f, const struct yn *n, void *obj,
                       const char *path)
 {
         long long v;
 
-        if (read_integer(w, n, path, 0, INT_MAX, &v))
-                *(int *)at(obj, f->off) = (int)v;
+        if (!read_integer(w, n, path, -1, 99999, &v))
+                return;
+        *(int *)at(obj, f->off) = (int)v;
+        set_has(obj, f->has);
 }
 
 static void read_port(struct walk *w, const struct field *f, const struct yn *n, void *obj,
@@ -249,7 +270,11 @@ char *cfg_enum_names(const struct enum_value *e)
         char *s = pxf_strdup("");
 
         for (size_t i = 0; e[i].name; i++) {
-                char *next = pxf_asprintf("%s%s%s", s, i ? ", " : "", e[i].name);
+                char *next;
+
+                if (e[i].refused)
+                        continue;
+                next = pxf_asprintf("%s%s%s", s, s[0] ? ", " : "", e[i].name);
 
                 free(s);
                 s = next;
@@ -257,23 +282,92 @@ char *cfg_enum_names(const struct enum_value *e)
         return s;
 }
 
-static void read_enum(struct walk *w, const struct field *f, const struct yn *n, void *obj,
-                      const char *path)
+/* The entry of an enum named by n, or NULL after a diag. */
+static const struct enum_value *enum_entry(struct walk *w, const struct enum_value *e,
+                                           const struct yn *n, const char *path)
 {
         const char *s = get_string(w, n, path);
         _cleanup_free_ char *names = NULL;
 
         if (!s)
-                return;
-        for (size_t i = 0; f->enums[i].name; i++)
-                if (strcmp(s, f->enums[i].name) == 0) {
-                        /* every config enum is int sized (asserted in schema.c) */
-                        memcpy(at(obj, f->off), &f->enums[i].value, sizeof(int));
-                        set_loc(obj, f->loc, n);
-                        return;
-                }
-        names = cfg_enum_names(f->enums);
+                return NULL;
+        for (size_t i = 0; e[i].name; i++) {
+                if (strcmp(s, e[i].name) != 0)
+                        continue;
+                if (!e[i].refused)
+                        return &e[i];
+                cfg_walk_error(w, n, path, "'%s' is not supported by pxeforge: %s", s,
+                               e[i].refused);
+                return NULL;
+        }
+        names = cfg_enum_names(e);
         cfg_walk_error(w, n, path, "unknown value '%s' (expected one of: %s)", s, names);
+        return NULL;
+}
+
+static void read_enum(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                      const char *path)
+{
+        const struct enum_value *e = enum_entry(w, f->enums, n, path);
+
+        if (!e)
+                return;
+        /* every config enum is int sized (asserted in schema.c) */
+        memcpy(at(obj, f->off), &e->value, sizeof(int));
+        set_loc(w, obj, f->loc, n);
+}
+
+/* A list of enum names, kept as the OR of their values. */
+static void read_flags(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                       const char *path)
+{
+        unsigned *slot = at(obj, f->off);
+
+        if (!get_list(w, n, path, "a list"))
+                return;
+        for (size_t i = 0; i < n->n_items; i++) {
+                _cleanup_free_ char *item_path = cfg_path_index(path, i);
+                const struct enum_value *e = enum_entry(w, f->enums, n->items[i], item_path);
+
+                if (e)
+                        *slot |= (unsigned)e->value;
+        }
+}
+
+/* Module parameters: a mapping of name: value, kept as the "name=value ..." that a
+ * modprobe.d options line takes, in file order. */
+static void read_options(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                         const char *path)
+{
+        char **slot = at(obj, f->off);
+        char *line = NULL;
+
+        if (n->kind != YN_MAPPING) {
+                if (n->kind != YN_INVALID)
+                        type_error(w, n, path, "a mapping of parameter: value");
+                return;
+        }
+        for (size_t i = 0; i < n->n_pairs; i++) {
+                const struct yn *key = n->pairs[i].key, *value = n->pairs[i].value;
+                _cleanup_free_ char *item_path = cfg_path_key(path, key->value);
+                _cleanup_free_ char *msg = cfg_check_word(key->value);
+                const char *v = get_string(w, value, item_path);
+                char *next;
+
+                if (msg)
+                        cfg_walk_error(w, key, item_path, "parameter name: %s", msg);
+                free(msg);
+                msg = v ? cfg_check_word(v) : NULL;
+                if (msg)
+                        cfg_walk_error(w, value, item_path, "%s", msg);
+                if (!v || msg)
+                        continue;
+                next = pxf_asprintf("%s%s%s=%s", line ? line : "", line ? " " : "", key->value, v);
+                free(line);
+                line = next;
+        }
+        free(*slot);
+        *slot = line;
 }
 
 /* environmentVariables: NAME: value pairs, stored as "NAME=value" in file order. */
@@ -317,30 +411,40 @@ static void read_section(struct walk *w, const struct field *f, const struct yn 
 }
 
 /* A list of mappings, each walked into a new array item. */
+/* A list of mappings, each walked into a new array item. The items of a later file of
+ * the chain follow those of its bases. */
 static void read_array(struct walk *w, const struct field *f, const struct yn *n, void *obj,
                        const char *path)
 {
         char **slot = at(obj, f->off);
         size_t *count = at(obj, f->count);
+        size_t first = *count;
 
         if (!get_list(w, n, path, "a list") || n->n_items == 0)
                 return;
-        free(*slot);
-        *slot = pxf_calloc(n->n_items, f->elem_size);
-        *count = n->n_items;
+        *slot = pxf_reallocarray(*slot, first + n->n_items, f->elem_size);
+        memset(*slot + first * f->elem_size, 0, n->n_items * f->elem_size);
+        *count = first + n->n_items;
         for (size_t i = 0; i < n->n_items; i++) {
                 _cleanup_free_ char *item_path = cfg_path_index(path, i);
-                void *item = *slot + i * f->elem_size;
+                void *item = *slot + (first + i) * f->elem_size;
                 const struct yn *m = n->items[i];
 
                 if (f->sub->init)
                         f->sub->init(item);
-                set_loc(item, f->sub->loc, m);
+                set_loc(w, item, f->sub->loc, m);
                 if (m->kind == YN_MAPPING || m->kind == YN_INVALID)
                         cfg_walk_mapping(w, m, f->sub, item, item_path);
                 else
                         type_error(w, m, item_path, "a mapping");
         }
+}
+
+/* previewFeatures and baseConfigs are read before the walk: the whole file depends on them. */
+static void read_nothing(struct walk *w, const struct field *f, const struct yn *n, void *obj,
+                         const char *path)
+{
+        (void)w, (void)f, (void)n, (void)obj, (void)path;
 }
 
 typedef void (*reader_fn)(struct walk *w, const struct field *f, const struct yn *n, void *obj,
@@ -362,6 +466,10 @@ static const reader_fn readers[] = {
     [F_ENV] = read_env,
     [F_SECTION] = read_section,
     [F_ARRAY] = read_array,
+    [F_OPTIONS] = read_options,
+    [F_FLAGS] = read_flags,
+    [F_PREVIEW] = read_nothing,
+    [F_BASES] = read_nothing,
 };
 
 static const struct field *find_field(const struct schema *s, const char *key)
@@ -400,8 +508,13 @@ static void walk_pair(struct walk *w, const struct yn_pair *p, const struct sche
                 cfg_walk_error(w, p->key, child, "unknown key '%s' (expected one of: %s)",
                                p->key->value, known);
         } else if (f->kind == F_UNSUPPORTED)
-                cfg_walk_error(w, p->key, child, "'%s' is not supported by pxeforge",
-                               p->key->value);
+                cfg_walk_error(w, p->key, child, "'%s' is not supported by pxeforge: %s",
+                               p->key->value, f->doc);
+        else if (f->preview && !(w->preview & f->preview))
+                cfg_walk_error(w, p->key, child,
+                               "the '%s' preview feature must be enabled to use '%s' (list it "
+                               "in previewFeatures)",
+                               cfg_preview_name(f->preview), child);
         else
                 readers[f->kind](w, f, p->value, obj, child);
 }
@@ -441,4 +554,30 @@ void cfg_walk_mapping(struct walk *w, const struct yn *map, const struct schema 
         check_presence(w, map, s, path);
         if (s->check)
                 s->check(w, map, obj, path);
+}
+
+void cfg_read_preview(struct walk *w, const struct yn *root)
+{
+        const struct yn *n = cfg_yn_get(root, "previewFeatures");
+
+        if (!n || !get_list(w, n, "previewFeatures", "a list"))
+                return;
+        for (size_t i = 0; i < n->n_items; i++) {
+                _cleanup_free_ char *path = cfg_path_index("previewFeatures", i);
+                const char *name = get_string(w, n->items[i], path);
+                const struct preview_feature *p = cfg_preview_features;
+
+                if (!name)
+                        continue;
+                while (p->name && strcmp(p->name, name) != 0)
+                        p++;
+                if (!p->name)
+                        cfg_walk_error(w, n->items[i], path, "unknown preview feature '%s'", name);
+                else if (p->refused)
+                        cfg_walk_error(w, n->items[i], path,
+                                       "preview feature '%s' is not supported by pxeforge: %s",
+                                       name, p->refused);
+                else
+                        w->preview |= p->bit;
+        }
 }

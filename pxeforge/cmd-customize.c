@@ -16,13 +16,16 @@ struct customize_args {
 
 static int parse_format(const char *option, const char *value, void *field)
 {
-        if (cfg_image_format_from_string(value, field) < 0) {
+        int r = cfg_image_format_from_string(value, field);
+
+        if (r == -EOPNOTSUPP)
+                log_error("%s '%s' is not supported by pxeforge: %s", option, value,
+                          cfg_image_format_refusal(value));
+        else if (r < 0)
                 log_error("unknown %s '%s' (expected raw, qcow2, vhd, vhd-fixed, vhdx, iso, "
                           "pxe-dir or pxe-tar)",
                           option, value);
-                return PXF_EXIT_USAGE;
-        }
-        return PXF_EXIT_OK;
+        return r < 0 ? PXF_EXIT_USAGE : PXF_EXIT_OK;
 }
 
 static int parse_progress(const char *option, const char *value, void *field)

@@ -21,8 +21,9 @@ packages=(
         # that names a missing libguestfs-* package (libguestfs-jfs is left out on purpose)
         xfsprogs libguestfs-xfs jfsutils
         # the tests' clients and networks: curl (HTTP interop), iproute2 (namespaces,
-        # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test)
-        curl iproute2 util-linux python3
+        # bridges, taps), python3 (a plain HTTP server for the QEMU user-network test;
+        # with python3-yaml, the judge of Image Customizer's test configurations)
+        curl iproute2 util-linux python3 python3-yaml
         # pxeforge-server's system user (made below, as the package does)
         adduser
         # the installed files' checks: manual pages (groff, man) and the unit (systemd-analyze)

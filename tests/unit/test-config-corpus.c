@@ -168,6 +168,7 @@ static void check_full_users(const struct cfg_os *os)
         assert_true(a->has_password);
         assert_int_equal(a->password.type, CFG_PASSWORD_HASHED);
         assert_string_equal(a->password.value, "$6$salt$hash");
+        assert_true(a->has_password_expires_days);
         assert_int_equal(a->password_expires_days, 90);
         assert_strv(a->ssh_public_keys, STRV("ssh-ed25519 AAAA alice@example"));
         assert_path(a->ssh_public_key_paths[0], "data/id.pub");
@@ -179,7 +180,7 @@ static void check_full_users(const struct cfg_os *os)
         assert_false(s->has_uid);
         assert_int_equal(s->password.type, CFG_PASSWORD_LOCKED);
         assert_null(s->password.value);
-        assert_int_equal(s->password_expires_days, -1);
+        assert_false(s->has_password_expires_days);
         assert_int_equal(os->n_groups, 2);
         assert_true(os->groups[0].has_gid);
         assert_int_equal(os->groups[0].gid, 990);
@@ -187,6 +188,8 @@ static void check_full_users(const struct cfg_os *os)
         assert_int_equal(os->n_modules, 3);
         assert_int_equal(os->modules[0].load_mode, CFG_MODULE_ALWAYS);
         assert_string_equal(os->modules[0].options, "enable_unsafe_noiommu_mode=1");
+        assert_int_equal(os->bootloader_reset, CFG_BOOTLOADER_KEEP);
+        assert_int_equal(os->image_history, CFG_IMAGE_HISTORY_WRITE);
         assert_int_equal(os->modules[1].load_mode, CFG_MODULE_DISABLE);
         assert_int_equal(os->modules[2].load_mode, CFG_MODULE_INHERIT);
         assert_null(os->modules[2].options);
@@ -274,18 +277,65 @@ static void check_passwords(const struct cfg_config *c)
         assert_true(u[0].has_uid);
         assert_int_equal(u[0].password.type, CFG_PASSWORD_PLAIN_TEXT);
         assert_string_equal(u[0].password.value, "secret with spaces");
+        assert_true(u[0].has_password_expires_days);
         assert_int_equal(u[0].password_expires_days, 0);
-        assert_int_equal(u[1].uid, 4294967294u);
+        assert_int_equal(u[1].uid, 60000);
+        assert_int_equal(u[1].password_expires_days, 99999);
         assert_int_equal(u[1].password.type, CFG_PASSWORD_PLAIN_TEXT_FILE);
         assert_path(u[1].password.value, "data/password.txt");
-        assert_int_equal(u[1].password.value_loc.line, 14);
+        assert_int_equal(u[1].password.value_loc.line, 15);
         assert_int_equal(u[2].password.type, CFG_PASSWORD_HASHED_FILE);
         assert_path(u[2].password.value, "./data/password.txt");
         assert_int_equal(u[3].password.type, CFG_PASSWORD_LOCKED);
         assert_string_equal(u[3].name, "_daemon");
+        assert_true(u[3].has_password_expires_days);
+        assert_int_equal(u[3].password_expires_days, -1);
         assert_int_equal(u[4].password.type, CFG_PASSWORD_HASHED);
         assert_string_equal(u[4].password.value, "$y$j9T$salt$hash");
-        assert_int_equal(u[4].password_expires_days, -1);
+        assert_false(u[4].has_password_expires_days);
+}
+
+static void check_empty(const struct cfg_config *c)
+{
+        assert_null(c->os.hostname);
+        assert_null(c->input_image_path);
+        assert_null(c->files);
+        assert_int_equal(c->preview_features, 0);
+        assert_int_equal(c->output_image_format, CFG_FORMAT_UNSET);
+}
+
+/* Merged as Image Customizer merges a chain: later scalars win, lists follow the bases'. */
+static void check_base_chain(const struct cfg_config *c)
+{
+        const struct cfg_os *os = &c->os;
+
+        assert_strv(c->files, STRV("good/data/base-common.yaml", "good/data/base-os.yaml"));
+        assert_int_equal(c->preview_features,
+                         CFG_PREVIEW_BASE_CONFIGS | CFG_PREVIEW_OUTPUT_ARTIFACTS);
+        assert_string_equal(os->hostname, "top");
+        assert_strv(os->packages.install, STRV("common-pkg", "middle-pkg", "top-pkg"));
+        assert_strv(os->extra_command_line, STRV("middle.arg=1", "top.arg=1"));
+        assert_int_equal(os->n_users, 2);
+        assert_string_equal(os->users[0].name, "alice");
+        assert_false(os->users[0].has_password_expires_days);
+        assert_string_equal(os->users[1].name, "carol");
+        assert_int_equal(os->users[1].password_expires_days, -1);
+        assert_int_equal(os->n_modules, 2);
+        assert_int_equal(os->modules[0].load_mode, CFG_MODULE_ALWAYS);
+        assert_string_equal(os->modules[1].options, "numdummies=3");
+        assert_int_equal(os->bootloader_reset, CFG_BOOTLOADER_HARD_RESET);
+        assert_int_equal(os->image_history, CFG_IMAGE_HISTORY_NONE);
+        assert_int_equal(os->selinux_mode, CFG_SELINUX_PERMISSIVE);
+        assert_null(os->selinux_mode_loc.file); /* set by the config itself */
+        assert_int_equal(os->n_additional_files, 1);
+        assert_path(os->additional_files[0].source, "data/motd.txt");
+        assert_string_equal(os->additional_files[0].loc.file, "good/data/base-os.yaml");
+        assert_int_equal(os->additional_files[0].loc.line, 12);
+        assert_path(c->input_image_path, "data/base.qcow2");
+        assert_path(c->output_image_path, "out/top.qcow2");
+        assert_int_equal(c->output_image_format, CFG_FORMAT_QCOW2);
+        assert_path(c->artifacts_path, "data/artifacts");
+        assert_int_equal(c->artifacts, CFG_ARTIFACT_SHIM);
 }
 
 static void check_permissions(const struct cfg_config *c)
@@ -374,6 +424,8 @@ static const struct {
     {"good/pxe-full-os.yaml", check_pxe_full_os},
     {"good/pxe-base-url.yaml", check_pxe_base_url},
     {"good/passwords.yaml", check_passwords},
+    {"good/empty.yaml", check_empty},
+    {"good/base-chain.yaml", check_base_chain},
     {"good/permissions.yaml", check_permissions},
     {"good/empty-sections.yaml", check_empty_sections},
     {"good/scripts-env.yaml", check_scripts_env},

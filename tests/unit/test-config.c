@@ -115,11 +115,11 @@ static void diags_accumulate_and_clear(void **state)
         assert_int_equal(diags.n, 3);
         assert_diag(&diags, 0,
                     "cfg.yaml:1:1: a: unknown key 'a' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
+                    "(expected one of: input, os, scripts, iso, pxe, server, output, previewFeatures, baseConfigs)");
         assert_diag(&diags, 1, "cfg.yaml:1:5: os: expected a mapping, got a list");
         assert_diag(&diags, 2,
                     "cfg.yaml:2:1: b: unknown key 'b' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
+                    "(expected one of: input, os, scripts, iso, pxe, server, output, previewFeatures, baseConfigs)");
         cfg_diags_clear(&diags);
         assert_int_equal(diags.n, 0);
         assert_null(diags.items);
@@ -144,7 +144,7 @@ static void diags_sorted(void **state)
         assert_diag(&diags, 0,
                     "cfg.yaml:2:19: os.selinux.mode: selinux mode 'enforcing' cannot be used "
                     "with pxe.initramfsType 'full-os' (a cpio initramfs carries no SELinux "
-                    "labels)");
+                    "labels); use initramfsType bootstrap or mode disabled");
         assert_diag(&diags, 1,
                     "cfg.yaml:4:3: os.hostname: duplicate key 'hostname' (first set "
                     "at line 3)");
@@ -300,7 +300,7 @@ static void load_depth_limit(void **state)
         assert_int_equal(diags.n, 1);
         assert_diag(&diags, 0,
                     "cfg.yaml:1:1: x: unknown key 'x' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output)");
+                    "(expected one of: input, os, scripts, iso, pxe, server, output, previewFeatures, baseConfigs)");
         cfg_diags_clear(&diags);
 
         memmove(text + 4, text + 3, n - 2);
