@@ -61,6 +61,11 @@ struct art_request {
 void art_host_files(const struct cfg_config *cfg,
                     void (*fn)(const char *name, const char *path, void *userdata), void *userdata);
 
+/* The initramfs a live output of cfg in format carries: the config's, or the reference
+ * tool's default (bootstrap for iso, full-os for pxe-dir and pxe-tar). */
+enum cfg_initramfs_type art_live_initramfs(const struct cfg_config *cfg,
+                                           enum cfg_image_format format);
+
 /* What can be refused before any work, from req's cfg, format and default URL alone: a
  * bootstrap PXE build without a URL for its ISO, or with a URL dracut cannot fetch; a PXE
  * build with server.ipxe on a host without the ipxe package. */

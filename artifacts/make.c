@@ -771,9 +771,7 @@ static int make_iso_output(struct live *l, struct pxf_error *err)
         struct live_iso iso = {
             .section = section,
             .section_name = "iso",
-            /* The reference tool's default for ISOs. */
-            .initramfs =
-                section->initramfs_type ? section->initramfs_type : CFG_INITRAMFS_BOOTSTRAP,
+            .initramfs = art_live_initramfs(l->job->cfg, CFG_FORMAT_ISO),
             .label = label,
             .dir = l->stage,
             .out = l->job->partial,
@@ -790,10 +788,18 @@ static int make_iso_output(struct live *l, struct pxf_error *err)
         return r < 0 ? r : make_iso(l, &iso, err);
 }
 
+enum cfg_initramfs_type art_live_initramfs(const struct cfg_config *cfg,
+                                           enum cfg_image_format format)
+{
+        /* The reference tool's defaults: bootstrap for an ISO, full-os for PXE. */
+        if (format == CFG_FORMAT_ISO)
+                return cfg->iso.initramfs_type ? cfg->iso.initramfs_type : CFG_INITRAMFS_BOOTSTRAP;
+        return cfg->pxe.live.initramfs_type ? cfg->pxe.live.initramfs_type : CFG_INITRAMFS_FULL_OS;
+}
+
 static enum cfg_initramfs_type pxe_initramfs(const struct cfg_config *cfg)
 {
-        /* The reference tool's default for PXE. */
-        return cfg->pxe.live.initramfs_type ? cfg->pxe.live.initramfs_type : CFG_INITRAMFS_FULL_OS;
+        return art_live_initramfs(cfg, CFG_FORMAT_PXE_DIR);
 }
 
 static int make_artifacts(struct live *l, struct pxf_error *err)

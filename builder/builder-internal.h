@@ -4,6 +4,7 @@
 #include <guestfs.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "builder/builder.h"
 #include "cache/cache.h"
@@ -146,6 +147,9 @@ int bld_cache_take(struct cache *c, const char *key, const char *path, bool is_d
 /* Streams the guest's whole root tree into dir (an empty host directory) with owners,
  * modes, links, device nodes and xattrs; guest paths cannot escape dir. */
 int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err);
+/* The same for one folder of the guest (its contents land in dir). */
+int bld_export_dir(struct bld_guest *gs, const char *guest_dir, const char *dir,
+                   struct pxf_error *err);
 
 /* ---- customization steps (one file each area) ----------------------------------- */
 
@@ -165,8 +169,12 @@ extern const struct bld_step bld_step_dirs;             /* files.c */
 extern const struct bld_step bld_step_files;            /* files.c */
 extern const struct bld_step bld_step_services;         /* system.c */
 extern const struct bld_step bld_step_modules;          /* system.c, with the initramfs */
-extern const struct bld_step bld_step_cmdline;          /* system.c */
+extern const struct bld_step bld_step_history;          /* history.c */
+extern const struct bld_step bld_step_bootloader;       /* bootloader.c */
+extern const struct bld_step bld_step_selinux;          /* selinux.c: the mode */
 extern const struct bld_step bld_step_post_scripts;     /* scripts.c */
+extern const struct bld_step bld_step_remove_package_manager; /* packages.c */
+extern const struct bld_step bld_step_selinux_labels;   /* selinux.c: setfiles */
 extern const struct bld_step bld_step_finalize_scripts; /* scripts.c */
 
 /* Whether the packages step runs (it needs the network in the appliance). */
@@ -176,8 +184,31 @@ bool bld_packages_wanted(const struct cfg_config *cfg);
 /* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */
 char *bld_modprobe_conf(const struct cfg_module *mods, size_t n);
 char *bld_modules_load_conf(const struct cfg_module *mods, size_t n);
-/* The drop-in that adds args to GRUB_CMDLINE_LINUX; -EINVAL if an arg cannot be quoted. */
-int bld_grub_default_dropin(char *const *args, char **ret);
+/* The kernel arguments of the installed system: those of the SELinux mode, then the
+ * config's. */
+char **bld_boot_args(const struct cfg_os *os);
+/* The GRUB drop-in that adds args to GRUB_CMDLINE_LINUX, or with reset makes them the
+ * whole command line; -EINVAL if an arg cannot be quoted. */
+int bld_grub_default_dropin(char *const *args, bool reset, char **ret);
+/* /etc/selinux/config with its SELINUX= line set to mode; its SELINUXTYPE (or NULL). */
+char *bld_selinux_config_with_mode(const char *text, const char *mode);
+char *bld_selinux_config_type(const char *text);
+/* Refuses a full-os live output of an image that runs SELinux, unless the config turns it
+ * off (Image Customizer's rule: a cpio initramfs carries no labels). */
+int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
+                           enum cfg_initramfs_type initramfs, struct pxf_error *err);
+/* output.artifacts and output.selinuxPolicyPath (extras.c): refused for live formats
+ * (with os.packages.removePackageManager) before any work; copied out of the open image
+ * after the steps. */
+int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
+                     struct pxf_error *err);
+bool bld_extras_wanted(const struct cfg_config *cfg);
+int bld_copy_extras(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
+/* The image history record of a build of cfg at now: a JSON object. */
+char *bld_history_entry(const struct cfg_config *cfg, time_t now);
+/* The history list old (NULL or empty: none yet) with entry appended; -EINVAL when old is
+ * not a JSON list. */
+int bld_history_append(const char *old, const char *entry, char **ret);
 /* /etc/hosts with the 127.0.1.1 line set to hostname. */
 char *bld_hosts_with_hostname(const char *hosts, const char *hostname);
 /* Whether a file listing (one path per line) holds the module's .ko file, compressed or

@@ -5,14 +5,27 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "artifacts/artifacts.h"
 #include "builder/builder-internal.h"
 #include "builder/run-internal.h"
 
 /* The order the reference tool documents, which existing configs rely on. */
 static const struct bld_step *const steps[] = {
-    &bld_step_packages, &bld_step_hostname,     &bld_step_groups,           &bld_step_users,
-    &bld_step_dirs,     &bld_step_files,        &bld_step_services,         &bld_step_modules,
-    &bld_step_cmdline,  &bld_step_post_scripts, &bld_step_finalize_scripts,
+    &bld_step_packages,
+    &bld_step_hostname,
+    &bld_step_groups,
+    &bld_step_users,
+    &bld_step_dirs,
+    &bld_step_files,
+    &bld_step_services,
+    &bld_step_modules,
+    &bld_step_history,
+    &bld_step_bootloader,
+    &bld_step_selinux,
+    &bld_step_post_scripts,
+    &bld_step_remove_package_manager,
+    &bld_step_selinux_labels,
+    &bld_step_finalize_scripts,
 };
 
 static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format,
@@ -21,7 +34,9 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
         /* open, close, write output; or open, export, close, make artifacts (and keep the
          * tree and the output in the cache); or, from the cache, restore the tree, make
          * artifacts and keep them; or restore the output */
-        unsigned n = cfg_image_format_is_disk(format) ? 3 : lc->cache ? 6 : 4;
+        unsigned n = cfg_image_format_is_disk(format) ? 3 + bld_extras_wanted(cfg)
+                     : lc->cache                        ? 6
+                                                        : 4;
 
         if (lc->output_hit)
                 return 1;
@@ -165,13 +180,19 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
                     pxf_asprintf("%s/packages/%s-%d", job->cache_dir, gs.distro, gs.major_version);
         if (r >= 0)
                 r = apply_steps(&gs, cfg, prog, err);
+        if (r >= 0 && live)
+                r = bld_selinux_live_check(&gs, cfg, art_live_initramfs(cfg, job->format), err);
         if (r >= 0 && live && lc->cache) {
                 bld_progress_begin(prog, "keep the customized tree in the cache");
                 r = bld_progress_end(prog, save_tree(job, lc));
         }
         if (r >= 0 && live)
                 r = bld_live_make(job, lc, prog, err);
-        else if (r >= 0) {
+        if (r >= 0 && !live && bld_extras_wanted(cfg)) {
+                bld_progress_begin(prog, "copy boot files and policy out of the image");
+                r = bld_progress_end(prog, bld_copy_extras(&gs, cfg, err));
+        }
+        if (r >= 0 && !live) {
                 bld_progress_begin(prog, "close image");
                 r = bld_progress_end(prog, bld_guest_close(&gs, err));
         }
@@ -197,8 +218,10 @@ int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
 {
         struct bld_live_cache lc = {0};
         struct bld_progress prog;
-        int r;
+        int r = bld_extras_check(job->opts->cfg, job->format, err);
 
+        if (r < 0)
+                return r;
         if (!cfg_image_format_is_disk(job->format))
                 plan_live_cache(job, &lc);
         bld_progress_init(&prog, count_steps(job->opts->cfg, job->format, &lc),

@@ -93,14 +93,14 @@ static void *unpack_thread(void *arg)
         return NULL;
 }
 
-static int tar_out(struct bld_guest *gs, int wfd, struct pxf_error *err)
+static int tar_out(struct bld_guest *gs, const char *guest_dir, int wfd, struct pxf_error *err)
 {
         char path[32];
 
         (void)snprintf(path, sizeof path, "/dev/fd/%d", wfd);
-        if (guestfs_tar_out_opts(gs->g, "/", path, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+        if (guestfs_tar_out_opts(gs->g, guest_dir, path, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                                  GUESTFS_TAR_OUT_OPTS_XATTRS, 1, -1) < 0)
-                return bld_guest_error(gs, err, "cannot export the image's files");
+                return bld_guest_error(gs, err, "cannot export %s from the image", guest_dir);
         return 0;
 }
 
@@ -120,7 +120,8 @@ int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err)
 
 /* libarchive writes relative to the current directory, so the unpack runs with dir as
  * the working directory; the rest of the builder uses absolute paths only. */
-int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err)
+int bld_export_dir(struct bld_guest *gs, const char *guest_dir, const char *dir,
+                   struct pxf_error *err)
 {
         _cleanup_close_ int old_cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct unpack u = {.fd = -1};
@@ -137,7 +138,7 @@ int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err
                 (void)fchdir(old_cwd);
                 return r;
         }
-        r = tar_out(gs, fds[1], err);
+        r = tar_out(gs, guest_dir, fds[1], err);
         (void)close(fds[1]);
         pthread_join(thread, NULL);
         (void)close(fds[0]);
@@ -147,4 +148,9 @@ int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err
         if (r >= 0)
                 log_info("  %llu files and directories exported", (unsigned long long)u.entries);
         return r;
+}
+
+int bld_export_tree(struct bld_guest *gs, const char *dir, struct pxf_error *err)
+{
+        return bld_export_dir(gs, "/", dir, err);
 }

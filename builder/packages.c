@@ -211,3 +211,68 @@ bool bld_packages_wanted(const struct cfg_config *cfg)
 }
 
 const struct bld_step bld_step_packages = {"packages", bld_packages_wanted, packages_apply};
+
+/* os.packages.removePackageManager, as the reference tool does it on Debian-family
+ * images: apt goes (dpkg stays: its database is the record of what the image holds), with
+ * what it leaves behind. A live output still needs apt's company to build its initramfs,
+ * so this is for disk outputs. */
+static const char *const apt_purge_self[] = {APT_ENV, "apt-get", "-y", "-q", "remove",
+                                              "--auto-remove", "--allow-remove-essential", "--",
+                                              NULL};
+static const char *const apt_leftovers[] = {"/var/lib/apt", "/var/cache/apt"};
+static const char *const apt_packages[] = {"apt", "apt-utils"};
+
+/* Which of apt_packages are installed, from dpkg-query's "NAME STATUS" lines. */
+static char **installed_apt_packages(const char *listing)
+{
+        char **found = NULL;
+
+        for (const char *line = listing; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                size_t name_len = strcspn(line, " \n");
+
+                for (size_t i = 0; i < PXF_ELEMENTSOF(apt_packages); i++)
+                        if (name_len == strlen(apt_packages[i]) &&
+                            strncmp(line, apt_packages[i], name_len) == 0 &&
+                            memmem(line, len, " install ok installed", 21))
+                                pxf_strv_push(&found, apt_packages[i]);
+                line += len + (line[len] == '\n');
+        }
+        return found;
+}
+
+static int remove_package_manager(struct bld_guest *gs, const struct cfg_config *cfg,
+                                  struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **installed = NULL;
+        _cleanup_free_ char *listing = NULL;
+        int r;
+
+        (void)cfg;
+        if (gs->live)
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "os.packages.removePackageManager: works with disk outputs "
+                                     "only (as in the reference tool), not iso, pxe-dir or "
+                                     "pxe-tar");
+        if (gs->pkg != BLD_PKG_APT)
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "os.packages.removePackageManager: implemented for Debian "
+                                     "and Ubuntu images");
+        r = bld_guest_capture(
+            gs, (const char *[]){"dpkg-query", "-W", "-f=${Package} ${Status}\\n", NULL},
+            &listing, err);
+        installed = r >= 0 ? installed_apt_packages(listing) : NULL;
+        if (r >= 0 && installed)
+                r = run_with(gs, apt_purge_self, installed, err);
+        for (size_t i = 0; r >= 0 && i < PXF_ELEMENTSOF(apt_leftovers); i++)
+                r = bld_guest_remove(gs, apt_leftovers[i], err);
+        return r < 0 ? pxf_error_prefix(err, "os.packages.removePackageManager") : r;
+}
+
+static bool remove_package_manager_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.packages.remove_package_manager;
+}
+
+const struct bld_step bld_step_remove_package_manager = {
+    "remove the package manager", remove_package_manager_wanted, remove_package_manager};

@@ -1,5 +1,5 @@
-/* Host name, services, kernel modules, kernel command line and initramfs: small edits of
- * the image's configuration, each done the way the image's distribution expects. */
+/* Host name, services, kernel modules and initramfs: small edits of the image's
+ * configuration, each done the way the image's distribution expects. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +12,6 @@
  * the name sorts after distribution files (systemd.conf sets `numdummies=0`, for one). */
 #define MODPROBE_CONF     "/etc/modprobe.d/zz-pxeforge.conf"
 #define MODULES_LOAD_CONF "/etc/modules-load.d/pxeforge.conf"
-#define GRUB_DROPIN_DIR   "/etc/default/grub.d"
-#define GRUB_DROPIN       GRUB_DROPIN_DIR "/pxeforge.cfg"
 
 __attribute__((format(printf, 2, 3))) static void append(char **buf, const char *fmt, ...)
 {
@@ -180,71 +178,6 @@ static int modules_write(struct bld_guest *gs, const struct cfg_config *cfg, str
         return r;
 }
 
-/* ---- kernel command line ------------------------------------------------------------ */
-
-int bld_grub_default_dropin(char *const *args, char **ret)
-{
-        char *out = pxf_strdup("# Written by pxeforge from os.kernelCommandLine\n"
-                               "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX");
-
-        for (size_t i = 0; args && args[i]; i++) {
-                /* The value sits in a double-quoted shell string that grub-mkconfig
-                 * sources: anything that could end or expand it is refused. */
-                if (strpbrk(args[i], "\"$`\\\n")) {
-                        free(out);
-                        return -EINVAL;
-                }
-                append(&out, " %s", args[i]);
-        }
-        append(&out, "\"\n");
-        *ret = out;
-        return 0;
-}
-
-static int cmdline_debian(struct bld_guest *gs, char *const *args, struct pxf_error *err)
-{
-        _cleanup_free_ char *dropin = NULL;
-        int r;
-
-        if (!bld_guest_exists(gs, "/etc/default/grub"))
-                return pxf_error_set(err, -ENOENT,
-                                     "the image has no /etc/default/grub; "
-                                     "os.kernelCommandLine needs GRUB");
-        if (bld_grub_default_dropin(args, &dropin) < 0)
-                return pxf_error_set(err, -EINVAL,
-                                     "os.kernelCommandLine.extraCommandLine "
-                                     "must not contain \" $ ` or \\");
-        r = bld_guest_mkdir_p(gs, GRUB_DROPIN_DIR, 0755, err);
-        if (r >= 0)
-                r = bld_guest_write(gs, GRUB_DROPIN, dropin, strlen(dropin), 0644, err);
-        /* A live output boots from its own menu (the artifacts module's grub.cfg). */
-        if (r >= 0 && !gs->live)
-                r = bld_guest_run(gs, (const char *[]){"update-grub", NULL}, err);
-        return r;
-}
-
-static int cmdline_grubby(struct bld_guest *gs, char *const *args, struct pxf_error *err)
-{
-        _cleanup_free_ char *joined = NULL, *opt = NULL;
-
-        for (size_t i = 0; args && args[i]; i++) {
-                char *old = joined;
-                joined = pxf_asprintf("%s%s%s", old ? old : "", old ? " " : "", args[i]);
-                free(old);
-        }
-        opt = pxf_asprintf("--args=%s", joined ? joined : "");
-        return bld_guest_run(gs, (const char *[]){"grubby", "--update-kernel=ALL", opt, NULL}, err);
-}
-
-static int cmdline_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
-{
-        char *const *args = cfg->os.extra_command_line;
-        int r =
-            gs->pkg == BLD_PKG_APT ? cmdline_debian(gs, args, err) : cmdline_grubby(gs, args, err);
-
-        return r < 0 ? pxf_error_prefix(err, "os.kernelCommandLine") : r;
-}
-
 static bool same_module_char(char a, char b)
 {
         return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
@@ -358,12 +291,6 @@ static bool modules_wanted(const struct cfg_config *cfg)
         return cfg->os.n_modules > 0;
 }
 
-static bool cmdline_wanted(const struct cfg_config *cfg)
-{
-        return cfg->os.extra_command_line != NULL;
-}
-
 const struct bld_step bld_step_hostname = {"hostname", hostname_wanted, hostname_apply};
 const struct bld_step bld_step_services = {"services", services_wanted, services_apply};
 const struct bld_step bld_step_modules = {"kernel modules", modules_wanted, modules_apply};
-const struct bld_step bld_step_cmdline = {"kernel command line", cmdline_wanted, cmdline_apply};

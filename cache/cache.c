@@ -200,6 +200,18 @@ static int sum_fd(int fd, char hex[CACHE_KEY_HEX + 1])
         return 0;
 }
 
+int cache_file_sha256(const char *path, char hex[CACHE_KEY_HEX + 1])
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = sum_fd(fd, hex);
+        close(fd);
+        return r;
+}
+
 static int lock(struct cache *c, int how)
 {
         while (flock(c->lock_fd, how) < 0)

@@ -35,6 +35,8 @@ int cache_key_add_file(struct cache_key *k, const char *name, const char *path,
 /* The key as 64 hex digits, written to hex; frees k. */
 void cache_key_finish(struct cache_key *k, char hex[CACHE_KEY_HEX + 1]);
 void cache_key_free(struct cache_key *k);
+/* The SHA-256 of a file's contents as 64 hex digits (not through a symlink). */
+int cache_file_sha256(const char *path, char hex[CACHE_KEY_HEX + 1]);
 
 /* Opens (creating it) the cache in dir, bounded to max_bytes. */
 int cache_open(const char *dir, uint64_t max_bytes, struct cache **ret, struct pxf_error *err);

@@ -112,7 +112,13 @@ enum pxf_log_level pxf_log_get_level(void);
 int pxf_log_open_file(const char *path);
 const char *pxf_log_file(void);
 void pxf_log_close_file(void);
-/* Parses "error", "warning", "info", "debug"; returns -EINVAL for anything else. */
+/* The user's own log file (--log-file): every message at every level is appended to it,
+ * whatever the console's level, for the whole run. */
+int pxf_log_open_user_file(const char *path);
+/* Console lines as JSON objects (--log-format json) instead of text. */
+void pxf_log_set_json(bool json);
+/* Parses "error", "warning", "info", "debug", and the reference tool's "panic", "fatal",
+ * "warn" and "trace"; returns -EINVAL for anything else. */
 int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret);
 
 void pxf_log(enum pxf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -240,6 +246,9 @@ const char *pxf_path_trim(const char *path, size_t *ret_len);
 /* Writes s as troff text (manual pages): backslashes and hyphens escaped, backquotes as
  * quotes, and no line starting with a control character. */
 void pxf_troff_text(FILE *f, const char *s);
+/* Writes s as a JSON string, quotes included: '"' and '\' escaped, control characters as
+ * \u00XX. Bytes of 0x80 and above pass as they are (UTF-8 stays UTF-8). */
+void pxf_json_string(FILE *f, const char *s);
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -134,6 +134,22 @@ void pxf_troff_text(FILE *f, const char *s)
         }
 }
 
+void pxf_json_string(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        fprintf(f, "\\%c", *c);
+                else if (*c == '\n')
+                        fputs("\\n", f);
+                else if (*c < 0x20 || *c == 0x7f)
+                        fprintf(f, "\\u%04x", *c);
+                else
+                        fputc(*c, f);
+        }
+        fputc('"', f);
+}
+
 bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b)
 {
         if (a->sa_family != b->sa_family)

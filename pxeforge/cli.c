@@ -8,11 +8,65 @@
 #define HELP_WIDTH  80
 #define HELP_COLUMN 28 /* where an option's help starts */
 #define OPT_BASE    256
+#define OPT_COMMON  1024
 
+/* Options every command takes (and pxeforge itself, before the command). */
 static const struct cli_option common_options[] = {
-    {.name = "log-level", .metavar = "LEVEL", .help = "error, warning, info (default) or debug"},
+    {.name = "log-level",
+     .metavar = "LEVEL",
+     .help = "error, warning, info (default) or debug (also the reference tool's panic, fatal, "
+             "warn and trace)"},
+    {.name = "log-file",
+     .metavar = "FILE",
+     .help = "also append every message, at every level, to FILE"},
+    {.name = "log-format",
+     .metavar = "FORMAT",
+     .help = "text (default) or json: each message as one JSON object a line with level, msg "
+             "and time"},
+    {.name = "disable-telemetry",
+     .help = "accepted for the reference tool's scripts: pxeforge sends no telemetry"},
     {.name = "help", .help = "print this help"},
 };
+
+int cli_global_option(const char *name, const char *value)
+{
+        enum pxf_log_level level;
+        int r;
+
+        if (strcmp(name, "log-level") == 0) {
+                if (pxf_log_level_from_string(value, &level) < 0) {
+                        log_error("invalid --log-level '%s' (expected error, warning, info or "
+                                  "debug)",
+                                  value);
+                        return PXF_EXIT_USAGE;
+                }
+                pxf_log_set_level(level);
+        } else if (strcmp(name, "log-file") == 0) {
+                r = pxf_log_open_user_file(value);
+                if (r < 0) {
+                        log_error("cannot open --log-file '%s': %s", value, strerror(-r));
+                        return PXF_EXIT_USAGE;
+                }
+        } else if (strcmp(name, "log-format") == 0) {
+                if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+                        log_error("invalid --log-format '%s' (expected text or json)", value);
+                        return PXF_EXIT_USAGE;
+                }
+                pxf_log_set_json(strcmp(value, "json") == 0);
+        } else if (strcmp(name, "disable-telemetry") != 0) {
+                return PXF_EXIT_USAGE;
+        }
+        return PXF_EXIT_OK;
+}
+
+const struct cli_option *cli_find_global_option(const char *name, size_t len)
+{
+        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
+                if (strlen(common_options[i].name) == len &&
+                    strncmp(common_options[i].name, name, len) == 0)
+                        return &common_options[i];
+        return NULL;
+}
 
 /* ---- parsing ------------------------------------------------------------------------ */
 
@@ -25,8 +79,11 @@ static struct option *getopt_table(const struct cli_command *cmd)
                 t[i] = (struct option){cmd->options[i].name,
                                        cmd->options[i].metavar ? required_argument : no_argument,
                                        NULL, OPT_BASE + (int)i};
-        t[n] = (struct option){"log-level", required_argument, NULL, 'l'};
-        t[n + 1] = (struct option){"help", no_argument, NULL, 'h'};
+        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
+                t[n + i] = (struct option){common_options[i].name,
+                                           common_options[i].metavar ? required_argument
+                                                                     : no_argument,
+                                           NULL, OPT_COMMON + (int)i};
         return t;
 }
 
@@ -45,8 +102,63 @@ static int store(const struct cli_option *o, const char *value, void *args)
                 _cleanup_free_ char *option = pxf_asprintf("--%s", o->name);
                 return o->parse(option, value, field);
         }
+        case CLI_REFUSED:
+                log_error("--%s is not supported by pxeforge: %s", o->name, o->help);
+                return PXF_EXIT_USAGE;
         }
         return PXF_EXIT_USAGE;
+}
+
+static const struct cli_option *find_option(const struct cli_command *cmd, const char *name,
+                                            size_t len)
+{
+        for (size_t i = 0; i < cmd->n_options; i++)
+                if (strlen(cmd->options[i].name) == len &&
+                    strncmp(cmd->options[i].name, name, len) == 0)
+                        return &cmd->options[i];
+        return cli_find_global_option(name, len);
+}
+
+/* The option whose name starts with the len bytes of name, for a hint, or NULL. */
+static const char *completion(const struct cli_command *cmd, const char *name, size_t len)
+{
+        for (size_t i = 0; i < cmd->n_options; i++)
+                if (strncmp(cmd->options[i].name, name, len) == 0)
+                        return cmd->options[i].name;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
+                if (strncmp(common_options[i].name, name, len) == 0)
+                        return common_options[i].name;
+        return NULL;
+}
+
+/* getopt_long takes any unambiguous prefix of a long option: --image would be read as
+ * --image-file, where the reference tool's --image means an OCI image. Every option must
+ * be written in full. */
+static int check_full_names(const struct cli_command *cmd, int argc, char **argv)
+{
+        for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+                const char *name = argv[k] + 2;
+                size_t len = strcspn(name, "=");
+                const struct cli_option *o;
+                const char *full;
+
+                if (strncmp(argv[k], "--", 2) != 0)
+                        continue;
+                o = find_option(cmd, name, len);
+                if (o) {
+                        k += o->metavar && !name[len]; /* its value is the next argument */
+                        continue;
+                }
+                full = completion(cmd, name, len);
+                if (full)
+                        log_error("unknown option '--%.*s' (options are never abbreviated: "
+                                  "--%s?)",
+                                  (int)len, name, full);
+                else
+                        log_error("unknown option '--%.*s'", (int)len, name);
+                return PXF_EXIT_USAGE;
+        }
+        return PXF_EXIT_OK;
 }
 
 static int check_required(const struct cli_command *cmd, const void *args)
@@ -66,14 +178,18 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
         _cleanup_free_ struct option *table = getopt_table(cmd);
         int c, r = PXF_EXIT_OK;
 
+        r = check_full_names(cmd, argc, argv);
         optind = 0; /* a fresh scan: getopt keeps state between calls */
         while (r == PXF_EXIT_OK && (c = getopt_long(argc, argv, "h", table, NULL)) != -1) {
-                if (c == 'h') {
+                const struct cli_option *common =
+                    c >= OPT_COMMON ? &common_options[c - OPT_COMMON] : NULL;
+
+                if (c == 'h' || (common && strcmp(common->name, "help") == 0)) {
                         cli_print_help(cmd, stdout);
                         return -1;
                 }
-                if (c == 'l')
-                        r = set_log_level(optarg);
+                if (common)
+                        r = cli_global_option(common->name, optarg);
                 else if (c >= OPT_BASE && (size_t)(c - OPT_BASE) < cmd->n_options)
                         r = store(&cmd->options[c - OPT_BASE], optarg, args);
                 else
@@ -170,10 +286,13 @@ void cli_print_main_help(FILE *f)
                 main_description);
         for (size_t i = 0; i < cli_n_commands; i++)
                 fprintf(f, "  %-17s%s\n", cli_commands[i]->name, cli_commands[i]->summary);
-        fprintf(f, "\nOptions:\n"
-                   "  --log-level LEVEL  error, warning, info (default) or debug\n"
-                   "  --version          print the version and exit\n"
-                   "  --help             print this help and exit\n"
+        fprintf(f, "\nWithout a COMMAND, the options are those of customize (as with the "
+                   "reference\ntool).\n\nOptions:\n");
+        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
+                if (strcmp(common_options[i].name, "help") != 0)
+                        print_option(f, &common_options[i]);
+        fprintf(f, "  --version                 print the version and exit\n"
+                   "  --help                    print this help and exit\n"
                    "\nRun 'pxeforge COMMAND --help' for the options of a command.\n\n"
                    "Exit status: ");
         print_wrapped(f, main_exit_status, 13, 0);

@@ -16,6 +16,7 @@ enum cli_kind {
         CLI_STRING, /* a const char * field takes the value as it is */
         CLI_FLAG,   /* a bool field is set */
         CLI_CUSTOM, /* parse("--name", value, field) checks and stores: PXF_EXIT_OK or _USAGE */
+        CLI_REFUSED, /* a flag of the reference tool pxeforge refuses; help says why */
 };
 
 struct cli_option {
@@ -55,3 +56,9 @@ void cli_print_help(const struct cli_command *cmd, FILE *f);
 void cli_print_main_help(FILE *f);
 /* pxeforge(1) in troff (man macros). */
 void cli_print_manual(FILE *f);
+/* The options every command takes and pxeforge itself before the command (--log-level,
+ * --log-file, --log-format, --disable-telemetry): applies one; PXF_EXIT_OK or
+ * PXF_EXIT_USAGE after saying what is wrong. */
+int cli_global_option(const char *name, const char *value);
+/* The common option named by the len bytes of name, or NULL. */
+const struct cli_option *cli_find_global_option(const char *name, size_t len);

@@ -12,6 +12,8 @@
 struct customize_args {
         struct bld_options build;
         const char *config;
+        const char *pxe_artifacts_dir;
+        const char *selinux_policy_path;
 };
 
 static int parse_format(const char *option, const char *value, void *field)
@@ -68,7 +70,52 @@ static const struct cli_option options[] = {
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
      "text (default) or json: besides the log, one JSON object a line on stderr for each "
      "step's begin and end and each artifact made, for programs to read (bench/ does)"},
+    {"output-pxe-artifacts-dir", "DIR", CLI_STRING, ARG(pxe_artifacts_dir), NULL, false,
+     "the reference tool's older spelling of --output-path DIR --output-image-format pxe-dir"},
+    {"output-selinux-policy-path", "DIR", CLI_STRING, ARG(selinux_policy_path), NULL, false,
+     "copy the image's SELinux policy into DIR (overrides output.selinuxPolicyPath)"},
+    /* The reference tool's flags with no meaning here, refused with the reason. */
+    {"image", "IMAGE", CLI_REFUSED, 0, NULL, false,
+     "the reference tool's OCI and Azure Linux inputs; pxeforge reads disk image files only: "
+     "pull the image first and pass --image-file"},
+    {"image-cache-dir", "DIR", CLI_REFUSED, 0, NULL, false,
+     "it caches OCI downloads, and pxeforge reads disk image files only"},
+    {"package-snapshot-time", "TIME", CLI_REFUSED, 0, NULL, false,
+     "pin Debian packages to a date with a snapshot.debian.org apt source in the image "
+     "instead"},
+    {"cosi-compression-level", "LEVEL", CLI_REFUSED, 0, NULL, false,
+     "pxeforge writes no COSI files"},
+    {"tools-dir", "DIR", CLI_REFUSED, 0, NULL, false,
+     "pxeforge runs the image's own package manager, in the image"},
+    {"setfiles-context", "LABEL", CLI_REFUSED, 0, NULL, false,
+     "pxeforge labels the image with its own policy's file contexts"},
+    {"timestamp-file", "FILE", CLI_REFUSED, 0, NULL, false,
+     "use --progress json, whose step-end lines carry each step's seconds"},
+    {"rpm-source", "PATH", CLI_REFUSED, 0, NULL, false,
+     "not implemented yet: name extra Debian packages in os.packages.install, and add apt "
+     "sources with os.additionalFiles"},
+    {"disable-base-image-rpm-repos", NULL, CLI_REFUSED, 0, NULL, false,
+     "not implemented yet: pxeforge installs from the image's own apt sources"},
 };
+
+/* --output-pxe-artifacts-dir is --output-path with the pxe-dir format; it cannot be
+ * combined with either. */
+static int check(void *args)
+{
+        struct customize_args *a = args;
+
+        if (!a->pxe_artifacts_dir)
+                return PXF_EXIT_OK;
+        if (a->build.output_path ||
+            (a->build.output_format && a->build.output_format != CFG_FORMAT_PXE_DIR)) {
+                log_error("--output-pxe-artifacts-dir cannot be combined with --output-path or "
+                          "another --output-image-format");
+                return PXF_EXIT_USAGE;
+        }
+        a->build.output_path = a->pxe_artifacts_dir;
+        a->build.output_format = CFG_FORMAT_PXE_DIR;
+        return PXF_EXIT_OK;
+}
 
 static void init(void *args)
 {
@@ -86,6 +133,10 @@ static int run(void *args)
 
         if (r != PXF_EXIT_OK)
                 return r;
+        if (a->selinux_policy_path) {
+                free(cfg->selinux_policy_path);
+                cfg->selinux_policy_path = pxf_path_resolve(NULL, a->selinux_policy_path);
+        }
         a->build.cfg = cfg;
         r = bld_run(&a->build, &err);
         if (r == -ECANCELED) {
@@ -112,5 +163,6 @@ const struct cli_command cli_cmd_customize = {
                    "130 interrupted.",
     .args_size = sizeof(struct customize_args),
     .init = init,
+    .check = check,
     .run = run,
 };

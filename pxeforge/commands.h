@@ -30,5 +30,4 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);
-/* Handles --log-level VALUE; returns PXF_EXIT_USAGE on a bad value. */
-int set_log_level(const char *value);
+

@@ -17,19 +17,6 @@ const struct cli_command *const cli_commands[] = {
 };
 const size_t cli_n_commands = PXF_ELEMENTSOF(cli_commands);
 
-int set_log_level(const char *value)
-{
-        enum pxf_log_level level;
-
-        if (pxf_log_level_from_string(value, &level) < 0) {
-                log_error("invalid --log-level '%s' (expected error, warning, info or debug)",
-                          value);
-                return PXF_EXIT_USAGE;
-        }
-        pxf_log_set_level(level);
-        return PXF_EXIT_OK;
-}
-
 int exit_status(int r, const struct pxf_error *err)
 {
         if (r >= 0)
@@ -110,6 +97,11 @@ int main(int argc, char **argv)
                 log_warning("the C.UTF-8 locale is missing: file names outside ASCII may fail");
 
         for (; i < argc && argv[i][0] == '-'; i++) {
+                const char *name = argv[i] + 2, *value = NULL;
+                size_t len = strcspn(name, "=");
+                const struct cli_option *o =
+                    strncmp(argv[i], "--", 2) == 0 ? cli_find_global_option(name, len) : NULL;
+
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                         cli_print_main_help(stdout);
                         return PXF_EXIT_OK;
@@ -118,19 +110,25 @@ int main(int argc, char **argv)
                         printf("pxeforge %s\n", PXF_VERSION);
                         return PXF_EXIT_OK;
                 }
-                if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
-                        if (set_log_level(argv[++i]) != PXF_EXIT_OK)
-                                return PXF_EXIT_USAGE;
-                        continue;
+                if (!o)
+                        break; /* an option of customize, the default command */
+                if (o->metavar)
+                        value = name[len] ? name + len + 1 : i + 1 < argc ? argv[++i] : NULL;
+                if (o->metavar && !value) {
+                        log_error("--%s needs a value", o->name);
+                        return PXF_EXIT_USAGE;
                 }
-                log_error("unknown option '%s'", argv[i]);
-                cli_print_main_help(stderr);
-                return PXF_EXIT_USAGE;
+                if (cli_global_option(o->name, value) != PXF_EXIT_OK)
+                        return PXF_EXIT_USAGE;
         }
         if (i >= argc) {
                 cli_print_main_help(stderr);
                 return PXF_EXIT_USAGE;
         }
+        /* Options with no command: customize, as the reference tool does (argv[i - 1],
+         * the program or a global option, stands in for the command's name). */
+        if (argv[i][0] == '-')
+                return cli_run(&cli_cmd_customize, argc - i + 1, argv + i - 1);
         /* Not listed: the build writes the manual pages with it (man/). */
         if (strcmp(argv[i], "manual") == 0 && argc - i == 1) {
                 cli_print_manual(stdout);

@@ -93,12 +93,20 @@ static void modules_load_text(void **state)
 static void grub_dropin_text(void **state)
 {
         char *args[] = {"console=ttyS0,115200", "pxf.marker=1", NULL};
-        _cleanup_free_ char *out = NULL;
+        _cleanup_free_ char *out = NULL, *reset = NULL, *none = NULL;
         (void)state;
-        assert_int_equal(bld_grub_default_dropin(args, &out), 0);
-        assert_string_equal(out, "# Written by pxeforge from os.kernelCommandLine\n"
+        assert_int_equal(bld_grub_default_dropin(args, false, &out), 0);
+        assert_string_equal(out, "# Written by pxeforge from os.kernelCommandLine and "
+                                 "os.selinux.mode\n"
                                  "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX "
                                  "console=ttyS0,115200 pxf.marker=1\"\n");
+        assert_int_equal(bld_grub_default_dropin(args, true, &reset), 0);
+        assert_string_equal(reset, "# Written by pxeforge: the config's kernel command line "
+                                   "only (os.bootloader.resetType hard-reset)\n"
+                                   "GRUB_CMDLINE_LINUX=\"console=ttyS0,115200 pxf.marker=1\"\n"
+                                   "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n");
+        assert_int_equal(bld_grub_default_dropin(NULL, false, &none), 0);
+        assert_non_null(strstr(none, "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX\"\n"));
 }
 
 static void grub_dropin_refuses_shell(void **state)
@@ -107,11 +115,83 @@ static void grub_dropin_refuses_shell(void **state)
         char *tick[] = {"`id`", NULL}, *slash[] = {"a\\", NULL};
         char *out = NULL;
         (void)state;
-        assert_int_equal(bld_grub_default_dropin(quote, &out), -EINVAL);
-        assert_int_equal(bld_grub_default_dropin(dollar, &out), -EINVAL);
-        assert_int_equal(bld_grub_default_dropin(tick, &out), -EINVAL);
-        assert_int_equal(bld_grub_default_dropin(slash, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(quote, false, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(dollar, true, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(tick, false, &out), -EINVAL);
+        assert_int_equal(bld_grub_default_dropin(slash, false, &out), -EINVAL);
         assert_null(out);
+}
+
+/* The SELinux mode's arguments come first, as the reference tool writes them. */
+static void boot_args_of_selinux_modes(void **state)
+{
+        char *extra[] = {"quiet", NULL};
+        struct cfg_os os = {.extra_command_line = extra};
+        static const struct {
+                enum cfg_selinux_mode mode;
+                const char *want;
+        } cases[] = {
+            {CFG_SELINUX_UNSET, "quiet"},
+            {CFG_SELINUX_DISABLED, "selinux=0 quiet"},
+            {CFG_SELINUX_PERMISSIVE, "security=selinux selinux=1 quiet"},
+            {CFG_SELINUX_ENFORCING, "security=selinux selinux=1 quiet"},
+            {CFG_SELINUX_FORCE_ENFORCING, "security=selinux selinux=1 enforcing=1 quiet"},
+        };
+        (void)state;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++) {
+                _cleanup_strv_free_ char **args = NULL;
+                char joined[128] = "";
+
+                os.selinux_mode = cases[i].mode;
+                args = bld_boot_args(&os);
+                for (size_t j = 0; args && args[j]; j++) {
+                        strcat(joined, j ? " " : "");
+                        strcat(joined, args[j]);
+                }
+                assert_string_equal(joined, cases[i].want);
+        }
+}
+
+static void selinux_config_edits(void **state)
+{
+        static const char text[] = "# comment SELINUX=x\nSELINUX=disabled\n"
+                                   "SELINUXTYPE=default # the policy\n";
+        _cleanup_free_ char *changed = bld_selinux_config_with_mode(text, "permissive");
+        _cleanup_free_ char *added = bld_selinux_config_with_mode("SELINUXTYPE=mls", "enforcing");
+        _cleanup_free_ char *type = bld_selinux_config_type(text);
+        _cleanup_free_ char *none = bld_selinux_config_type("SELINUX=enforcing\n");
+        (void)state;
+        assert_string_equal(changed, "# comment SELINUX=x\nSELINUX=permissive\n"
+                                     "SELINUXTYPE=default # the policy\n");
+        assert_string_equal(added, "SELINUXTYPE=mls\nSELINUX=enforcing\n");
+        assert_string_equal(type, "default");
+        assert_null(none);
+}
+
+static void history_entry_and_list(void **state)
+{
+        static const char config[] = "os:\n  hostname: h\n  users:\n    - name: a\n"
+                                     "      sshPublicKeys: [\"ssh-ed25519 AAAA a@b\"]\n"
+                                     "      password: {type: plain-text, value: \"s\\\"x\"}\n";
+        struct cfg_config *cfg = NULL;
+        _cleanup_free_ char *entry = NULL, *first = NULL, *second = NULL;
+        char *bad = NULL;
+        (void)state;
+        assert_int_equal(cfg_load_buffer("c.yaml", config, strlen(config), NULL, &cfg, NULL), 0);
+        entry = bld_history_entry(cfg, 86400);
+        cfg_free(cfg);
+        assert_non_null(strstr(entry, "\"timestamp\": \"1970-01-02T00:00:00Z\""));
+        assert_non_null(strstr(entry, "\"toolVersion\": \"pxeforge "));
+        assert_non_null(strstr(entry, "\"os.hostname\": \"h\""));
+        assert_non_null(strstr(entry, "\"os.users[0].sshPublicKeys[0]\": \"[redacted]\""));
+        assert_non_null(strstr(entry, "\"os.users[0].password.value\": \"[redacted]\""));
+        assert_null(strstr(entry, "AAAA"));
+        assert_int_equal(bld_history_append(NULL, "{}", &first), 0);
+        assert_string_equal(first, "[\n{}\n]\n");
+        assert_int_equal(bld_history_append(" [ {\"a\": 1} ]\n", "{}", &second), 0);
+        assert_string_equal(second, " [ {\"a\": 1},\n{}\n]\n");
+        assert_int_equal(bld_history_append("{\"a\": 1}", "{}", &bad), -EINVAL);
+        assert_null(bad);
 }
 
 static void listing_finds_modules(void **state)
@@ -159,6 +239,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(modules_load_text),
             cmocka_unit_test(grub_dropin_text),
             cmocka_unit_test(grub_dropin_refuses_shell),
+            cmocka_unit_test(boot_args_of_selinux_modes),
+            cmocka_unit_test(selinux_config_edits),
+            cmocka_unit_test(history_entry_and_list),
             cmocka_unit_test(listing_finds_modules),
         };
         return pxf_test_main(tests, argc, argv);

@@ -1,0 +1,135 @@
+/* What a disk build copies out of the customized image beside its output, before the
+ * image is closed: boot files (output.artifacts: shim/ and bootloader/ folders, as the
+ * reference tool lays them out) and the SELinux policy (output.selinuxPolicyPath). Each
+ * file or folder appears whole, through a temporary name and a rename. The guest's files
+ * reach the host only through libguestfs (download, tar-out into the export's unpacker),
+ * never through a mount. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder/builder-internal.h"
+
+/* One boot file: where the image may keep it, and the name the reference tool gives the
+ * copy. */
+struct boot_file {
+        const char *item;      /* the output.artifacts item, also the subfolder */
+        const char *esp_name;  /* in the distribution's folder on the ESP */
+        const char *alternate; /* the removable-media path */
+        const char *name;
+};
+
+static const struct boot_file boot_files[] = {
+    {"shim", "shimx64.efi", "/boot/efi/EFI/BOOT/BOOTX64.EFI", "bootx64.efi"},
+    {"bootloader", "grubx64.efi", "/boot/efi/EFI/BOOT/grubx64.efi", "grubx64.efi"},
+};
+
+static int copy_boot_file(struct bld_guest *gs, const char *dir, const struct boot_file *b,
+                          struct pxf_error *err)
+{
+        _cleanup_free_ char *own = pxf_asprintf("/boot/efi/EFI/%s/%s", gs->distro, b->esp_name);
+        _cleanup_free_ char *sub = pxf_asprintf("%s/%s", dir, b->item);
+        _cleanup_free_ char *dst = pxf_asprintf("%s/%s", sub, b->name);
+        _cleanup_free_ char *tmp = pxf_asprintf("%s.partial", dst);
+        const char *src = bld_guest_exists(gs, own) ? own : b->alternate;
+        int r;
+
+        if (!bld_guest_exists(gs, src))
+                return pxf_error_set(err, -ENOENT,
+                                     "output.artifacts: item '%s': the image has neither %s nor %s",
+                                     b->item, own, b->alternate);
+        r = pxf_mkdir_p(sub, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", sub, strerror(-r));
+        if (guestfs_download(gs->g, src, tmp) < 0) {
+                (void)unlink(tmp);
+                return bld_guest_error(gs, err, "output.artifacts: cannot copy %s", src);
+        }
+        r = pxf_publish_file(tmp, dst);
+        if (r < 0) {
+                (void)unlink(tmp);
+                return pxf_error_set(err, r, "cannot move '%s' into place: %s", dst, strerror(-r));
+        }
+        log_info("  %s: %s from %s", b->item, dst, src);
+        return 0;
+}
+
+static int copy_artifacts(struct bld_guest *gs, const struct cfg_config *cfg,
+                          struct pxf_error *err)
+{
+        static const unsigned bits[] = {CFG_ARTIFACT_SHIM, CFG_ARTIFACT_BOOTLOADER};
+        int r = 0;
+
+        _Static_assert(PXF_ELEMENTSOF(bits) == PXF_ELEMENTSOF(boot_files), "one bit a file");
+        for (size_t i = 0; r >= 0 && i < PXF_ELEMENTSOF(boot_files); i++)
+                if (cfg->artifacts & bits[i])
+                        r = copy_boot_file(gs, cfg->artifacts_path, &boot_files[i], err);
+        return r;
+}
+
+/* /etc/selinux/TYPE of the image into PATH/TYPE. */
+static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct pxf_error *err)
+{
+        _cleanup_free_ char *config = NULL, *type = NULL, *guest_dir = NULL;
+        _cleanup_free_ char *dst = NULL, *tmp = NULL;
+        int r = bld_guest_read(gs, "/etc/selinux/config", 64 * 1024, &config, err);
+
+        if (r == -ENOENT)
+                return pxf_error_set(err, r,
+                                     "output.selinuxPolicyPath: the image has no SELinux "
+                                     "policy (no /etc/selinux/config)");
+        if (r < 0)
+                return r;
+        type = bld_selinux_config_type(config);
+        guest_dir = pxf_asprintf("/etc/selinux/%s", type && type[0] ? type : "default");
+        if (!bld_guest_is_dir(gs, guest_dir))
+                return pxf_error_set(err, -ENOENT,
+                                     "output.selinuxPolicyPath: the image has no %s", guest_dir);
+        dst = pxf_asprintf("%s/%s", path, strrchr(guest_dir, '/') + 1);
+        tmp = pxf_asprintf("%s.partial", dst);
+        (void)pxf_rm_rf(tmp);
+        r = pxf_mkdir_p(tmp, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", tmp, strerror(-r));
+        r = bld_export_dir(gs, guest_dir, tmp, err);
+        if (r >= 0 && (pxf_rm_rf(dst) < 0 || rename(tmp, dst) < 0))
+                r = pxf_error_set(err, -errno, "cannot move '%s' into place: %m", dst);
+        if (r < 0)
+                (void)pxf_rm_rf(tmp);
+        else
+                log_info("  SELinux policy: %s from %s", dst, guest_dir);
+        return r;
+}
+
+int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
+                     struct pxf_error *err)
+{
+        const char *what = cfg->artifacts           ? "output.artifacts"
+                           : cfg->selinux_policy_path ? "output.selinuxPolicyPath"
+                           : cfg->os.packages.remove_package_manager
+                               ? "os.packages.removePackageManager"
+                               : NULL;
+
+        if (!what || cfg_image_format_is_disk(format))
+                return 0;
+        return pxf_error_set(err, -EOPNOTSUPP,
+                             "%s works with disk outputs (raw, qcow2, vhd, vhd-fixed, vhdx), not "
+                             "%s",
+                             what, cfg_image_format_to_string(format));
+}
+
+int bld_copy_extras(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        int r = 0;
+
+        if (cfg->artifacts)
+                r = copy_artifacts(gs, cfg, err);
+        if (r >= 0 && cfg->selinux_policy_path)
+                r = copy_selinux_policy(gs, cfg->selinux_policy_path, err);
+        return r;
+}
+
+bool bld_extras_wanted(const struct cfg_config *cfg)
+{
+        return cfg->artifacts || cfg->selinux_policy_path;
+}

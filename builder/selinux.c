@@ -1,0 +1,207 @@
+/* SELinux (os.selinux.mode): the mode in /etc/selinux/config, checked against the policy
+ * the image has, and for any mode but disabled the file systems labelled by the image's
+ * own setfiles with that policy's file contexts, after the postCustomization scripts (the
+ * reference tool's order), so that what they wrote is labelled too. The kernel arguments
+ * of the mode are the boot loader step's (bootloader.c). */
+#include <errno.h>
+#include <string.h>
+
+#include "builder/builder-internal.h"
+
+#define SELINUX_CONFIG     "/etc/selinux/config"
+#define SELINUX_CONFIG_MAX (64u * 1024)
+
+static bool labels_wanted_for(enum cfg_selinux_mode mode)
+{
+        return mode == CFG_SELINUX_PERMISSIVE || mode == CFG_SELINUX_ENFORCING ||
+               mode == CFG_SELINUX_FORCE_ENFORCING;
+}
+
+/* The value of a KEY=value line (the last one wins, as the shell reading it would). */
+static char *config_value(const char *text, const char *key)
+{
+        size_t key_len = strlen(key);
+        char *value = NULL;
+
+        for (const char *line = text; line && *line;) {
+                size_t len = strcspn(line, "\n");
+
+                if (len > key_len && strncmp(line, key, key_len) == 0 && line[key_len] == '=') {
+                        free(value);
+                        value = pxf_asprintf("%.*s", (int)(len - key_len - 1), line + key_len + 1);
+                        value[strcspn(value, " \t\r\"")] = '\0';
+                }
+                line += len + (line[len] == '\n');
+        }
+        return value;
+}
+
+char *bld_selinux_config_type(const char *text)
+{
+        return config_value(text, "SELINUXTYPE");
+}
+
+char *bld_selinux_config_with_mode(const char *text, const char *mode)
+{
+        char *out = pxf_strdup("");
+        bool replaced = false;
+
+        for (const char *line = text; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                bool ours = strncmp(line, "SELINUX=", 8) == 0;
+                char *next = ours ? pxf_asprintf("%sSELINUX=%s\n", out, mode)
+                                  : pxf_asprintf("%s%.*s\n", out, (int)len, line);
+
+                free(out);
+                out = next;
+                replaced |= ours;
+                line += len + (line[len] == '\n');
+        }
+        if (!replaced) {
+                char *next = pxf_asprintf("%sSELINUX=%s\n", out, mode);
+
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
+/* The file contexts of the image's policy, or an error that says what to install. */
+static int file_contexts(struct bld_guest *gs, const char *config, char **ret,
+                         struct pxf_error *err)
+{
+        _cleanup_free_ char *type = bld_selinux_config_type(config);
+        _cleanup_free_ char *path = NULL;
+
+        path = pxf_asprintf("/etc/selinux/%s/contexts/files/file_contexts",
+                            type && type[0] ? type : "default");
+        if (!bld_guest_exists(gs, path))
+                return pxf_error_set(err, -ENOENT,
+                                     "the image's SELinux policy has no %s; install one with "
+                                     "os.packages.install (Debian: selinux-policy-default)",
+                                     path);
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+static int read_config(struct bld_guest *gs, char **ret, struct pxf_error *err)
+{
+        int r = bld_guest_read(gs, SELINUX_CONFIG, SELINUX_CONFIG_MAX, ret, err);
+
+        if (r == -ENOENT)
+                return pxf_error_set(err, r,
+                                     "the image has no SELinux (no %s); install a policy with "
+                                     "os.packages.install (Debian: selinux-basics "
+                                     "selinux-policy-default)",
+                                     SELINUX_CONFIG);
+        return r;
+}
+
+static int mode_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
+{
+        enum cfg_selinux_mode mode = cfg->os.selinux_mode;
+        _cleanup_free_ char *config = NULL, *contexts = NULL, *changed = NULL;
+        int r;
+
+        if (gs->live && labels_wanted_for(mode))
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "os.selinux.mode: pxeforge labels disk outputs only so far, "
+                                     "not the root file system of a live output; use mode "
+                                     "disabled, or write a disk image");
+        if (mode == CFG_SELINUX_DISABLED && !bld_guest_exists(gs, SELINUX_CONFIG)) {
+                log_info("  the image has no SELinux configuration: selinux=0 on the kernel "
+                         "command line is all there is to do");
+                return 0;
+        }
+        r = read_config(gs, &config, err);
+        if (r >= 0 && labels_wanted_for(mode))
+                r = file_contexts(gs, config, &contexts, err);
+        if (r < 0)
+                return pxf_error_prefix(err, "os.selinux.mode");
+        /* force-enforcing is enforcing plus enforcing=1 on the kernel command line */
+        changed = bld_selinux_config_with_mode(
+            config, mode == CFG_SELINUX_FORCE_ENFORCING ? "enforcing" : cfg_selinux_mode_name(mode));
+        return bld_guest_write(gs, SELINUX_CONFIG, changed, strlen(changed), 0644, err);
+}
+
+/* setfiles skips what cannot hold labels: the kernel's own file systems and vfat (the
+ * ESP). */
+static char **setfiles_argv(struct bld_guest *gs, const char *contexts)
+{
+        static const char *const kernel_fs[] = {"/proc", "/sys", "/dev", "/run"};
+        _cleanup_strv_free_ char **mounts = guestfs_mountpoints(gs->g);
+        char **argv = NULL;
+
+        pxf_strv_push(&argv, "setfiles");
+        pxf_strv_push(&argv, "-F");
+        for (size_t i = 0; i < PXF_ELEMENTSOF(kernel_fs); i++) {
+                pxf_strv_push(&argv, "-e");
+                pxf_strv_push(&argv, kernel_fs[i]);
+        }
+        for (size_t i = 0; mounts && mounts[i] && mounts[i + 1]; i += 2) {
+                _cleanup_free_ char *type = guestfs_vfs_type(gs->g, mounts[i]);
+
+                if (!type || strcmp(type, "vfat") != 0)
+                        continue;
+                pxf_strv_push(&argv, "-e");
+                pxf_strv_push(&argv, mounts[i + 1]);
+        }
+        pxf_strv_push(&argv, contexts);
+        pxf_strv_push(&argv, "/");
+        return argv;
+}
+
+static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg,
+                        struct pxf_error *err)
+{
+        _cleanup_free_ char *config = NULL, *contexts = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        int r = read_config(gs, &config, err);
+
+        (void)cfg;
+        if (r >= 0 && gs->tree) /* refused by the mode step; never labels a host tree */
+                r = pxf_error_set(err, -EOPNOTSUPP, "a live output's tree is not labelled");
+        if (r >= 0)
+                r = file_contexts(gs, config, &contexts, err);
+        if (r < 0)
+                return pxf_error_prefix(err, "os.selinux.mode");
+        argv = setfiles_argv(gs, contexts);
+        r = bld_guest_run(gs, (const char *const *)argv, err);
+        return r < 0 ? pxf_error_prefix(err, "os.selinux.mode: labelling the file systems") : r;
+}
+
+int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
+                           enum cfg_initramfs_type initramfs, struct pxf_error *err)
+{
+        _cleanup_free_ char *config = NULL, *mode = NULL;
+        int r;
+
+        if (initramfs != CFG_INITRAMFS_FULL_OS || cfg->os.selinux_mode == CFG_SELINUX_DISABLED)
+                return 0;
+        r = bld_guest_read(gs, SELINUX_CONFIG, SELINUX_CONFIG_MAX, &config, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        mode = config_value(config, "SELINUX");
+        if (!mode || strcmp(mode, "disabled") == 0)
+                return 0;
+        return pxf_error_set(err, -EINVAL,
+                             "the image runs SELinux (SELINUX=%s in %s), and a full-os "
+                             "initramfs carries no SELinux labels: set os.selinux.mode: "
+                             "disabled, or use initramfsType bootstrap",
+                             mode, SELINUX_CONFIG);
+}
+
+static bool mode_wanted(const struct cfg_config *cfg)
+{
+        return cfg->os.selinux_mode != CFG_SELINUX_UNSET;
+}
+
+static bool labels_wanted(const struct cfg_config *cfg)
+{
+        return labels_wanted_for(cfg->os.selinux_mode);
+}
+
+const struct bld_step bld_step_selinux = {"SELinux mode", mode_wanted, mode_apply};
+const struct bld_step bld_step_selinux_labels = {"SELinux labels", labels_wanted, labels_apply};
