@@ -32,25 +32,40 @@ static void put_config_line(FILE *f, const char *line, size_t len, bool *first)
                 return;
         key = pxf_asprintf("%.*s", (int)((colon ? colon : eq) - line), line);
         value = pxf_asprintf("%.*s", (int)(len - (size_t)(eq + 1 - line)), eq + 1);
-        fputs(*first ? "\n    " : ",\n    ", f);
+        fputs(*first ? "\n      " : ",\n      ", f);
         *first = false;
         pxf_json_string(f, key);
         fputs(": ", f);
         pxf_json_string(f, redacted(key) ? "[redacted]" : value);
 }
 
+/* The config as a list of objects, one per file of its chain of base configs (bases
+ * first; the canonical text marks where each file's part begins). */
 static void put_config(FILE *f, const struct cfg_config *cfg)
 {
-        bool first = true;
+        bool first = true, open = false;
 
-        fputs("  \"config\": {", f);
+        fputs("  \"config\": [", f);
         for (const char *line = cfg->canonical; line && *line;) {
                 size_t len = strcspn(line, "\n");
 
-                put_config_line(f, line, len, &first);
+                if (line[0] == '#' || !open) {
+                        const char *file = strncmp(line, "#base=", 6) == 0 ? line + 6 : NULL;
+                        _cleanup_free_ char *name =
+                            file ? pxf_asprintf("%.*s", (int)(len - 6), file) : NULL;
+
+                        fputs(open ? "\n    }}," : "", f);
+                        fputs("\n    {\"file\": ", f);
+                        pxf_json_string(f, name ? name : cfg->path);
+                        fputs(", \"values\": {", f);
+                        open = true;
+                        first = true;
+                }
+                if (line[0] != '#')
+                        put_config_line(f, line, len, &first);
                 line += len + (line[len] == '\n');
         }
-        fputs("\n  }", f);
+        fputs(open ? "\n    }}\n  ]" : "]", f);
 }
 
 struct file_sums {

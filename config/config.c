@@ -240,11 +240,17 @@ static void load_bases(struct chain *c, struct walk *w, const struct yn *root)
         }
 }
 
-/* Appends the file's canonical text to the config's: the cache key covers the chain. */
-static void add_canonical(struct cfg_config *cfg, const struct yn *root)
+/* Appends the file's canonical text to the config's, so the cache key covers the chain;
+ * with base configs each file's part starts with a line "#base=NAME", or "#config" for
+ * the config itself (a config without bases has no such line). */
+static void add_canonical(struct cfg_config *cfg, const struct yn *root, const struct walk *w)
 {
         _cleanup_free_ char *text = cfg_canonical_from_tree(root);
-        char *joined = pxf_asprintf("%s%s", cfg->canonical ? cfg->canonical : "", text);
+        _cleanup_free_ char *header = w->loc_file    ? pxf_asprintf("#base=%s\n", w->loc_file)
+                                      : cfg->files ? pxf_strdup("#config\n")
+                                                   : pxf_strdup("");
+        char *joined =
+            pxf_asprintf("%s%s%s", cfg->canonical ? cfg->canonical : "", header, text);
 
         free(cfg->canonical);
         cfg->canonical = joined;
@@ -260,7 +266,7 @@ static void walk_file(struct chain *c, struct walk *w, const struct yn *root)
         c->cfg->preview_features |= w->preview;
         load_bases(c, w, root);
         first = c->diags->n;
-        add_canonical(c->cfg, root);
+        add_canonical(c->cfg, root, w);
         cfg_walk_mapping(w, root, &cfg_schema_root, c->cfg, "");
         cfg_diags_sort(c->diags, first);
 }

@@ -23,6 +23,10 @@ static const struct cli_option common_options[] = {
      .metavar = "FORMAT",
      .help = "text (default) or json: each message as one JSON object a line with level, msg "
              "and time"},
+    {.name = "log-color",
+     .metavar = "WHEN",
+     .help = "always, auto or never: accepted for the reference tool's scripts; pxeforge's "
+             "log has no colors"},
     {.name = "disable-telemetry",
      .help = "accepted for the reference tool's scripts: pxeforge sends no telemetry"},
     {.name = "help", .help = "print this help"},
@@ -53,6 +57,13 @@ int cli_global_option(const char *name, const char *value)
                         return PXF_EXIT_USAGE;
                 }
                 pxf_log_set_json(strcmp(value, "json") == 0);
+        } else if (strcmp(name, "log-color") == 0) {
+                if (strcmp(value, "always") != 0 && strcmp(value, "auto") != 0 &&
+                    strcmp(value, "never") != 0) {
+                        log_error("invalid --log-color '%s' (expected always, auto or never)",
+                                  value);
+                        return PXF_EXIT_USAGE;
+                }
         } else if (strcmp(name, "disable-telemetry") != 0) {
                 return PXF_EXIT_USAGE;
         }

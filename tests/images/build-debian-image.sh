@@ -42,8 +42,8 @@
 #   - /boot/grub/grub.cfg made by the image's own grub-mkconfig (root=UUID=...);
 #     kernel command line "console=tty0 console=ttyS0,115200", GRUB timeout 1 s and
 #     GRUB on the serial port too
-#   - standard layout only: the SELinux policy (selinux-policy-default, selinux-utils),
-#     off (SELINUX=disabled), for the tests of os.selinux.mode
+#   - the SELinux policy (selinux-policy-default, selinux-utils), off (SELINUX=disabled),
+#     for the tests of os.selinux.mode
 #   - hostname debian-test; root locked (no password; log in by customising the image);
 #     DHCP on every Ethernet NIC with systemd-networkd, DNS through systemd-resolved;
 #     empty /etc/machine-id (generated at first boot); no SSH host keys
@@ -112,6 +112,11 @@ PACKAGES=(
         systemd systemd-sysv systemd-resolved libpam-systemd dbus
         grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
         iproute2 passwd login ca-certificates apt
+        # The SELinux policy, for os.selinux.mode (tests/vm/customize): installed here at
+        # native speed, where installing it in the appliance costs minutes under TCG. It
+        # stays off (SELINUX=disabled below; Debian's kernel starts AppArmor) until a
+        # config turns it on. About 28 MB.
+        selinux-policy-default selinux-utils
 )
 # The layouts share one root file system (one mmdebstrap run, ~80 s, for the three
 # images): it has the tools each of their roots needs at boot.
@@ -119,12 +124,6 @@ ROOTFS_NAME=$NAME
 if [[ $LAYOUT != standard ]]; then
         PACKAGES+=(xfsprogs lvm2 btrfs-progs)
         ROOTFS_NAME=debian-$SUITE-layouts
-else
-        # The SELinux policy, for os.selinux.mode (tests/vm/customize): built here at
-        # native speed, where installing it in the appliance costs minutes under TCG.
-        # SELinux stays off (SELINUX=disabled below, and Debian's kernel starts AppArmor)
-        # until a config turns it on.
-        PACKAGES+=(selinux-policy-default selinux-utils)
 fi
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }
@@ -315,8 +314,7 @@ rm -f "\$root"/etc/ssh/ssh_host_*
 : >"\$root/etc/machine-id"
 rm -f "\$root/var/lib/dbus/machine-id"
 
-# The SELinux policy (standard layout) is installed but off, as Debian leaves it until
-# selinux-activate.
+# The SELinux policy is installed but off, as Debian leaves it until selinux-activate.
 if [ -e "\$root/etc/selinux/config" ]; then
 	sed -i 's/^SELINUX=.*/SELINUX=disabled/' "\$root/etc/selinux/config"
 fi

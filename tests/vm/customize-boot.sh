@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# VM test: customize the Debian test image with tests/vm/customize/config.yaml, write it
-# as qcow2, boot it under QEMU/OVMF, and read from the serial console the report that the
-# config's own service prints: every customization must show up there.
+# VM test: customize the Debian test image with tests/vm/customize/config.yaml (on two
+# levels of base configs), write it as qcow2, boot it under QEMU/OVMF, and read from the
+# serial console the report that the config's own service prints: every customization
+# must show up there. The boot files (output.artifacts) and the SELinux policy
+# (--output-selinux-policy-path) copied out beside the output are checked on the host.
 # Usage: customize-boot.sh [LAYOUT RELEASE] (tests/images/build-debian-image.sh; by default
 # the standard Debian 12 image).
 source "$(dirname "$0")/../lib/common.sh"
@@ -14,11 +16,23 @@ out=$PXF_TMP/custom.qcow2
 build=$PXF_TMP/build
 vm_guestfs_env
 
+# A copy of the configs: output.artifacts.path is relative to the config.
+cp -r "$PXF_SOURCE_DIR/tests/vm/customize" "$PXF_TMP/customize"
 start=$SECONDS
-"$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/customize/config.yaml" \
+"$PXF_BIN" customize --config-file "$PXF_TMP/customize/config.yaml" \
         --image-file "$image" --output-path "$out" --build-dir "$build" \
+        --output-selinux-policy-path "$PXF_TMP/policy" \
         || fail "pxeforge customize failed"
 echo "customize took $((SECONDS - start)) s"
+
+for f in shim/bootx64.efi bootloader/grubx64.efi; do
+        [ "$(head -c 2 "$PXF_TMP/customize/artifacts/$f" 2>/dev/null)" = MZ ] \
+                || fail "output.artifacts: $f is missing or not an EFI program"
+done
+[ -s "$PXF_TMP/policy/default/contexts/files/file_contexts" ] \
+        || fail "--output-selinux-policy-path: no policy in $PXF_TMP/policy/default"
+ls "$PXF_TMP/policy/default/policy/"policy.* > /dev/null 2>&1 \
+        || fail "--output-selinux-policy-path: no compiled policy in $PXF_TMP/policy/default"
 
 [ "$(qemu-img info --output=json "$out" | grep -o '"format": "[a-z0-9]*"')" = '"format": "qcow2"' ] \
         || fail "output is not qcow2"
