@@ -44,13 +44,27 @@ asan_only='^integration[.](bad-input|package-failure)$'
 # The serving tests (hostile input, kill -9, the confined server) run under both.
 asan_too='^integration[.](serve-loopback|serve-boot-files|test-dhcp-supervisor[.].*)$'
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
+# Each libFuzzer target runs for a bounded time (clang build) beside the sanitizer pass:
+# that pass's integration tests wait for the test image and then keep one core busy with
+# bad-input for minutes while the other has little to do.
+fuzz_log=$(mktemp /var/tmp/pxf-fuzz.XXXXXX.log)
+(
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+        CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPXF_FUZZ=ON >/dev/null
+        cmake --build build/fuzz --target fuzzers -j1
+        ctest --test-dir build/fuzz -L fuzz-run --output-on-failure -j1
+) >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+trap 'kill "$images_pid" "$fuzz_pid" 2>/dev/null || true; rm -f "$images_log" "$fuzz_log"' EXIT
+
 ctest --test-dir build/asan -R "$asan_only|$asan_too" --output-on-failure -j"$jobs"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== libFuzzer: each parser of untrusted input for a bounded time =="
-CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPXF_FUZZ=ON >/dev/null
-cmake --build build/fuzz --target fuzzers -j"$jobs"
-ctest --test-dir build/fuzz -L fuzz-run --output-on-failure -j"$jobs"
+fuzz_status=0
+wait "$fuzz_pid" || fuzz_status=$?
+cat "$fuzz_log"
+[ "$fuzz_status" -eq 0 ] || { echo "run-all: the libFuzzer pass failed" >&2; exit 1; }
 
 echo "== normal build: every test =="
 # One test per core: a VM test under TCG mostly keeps one core busy (apt in the libguestfs
