@@ -17,8 +17,7 @@ static const char *const *selinux_args(enum cfg_selinux_mode mode)
 {
         static const char *const disabled[] = {"selinux=0", NULL};
         static const char *const enabled[] = {"security=selinux", "selinux=1", NULL};
-        static const char *const forced[] = {"security=selinux", "selinux=1", "enforcing=1",
-                                             NULL};
+        static const char *const forced[] = {"security=selinux", "selinux=1", "enforcing=1", NULL};
 
         switch (mode) {
         case CFG_SELINUX_DISABLED:
@@ -116,26 +115,26 @@ static int grub_reinstall(struct bld_guest *gs, struct pxf_error *err)
         if (r >= 0)
                 r = bld_guest_remove(gs, esp_cfg, err);
         if (r >= 0)
-                r = bld_guest_run(gs,
-                                  (const char *[]){"grub-install", target,
-                                                   "--efi-directory=/boot/efi", id, secure_boot,
-                                                   "--no-nvram",
-                                                   removable ? "--force-extra-removable" : NULL,
-                                                   NULL},
-                                  err);
+                r = bld_guest_run(
+                    gs,
+                    (const char *[]){"grub-install", target, "--efi-directory=/boot/efi", id,
+                                     secure_boot, "--no-nvram",
+                                     removable ? "--force-extra-removable" : NULL, NULL},
+                    err);
         return r;
 }
 
-static int bootloader_debian(struct bld_guest *gs, const struct cfg_config *cfg,
-                             char *const *args, struct pxf_error *err)
+static int bootloader_debian(struct bld_guest *gs, const struct cfg_config *cfg, char *const *args,
+                             struct pxf_error *err)
 {
         bool reset = cfg->os.bootloader_reset == CFG_BOOTLOADER_HARD_RESET;
         _cleanup_free_ char *dropin = NULL;
         int r;
 
         if (!bld_guest_exists(gs, "/etc/default/grub"))
-                return pxf_error_set(err, -ENOENT, "the image has no /etc/default/grub; the "
-                                                   "kernel command line needs GRUB");
+                return pxf_error_set(err, -ENOENT,
+                                     "the image has no /etc/default/grub; the "
+                                     "kernel command line needs GRUB");
         if (bld_grub_default_dropin(args, reset, &dropin) < 0)
                 return pxf_error_set(err, -EINVAL,
                                      "os.kernelCommandLine.extraCommandLine must not contain "
@@ -152,8 +151,8 @@ static int bootloader_debian(struct bld_guest *gs, const struct cfg_config *cfg,
         return r;
 }
 
-static int bootloader_grubby(struct bld_guest *gs, const struct cfg_config *cfg,
-                             char *const *args, struct pxf_error *err)
+static int bootloader_grubby(struct bld_guest *gs, const struct cfg_config *cfg, char *const *args,
+                             struct pxf_error *err)
 {
         _cleanup_free_ char *joined = pxf_strdup(""), *opt = NULL;
 

@@ -161,21 +161,21 @@ struct bld_step {
         int (*apply)(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err);
 };
 
-extern const struct bld_step bld_step_packages;         /* packages.c */
-extern const struct bld_step bld_step_hostname;         /* system.c */
-extern const struct bld_step bld_step_groups;           /* accounts.c */
-extern const struct bld_step bld_step_users;            /* accounts.c */
-extern const struct bld_step bld_step_dirs;             /* files.c */
-extern const struct bld_step bld_step_files;            /* files.c */
-extern const struct bld_step bld_step_services;         /* system.c */
-extern const struct bld_step bld_step_modules;          /* system.c, with the initramfs */
-extern const struct bld_step bld_step_history;          /* history.c */
-extern const struct bld_step bld_step_bootloader;       /* bootloader.c */
-extern const struct bld_step bld_step_selinux;          /* selinux.c: the mode */
-extern const struct bld_step bld_step_post_scripts;     /* scripts.c */
+extern const struct bld_step bld_step_packages;               /* packages.c */
+extern const struct bld_step bld_step_hostname;               /* system.c */
+extern const struct bld_step bld_step_groups;                 /* accounts.c */
+extern const struct bld_step bld_step_users;                  /* accounts.c */
+extern const struct bld_step bld_step_dirs;                   /* files.c */
+extern const struct bld_step bld_step_files;                  /* files.c */
+extern const struct bld_step bld_step_services;               /* system.c */
+extern const struct bld_step bld_step_modules;                /* system.c, with the initramfs */
+extern const struct bld_step bld_step_history;                /* history.c */
+extern const struct bld_step bld_step_bootloader;             /* bootloader.c */
+extern const struct bld_step bld_step_selinux;                /* selinux.c: the mode */
+extern const struct bld_step bld_step_post_scripts;           /* scripts.c */
 extern const struct bld_step bld_step_remove_package_manager; /* packages.c */
-extern const struct bld_step bld_step_selinux_labels;   /* selinux.c: setfiles */
-extern const struct bld_step bld_step_finalize_scripts; /* scripts.c */
+extern const struct bld_step bld_step_selinux_labels;         /* selinux.c: setfiles */
+extern const struct bld_step bld_step_finalize_scripts;       /* scripts.c */
 
 /* Whether the packages step runs (it needs the network in the appliance). */
 bool bld_packages_wanted(const struct cfg_config *cfg);

@@ -35,8 +35,8 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
          * tree and the output in the cache); or, from the cache, restore the tree, make
          * artifacts and keep them; or restore the output */
         unsigned n = cfg_image_format_is_disk(format) ? 3 + bld_extras_wanted(cfg)
-                     : lc->cache                        ? 6
-                                                        : 4;
+                     : lc->cache                      ? 6
+                                                      : 4;
 
         if (lc->output_hit)
                 return 1;

@@ -54,8 +54,7 @@ static int copy_boot_file(struct bld_guest *gs, const char *dir, const struct bo
         return 0;
 }
 
-static int copy_artifacts(struct bld_guest *gs, const struct cfg_config *cfg,
-                          struct pxf_error *err)
+static int copy_artifacts(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         static const unsigned bits[] = {CFG_ARTIFACT_SHIM, CFG_ARTIFACT_BOOTLOADER};
         int r = 0;
@@ -83,8 +82,8 @@ static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct px
         type = bld_selinux_config_type(config);
         guest_dir = pxf_asprintf("/etc/selinux/%s", type && type[0] ? type : "default");
         if (!bld_guest_is_dir(gs, guest_dir))
-                return pxf_error_set(err, -ENOENT,
-                                     "output.selinuxPolicyPath: the image has no %s", guest_dir);
+                return pxf_error_set(err, -ENOENT, "output.selinuxPolicyPath: the image has no %s",
+                                     guest_dir);
         dst = pxf_asprintf("%s/%s", path, strrchr(guest_dir, '/') + 1);
         tmp = pxf_asprintf("%s.partial", dst);
         (void)pxf_rm_rf(tmp);
@@ -104,7 +103,7 @@ static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct px
 int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                      struct pxf_error *err)
 {
-        const char *what = cfg->artifacts           ? "output.artifacts"
+        const char *what = cfg->artifacts             ? "output.artifacts"
                            : cfg->selinux_policy_path ? "output.selinuxPolicyPath"
                            : cfg->os.packages.remove_package_manager
                                ? "os.packages.removePackageManager"

@@ -97,10 +97,9 @@ static void new_uuid(char out[37])
                 abort(); /* the kernel's pool never runs dry after boot */
         b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
         b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-        snprintf(out, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                 b[14], b[15]);
+        snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                 b[13], b[14], b[15]);
 }
 
 char *bld_history_entry(const struct cfg_config *cfg, time_t now)
@@ -149,8 +148,7 @@ int bld_history_append(const char *old, const char *entry, char **ret)
         return 0;
 }
 
-static int history_apply(struct bld_guest *gs, const struct cfg_config *cfg,
-                         struct pxf_error *err)
+static int history_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         _cleanup_free_ char *old = NULL, *entry = bld_history_entry(cfg, time(NULL));
         _cleanup_free_ char *list = NULL;

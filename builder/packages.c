@@ -216,9 +216,9 @@ const struct bld_step bld_step_packages = {"packages", bld_packages_wanted, pack
  * images: apt goes (dpkg stays: its database is the record of what the image holds), with
  * what it leaves behind. A live output still needs apt's company to build its initramfs,
  * so this is for disk outputs. */
-static const char *const apt_purge_self[] = {APT_ENV, "apt-get", "-y", "-q", "remove",
-                                              "--auto-remove", "--allow-remove-essential", "--",
-                                              NULL};
+static const char *const apt_purge_self[] = {
+    APT_ENV, "apt-get", "-y", "-q", "remove", "--auto-remove", "--allow-remove-essential",
+    "--",    NULL};
 static const char *const apt_leftovers[] = {"/var/lib/apt", "/var/cache/apt"};
 static const char *const apt_packages[] = {"apt", "apt-utils"};
 
@@ -259,8 +259,8 @@ static int remove_package_manager(struct bld_guest *gs, const struct cfg_config 
                                      "os.packages.removePackageManager: implemented for Debian "
                                      "and Ubuntu images");
         r = bld_guest_capture(
-            gs, (const char *[]){"dpkg-query", "-W", "-f=${Package} ${Status}\\n", NULL},
-            &listing, err);
+            gs, (const char *[]){"dpkg-query", "-W", "-f=${Package} ${Status}\\n", NULL}, &listing,
+            err);
         installed = r >= 0 ? installed_apt_packages(listing) : NULL;
         if (r >= 0 && installed)
                 r = run_with(gs, apt_purge_self, installed, err);

@@ -119,8 +119,9 @@ static int mode_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct
         if (r < 0)
                 return pxf_error_prefix(err, "os.selinux.mode");
         /* force-enforcing is enforcing plus enforcing=1 on the kernel command line */
-        changed = bld_selinux_config_with_mode(
-            config, mode == CFG_SELINUX_FORCE_ENFORCING ? "enforcing" : cfg_selinux_mode_name(mode));
+        changed = bld_selinux_config_with_mode(config, mode == CFG_SELINUX_FORCE_ENFORCING
+                                                           ? "enforcing"
+                                                           : cfg_selinux_mode_name(mode));
         return bld_guest_write(gs, SELINUX_CONFIG, changed, strlen(changed), 0644, err);
 }
 
@@ -151,8 +152,7 @@ static char **setfiles_argv(struct bld_guest *gs, const char *contexts)
         return argv;
 }
 
-static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg,
-                        struct pxf_error *err)
+static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         _cleanup_free_ char *config = NULL, *contexts = NULL;
         _cleanup_strv_free_ char **argv = NULL;

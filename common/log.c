@@ -115,7 +115,9 @@ int pxf_log_level_from_string(const char *s, enum pxf_log_level *ret)
                 const char *name;
                 enum pxf_log_level level;
         } aliases[] = {
-            {"panic", PXF_LOG_ERROR}, {"fatal", PXF_LOG_ERROR}, {"warn", PXF_LOG_WARNING},
+            {"panic", PXF_LOG_ERROR},
+            {"fatal", PXF_LOG_ERROR},
+            {"warn", PXF_LOG_WARNING},
             {"trace", PXF_LOG_DEBUG},
         };
 

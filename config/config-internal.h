@@ -94,8 +94,8 @@ struct walk {
         const char *file;     /* for diags */
         const char *base_dir; /* relative paths resolve against it; NULL keeps them */
         struct cfg_diags *diags;
-        const char *loc_file; /* stored in the struct cfg_loc of what it reads: NULL for the
-                               * config itself, else file (owned by cfg_config.files) */
+        const char *loc_file;    /* stored in the struct cfg_loc of what it reads: NULL for the
+                                  * config itself, else file (owned by cfg_config.files) */
         const char *included_by; /* "child.yaml:3:9" for a base config, else NULL */
         unsigned preview;        /* the preview features the file lists (CFG_PREVIEW_*) */
 };
@@ -154,9 +154,9 @@ struct field {
         unsigned min, max;              /* F_UINT */
         const struct schema *sub;
         value_check_fn check;
-        unsigned preview; /* a CFG_PREVIEW_* the file must list to use the key, or 0 */
+        unsigned preview;     /* a CFG_PREVIEW_* the file must list to use the key, or 0 */
         const char *c_member; /* the member of the C structure, for the effect test */
-        const char *doc;    /* for pxeforge.yaml(5): what the key does; why it is refused */
+        const char *doc;      /* for pxeforge.yaml(5): what the key does; why it is refused */
 };
 
 struct schema {

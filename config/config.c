@@ -246,11 +246,10 @@ static void load_bases(struct chain *c, struct walk *w, const struct yn *root)
 static void add_canonical(struct cfg_config *cfg, const struct yn *root, const struct walk *w)
 {
         _cleanup_free_ char *text = cfg_canonical_from_tree(root);
-        _cleanup_free_ char *header = w->loc_file    ? pxf_asprintf("#base=%s\n", w->loc_file)
+        _cleanup_free_ char *header = w->loc_file  ? pxf_asprintf("#base=%s\n", w->loc_file)
                                       : cfg->files ? pxf_strdup("#config\n")
                                                    : pxf_strdup("");
-        char *joined =
-            pxf_asprintf("%s%s%s", cfg->canonical ? cfg->canonical : "", header, text);
+        char *joined = pxf_asprintf("%s%s%s", cfg->canonical ? cfg->canonical : "", header, text);
 
         free(cfg->canonical);
         cfg->canonical = joined;

@@ -295,8 +295,8 @@ struct cfg_config {
         struct cfg_server server;
         char *output_image_path;
         enum cfg_image_format output_image_format;
-        char *artifacts_path;    /* output.artifacts.path: a folder */
-        unsigned artifacts;      /* output.artifacts.items: CFG_ARTIFACT_* */
+        char *artifacts_path;      /* output.artifacts.path: a folder */
+        unsigned artifacts;        /* output.artifacts.items: CFG_ARTIFACT_* */
         char *selinux_policy_path; /* output.selinuxPolicyPath: a folder */
 };
 

@@ -72,7 +72,9 @@ static int chain_compare(const void *a, const void *b)
         return diag_ref_compare(a, b);
 }
 
-void cfg_diags_sort_chain(struct cfg_diags *diags, size_t from, const char *top_file)
+/* Sorts diags[from..] with compare; top marks the diags of top_file (NULL: none). */
+static void sort_diags(struct cfg_diags *diags, size_t from, const char *top_file,
+                       int (*compare)(const void *, const void *))
 {
         _cleanup_free_ struct diag_ref *refs = NULL;
         size_t n;
@@ -83,26 +85,21 @@ void cfg_diags_sort_chain(struct cfg_diags *diags, size_t from, const char *top_
         refs = pxf_calloc(n, sizeof(*refs));
         for (size_t i = 0; i < n; i++)
                 refs[i] = (struct diag_ref){diags->items[from + i], i,
-                                            strcmp(diags->items[from + i].file, top_file) == 0};
-        qsort(refs, n, sizeof(*refs), chain_compare);
+                                            top_file &&
+                                                strcmp(diags->items[from + i].file, top_file) == 0};
+        qsort(refs, n, sizeof(*refs), compare);
         for (size_t i = 0; i < n; i++)
                 diags->items[from + i] = refs[i].diag;
 }
 
+void cfg_diags_sort_chain(struct cfg_diags *diags, size_t from, const char *top_file)
+{
+        sort_diags(diags, from, top_file, chain_compare);
+}
+
 void cfg_diags_sort(struct cfg_diags *diags, size_t from)
 {
-        _cleanup_free_ struct diag_ref *refs = NULL;
-        size_t n;
-
-        if (from >= diags->n)
-                return;
-        n = diags->n - from;
-        refs = pxf_calloc(n, sizeof(*refs));
-        for (size_t i = 0; i < n; i++)
-                refs[i] = (struct diag_ref){diags->items[from + i], i, false};
-        qsort(refs, n, sizeof(*refs), diag_ref_compare);
-        for (size_t i = 0; i < n; i++)
-                diags->items[from + i] = refs[i].diag;
+        sort_diags(diags, from, NULL, diag_ref_compare);
 }
 
 char *cfg_diag_format(const struct cfg_diag *d)

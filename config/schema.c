@@ -22,12 +22,14 @@ _Static_assert(sizeof(enum cfg_image_history) == sizeof(int), "enums are read as
 
 /* Why pxeforge refuses what Image Customizer offers (reused by keys, values and preview
  * features that name the same thing). */
-#define NO_UKI "pxeforge boots the kernel through the image's shim and GRUB and builds no unified kernel images"
+#define NO_UKI                                                                                     \
+        "pxeforge boots the kernel through the image's shim and GRUB and builds no unified "       \
+        "kernel images"
 #define NO_VERITY "pxeforge does not set up dm-verity (it keeps the image's partitions)"
 #define NO_OCI                                                                                     \
-        "pxeforge reads disk image files only; pull the image first and name it in "              \
+        "pxeforge reads disk image files only; pull the image first and name it in "               \
         "input.image.path or --image-file"
-#define NO_COSI "pxeforge writes no COSI files; use raw, qcow2, vhd, vhdx, iso, pxe-dir or pxe-tar"
+#define NO_COSI  "pxeforge writes no COSI files; use raw, qcow2, vhd, vhdx, iso, pxe-dir or pxe-tar"
 #define NO_KDUMP "pxeforge's live outputs carry no kdump kernel and initramfs"
 #define NO_SNAPSHOT                                                                                \
         "pin Debian packages to a date with a snapshot.debian.org source in the image's apt "      \
@@ -64,7 +66,7 @@ const char *cfg_preview_name(unsigned bit)
 
 #define FIELD(k, kind_, type, member, ...)                                                         \
         {                                                                                          \
-                .key = (k), .kind = (kind_), .off = FOFF(type, member), .c_member = #member,         \
+                .key = (k), .kind = (kind_), .off = FOFF(type, member), .c_member = #member,       \
                 __VA_ARGS__                                                                        \
         }
 /* A mapping whose fields live in the same structure as its parent's. */
@@ -74,7 +76,7 @@ const char *cfg_preview_name(unsigned bit)
         }
 #define ARRAY(k, type, member, count_, item_type, schema_, ...)                                    \
         {                                                                                          \
-                .key = (k), .kind = F_ARRAY, .off = FOFF(type, member), .c_member = #member,         \
+                .key = (k), .kind = F_ARRAY, .off = FOFF(type, member), .c_member = #member,       \
                 .count = FOFF(type, count_), .elem_size = sizeof(item_type), .sub = &(schema_),    \
                 __VA_ARGS__                                                                        \
         }
@@ -91,9 +93,12 @@ const char *cfg_preview_name(unsigned bit)
 /* ---- enums -------------------------------------------------------------------------- */
 
 static const struct enum_value password_types[] = {
-    {"locked", CFG_PASSWORD_LOCKED, NULL},           {"plain-text", CFG_PASSWORD_PLAIN_TEXT, NULL},
-    {"hashed", CFG_PASSWORD_HASHED, NULL},           {"plain-text-file", CFG_PASSWORD_PLAIN_TEXT_FILE, NULL},
-    {"hashed-file", CFG_PASSWORD_HASHED_FILE, NULL}, {NULL, 0, NULL},
+    {"locked", CFG_PASSWORD_LOCKED, NULL},
+    {"plain-text", CFG_PASSWORD_PLAIN_TEXT, NULL},
+    {"hashed", CFG_PASSWORD_HASHED, NULL},
+    {"plain-text-file", CFG_PASSWORD_PLAIN_TEXT_FILE, NULL},
+    {"hashed-file", CFG_PASSWORD_HASHED_FILE, NULL},
+    {NULL, 0, NULL},
 };
 
 static const struct enum_value load_modes[] = {
@@ -705,13 +710,16 @@ static const struct field root_fields[] = {
           .doc = "pxeforge's own: how `pxeforge up` serves the artifacts (the options of `pxeforge "
                  "serve`)"),
     INLINE("output", output_schema, .doc = "what to write"),
-    {.key = "previewFeatures", .kind = F_PREVIEW,
+    {.key = "previewFeatures",
+     .kind = F_PREVIEW,
      .doc = "Image Customizer's preview features this file uses. pxeforge accepts "
             "base-configs, output-artifacts, output-selinux-policy, remove-package-manager, "
             "tools-dir (for the flag it refuses), preview-distro-version and "
             "unsupported-distro-version (pxeforge builds any Debian release and warns about "
             "those its tests do not prove); it refuses the others by name"},
-    {.key = "baseConfigs", .kind = F_BASES, .preview = CFG_PREVIEW_BASE_CONFIGS,
+    {.key = "baseConfigs",
+     .kind = F_BASES,
+     .preview = CFG_PREVIEW_BASE_CONFIGS,
      .doc = "configs this one builds on, each {path: FILE} relative to this file, applied "
             "first: a later file's values override theirs, its lists (packages, users, "
             "files, modules, scripts, kernel arguments) follow theirs"},

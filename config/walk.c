@@ -23,8 +23,8 @@ void cfg_walk_error(struct walk *w, const struct yn *n, const char *path, const 
         if (!w->included_by)
                 return;
         d = &w->diags->items[w->diags->n - 1];
-        message = pxf_asprintf("%s (in the base config included at %s)", d->message,
-                               w->included_by);
+        message =
+            pxf_asprintf("%s (in the base config included at %s)", d->message, w->included_by);
         free(d->message);
         d->message = message;
 }

@@ -91,10 +91,10 @@ static struct option *getopt_table(const struct cli_command *cmd)
                                        cmd->options[i].metavar ? required_argument : no_argument,
                                        NULL, OPT_BASE + (int)i};
         for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
-                t[n + i] = (struct option){common_options[i].name,
-                                           common_options[i].metavar ? required_argument
-                                                                     : no_argument,
-                                           NULL, OPT_COMMON + (int)i};
+                t[n + i] =
+                    (struct option){common_options[i].name,
+                                    common_options[i].metavar ? required_argument : no_argument,
+                                    NULL, OPT_COMMON + (int)i};
         return t;
 }
 

@@ -13,9 +13,9 @@
 #include <stdio.h>
 
 enum cli_kind {
-        CLI_STRING, /* a const char * field takes the value as it is */
-        CLI_FLAG,   /* a bool field is set */
-        CLI_CUSTOM, /* parse("--name", value, field) checks and stores: PXF_EXIT_OK or _USAGE */
+        CLI_STRING,  /* a const char * field takes the value as it is */
+        CLI_FLAG,    /* a bool field is set */
+        CLI_CUSTOM,  /* parse("--name", value, field) checks and stores: PXF_EXIT_OK or _USAGE */
         CLI_REFUSED, /* a flag of the reference tool pxeforge refuses; help says why */
 };
 

@@ -30,4 +30,3 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);
-

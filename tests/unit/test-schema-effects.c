@@ -84,10 +84,10 @@ static void walk_schema(struct walk_state *st, const struct schema *s, const cha
 {
         for (size_t i = 0; i < s->n_fields; i++) {
                 const struct field *f = &s->fields[i];
-                _cleanup_free_ char *path = prefix[0] ? pxf_asprintf("%s.%s", prefix, f->key)
-                                                      : pxf_strdup(f->key);
-                bool in_limits = limits || strcmp(path, "server.tftp") == 0 ||
-                                 strcmp(path, "server.http") == 0;
+                _cleanup_free_ char *path =
+                    prefix[0] ? pxf_asprintf("%s.%s", prefix, f->key) : pxf_strdup(f->key);
+                bool in_limits =
+                    limits || strcmp(path, "server.tftp") == 0 || strcmp(path, "server.http") == 0;
 
                 if (f->c_member && !in_limits) {
                         /* "live. initramfs_type": the member of a nested structure */
@@ -95,8 +95,8 @@ static void walk_schema(struct walk_state *st, const struct schema *s, const cha
                         member = *member ? member + strspn(member, ". ") : f->c_member;
                         st->checked++;
                         if (!member_read(st->sources, member)) {
-                                print_message("%s (member %s) is accepted and never read\n",
-                                              path, f->c_member);
+                                print_message("%s (member %s) is accepted and never read\n", path,
+                                              f->c_member);
                                 st->unread++;
                         }
                 }
