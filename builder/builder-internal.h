@@ -198,8 +198,8 @@ char *bld_selinux_config_type(const char *text);
 int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
                            enum cfg_initramfs_type initramfs, struct pxf_error *err);
 /* output.artifacts and output.selinuxPolicyPath (extras.c): refused for live formats
- * (with os.packages.removePackageManager) before any work; copied out of the open image
- * after the steps. */
+ * (with os.packages.removePackageManager and SELinux labels) before any work; copied out
+ * of the open image after the steps. */
 int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                      struct pxf_error *err);
 bool bld_extras_wanted(const struct cfg_config *cfg);

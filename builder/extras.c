@@ -103,11 +103,14 @@ static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct px
 int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                      struct pxf_error *err)
 {
+        enum cfg_selinux_mode mode = cfg->os.selinux_mode;
+        bool labels = mode != CFG_SELINUX_UNSET && mode != CFG_SELINUX_DISABLED;
         const char *what = cfg->artifacts             ? "output.artifacts"
                            : cfg->selinux_policy_path ? "output.selinuxPolicyPath"
                            : cfg->os.packages.remove_package_manager
                                ? "os.packages.removePackageManager"
-                               : NULL;
+                           : labels ? "os.selinux.mode (any mode but disabled: the labels)"
+                                    : NULL;
 
         if (!what || cfg_image_format_is_disk(format))
                 return 0;
