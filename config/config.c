@@ -108,7 +108,7 @@ static void strv_pop(char **v)
 /* "a.yaml -> b.yaml -> a.yaml": the chain from the file that is named again. */
 static char *cycle_text(const struct chain *c, size_t from, const char *again)
 {
-        char *text = pxf_strdup("");
+        _cleanup_free_ char *text = pxf_strdup("");
 
         for (size_t i = from; c->names[i]; i++) {
                 char *next = pxf_asprintf("%s%s -> ", text, c->names[i]);
