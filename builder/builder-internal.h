@@ -193,6 +193,8 @@ int bld_grub_default_dropin(char *const *args, bool reset, char **ret);
 /* /etc/selinux/config with its SELINUX= line set to mode; its SELINUXTYPE (or NULL). */
 char *bld_selinux_config_with_mode(const char *text, const char *mode);
 char *bld_selinux_config_type(const char *text);
+/* Whether a GRUB menu starts SELinux (security=selinux, or selinux in an lsm= list). */
+bool bld_grub_cfg_enables_selinux(const char *grub_cfg);
 /* Refuses a full-os live output of an image that runs SELinux, unless the config turns it
  * off (Image Customizer's rule: a cpio initramfs carries no labels). */
 int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
@@ -249,6 +251,7 @@ int bld_image_check(const char *input, enum bld_disk_format fmt, struct pxf_erro
 /* Creates a qcow2 overlay at path backed by the input image. */
 int bld_overlay_create(const char *input, enum bld_disk_format fmt, const char *path,
                        struct pxf_error *err);
-/* Writes src (qcow2) to dst in the requested disk output format. */
-int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst, bool progress,
-                     struct pxf_error *err);
+/* Writes src (in src_format, as qemu-img names it) to dst in the requested disk output
+ * format. */
+int bld_disk_convert(const char *src, const char *src_format, enum cfg_image_format fmt,
+                     const char *dst, bool progress, struct pxf_error *err);

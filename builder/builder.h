@@ -57,6 +57,11 @@ struct bld_options {
 /* Runs a whole customization in a supervised child. Returns 0 on success, -ECANCELED
  * when interrupted by SIGINT/SIGTERM, or another negative errno with err filled. */
 int bld_run(const struct bld_options *opts, struct pxf_error *err);
+/* The same supervision for `convert`: opts->image_path written to opts->output_path in
+ * opts->output_format (a disk format; cfg is not used), with no customization. */
+int bld_convert(const struct bld_options *opts, struct pxf_error *err);
+/* Whether the file is an ISO 9660 image (a CD001 volume descriptor at 32 KiB). */
+bool bld_is_iso9660(const char *path);
 
 /* Detects the container format of an image from its content (never its name). Pure
  * apart from reading the file's first and last sectors. */

@@ -200,10 +200,12 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
         return r;
 }
 
-static int write_output(const struct bld_job *job, struct pxf_error *err)
+/* Writes src as the job's disk output through its partial path. */
+static int write_output(const struct bld_job *job, const char *src, const char *src_format,
+                        struct pxf_error *err)
 {
-        int r = bld_disk_convert(job->overlay, job->format, job->partial, job->opts->show_progress,
-                                 err);
+        int r = bld_disk_convert(src, src_format, job->format, job->partial,
+                                 job->opts->show_progress, err);
 
         if (r < 0)
                 return pxf_error_prefix(err, "cannot write '%s'", job->output);
@@ -212,6 +214,25 @@ static int write_output(const struct bld_job *job, struct pxf_error *err)
                 return pxf_error_set(err, r, "cannot move the output into place at '%s': %s",
                                      job->output, strerror(-r));
         return 0;
+}
+
+int bld_job_convert(const struct bld_job *job, struct pxf_error *err)
+{
+        enum bld_disk_format fmt;
+        int r = bld_detect_disk_format(job->image, &fmt, err);
+
+        if (r >= 0 && bld_is_iso9660(job->image))
+                r = pxf_error_set(err, -EMEDIUMTYPE,
+                                  "input image '%s' is an ISO 9660 image; convert takes disk "
+                                  "images (raw, qcow2, vhd, vhdx)",
+                                  job->image);
+        if (r >= 0)
+                r = bld_image_check(job->image, fmt, err);
+        if (r < 0)
+                return r;
+        log_info("writing '%s' (%s) as %s: %s", job->image, bld_disk_format_qemu_name(fmt),
+                 cfg_image_format_to_string(job->format), job->output);
+        return write_output(job, job->image, bld_disk_format_qemu_name(fmt), err);
 }
 
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
@@ -230,7 +251,7 @@ int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
         live_cache_clear(&lc);
         if (r >= 0 && cfg_image_format_is_disk(job->format)) {
                 bld_progress_begin(&prog, "write output");
-                r = bld_progress_end(&prog, write_output(job, err));
+                r = bld_progress_end(&prog, write_output(job, job->overlay, "qcow2", err));
         }
         bld_progress_done(&prog);
         if (r >= 0)

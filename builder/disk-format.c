@@ -72,3 +72,13 @@ int bld_detect_disk_format(const char *path, enum bld_disk_format *ret, struct p
         *ret = bld_disk_format_from_bytes(head, (size_t)nh, tail, (size_t)nt);
         return 0;
 }
+
+bool bld_is_iso9660(const char *path)
+{
+        /* The primary volume descriptor: type 1 and "CD001" at sector 16 of 2048 bytes. */
+        unsigned char id[6] = {0};
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        return fd >= 0 && read_at(fd, id, sizeof id, 16 * 2048) == (ssize_t)sizeof id &&
+               memcmp(id, "\001CD001", sizeof id) == 0;
+}

@@ -77,8 +77,8 @@ static int output_format(enum cfg_image_format fmt, struct output_format *ret)
         }
 }
 
-int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst, bool progress,
-                     struct pxf_error *err)
+int bld_disk_convert(const char *src, const char *src_format, enum cfg_image_format fmt,
+                     const char *dst, bool progress, struct pxf_error *err)
 {
         struct pxf_spawn_opts opts = {.stdout_fd = progress ? PXF_SPAWN_INHERIT : -1};
         const char *argv[16];
@@ -92,7 +92,7 @@ int bld_disk_convert(const char *src, enum cfg_image_format fmt, const char *dst
         argv[n++] = "convert";
         if (progress)
                 argv[n++] = "-p";
-        argv[n++] = "-f", argv[n++] = "qcow2";
+        argv[n++] = "-f", argv[n++] = src_format;
         argv[n++] = "-O", argv[n++] = of.qemu;
         if (of.options)
                 argv[n++] = "-o", argv[n++] = of.options;

@@ -14,6 +14,7 @@ struct bld_job {
         char *partial;   /* the output while it is written, beside output */
         char *log;       /* the build's log, in work_dir (kept when the build fails) */
         char *cache_dir; /* the build cache; NULL with --no-cache */
+        bool convert;    /* bld_convert: only the input written in another format */
 };
 
 struct cache;
@@ -49,5 +50,7 @@ int bld_live_fetch_output(const struct bld_job *job, struct bld_live_cache *lc,
 int bld_live_restore(const struct bld_job *job, const struct bld_live_cache *lc,
                      struct bld_progress *prog, struct pxf_error *err);
 
-/* The work of the child: customize and publish the output. */
+/* The work of the child: customize and publish the output; or, for bld_convert, write the
+ * input in the output format. */
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err);
+int bld_job_convert(const struct bld_job *job, struct pxf_error *err);

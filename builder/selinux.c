@@ -170,15 +170,29 @@ static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, stru
         return r < 0 ? pxf_error_prefix(err, "os.selinux.mode: labelling the file systems") : r;
 }
 
-int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
-                           enum cfg_initramfs_type initramfs, struct pxf_error *err)
+bool bld_grub_cfg_enables_selinux(const char *grub_cfg)
 {
-        _cleanup_free_ char *config = NULL, *mode = NULL;
-        int r;
+        if (!grub_cfg)
+                return false;
+        if (strstr(grub_cfg, "security=selinux"))
+                return true;
+        for (const char *p = strstr(grub_cfg, "lsm="); p; p = strstr(p + 4, "lsm=")) {
+                size_t len = strcspn(p + 4, " \t\n");
 
-        if (initramfs != CFG_INITRAMFS_FULL_OS || cfg->os.selinux_mode == CFG_SELINUX_DISABLED)
-                return 0;
-        r = bld_guest_read(gs, SELINUX_CONFIG, SELINUX_CONFIG_MAX, &config, err);
+                if (memmem(p + 4, len, "selinux", 7))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether the image boots with SELinux on: a mode other than disabled in its config and,
+ * on Debian-family images, whose kernels start AppArmor unless told otherwise, a GRUB
+ * menu that selects SELinux (a policy installed but never activated leaves it off). */
+static int image_runs_selinux(struct bld_guest *gs, char **ret_mode, struct pxf_error *err)
+{
+        _cleanup_free_ char *config = NULL, *grub = NULL, *mode = NULL;
+        int r = bld_guest_read(gs, SELINUX_CONFIG, SELINUX_CONFIG_MAX, &config, err);
+
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -186,6 +200,28 @@ int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
         mode = config_value(config, "SELINUX");
         if (!mode || strcmp(mode, "disabled") == 0)
                 return 0;
+        if (gs->pkg == BLD_PKG_APT) {
+                r = bld_guest_read(gs, "/boot/grub/grub.cfg", 16u << 20, &grub, err);
+                if (r == -ENOENT || (r >= 0 && !bld_grub_cfg_enables_selinux(grub)))
+                        return 0;
+                if (r < 0)
+                        return r;
+        }
+        *ret_mode = TAKE_PTR(mode);
+        return 1;
+}
+
+int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
+                           enum cfg_initramfs_type initramfs, struct pxf_error *err)
+{
+        _cleanup_free_ char *mode = NULL;
+        int r;
+
+        if (initramfs != CFG_INITRAMFS_FULL_OS || cfg->os.selinux_mode == CFG_SELINUX_DISABLED)
+                return 0;
+        r = image_runs_selinux(gs, &mode, err);
+        if (r <= 0)
+                return r;
         return pxf_error_set(err, -EINVAL,
                              "the image runs SELinux (SELINUX=%s in %s), and a full-os "
                              "initramfs carries no SELinux labels: set os.selinux.mode: "

@@ -195,8 +195,9 @@ static _Noreturn void child_main(const struct bld_job *job, int report_fd, pid_t
         if ((r = pxf_log_open_file(job->log)) < 0)
                 log_warning("cannot write the build's log '%s': %s", job->log, strerror(-r));
         log_debug("building %s (%s) from '%s' with '%s'", job->output,
-                  cfg_image_format_to_string(job->format), job->image, job->opts->cfg->path);
-        r = bld_job_customize(job, &err);
+                  cfg_image_format_to_string(job->format), job->image,
+                  job->convert ? "no config (convert)" : job->opts->cfg->path);
+        r = job->convert ? bld_job_convert(job, &err) : bld_job_customize(job, &err);
         if (r < 0) {
                 if (err.code == 0)
                         pxf_error_set(&err, r, "build failed: %s", strerror(-r));
@@ -314,18 +315,45 @@ static int supervise(struct bld_job *job, struct pxf_error *err)
         return r < 0 ? err->code : 0;
 }
 
+/* Both kinds of job, once resolved. */
+static int run_job(struct bld_job *job, int r, struct pxf_error *err)
+{
+        const char *build_dir =
+            job->opts->build_dir ? job->opts->build_dir : BLD_DEFAULT_BUILD_DIR;
+
+        if (r >= 0)
+                r = prepare_paths(job, build_dir, err);
+        if (r >= 0)
+                r = supervise(job, err);
+        if (r < 0 && r != -ECANCELED && job->log)
+                keep_failed_log(job, build_dir, err);
+        job_cleanup(job);
+        return r;
+}
+
+int bld_convert(const struct bld_options *opts, struct pxf_error *err)
+{
+        struct bld_job job = {.opts = opts, .convert = true};
+        int r = 0;
+
+        job.image = opts->image_path;
+        job.output = opts->output_path;
+        job.format = opts->output_format;
+        if (!cfg_image_format_is_disk(job.format))
+                r = pxf_error_set(err, -EINVAL,
+                                  "convert writes disk images: raw, qcow2, vhd, vhd-fixed or "
+                                  "vhdx, not %s",
+                                  cfg_image_format_to_string(job.format));
+        if (r >= 0 && access(job.image, F_OK) < 0)
+                r = pxf_error_set(err, -ENOENT, "input image '%s' does not exist", job.image);
+        if (r >= 0)
+                r = resolve_output(&job, err);
+        return run_job(&job, r, err);
+}
+
 int bld_run(const struct bld_options *opts, struct pxf_error *err)
 {
         struct bld_job job = {0};
-        const char *build_dir = opts->build_dir ? opts->build_dir : BLD_DEFAULT_BUILD_DIR;
-        int r = resolve_job(opts, &job, err);
 
-        if (r >= 0)
-                r = prepare_paths(&job, build_dir, err);
-        if (r >= 0)
-                r = supervise(&job, err);
-        if (r < 0 && r != -ECANCELED && job.log)
-                keep_failed_log(&job, build_dir, err);
-        job_cleanup(&job);
-        return r;
+        return run_job(&job, resolve_job(opts, &job, err), err);
 }

@@ -16,20 +16,6 @@ struct customize_args {
         const char *selinux_policy_path;
 };
 
-static int parse_format(const char *option, const char *value, void *field)
-{
-        int r = cfg_image_format_from_string(value, field);
-
-        if (r == -EOPNOTSUPP)
-                log_error("%s '%s' is not supported by pxeforge: %s", option, value,
-                          cfg_image_format_refusal(value));
-        else if (r < 0)
-                log_error("unknown %s '%s' (expected raw, qcow2, vhd, vhd-fixed, vhdx, iso, "
-                          "pxe-dir or pxe-tar)",
-                          option, value);
-        return r < 0 ? PXF_EXIT_USAGE : PXF_EXIT_OK;
-}
-
 static int parse_progress(const char *option, const char *value, void *field)
 {
         if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
@@ -50,7 +36,7 @@ static const struct cli_option options[] = {
      "output file or folder (overrides output.image.path)"},
     {"output-image-file", "PATH", CLI_STRING, ARG(build.output_path), NULL, false,
      "the same as --output-path (the reference tool's name)"},
-    {"output-image-format", "FMT", CLI_CUSTOM, ARG(build.output_format), parse_format, false,
+    {"output-image-format", "FMT", CLI_CUSTOM, ARG(build.output_format), cli_parse_image_format, false,
      "raw, qcow2, vhd, vhd-fixed, vhdx, iso, pxe-dir or pxe-tar (overrides "
      "output.image.format; default: from the output's extension: .raw .img .qcow2 .vhd .vhdx "
      ".iso .tar.gz)"},

@@ -11,11 +11,26 @@
 
 const struct cli_command *const cli_commands[] = {
     &cli_cmd_customize,
+    &cli_cmd_convert,
     &cli_cmd_validate_config,
     &cli_cmd_serve,
     &cli_cmd_up,
 };
 const size_t cli_n_commands = PXF_ELEMENTSOF(cli_commands);
+
+int cli_parse_image_format(const char *option, const char *value, void *field)
+{
+        int r = cfg_image_format_from_string(value, field);
+
+        if (r == -EOPNOTSUPP)
+                log_error("%s '%s' is not supported by pxeforge: %s", option, value,
+                          cfg_image_format_refusal(value));
+        else if (r < 0)
+                log_error("unknown %s '%s' (expected raw, qcow2, vhd, vhd-fixed, vhdx, iso, "
+                          "pxe-dir or pxe-tar)",
+                          option, value);
+        return r < 0 ? PXF_EXIT_USAGE : PXF_EXIT_OK;
+}
 
 int exit_status(int r, const struct pxf_error *err)
 {

@@ -168,6 +168,17 @@ static void selinux_config_edits(void **state)
         assert_null(none);
 }
 
+/* A Debian image with the policy installed runs SELinux only when GRUB selects it. */
+static void grub_cfg_selects_selinux(void **state)
+{
+        (void)state;
+        assert_true(bld_grub_cfg_enables_selinux("linux /vmlinuz root=x security=selinux\n"));
+        assert_true(bld_grub_cfg_enables_selinux("linux /vmlinuz lsm=landlock,selinux ro\n"));
+        assert_false(bld_grub_cfg_enables_selinux("linux /vmlinuz lsm=apparmor ro selinux=1\n"));
+        assert_false(bld_grub_cfg_enables_selinux("linux /vmlinuz root=x quiet\n"));
+        assert_false(bld_grub_cfg_enables_selinux(NULL));
+}
+
 static void history_entry_and_list(void **state)
 {
         static const char config[] = "os:\n  hostname: h\n  users:\n    - name: a\n"
@@ -241,6 +252,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(grub_dropin_refuses_shell),
             cmocka_unit_test(boot_args_of_selinux_modes),
             cmocka_unit_test(selinux_config_edits),
+            cmocka_unit_test(grub_cfg_selects_selinux),
             cmocka_unit_test(history_entry_and_list),
             cmocka_unit_test(listing_finds_modules),
         };
