@@ -318,8 +318,7 @@ static int supervise(struct bld_job *job, struct pxf_error *err)
 /* Both kinds of job, once resolved. */
 static int run_job(struct bld_job *job, int r, struct pxf_error *err)
 {
-        const char *build_dir =
-            job->opts->build_dir ? job->opts->build_dir : BLD_DEFAULT_BUILD_DIR;
+        const char *build_dir = job->opts->build_dir ? job->opts->build_dir : BLD_DEFAULT_BUILD_DIR;
 
         if (r >= 0)
                 r = prepare_paths(job, build_dir, err);

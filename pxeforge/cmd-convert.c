@@ -1,6 +1,5 @@
 /* pxeforge convert: one disk image written in another disk format, as the reference
  * tool's convert does, with no customization. */
-#include <errno.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -46,22 +45,17 @@ static int run(void *args)
         struct pxf_error err = {0};
         int r = bld_convert(args, &err);
 
-        if (r == -ECANCELED) {
-                log_error("interrupted; the output was not written");
-                return PXF_EXIT_INTERRUPTED;
-        }
-        return exit_status(r, &err);
+        return build_exit_status(r, &err);
 }
 
 const struct cli_command cli_cmd_convert = {
     .name = "convert",
     .synopsis = "--image-file FILE --output-image-file PATH --output-image-format FMT",
     .summary = "write a disk image in another disk format, unchanged",
-    .description =
-        "Writes a disk image (raw, qcow2, vhd or vhdx; detected from its content) in\n"
-        "another disk format with qemu-img, without customizing it. The input is only\n"
-        "read; the output appears only when complete, and an interrupted or failed run\n"
-        "leaves it untouched.\n",
+    .description = "Writes a disk image (raw, qcow2, vhd or vhdx; detected from its content) in\n"
+                   "another disk format with qemu-img, without customizing it. The input is only\n"
+                   "read; the output appears only when complete, and an interrupted or failed run\n"
+                   "leaves it untouched.\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),
     .exit_status = "0 success, 1 failed, 2 bad command line, 130 interrupted.",

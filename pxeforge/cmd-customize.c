@@ -1,5 +1,4 @@
 /* pxeforge customize: the command line of a build. */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +35,8 @@ static const struct cli_option options[] = {
      "output file or folder (overrides output.image.path)"},
     {"output-image-file", "PATH", CLI_STRING, ARG(build.output_path), NULL, false,
      "the same as --output-path (the reference tool's name)"},
-    {"output-image-format", "FMT", CLI_CUSTOM, ARG(build.output_format), cli_parse_image_format, false,
+    {"output-image-format", "FMT", CLI_CUSTOM, ARG(build.output_format), cli_parse_image_format,
+     false,
      "raw, qcow2, vhd, vhd-fixed, vhdx, iso, pxe-dir or pxe-tar (overrides "
      "output.image.format; default: from the output's extension: .raw .img .qcow2 .vhd .vhdx "
      ".iso .tar.gz)"},
@@ -125,11 +125,7 @@ static int run(void *args)
         }
         a->build.cfg = cfg;
         r = bld_run(&a->build, &err);
-        if (r == -ECANCELED) {
-                log_error("interrupted; the output was not written");
-                return PXF_EXIT_INTERRUPTED;
-        }
-        return exit_status(r, &err);
+        return build_exit_status(r, &err);
 }
 
 const struct cli_command cli_cmd_customize = {

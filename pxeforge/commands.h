@@ -31,6 +31,9 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);
+/* The same for a build (customize, convert): an interrupted one says the output was not
+ * written and returns PXF_EXIT_INTERRUPTED. */
+int build_exit_status(int r, const struct pxf_error *err);
 /* --output-image-format FMT into an enum cfg_image_format field (a cli_option parser);
  * Image Customizer's formats pxeforge does not write are refused with the reason. */
 int cli_parse_image_format(const char *option, const char *value, void *field);

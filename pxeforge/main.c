@@ -10,11 +10,7 @@
 #include "pxeforge/commands.h"
 
 const struct cli_command *const cli_commands[] = {
-    &cli_cmd_customize,
-    &cli_cmd_convert,
-    &cli_cmd_validate_config,
-    &cli_cmd_serve,
-    &cli_cmd_up,
+    &cli_cmd_customize, &cli_cmd_convert, &cli_cmd_validate_config, &cli_cmd_serve, &cli_cmd_up,
 };
 const size_t cli_n_commands = PXF_ELEMENTSOF(cli_commands);
 
@@ -30,6 +26,14 @@ int cli_parse_image_format(const char *option, const char *value, void *field)
                           "pxe-dir or pxe-tar)",
                           option, value);
         return r < 0 ? PXF_EXIT_USAGE : PXF_EXIT_OK;
+}
+
+int build_exit_status(int r, const struct pxf_error *err)
+{
+        if (r != -ECANCELED)
+                return exit_status(r, err);
+        log_error("interrupted; the output was not written");
+        return PXF_EXIT_INTERRUPTED;
 }
 
 int exit_status(int r, const struct pxf_error *err)
