@@ -34,6 +34,9 @@ cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/default -j"$jobs"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DPXF_SANITIZE=ON >/dev/null
 cmake --build build/asan -j"$jobs"
+# The libFuzzer targets (clang), run below.
+CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPXF_FUZZ=ON >/dev/null
+cmake --build build/fuzz --target fuzzers -j"$jobs"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -44,14 +47,12 @@ asan_only='^integration[.](bad-input|package-failure)$'
 # The serving tests (hostile input, kill -9, the confined server) run under both.
 asan_too='^integration[.](serve-loopback|serve-boot-files|test-dhcp-supervisor[.].*)$'
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
-# Each libFuzzer target runs for a bounded time (clang build) beside the sanitizer pass:
-# that pass's integration tests wait for the test image and then keep one core busy with
-# bad-input for minutes while the other has little to do.
+# Each libFuzzer target then runs for a bounded time, one after another, beside the
+# sanitizer pass's integration tests: those wait for the test image and then keep one
+# core busy with bad-input for minutes while the other has little to do.
 fuzz_log=$(mktemp /var/tmp/pxf-fuzz.XXXXXX.log)
 (
         unset ASAN_OPTIONS UBSAN_OPTIONS
-        CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPXF_FUZZ=ON >/dev/null
-        cmake --build build/fuzz --target fuzzers -j1
         ctest --test-dir build/fuzz -L fuzz-run --output-on-failure -j1
 ) >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
