@@ -11,14 +11,15 @@ pxf_tmpdir
 
 # tests/deps.sh's build packages, and what the unit tests run: compressors, the ISO and
 # FAT tools, GRUB for BIOS and iPXE (their writers are unit-tested with the real files),
-# curl (the HTTP server's interop), python3 (the README's help blocks), man's groff (the
-# manual pages target).
+# curl (the HTTP server's interop), python3 (the README's help blocks; with python3-yaml,
+# the judge of Image Customizer's test configurations), man's groff (the manual pages
+# target).
 packages=(
         build-essential cmake pkg-config
         libguestfs-dev libarchive-dev libyaml-dev libevent-dev libcmocka-dev libcrypt-dev
         libseccomp-dev libssl-dev
         pigz zstd xz-utils cpio xorriso squashfs-tools mtools dosfstools
-        grub-pc-bin ipxe curl python3 groff-base util-linux
+        grub-pc-bin ipxe curl python3 python3-yaml groff-base util-linux
 )
 include=$(
         IFS=,
