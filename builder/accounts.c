@@ -120,22 +120,6 @@ static int groups_apply(struct bld_guest *gs, const struct cfg_config *cfg, stru
         return 0;
 }
 
-static char *join(char *const *v, const char *sep)
-{
-        size_t len = 1;
-        char *s;
-
-        for (size_t i = 0; v && v[i]; i++)
-                len += strlen(v[i]) + strlen(sep);
-        s = pxf_calloc(len, 1);
-        for (size_t i = 0; v && v[i]; i++) {
-                if (i > 0)
-                        strcat(s, sep);
-                strcat(s, v[i]);
-        }
-        return s;
-}
-
 /* useradd for a new account, usermod for an existing one; the same options apply. */
 static int create_or_modify(struct bld_guest *gs, const struct cfg_user *u, bool exists,
                             struct pxf_error *err)
@@ -154,7 +138,7 @@ static int create_or_modify(struct bld_guest *gs, const struct cfg_user *u, bool
         if (u->primary_group)
                 argv[n++] = "-g", argv[n++] = u->primary_group;
         if (u->secondary_groups) {
-                groups = join(u->secondary_groups, ",");
+                groups = pxf_strv_join(u->secondary_groups, ",");
                 argv[n++] = "-G", argv[n++] = groups;
         }
         if (u->home_directory)

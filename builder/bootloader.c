@@ -47,19 +47,14 @@ char **bld_boot_args(const struct cfg_os *os)
 
 int bld_grub_default_dropin(char *const *args, bool reset, char **ret)
 {
-        _cleanup_free_ char *joined = pxf_strdup("");
+        _cleanup_free_ char *joined = NULL;
 
-        for (size_t i = 0; args && args[i]; i++) {
-                char *next;
-
-                /* The value sits in a double-quoted shell string that grub-mkconfig
-                 * sources: anything that could end or expand it is refused. */
+        /* The value sits in a double-quoted shell string that grub-mkconfig sources:
+         * anything that could end or expand it is refused. */
+        for (size_t i = 0; args && args[i]; i++)
                 if (strpbrk(args[i], "\"$`\\\n"))
                         return -EINVAL;
-                next = pxf_asprintf("%s%s%s", joined, joined[0] ? " " : "", args[i]);
-                free(joined);
-                joined = next;
-        }
+        joined = pxf_strv_join(args, " ");
         if (reset)
                 *ret = pxf_asprintf("# Written by pxeforge: the config's kernel command line "
                                     "only (os.bootloader.resetType hard-reset)\n"
@@ -154,18 +149,12 @@ static int bootloader_debian(struct bld_guest *gs, const struct cfg_config *cfg,
 static int bootloader_grubby(struct bld_guest *gs, const struct cfg_config *cfg, char *const *args,
                              struct pxf_error *err)
 {
-        _cleanup_free_ char *joined = pxf_strdup(""), *opt = NULL;
+        _cleanup_free_ char *joined = pxf_strv_join(args, " "), *opt = NULL;
 
         if (cfg->os.bootloader_reset == CFG_BOOTLOADER_HARD_RESET)
                 return pxf_error_set(err, -EOPNOTSUPP,
                                      "os.bootloader.resetType hard-reset is implemented for "
                                      "Debian and Ubuntu images (GRUB with update-grub)");
-        for (size_t i = 0; args && args[i]; i++) {
-                char *next = pxf_asprintf("%s%s%s", joined, joined[0] ? " " : "", args[i]);
-
-                free(joined);
-                joined = next;
-        }
         if (!joined[0])
                 return 0;
         opt = pxf_asprintf("--args=%s", joined);

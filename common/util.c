@@ -134,6 +134,22 @@ void pxf_troff_text(FILE *f, const char *s)
         }
 }
 
+char *pxf_strv_join(char *const *v, const char *sep)
+{
+        size_t len = 1;
+        char *s;
+
+        for (size_t i = 0; v && v[i]; i++)
+                len += strlen(v[i]) + strlen(sep);
+        s = pxf_calloc(len, 1);
+        for (size_t i = 0; v && v[i]; i++) {
+                if (i > 0)
+                        strcat(s, sep);
+                strcat(s, v[i]);
+        }
+        return s;
+}
+
 void pxf_json_string(FILE *f, const char *s)
 {
         fputc('"', f);

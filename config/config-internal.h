@@ -94,10 +94,10 @@ struct walk {
         const char *file;     /* for diags */
         const char *base_dir; /* relative paths resolve against it; NULL keeps them */
         struct cfg_diags *diags;
-        const char *loc_file;    /* stored in the struct cfg_loc of what it reads: NULL for the
-                                  * config itself, else file (owned by cfg_config.files) */
-        const char *included_by; /* "child.yaml:3:9" for a base config, else NULL */
-        unsigned preview;        /* the preview features the file lists (CFG_PREVIEW_*) */
+        /* "child.yaml:3:9" for a base config, whose file (then owned by cfg_config.files)
+         * the locations it reads name; NULL for the config itself */
+        const char *included_by;
+        unsigned preview; /* the preview features the file lists (CFG_PREVIEW_*) */
 };
 
 /* Adds a diag located at node n. */

@@ -200,7 +200,6 @@ static void load_base(struct chain *c, struct walk *w, const struct yn *item, co
             .file = name,
             .base_dir = dir,
             .diags = c->diags,
-            .loc_file = name,
             .included_by = included_by,
         };
         pxf_strv_push(&c->stack, real);
@@ -246,9 +245,9 @@ static void load_bases(struct chain *c, struct walk *w, const struct yn *root)
 static void add_canonical(struct cfg_config *cfg, const struct yn *root, const struct walk *w)
 {
         _cleanup_free_ char *text = cfg_canonical_from_tree(root);
-        _cleanup_free_ char *header = w->loc_file  ? pxf_asprintf("#base=%s\n", w->loc_file)
-                                      : cfg->files ? pxf_strdup("#config\n")
-                                                   : pxf_strdup("");
+        _cleanup_free_ char *header = w->included_by ? pxf_asprintf("#base=%s\n", w->file)
+                                      : cfg->files   ? pxf_strdup("#config\n")
+                                                     : pxf_strdup("");
         char *joined = pxf_asprintf("%s%s%s", cfg->canonical ? cfg->canonical : "", header, text);
 
         free(cfg->canonical);

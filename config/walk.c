@@ -36,7 +36,7 @@ static void *at(void *obj, size_t foff)
 
 static struct cfg_loc loc_of(const struct walk *w, const struct yn *n)
 {
-        return (struct cfg_loc){n->line, n->column, w->loc_file};
+        return (struct cfg_loc){n->line, n->column, w->included_by ? w->file : NULL};
 }
 
 static void set_loc(const struct walk *w, void *obj, size_t foff, const struct yn *n)
