@@ -70,13 +70,20 @@ int cli_global_option(const char *name, const char *value)
         return PXF_EXIT_OK;
 }
 
+/* The option of t named by the len bytes of name, or with prefix the first whose name
+ * starts with them; NULL if none. */
+static const struct cli_option *lookup(const struct cli_option *t, size_t n, const char *name,
+                                       size_t len, bool prefix)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(t[i].name, name, len) == 0 && (prefix || strlen(t[i].name) == len))
+                        return &t[i];
+        return NULL;
+}
+
 const struct cli_option *cli_find_global_option(const char *name, size_t len)
 {
-        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
-                if (strlen(common_options[i].name) == len &&
-                    strncmp(common_options[i].name, name, len) == 0)
-                        return &common_options[i];
-        return NULL;
+        return lookup(common_options, PXF_ELEMENTSOF(common_options), name, len, false);
 }
 
 /* ---- parsing ------------------------------------------------------------------------ */
@@ -120,26 +127,14 @@ static int store(const struct cli_option *o, const char *value, void *args)
         return PXF_EXIT_USAGE;
 }
 
+/* The command's or common option named by the len bytes of name (prefix: the first whose
+ * name starts with them, for a hint), or NULL. */
 static const struct cli_option *find_option(const struct cli_command *cmd, const char *name,
-                                            size_t len)
+                                            size_t len, bool prefix)
 {
-        for (size_t i = 0; i < cmd->n_options; i++)
-                if (strlen(cmd->options[i].name) == len &&
-                    strncmp(cmd->options[i].name, name, len) == 0)
-                        return &cmd->options[i];
-        return cli_find_global_option(name, len);
-}
+        const struct cli_option *o = lookup(cmd->options, cmd->n_options, name, len, prefix);
 
-/* The option whose name starts with the len bytes of name, for a hint, or NULL. */
-static const char *completion(const struct cli_command *cmd, const char *name, size_t len)
-{
-        for (size_t i = 0; i < cmd->n_options; i++)
-                if (strncmp(cmd->options[i].name, name, len) == 0)
-                        return cmd->options[i].name;
-        for (size_t i = 0; i < PXF_ELEMENTSOF(common_options); i++)
-                if (strncmp(common_options[i].name, name, len) == 0)
-                        return common_options[i].name;
-        return NULL;
+        return o ? o : lookup(common_options, PXF_ELEMENTSOF(common_options), name, len, prefix);
 }
 
 /* getopt_long takes any unambiguous prefix of a long option: --image would be read as
@@ -150,21 +145,20 @@ static int check_full_names(const struct cli_command *cmd, int argc, char **argv
         for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
                 const char *name = argv[k] + 2;
                 size_t len = strcspn(name, "=");
-                const struct cli_option *o;
-                const char *full;
+                const struct cli_option *o, *full;
 
                 if (strncmp(argv[k], "--", 2) != 0)
                         continue;
-                o = find_option(cmd, name, len);
+                o = find_option(cmd, name, len, false);
                 if (o) {
                         k += o->metavar && !name[len]; /* its value is the next argument */
                         continue;
                 }
-                full = completion(cmd, name, len);
+                full = find_option(cmd, name, len, true);
                 if (full)
                         log_error("unknown option '--%.*s' (options are never abbreviated: "
                                   "--%s?)",
-                                  (int)len, name, full);
+                                  (int)len, name, full->name);
                 else
                         log_error("unknown option '--%.*s'", (int)len, name);
                 return PXF_EXIT_USAGE;
