@@ -193,6 +193,9 @@ int bld_grub_default_dropin(char *const *args, bool reset, char **ret);
 /* /etc/selinux/config with its SELINUX= line set to mode; its SELINUXTYPE (or NULL). */
 char *bld_selinux_config_with_mode(const char *text, const char *mode);
 char *bld_selinux_config_type(const char *text);
+/* The folder of the image's policy, /etc/selinux/TYPE, from its /etc/selinux/config; an
+ * error that says what to install when there is none. */
+int bld_selinux_policy_dir(struct bld_guest *gs, char **ret, struct pxf_error *err);
 /* Whether a GRUB menu starts SELinux (security=selinux, or selinux in an lsm= list). */
 bool bld_grub_cfg_enables_selinux(const char *grub_cfg);
 /* Refuses a full-os live output of an image that runs SELinux, unless the config turns it

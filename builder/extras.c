@@ -69,18 +69,11 @@ static int copy_artifacts(struct bld_guest *gs, const struct cfg_config *cfg, st
 /* /etc/selinux/TYPE of the image into PATH/TYPE. */
 static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct pxf_error *err)
 {
-        _cleanup_free_ char *config = NULL, *type = NULL, *guest_dir = NULL;
-        _cleanup_free_ char *dst = NULL, *tmp = NULL;
-        int r = bld_guest_read(gs, "/etc/selinux/config", 64 * 1024, &config, err);
+        _cleanup_free_ char *guest_dir = NULL, *dst = NULL, *tmp = NULL;
+        int r = bld_selinux_policy_dir(gs, &guest_dir, err);
 
-        if (r == -ENOENT)
-                return pxf_error_set(err, r,
-                                     "output.selinuxPolicyPath: the image has no SELinux "
-                                     "policy (no /etc/selinux/config)");
         if (r < 0)
-                return r;
-        type = bld_selinux_config_type(config);
-        guest_dir = pxf_asprintf("/etc/selinux/%s", type && type[0] ? type : "default");
+                return pxf_error_prefix(err, "output.selinuxPolicyPath");
         if (!bld_guest_is_dir(gs, guest_dir))
                 return pxf_error_set(err, -ENOENT, "output.selinuxPolicyPath: the image has no %s",
                                      guest_dir);

@@ -248,12 +248,7 @@ static int remove_package_manager(struct bld_guest *gs, const struct cfg_config 
         _cleanup_free_ char *listing = NULL;
         int r;
 
-        (void)cfg;
-        if (gs->live)
-                return pxf_error_set(err, -EOPNOTSUPP,
-                                     "os.packages.removePackageManager: works with disk outputs "
-                                     "only (as in the reference tool), not iso, pxe-dir or "
-                                     "pxe-tar");
+        (void)cfg; /* live outputs are refused before any work (bld_extras_check) */
         if (gs->pkg != BLD_PKG_APT)
                 return pxf_error_set(err, -EOPNOTSUPP,
                                      "os.packages.removePackageManager: implemented for Debian "

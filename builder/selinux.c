@@ -66,24 +66,6 @@ char *bld_selinux_config_with_mode(const char *text, const char *mode)
         return out;
 }
 
-/* The file contexts of the image's policy, or an error that says what to install. */
-static int file_contexts(struct bld_guest *gs, const char *config, char **ret,
-                         struct pxf_error *err)
-{
-        _cleanup_free_ char *type = bld_selinux_config_type(config);
-        _cleanup_free_ char *path = NULL;
-
-        path = pxf_asprintf("/etc/selinux/%s/contexts/files/file_contexts",
-                            type && type[0] ? type : "default");
-        if (!bld_guest_exists(gs, path))
-                return pxf_error_set(err, -ENOENT,
-                                     "the image's SELinux policy has no %s; install one with "
-                                     "os.packages.install (Debian: selinux-policy-default)",
-                                     path);
-        *ret = TAKE_PTR(path);
-        return 0;
-}
-
 static int read_config(struct bld_guest *gs, char **ret, struct pxf_error *err)
 {
         int r = bld_guest_read(gs, SELINUX_CONFIG, SELINUX_CONFIG_MAX, ret, err);
@@ -97,17 +79,46 @@ static int read_config(struct bld_guest *gs, char **ret, struct pxf_error *err)
         return r;
 }
 
+/* "/etc/selinux/TYPE", the folder of the policy the config names. */
+static char *policy_dir_of(const char *config)
+{
+        _cleanup_free_ char *type = bld_selinux_config_type(config);
+
+        return pxf_asprintf("/etc/selinux/%s", type && type[0] ? type : "default");
+}
+
+int bld_selinux_policy_dir(struct bld_guest *gs, char **ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *config = NULL;
+        int r = read_config(gs, &config, err);
+
+        if (r >= 0)
+                *ret = policy_dir_of(config);
+        return r;
+}
+
+/* The file contexts of the image's policy, or an error that says what to install. */
+static int file_contexts(struct bld_guest *gs, const char *config, char **ret,
+                         struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = policy_dir_of(config);
+        _cleanup_free_ char *path = pxf_asprintf("%s/contexts/files/file_contexts", dir);
+
+        if (!bld_guest_exists(gs, path))
+                return pxf_error_set(err, -ENOENT,
+                                     "the image's SELinux policy has no %s; install one with "
+                                     "os.packages.install (Debian: selinux-policy-default)",
+                                     path);
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
 static int mode_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         enum cfg_selinux_mode mode = cfg->os.selinux_mode;
         _cleanup_free_ char *config = NULL, *contexts = NULL, *changed = NULL;
         int r;
 
-        if (gs->live && labels_wanted_for(mode))
-                return pxf_error_set(err, -EOPNOTSUPP,
-                                     "os.selinux.mode: pxeforge labels disk outputs only so far, "
-                                     "not the root file system of a live output; use mode "
-                                     "disabled, or write a disk image");
         if (mode == CFG_SELINUX_DISABLED && !bld_guest_exists(gs, SELINUX_CONFIG)) {
                 log_info("  the image has no SELinux configuration: selinux=0 on the kernel "
                          "command line is all there is to do");
@@ -159,7 +170,9 @@ static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, stru
         int r = read_config(gs, &config, err);
 
         (void)cfg;
-        if (r >= 0 && gs->tree) /* refused by the mode step; never labels a host tree */
+        /* bld_extras_check refuses labels for live outputs before any work; a host tree
+         * is never labelled */
+        if (r >= 0 && gs->tree)
                 r = pxf_error_set(err, -EOPNOTSUPP, "a live output's tree is not labelled");
         if (r >= 0)
                 r = file_contexts(gs, config, &contexts, err);
