@@ -47,6 +47,11 @@ struct bld_guest_params {
 /* Launches the appliance on the disk, finds exactly one supported Linux OS and mounts
  * its file systems as its fstab says. On failure the guest is closed. */
 int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err);
+/* A live build's guest from the cache instead: the image's tree, exported before, whose
+ * inspection found distro major_version; the steps run on it as after
+ * bld_guest_switch_to_tree. On failure the guest is closed. */
+int bld_guest_open_tree(struct bld_guest *gs, const char *image_name, const char *distro,
+                        int major_version, const char *tree, bool network, struct pxf_error *err);
 /* Whether the VM tests prove this release (inspection's distro and major version). */
 bool bld_release_proven(const char *distro, int major);
 /* Unmounts, shuts the appliance down (reporting write errors) and frees the guest. */
@@ -122,9 +127,9 @@ int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err);
 
 /* ---- live builds in the build cache (live-cache.c) --------------------------------- */
 
-/* The key of the customized tree: pxeforge, the image's bytes, the settings that shape
- * the tree and the host files they name. */
-int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
+/* The key of the customized tree: pxeforge, the image's SHA-256 (hex), the settings that
+ * shape the tree and the host files they name. */
+int bld_tree_key(const struct cfg_config *cfg, const char *image_sha256, char key[CACHE_KEY_HEX + 1],
                  struct pxf_error *err);
 /* Unpacks the archive into tree (created), then removes the archive. */
 int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err);

@@ -48,6 +48,9 @@ struct bld_options {
         const char *default_bootstrap_base_url;
         /* The build cache for live outputs (NULL: BUILD_DIR/cache); no_cache bypasses it. */
         const char *cache_dir;
+        /* Where the trees exported from input images are kept (NULL: the build cache):
+         * several build dirs may share one. no_cache bypasses it too. */
+        const char *image_tree_cache_dir;
         bool no_cache;
 };
 

@@ -32,12 +32,15 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
                             const struct bld_live_cache *lc)
 {
         /* open, close, write output; or open, export, close, make artifacts (and keep the
-         * tree and the output in the cache); or, from the cache, restore the tree, make
-         * artifacts and keep them; or restore the output */
+         * image's tree, the customized tree and the output in the cache), or restore the
+         * image's tree instead of the first three; or, from the cache, restore the tree,
+         * make artifacts and keep them; or restore the output */
         unsigned n = cfg_image_format_is_disk(format) ? 3 + bld_extras_wanted(cfg)
                      : lc->cache                      ? 6
                                                       : 4;
 
+        if (lc->images)
+                n = lc->image.archive ? n - 2 : n + 1;
         if (lc->output_hit)
                 return 1;
         if (lc->archive)
@@ -47,18 +50,56 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
         return n;
 }
 
-/* Looks the output up, then the customized tree; any trouble with the cache only costs
- * the time it would have saved. */
+/* The image's bytes, hashed once for the keys of both trees. */
+static int image_digest(const char *image, char hex[CACHE_KEY_HEX + 1], struct pxf_error *err)
+{
+        struct cache_key *k = cache_key_new("input image");
+        int r = cache_key_add_file(k, "image", image, err);
+
+        if (r >= 0)
+                cache_key_finish(k, hex); /* frees k */
+        else
+                cache_key_free(k);
+        return r;
+}
+
+/* On a miss of the customized tree: the image's own tree. Trouble there only costs the
+ * export. */
+static void plan_image_tree(const struct bld_job *job, struct bld_live_cache *lc,
+                            const char *image_sha256)
+{
+        struct pxf_error err = {0};
+        int r = cache_open(job->image_tree_cache_dir, BLD_CACHE_MAX_BYTES, &lc->images, &err);
+
+        if (r >= 0)
+                r = bld_image_tree_key(image_sha256, lc->image_key, &err);
+        if (r >= 0)
+                r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image, &err);
+        if (r < 0) {
+                log_warning("the image's tree is neither taken from nor kept in '%s': %s",
+                            job->image_tree_cache_dir, err.msg);
+                lc->images = cache_close(lc->images);
+        } else {
+                log_info("the image's tree %.12s: %s", lc->image_key,
+                         r == 1 ? "from the cache" : "not in the cache, exported now");
+        }
+}
+
+/* Looks the output up, then the customized tree, then the image's tree; any trouble with
+ * the cache only costs the time it would have saved. */
 static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc)
 {
         struct pxf_error err = {0};
+        char image_sha256[CACHE_KEY_HEX + 1];
         int r;
 
         if (!job->cache_dir)
                 return;
         r = cache_open(job->cache_dir, BLD_CACHE_MAX_BYTES, &lc->cache, &err);
         if (r >= 0)
-                r = bld_tree_key(job->opts->cfg, job->image, lc->tree_key, &err);
+                r = image_digest(job->image, image_sha256, &err);
+        if (r >= 0)
+                r = bld_tree_key(job->opts->cfg, image_sha256, lc->tree_key, &err);
         if (r >= 0)
                 r = bld_live_fetch_output(job, lc, &err);
         if (r == 0)
@@ -74,11 +115,15 @@ static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc
                 log_info("customized tree %.12s: %s", lc->tree_key,
                          r == 1 ? "from the cache" : "not in the cache, built now");
         }
+        if (r == 0)
+                plan_image_tree(job, lc, image_sha256);
 }
 
 static void live_cache_clear(struct bld_live_cache *lc)
 {
         lc->cache = cache_close(lc->cache);
+        lc->images = cache_close(lc->images);
+        bld_image_tree_clear(&lc->image);
         free(lc->archive);
         lc->archive = NULL;
         free(lc->output_archive);
@@ -93,6 +138,18 @@ static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
 
         if (bld_cache_keep(lc->cache, lc->tree_key, tree, true, job->work_dir, &err) < 0)
                 log_warning("the customized tree is not kept in the cache: %s", err.msg);
+        return 0;
+}
+
+/* Right after the export, before any step changes the tree; a warning when it fails. */
+static int save_image_tree(const struct bld_job *job, const struct bld_live_cache *lc,
+                           const struct bld_guest *gs)
+{
+        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        struct pxf_error err = {0};
+
+        if (bld_image_tree_keep(lc->images, lc->image_key, gs, tree, job->work_dir, &err) < 0)
+                log_warning("the image's tree is not kept in the cache: %s", err.msg);
         return 0;
 }
 
@@ -157,6 +214,43 @@ static int live_from_cache(const struct bld_job *job, const struct bld_live_cach
         return r < 0 ? r : bld_live_make(job, lc, prog, err);
 }
 
+/* A live build whose image's tree is in the cache: that tree instead of the appliance. */
+static int restore_image_tree(const struct bld_job *job, const struct bld_live_cache *lc,
+                              struct bld_guest *gs, struct bld_progress *prog,
+                              struct pxf_error *err)
+{
+        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        int r;
+
+        bld_progress_begin(prog, "restore the image's tree from the cache");
+        r = bld_tree_unpack(lc->image.archive, tree, err);
+        if (r >= 0)
+                r = bld_guest_open_tree(gs, job->image, lc->image.distro, lc->image.major_version,
+                                        tree, steps_need_network(job->opts->cfg), err);
+        return bld_progress_end(prog, r);
+}
+
+/* The appliance, and for a live output the export (kept in the cache when it has one). */
+static int open_image(const struct bld_job *job, const struct bld_live_cache *lc,
+                      struct bld_guest *gs, struct bld_progress *prog, struct pxf_error *err)
+{
+        const struct cfg_config *cfg = job->opts->cfg;
+        bool live = !cfg_image_format_is_disk(job->format);
+        int r;
+
+        if (live && lc->image.archive)
+                return restore_image_tree(job, lc, gs, prog, err);
+        bld_progress_begin(prog, "open image");
+        r = bld_progress_end(prog, open_guest(job, gs, err));
+        if (r >= 0 && live)
+                r = bld_live_export(job, gs, steps_need_network(cfg), prog, err);
+        if (r >= 0 && live && lc->images) {
+                bld_progress_begin(prog, "keep the image's tree in the cache");
+                r = bld_progress_end(prog, save_image_tree(job, lc, gs));
+        }
+        return r;
+}
+
 /* Disk outputs are customized in the appliance and written back; live outputs leave the
  * appliance as a tree first and are customized there at native speed (live.c). */
 static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
@@ -171,10 +265,7 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
                 return bld_live_restore(job, lc, prog, err);
         if (lc->archive)
                 return live_from_cache(job, lc, prog, err);
-        bld_progress_begin(prog, "open image");
-        r = bld_progress_end(prog, open_guest(job, &gs, err));
-        if (r >= 0 && live)
-                r = bld_live_export(job, &gs, steps_need_network(cfg), prog, err);
+        r = open_image(job, lc, &gs, prog, err);
         if (r >= 0 && live && job->cache_dir)
                 gs.package_cache =
                     pxf_asprintf("%s/packages/%s-%d", job->cache_dir, gs.distro, gs.major_version);

@@ -126,6 +126,8 @@ static int launch(struct bld_guest *gs, const struct bld_guest_params *p, struct
         return launch_once(gs, p, true, err);
 }
 
+static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err);
+
 static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error *err)
 {
         _cleanup_free_ char *type = guestfs_inspect_get_type(gs->g, root);
@@ -137,6 +139,12 @@ static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error 
                                      gs->image, type ? type : "unknown");
         gs->distro = guestfs_inspect_get_distro(gs->g, root);
         gs->major_version = guestfs_inspect_get_major_version(gs->g, root);
+        return pick_package_manager(gs, err);
+}
+
+/* From the release inspection found (gs->distro, gs->major_version). */
+static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err)
+{
         for (size_t i = 0; gs->distro && i < PXF_ELEMENTSOF(supported_distros); i++)
                 if (strcmp(gs->distro, supported_distros[i].distro) == 0) {
                         gs->pkg = supported_distros[i].pkg;
@@ -265,6 +273,27 @@ int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struc
         r = launch(gs, p, err);
         if (r >= 0)
                 r = inspect_and_mount(gs, err);
+        if (r < 0)
+                bld_guest_abort(gs);
+        return r;
+}
+
+int bld_guest_open_tree(struct bld_guest *gs, const char *image_name, const char *distro,
+                        int major_version, const char *tree, bool network, struct pxf_error *err)
+{
+        int r;
+
+        *gs = (struct bld_guest){.tree_fd = -1,
+                                 .image = pxf_strdup(image_name),
+                                 .distro = pxf_strdup(distro),
+                                 .major_version = major_version,
+                                 .live = true};
+        r = pick_package_manager(gs, err);
+        if (r >= 0) {
+                log_info("found %s %d in '%s' (its tree from the cache)", gs->distro,
+                         gs->major_version, gs->image);
+                r = bld_tree_attach(gs, tree, network, err);
+        }
         if (r < 0)
                 bld_guest_abort(gs);
         return r;

@@ -1,5 +1,11 @@
-/* Live builds in the build cache (cache/cache.h), at two levels:
+/* Live builds in the build cache (cache/cache.h), at three levels:
  *
+ * - the image's tree, as it left the appliance before any step, so that every live build
+ *   of an unchanged image after the first skips the appliance and the export (minutes
+ *   under emulation). Key: pxeforge's own executable and the input image's bytes. Entry:
+ *   the tree archived as below, and beside it what inspection found (distribution and
+ *   major version), which the steps need. It may be kept apart from the rest
+ *   (--image-tree-cache-dir), so that several build dirs share it.
  * - the customized tree, so that a rebuild whose image and `os`/`scripts` settings did
  *   not change skips the appliance, the export and every customization step. Key:
  *   pxeforge's own executable, the input image's bytes, the config as canonical text
@@ -21,6 +27,7 @@
 
 #include "artifacts/artifacts.h"
 #include "builder/builder-internal.h"
+#include "builder/run-internal.h"
 
 static const char *const outside_tree[] = {"input", "iso", "pxe", "output", "server", NULL};
 static const char *const outside_output[] = {"input", "output", "server", NULL};
@@ -63,16 +70,25 @@ static int finish_key(struct key_files *kf, char key[CACHE_KEY_HEX + 1])
         return 0;
 }
 
-int bld_tree_key(const struct cfg_config *cfg, const char *image, char key[CACHE_KEY_HEX + 1],
-                 struct pxf_error *err)
+int bld_tree_key(const struct cfg_config *cfg, const char *image_sha256,
+                 char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
 {
         struct key_files kf = {.key = cache_key_new("customized tree"), .err = err};
 
         kf.r = cache_key_add_file(kf.key, "pxeforge", "/proc/self/exe", err);
-        if (kf.r >= 0)
-                kf.r = cache_key_add_file(kf.key, "image", image, err);
+        cache_key_add(kf.key, "image", image_sha256);
         if (kf.r >= 0)
                 kf.r = add_config(&kf, cfg, outside_tree);
+        return finish_key(&kf, key);
+}
+
+int bld_image_tree_key(const char *image_sha256, char key[CACHE_KEY_HEX + 1],
+                       struct pxf_error *err)
+{
+        struct key_files kf = {.key = cache_key_new("image tree"), .err = err};
+
+        kf.r = cache_key_add_file(kf.key, "pxeforge", "/proc/self/exe", err);
+        cache_key_add(kf.key, "image", image_sha256);
         return finish_key(&kf, key);
 }
 
@@ -259,4 +275,75 @@ int bld_cache_take(struct cache *c, const char *key, const char *path, bool is_d
         if (r == 1)
                 *ret_archive = TAKE_PTR(archive);
         return r;
+}
+
+/* ---- the image's tree ------------------------------------------------------------------ */
+
+/* What inspection found is a second entry, "DISTRO MAJOR\n", under a key of its own. */
+static void info_key(const char *tree_key, char key[CACHE_KEY_HEX + 1])
+{
+        struct cache_key *k = cache_key_new("image tree inspection");
+
+        cache_key_add(k, "tree", tree_key);
+        cache_key_finish(k, key);
+}
+
+int bld_image_tree_keep(struct cache *c, const char *key, const struct bld_guest *gs,
+                        const char *tree, const char *work_dir, struct pxf_error *err)
+{
+        _cleanup_free_ char *info = pxf_asprintf("%s/image-tree.info", work_dir);
+        _cleanup_free_ char *text = pxf_asprintf("%s %d\n", gs->distro, gs->major_version);
+        char ikey[CACHE_KEY_HEX + 1];
+        int r = pxf_write_file_atomic(info, text, strlen(text), 0600, err);
+
+        info_key(key, ikey);
+        if (r >= 0)
+                r = cache_store(c, ikey, info, err);
+        (void)unlink(info);
+        return r < 0 ? r : bld_cache_keep(c, key, tree, true, work_dir, err);
+}
+
+/* "DISTRO MAJOR\n" from the cache: a distribution name as inspection gives it. */
+static int parse_info(const char *text, struct bld_image_tree *ret)
+{
+        char distro[64];
+        int major, end = 0;
+
+        if (sscanf(text, "%63[a-z0-9_-] %d%n", distro, &major, &end) != 2 || text[end] != '\n' ||
+            text[end + 1] != '\0')
+                return -EBADMSG;
+        ret->distro = pxf_strdup(distro);
+        ret->major_version = major;
+        return 0;
+}
+
+int bld_image_tree_take(struct cache *c, const char *key, const char *work_dir,
+                        struct bld_image_tree *ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *info = pxf_asprintf("%s/image-tree.info", work_dir);
+        _cleanup_free_ char *text = NULL;
+        char ikey[CACHE_KEY_HEX + 1];
+        int r;
+
+        info_key(key, ikey);
+        r = cache_fetch(c, ikey, info, err);
+        if (r == 1) {
+                r = pxf_read_file(info, 256, &text, NULL);
+                (void)unlink(info);
+                if (r < 0)
+                        return pxf_error_set(err, r, "cannot read '%s': %s", info, strerror(-r));
+                r = parse_info(text, ret) < 0 ? 0 : 1; /* unreadable: a miss, made again */
+        }
+        if (r == 1)
+                r = bld_cache_take(c, key, NULL, true, work_dir, &ret->archive, err);
+        if (r != 1)
+                bld_image_tree_clear(ret);
+        return r;
+}
+
+void bld_image_tree_clear(struct bld_image_tree *t)
+{
+        free(t->archive);
+        free(t->distro);
+        *t = (struct bld_image_tree){0};
 }

@@ -14,10 +14,19 @@ struct bld_job {
         char *partial;   /* the output while it is written, beside output */
         char *log;       /* the build's log, in work_dir (kept when the build fails) */
         char *cache_dir; /* the build cache; NULL with --no-cache */
+        char *image_tree_cache_dir; /* where image trees are kept; NULL with --no-cache */
         bool convert;    /* bld_convert: only the input written in another format */
 };
 
 struct cache;
+
+/* An image's tree as the cache keeps it: the export's archive and what inspection found,
+ * which the steps need once the appliance is gone. */
+struct bld_image_tree {
+        char *archive; /* fetched into the work dir */
+        char *distro;
+        int major_version;
+};
 
 /* A live build's use of the cache: the keys of its customized tree and of its output,
  * and which of them was found. */
@@ -28,10 +37,26 @@ struct bld_live_cache {
         char output_key[CACHE_KEY_HEX + 1];
         bool output_hit;      /* the output is in the cache: nothing is made */
         char *output_archive; /* a folder output's archive, fetched into the work dir */
+        /* On a miss of the tree: the image's own tree, exported before (bld_image_tree_*) */
+        struct cache *images; /* NULL: not used */
+        char image_key[CACHE_KEY_HEX + 1];
+        struct bld_image_tree image; /* its archive set on a hit */
 };
 
 struct bld_guest;
 struct bld_progress;
+
+/* The image tree's key: pxeforge's own executable (how it exports) and the image's
+ * SHA-256 (hex). */
+int bld_image_tree_key(const char *image_sha256, char key[CACHE_KEY_HEX + 1],
+                       struct pxf_error *err);
+/* Keeps the exported tree, unchanged since the export, with what inspection found. */
+int bld_image_tree_keep(struct cache *c, const char *key, const struct bld_guest *gs,
+                        const char *tree, const char *work_dir, struct pxf_error *err);
+/* On a hit returns 1 with *ret filled (the archive fetched into work_dir); 0 on a miss. */
+int bld_image_tree_take(struct cache *c, const char *key, const char *work_dir,
+                        struct bld_image_tree *ret, struct pxf_error *err);
+void bld_image_tree_clear(struct bld_image_tree *t);
 
 /* Live formats: exports the image's tree into the work dir and switches the guest to it
  * (the appliance is closed; the steps then run on the tree, with network if asked). */

@@ -153,6 +153,10 @@ static int prepare_paths(struct bld_job *job, const char *build_dir, struct pxf_
         job->cache_dir = job->opts->no_cache    ? NULL
                          : job->opts->cache_dir ? pxf_strdup(job->opts->cache_dir)
                                                 : pxf_asprintf("%s/cache", build_dir);
+        job->image_tree_cache_dir = !job->cache_dir ? NULL
+                                    : job->opts->image_tree_cache_dir
+                                        ? pxf_strdup(job->opts->image_tree_cache_dir)
+                                        : pxf_strdup(job->cache_dir);
         job->overlay = pxf_asprintf("%s/work.qcow2", job->work_dir);
         job->log = pxf_asprintf("%s/build.log", job->work_dir);
         job->partial = pxf_asprintf("%s/.%s" PARTIAL_INFIX "%d", out_dir,
@@ -173,6 +177,7 @@ static void job_cleanup(struct bld_job *job)
         }
         free(job->work_dir);
         free(job->cache_dir);
+        free(job->image_tree_cache_dir);
         free(job->overlay);
         free(job->log);
         free(job->partial);

@@ -47,12 +47,16 @@ static const struct cli_option options[] = {
      "where a bootstrap initramfs fetches image.iso when the config sets no "
      "pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"},
     {"cache-dir", "DIR", CLI_STRING, ARG(build.cache_dir), NULL, false,
-     "the build cache of live outputs: the customized tree, the squashfs root and initramfs "
-     "made from it, and the finished output, reused while the image and the settings they "
+     "the build cache of live outputs: the image's tree, the customized tree, the squashfs "
+     "root and initramfs made from it, and the finished output, reused while the image and the settings they "
      "come from do not change (default BUILD-DIR/cache; bounded to 8 GiB, the entries used "
      "longest ago go first)"},
+    {"image-tree-cache-dir", "DIR", CLI_STRING, ARG(build.image_tree_cache_dir), NULL, false,
+     "where a live build keeps the input image's tree as it left the appliance, so that "
+     "the next live build of the same image skips the appliance and the export (default: "
+     "the build cache; several build dirs may share one; bounded as the build cache)"},
     {"no-cache", NULL, CLI_FLAG, ARG(build.no_cache), NULL, false,
-     "neither use nor fill the build cache"},
+     "neither use nor fill the build cache (nor the image tree cache)"},
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
      "text (default) or json: besides the log, one JSON object a line on stderr for each "
      "step's begin and end and each artifact made, for programs to read (bench/ does)"},

@@ -28,7 +28,7 @@
 #define REBUILD_GRACE_MS 30000 /* a stopped build removes its work dir and appliance */
 
 struct up {
-        const char *config_path, *image, *build_dir, *state_arg;
+        const char *config_path, *image, *build_dir, *state_arg, *image_tree_cache_dir;
         bool watch;
         bool no_cache;
         const struct cfg_config *cfg;
@@ -76,6 +76,10 @@ static char **build_argv(const struct up *u, const char *dir)
         if (u->build_dir) {
                 pxf_strv_push(&argv, "--build-dir");
                 pxf_strv_push(&argv, u->build_dir);
+        }
+        if (u->image_tree_cache_dir) {
+                pxf_strv_push(&argv, "--image-tree-cache-dir");
+                pxf_strv_push(&argv, u->image_tree_cache_dir);
         }
         if (u->no_cache)
                 pxf_strv_push(&argv, "--no-cache");
@@ -446,6 +450,8 @@ static const struct cli_option options[] = {
     {"state-dir", "DIR", CLI_STRING, ARG(state_arg), NULL, false,
      "where builds are kept (overrides server.stateDir; default " STATE_ROOT "/<config name>)"},
     {"watch", NULL, CLI_FLAG, ARG(watch), NULL, false, "rebuild when the config file changes"},
+    {"image-tree-cache-dir", "DIR", CLI_STRING, ARG(image_tree_cache_dir), NULL, false,
+     "where the image's exported tree is kept: see customize --image-tree-cache-dir"},
     {"no-cache", NULL, CLI_FLAG, ARG(no_cache), NULL, false,
      "rebuild everything every time (by default a rebuild reuses the customized tree and "
      "what was made from it while their inputs are unchanged: see customize --cache-dir)"},

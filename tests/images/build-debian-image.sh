@@ -43,7 +43,7 @@
 #     kernel command line "console=tty0 console=ttyS0,115200", GRUB timeout 1 s and
 #     GRUB on the serial port too
 #   - the SELinux policy (selinux-policy-default, selinux-utils), off (SELINUX=disabled),
-#     for the tests of os.selinux.mode
+#     for the tests of os.selinux.mode, in the standard images and Debian 13's layouts
 #   - hostname debian-test; root locked (no password; log in by customising the image);
 #     DHCP on every Ethernet NIC with systemd-networkd, DNS through systemd-resolved;
 #     empty /etc/machine-id (generated at first boot); no SSH host keys
@@ -112,11 +112,6 @@ PACKAGES=(
         systemd systemd-sysv systemd-resolved libpam-systemd dbus
         grub-efi-amd64 grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr dosfstools
         iproute2 passwd login ca-certificates apt
-        # The SELinux policy, for os.selinux.mode (tests/vm/customize): installed here at
-        # native speed, where installing it in the appliance costs minutes under TCG. It
-        # stays off (SELINUX=disabled below; Debian's kernel starts AppArmor) until a
-        # config turns it on. About 28 MB.
-        selinux-policy-default selinux-utils
 )
 # The layouts share one root file system (one mmdebstrap run, ~80 s, for the three
 # images): it has the tools each of their roots needs at boot.
@@ -124,6 +119,15 @@ ROOTFS_NAME=$NAME
 if [[ $LAYOUT != standard ]]; then
         PACKAGES+=(xfsprogs lvm2 btrfs-progs)
         ROOTFS_NAME=debian-$SUITE-layouts
+fi
+# The SELinux policy, for os.selinux.mode, in the images vm.customize-boot uses: the
+# standard one and Debian 13's layouts (its boot-xfs image, see tests/CMakeLists.txt).
+# Installed here at native speed, where installing it in the appliance costs minutes
+# under TCG. It stays off (SELINUX=disabled below; Debian's kernel starts AppArmor) until
+# a config turns it on. About 28 MB, which every tree, squashfs and full-OS initramfs
+# built from the image carries, so the other images go without it.
+if [[ $LAYOUT == standard || $SUITE == trixie ]]; then
+        PACKAGES+=(selinux-policy-default selinux-utils)
 fi
 
 log() { printf '[build-debian-image] %s\n' "$*" >&2; }

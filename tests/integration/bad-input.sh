@@ -19,6 +19,7 @@ expect_failure() {
         local name=$1 want_rc=$2 want_msg=$3 rc=0
         shift 3
         "$PXF_BIN" customize --output-path "$PXF_TMP/out.qcow2" --build-dir "$PXF_TMP/build" \
+                --image-tree-cache-dir "$PXF_IMAGE_TREES" \
                 "$@" 2> "$name.err" || rc=$?
         sed "s/^/    [$name] /" "$name.err" | tail -n 5
         [ "$rc" -eq "$want_rc" ] || fail "$name: exit code $rc, expected $want_rc"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The build cache of live outputs (customize --cache-dir/--no-cache): a rebuild that only
-# changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
+# The build cache of live outputs (customize --cache-dir/--no-cache): a first build keeps
+# the image's exported tree, and a build of another tree starts from it without the
+# appliance; a rebuild that only changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
 # and writes the new argument; a rebuild with nothing changed puts the same output back;
 # a damaged entry (a tree, an output) is found, never used, and made again;
 # --no-cache neither reads nor changes the cache; a changed host file the config names
@@ -75,6 +76,8 @@ listing() { (cd "$1" && find . -printf '%M %u %g %s %p %l\n' | sort -k5); }
 build first one
 grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
 grep -q 'open image: done' first.log || fail "first: the image was not opened"
+grep -q "the image's tree [0-9a-f]*: not in the cache, exported now" first.log \
+        || fail "first: no miss of the image's tree logged"
 ! grep -q 'the cache failed\|not kept in the cache' first.log || fail "first: the cache was not filled"
 tree=$(entry first.log '.*customized tree \([0-9a-f]*\): not in the cache.*')
 [ -f "$tree" ] || fail "first: the tree is not in build/cache"
@@ -84,14 +87,18 @@ pass "a first build fills the cache ($(du -sh build/cache | cut -f1))"
 damage "$tree"
 build damaged two
 grep -q 'is damaged: removed, and made again' damaged.log || fail "damaged: the damage went unnoticed"
-grep -q 'open image: done' damaged.log || fail "damaged: the damaged tree was used"
-pass "a damaged cache entry is detected and made again, never used"
+grep -q 'hostname: done' damaged.log || fail "damaged: the damaged tree was used"
+grep -q "the image's tree [0-9a-f]*: from the cache" damaged.log \
+        || fail "damaged: the image's tree kept by the first build was not used"
+! grep -q 'open image' damaged.log || fail "damaged: the image was opened again"
+pass "a damaged cache entry is detected and made again, never used; the image's tree came from the cache"
 
 build rebuild three
 cat rebuild.log
 grep -q 'customized tree [0-9a-f]*: from the cache' rebuild.log || fail "rebuild: the tree was not reused"
 grep -q 'full-OS initramfs: .* from the cache' rebuild.log || fail "rebuild: the initramfs was made again"
-! grep -Eq 'open image|additional files|hostname' rebuild.log || fail "rebuild: customization ran again"
+! grep -Eq "open image|image's tree|additional files|hostname" rebuild.log \
+        || fail "rebuild: customization ran again"
 pass "a kernel argument change reuses the tree and the initramfs and writes the new argument"
 
 build same one

@@ -95,7 +95,8 @@ in_ns() { # NS: whether any process lives in that PID namespace
 }
 start_live_build() {
         "$PXF_BIN" customize --config-file live.yaml --image-file "$image" \
-                --output-path "$PXF_TMP/live-out" --build-dir "$PXF_TMP/build" 2> "$1" &
+                --output-path "$PXF_TMP/live-out" --build-dir "$PXF_TMP/build" \
+                --image-tree-cache-dir "$PXF_IMAGE_TREES" 2> "$1" &
         build_pid=$!
         tree="$PXF_TMP/build/pxeforge-$build_pid/rootfs"
         pxf_wait_line "$1" 'packages \.\.\.' 900 "$build_pid" || fail "the live build never reached its package step"

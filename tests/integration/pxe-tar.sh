@@ -12,7 +12,7 @@ image=$(pxf_test_image)
 tarball=$PXF_TMP/artifacts.tar.gz
 "$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/pxe/full-os.yaml" \
         --image-file "$image" --output-image-format pxe-tar --output-path "$tarball" \
-        --build-dir "$PXF_TMP/build" --progress json 2> >(tee "$PXF_TMP/progress.log" >&2) \
+        --build-dir "$PXF_TMP/build" --image-tree-cache-dir "$PXF_IMAGE_TREES" --progress json 2> >(tee "$PXF_TMP/progress.log" >&2) \
         || fail "customize to pxe-tar failed"
 [ "$(head -c 2 "$tarball" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "not gzip"
 [ -z "$(pxf_build_leftovers "$PXF_TMP/build")" ] || fail "build dir not clean: $(pxf_build_leftovers "$PXF_TMP/build")"

@@ -56,7 +56,8 @@ wait_log() {
 echo "first" > "$PXF_TMP/extra.txt"
 write_config first first
 "$PXF_BIN" up --config-file "$PXF_TMP/up.yaml" --image-file "$(pxf_test_image)" \
-        --state-dir "$state" --build-dir "$PXF_TMP/build" --watch > "$PXF_TMP/up.log" 2>&1 &
+        --state-dir "$state" --build-dir "$PXF_TMP/build" --image-tree-cache-dir "$PXF_IMAGE_TREES" \
+        --watch > "$PXF_TMP/up.log" 2>&1 &
 up_pid=$!
 wait_log 'watching .* for changes' 900
 [ "$(curl -fsS "$http/which.txt")" = first ] || fail "the first build is not served over HTTP"
@@ -88,9 +89,9 @@ echo "changed" > "$PXF_TMP/extra.txt" # not the config: --watch does not see it
 from=$(($(wc -l < "$PXF_TMP/up.log") + 1))
 kill -HUP "$up_pid"
 wait_log 'rebuilding into .*/build-3' 60 "$from"
-# Inside the build: the image is open and the customization has begun, minutes before the
-# artifacts can be done.
-wait_log '\] open image: done' 600 "$from"
+# Inside the build: the image's tree (exported by build-1, from the cache) is in place and
+# the customization has begun, a minute or more before the artifacts can be done.
+wait_log "\\] restore the image's tree from the cache: done" 600 "$from"
 server=$(pgrep -P "$up_pid" -x pxeforge-server || true)
 [ -n "$server" ] || fail "no pxeforge-server child"
 kill -TERM "$up_pid"

@@ -27,6 +27,11 @@ pxf_cleanup() {
         return $rc
 }
 
+# Where the tests' live builds keep and find the trees exported from the test images
+# (customize --image-tree-cache-dir): each image leaves the appliance once a run, and the
+# other live builds of it start from that tree. build-cache.sh keeps its own.
+PXF_IMAGE_TREES=${PXF_IMAGE_TREES:-/var/cache/pxeforge/image-trees}
+
 # pxf_test_image [LAYOUT [RELEASE]]: the Debian test image (by default the standard
 # Debian 12 one), built once and cached by content.
 pxf_test_image() {

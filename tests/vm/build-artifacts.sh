@@ -41,6 +41,7 @@ grep -q 'pxf.first-build=1' "$first/first.yaml" || fail "$config has no pxf.pxe=
 start=$SECONDS
 "$PXF_BIN" customize --config-file "$first/first.yaml" --image-file "$image" \
         --output-path "$root/.first-$name" --build-dir "$build" \
+        --image-tree-cache-dir "$PXF_IMAGE_TREES" \
         || fail "pxeforge customize ($name, first build) failed"
 echo "first build took $((SECONDS - start)) s"
 start=$SECONDS

@@ -16,6 +16,7 @@ iso=$PXF_TMP/live.iso
 start=$SECONDS
 "$PXF_BIN" customize --config-file "$PXF_SOURCE_DIR/tests/vm/iso/full-os.yaml" \
         --image-file "$image" --output-path "$iso" --build-dir "$PXF_TMP/build" \
+        --image-tree-cache-dir "$PXF_IMAGE_TREES" \
         || fail "pxeforge customize to iso failed"
 echo "build took $((SECONDS - start)) s; live.iso: $(stat -c %s "$iso") bytes"
 [ -z "$(pxf_build_leftovers "$PXF_TMP/build")" ] || fail "build dir not clean: $(pxf_build_leftovers "$PXF_TMP/build")"

@@ -88,7 +88,8 @@ pxe_builds() {
         for name in "${kinds[@]}"; do
                 "$PXF_BIN" customize --config-file "$name.yaml" --image-file "$image" \
                         --output-path "out-$name" --output-image-format pxe-dir \
-                        --build-dir "$PXF_TMP/build-pxe" 2> "$name.log" \
+                        --build-dir "$PXF_TMP/build-pxe" --image-tree-cache-dir "$PXF_IMAGE_TREES" \
+                        2> "$name.log" \
                         || { tail -n 40 "$name.log" >&2; return 1; }
         done
 }
