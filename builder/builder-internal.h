@@ -25,8 +25,10 @@ struct bld_guest {
         int tree_fd;
         bool network;        /* of the tree's container */
         char *package_cache; /* downloaded packages kept across builds, on a tree; or NULL */
-        char *image;         /* for messages */
-        char *distro;        /* as libguestfs inspection names it: "debian", "ubuntu", ... */
+        const struct bld_package_sources *sources; /* for the package steps (borrowed) */
+        bool sources_in; /* they are in the guest: apt-get runs with their options */
+        char *image;     /* for messages */
+        char *distro;    /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
         enum bld_pkg_family pkg;
         /* Live outputs make their own initramfs and boot menu: the image's are never
@@ -127,10 +129,10 @@ int bld_unpack_tar(int fd, const char *dir, struct pxf_error *err);
 
 /* ---- live builds in the build cache (live-cache.c) --------------------------------- */
 
-/* The key of the customized tree: pxeforge, the image's SHA-256 (hex), the settings that
- * shape the tree and the host files they name. */
-int bld_tree_key(const struct cfg_config *cfg, const char *image_sha256, char key[CACHE_KEY_HEX + 1],
-                 struct pxf_error *err);
+/* The key of the customized tree: pxeforge, the image's SHA-256 (hex), the build's own
+ * package sources, the settings that shape the tree and the host files they name. */
+int bld_tree_key(const struct cfg_config *cfg, const struct bld_package_sources *sources,
+                 const char *image_sha256, char key[CACHE_KEY_HEX + 1], struct pxf_error *err);
 /* Unpacks the archive into tree (created), then removes the archive. */
 int bld_tree_unpack(const char *archive, const char *tree, struct pxf_error *err);
 
@@ -184,6 +186,28 @@ extern const struct bld_step bld_step_finalize_scripts;       /* scripts.c */
 
 /* Whether the packages step runs (it needs the network in the appliance). */
 bool bld_packages_wanted(const struct cfg_config *cfg);
+
+/* ---- package sources of one build (sources.c) --------------------------------------- */
+
+/* Whether any source is given or the image's own are off. */
+bool bld_sources_wanted(const struct bld_package_sources *s);
+/* Refuses, before any work, a source that is neither a folder holding .deb files nor an
+ * apt source file (.list, .sources). */
+int bld_sources_check(const struct bld_package_sources *s, struct pxf_error *err);
+/* Adds the sources' contents and the switch to a cache key (nothing when none is given). */
+int bld_sources_key(struct cache_key *k, const struct bld_package_sources *s,
+                    struct pxf_error *err);
+/* Puts gs->sources into the guest for the package steps (apt images only). */
+int bld_sources_install(struct bld_guest *gs, struct pxf_error *err);
+/* While they are in: appends the apt-get options they need (at most
+ * BLD_SOURCES_MAX_OPTIONS) to argv at *n. */
+#define BLD_SOURCES_MAX_OPTIONS 6
+void bld_sources_apt_options(const struct bld_guest *gs, const char ***argv, size_t *n);
+/* Takes out of the guest everything bld_sources_install put there. */
+int bld_sources_remove(struct bld_guest *gs, struct pxf_error *err);
+/* The Packages index stanza of one .deb: its control fields, then where apt finds it.
+ * Pure, unit-tested. */
+char *bld_deb_stanza(const char *control, const char *filename, uint64_t size, const char *sha256);
 
 /* Pure helpers, unit-tested. */
 /* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */

@@ -33,6 +33,16 @@ enum bld_disk_format {
 
 #define BLD_DEFAULT_BUILD_DIR "/var/tmp/pxeforge"
 
+/* Package sources for the package steps of one build only (--rpm-source,
+ * --disable-base-image-rpm-repos): folders of .deb files and apt source files (.list,
+ * .sources), in the order given; the image keeps its own sources. */
+#define BLD_MAX_PACKAGE_SOURCES 16
+struct bld_package_sources {
+        const char *paths[BLD_MAX_PACKAGE_SOURCES];
+        size_t n;
+        bool disable_image_sources; /* the image's own apt sources are not used */
+};
+
 struct bld_options {
         const struct cfg_config *cfg;
         const char *image_path;              /* input image; overrides cfg->input_image_path */
@@ -51,6 +61,7 @@ struct bld_options {
         /* Where the trees exported from input images are kept (NULL: the build cache):
          * several build dirs may share one. no_cache bypasses it too. */
         const char *image_tree_cache_dir;
+        struct bld_package_sources sources;
         bool no_cache;
 };
 

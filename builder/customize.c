@@ -99,7 +99,8 @@ static void plan_live_cache(const struct bld_job *job, struct bld_live_cache *lc
         if (r >= 0)
                 r = image_digest(job->image, image_sha256, &err);
         if (r >= 0)
-                r = bld_tree_key(job->opts->cfg, image_sha256, lc->tree_key, &err);
+                r = bld_tree_key(job->opts->cfg, &job->opts->sources, image_sha256, lc->tree_key,
+                                 &err);
         if (r >= 0)
                 r = bld_live_fetch_output(job, lc, &err);
         if (r == 0)
@@ -266,6 +267,7 @@ static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
         if (lc->archive)
                 return live_from_cache(job, lc, prog, err);
         r = open_image(job, lc, &gs, prog, err);
+        gs.sources = &job->opts->sources;
         if (r >= 0 && live && job->cache_dir)
                 gs.package_cache =
                     pxf_asprintf("%s/packages/%s-%d", job->cache_dir, gs.distro, gs.major_version);
@@ -332,6 +334,8 @@ int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
         struct bld_progress prog;
         int r = bld_extras_check(job->opts->cfg, job->format, err);
 
+        if (r >= 0)
+                r = bld_sources_check(&job->opts->sources, err);
         if (r < 0)
                 return r;
         if (!cfg_image_format_is_disk(job->format))

@@ -70,20 +70,21 @@ static int finish_key(struct key_files *kf, char key[CACHE_KEY_HEX + 1])
         return 0;
 }
 
-int bld_tree_key(const struct cfg_config *cfg, const char *image_sha256,
-                 char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
+int bld_tree_key(const struct cfg_config *cfg, const struct bld_package_sources *sources,
+                 const char *image_sha256, char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
 {
         struct key_files kf = {.key = cache_key_new("customized tree"), .err = err};
 
         kf.r = cache_key_add_file(kf.key, "pxeforge", "/proc/self/exe", err);
         cache_key_add(kf.key, "image", image_sha256);
         if (kf.r >= 0)
+                kf.r = bld_sources_key(kf.key, sources, err);
+        if (kf.r >= 0)
                 kf.r = add_config(&kf, cfg, outside_tree);
         return finish_key(&kf, key);
 }
 
-int bld_image_tree_key(const char *image_sha256, char key[CACHE_KEY_HEX + 1],
-                       struct pxf_error *err)
+int bld_image_tree_key(const char *image_sha256, char key[CACHE_KEY_HEX + 1], struct pxf_error *err)
 {
         struct key_files kf = {.key = cache_key_new("image tree"), .err = err};
 

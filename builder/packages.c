@@ -71,15 +71,18 @@ static int run_with(struct bld_guest *gs, const char *const *base, char *const *
 
         while (base[nb])
                 nb++;
-        argv = pxf_calloc(nb + nn + 4, sizeof(char *));
+        argv = pxf_calloc(nb + nn + 4 + BLD_SOURCES_MAX_OPTIONS, sizeof(char *));
         for (size_t i = 0; i < nb; i++) {
                 argv[n++] = base[i];
                 if (i == 0 && gs->live && strcmp(base[0], "/usr/bin/env") == 0)
                         argv[n++] = "INITRD=No";
-                if (gs->live && strcmp(base[i], "apt-get") == 0) {
+                if (strcmp(base[i], "apt-get") != 0)
+                        continue;
+                if (gs->live) {
                         argv[n++] = "-o";
                         argv[n++] = "Dpkg::Options::=--force-unsafe-io";
                 }
+                bld_sources_apt_options(gs, &argv, &n);
         }
         for (size_t i = 0; i < nn; i++)
                 argv[n++] = names[i];
@@ -192,8 +195,11 @@ static int packages_apply(struct bld_guest *gs, const struct cfg_config *cfg, st
         if (r >= 0 && mandb_aside)
                 r = bld_guest_remove(gs, MANDB_AUTO_UPDATE, err);
         if (r >= 0)
+                r = bld_sources_install(gs, err);
+        if (r >= 0)
                 r = apply_in_order(gs, &cfg->os.packages, pm, err);
         /* What the build set up is undone whatever happened. */
+        r = first_error(r, bld_sources_remove(gs, &undo_err), &undo_err, err);
         if (own_policy)
                 r = first_error(r, bld_guest_remove(gs, POLICY_RC_D, &undo_err), &undo_err, err);
         if (mandb_aside)

@@ -9,13 +9,13 @@ struct bld_job {
         const char *image;  /* input image */
         const char *output; /* final output path */
         enum cfg_image_format format;
-        char *work_dir;  /* private to this run; removed by the supervisor */
-        char *overlay;   /* qcow2 over the input, inside work_dir */
-        char *partial;   /* the output while it is written, beside output */
-        char *log;       /* the build's log, in work_dir (kept when the build fails) */
-        char *cache_dir; /* the build cache; NULL with --no-cache */
+        char *work_dir;             /* private to this run; removed by the supervisor */
+        char *overlay;              /* qcow2 over the input, inside work_dir */
+        char *partial;              /* the output while it is written, beside output */
+        char *log;                  /* the build's log, in work_dir (kept when the build fails) */
+        char *cache_dir;            /* the build cache; NULL with --no-cache */
         char *image_tree_cache_dir; /* where image trees are kept; NULL with --no-cache */
-        bool convert;    /* bld_convert: only the input written in another format */
+        bool convert;               /* bld_convert: only the input written in another format */
 };
 
 struct cache;

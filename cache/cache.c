@@ -179,7 +179,7 @@ static bool valid_key(const char *key)
 }
 
 /* The SHA-256 of the whole file behind fd, as hex. */
-static int sum_fd(int fd, char hex[CACHE_KEY_HEX + 1])
+int cache_fd_sha256(int fd, char hex[CACHE_KEY_HEX + 1])
 {
         struct cache_key k = {.ctx = EVP_MD_CTX_new()};
         _cleanup_free_ unsigned char *buf = pxf_calloc(READ_CHUNK, 1);
@@ -207,7 +207,7 @@ int cache_file_sha256(const char *path, char hex[CACHE_KEY_HEX + 1])
 
         if (fd < 0)
                 return -errno;
-        r = sum_fd(fd, hex);
+        r = cache_fd_sha256(fd, hex);
         close(fd);
         return r;
 }
@@ -313,7 +313,7 @@ static bool entry_intact(struct cache *c, const char *key, int fd)
         if (n != CACHE_KEY_HEX + 1 || want[CACHE_KEY_HEX] != '\n')
                 return false;
         want[CACHE_KEY_HEX] = '\0';
-        return sum_fd(fd, have) == 0 && strcmp(have, want) == 0;
+        return cache_fd_sha256(fd, have) == 0 && strcmp(have, want) == 0;
 }
 
 static int copy_into(int in, const char *dest)
@@ -480,7 +480,7 @@ static int write_entry(struct cache *c, const char *key, const char *src, struct
         (void)unlink(tmp_path);
         r = link(src, tmp_path) == 0 ? 0 : errno == EXDEV ? copy_into(in, tmp_path) : -errno;
         if (r >= 0)
-                r = sum_fd(in, hex);
+                r = cache_fd_sha256(in, hex);
         if (r >= 0 && rename(tmp_path, data_path) < 0)
                 r = -errno;
         if (r < 0) {

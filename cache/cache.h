@@ -37,6 +37,8 @@ void cache_key_finish(struct cache_key *k, char hex[CACHE_KEY_HEX + 1]);
 void cache_key_free(struct cache_key *k);
 /* The SHA-256 of a file's contents as 64 hex digits (not through a symlink). */
 int cache_file_sha256(const char *path, char hex[CACHE_KEY_HEX + 1]);
+/* The same of an open file, read from its start. */
+int cache_fd_sha256(int fd, char hex[CACHE_KEY_HEX + 1]);
 
 /* Opens (creating it) the cache in dir, bounded to max_bytes. */
 int cache_open(const char *dir, uint64_t max_bytes, struct cache **ret, struct pxf_error *err);

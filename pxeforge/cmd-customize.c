@@ -25,6 +25,18 @@ static int parse_progress(const char *option, const char *value, void *field)
         return PXF_EXIT_OK;
 }
 
+static int parse_package_source(const char *option, const char *value, void *field)
+{
+        struct bld_package_sources *s = field;
+
+        if (s->n == BLD_MAX_PACKAGE_SOURCES) {
+                log_error("%s may be given at most %d times", option, BLD_MAX_PACKAGE_SOURCES);
+                return PXF_EXIT_USAGE;
+        }
+        s->paths[s->n++] = value;
+        return PXF_EXIT_OK;
+}
+
 #define ARG(m) offsetof(struct customize_args, m)
 
 static const struct cli_option options[] = {
@@ -48,13 +60,23 @@ static const struct cli_option options[] = {
      "pxe.bootstrapBaseUrl or pxe.bootstrapFileUrl"},
     {"cache-dir", "DIR", CLI_STRING, ARG(build.cache_dir), NULL, false,
      "the build cache of live outputs: the image's tree, the customized tree, the squashfs "
-     "root and initramfs made from it, and the finished output, reused while the image and the settings they "
+     "root and initramfs made from it, and the finished output, reused while the image and the "
+     "settings they "
      "come from do not change (default BUILD-DIR/cache; bounded to 8 GiB, the entries used "
      "longest ago go first)"},
     {"image-tree-cache-dir", "DIR", CLI_STRING, ARG(build.image_tree_cache_dir), NULL, false,
      "where a live build keeps the input image's tree as it left the appliance, so that "
      "the next live build of the same image skips the appliance and the export (default: "
      "the build cache; several build dirs may share one; bounded as the build cache)"},
+    {"rpm-source", "PATH", CLI_CUSTOM, ARG(build.sources), parse_package_source, false,
+     "a package source for this build's package steps only (the reference tool's name; "
+     "may be given up to 16 times): a folder of .deb files, which becomes a trusted "
+     "local apt repository, or an apt source file (.list or .sources); the image keeps "
+     "its own sources, and none of these is left in it"},
+    {"disable-base-image-rpm-repos", NULL, CLI_FLAG, ARG(build.sources.disable_image_sources), NULL,
+     false,
+     "the package steps use only the --rpm-source sources, not the image's own apt sources "
+     "(which stay in the image as they were)"},
     {"no-cache", NULL, CLI_FLAG, ARG(build.no_cache), NULL, false,
      "neither use nor fill the build cache (nor the image tree cache)"},
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
@@ -81,11 +103,6 @@ static const struct cli_option options[] = {
      "pxeforge labels the image with its own policy's file contexts"},
     {"timestamp-file", "FILE", CLI_REFUSED, 0, NULL, false,
      "use --progress json, whose step-end lines carry each step's seconds"},
-    {"rpm-source", "PATH", CLI_REFUSED, 0, NULL, false,
-     "not implemented yet: name extra Debian packages in os.packages.install, and add apt "
-     "sources with os.additionalFiles"},
-    {"disable-base-image-rpm-repos", NULL, CLI_REFUSED, 0, NULL, false,
-     "not implemented yet: pxeforge installs from the image's own apt sources"},
 };
 
 /* --output-pxe-artifacts-dir is --output-path with the pxe-dir format; it cannot be

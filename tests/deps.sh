@@ -13,6 +13,8 @@ packages=(
         # image tools the builder and the tests drive
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
         xorriso squashfs-tools dnsmasq-base xz-utils zstd
+        # what the tests read initramfs images with, and build test packages with
+        cpio dpkg
         # iPXE for the artifacts of server.ipxe (BIOS, HTTP-boot and iPXE clients); GRUB for
         # BIOS (server.bios) when an image has no grub-pc-bin of its own
         ipxe grub-pc-bin

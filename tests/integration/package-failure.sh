@@ -5,14 +5,13 @@
 # message and apt's command line, and names the build's log, kept in the build dir with
 # the whole output; the output path is untouched and nothing else is left behind.
 #
-# The package comes from a local apt repository put into an overlay of the test image
-# (the image's only apt source, so neither build needs the network).
+# The package comes from a folder of .deb files given with --rpm-source, with the image's
+# own apt sources off (--disable-base-image-rpm-repos), so neither build needs the
+# network; under the sanitizers this also drives every path of builder/sources.c.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (libguestfs, the build container)"
-for tool in dpkg-deb guestfish qemu-img; do
-        command -v "$tool" >/dev/null || fail "$tool not found: install it (tests/deps.sh)"
-done
+command -v dpkg-deb >/dev/null || fail "dpkg-deb not found: install dpkg (tests/deps.sh)"
 pxf_tmpdir
 vm_guestfs_env
 cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
@@ -20,43 +19,19 @@ cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
 package=pxf-failing-postinst
 message="pxf-postinst: the licence server at 10.9.8.7 cannot be reached"
 
-# The package: no files, a postinst that prints its reason and exits 1.
-mkdir -p pkg/DEBIAN repo
-cat > pkg/DEBIAN/control <<EOF
-Package: $package
-Version: 1.0
-Architecture: all
-Maintainer: pxeforge tests <tests@pxeforge.invalid>
-Description: a package whose postinst fails, for pxeforge's tests
-EOF
-printf '#!/bin/sh\necho "%s" >&2\nexit 1\n' "$message" > pkg/DEBIAN/postinst
-chmod 755 pkg/DEBIAN/postinst
-dpkg-deb --root-owner-group --build pkg "repo/$package.deb" >/dev/null
-{
-        dpkg-deb -f "repo/$package.deb"
-        echo "Filename: ./$package.deb"
-        echo "Size: $(stat -c %s "repo/$package.deb")"
-        echo "SHA256: $(sha256sum "repo/$package.deb" | cut -d' ' -f1)"
-} > repo/Packages
-
-qemu-img create -q -f qcow2 -F qcow2 -b "$(pxf_test_image)" image.qcow2
-guestfish -a image.qcow2 -i <<EOF || fail "cannot put the repository into the image"
-mkdir-p /srv/pxf-repo
-upload repo/$package.deb /srv/pxf-repo/$package.deb
-upload repo/Packages /srv/pxf-repo/Packages
-rm-f /etc/apt/sources.list
-glob rm-f /etc/apt/sources.list.d/*
-write /etc/apt/sources.list.d/pxf-repo.list "deb [trusted=yes] file:/srv/pxf-repo ./\n"
-EOF
+# The package: a postinst that prints its reason and exits 1.
+pxf_make_deb repo "$package" "$(printf 'echo "%s" >&2\nexit 1' "$message")"
+image=$(pxf_test_image)
 printf 'os:\n  packages:\n    install:\n      - %s\n' "$package" > config.yaml
 
 # expect_package_failure NAME OUTPUT FORMAT
 expect_package_failure() {
         local name=$1 output=$2 rc=0 log
         echo "sentinel" > "$output"
-        "$PXF_BIN" customize --config-file config.yaml --image-file image.qcow2 \
+        "$PXF_BIN" customize --config-file config.yaml --image-file "$image" \
                 --output-path "$output" --output-image-format "$3" --build-dir "build-$name" \
-                2> "$name.err" || rc=$?
+                --image-tree-cache-dir "$PXF_IMAGE_TREES" \
+                --rpm-source repo --disable-base-image-rpm-repos 2> "$name.err" || rc=$?
         sed "s/^/    [$name] /" "$name.err" | tail -n 40
         [ "$rc" -eq 1 ] || fail "$name: exit code $rc, expected 1"
         grep -q "os.packages.install: .*apt-get exited with status 100" "$name.err" \

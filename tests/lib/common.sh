@@ -32,6 +32,25 @@ pxf_cleanup() {
 # other live builds of it start from that tree. build-cache.sh keeps its own.
 PXF_IMAGE_TREES=${PXF_IMAGE_TREES:-/var/cache/pxeforge/image-trees}
 
+# pxf_make_deb DIR NAME [POSTINST]: DIR/NAME_1.0_all.deb, made with dpkg-deb: it installs
+# /usr/share/NAME/marker holding "NAME 1.0", and runs POSTINST (shell lines) if given.
+pxf_make_deb() {
+        local dir=$1 name=$2 root
+        root=$(mktemp -d "${PXF_TMP:-/var/tmp}/deb.XXXXXX")
+        mkdir -p "$root/DEBIAN" "$root/usr/share/$name" "$dir"
+        echo "$name 1.0" > "$root/usr/share/$name/marker"
+        printf '%s\n' "Package: $name" "Version: 1.0" "Architecture: all" \
+                "Maintainer: pxeforge tests <tests@pxeforge.invalid>" \
+                "Description: a package made by pxeforge's tests" > "$root/DEBIAN/control"
+        if [ $# -ge 3 ]; then
+                printf '#!/bin/sh\n%s\n' "$3" > "$root/DEBIAN/postinst"
+                chmod 755 "$root/DEBIAN/postinst"
+        fi
+        dpkg-deb --root-owner-group --build "$root" "$dir/${name}_1.0_all.deb" >/dev/null \
+                || fail "dpkg-deb could not build $name"
+        rm -rf "$root"
+}
+
 # pxf_test_image [LAYOUT [RELEASE]]: the Debian test image (by default the standard
 # Debian 12 one), built once and cached by content.
 pxf_test_image() {

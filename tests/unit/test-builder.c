@@ -109,6 +109,21 @@ static void grub_dropin_text(void **state)
         assert_non_null(strstr(none, "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX\"\n"));
 }
 
+/* The stanza keeps the control fields as they are and ends with one blank line however
+ * the control file ends. */
+static void deb_stanza_text(void **state)
+{
+        _cleanup_free_ char *a =
+            bld_deb_stanza("Package: probe\nVersion: 1.0\nArchitecture: all\n\n",
+                           "probe_1.0_all.deb", 1234, "ab12");
+        _cleanup_free_ char *b = bld_deb_stanza("Package: probe\nVersion: 1.0\nArchitecture: all",
+                                                "probe_1.0_all.deb", 1234, "ab12");
+        (void)state;
+        assert_string_equal(a, "Package: probe\nVersion: 1.0\nArchitecture: all\n"
+                               "Filename: ./probe_1.0_all.deb\nSize: 1234\nSHA256: ab12\n\n");
+        assert_string_equal(a, b);
+}
+
 static void grub_dropin_refuses_shell(void **state)
 {
         char *quote[] = {"a=\"b\"", NULL}, *dollar[] = {"x=$(id)", NULL};
@@ -255,6 +270,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(grub_cfg_selects_selinux),
             cmocka_unit_test(history_entry_and_list),
             cmocka_unit_test(listing_finds_modules),
+            cmocka_unit_test(deb_stanza_text),
         };
         return pxf_test_main(tests, argc, argv);
 }

@@ -3,7 +3,9 @@
 # levels of base configs), write it as qcow2, boot it under QEMU/OVMF, and read from the
 # serial console the report that the config's own service prints: every customization
 # must show up there. The boot files (output.artifacts) and the SELinux policy
-# (--output-selinux-policy-path) copied out beside the output are checked on the host.
+# (--output-selinux-policy-path) copied out beside the output are checked on the host. A
+# package of the install list comes from a folder of .deb files (--rpm-source), beside
+# the image's own apt sources, and nothing of that source may be left in the image.
 # Usage: customize-boot.sh [LAYOUT RELEASE] (tests/images/build-debian-image.sh; by default
 # the standard Debian 12 image).
 source "$(dirname "$0")/../lib/common.sh"
@@ -18,10 +20,11 @@ vm_guestfs_env
 
 # A copy of the configs: output.artifacts.path is relative to the config.
 cp -r "$PXF_SOURCE_DIR/tests/vm/customize" "$PXF_TMP/customize"
+pxf_make_deb "$PXF_TMP/debs" pxf-local-probe
 start=$SECONDS
 "$PXF_BIN" customize --config-file "$PXF_TMP/customize/config.yaml" \
         --image-file "$image" --output-path "$out" --build-dir "$build" \
-        --output-selinux-policy-path "$PXF_TMP/policy" \
+        --output-selinux-policy-path "$PXF_TMP/policy" --rpm-source "$PXF_TMP/debs" \
         || fail "pxeforge customize failed"
 echo "customize took $((SECONDS - start)) s"
 
