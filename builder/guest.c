@@ -126,22 +126,6 @@ static int launch(struct bld_guest *gs, const struct bld_guest_params *p, struct
         return launch_once(gs, p, true, err);
 }
 
-static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err);
-
-static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error *err)
-{
-        _cleanup_free_ char *type = guestfs_inspect_get_type(gs->g, root);
-
-        if (!type || strcmp(type, "linux") != 0)
-                return pxf_error_set(err, -EMEDIUMTYPE,
-                                     "image '%s' holds a '%s' operating system; pxeforge "
-                                     "customizes Linux images only",
-                                     gs->image, type ? type : "unknown");
-        gs->distro = guestfs_inspect_get_distro(gs->g, root);
-        gs->major_version = guestfs_inspect_get_major_version(gs->g, root);
-        return pick_package_manager(gs, err);
-}
-
 /* From the release inspection found (gs->distro, gs->major_version). */
 static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err)
 {
@@ -162,6 +146,20 @@ static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err)
                              "does not support (supported: debian, ubuntu; dnf/tdnf-based "
                              "distributions are experimental)",
                              gs->image, gs->distro ? gs->distro : "unknown");
+}
+
+static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error *err)
+{
+        _cleanup_free_ char *type = guestfs_inspect_get_type(gs->g, root);
+
+        if (!type || strcmp(type, "linux") != 0)
+                return pxf_error_set(err, -EMEDIUMTYPE,
+                                     "image '%s' holds a '%s' operating system; pxeforge "
+                                     "customizes Linux images only",
+                                     gs->image, type ? type : "unknown");
+        gs->distro = guestfs_inspect_get_distro(gs->g, root);
+        gs->major_version = guestfs_inspect_get_major_version(gs->g, root);
+        return pick_package_manager(gs, err);
 }
 
 static int compare_mountpoint_len(const void *a, const void *b)
