@@ -50,6 +50,13 @@ static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format 
         return n;
 }
 
+static void release_image_lock(struct bld_live_cache *lc)
+{
+        if (lc->image_lock >= 0)
+                (void)close(lc->image_lock);
+        lc->image_lock = -1;
+}
+
 /* The image's bytes, hashed once for the keys of both trees. */
 static int image_digest(const char *image, char hex[CACHE_KEY_HEX + 1], struct pxf_error *err)
 {
@@ -75,6 +82,14 @@ static void plan_image_tree(const struct bld_job *job, struct bld_live_cache *lc
                 r = bld_image_tree_key(image_sha256, lc->image_key, &err);
         if (r >= 0)
                 r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image, &err);
+        if (r == 0) {
+                /* Another build may be exporting it now: it is kept when that one is done. */
+                lc->image_lock = cache_lock_making(lc->images, lc->image_key);
+                r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image,
+                                        &err);
+        }
+        if (r != 0)
+                release_image_lock(lc);
         if (r < 0) {
                 log_warning("the image's tree is neither taken from nor kept in '%s': %s",
                             job->image_tree_cache_dir, err.msg);
@@ -124,6 +139,7 @@ static void live_cache_clear(struct bld_live_cache *lc)
 {
         lc->cache = cache_close(lc->cache);
         lc->images = cache_close(lc->images);
+        release_image_lock(lc);
         bld_image_tree_clear(&lc->image);
         free(lc->archive);
         lc->archive = NULL;
@@ -143,7 +159,7 @@ static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
 }
 
 /* Right after the export, before any step changes the tree; a warning when it fails. */
-static int save_image_tree(const struct bld_job *job, const struct bld_live_cache *lc,
+static int save_image_tree(const struct bld_job *job, struct bld_live_cache *lc,
                            const struct bld_guest *gs)
 {
         _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
@@ -151,6 +167,7 @@ static int save_image_tree(const struct bld_job *job, const struct bld_live_cach
 
         if (bld_image_tree_keep(lc->images, lc->image_key, gs, tree, job->work_dir, &err) < 0)
                 log_warning("the image's tree is not kept in the cache: %s", err.msg);
+        release_image_lock(lc);
         return 0;
 }
 
@@ -232,7 +249,7 @@ static int restore_image_tree(const struct bld_job *job, const struct bld_live_c
 }
 
 /* The appliance, and for a live output the export (kept in the cache when it has one). */
-static int open_image(const struct bld_job *job, const struct bld_live_cache *lc,
+static int open_image(const struct bld_job *job, struct bld_live_cache *lc,
                       struct bld_guest *gs, struct bld_progress *prog, struct pxf_error *err)
 {
         const struct cfg_config *cfg = job->opts->cfg;
@@ -254,7 +271,7 @@ static int open_image(const struct bld_job *job, const struct bld_live_cache *lc
 
 /* Disk outputs are customized in the appliance and written back; live outputs leave the
  * appliance as a tree first and are customized there at native speed (live.c). */
-static int customize(const struct bld_job *job, const struct bld_live_cache *lc,
+static int customize(const struct bld_job *job, struct bld_live_cache *lc,
                      struct bld_progress *prog, struct pxf_error *err)
 {
         const struct cfg_config *cfg = job->opts->cfg;
@@ -330,7 +347,7 @@ int bld_job_convert(const struct bld_job *job, struct pxf_error *err)
 
 int bld_job_customize(const struct bld_job *job, struct pxf_error *err)
 {
-        struct bld_live_cache lc = {0};
+        struct bld_live_cache lc = {.image_lock = -1};
         struct bld_progress prog;
         int r = bld_extras_check(job->opts->cfg, job->format, err);
 

@@ -41,6 +41,9 @@ struct bld_live_cache {
         struct cache *images; /* NULL: not used */
         char image_key[CACHE_KEY_HEX + 1];
         struct bld_image_tree image; /* its archive set on a hit */
+        /* On a miss, held until the tree is kept, so that a build of the same image beside
+         * this one waits for it instead of exporting it too; or -1 */
+        int image_lock;
 };
 
 struct bld_guest;

@@ -371,6 +371,25 @@ static int lock_for(struct cache *c, const char *key, int how, struct pxf_error 
                      : 0;
 }
 
+int cache_lock_making(struct cache *c, const char *key)
+{
+        _cleanup_free_ char *name = pxf_asprintf(".making-%s", key);
+        int fd = openat(c->dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                return fd;
+        log_info("cache: another build is making %.12s; waiting for it", key);
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR) {
+                        int r = -errno;
+                        (void)close(fd);
+                        return r;
+                }
+        return fd;
+}
+
 int cache_fetch(struct cache *c, const char *key, const char *dest, struct pxf_error *err)
 {
         int r = lock_for(c, key, LOCK_SH, err);

@@ -51,6 +51,10 @@ int cache_fetch(struct cache *c, const char *key, const char *dest, struct pxf_e
 /* Stores a copy (or hard link) of src under key, replacing any entry, then evicts. src
  * must not change after this (a scratch file of the build that made it). */
 int cache_store(struct cache *c, const char *key, const char *src, struct pxf_error *err);
+/* One maker of key's entry at a time, across processes: blocks while another holds key
+ * (saying so in the log), then holds it until the returned descriptor is closed or the
+ * process ends. Its lock file, `.making-KEY`, stays. The fd, or a negative errno. */
+int cache_lock_making(struct cache *c, const char *key);
 /* The folder and total size of the entries (for messages and tests). */
 const char *cache_dir(const struct cache *c);
 uint64_t cache_size(struct cache *c);

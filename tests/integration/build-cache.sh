@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The build cache of live outputs (customize --cache-dir/--no-cache): a first build keeps
-# the image's exported tree, and a build of another tree starts from it without the
-# appliance; a rebuild that only changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
+# the image's exported tree, a second build of the image started while the first exports
+# it waits for that export instead of exporting too, and a build of another tree starts
+# from it without the appliance; a rebuild that only changes pxe.kernelCommandLine takes the customized tree and the initramfs from the cache
 # and writes the new argument; a rebuild with nothing changed puts the same output back;
 # a damaged entry (a tree, an output) is found, never used, and made again;
 # --no-cache neither reads nor changes the cache; a changed host file the config names
@@ -30,14 +31,21 @@ output:
     format: pxe-dir
 EOF
 }
-build() { # NAME ARG [EXTRA...]: builds into out-NAME, log in NAME.log
+start_build() { # NAME ARG [EXTRA...]: starts building into out-NAME, log in NAME.log
         local name=$1 arg=$2
         shift 2
         config "$arg" > "$name.yaml"
         "$PXF_BIN" customize --config-file "$name.yaml" --image-file "$image" \
-                --output-path "out-$name" --build-dir build "$@" 2> "$name.log" \
-                || { tail -n 20 "$name.log" >&2; fail "$name: the build failed"; }
-        grep -q "pxf.arg=$arg" "out-$name/grub/grub.cfg" || fail "$name: grub.cfg lacks pxf.arg=$arg"
+                --output-path "out-$name" --build-dir build "$@" 2> "$name.log" &
+        build_pid=$!
+}
+finish_build() { # NAME ARG PID: waits for it and checks its output
+        wait "$3" || { tail -n 20 "$1.log" >&2; fail "$1: the build failed"; }
+        grep -q "pxf.arg=$2" "out-$1/grub/grub.cfg" || fail "$1: grub.cfg lacks pxf.arg=$2"
+}
+build() { # NAME ARG [EXTRA...]: builds into out-NAME, log in NAME.log
+        start_build "$@"
+        finish_build "$1" "$2" "$build_pid"
 }
 # started NAME REGEX ARG [EXTRA...]: starts a build, stops it once its log matches REGEX.
 started() {
@@ -73,7 +81,16 @@ damage() {
 # listing DIR: every file's mode, owner, size, name and link target
 listing() { (cd "$1" && find . -printf '%M %u %g %s %p %l\n' | sort -k5); }
 
-build first one
+start_build first one
+first_pid=$build_pid
+pxf_wait_line first.log "the image's tree [0-9a-f]*: not in the cache, exported now" 900 "$first_pid"
+build twin twin
+finish_build first one "$first_pid"
+grep -q "another build is making [0-9a-f]*; waiting for it" twin.log \
+        || fail "twin: it did not wait for the first build's export"
+grep -q "the image's tree [0-9a-f]*: from the cache" twin.log || fail "twin: the image's tree was not reused"
+! grep -q 'open image' twin.log || fail "twin: the image was opened a second time"
+pass "a build started during another's export of the same image waits and takes its tree"
 grep -q 'customized tree [0-9a-f]*: not in the cache, built now' first.log || fail "first: no cache miss logged"
 grep -q 'open image: done' first.log || fail "first: the image was not opened"
 grep -q "the image's tree [0-9a-f]*: not in the cache, exported now" first.log \
