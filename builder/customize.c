@@ -85,8 +85,7 @@ static void plan_image_tree(const struct bld_job *job, struct bld_live_cache *lc
         if (r == 0) {
                 /* Another build may be exporting it now: it is kept when that one is done. */
                 lc->image_lock = cache_lock_making(lc->images, lc->image_key);
-                r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image,
-                                        &err);
+                r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image, &err);
         }
         if (r != 0)
                 release_image_lock(lc);
@@ -249,8 +248,8 @@ static int restore_image_tree(const struct bld_job *job, const struct bld_live_c
 }
 
 /* The appliance, and for a live output the export (kept in the cache when it has one). */
-static int open_image(const struct bld_job *job, struct bld_live_cache *lc,
-                      struct bld_guest *gs, struct bld_progress *prog, struct pxf_error *err)
+static int open_image(const struct bld_job *job, struct bld_live_cache *lc, struct bld_guest *gs,
+                      struct bld_progress *prog, struct pxf_error *err)
 {
         const struct cfg_config *cfg = job->opts->cfg;
         bool live = !cfg_image_format_is_disk(job->format);
