@@ -80,13 +80,12 @@ static void plan_image_tree(const struct bld_job *job, struct bld_live_cache *lc
 
         if (r >= 0)
                 r = bld_image_tree_key(image_sha256, lc->image_key, &err);
+        /* Another build may be exporting it now: it is kept when that one is done. On a
+         * miss the lock stays until this build has kept it (save_image_tree). */
+        if (r >= 0)
+                lc->image_lock = cache_lock_making(lc->images, lc->image_key);
         if (r >= 0)
                 r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image, &err);
-        if (r == 0) {
-                /* Another build may be exporting it now: it is kept when that one is done. */
-                lc->image_lock = cache_lock_making(lc->images, lc->image_key);
-                r = bld_image_tree_take(lc->images, lc->image_key, job->work_dir, &lc->image, &err);
-        }
         if (r != 0)
                 release_image_lock(lc);
         if (r < 0) {
@@ -149,7 +148,7 @@ static void live_cache_clear(struct bld_live_cache *lc)
 /* Keeping the tree is worth a warning when it fails, not a failed build. */
 static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
 {
-        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         struct pxf_error err = {0};
 
         if (bld_cache_keep(lc->cache, lc->tree_key, tree, true, job->work_dir, &err) < 0)
@@ -161,7 +160,7 @@ static int save_tree(const struct bld_job *job, const struct bld_live_cache *lc)
 static int save_image_tree(const struct bld_job *job, struct bld_live_cache *lc,
                            const struct bld_guest *gs)
 {
-        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         struct pxf_error err = {0};
 
         if (bld_image_tree_keep(lc->images, lc->image_key, gs, tree, job->work_dir, &err) < 0)
@@ -223,7 +222,7 @@ static int apply_steps(struct bld_guest *gs, const struct cfg_config *cfg,
 static int live_from_cache(const struct bld_job *job, const struct bld_live_cache *lc,
                            struct bld_progress *prog, struct pxf_error *err)
 {
-        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         int r;
 
         bld_progress_begin(prog, "restore the customized tree from the cache");
@@ -236,7 +235,7 @@ static int restore_image_tree(const struct bld_job *job, const struct bld_live_c
                               struct bld_guest *gs, struct bld_progress *prog,
                               struct pxf_error *err)
 {
-        _cleanup_free_ char *tree = pxf_asprintf("%s/rootfs", job->work_dir);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         int r;
 
         bld_progress_begin(prog, "restore the image's tree from the cache");

@@ -22,7 +22,7 @@ static void on_artifact(const char *name, uint64_t bytes, double seconds, void *
         bld_progress_artifact(userdata, name, bytes, seconds);
 }
 
-static char *tree_path(const struct bld_job *job)
+char *bld_live_tree_path(const struct bld_job *job)
 {
         return pxf_asprintf("%s/rootfs", job->work_dir);
 }
@@ -30,7 +30,7 @@ static char *tree_path(const struct bld_job *job)
 int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool network,
                     struct bld_progress *prog, struct pxf_error *err)
 {
-        _cleanup_free_ char *tree = tree_path(job);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         int r;
 
         bld_progress_begin(prog, "export the image's tree");
@@ -76,7 +76,7 @@ static int save_output(const struct bld_job *job, const struct bld_live_cache *l
 int bld_live_make(const struct bld_job *job, const struct bld_live_cache *lc,
                   struct bld_progress *prog, struct pxf_error *err)
 {
-        _cleanup_free_ char *tree = tree_path(job);
+        _cleanup_free_ char *tree = bld_live_tree_path(job);
         const struct art_request req = live_request(job, lc, prog, tree);
         int r;
 

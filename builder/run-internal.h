@@ -61,6 +61,8 @@ int bld_image_tree_take(struct cache *c, const char *key, const char *work_dir,
                         struct bld_image_tree *ret, struct pxf_error *err);
 void bld_image_tree_clear(struct bld_image_tree *t);
 
+/* Where a live build's tree is: WORK_DIR/rootfs (a new string). */
+char *bld_live_tree_path(const struct bld_job *job);
 /* Live formats: exports the image's tree into the work dir and switches the guest to it
  * (the appliance is closed; the steps then run on the tree, with network if asked). */
 int bld_live_export(const struct bld_job *job, struct bld_guest *gs, bool network,

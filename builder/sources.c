@@ -33,16 +33,9 @@
 #define CONTROL_TAR_MAX (64u << 20)
 #define CONTROL_MAX     (1u << 20)
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-        size_t ls = strlen(s), lx = strlen(suffix);
-
-        return ls > lx && strcmp(s + ls - lx, suffix) == 0;
-}
-
 static bool is_deb_name(const char *name)
 {
-        if (!has_suffix(name, ".deb") || name[0] == '.')
+        if (!pxf_has_suffix(name, ".deb") || name[0] == '.')
                 return false;
         for (const char *p = name; *p; p++)
                 if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-",
@@ -53,7 +46,7 @@ static bool is_deb_name(const char *name)
 
 static bool is_apt_source_file(const char *path)
 {
-        return has_suffix(path, ".list") || has_suffix(path, ".sources");
+        return pxf_has_suffix(path, ".list") || pxf_has_suffix(path, ".sources");
 }
 
 /* The .deb files of a folder, by name. */
@@ -66,7 +59,7 @@ static int deb_names(const char *dir, char ***ret, struct pxf_error *err)
         if (n < 0)
                 return pxf_error_set(err, -errno, "--rpm-source '%s': %m", dir);
         for (int i = 0; i < n; i++) {
-                if (r >= 0 && has_suffix(list[i]->d_name, ".deb")) {
+                if (r >= 0 && pxf_has_suffix(list[i]->d_name, ".deb")) {
                         if (is_deb_name(list[i]->d_name))
                                 pxf_strv_push(ret, list[i]->d_name);
                         else
@@ -287,7 +280,8 @@ static int add_source(struct bld_guest *gs, size_t i, struct pxf_error *err)
         int r;
 
         if (is_apt_source_file(path)) {
-                dest = added_source_path(s, i, has_suffix(path, ".list") ? ".list" : ".sources");
+                dest =
+                    added_source_path(s, i, pxf_has_suffix(path, ".list") ? ".list" : ".sources");
                 log_info("  --rpm-source '%s': an apt source", path);
                 return bld_guest_upload(gs, path, dest, 0644, err);
         }
