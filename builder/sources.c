@@ -75,33 +75,6 @@ static int deb_names(const char *dir, char ***ret, struct pxf_error *err)
         return r;
 }
 
-int bld_sources_check(const struct bld_package_sources *s, struct pxf_error *err)
-{
-        for (size_t i = 0; i < s->n; i++) {
-                _cleanup_strv_free_ char **names = NULL;
-                struct stat st;
-                int r;
-
-                if (stat(s->paths[i], &st) < 0)
-                        return pxf_error_set(err, -errno, "--rpm-source '%s': %m", s->paths[i]);
-                if (S_ISREG(st.st_mode) && is_apt_source_file(s->paths[i]))
-                        continue;
-                if (!S_ISDIR(st.st_mode))
-                        return pxf_error_set(err, -EINVAL,
-                                             "--rpm-source '%s' is neither a folder of .deb "
-                                             "files nor an apt source file (.list or .sources)",
-                                             s->paths[i]);
-                r = deb_names(s->paths[i], &names, err);
-                if (r < 0)
-                        return r;
-                if (!names)
-                        return pxf_error_set(err, -ENOENT,
-                                             "--rpm-source '%s' is a folder without .deb files",
-                                             s->paths[i]);
-        }
-        return 0;
-}
-
 bool bld_sources_wanted(const struct bld_package_sources *s)
 {
         return s && (s->n > 0 || s->disable_image_sources);
@@ -213,13 +186,11 @@ char *bld_deb_stanza(const char *control, const char *filename, uint64_t size, c
                             filename, (unsigned long long)size, sha256);
 }
 
-/* One .deb into the guest folder, its stanza appended to index. */
-static int add_deb(struct bld_guest *gs, const char *dir, const char *name, const char *guest_dir,
-                   char **index, struct pxf_error *err)
+/* The Packages stanza of dir/name, read and checked on the host. */
+static int deb_stanza(const char *dir, const char *name, char **ret, struct pxf_error *err)
 {
         _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, name);
-        _cleanup_free_ char *guest = pxf_asprintf("%s/%s", guest_dir, name);
-        _cleanup_free_ char *control = NULL, *stanza = NULL, *joined = NULL;
+        _cleanup_free_ char *control = NULL;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         char sha256[CACHE_KEY_HEX + 1];
         struct stat st;
@@ -233,11 +204,34 @@ static int add_deb(struct bld_guest *gs, const char *dir, const char *name, cons
                                      "--rpm-source: '%s' is not a Debian package (no control "
                                      "file with Package, Version and Architecture)",
                                      path);
-        stanza = bld_deb_stanza(control, name, (uint64_t)st.st_size, sha256);
-        joined = pxf_asprintf("%s%s", *index ? *index : "", stanza);
-        free(*index);
-        *index = TAKE_PTR(joined);
-        return bld_guest_upload(gs, path, guest, 0644, err);
+        *ret = bld_deb_stanza(control, name, (uint64_t)st.st_size, sha256);
+        return 0;
+}
+
+/* A folder's .deb files and their Packages index. */
+static int deb_folder(const char *dir, char ***ret_names, char **ret_index, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *index = pxf_strdup("");
+        int r = deb_names(dir, &names, err);
+
+        if (r >= 0 && !names)
+                r = pxf_error_set(err, -ENOENT, "--rpm-source '%s' is a folder without .deb files",
+                                  dir);
+        for (size_t k = 0; r >= 0 && names[k]; k++) {
+                _cleanup_free_ char *stanza = NULL, *joined = NULL;
+                r = deb_stanza(dir, names[k], &stanza, err);
+                if (r < 0)
+                        break;
+                joined = pxf_asprintf("%s%s", index, stanza);
+                free(index);
+                index = TAKE_PTR(joined);
+        }
+        if (r < 0)
+                return r;
+        *ret_names = TAKE_PTR(names);
+        *ret_index = TAKE_PTR(index);
+        return 0;
 }
 
 /* The folder's packages and their index in the guest; the line of its apt source. */
@@ -247,12 +241,15 @@ static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char 
         _cleanup_free_ char *guest_dir = pxf_asprintf("%s/debs-%zu", SOURCES_DIR, i);
         _cleanup_free_ char *index = NULL, *packages = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        int r = deb_names(dir, &names, err);
+        int r = deb_folder(dir, &names, &index, err);
 
         if (r >= 0)
                 r = bld_guest_mkdir_p(gs, guest_dir, 0755, err);
-        for (size_t k = 0; r >= 0 && names && names[k]; k++)
-                r = add_deb(gs, dir, names[k], guest_dir, &index, err);
+        for (size_t k = 0; r >= 0 && names[k]; k++) {
+                _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, names[k]);
+                _cleanup_free_ char *guest = pxf_asprintf("%s/%s", guest_dir, names[k]);
+                r = bld_guest_upload(gs, path, guest, 0644, err);
+        }
         if (r < 0)
                 return r;
         packages = pxf_asprintf("%s/Packages", guest_dir);
@@ -261,6 +258,32 @@ static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char 
                 *ret_line = pxf_asprintf("deb [trusted=yes] file:%s ./\n", guest_dir);
         log_info("  --rpm-source '%s': %zu package(s)", dir, pxf_strv_length(names));
         return r;
+}
+
+/* Every package of every folder is read here, before any work, so that a bad one stops
+ * the build at once; the package step reads them again for the index it writes. */
+int bld_sources_check(const struct bld_package_sources *s, struct pxf_error *err)
+{
+        for (size_t i = 0; i < s->n; i++) {
+                _cleanup_strv_free_ char **names = NULL;
+                _cleanup_free_ char *index = NULL;
+                struct stat st;
+                int r;
+
+                if (stat(s->paths[i], &st) < 0)
+                        return pxf_error_set(err, -errno, "--rpm-source '%s': %m", s->paths[i]);
+                if (S_ISREG(st.st_mode) && is_apt_source_file(s->paths[i]))
+                        continue;
+                if (!S_ISDIR(st.st_mode))
+                        return pxf_error_set(err, -EINVAL,
+                                             "--rpm-source '%s' is neither a folder of .deb "
+                                             "files nor an apt source file (.list or .sources)",
+                                             s->paths[i]);
+                r = deb_folder(s->paths[i], &names, &index, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- in and out of the guest ------------------------------------------------------ */

@@ -90,6 +90,13 @@ expect_failure missing-additional-file 3 "missing-file.yaml:3:15: os.additionalF
 expect_failure bad-format 2 "unknown --output-image-format 'qcow3'" \
         --config-file "$good_config" --image-file "$image" --output-image-format qcow3
 
+# A --rpm-source package that is not one is refused before any work, naming the file.
+mkdir -p not-debs
+echo "not a package" > not-debs/tool_2.0_amd64.deb
+expect_failure rpm-source-not-a-package 1 \
+        "--rpm-source: 'not-debs/tool_2.0_amd64.deb' is not a Debian package" \
+        --config-file "$good_config" --image-file "$image" --rpm-source not-debs
+
 # A bootstrap build without the ISO's URL is refused before any work.
 printf 'pxe:\n  initramfsType: bootstrap\n' > no-url.yaml
 expect_failure bootstrap-without-url 1 \
