@@ -235,8 +235,10 @@ static void request(struct session *s, const struct client *c)
         send_to(c, &s->server, pkt, n);
 }
 
-/* Up to 32 bytes of the script, sent as they are. */
-static void raw(struct session *s, const struct client *c, const struct sockaddr_in *to)
+/* Up to 32 bytes of the script, sent as they are. Raw bytes to the client's transfer may
+ * well be an ACK, which the server takes like any other: the first packet may then be
+ * followed by DATA 1, which is no resend. */
+static void raw(struct session *s, struct client *c, const struct sockaddr_in *to)
 {
         uint8_t pkt[32];
         size_t n = take(s) % sizeof pkt;
@@ -244,6 +246,8 @@ static void raw(struct session *s, const struct client *c, const struct sockaddr
         for (size_t i = 0; i < n; i++)
                 pkt[i] = take(s);
         send_to(c, to, pkt, n);
+        if (c->has_tid && to == &c->tid && n >= 4 && pkt[0] == 0 && pkt[1] == TFTP_OP_ACK)
+                c->acked = true;
 }
 
 static void ack(struct client *c, uint16_t block)
