@@ -10,10 +10,14 @@
 #include <sys/stat.h>
 
 #include "artifacts/live-internal.h"
+#include "livenet-check.h"
 
 #define DPKG_STATUS_MAX (64u * 1024 * 1024)
 #define INITRD_IN_TREE  "var/tmp/pxeforge-bootstrap-initrd.img"
-#define CPIO_HEADER     110 /* newc: "070701" and 13 fields of 8 hex digits */
+/* A folder made at the tree's top for dracut's --include, removed after the build. */
+#define INCLUDE_DIR        ".pxeforge-initrd-include"
+#define LIVENETROOT_DRACUT "/usr/lib/dracut/modules.d/90livenet/livenetroot.sh"
+#define CPIO_HEADER        110 /* newc: "070701" and 13 fields of 8 hex digits */
 
 /* Packages the bootstrap initramfs needs in a Debian-family image. dracut 059's
  * systemd-networkd module never runs livenet's download, so older dracut uses the
@@ -272,6 +276,49 @@ static int compress_initrd(const char *in, enum art_cpio_compression comp, const
         return pxf_finish_partial(fd, partial, out, r, err);
 }
 
+/* The files dracut lays over the initramfs (--include DIR /): pxeforge's livenetroot
+ * (livenet-check.sh), which makes sure the ISO can be fetched and held in memory before it
+ * runs dracut's own. Written into a fresh folder at the tree's top through descriptors, so
+ * no symlink of the guest's tree leads a write out of it. */
+static int make_dir_at(int dir_fd, const char *name)
+{
+        int fd;
+
+        if (dir_fd < 0)
+                return dir_fd;
+        if (mkdirat(dir_fd, name, 0755) < 0)
+                return -errno;
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+static int write_include_dir(const char *tree, struct pxf_error *err)
+{
+        _cleanup_free_ char *path = pxf_asprintf("%s/%s", tree, INCLUDE_DIR);
+        _cleanup_free_ char *text = pxf_asprintf("#!/bin/sh\nreserve_mib=%u\n%s",
+                                                 ART_BOOTSTRAP_RESERVE_MIB, livenet_check_sh);
+        _cleanup_close_ int tree_fd = -1, dir_fd = -1, sbin_fd = -1, fd = -1;
+        int r = pxf_rm_rf(path); /* a leftover of a build that was killed */
+
+        tree_fd = r < 0 ? r : open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (tree_fd < 0 && r >= 0)
+                tree_fd = -errno;
+        dir_fd = make_dir_at(tree_fd, INCLUDE_DIR);
+        sbin_fd = make_dir_at(dir_fd, "sbin");
+        fd = sbin_fd < 0 ? sbin_fd
+                         : openat(sbin_fd, "livenetroot",
+                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+        if (fd < 0 && sbin_fd >= 0)
+                fd = -errno;
+        r = fd < 0 ? fd : pxf_write_all(fd, text, strlen(text));
+        if (r >= 0 && fchmod(fd, 0755) < 0) /* whatever the umask */
+                r = -errno;
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot write '%s' for dracut: %s", path,
+                                     strerror(-r));
+        return 0;
+}
+
 /* Runs dracut in the tree for kver and writes its initramfs, compressed, to out. */
 int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
                          struct pxf_error *err)
@@ -279,6 +326,7 @@ int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
         bool legacy = b->dracut_major < DRACUT_NETWORKD_FIXED;
         struct pxf_spawn_opts opts = {.stdout_fd = -1, .container_root = b->tree};
         _cleanup_free_ char *built = pxf_asprintf("%s/%s", b->tree, INITRD_IN_TREE);
+        _cleanup_free_ char *include = pxf_asprintf("%s/%s", b->tree, INCLUDE_DIR);
         _cleanup_free_ char *omit =
             pxf_asprintf("%s%s%s", OMIT_MODULES, legacy ? " systemd-networkd network-manager" : "",
                          b->with_nfs ? "" : " nfs");
@@ -305,15 +353,24 @@ int art_bootstrap_initrd(const struct art_bootstrap_initrd *b, const char *out,
             /* Compressed on the host: the image may lack the compressor (Debian's minimal
              * images have no xz), and the host's can use every core. */
             "--no-compress",
+            /* the folder first: its livenetroot replaces dracut's, then dracut's goes
+             * beside it under another name */
+            "--include",
+            "/" INCLUDE_DIR,
+            "/",
+            "--include",
+            LIVENETROOT_DRACUT,
+            "/sbin/livenetroot.dracut",
             "/" INITRD_IN_TREE,
             NULL,
         };
-        int r = pxf_spawn_run(argv, &opts, err);
+        int r = write_include_dir(b->tree, err);
 
-        if (r < 0)
-                return pxf_error_prefix(err, "building the bootstrap initramfs with the image's "
-                                             "dracut");
-        r = compress_initrd(built, b->compression, out, err);
+        if (r >= 0 && (r = pxf_spawn_run(argv, &opts, err)) < 0)
+                pxf_error_prefix(err, "building the bootstrap initramfs with the image's dracut");
+        (void)pxf_rm_rf(include);
+        if (r >= 0)
+                r = compress_initrd(built, b->compression, out, err);
         (void)unlink(built);
         return r;
 }

@@ -90,6 +90,7 @@ struct art_manifest_info {
         const char *grub_http;      /* PXE: "yes" when the network GRUB speaks HTTP */
         const char *bios;           /* PXE: "none", "grub from the image" or "... this host" */
         const char *secure_boot;    /* PXE: "signed", or "unsigned: FILE, FILE" */
+        unsigned min_memory_mib;    /* PXE: the least RAM to boot them; 0: no line */
 };
 
 /* Hashes every regular file of the folder and writes SHA256SUMS and manifest into it

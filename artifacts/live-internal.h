@@ -121,6 +121,30 @@ int art_kernel_cpio_compression(const char *kernel_config_text, bool smallest,
  * version; then builds the initramfs with the image's dracut in a container on the tree. */
 int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_error *err);
 
+/* The memory a bootstrap machine needs available, beside image.iso, when the download
+ * starts: the ISO stays in memory as the live root's lower layer, and the system booted
+ * from it runs in the rest. The initramfs's check refuses to download with less
+ * (artifacts/livenet-check.sh); measured by booting the test image's artifacts. */
+#define ART_BOOTSTRAP_RESERVE_MIB 160u
+
+/* The rest of the minimum memory of artifacts (memory.c): what the kernel and firmware
+ * keep out of MemTotal and the kernel's own use before the initramfs, and the system a
+ * full-OS machine runs once the compressed initramfs is unpacked and freed. Measured by
+ * booting the test images' artifacts (tests/vm/pxe-bootstrap.sh prints what the check saw). */
+#define ART_KERNEL_MIB          96u
+#define ART_FULL_OS_RESERVE_MIB 160u
+#define ART_MEMORY_STEP_MIB     32u /* the minimum is rounded up to a multiple of this */
+
+struct art_memory {
+        unsigned min_mib;    /* the least RAM the artifacts boot in */
+        unsigned initrd_mib; /* the initramfs, unpacked */
+        unsigned iso_mib;    /* bootstrap: image.iso, held in memory; 0 for full-OS */
+};
+/* The memory the initramfs at initrd needs, with iso (a bootstrap's image.iso) or without
+ * (full-OS). */
+int art_min_memory(const char *initrd, const char *iso, struct art_memory *ret,
+                   struct pxf_error *err);
+
 struct art_bootstrap_initrd {
         const char *tree;
         const char *kver;

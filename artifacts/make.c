@@ -68,6 +68,7 @@ struct live {
         bool grub_http;       /* the network GRUB has an HTTP client */
         const char *bios;     /* the manifest's bios line: NULL without server.bios */
         char *unsigned_files; /* of the PXE boot chain, for Secure Boot; NULL: all signed */
+        char *iso;            /* a bootstrap's image.iso in the stage */
 };
 
 static int make_dir(const char *path, struct pxf_error *err)
@@ -483,6 +484,27 @@ static int inspect_chain(struct live *l, struct pxf_error *err)
         return 0;
 }
 
+/* The least memory a machine boots the staged artifacts in, for the manifest and the log. */
+static int min_memory(const struct live *l, unsigned *ret, struct pxf_error *err)
+{
+        _cleanup_free_ char *initrd = stage_path(l, "initrd.img");
+        struct art_memory m;
+        int r = art_min_memory(initrd, l->iso, &m, err);
+
+        if (r < 0)
+                return r;
+        if (l->iso)
+                log_info("  minimum memory: %u MiB (the initramfs unpacks to %u MiB, image.iso "
+                         "takes %u MiB and stays in memory)",
+                         m.min_mib, m.initrd_mib, m.iso_mib);
+        else
+                log_info("  minimum memory: %u MiB (the initramfs unpacks to %u MiB and stays "
+                         "the root)",
+                         m.min_mib, m.initrd_mib);
+        *ret = m.min_mib;
+        return 0;
+}
+
 static int write_manifest(struct live *l, const struct art_live_boot *b, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
@@ -500,6 +522,8 @@ static int write_manifest(struct live *l, const struct art_live_boot *b, struct 
         };
         int r = art_live_kernel_args(b, &args, err);
 
+        if (r >= 0)
+                r = min_memory(l, &info.min_memory_mib, err);
         info.kernel_args = args;
         return r < 0 ? r : art_manifest_write(l->stage, &info, err);
 }
@@ -752,6 +776,7 @@ static int make_pxe_bootstrap(struct live *l, struct pxf_error *err)
                 };
                 r = make_iso(l, &iso, err);
         }
+        l->iso = iso_out ? pxf_strdup(iso_out) : NULL;
         boot.dracut_major = b.dracut_major;
         boot.bootstrap_url = b.url;
         if (r >= 0)
@@ -906,6 +931,7 @@ int art_make(const struct art_request *req, struct pxf_error *err)
         free(l.stage);
         free(l.kver);
         free(l.unsigned_files);
+        free(l.iso);
         pxf_strv_free(l.base_args);
         return r;
 }

@@ -19,6 +19,8 @@
  *                                       from this host": whose grub-pc-bin made core.0)
  *       secure-boot: signed            (PXE: or "unsigned: vmlinuz, grubx64.efi", the
  *                                       chain's files a Secure Boot machine would refuse)
+ *       minimum-memory-mib: 640        (PXE: the least RAM a machine boots them in,
+ *                                       from memory.c)
  *       file: <size> <sha256> <path>                      (one per regular file)
  *
  *     kernel-command-line has nothing after its colon when there are no arguments. A new
@@ -408,6 +410,8 @@ static void write_header(FILE *m, const struct art_manifest_info *info)
                 fprintf(m, "bios: %s\n", info->bios);
         if (info->secure_boot)
                 fprintf(m, "secure-boot: %s\n", info->secure_boot);
+        if (info->min_memory_mib)
+                fprintf(m, "minimum-memory-mib: %u\n", info->min_memory_mib);
 }
 
 int art_manifest_value(const char *dir, const char *key, char **ret, struct pxf_error *err)

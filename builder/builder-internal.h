@@ -183,6 +183,7 @@ extern const struct bld_step bld_step_post_scripts;           /* scripts.c */
 extern const struct bld_step bld_step_remove_package_manager; /* packages.c */
 extern const struct bld_step bld_step_selinux_labels;         /* selinux.c: setfiles */
 extern const struct bld_step bld_step_finalize_scripts;       /* scripts.c */
+extern const struct bld_step bld_step_live_root;              /* live-root.c: live outputs */
 
 /* Whether the packages step runs (it needs the network in the appliance). */
 bool bld_packages_wanted(const struct cfg_config *cfg);

@@ -26,6 +26,8 @@ static const struct bld_step *const steps[] = {
     &bld_step_remove_package_manager,
     &bld_step_selinux_labels,
     &bld_step_finalize_scripts,
+    /* pxeforge's own, after everything that may add files */
+    &bld_step_live_root,
 };
 
 static unsigned count_steps(const struct cfg_config *cfg, enum cfg_image_format format,

@@ -105,6 +105,11 @@ int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                            : labels ? "os.selinux.mode (any mode but disabled: the labels)"
                                     : NULL;
 
+        if (cfg->live_root_omit && cfg_image_format_is_disk(format))
+                return pxf_error_set(err, -EOPNOTSUPP,
+                                     "liveRoot.omit works with live outputs (iso, pxe-dir, "
+                                     "pxe-tar), not %s",
+                                     cfg_image_format_to_string(format));
         if (!what || cfg_image_format_is_disk(format))
                 return 0;
         return pxf_error_set(err, -EOPNOTSUPP,

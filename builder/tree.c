@@ -198,9 +198,10 @@ bool bld_tree_exists(struct bld_guest *gs, const char *path)
         return fd >= 0;
 }
 
+/* A symlink to a folder is none, as for libguestfs's is_dir. */
 bool bld_tree_is_dir(struct bld_guest *gs, const char *path)
 {
-        _cleanup_close_ int fd = open_in(gs, path, O_PATH | O_DIRECTORY, 0);
+        _cleanup_close_ int fd = open_in(gs, path, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
 
         return fd >= 0;
 }

@@ -277,6 +277,13 @@ struct cfg_os {
         enum cfg_image_history image_history;
 };
 
+/* liveRoot.omit (pxeforge's own): what the live outputs leave out of the OS. */
+enum cfg_omit {
+        CFG_OMIT_DOCUMENTATION = 1u << 0, /* /usr/share/doc but each package's copyright */
+        CFG_OMIT_MAN_PAGES = 1u << 1,     /* /usr/share/man and /usr/share/info */
+        CFG_OMIT_LOCALES = 1u << 2,       /* the translations in /usr/share/locale */
+};
+
 struct cfg_config {
         char *path;      /* the config file as given */
         char *dir;       /* its directory, the base of relative paths */
@@ -298,6 +305,7 @@ struct cfg_config {
         char *artifacts_path;      /* output.artifacts.path: a folder */
         unsigned artifacts;        /* output.artifacts.items: CFG_ARTIFACT_* */
         char *selinux_policy_path; /* output.selinuxPolicyPath: a folder */
+        unsigned live_root_omit;   /* liveRoot.omit: CFG_OMIT_* */
 };
 
 /* The name of the file a location is in: loc.file, or the config itself. */

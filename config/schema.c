@@ -196,6 +196,13 @@ static const struct enum_value artifact_items[] = {
     {NULL, 0, NULL},
 };
 
+static const struct enum_value omit_items[] = {
+    {"documentation", CFG_OMIT_DOCUMENTATION, NULL},
+    {"manPages", CFG_OMIT_MAN_PAGES, NULL},
+    {"locales", CFG_OMIT_LOCALES, NULL},
+    {NULL, 0, NULL},
+};
+
 /* ---- mapping-local rules ------------------------------------------------------------ */
 
 /* The value of an enum key when it was read successfully. */
@@ -697,6 +704,16 @@ static const struct field server_fields[] = {
 };
 static const struct schema server_schema = SCHEMA(server_fields);
 
+/* pxeforge's own: cuts of the live outputs' root that a config asks for. */
+static const struct field live_root_fields[] = {
+    FIELD("omit", F_FLAGS, struct cfg_config, live_root_omit, .enums = omit_items,
+          .doc = "what the live outputs (iso, pxe-dir, pxe-tar) leave out, after every "
+                 "customization: documentation (/usr/share/doc, but each package's copyright "
+                 "file), manPages (/usr/share/man and /usr/share/info), locales (the "
+                 "translations in /usr/share/locale); default: nothing"),
+};
+static const struct schema live_root_schema = SCHEMA(live_root_fields);
+
 static const struct field root_fields[] = {
     INLINE("input", input_schema, .doc = "what to customize"),
     FIELD("os", F_SECTION, struct cfg_config, os, .sub = &os_schema,
@@ -709,6 +726,9 @@ static const struct field root_fields[] = {
     FIELD("server", F_SECTION, struct cfg_config, server, .sub = &server_schema,
           .doc = "pxeforge's own: how `pxeforge up` serves the artifacts (the options of `pxeforge "
                  "serve`)"),
+    INLINE("liveRoot", live_root_schema,
+           .doc = "pxeforge's own: a smaller root for the live outputs, for machines with "
+                  "little memory"),
     INLINE("output", output_schema, .doc = "what to write"),
     {.key = "previewFeatures",
      .kind = F_PREVIEW,

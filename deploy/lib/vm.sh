@@ -19,6 +19,7 @@
 #   PXF_QEMU        QEMU binary (default qemu-system-x86_64)
 #   PXF_VM_FIRMWARE uefi (default: OVMF) or bios (QEMU's SeaBIOS, and a NIC booted by
 #                   vm_boot_pxe_tap keeps its PXE option ROM, QEMU's iPXE)
+#   PXF_VM_MEM      memory in MiB of vm_boot_pxe_user and vm_boot_cdrom (default 3072)
 #
 # The library does not change shell options (set -e etc.) of the script that sources it.
 
@@ -226,7 +227,7 @@ vm_boot_disk() {
 
 # vm_boot_cdrom <image.iso> <console.log> [extra qemu args...]
 # Boots an ISO image from a SATA (AHCI) CD-ROM drive, first in the boot order: 2 vCPUs,
-# 3072 MiB, OVMF, one virtio-net NIC on user-mode networking, no disk (pass e.g.
+# 3072 MiB (PXF_VM_MEM), OVMF, one virtio-net NIC on user-mode networking, no disk (pass e.g.
 # -drive if=none,id=d0,file=X -device virtio-blk-pci,drive=d0 as extra args for one).
 # Returns at once, like vm_boot_disk.
 vm_boot_cdrom() {
@@ -240,7 +241,7 @@ vm_boot_cdrom() {
                 _vm_log "ISO image not found: $iso"
                 return 1
         fi
-        _vm_start "$console" 3072 \
+        _vm_start "$console" "${PXF_VM_MEM:-3072}" \
                 -drive "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=$iso" \
                 -device ide-cd,bus=ide.0,drive=cd0,bootindex=1 \
                 -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
@@ -252,7 +253,7 @@ vm_boot_cdrom() {
 # <bootfile> (a path relative to <tftp-dir>) and its TFTP server serves <tftp-dir>
 # read-only at 10.0.2.2. The virtio-net NIC has no option ROM (romfile=), so OVMF's own
 # network stack (VirtioNetDxe + PXE over IPv4) does the boot, as on real UEFI hardware.
-# 2 vCPUs, 3072 MiB, no disk unless given as extra args. Returns at once.
+# 2 vCPUs, 3072 MiB (PXF_VM_MEM), no disk unless given as extra args. Returns at once.
 # VM_USER_NET: more -netdev user options, e.g. "net=192.168.77.0/24,host=192.168.77.1"
 # to give the host (and its loopback services) another address in the VM.
 vm_boot_pxe_user() {
@@ -270,7 +271,7 @@ vm_boot_pxe_user() {
                 _vm_log "warning: boot file $tftp/$bootfile does not exist"
         fi
         tftp=$(cd "$tftp" && pwd)
-        _vm_start "$console" 3072 \
+        _vm_start "$console" "${PXF_VM_MEM:-3072}" \
                 -netdev "user,id=net0,tftp=$tftp,bootfile=$bootfile${VM_USER_NET:+,$VM_USER_NET}" \
                 -device virtio-net-pci,netdev=net0,romfile=,bootindex=1 \
                 "$@"

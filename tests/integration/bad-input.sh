@@ -97,6 +97,13 @@ expect_failure rpm-source-not-a-package 1 \
         "--rpm-source: 'not-debs/tool_2.0_amd64.deb' is not a Debian package" \
         --config-file "$good_config" --image-file "$image" --rpm-source not-debs
 
+# liveRoot.omit cuts the root of live outputs; with a disk output it is refused before any
+# work rather than ignored.
+printf 'liveRoot:\n  omit: [documentation]\n' > omit-disk.yaml
+expect_failure live-root-omit-disk 1 \
+        "liveRoot.omit works with live outputs \(iso, pxe-dir, pxe-tar\), not qcow2" \
+        --config-file omit-disk.yaml --image-file "$image"
+
 # A bootstrap build without the ISO's URL is refused before any work.
 printf 'pxe:\n  initramfsType: bootstrap\n' > no-url.yaml
 expect_failure bootstrap-without-url 1 \

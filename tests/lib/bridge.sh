@@ -42,15 +42,17 @@ bridge_serve() {
                 --timeout 120 || fail "the appliance did not start"
 }
 
-# bridge_boot_to_marker VM[:FIRMWARE]...: boots the VMs at once (2048 MiB each; FIRMWARE as
-# `deploy/test-bridge.sh boot --firmware`, default uefi) and waits for each one's marker;
-# sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the appliance's log.
+# bridge_boot_to_marker VM[:FIRMWARE[:MEM]]...: boots the VMs at once (FIRMWARE as
+# `deploy/test-bridge.sh boot --firmware`, default uefi; MEM MiB, default 2048) and waits
+# for each one's marker; sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the
+# appliance's log.
 bridge_boot_to_marker() {
-        local start=$SECONDS spec vm line
+        local start=$SECONDS spec vm line fw mem
         BRIDGE_MARKERS=()
         for spec in "$@"; do
-                "$bridge" boot --name "$BRIDGE_NAME" --vm "${spec%%:*}" --mem 2048 \
-                        --firmware "$([[ $spec == *:* ]] && echo "${spec#*:}" || echo uefi)"
+                IFS=: read -r vm fw mem <<<"$spec"
+                "$bridge" boot --name "$BRIDGE_NAME" --vm "$vm" --mem "${mem:-2048}" \
+                        --firmware "${fw:-uefi}"
         done
         for spec in "$@"; do
                 vm=${spec%%:*}

@@ -706,6 +706,48 @@ static void early_cpio_length(void **state)
         assert_int_equal(art_initrd_early_length(buf, sizeof buf), 0);
 }
 
+static void write_sized(const char *path, off_t size)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, size), 0);
+        close(fd);
+}
+
+/* The minimum memory: the unpacked initramfs read back from the cpio (each file in whole
+ * pages), with the compressed initramfs or the bootstrap ISO and the reserves beside it. */
+static void min_memory(void **state)
+{
+        const unsigned mib = 1024 * 1024, step = ART_MEMORY_STEP_MIB;
+        struct tt_work *f = *state;
+        struct pxf_error err = {0};
+        struct art_memory m;
+        char file[256], iso[256];
+        unsigned unpacked_mib = 4; /* 3 MiB + 1 byte, in pages, with two entries */
+
+        (void)mkdir(f->tree, 0755);
+        snprintf(file, sizeof file, "%s/blob", f->tree);
+        write_sized(file, 3 * (off_t)mib + 1);
+        assert_int_equal(art_cpio_write(f->tree, NULL, ART_CPIO_XZ, 1, f->out, &err), 0);
+        assert_int_equal(art_min_memory(f->out, NULL, &m, &err), 0);
+        assert_int_equal(m.initrd_mib, unpacked_mib);
+        assert_int_equal(m.iso_mib, 0);
+        /* the zeros compress to almost nothing: the full-OS reserve counts, not the file */
+        assert_int_equal(m.min_mib,
+                         (ART_FULL_OS_RESERVE_MIB + ART_KERNEL_MIB + 3 + step) / step * step);
+        snprintf(iso, sizeof iso, "%s/image.iso", f->dir);
+        write_sized(iso, 100 * (off_t)mib);
+        assert_int_equal(art_min_memory(f->out, iso, &m, &err), 0);
+        assert_int_equal(m.iso_mib, 100);
+        assert_int_equal(m.min_mib, (100 + ART_BOOTSTRAP_RESERVE_MIB + ART_KERNEL_MIB + 3 + step) /
+                                        step * step);
+        /* not an initramfs */
+        write_sized(f->out, 4096);
+        assert_true(art_min_memory(f->out, NULL, &m, &err) < 0);
+        assert_non_null(strstr(err.msg, f->out));
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -720,6 +762,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(cpio_other_file_system, setup, teardown),
             cmocka_unit_test(kernel_config_compression),
             cmocka_unit_test(early_cpio_length),
+            cmocka_unit_test_setup_teardown(min_memory, setup, teardown),
         };
         return pxf_test_main(tests, argc, argv);
 }

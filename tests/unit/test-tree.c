@@ -105,6 +105,39 @@ static void remove_and_chown_act_on_the_link(void **state)
         assert_int_equal(bld_guest_remove(&f->gs, "/no/such/file", &err), 0);
 }
 
+/* liveRoot.omit: the files go, each package's copyright and the files at the top of
+ * /usr/share/locale stay, and a link planted in /usr/share/doc is removed, not followed. */
+static void live_root_cuts(void **state)
+{
+        struct fixture *f = *state;
+        struct pxf_error err = {0};
+        struct cfg_config cfg = {.live_root_omit = CFG_OMIT_DOCUMENTATION | CFG_OMIT_LOCALES};
+
+        tt_write_text(f->tree, "usr/share/doc/curl/copyright", "license\n", 0644);
+        tt_write_text(f->tree, "usr/share/doc/curl/changelog.gz", "x", 0644);
+        tt_write_text(f->tree, "usr/share/doc/curl/examples/a.c", "x", 0644);
+        tt_symlink(f->tree, "usr/share/doc/libcurl4", "/etc");
+        tt_write_text(f->tree, "usr/share/locale/locale.alias", "x", 0644);
+        tt_write_text(f->tree, "usr/share/locale/de/LC_MESSAGES/curl.mo", "x", 0644);
+        tt_write_text(f->tree, "usr/share/man/man1/curl.1.gz", "x", 0644);
+        assert_true(bld_step_live_root.wanted(&cfg));
+        assert_int_equal(bld_step_live_root.apply(&f->gs, &cfg, &err), 0);
+        assert_true(tt_exists(f->tree, "usr/share/doc/curl/copyright"));
+        assert_false(tt_exists(f->tree, "usr/share/doc/curl/changelog.gz"));
+        assert_false(tt_exists(f->tree, "usr/share/doc/curl/examples"));
+        assert_false(tt_exists(f->tree, "usr/share/doc/libcurl4"));
+        assert_true(tt_exists(f->tree, "etc/passwd"));
+        assert_true(tt_exists(f->tree, "usr/share/locale/locale.alias"));
+        assert_false(tt_exists(f->tree, "usr/share/locale/de"));
+        assert_true(tt_exists(f->tree, "usr/share/man/man1/curl.1.gz")); /* not asked for */
+        cfg.live_root_omit = CFG_OMIT_MAN_PAGES;
+        assert_int_equal(bld_step_live_root.apply(&f->gs, &cfg, &err), 0);
+        assert_false(tt_exists(f->tree, "usr/share/man/man1"));
+        assert_true(tt_exists(f->tree, "usr/share/man"));
+        cfg.live_root_omit = 0;
+        assert_false(bld_step_live_root.wanted(&cfg));
+}
+
 static void programs_see_what_was_written(void **state)
 {
         struct fixture *f = *state;
@@ -158,6 +191,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(symlinks_resolve_inside_the_tree, setup, teardown),
             cmocka_unit_test_setup_teardown(writes_through_links_land_in_the_tree, setup, teardown),
             cmocka_unit_test_setup_teardown(remove_and_chown_act_on_the_link, setup, teardown),
+            cmocka_unit_test_setup_teardown(live_root_cuts, setup, teardown),
             cmocka_unit_test_setup_teardown(programs_see_what_was_written, setup, teardown),
             cmocka_unit_test_setup_teardown(a_failing_program_says_why, setup, teardown),
             cmocka_unit_test_setup_teardown(downloads_are_shared_by_hard_link, setup, teardown),

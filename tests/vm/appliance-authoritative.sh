@@ -24,7 +24,10 @@ BRIDGE_VMS=3 bridge_setup auth$$
 # The bootstrap config's URL is http://192.168.77.1:8089/image.iso: the bridge's address.
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089
-bridge_boot_to_marker 0:secure-boot 1:http
+# The Secure Boot VM has 512 MiB: the bootstrap path's small clients (issue 16).
+bridge_boot_to_marker 0:secure-boot:512 1:http
+"$bridge" wait --name "$BRIDGE_NAME" --vm 0 --for 'login:' --timeout 900 >/dev/null \
+        || fail "VM 0 (Secure Boot, 512 MiB): no login prompt after the marker"
 bridge_server_confined # what the VMs booted through
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
@@ -43,7 +46,7 @@ bridge_grub_over_http 0 "$(bridge_vm_addrs 0)"
 # VM 1: HTTP boot through shim and GRUB, nothing over TFTP.
 bridge_shim_over_http 1 "$(bridge_vm_addrs 1)"
 bridge_stop 0 1
-pass "two VMs booted Debian 13 bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE (shim and GRUB over TFTP, the rest over HTTP) and UEFI HTTP boot (shim and GRUB, HTTP only)"
+pass "two VMs booted Debian 13 bootstrap artifacts from pxeforge in a test bridge: Secure Boot PXE in 512 MiB (shim and GRUB over TFTP, the rest over HTTP) and UEFI HTTP boot (shim and GRUB, HTTP only)"
 
 bridge_serve authoritative --artifacts "$art" --dhcp-range 192.168.77.100,192.168.77.200 \
         --http-port 8089 --ipxe off
