@@ -283,12 +283,40 @@ static int cached_product(struct live *l, const char *what, const char *params, 
         return r;
 }
 
-/* The whole OS as the initramfs: systemd runs from it as PID 1 (/init), without /boot and
- * /etc/fstab, which describe a disk the machine does not have. */
+/* What a live root leaves out of the tree. /boot and /etc/fstab describe a disk the
+ * machine does not have. apt's package lists and caches (91 MiB unpacked in the Debian 13
+ * bootstrap test's root, after its package step) are only a copy of the mirror's index,
+ * held in the client's memory for nothing: `apt update` fetches them again, as in
+ * Debian's container images. The folders stay, with lists/partial and the lock. */
+static char **live_excludes(const struct live *l)
+{
+        static const char *const fixed[] = {"boot", "etc/fstab", "var/cache/apt/pkgcache.bin",
+                                            "var/cache/apt/srcpkgcache.bin"};
+        _cleanup_free_ char *lists = tree_path(l, "var/lib/apt/lists");
+        char **v = pxf_calloc(1, sizeof(char *));
+        DIR *d = opendir(lists);
+        struct dirent *de;
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(fixed); i++)
+                pxf_strv_push(&v, fixed[i]);
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *rel = NULL;
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    strcmp(de->d_name, "partial") == 0 || strcmp(de->d_name, "lock") == 0)
+                        continue;
+                rel = pxf_asprintf("var/lib/apt/lists/%s", de->d_name);
+                pxf_strv_push(&v, rel);
+        }
+        if (d)
+                (void)closedir(d);
+        return v;
+}
+
+/* The whole OS as the initramfs: systemd runs from it as PID 1 (/init). */
 static int make_full_os_initrd(struct live *l, const char *out, const void *arg,
                                struct pxf_error *err)
 {
-        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        _cleanup_strv_free_ char **exclude = live_excludes(l);
         _cleanup_free_ char *init = tree_path(l, "init");
         uint64_t start = pxf_now_usec();
         enum art_cpio_compression comp;
@@ -298,7 +326,7 @@ static int make_full_os_initrd(struct live *l, const char *out, const void *arg,
                 return pxf_error_set(err, -errno, "cannot create /init: %m");
         r = kernel_compression(l, false, &comp, err);
         if (r >= 0)
-                r = art_cpio_write(l->job->tree, exclude, comp, 0, out, err);
+                r = art_cpio_write(l->job->tree, (const char *const *)exclude, comp, 0, out, err);
         if (r >= 0)
                 r = report_size(l, "full-OS initramfs", out, start);
         (void)arg;
@@ -608,9 +636,9 @@ struct live_iso {
  * initramfs is the root itself. */
 static int make_squashfs(struct live *l, const char *out, const void *arg, struct pxf_error *err)
 {
-        static const char *const exclude[] = {"boot", "etc/fstab", NULL};
+        _cleanup_strv_free_ char **exclude = live_excludes(l);
         uint64_t start = pxf_now_usec();
-        int r = art_squashfs_write(l->job->tree, exclude, 0, out, err);
+        int r = art_squashfs_write(l->job->tree, (const char *const *)exclude, 0, out, err);
 
         (void)arg;
         return r < 0 ? r : report_size(l, "squashfs root", out, start);

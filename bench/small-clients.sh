@@ -39,7 +39,8 @@ declare -a size_rows=() category_rows=() memory_rows=()
 # build NAME CONFIG [OMIT]: pxe-dir artifacts at $work/NAME, with liveRoot.omit when OMIT.
 build() {
         local name=$1 config=$2 omit=${3:-}
-        cp "$config" "$work/$name.yaml"
+        # the config without cuts of its own (the test's bootstrap config has some)
+        sed '/^liveRoot:/,/^  omit:/d' "$config" > "$work/$name.yaml"
         [ -z "$omit" ] || printf 'liveRoot:\n  omit: [%s]\n' "$omit" >> "$work/$name.yaml"
         # the config's relative paths (the marker service) resolve beside the original
         sed -i "s|source: marker.service|source: $src/tests/vm/pxe/marker.service|" "$work/$name.yaml"

@@ -117,8 +117,8 @@ if $bootstrap; then
         pxf_wait_line http.log '^Serving HTTP on' 60 "$!"
 fi
 # wait_booted CONSOLE: the report, then a login prompt. The getty comes after
-# multi-user.target, which waits for the services of what dracut's Recommends pulled in
-# (exim4, console-setup): under TCG beside other tests that took over 5 minutes once.
+# multi-user.target: under TCG beside other tests that took over 5 minutes once, when the
+# test images still installed dracut's Recommends (exim4, console-setup, open-iscsi).
 wait_booted() { vm_wait_for "$1" 'PXF-LAYOUT' 1500 && vm_wait_for "$1" 'login:' 1200; }
 vm_boot_disk disk.qcow2 disk-console.log
 wait_booted disk-console.log || fail "$layout: the customized disk did not reach its login prompt"

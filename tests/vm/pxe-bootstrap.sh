@@ -43,6 +43,10 @@ check_marker() {
         grep -q 'root=overlay ' <<<"$line" || fail "$what: the root is not the live overlay"
         grep -q 'pxf.pxe=bootstrap' <<<"$line" || fail "$what: the extra kernel argument is missing"
         ! grep -q 'pxf.first-build' <<<"$line" || fail "$what: booted with the first build's argument"
+        # liveRoot.omit in the config: no documentation but the copyright files; and no
+        # apt package lists in any live root
+        grep -Eq ' doc=0 copyright=[1-9][0-9]* aptlists=0 ' <<<"$line" \
+                || fail "$what: the live root's cuts are not as the config asked"
 }
 
 console=$PXF_TMP/pxe-console.log

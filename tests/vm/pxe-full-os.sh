@@ -39,6 +39,9 @@ line=$(grep -a -m1 'PXF-BOOT-OK' "$console" | tr -d '\r')
 echo "$line"
 grep -q 'host=pxf-fullos ' <<<"$line" || fail "wrong host name"
 grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the initramfs"
+# No liveRoot.omit in this config: the documentation stays; apt's lists never come along.
+grep -Eq ' doc=[1-9][0-9]* copyright=[1-9][0-9]* aptlists=0 ' <<<"$line" \
+        || fail "the live root's documentation or apt lists are not as expected"
 grep -q 'pxf.pxe=full-os' <<<"$line" || fail "the extra kernel argument is missing"
 # The fixture rebuilt these artifacts through the cache with this argument in place of
 # pxf.first-build=1 (tests/vm/build-artifacts.sh): the boot shows the rebuild's.
