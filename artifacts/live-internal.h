@@ -132,11 +132,9 @@ int art_bootstrap_check(const char *tree, int *ret_dracut_major, struct pxf_erro
 
 /* The rest of the minimum memory of artifacts (memory.c): what the firmware and kernel
  * keep and use before the initramfs runs (the RAM less what was available at the check,
- * less the unpacked initramfs: 101 MiB at 448, 496 and 512 MiB of RAM under OVMF), and the
- * system a full-OS machine runs once its compressed initramfs is unpacked and freed. */
-#define ART_KERNEL_MIB          104u
-#define ART_FULL_OS_RESERVE_MIB 160u
-#define ART_MEMORY_STEP_MIB     32u /* the minimum is rounded up to a multiple of this */
+ * less the unpacked initramfs: 101 MiB at 448, 496 and 512 MiB of RAM under OVMF). */
+#define ART_KERNEL_MIB      104u
+#define ART_MEMORY_STEP_MIB 32u /* the minimum is rounded up to a multiple of this */
 
 struct art_memory {
         unsigned min_mib;    /* the least RAM the artifacts boot in */

@@ -527,7 +527,7 @@ static int min_memory(const struct live *l, unsigned *ret, struct pxf_error *err
                          m.min_mib, m.initrd_mib, m.iso_mib);
         else
                 log_info("  minimum memory: %u MiB (the initramfs unpacks to %u MiB and stays "
-                         "the root)",
+                         "the root, a tmpfs that gets half the memory)",
                          m.min_mib, m.initrd_mib);
         *ret = m.min_mib;
         return 0;
