@@ -115,12 +115,12 @@ static void diags_accumulate_and_clear(void **state)
         assert_int_equal(diags.n, 3);
         assert_diag(&diags, 0,
                     "cfg.yaml:1:1: a: unknown key 'a' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output, "
+                    "(expected one of: input, os, scripts, iso, pxe, server, liveRoot, output, "
                     "previewFeatures, baseConfigs)");
         assert_diag(&diags, 1, "cfg.yaml:1:5: os: expected a mapping, got a list");
         assert_diag(&diags, 2,
                     "cfg.yaml:2:1: b: unknown key 'b' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output, "
+                    "(expected one of: input, os, scripts, iso, pxe, server, liveRoot, output, "
                     "previewFeatures, baseConfigs)");
         cfg_diags_clear(&diags);
         assert_int_equal(diags.n, 0);
@@ -302,7 +302,7 @@ static void load_depth_limit(void **state)
         assert_int_equal(diags.n, 1);
         assert_diag(&diags, 0,
                     "cfg.yaml:1:1: x: unknown key 'x' "
-                    "(expected one of: input, os, scripts, iso, pxe, server, output, "
+                    "(expected one of: input, os, scripts, iso, pxe, server, liveRoot, output, "
                     "previewFeatures, baseConfigs)");
         cfg_diags_clear(&diags);
 

@@ -74,6 +74,7 @@ echo "CD boot to the marker took $((SECONDS - start)) s"
 check_marker "$console" CD
 grep -a -m1 'PXF-BOOT-OK' "$console" | grep -q 'root=live:CDLABEL=PXF_' \
         || fail "CD: the ISO's own grub.cfg did not boot it by its label"
+vm_stop
 pass "image.iso boots from a CD drive on its own"
 
 # 3. Too little memory, and at first no server: the console says so, and the machine waits.
