@@ -11,11 +11,7 @@
 # Needs: a built tree (build/default), libguestfs-tools (virt-customize). About 25 minutes
 # under TCG.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/.." && pwd)
-PXF_SOURCE_DIR=$src
-source "$src/deploy/lib/vm.sh"
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh" # sets here and src
 results=${1:-$here/results/disk-build.md}
 bench_setup virt-customize
 

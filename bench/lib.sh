@@ -1,6 +1,13 @@
 # bench/lib.sh - what the build benchmarks share: timing, result rows, pxeforge's JSON
 # progress events, and the results file. Sourced, not run.
 
+# where the benchmarks are (here) and the source tree (src); the VM helpers
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/.." && pwd)
+PXF_SOURCE_DIR=$src
+# shellcheck source=deploy/lib/vm.sh
+source "$src/deploy/lib/vm.sh"
+
 declare -a rows=()
 
 # bench_setup TOOL...: checks that we are root, that each TOOL is installed and that

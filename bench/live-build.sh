@@ -18,11 +18,7 @@
 # Needs: a built tree (build/default), the packages of tests/deps.sh, libguestfs-tools
 # (virt-customize), cpio, zstd. Takes about 30 minutes under TCG.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/.." && pwd)
-PXF_SOURCE_DIR=$src
-source "$src/deploy/lib/vm.sh"
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh" # sets here and src
 results=${1:-$here/results/live-build.md}
 bench_setup virt-customize guestfish mksquashfs xorriso mkfs.vfat mcopy pigz cpio zstd
 

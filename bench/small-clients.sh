@@ -20,11 +20,7 @@
 #   (default: bench/results/small-clients.md)
 # Needs: a built tree (build/default), the packages of tests/deps.sh.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-src=$(cd "$here/.." && pwd)
-PXF_SOURCE_DIR=$src
-source "$src/deploy/lib/vm.sh"
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh" # sets here and src
 boot=false
 [ "${1:-}" != --boot ] || { boot=true; shift; }
 results=${1:-$here/results/small-clients.md}
@@ -48,7 +44,8 @@ build() {
         # below find an HTTP server on
         grep -q 'httpPort:' "$work/$name.yaml" || sed -i 's/^server:$/server:\n  httpPort: 8089/' "$work/$name.yaml"
         "$pxf" customize --config-file "$work/$name.yaml" --image-file "$image" \
-                --output-path "$work/$name" --build-dir "$work/build" 2> "$work/$name.log" \
+                --output-path "$work/$name" --build-dir "$work/build" \
+                --image-tree-cache-dir /var/cache/pxeforge/image-trees 2> "$work/$name.log" \
                 || { tail -n 20 "$work/$name.log" >&2; exit 1; }
 }
 
@@ -77,10 +74,16 @@ squash "$work/all.img" -comp zstd -Xcompression-level 9
 all=$(size_of "$work/all.img")
 # category NAME PATH...: its bytes in the tree, and the squashfs without it
 category() {
-        local name=$1 bytes
+        local name=$1 bytes path
+        local -a paths=()
         shift
-        bytes=$(cd "$work/tree" && du -sb --apparent-size "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}')
-        squash "$work/without.img" -comp zstd -Xcompression-level 9 -e "$@"
+        for path in "$@"; do [ ! -e "$work/tree/$path" ] || paths+=("$path"); done
+        if [ ${#paths[@]} -eq 0 ]; then
+                category_rows+=("| $name | 0 | 0 |")
+                return
+        fi
+        bytes=$(cd "$work/tree" && du -sb --apparent-size "${paths[@]}" | awk '{s += $1} END {print s + 0}')
+        squash "$work/without.img" -comp zstd -Xcompression-level 9 -e "${paths[@]}"
         category_rows+=("| $name | $(mib "$bytes") | $(mib $((all - $(size_of "$work/without.img")))) |")
         echo "$name: $(mib "$bytes") MiB unpacked, $(mib $((all - $(size_of "$work/without.img")))) MiB of the squashfs"
 }
