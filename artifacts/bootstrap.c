@@ -276,10 +276,7 @@ static int compress_initrd(const char *in, enum art_cpio_compression comp, const
         return pxf_finish_partial(fd, partial, out, r, err);
 }
 
-/* The files dracut lays over the initramfs (--include DIR /): pxeforge's livenetroot
- * (livenet-check.sh), which makes sure the ISO can be fetched and held in memory before it
- * runs dracut's own. Written into a fresh folder at the tree's top through descriptors, so
- * no symlink of the guest's tree leads a write out of it. */
+/* mkdir name in dir_fd, and open it without following a link put there since. */
 static int make_dir_at(int dir_fd, const char *name)
 {
         int fd;
@@ -292,6 +289,10 @@ static int make_dir_at(int dir_fd, const char *name)
         return fd < 0 ? -errno : fd;
 }
 
+/* The files dracut lays over the initramfs (--include DIR /): pxeforge's livenetroot
+ * (livenet-check.sh), which makes sure the ISO can be fetched and held in memory before it
+ * runs dracut's own. Written into a fresh folder at the tree's top through descriptors, so
+ * no symlink of the guest's tree leads a write out of it. */
 static int write_include_dir(const char *tree, struct pxf_error *err)
 {
         _cleanup_free_ char *path = pxf_asprintf("%s/%s", tree, INCLUDE_DIR);
