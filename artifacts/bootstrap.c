@@ -301,10 +301,9 @@ static int write_include_dir(const char *tree, struct pxf_error *err)
         _cleanup_close_ int tree_fd = -1, dir_fd = -1, sbin_fd = -1, fd = -1;
         int r = pxf_rm_rf(path); /* a leftover of a build that was killed */
 
-        tree_fd = r < 0 ? r : open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (tree_fd < 0 && r >= 0)
-                tree_fd = -errno;
-        dir_fd = make_dir_at(tree_fd, INCLUDE_DIR);
+        if (r >= 0 && (tree_fd = open(tree, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                r = -errno;
+        dir_fd = r < 0 ? r : make_dir_at(tree_fd, INCLUDE_DIR);
         sbin_fd = make_dir_at(dir_fd, "sbin");
         fd = sbin_fd < 0 ? sbin_fd
                          : openat(sbin_fd, "livenetroot",

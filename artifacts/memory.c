@@ -85,18 +85,23 @@ static unsigned round_mib(uint64_t bytes)
         return (unsigned)((bytes + step - 1) / step * ART_MEMORY_STEP_MIB);
 }
 
+static unsigned to_mib(uint64_t bytes)
+{
+        return (unsigned)((bytes + MIB - 1) / MIB);
+}
+
 int art_min_memory(const char *initrd, const char *iso, struct art_memory *ret,
                    struct pxf_error *err)
 {
-        uint64_t unpacked = 0, need;
+        uint64_t unpacked = 0, iso_bytes = iso ? file_size(iso) : 0, need;
         int r = unpacked_size(initrd, &unpacked, err);
 
         if (r < 0)
                 return r;
-        ret->initrd_mib = (unsigned)((unpacked + MIB - 1) / MIB);
-        ret->iso_mib = iso ? (unsigned)((file_size(iso) + MIB - 1) / MIB) : 0;
+        ret->initrd_mib = to_mib(unpacked);
+        ret->iso_mib = to_mib(iso_bytes);
         if (iso) /* what the check before the download asks for, with the initramfs */
-                need = file_size(iso) + (uint64_t)ART_BOOTSTRAP_RESERVE_MIB * MIB + unpacked;
+                need = iso_bytes + (uint64_t)ART_BOOTSTRAP_RESERVE_MIB * MIB + unpacked;
         else /* the compressed initramfs, and twice the files for the tmpfs's half */
                 need = file_size(initrd) + 2 * unpacked;
         ret->min_mib = round_mib(need + (uint64_t)ART_KERNEL_MIB * MIB);
