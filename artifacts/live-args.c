@@ -165,6 +165,19 @@ static int mode_args(const struct art_live_boot *b, char ***args, struct pxf_err
         return 0;
 }
 
+/* Disk-boot args set root, network and overlay for a disk: a live boot sets its own. */
+static int push_unless_conflicting(char ***args, const char *what, char *const *src,
+                                   struct pxf_error *err)
+{
+        for (size_t i = 0; src && src[i]; i++) {
+                int r = is_conflicting(src[i]) ? 0 : push_checked(args, what, src[i], err);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = pxf_calloc(1, sizeof(char *));
@@ -173,13 +186,12 @@ int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_
 
         if (r < 0)
                 return r;
-        for (size_t i = 0; b->base_args && b->base_args[i]; i++) {
-                if (is_conflicting(b->base_args[i]))
-                        continue;
-                r = push_checked(&args, "the image's kernel command line", b->base_args[i], err);
-                if (r < 0)
-                        return r;
-        }
+        r = push_unless_conflicting(&args, "the image's kernel command line", b->base_args, err);
+        if (r >= 0)
+                r = push_unless_conflicting(&args, "os.kernelCommandLine.extraCommandLine",
+                                            b->os_args, err);
+        if (r < 0)
+                return r;
         r = mode_args(b, &args, err);
         if (r < 0)
                 return r;

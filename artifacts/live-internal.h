@@ -48,6 +48,8 @@ struct art_live_boot {
         const char *volume_label;  /* the ISO's label: ISO boots and bootstrap from ISO */
         const char *bootstrap_url; /* URL of the ISO: PXE + bootstrap only */
         char *const *base_args;    /* the image's own kernel args; NULL-terminated or NULL */
+        char *const *os_args;      /* os.selinux.mode's and os.kernelCommandLine's, which
+                                    * a live tree's grub.cfg lacks (it is never rebuilt) */
         char *const *extra_args;   /* pxe/iso kernelCommandLine.extraCommandLine */
         const char *title;         /* menu entry title; NULL: "pxeforge" */
         unsigned http_port;        /* PXE: GRUB tries kernel and initrd over HTTP on this
@@ -59,8 +61,9 @@ struct art_live_boot {
  * network GRUB reads, and the boot/grub2/grub.cfg copy of the documented layout. */
 const char *const *art_grub_cfg_paths(enum art_grub_flavor flavor);
 
-/* The kernel arguments: the image's base args (without those that would conflict with a
- * live boot), then the mode's args, then the user's extra args. -EINVAL with a message
+/* The kernel arguments: the image's base args, then the os section's (both without
+ * those that would conflict with a live boot), then the mode's args, then the user's
+ * extra args. -EINVAL with a message
  * naming the argument for one GRUB would mis-parse, or for missing inputs. */
 int art_live_kernel_args(const struct art_live_boot *b, char ***ret, struct pxf_error *err);
 

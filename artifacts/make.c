@@ -64,6 +64,7 @@ struct live {
         char *stage; /* the artifacts being made */
         char *kver;
         char **base_args;
+        char **os_args; /* see struct art_live_boot */
         const struct boot_chain *chain;
         bool grub_http;       /* the network GRUB has an HTTP client */
         const char *bios;     /* the manifest's bios line: NULL without server.bios */
@@ -182,9 +183,10 @@ static int copy_kernel(struct live *l, struct pxf_error *err)
         return copy_file(src, dst, 0644, err);
 }
 
-/* The image's own kernel arguments, from the first `linux` line of its grub.cfg (which
- * carries os.kernelCommandLine too): BOOT_IMAGE and the kernel path are dropped, and the
- * boot-configuration code removes what conflicts with a live boot. */
+/* The image's own kernel arguments, from the first `linux` line of its grub.cfg
+ * (BOOT_IMAGE and the kernel path dropped), and the os section's, which that grub.cfg
+ * lacks: a live tree's is never rebuilt. The boot-configuration code removes what
+ * conflicts with a live boot. */
 static int read_base_args(struct live *l, struct pxf_error *err)
 {
         _cleanup_free_ char *path = tree_path(l, l->chain->disk_grub_cfg), *text = NULL;
@@ -192,6 +194,7 @@ static int read_base_args(struct live *l, struct pxf_error *err)
         int r = pxf_read_file(path, SMALL_FILE_MAX, &text, NULL);
 
         (void)err;
+        l->os_args = cfg_os_kernel_args(&l->job->cfg->os);
         if (r < 0)
                 return 0; /* no GRUB config: no base arguments */
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -588,6 +591,7 @@ static struct art_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_ty
             .kernel = "vmlinuz",
             .initrd = "initrd.img",
             .base_args = l->base_args,
+            .os_args = l->os_args,
             .extra_args = l->job->cfg->pxe.live.extra_command_line,
             .title = l->job->cfg->os.hostname,
             .http_port =
@@ -672,6 +676,7 @@ static int stage_iso(struct live *l, const struct live_iso *iso, struct pxf_erro
             .dracut_major = iso->dracut_major,
             .volume_label = iso->label,
             .base_args = l->base_args,
+            .os_args = l->os_args,
             .extra_args = iso->section->extra_command_line,
             .title = l->job->cfg->os.hostname,
         };
@@ -961,6 +966,7 @@ int art_make(const struct art_request *req, struct pxf_error *err)
         free(l.unsigned_files);
         free(l.iso);
         pxf_strv_free(l.base_args);
+        pxf_strv_free(l.os_args);
         return r;
 }
 

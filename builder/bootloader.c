@@ -11,40 +11,6 @@
 #define GRUB_DROPIN_DIR "/etc/default/grub.d"
 #define GRUB_DROPIN     GRUB_DROPIN_DIR "/pxeforge.cfg"
 
-/* Image Customizer's arguments for each mode (security= picks SELinux over AppArmor,
- * which Debian's kernels start by default). */
-static const char *const *selinux_args(enum cfg_selinux_mode mode)
-{
-        static const char *const disabled[] = {"selinux=0", NULL};
-        static const char *const enabled[] = {"security=selinux", "selinux=1", NULL};
-        static const char *const forced[] = {"security=selinux", "selinux=1", "enforcing=1", NULL};
-
-        switch (mode) {
-        case CFG_SELINUX_DISABLED:
-                return disabled;
-        case CFG_SELINUX_PERMISSIVE:
-        case CFG_SELINUX_ENFORCING:
-                return enabled;
-        case CFG_SELINUX_FORCE_ENFORCING:
-                return forced;
-        case CFG_SELINUX_UNSET:
-                break;
-        }
-        return NULL;
-}
-
-char **bld_boot_args(const struct cfg_os *os)
-{
-        const char *const *selinux = selinux_args(os->selinux_mode);
-        char **args = NULL;
-
-        for (size_t i = 0; selinux && selinux[i]; i++)
-                pxf_strv_push(&args, selinux[i]);
-        for (size_t i = 0; os->extra_command_line && os->extra_command_line[i]; i++)
-                pxf_strv_push(&args, os->extra_command_line[i]);
-        return args;
-}
-
 int bld_grub_default_dropin(char *const *args, bool reset, char **ret)
 {
         _cleanup_free_ char *joined = NULL;
@@ -164,7 +130,7 @@ static int bootloader_grubby(struct bld_guest *gs, const struct cfg_config *cfg,
 static int bootloader_apply(struct bld_guest *gs, const struct cfg_config *cfg,
                             struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **args = bld_boot_args(&cfg->os);
+        _cleanup_strv_free_ char **args = cfg_os_kernel_args(&cfg->os);
         int r = gs->pkg == BLD_PKG_APT ? bootloader_debian(gs, cfg, args, err)
                                        : bootloader_grubby(gs, cfg, args, err);
 

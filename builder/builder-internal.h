@@ -214,9 +214,6 @@ char *bld_deb_stanza(const char *control, const char *filename, uint64_t size, c
 /* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */
 char *bld_modprobe_conf(const struct cfg_module *mods, size_t n);
 char *bld_modules_load_conf(const struct cfg_module *mods, size_t n);
-/* The kernel arguments of the installed system: those of the SELinux mode, then the
- * config's. */
-char **bld_boot_args(const struct cfg_os *os);
 /* The GRUB drop-in that adds args to GRUB_CMDLINE_LINUX, or with reset makes them the
  * whole command line; -EINVAL if an arg cannot be quoted. */
 int bld_grub_default_dropin(char *const *args, bool reset, char **ret);

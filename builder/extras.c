@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "artifacts/artifacts.h"
 #include "builder/builder-internal.h"
 
 /* One boot file: where the image may keep it, and the name the reference tool gives the
@@ -93,6 +94,33 @@ static int copy_selinux_policy(struct bld_guest *gs, const char *path, struct px
         return r;
 }
 
+/* A live output carries SELinux labels in its squashfs only: the full-os initramfs is a
+ * cpio archive, which has no extended attributes (the config refuses full-os when it
+ * names it; this is the default's case). The tree is labelled on the host, which needs
+ * root to set security.selinux. */
+static int live_labels_check(const struct cfg_config *cfg, enum cfg_image_format format,
+                             struct pxf_error *err)
+{
+        const char *mode = cfg_selinux_mode_name(cfg->os.selinux_mode);
+        const char *section = format == CFG_FORMAT_ISO ? "iso" : "pxe";
+
+        if (art_live_initramfs(cfg, format) == CFG_INITRAMFS_FULL_OS)
+                return pxf_error_set(err, -EINVAL,
+                                     "os.selinux.mode '%s' needs a bootstrap initramfs with %s: "
+                                     "the full-os one (the default for %s) is a cpio archive, "
+                                     "which carries no SELinux labels; set %s.initramfsType: "
+                                     "bootstrap, or os.selinux.mode: disabled",
+                                     mode, cfg_image_format_to_string(format),
+                                     cfg_image_format_to_string(format), section);
+        if (geteuid() != 0)
+                return pxf_error_set(err, -EPERM,
+                                     "os.selinux.mode '%s' with %s: labelling the live tree "
+                                     "sets security.selinux attributes, which needs root; run "
+                                     "pxeforge as root",
+                                     mode, cfg_image_format_to_string(format));
+        return 0;
+}
+
 int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                      struct pxf_error *err)
 {
@@ -102,14 +130,15 @@ int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                            : cfg->selinux_policy_path ? "output.selinuxPolicyPath"
                            : cfg->os.packages.remove_package_manager
                                ? "os.packages.removePackageManager"
-                           : labels ? "os.selinux.mode (any mode but disabled: the labels)"
-                                    : NULL;
+                               : NULL;
 
         if (cfg->live_root_omit && cfg_image_format_is_disk(format))
                 return pxf_error_set(err, -EOPNOTSUPP,
                                      "liveRoot.omit works with live outputs (iso, pxe-dir, "
                                      "pxe-tar), not %s",
                                      cfg_image_format_to_string(format));
+        if (labels && !cfg_image_format_is_disk(format))
+                return live_labels_check(cfg, format, err);
         if (!what || cfg_image_format_is_disk(format))
                 return 0;
         return pxf_error_set(err, -EOPNOTSUPP,

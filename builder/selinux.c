@@ -1,8 +1,10 @@
 /* SELinux (os.selinux.mode): the mode in /etc/selinux/config, checked against the policy
- * the image has, and for any mode but disabled the file systems labelled by the image's
- * own setfiles with that policy's file contexts, after the postCustomization scripts (the
- * reference tool's order), so that what they wrote is labelled too. The kernel arguments
- * of the mode are the boot loader step's (bootloader.c). */
+ * the image has, and for any mode but disabled the file systems labelled with that
+ * policy's file contexts, after the postCustomization scripts (the reference tool's
+ * order), so that what they wrote is labelled too: a disk by the image's own setfiles in
+ * the appliance, a live output's tree by the host's (its squashfs keeps the labels). The
+ * kernel arguments of the mode are the boot loader step's (bootloader.c), and for live
+ * outputs the boot menu's (artifacts/make.c). */
 #include <errno.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 
 #define SELINUX_CONFIG     "/etc/selinux/config"
 #define SELINUX_CONFIG_MAX (64u * 1024)
+#define CONTEXTS_MAX       (16u << 20)
 
 static bool labels_wanted_for(enum cfg_selinux_mode mode)
 {
@@ -163,6 +166,62 @@ static char **setfiles_argv(struct bld_guest *gs, const char *contexts)
         return argv;
 }
 
+/* The policy's file-context files, copied out of the tree into dir as text: the host's
+ * setfiles reads them there, never the tree's compiled .bin files, whose format follows
+ * the image's libselinux and not the host's. */
+static int copy_contexts(struct bld_guest *gs, const char *contexts, const char *dir,
+                         struct pxf_error *err)
+{
+        static const char *const suffixes[] = {"", ".homedirs", ".local", ".subs", ".subs_dist"};
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < PXF_ELEMENTSOF(suffixes); i++) {
+                _cleanup_free_ char *src = pxf_asprintf("%s%s", contexts, suffixes[i]);
+                _cleanup_free_ char *dst = pxf_asprintf("%s/file_contexts%s", dir, suffixes[i]);
+                _cleanup_free_ char *text = NULL;
+
+                r = bld_guest_read(gs, src, CONTEXTS_MAX, &text, err);
+                if (r == -ENOENT && i > 0)
+                        r = 0; /* only file_contexts itself must be there */
+                else if (r >= 0)
+                        r = pxf_write_file_atomic(dst, text, strlen(text), 0644, err);
+                else if (r == -ENOENT)
+                        r = pxf_error_set(err, r, "the image has no %s", src);
+        }
+        return r;
+}
+
+/* A live output's tree, labelled on the host by the host's setfiles (policycoreutils)
+ * with the image's file contexts: the labels must be set outside the guest's container,
+ * which has no CAP_SYS_ADMIN. -m: the host's mounts say nothing of the tree's. */
+static int label_tree(struct bld_guest *gs, const char *contexts, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_asprintf("%s-contexts-XXXXXX", gs->tree), *fc = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        int r;
+
+        log_info("  labelling the tree with the host's setfiles and %s", contexts);
+        if (!mkdtemp(dir))
+                return pxf_error_set(err, -errno, "cannot make a folder beside '%s': %m", gs->tree);
+        fc = pxf_asprintf("%s/file_contexts", dir);
+        r = copy_contexts(gs, contexts, dir, err);
+        pxf_strv_push(&argv, "setfiles");
+        pxf_strv_push(&argv, "-m");
+        pxf_strv_push(&argv, "-F");
+        pxf_strv_push(&argv, "-r");
+        pxf_strv_push(&argv, gs->tree);
+        pxf_strv_push(&argv, fc);
+        pxf_strv_push(&argv, gs->tree);
+        if (r >= 0)
+                r = pxf_spawn_run((const char *const *)argv, NULL, err);
+        if (r == -ENOENT)
+                r = pxf_error_set(err, r,
+                                  "setfiles is not installed (Debian package "
+                                  "policycoreutils): it labels a live output's tree");
+        (void)pxf_rm_rf(dir);
+        return r;
+}
+
 static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         _cleanup_free_ char *config = NULL, *contexts = NULL;
@@ -170,16 +229,16 @@ static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, stru
         int r = read_config(gs, &config, err);
 
         (void)cfg;
-        /* bld_extras_check refuses labels for live outputs before any work; a host tree
-         * is never labelled */
-        if (r >= 0 && gs->tree)
-                r = pxf_error_set(err, -EOPNOTSUPP, "a live output's tree is not labelled");
         if (r >= 0)
                 r = file_contexts(gs, config, &contexts, err);
         if (r < 0)
                 return pxf_error_prefix(err, "os.selinux.mode");
-        argv = setfiles_argv(gs, contexts);
-        r = bld_guest_run(gs, (const char *const *)argv, err);
+        if (gs->tree)
+                r = label_tree(gs, contexts, err);
+        else {
+                argv = setfiles_argv(gs, contexts);
+                r = bld_guest_run(gs, (const char *const *)argv, err);
+        }
         return r < 0 ? pxf_error_prefix(err, "os.selinux.mode: labelling the file systems") : r;
 }
 

@@ -277,6 +277,10 @@ struct cfg_os {
         enum cfg_image_history image_history;
 };
 
+/* The kernel arguments os sets for the installed system: those of os.selinux.mode, then
+ * os.kernelCommandLine.extraCommandLine; NULL when there are none. */
+char **cfg_os_kernel_args(const struct cfg_os *os);
+
 /* liveRoot.omit (pxeforge's own): what the live outputs leave out of the OS. */
 enum cfg_omit {
         CFG_OMIT_DOCUMENTATION = 1u << 0, /* /usr/share/doc but each package's copyright */

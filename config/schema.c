@@ -125,6 +125,40 @@ const char *cfg_selinux_mode_name(enum cfg_selinux_mode mode)
         return "unset";
 }
 
+/* Image Customizer's arguments for each mode (security= picks SELinux over AppArmor,
+ * which Debian's kernels start by default). */
+static const char *const *selinux_args(enum cfg_selinux_mode mode)
+{
+        static const char *const disabled[] = {"selinux=0", NULL};
+        static const char *const enabled[] = {"security=selinux", "selinux=1", NULL};
+        static const char *const forced[] = {"security=selinux", "selinux=1", "enforcing=1", NULL};
+
+        switch (mode) {
+        case CFG_SELINUX_DISABLED:
+                return disabled;
+        case CFG_SELINUX_PERMISSIVE:
+        case CFG_SELINUX_ENFORCING:
+                return enabled;
+        case CFG_SELINUX_FORCE_ENFORCING:
+                return forced;
+        case CFG_SELINUX_UNSET:
+                break;
+        }
+        return NULL;
+}
+
+char **cfg_os_kernel_args(const struct cfg_os *os)
+{
+        const char *const *selinux = selinux_args(os->selinux_mode);
+        char **args = NULL;
+
+        for (size_t i = 0; selinux && selinux[i]; i++)
+                pxf_strv_push(&args, selinux[i]);
+        for (size_t i = 0; os->extra_command_line && os->extra_command_line[i]; i++)
+                pxf_strv_push(&args, os->extra_command_line[i]);
+        return args;
+}
+
 static const struct enum_value initramfs_types[] = {
     {"bootstrap", CFG_INITRAMFS_BOOTSTRAP, NULL},
     {"full-os", CFG_INITRAMFS_FULL_OS, NULL},

@@ -28,8 +28,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # libguestfs builds its appliance from the host's kernel; images with an xfs, reiserfs or
 # HFS+ file system mount only with the matching libguestfs package; pigz packs pxe-tar
 # in parallel; iPXE boots BIOS and HTTP-boot clients (server.ipxe); grub-pc-bin makes GRUB
-# for BIOS (server.bios) when an image has none; OVMF boots the test bridge's VMs.
+# for BIOS (server.bios) when an image has none; OVMF boots the test bridge's VMs;
+# policycoreutils' setfiles labels a live output's tree for os.selinux.mode.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "linux-image-amd64, libguestfs-xfs, libguestfs-reiserfs, \
 libguestfs-hfsplus, pigz, ipxe, grub-pc-bin")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ovmf, qemu-system-x86, iproute2")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ovmf, qemu-system-x86, iproute2, policycoreutils")
 include(CPack)

@@ -13,6 +13,8 @@ packages=(
         # image tools the builder and the tests drive
         qemu-utils qemu-system-x86 ovmf mmdebstrap dosfstools mtools fdisk gdisk
         xorriso squashfs-tools dnsmasq-base xz-utils zstd
+        # setfiles: labels a live output's tree for os.selinux.mode
+        policycoreutils
         # what the tests read initramfs images with, and build test packages with
         cpio dpkg
         # iPXE for the artifacts of server.ipxe (BIOS, HTTP-boot and iPXE clients); GRUB for

@@ -104,6 +104,13 @@ expect_failure live-root-omit-disk 1 \
         "liveRoot.omit works with live outputs \(iso, pxe-dir, pxe-tar\), not qcow2" \
         --config-file omit-disk.yaml --image-file "$image"
 
+# SELinux labels ride in a bootstrap's squashfs; pxe-dir's default initramfs, full-os, is
+# a cpio archive without them, so the pair is refused before any work.
+printf 'os:\n  selinux:\n    mode: permissive\n' > selinux-pxe.yaml
+expect_failure selinux-default-full-os 1 \
+        "os.selinux.mode 'permissive' needs a bootstrap initramfs with pxe-dir: the full-os one \(the default for pxe-dir\) is a cpio archive, which carries no SELinux labels; set pxe.initramfsType: bootstrap, or os.selinux.mode: disabled" \
+        --config-file selinux-pxe.yaml --image-file "$image" --output-image-format pxe-dir
+
 # A bootstrap build without the ISO's URL is refused before any work.
 printf 'pxe:\n  initramfsType: bootstrap\n' > no-url.yaml
 expect_failure bootstrap-without-url 1 \

@@ -158,7 +158,7 @@ static void boot_args_of_selinux_modes(void **state)
                 char joined[128] = "";
 
                 os.selinux_mode = cases[i].mode;
-                args = bld_boot_args(&os);
+                args = cfg_os_kernel_args(&os);
                 for (size_t j = 0; args && args[j]; j++) {
                         strcat(joined, j ? " " : "");
                         strcat(joined, args[j]);

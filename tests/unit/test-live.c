@@ -213,6 +213,29 @@ static void args_drop_conflicting_base(void **state)
         assert_string_equal(full, "quiet console=ttyS0 rootdelay=5 iproute=1 rd.liveboot=1");
 }
 
+/* The os section's args (SELinux's, then os.kernelCommandLine's) follow the image's:
+ * a live tree's grub.cfg never gets them. Conflicting ones go; bad ones are named. */
+static void args_of_os_section(void **state)
+{
+        static char *const base[] = {"quiet", "selinux=0", NULL};
+        static char *const os[] = {"security=selinux", "selinux=1", "root=/dev/sda2", "pxf.os=1",
+                                   NULL};
+        static char *const bad_os[] = {"pxf.os=a;b", NULL};
+        struct art_live_boot b = debian_pxe();
+        _cleanup_free_ char *full = NULL;
+        (void)state;
+        b.initramfs = CFG_INITRAMFS_FULL_OS;
+        b.base_args = base;
+        b.os_args = os;
+        b.extra_args = NULL;
+        full = args_text(&b);
+        assert_string_equal(full, "quiet selinux=0 security=selinux selinux=1 pxf.os=1");
+        b.os_args = bad_os;
+        assert_args_error(
+            &b, "os.kernelCommandLine.extraCommandLine: kernel argument 'pxf.os=a;b' contains ';', "
+                "which GRUB would mis-parse in a linux line");
+}
+
 static void args_refuse_grub_chars(void **state)
 {
         static const char bad[] = "\n\"';$\\{}&|<># \t\x01";
@@ -754,6 +777,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(args_bootstrap_iso),
             cmocka_unit_test(args_full_os),
             cmocka_unit_test(args_drop_conflicting_base),
+            cmocka_unit_test(args_of_os_section),
             cmocka_unit_test(args_refuse_grub_chars),
             cmocka_unit_test(args_refuse_in_base_and_url),
             cmocka_unit_test(args_missing_inputs),

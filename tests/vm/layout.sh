@@ -12,7 +12,9 @@
 #     shared through the build cache). A bootstrap needs dracut's live boot: its packages,
 #     dracut among them, go over the image's initramfs-tools, what a user of such an image
 #     asks for. The kinds not given are proven by the artifacts fixtures, which are built
-#     from layout images too (tests/CMakeLists.txt says which) and booted by vm.pxe-*;
+#     from layout images too (tests/CMakeLists.txt says which) and booted by vm.pxe-*.
+#     A bootstrap alone also runs SELinux permissive (os.selinux.mode): the host labels
+#     the tree, its squashfs keeps the labels (a full-os initramfs cannot carry them);
 # then the disk and each PXE output boot, each to its report on the console and a login
 # prompt.
 # Usage: tests/vm/layout.sh LAYOUT RELEASE KIND...
@@ -27,6 +29,9 @@ for kind in "${kinds[@]}"; do
 done
 bootstrap=false
 [[ " ${kinds[*]} " != *" bootstrap "* ]] || bootstrap=true
+selinux=false policy=
+# the layout images have no policy (tests/images/build-debian-image.sh): it is installed
+[ "${kinds[*]}" != bootstrap ] || { selinux=true; policy=", selinux-policy-default"; }
 pxf_tmpdir
 vm_guestfs_env
 cd "$PXF_TMP" || fail "cannot enter $PXF_TMP"
@@ -62,8 +67,9 @@ pxe_config() { # NAME PXE-SECTION-LINES...
                 echo "  hostname: pxf-layout-pxe"
                 ! $bootstrap || cat <<EOF
   packages:
-    install: [dracut, dracut-live, dracut-network, isc-dhcp-client, procps, curl]
+    install: [dracut, dracut-live, dracut-network, isc-dhcp-client, procps, curl$policy]
 EOF
+                ! $selinux || printf '  selinux:\n    mode: permissive\n'
                 cat <<EOF
   additionalFiles:
     - source: $src/report.sh
@@ -158,5 +164,11 @@ for name in "${kinds[@]}"; do
                 grep -q 'GET /image.iso' http.log || fail "$layout: image.iso was not fetched over HTTP"
                 ;;
         esac
+        if $selinux; then
+                grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 ' <<<"$line" \
+                        || fail "$layout $name: SELinux is not permissive with the policy's labels"
+        else
+                grep -q ' selinux=off ' <<<"$line" || fail "$layout $name: SELinux is on"
+        fi
 done
-pass "$layout: ${kinds[*]} PXE artifacts built from it boot"
+pass "$layout: ${kinds[*]} PXE artifacts built from it boot$($selinux && echo ", SELinux permissive")"

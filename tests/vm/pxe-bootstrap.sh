@@ -9,7 +9,8 @@
 #   3. PXE-boot a VM with too little memory (384 MiB), first with the HTTP server down:
 #      the console must name the URL and why it cannot be fetched, then, with the server
 #      up, say how much memory the download needs, and keep checking instead of halting.
-# 1 and 2 must reach the marker the config's service prints, on an overlay root.
+# 1 and 2 must reach the marker the config's service prints, on an overlay root, with
+# SELinux permissive and the labels the squashfs carries.
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 pxf_tmpdir
@@ -47,6 +48,11 @@ check_marker() {
         # apt package lists in any live root
         grep -Eq ' doc=0 copyright=[1-9][0-9]* aptlists=0 ' <<<"$line" \
                 || fail "$what: the live root's cuts are not as the config asked"
+        # os.selinux.mode permissive: the policy loaded, the squashfs's labels read
+        grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 ' <<<"$line" \
+                || fail "$what: SELinux is not permissive with the policy's labels"
+        grep -q ' security=selinux selinux=1 ' <<<"$line" \
+                || fail "$what: the SELinux mode's kernel arguments are missing"
 }
 
 console=$PXF_TMP/pxe-console.log

@@ -42,7 +42,10 @@ grep -q 'root=rootfs ' <<<"$line" || fail "the root is not the initramfs"
 # No liveRoot.omit in this config: the documentation stays; apt's lists never come along.
 grep -Eq ' doc=[1-9][0-9]* copyright=[1-9][0-9]* aptlists=0 ' <<<"$line" \
         || fail "the live root's documentation or apt lists are not as expected"
-grep -q 'pxf.pxe=full-os' <<<"$line" || fail "the extra kernel argument is missing"
+grep -q 'pxf.os=full-os .*pxf.pxe=full-os' <<<"$line" \
+        || fail "os.kernelCommandLine's argument, then pxe.kernelCommandLine's, are not on the command line"
+# The image carries an SELinux policy it never activates, and the config sets no mode.
+grep -q ' selinux=off ' <<<"$line" || fail "SELinux is on in a full-os boot"
 # The fixture rebuilt these artifacts through the cache with this argument in place of
 # pxf.first-build=1 (tests/vm/build-artifacts.sh): the boot shows the rebuild's.
 ! grep -q 'pxf.first-build' <<<"$line" || fail "the VM booted with the first build's argument"
