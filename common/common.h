@@ -135,6 +135,8 @@ int pxf_log_errno(enum pxf_log_level level, int r, const char *fmt, ...)
 
 /* Monotonic clock in microseconds, for step durations. */
 uint64_t pxf_now_usec(void);
+/* Wall clock in microseconds since the Unix epoch, for times that are shown or kept. */
+uint64_t pxf_wall_usec(void);
 
 /* A cap on log lines per second, for lines a peer or a child can cause at any rate: at
  * most per_second pass in each one-second window; the others are counted. Zero-initialize
@@ -281,6 +283,11 @@ struct sockaddr;
 /* Whether two socket addresses (IPv4 or IPv6) name the same host, whatever the ports: what
  * the servers' per-source limits count by. */
 bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b);
+/* The host part of an IPv4 or IPv6 socket address as text, IPv4-mapped IPv6 addresses
+ * (a dual-stack socket's IPv4 clients) as plain IPv4; "?" for anything else. Returns the
+ * port (0 for "?"). size: PXF_ADDR_TEXT_MAX is enough. */
+#define PXF_ADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+unsigned pxf_addr_text(const struct sockaddr *sa, size_t salen, char *out, size_t size);
 
 /* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */
 int pxf_write_all(int fd, const void *buf, size_t n);

@@ -187,6 +187,14 @@ uint64_t pxf_now_usec(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t pxf_wall_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 bool pxf_rate_limit_take(struct pxf_rate_limit *rl, uint64_t now, uint64_t *ret_held_back)
 {
         *ret_held_back = 0;

@@ -1,5 +1,6 @@
 /* Allocation and string-vector helpers. Out of memory is not a condition pxeforge tries
  * to survive: these abort, which keeps every caller free of OOM branches. */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,6 +165,23 @@ void pxf_json_string(FILE *f, const char *s)
                         fputc(*c, f);
         }
         fputc('"', f);
+}
+
+unsigned pxf_addr_text(const struct sockaddr *sa, size_t salen, char *out, size_t size)
+{
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+        if (sa->sa_family == AF_INET && salen >= sizeof(*in) &&
+            inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)size))
+                return ntohs(in->sin_port);
+        if (sa->sa_family == AF_INET6 && salen >= sizeof(*in6) &&
+            (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)
+                 ? inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], out, (socklen_t)size)
+                 : inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)size)))
+                return ntohs(in6->sin6_port);
+        (void)snprintf(out, size, "?");
+        return 0;
 }
 
 bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b)

@@ -33,6 +33,8 @@ struct httpd_conn {
         /* The response in flight: file bytes [body_next, body_end) are still to queue. */
         struct evbuffer_file_segment *seg;
         uint64_t body_start, body_next, body_end;
+        bool observed;          /* the observer heard of this body's start */
+        uint64_t observed_usec; /* and when it last heard of it */
         int status;
         uint64_t start_usec;
         struct http_request req;
@@ -41,7 +43,8 @@ struct httpd_conn {
         unsigned requests;
 };
 
-#define HTTP_DATE_MAX 64
+#define HTTP_DATE_MAX         64
+#define OBSERVE_INTERVAL_USEC 1000000u
 
 static void on_timer(evutil_socket_t fd, short what, void *userdata);
 static void conn_process(struct httpd_conn *c);
@@ -50,22 +53,9 @@ static void conn_process(struct httpd_conn *c);
 
 static void format_peer(const struct sockaddr *sa, int salen, char *out, size_t size)
 {
-        char addr[INET6_ADDRSTRLEN] = "?";
-        unsigned port = 0;
+        char addr[PXF_ADDR_TEXT_MAX];
+        unsigned port = pxf_addr_text(sa, salen > 0 ? (size_t)salen : 0, addr, sizeof addr);
 
-        if (sa->sa_family == AF_INET && salen >= (int)sizeof(struct sockaddr_in)) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-                (void)inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
-                port = ntohs(in->sin_port);
-        } else if (sa->sa_family == AF_INET6 && salen >= (int)sizeof(struct sockaddr_in6)) {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-                /* A dual-stack socket sees IPv4 clients as ::ffff:a.b.c.d; log them plain. */
-                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-                        (void)inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr, sizeof addr);
-                else
-                        (void)inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof addr);
-                port = ntohs(in6->sin6_port);
-        }
         (void)snprintf(out, size, "%s:%u", addr, port);
 }
 
@@ -127,12 +117,38 @@ static uint64_t body_bytes_sent(const struct httpd_conn *c)
         return queued > waiting ? queued - waiting : 0;
 }
 
+/* What the observer hears as a response ends: the body's end, or a file not found. */
+static void observe_end(struct httpd_conn *c, uint64_t sent)
+{
+        uint64_t length = c->body_end - c->body_start;
+
+        if (c->observed)
+                httpd_observe(c->server, &c->addr, c->req.target, sent, length,
+                              sent < length ? TL_RESULT_ABORTED : TL_RESULT_DONE);
+        else if (c->status == 404 && c->req.method == HTTP_METHOD_GET)
+                httpd_observe(c->server, &c->addr, c->req.target, 0, 0, TL_RESULT_NOT_FOUND);
+        c->observed = false;
+}
+
+/* A body being sent: the observer hears of it at most once a second. */
+static void observe_progress(struct httpd_conn *c)
+{
+        uint64_t now = pxf_now_usec();
+
+        if (!c->observed || now - c->observed_usec < OBSERVE_INTERVAL_USEC)
+                return;
+        c->observed_usec = now;
+        httpd_observe(c->server, &c->addr, c->req.target, body_bytes_sent(c),
+                      c->body_end - c->body_start, TL_RESULT_RUNNING);
+}
+
 static void end_response(struct httpd_conn *c)
 {
         uint64_t sent = body_bytes_sent(c);
 
         c->server->stats.body_bytes_sent += sent;
         log_access(c, sent, sent < c->body_end - c->body_start);
+        observe_end(c, sent);
         c->responding = false;
         if (c->seg)
                 evbuffer_file_segment_free(c->seg);
@@ -190,6 +206,7 @@ struct response_head {
         uint64_t content_length;
         const char *last_modified; /* NULL: none */
         const char *content_range; /* NULL: none */
+        bool dynamic;              /* made for this request: no ranges, not to be cached */
 };
 
 static void add_head(struct httpd_conn *c, const struct response_head *rh)
@@ -209,7 +226,9 @@ static void add_head(struct httpd_conn *c, const struct response_head *rh)
                 (void)evbuffer_add_printf(out, "Content-Range: %s\r\n", rh->content_range);
         if (rh->status == 405)
                 (void)evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
-        if (rh->status < 300 || rh->status == 416)
+        if (rh->dynamic)
+                (void)evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
+        else if (rh->status < 300 || rh->status == 416)
                 (void)evbuffer_add_printf(out, "Accept-Ranges: bytes\r\n");
         if (c->close_after)
                 (void)evbuffer_add_printf(out, "Connection: close\r\n\r\n");
@@ -326,6 +345,9 @@ static int start_body(struct httpd_conn *c, int *fd, uint64_t size,
         *fd = -1; /* the segment owns it */
         c->body_start = c->body_next = res->offset;
         c->body_end = res->offset + res->length;
+        c->observed = true;
+        c->observed_usec = pxf_now_usec();
+        httpd_observe(c->server, &c->addr, c->req.target, 0, res->length, TL_RESULT_RUNNING);
         return queue_body(c);
 }
 
@@ -367,6 +389,53 @@ static int serve_file(struct httpd_conn *c, const char *path)
         return start_body(c, &fd, (uint64_t)st.st_size, &res);
 }
 
+/* The appliance's own answer (struct httpd_api), made whole in memory: small pages. */
+static int serve_api(struct httpd_conn *c, const char *path)
+{
+        struct evbuffer *body = evbuffer_new();
+        const char *type = "text/plain; charset=utf-8";
+        size_t n;
+        int status;
+
+        if (!body)
+                return -ENOMEM;
+        status =
+            strchr(path, '%') ? 404 : c->server->api.answer(c->server->api.ctx, path, body, &type);
+        if (status != 200) {
+                evbuffer_free(body);
+                respond_error(c, status, false);
+                return 0;
+        }
+        n = evbuffer_get_length(body);
+        begin_response(c, status);
+        add_head(c,
+                 &(struct response_head){
+                     .status = status, .content_type = type, .content_length = n, .dynamic = true});
+        if (c->req.method != HTTP_METHOD_HEAD) {
+                (void)evbuffer_add_buffer(bufferevent_get_output(c->bev), body);
+                c->body_next = c->body_end = n; /* counted as body bytes; nothing to queue */
+        }
+        evbuffer_free(body);
+        return 0;
+}
+
+/* The API's path in an origin-form target, without the query; NULL if it is not one. */
+static const char *api_path(const struct httpd_conn *c, char *buf, size_t size)
+{
+        const char *t = c->req.target;
+        size_t len;
+
+        if (!c->server->api.answer || strncmp(t, HTTPD_API_PREFIX, strlen(HTTPD_API_PREFIX)) != 0)
+                return NULL;
+        t += strlen(HTTPD_API_PREFIX);
+        len = strcspn(t, "?#");
+        if (len >= size)
+                return NULL;
+        memcpy(buf, t, len);
+        buf[len] = '\0';
+        return buf;
+}
+
 static int target_status(int r)
 {
         return r == -ENOENT ? 404 : r == -ENAMETOOLONG ? 414 : 400;
@@ -405,6 +474,8 @@ static int serve_request(struct httpd_conn *c)
                 respond_error(c, 501, true);
                 return 0;
         }
+        if (api_path(c, path, sizeof path))
+                return serve_api(c, path);
         r = http_target_decode(c->req.target, path, sizeof path);
         if (r < 0) {
                 respond_error(c, target_status(r), false);
@@ -507,6 +578,7 @@ static void on_write(struct bufferevent *bev, void *userdata)
         if (!c->responding)
                 return;
         if (c->body_next < c->body_end) {
+                observe_progress(c);
                 if (queue_body(c) < 0) {
                         log_warning("http: %s: queueing file data failed", c->peer);
                         httpd_conn_free(c);

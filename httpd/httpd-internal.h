@@ -8,6 +8,7 @@
 
 #include "httpd/http-request.h"
 #include "httpd/httpd.h"
+#include "status/timeline.h"
 
 struct bufferevent;
 struct event;
@@ -46,7 +47,14 @@ struct httpd {
         struct httpd_conn *conns; /* doubly linked, newest first */
         struct httpd_stats stats;
         struct pxf_rate_limit log_rate; /* refused-request log lines */
+        void (*observe)(void *ctx, const struct tl_transfer *t);
+        void *observe_ctx;
+        struct httpd_api api;
 };
+
+/* Tells the observer, if any, of a file body's state (see struct httpd_config). */
+void httpd_observe(struct httpd *h, const struct sockaddr_storage *addr, const char *path,
+                   uint64_t bytes, uint64_t size, enum tl_result result);
 
 /* Takes over fd (a connected client socket; closed on failure) and counts the connection
  * as open. */

@@ -174,6 +174,22 @@ void httpd_config_limits(struct httpd_config *c, const struct httpd_limits *l)
 #undef HTTPD_SET_LIMIT
 }
 
+void httpd_observe(struct httpd *h, const struct sockaddr_storage *addr, const char *path,
+                   uint64_t bytes, uint64_t size, enum tl_result result)
+{
+        char ip[PXF_ADDR_TEXT_MAX];
+
+        if (!h->observe)
+                return;
+        (void)pxf_addr_text((const struct sockaddr *)addr, sizeof(*addr), ip, sizeof ip);
+        h->observe(h->observe_ctx, &(struct tl_transfer){.ip = ip,
+                                                         .proto = TL_PROTO_HTTP,
+                                                         .path = path,
+                                                         .bytes = bytes,
+                                                         .size = size,
+                                                         .result = result});
+}
+
 int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct httpd **ret,
               struct pxf_error *err)
 {
@@ -188,6 +204,9 @@ int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct ht
         h->log_rate.per_second = HTTPD_ERROR_LOGS_PER_SEC;
         h->base = base;
         h->root = pxf_strdup(cfg->root);
+        h->observe = cfg->observe;
+        h->observe_ctx = cfg->observe_ctx;
+        h->api = cfg->api;
         h->max_connections =
             cfg->max_connections ? cfg->max_connections : HTTPD_DEFAULT_MAX_CONNECTIONS;
         h->max_per_source =

@@ -23,6 +23,7 @@
 
 struct event_base;
 struct httpd;
+struct tl_transfer;
 struct pxf_error;
 
 /* Defaults for the zero fields of struct httpd_config. */
@@ -67,6 +68,19 @@ int httpd_bind(const char *address, uint16_t port, int *ret_fd, struct pxf_error
 /* The local port a listening socket is bound to. */
 int httpd_bound_port(int fd, uint16_t *ret_port);
 
+/* The reserved path of the appliance's own pages, API and metrics. */
+#define HTTPD_API_PREFIX "/.pxeforge/"
+
+/* Answers a request for HTTPD_API_PREFIX + path (path: what follows the prefix, without
+ * the query; plain ASCII, never decoded): writes the body into body, sets *content_type
+ * (a static string) and returns the status, 200 or 404. */
+struct evbuffer;
+struct httpd_api {
+        int (*answer)(void *ctx, const char *path, struct evbuffer *body,
+                      const char **content_type);
+        void *ctx;
+};
+
 struct httpd_config {
         /* The directory served. May be a symlink; resolved per request. Copied. */
         const char *root;
@@ -92,6 +106,16 @@ struct httpd_config {
         /* A request head must be complete this long after the connection opened or its
          * first byte arrived (slowloris); then 408 and close. 0: the default above. */
         unsigned header_timeout_ms;
+        /* If set: called on the loop as a GET's file body starts, about once a second
+         * while it is sent, and as it ends or is cut (also in httpd_free), and for a
+         * request of a file that is not there; what the status timeline files
+         * (status/timeline.h). ctx is passed back; it must outlive the httpd. */
+        void (*observe)(void *ctx, const struct tl_transfer *t);
+        void *observe_ctx;
+        /* If api.answer is set: GET and HEAD requests for HTTPD_API_PREFIX and below are
+         * answered by it instead of from the folder (which never serves a name starting
+         * with '.', so the two cannot collide). */
+        struct httpd_api api;
 };
 
 /* A value for each of HTTPD_LIMITS, as a config or a command line gives them; 0: the

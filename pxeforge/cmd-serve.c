@@ -57,7 +57,7 @@ static int parse_in_range(const char *option, const char *value, long long least
         return PXF_EXIT_OK;
 }
 
-static int parse_port(const char *option, const char *value, void *field)
+int cli_parse_port(const char *option, const char *value, void *field)
 {
         long long v;
         int r = parse_in_range(option, value, 1, 65535, &v);
@@ -127,8 +127,8 @@ static const struct cli_option options[] = {
      "of the range (default: the interface's)"},
     {"router", "ADDR", CLI_STRING, ARG(o.router), NULL, false,
      "default gateway to hand out (authoritative; default none)"},
-    {"tftp-port", "N", CLI_CUSTOM, ARG(o.tftp_port), parse_port, false, "default 69"},
-    {"http-port", "N", CLI_CUSTOM, ARG(o.http_port), parse_port, false, "default 80"},
+    {"tftp-port", "N", CLI_CUSTOM, ARG(o.tftp_port), cli_parse_port, false, "default 69"},
+    {"http-port", "N", CLI_CUSTOM, ARG(o.http_port), cli_parse_port, false, "default 80"},
     {"user", "USER", CLI_STRING, ARG(o.user), NULL, false,
      "serve TFTP and HTTP as USER (default pxeforge, the package's system user; nobody, "
      "with a warning, when it is missing); dnsmasq runs as nobody"},

@@ -20,6 +20,7 @@ extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_validate_config;
 extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_up;
+extern const struct cli_command cli_cmd_status;
 
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */
@@ -37,3 +38,5 @@ int build_exit_status(int r, const struct pxf_error *err);
 /* --output-image-format FMT into an enum cfg_image_format field (a cli_option parser);
  * Image Customizer's formats pxeforge does not write are refused with the reason. */
 int cli_parse_image_format(const char *option, const char *value, void *field);
+/* A port number, 1 to 65535, into a uint16_t field (a cli_option parser). */
+int cli_parse_port(const char *option, const char *value, void *field);

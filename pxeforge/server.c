@@ -11,6 +11,7 @@
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <grp.h>
@@ -30,6 +31,7 @@
 
 #include "common/common.h"
 #include "httpd/httpd.h"
+#include "status/timeline.h"
 #include "tftpd/tftpd.h"
 
 struct server_args {
@@ -436,8 +438,39 @@ struct servers {
         struct event_base *base;
         struct tftpd *tftpd;
         struct httpd *httpd;
+        struct timeline *timeline; /* what the servers saw of each machine's boot */
         struct event *sigterm, *sigint;
 };
+
+/* A machine that is not booted and was silent this long is shown as stalled. */
+#define STALL_USEC (120u * 1000000u)
+
+static void observe_transfer(void *ctx, const struct tl_transfer *t)
+{
+        tl_transfer(ctx, t, pxf_wall_usec());
+}
+
+/* HTTPD_API_PREFIX's paths: api/machines, the timeline as JSON; api/machines.txt, as the
+ * table `pxeforge status` prints. */
+static int answer_api(void *ctx, const char *path, struct evbuffer *body, const char **type)
+{
+        struct servers *s = ctx;
+        bool json = strcmp(path, "api/machines") == 0;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!json && strcmp(path, "api/machines.txt") != 0)
+                return 404;
+        f = open_memstream(&text, &len);
+        if (!f)
+                return 500;
+        (json ? tl_write_json : tl_write_text)(s->timeline, f, pxf_wall_usec(), STALL_USEC);
+        if (fclose(f) != 0 || evbuffer_add(body, text, len) < 0)
+                return 500;
+        *type = json ? "application/json" : "text/plain; charset=utf-8";
+        return 200;
+}
 
 static int start_servers(struct servers *s, const struct server_args *a, struct pxf_error *err)
 {
@@ -451,13 +484,21 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
         if (!s->sigterm || !s->sigint || evsignal_add(s->sigterm, NULL) < 0 ||
             evsignal_add(s->sigint, NULL) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
+        s->timeline = tl_new(0);
         if (a->tftp_fd >= 0) {
-                struct tftpd_config tc = {.root = a->root, .listen_fd = a->tftp_fd};
+                struct tftpd_config tc = {.root = a->root,
+                                          .listen_fd = a->tftp_fd,
+                                          .observe = observe_transfer,
+                                          .observe_ctx = s->timeline};
                 tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
         }
         if (r >= 0 && a->http_fd >= 0) {
-                struct httpd_config hc = {.root = a->root, .listen_fd = a->http_fd};
+                struct httpd_config hc = {.root = a->root,
+                                          .listen_fd = a->http_fd,
+                                          .observe = observe_transfer,
+                                          .observe_ctx = s->timeline,
+                                          .api = {.answer = answer_api, .ctx = s}};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
         }
@@ -468,6 +509,7 @@ static void stop_servers(struct servers *s)
 {
         s->httpd = httpd_free(s->httpd);
         s->tftpd = tftpd_free(s->tftpd);
+        tl_free(s->timeline); /* after the servers: they report transfers cut at exit */
         if (s->sigterm)
                 event_free(s->sigterm);
         if (s->sigint)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "status/timeline.h"
 #include "tftpd/tftp-packet.h"
 #include "tftpd/tftpd.h"
 
@@ -37,6 +38,8 @@ struct tftpd {
         struct tftpd_transfer *transfers; /* doubly linked, unordered */
         struct tftpd_stats stats;
         struct pxf_rate_limit log_rate; /* TFTPD_LOG_PER_SECOND at info */
+        void (*observe)(void *ctx, const struct tl_transfer *t);
+        void *observe_ctx;
 };
 
 /* What a transfer needs from its request; the file fd is taken over in any case. */
@@ -66,6 +69,10 @@ bool tftpd_transfer_evict_unproven(struct tftpd *t);
 /* What the table and each transfer must always satisfy (the fuzz harness checks it after
  * every packet): NULL, or which rule is broken. */
 const char *tftpd_check(const struct tftpd *t);
+
+/* Tells the observer, if any, of a transfer's state (see struct tftpd_config). */
+void tftpd_observe(struct tftpd *t, const struct tftpd_peer *peer, const char *path, uint64_t bytes,
+                   uint64_t size, enum tl_result result);
 
 /* A socket for replies to peer: bound to the address the request came to, port 0. */
 int tftpd_reply_socket(const struct tftpd_peer *peer);

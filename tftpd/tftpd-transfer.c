@@ -21,10 +21,11 @@
 
 #include "tftpd/tftpd-internal.h"
 
-#define RECV_BATCH       16 /* packets read per wakeup */
-#define BACKOFF_MAX      3  /* the timeout doubles at most this many times (8x) */
-#define FOREIGN_REPLIES  8  /* ERROR 5 answers per transfer; bounded, as strangers are free */
-#define OPTIONS_TEXT_MAX 96
+#define RECV_BATCH            16 /* packets read per wakeup */
+#define BACKOFF_MAX           3  /* the timeout doubles at most this many times (8x) */
+#define FOREIGN_REPLIES       8  /* ERROR 5 answers per transfer; bounded, as strangers are free */
+#define OPTIONS_TEXT_MAX      96
+#define OBSERVE_INTERVAL_USEC 1000000u
 
 struct tftpd_transfer {
         struct tftpd *server;
@@ -33,7 +34,8 @@ struct tftpd_transfer {
         int file_fd;
         struct event *ev_read, *ev_write, *ev_timer;
         struct tftpd_peer peer;
-        char file[TFTP_ESCAPED_MAX];
+        char file[TFTP_ESCAPED_MAX]; /* quoted and escaped, for the log */
+        char *path;                  /* as cleaned, for the observer */
         struct tftp_negotiated opts;
         uint64_t size;
         uint64_t last; /* index of the final, short DATA block */
@@ -46,6 +48,7 @@ struct tftpd_transfer {
         unsigned foreign_replies;
         uint64_t retransmits;
         uint64_t start_usec;
+        uint64_t observed_usec; /* when the observer last heard of it */
         uint8_t *buf;
         size_t buf_cap;
 };
@@ -108,6 +111,8 @@ struct tftpd_transfer *tftpd_transfer_end(struct tftpd_transfer *x, const char *
                   ".%03u s, %" PRIu64 " retransmitted: %s",
                   x->peer.name, x->file, opts, bytes_acknowledged(x), x->size, usec / 1000000,
                   (unsigned)(usec / 1000 % 1000), x->retransmits, result);
+        tftpd_observe(x->server, &x->peer, x->path, bytes_acknowledged(x), x->size,
+                      counter == &x->server->stats.completed ? TL_RESULT_DONE : TL_RESULT_ABORTED);
         (*counter)++;
         list_remove(x->server, x);
         if (x->ev_read)
@@ -121,6 +126,7 @@ struct tftpd_transfer *tftpd_transfer_end(struct tftpd_transfer *x, const char *
         if (x->file_fd >= 0)
                 (void)close(x->file_fd);
         free(x->buf);
+        free(x->path);
         free(x);
         return NULL;
 }
@@ -257,6 +263,18 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---- receiving -------------------------------------------------------------------- */
 
+/* The observer hears of a running transfer at most once a second. */
+static void observe_progress(struct tftpd_transfer *x)
+{
+        uint64_t now = pxf_now_usec();
+
+        if (now - x->observed_usec < OBSERVE_INTERVAL_USEC)
+                return;
+        x->observed_usec = now;
+        tftpd_observe(x->server, &x->peer, x->path, bytes_acknowledged(x), x->size,
+                      TL_RESULT_RUNNING);
+}
+
 /* Returns 1 when the transfer ended (and x is gone). */
 static int on_ack(struct tftpd_transfer *x, uint16_t block)
 {
@@ -276,6 +294,7 @@ static int on_ack(struct tftpd_transfer *x, uint16_t block)
                 tftpd_transfer_end(x, "ok", &x->server->stats.completed);
                 return 1;
         }
+        observe_progress(x);
         return send_and_wait(x);
 }
 
@@ -464,6 +483,7 @@ int tftpd_transfer_start(struct tftpd *t, struct tftpd_start *s)
         x->peer = *s->peer;
         x->start_usec = pxf_now_usec();
         (void)tftp_escape(s->path, x->file);
+        x->path = pxf_strdup(s->path);
         list_add(t, x);
         r = setup(t, x, s);
         if (r < 0) {
@@ -473,6 +493,8 @@ int tftpd_transfer_start(struct tftpd *t, struct tftpd_start *s)
                 tftpd_transfer_end(x, result, &t->stats.failed);
                 return r;
         }
+        x->observed_usec = x->start_usec;
+        tftpd_observe(t, &x->peer, x->path, 0, x->size, TL_RESULT_RUNNING);
         (void)send_and_wait(x);
         return 0;
 }

@@ -120,6 +120,22 @@ void tftpd_log(struct tftpd *t, const char *fmt, ...)
         va_end(ap);
 }
 
+void tftpd_observe(struct tftpd *t, const struct tftpd_peer *peer, const char *path, uint64_t bytes,
+                   uint64_t size, enum tl_result result)
+{
+        char ip[PXF_ADDR_TEXT_MAX];
+
+        if (!t->observe)
+                return;
+        (void)pxf_addr_text((const struct sockaddr *)&peer->addr, peer->addr_len, ip, sizeof ip);
+        t->observe(t->observe_ctx, &(struct tl_transfer){.ip = ip,
+                                                         .proto = TL_PROTO_TFTP,
+                                                         .path = path,
+                                                         .bytes = bytes,
+                                                         .size = size,
+                                                         .result = result});
+}
+
 /* ---- requests --------------------------------------------------------------------- */
 
 /* Answers with an ERROR from a fresh socket (the server's TID for this client). Returns 0:
@@ -193,6 +209,8 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
                 if (code == TFTP_ERR_UNDEFINED)
                         log_debug("tftp: opening %s beneath the root: %s", tftp_escape(path, shown),
                                   strerror(-fd));
+                if (code == TFTP_ERR_NOT_FOUND)
+                        tftpd_observe(t, peer, path, 0, 0, TL_RESULT_NOT_FOUND);
                 return refuse(t, peer, req->filename, code, open_error_text(code));
         }
         /* A failure to start is in the transfer's log line already. */
@@ -260,19 +278,12 @@ static int handle_request(struct tftpd *t, const uint8_t *pkt, size_t len,
 
 static void peer_name(struct tftpd_peer *p)
 {
-        char host[INET6_ADDRSTRLEN] = "?";
+        char host[PXF_ADDR_TEXT_MAX];
+        unsigned port =
+            pxf_addr_text((const struct sockaddr *)&p->addr, p->addr_len, host, sizeof host);
 
-        if (p->addr.ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *)&p->addr;
-
-                (void)inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-                (void)snprintf(p->name, sizeof p->name, "%s:%u", host, ntohs(in->sin_port));
-        } else {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&p->addr;
-
-                (void)inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-                (void)snprintf(p->name, sizeof p->name, "[%s]:%u", host, ntohs(in6->sin6_port));
-        }
+        (void)snprintf(p->name, sizeof p->name, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                       port);
 }
 
 /* Takes the local address from IP_PKTINFO / IPV6_PKTINFO. */
@@ -417,6 +428,8 @@ int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tf
         t->base = base;
         t->root = pxf_strdup(cfg->root);
         t->listen_fd = cfg->listen_fd;
+        t->observe = cfg->observe;
+        t->observe_ctx = cfg->observe_ctx;
         t->ev_listen = event_new(base, t->listen_fd, EV_READ | EV_PERSIST, on_listen_readable, t);
         if (!t->ev_listen || event_add(t->ev_listen, NULL) < 0) {
                 tftpd_free(t);

@@ -55,6 +55,7 @@
 
 struct event_base;
 struct tftpd;
+struct tl_transfer;
 
 #define TFTPD_PORT                   69
 #define TFTPD_MAX_TRANSFERS_DEFAULT  512 /* a rack booting at once; 2 fds each */
@@ -112,6 +113,12 @@ struct tftpd_config {
             max_per_source; /* concurrent transfers of one source address (at most max_transfers) */
         uint16_t max_blksize;    /* TFTP_BLKSIZE_MIN (8) and up; larger requests are lowered */
         uint16_t max_windowsize; /* 1..TFTPD_MAX_WINDOWSIZE_LIMIT */
+        /* If set: called on the loop as a transfer starts, about once a second while it
+         * moves on, and as it ends (also in tftpd_free), and for a request of a file that
+         * is not there; what the status timeline files (status/timeline.h). ctx is passed
+         * back; it must outlive the tftpd. */
+        void (*observe)(void *ctx, const struct tl_transfer *t);
+        void *observe_ctx;
 };
 
 /* Sets c's limits to the nonzero values of l. */

@@ -1,0 +1,165 @@
+/* pxeforge status: what a running appliance has seen of each machine's boot, as a table
+ * (or its JSON), asked of its HTTP server under HTTPD_API_PREFIX. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "httpd/httpd.h"
+#include "pxeforge/cli.h"
+#include "pxeforge/commands.h"
+
+#define ANSWER_MAX     (16u << 20)
+#define ANSWER_TIMEOUT 10 /* seconds to connect and for each read */
+
+struct status_args {
+        const char *address;
+        uint16_t http_port;
+        const char *config_path;
+        bool json;
+};
+
+#define ARG(m) offsetof(struct status_args, m)
+
+static const struct cli_option options[] = {
+    {"address", "ADDR", CLI_STRING, ARG(address), NULL, false,
+     "the IPv4 address the appliance serves HTTP on (default 127.0.0.1)"},
+    {"http-port", "N", CLI_CUSTOM, ARG(http_port), cli_parse_port, false,
+     "its HTTP port (default: the config's server.httpPort, else 80)"},
+    {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, false,
+     "take the HTTP port from FILE's `server` section, as `serve` and `up` do"},
+    {"json", NULL, CLI_FLAG, ARG(json), NULL, false,
+     "print the JSON of " HTTPD_API_PREFIX "api/machines instead of the table"},
+};
+
+static int connect_to(const char *address, uint16_t port, struct pxf_error *err)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        struct timeval tv = {.tv_sec = ANSWER_TIMEOUT};
+        _cleanup_close_ int fd = -1;
+
+        if (inet_pton(AF_INET, address, &sa.sin_addr) != 1)
+                return pxf_error_set(err, -EINVAL, "--address '%s' is not an IPv4 address",
+                                     address);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return pxf_error_set(err, -errno, "socket: %m");
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, (const struct sockaddr *)&sa, sizeof sa) < 0)
+                return pxf_error_set(err, -errno,
+                                     "no appliance answers on %s port %u: %m (is `pxeforge serve` "
+                                     "or `up` running, and is that its HTTP port?)",
+                                     address, port);
+        return TAKE_FD(fd);
+}
+
+/* The whole answer to one GET, read until the server closes (HTTP/1.0). */
+static int fetch(int fd, const char *address, const char *path, char **ret, size_t *ret_len,
+                 struct pxf_error *err)
+{
+        _cleanup_free_ char *req =
+            pxf_asprintf("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, address);
+        _cleanup_free_ char *buf = pxf_calloc(1, ANSWER_MAX + 1);
+        size_t len = 0;
+        ssize_t n;
+
+        if (pxf_write_all(fd, req, strlen(req)) < 0)
+                return pxf_error_set(err, -errno, "sending the request: %m");
+        while (len < ANSWER_MAX && (n = read(fd, buf + len, ANSWER_MAX - len)) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return pxf_error_set(err, -errno, "reading the answer: %m");
+                len += (size_t)n;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* The body of a 200 answer; anything else is an error that says what came back. */
+static int body_of(char *answer, const char *address, uint16_t port, const char **ret,
+                   struct pxf_error *err)
+{
+        char *end = strstr(answer, "\r\n\r\n");
+        int status = 0;
+
+        if (sscanf(answer, "HTTP/1.%*d %d", &status) != 1 || !end)
+                return pxf_error_set(err, -EPROTO,
+                                     "%s port %u does not answer as pxeforge's HTTP "
+                                     "server does",
+                                     address, port);
+        if (status == 404)
+                return pxf_error_set(err, -ENOENT,
+                                     "%s port %u serves no boot status (a pxeforge older than "
+                                     "this one, or another HTTP server)",
+                                     address, port);
+        if (status != 200)
+                return pxf_error_set(err, -EPROTO, "%s port %u answered with status %d", address,
+                                     port, status);
+        *ret = end + 4;
+        return 0;
+}
+
+static int http_port_of(struct status_args *a)
+{
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+        int r;
+
+        if (a->http_port || !a->config_path)
+                return PXF_EXIT_OK;
+        r = load_config(a->config_path, false, &cfg);
+        if (r == PXF_EXIT_OK && cfg->server.http_port)
+                a->http_port = (uint16_t)cfg->server.http_port;
+        return r;
+}
+
+static int run(void *args)
+{
+        struct status_args *a = args;
+        const char *address = a->address ? a->address : "127.0.0.1", *body = NULL;
+        _cleanup_free_ char *path = NULL, *answer = NULL;
+        _cleanup_close_ int fd = -1;
+        struct pxf_error err = {0};
+        size_t len = 0;
+        int r = http_port_of(a);
+
+        if (r != PXF_EXIT_OK)
+                return r;
+        if (!a->http_port)
+                a->http_port = 80;
+        path = pxf_asprintf("%sapi/machines%s", HTTPD_API_PREFIX, a->json ? "" : ".txt");
+        fd = r = connect_to(address, a->http_port, &err);
+        if (r >= 0)
+                r = fetch(fd, address, path, &answer, &len, &err);
+        if (r >= 0)
+                r = body_of(answer, address, a->http_port, &body, &err);
+        if (r >= 0 && fputs(body, stdout) == EOF)
+                r = pxf_error_set(&err, -EIO, "writing to standard output: %m");
+        return exit_status(r, &err);
+}
+
+const struct cli_command cli_cmd_status = {
+    .name = "status",
+    .synopsis = "[--address ADDR] [--http-port N | --config-file FILE] [--json]",
+    .summary = "show what a running appliance has seen of each machine's boot",
+    .description =
+        "Asks a running appliance (`pxeforge serve` or `up`) over its HTTP port what it has\n"
+        "seen of each machine's network boot, and prints one line a machine, the most\n"
+        "recently seen first: its MAC address (once a DHCP answer named it), address, host\n"
+        "name, stage (dhcp, loader, kernel, initramfs, image, booted), state (booting,\n"
+        "stalled: silent for 120 s before booting, failed: its last transfer failed,\n"
+        "booted), when it was last seen, and its transfer in flight. With --json, the same\n"
+        "as JSON (" HTTPD_API_PREFIX "api/machines, which scripts may also fetch).\n",
+    .options = options,
+    .n_options = PXF_ELEMENTSOF(options),
+    .exit_status = "0 success, 1 no appliance answered, 2 bad command line, 3 invalid config.",
+    .args_size = sizeof(struct status_args),
+    .run = run,
+};

@@ -1,0 +1,95 @@
+/* timeline: what the appliance has seen of each machine's network boot, for the status
+ * page, its JSON API and metrics, and `pxeforge status`.
+ *
+ * What it does: files events (a DHCP answer, a TFTP or HTTP transfer starting, moving on,
+ * ending; a booted system's report) under the machine they belong to and keeps, per
+ * machine, its stage (dhcp, loader, kernel, initramfs, image, booted), when it reached
+ * each stage, the transfer in flight (file, protocol, bytes so far, size, rate) and the
+ * last failure. A machine is known by its MAC address once a DHCP answer names it;
+ * transfers come by IP address and go to the machine that address was last handed to, or,
+ * before any DHCP answer named it, to an entry of that address alone, which the first
+ * answer for the address merges into its machine. The table is bounded: at max_machines
+ * the machine seen longest ago makes way. Strings from clients (host names, vendor
+ * classes, file names) are kept as given, bounded in length; whoever shows them escapes
+ * them (tl_write_json escapes for JSON).
+ *
+ * What it owns: the table and every string in it. No I/O, no clock: every event carries
+ * its time (microseconds since the Unix epoch: the times are shown and kept across
+ * restarts), so it is deterministic under test.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct timeline;
+
+enum tl_stage {
+        TL_STAGE_NONE,
+        TL_STAGE_DHCP,      /* an address or a boot file was handed out */
+        TL_STAGE_LOADER,    /* a boot loader or its menu was fetched */
+        TL_STAGE_KERNEL,    /* the kernel */
+        TL_STAGE_INITRAMFS, /* the initramfs */
+        TL_STAGE_IMAGE,     /* a bootstrap's image.iso */
+        TL_STAGE_BOOTED,    /* the booted system reported in */
+        TL_STAGE_COUNT,
+};
+
+enum tl_proto { TL_PROTO_TFTP, TL_PROTO_HTTP };
+
+enum tl_result {
+        TL_RESULT_RUNNING,   /* started or moving on */
+        TL_RESULT_DONE,      /* every byte sent */
+        TL_RESULT_ABORTED,   /* the client or the server ended it early */
+        TL_RESULT_NOT_FOUND, /* no such file */
+};
+
+#define TL_MAX_MACHINES_DEFAULT 4096
+#define TL_FIELD_MAX            128 /* bytes kept of a client-chosen string */
+
+/* "dhcp", "loader", ...: the names the JSON and the page use. */
+const char *tl_stage_name(enum tl_stage stage);
+/* The stage a fetched file stands for, from its name: the boot loaders and menus
+ * (*.efi, iPXE, GRUB's files, pxelinux), kernels (vmlinuz*, linux*), initramfs images
+ * (initrd*, initramfs*), ISO images (*.iso); TL_STAGE_NONE for anything else. */
+enum tl_stage tl_stage_of_file(const char *path);
+
+/* A table of at most max_machines (0: TL_MAX_MACHINES_DEFAULT). Aborts on OOM. */
+struct timeline *tl_new(size_t max_machines);
+void tl_free(struct timeline *tl);
+
+/* A DHCP answer for mac (any case, ':' or '-' separated); ip, hostname and arch (the
+ * client's architecture, e.g. "x86-64 UEFI") may be NULL. -EINVAL for a malformed MAC. */
+int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *hostname,
+            const char *arch, uint64_t now);
+
+struct tl_transfer {
+        const char *ip; /* the client's address, as text */
+        enum tl_proto proto;
+        const char *path; /* the file asked for */
+        uint64_t bytes;   /* sent so far */
+        uint64_t size;    /* the whole file; 0: not known */
+        enum tl_result result;
+};
+void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now);
+
+/* The booted system's own report (its MAC, host name, kernel release, and how long the
+ * boot took by its own clock). -EINVAL for a malformed MAC. */
+int tl_booted(struct timeline *tl, const char *mac, const char *hostname, const char *kernel,
+              uint64_t boot_ms, uint64_t now);
+
+size_t tl_count(const struct timeline *tl);
+
+/* Writes {"machines":[...]} with every machine, most recently seen first: mac (null until
+ * a DHCP answer names it), ip, hostname, arch, kernel, stage, state ("booting", "stalled":
+ * not booted and nothing seen for stall_usec, "failed": the last transfer failed and
+ * nothing came after it, "booted"), firstSeenMs, lastSeenMs, stages (each reached stage's
+ * time), bootMs, transfer (file, protocol, bytes, size, startedMs, updatedMs, result,
+ * bytesPerSecond) and failure. Times are Unix milliseconds. */
+void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);
+
+/* The same as a table for a terminal, one machine a line, most recently seen first:
+ * MAC (or the address alone), address, host name, stage, state, the transfer in flight
+ * and how long ago the machine was last seen. Control characters of client strings are
+ * written as '?', so nothing a client chose can drive the terminal. */
+void tl_write_text(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);

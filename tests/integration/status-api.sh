@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The boot timeline's JSON API (HTTPD_API_PREFIX, /.pxeforge/api/machines) of `pxeforge
+# serve` on loopback, without VMs: TFTP and HTTP transfers from one client show as one
+# machine with the stages its files stand for, the transfer's bytes and a file not found
+# as its failure, in the JSON and in `pxeforge status`'s table; hostile paths under the
+# prefix get 404, never a file of the folder; the folder's own files are served as before.
+source "$(dirname "$0")/../lib/common.sh"
+[ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
+command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
+command -v python3 >/dev/null || fail "python3 not found (tests/deps.sh)"
+pxf_tmpdir
+chmod 755 "$PXF_TMP"
+art=$PXF_TMP/art
+mkdir -p "$art/grub"
+head -c 2000000 /dev/urandom > "$art/vmlinuz"
+echo "set timeout=1" > "$art/grub/grub.cfg"
+chmod -R a+rX "$art"
+serve_pid=
+trap '[ -z "$serve_pid" ] || { kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; }; pxf_cleanup' EXIT
+http=http://127.0.0.1:18081
+"$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16981 \
+        --http-port 18081 --runtime-dir "$PXF_TMP/run" > "$PXF_TMP/serve.log" 2>&1 &
+serve_pid=$!
+pxf_wait_line "$PXF_TMP/serve.log" 'serving as user' 60 "$serve_pid"
+
+curl -fsS -o /dev/null tftp://127.0.0.1:16981/grub/grub.cfg || fail "TFTP does not serve grub.cfg"
+curl -fsS -o "$PXF_TMP/got" "$http/vmlinuz" || fail "HTTP does not serve vmlinuz"
+cmp -s "$PXF_TMP/got" "$art/vmlinuz" || fail "HTTP served vmlinuz wrong"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$http/initrd.img")" = 404 ] || fail "a missing file is not 404"
+
+curl -fsS "$http/.pxeforge/api/machines" > "$PXF_TMP/machines.json" || fail "no API answer"
+python3 - "$PXF_TMP/machines.json" <<'PYEOF' || fail "the API's JSON is not as expected: $(cat "$PXF_TMP/machines.json")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ms = doc["machines"]
+assert len(ms) == 1, ms
+m = ms[0]
+assert m["ip"] == "127.0.0.1" and m["mac"] is None, m
+# grub.cfg (loader, TFTP), vmlinuz (kernel, HTTP); initrd.img was not found
+assert set(m["stages"]) == {"loader", "kernel"}, m["stages"]
+assert m["stages"]["loader"] <= m["stages"]["kernel"], m["stages"]
+assert m["stage"] == "kernel", m
+assert m["state"] == "failed", m
+assert m["failure"] == "HTTP initrd.img: not found after 0 bytes", m["failure"]
+t = m["transfer"]
+assert t["file"] == "initrd.img" and t["protocol"] == "http" and t["result"] == "not-found", t
+PYEOF
+pass "TFTP and HTTP transfers of one client show as its machine's stages and failure"
+
+# `pxeforge status` prints the same as a table; with nothing listening it says so.
+table=$("$PXF_BIN" status --http-port 18081) || fail "pxeforge status failed"
+echo "$table"
+grep -Eq '^MAC +ADDRESS +HOST +STAGE +STATE +SEEN +TRANSFER$' <<<"$table" || fail "status: no header"
+grep -Eq '^- +127\.0\.0\.1 +- +kernel +failed +[0-9]+s ago +initrd\.img http 0 bytes not-found$' <<<"$table" \
+        || fail "status: the machine's row is not as expected"
+rc=0
+"$PXF_BIN" status --http-port 18089 2> "$PXF_TMP/status.err" || rc=$?
+[ "$rc" = 1 ] && grep -q 'no appliance answers on 127.0.0.1 port 18089' "$PXF_TMP/status.err" \
+        || fail "status without an appliance: exit $rc, $(cat "$PXF_TMP/status.err")"
+pass "pxeforge status prints the machine's row, and says when no appliance answers"
+
+# Hostile paths under the prefix: never a file of the folder, never a crash.
+for path in '.pxeforge/../vmlinuz' '.pxeforge/api/machines%2F' '.pxeforge/api/../vmlinuz' \
+        ".pxeforge/$(head -c 3000 /dev/zero | tr '\0' a)" '.pxeforge/' '.pxeforge/api/machines/'; do
+        code=$(curl -s --path-as-is -o "$PXF_TMP/body" -w '%{http_code}' "$http/$path")
+        [ "$code" = 404 ] || [ "$code" = 414 ] || [ "$code" = 400 ] \
+                || fail "/$path: status $code, expected 404 (or 400/414)"
+        ! cmp -s "$PXF_TMP/body" "$art/vmlinuz" || fail "/$path served the folder's vmlinuz"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$http/.pxeforge/api/machines")" = 405 ] \
+        || fail "POST to the API is not refused with 405"
+[ "$(curl -s -I -o /dev/null -w '%{http_code}' "$http/.pxeforge/api/machines")" = 200 ] \
+        || fail "HEAD of the API is not 200"
+grep -q 'Cache-Control: no-store' <(curl -s -D - -o /dev/null "$http/.pxeforge/api/machines") \
+        || fail "the API's answer may be cached"
+curl -fsS -o /dev/null "$http/vmlinuz" || fail "the server stopped serving after hostile requests"
+kill -0 "$serve_pid" || fail "serve died"
+pass "hostile paths under /.pxeforge/ get 404, and the server goes on"

@@ -1,0 +1,239 @@
+/* Unit tests of the boot timeline (status/timeline.h): which stage a file stands for,
+ * events filed by MAC and by address, the merge of an address-only entry, failures,
+ * stalls, the cap on machines, and JSON that escapes what clients chose. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "status/timeline.h"
+#include "tests/lib/test-main.h"
+
+#define SEC   1000000ull
+#define T0    (1796560000ull * SEC) /* a time in 2026 */
+#define STALL (120 * SEC)
+#define MAC_A "52:54:00:00:00:0a"
+#define MAC_B "52:54:00:00:00:0b"
+
+static char *json_of(const struct timeline *tl, uint64_t now)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        tl_write_json(tl, f, now, STALL);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+        if (!strstr(haystack, needle))
+                fail_msg("'%s' not in %s", needle, haystack);
+}
+
+static void fetch(struct timeline *tl, const char *ip, enum tl_proto proto, const char *path,
+                  uint64_t bytes, uint64_t size, enum tl_result result, uint64_t now)
+{
+        struct tl_transfer t = {
+            .ip = ip, .proto = proto, .path = path, .bytes = bytes, .size = size, .result = result};
+
+        tl_transfer(tl, &t, now);
+}
+
+static void files_map_to_stages(void **state)
+{
+        static const struct {
+                const char *path;
+                enum tl_stage stage;
+        } cases[] = {
+            {"bootx64.efi", TL_STAGE_LOADER},
+            {"grub/grub.cfg", TL_STAGE_LOADER},
+            {"ipxe/undionly.kpxe", TL_STAGE_LOADER},
+            {"grub/i386-pc/core.0", TL_STAGE_LOADER},
+            {"boot.ipxe", TL_STAGE_LOADER},
+            {"vmlinuz", TL_STAGE_KERNEL},
+            {"/boot/vmlinuz-6.1.0-13-amd64", TL_STAGE_KERNEL},
+            {"initrd.img", TL_STAGE_INITRAMFS},
+            {"INITRAMFS.IMG", TL_STAGE_INITRAMFS},
+            {"image.iso", TL_STAGE_IMAGE},
+            {"extra/readme.txt", TL_STAGE_NONE},
+            {"manifest", TL_STAGE_NONE},
+        };
+        (void)state;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++)
+                if (tl_stage_of_file(cases[i].path) != cases[i].stage)
+                        fail_msg("%s: stage %s, expected %s", cases[i].path,
+                                 tl_stage_name(tl_stage_of_file(cases[i].path)),
+                                 tl_stage_name(cases[i].stage));
+}
+
+/* A whole bootstrap boot: DHCP, loader, menu, kernel and initramfs over TFTP, the ISO over
+ * HTTP (its rate from two progress events), then the system's report. */
+static void a_boot_goes_through_every_stage(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        _cleanup_free_ char *during = NULL, *after = NULL;
+        (void)state;
+
+        assert_int_equal(
+            tl_dhcp(tl, "52-54-00-00-00-0A", "10.0.0.5", "rack1-n1", "x86-64 UEFI", T0), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "bootx64.efi", 950000, 950000, TL_RESULT_DONE,
+              T0 + SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "grub/grub.cfg", 900, 900, TL_RESULT_DONE,
+              T0 + 2 * SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "vmlinuz", 1000, 8000000, TL_RESULT_DONE,
+              T0 + 3 * SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "initrd.img", 1000, 30000000, TL_RESULT_DONE,
+              T0 + 5 * SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_HTTP, "image.iso", 0, 300000000, TL_RESULT_RUNNING,
+              T0 + 10 * SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_HTTP, "image.iso", 100000000, 300000000, TL_RESULT_RUNNING,
+              T0 + 20 * SEC);
+        during = json_of(tl, T0 + 20 * SEC);
+        assert_contains(during, "\"mac\":\"52:54:00:00:00:0a\",\"ip\":\"10.0.0.5\","
+                                "\"hostname\":\"rack1-n1\",\"arch\":\"x86-64 UEFI\"");
+        assert_contains(during, "\"stage\":\"image\",\"state\":\"booting\"");
+        assert_contains(during, "\"file\":\"image.iso\",\"protocol\":\"http\",\"bytes\":100000000,"
+                                "\"size\":300000000");
+        assert_contains(during, "\"bytesPerSecond\":10000000}");
+        assert_contains(during, "\"stages\":{\"dhcp\":1796560000000,\"loader\":1796560001000,"
+                                "\"kernel\":1796560003000,\"initramfs\":1796560005000,"
+                                "\"image\":1796560010000}");
+        assert_int_equal(tl_booted(tl, MAC_A, "rack1-n1", "6.12.0-amd64", 95000, T0 + 95 * SEC), 0);
+        after = json_of(tl, T0 + 400 * SEC);
+        assert_contains(after, "\"stage\":\"booted\",\"state\":\"booted\"");
+        assert_contains(after, "\"kernel\":\"6.12.0-amd64\"");
+        assert_contains(after, "\"bootMs\":95000");
+        assert_int_equal(tl_count(tl), 1);
+        tl_free(tl);
+}
+
+/* Transfers before any DHCP answer (a lease older than the appliance) file under the
+ * address, and the address's first answer merges them into its machine. */
+static void an_address_merges_into_its_machine(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        (void)state;
+
+        fetch(tl, "10.0.0.7", TL_PROTO_HTTP, "vmlinuz", 8000000, 8000000, TL_RESULT_DONE, T0);
+        before = json_of(tl, T0);
+        assert_contains(before, "\"mac\":null,\"ip\":\"10.0.0.7\"");
+        assert_contains(before, "\"stage\":\"kernel\"");
+        assert_int_equal(tl_dhcp(tl, MAC_B, "10.0.0.7", NULL, NULL, T0 + SEC), 0);
+        assert_int_equal(tl_count(tl), 1);
+        after = json_of(tl, T0 + SEC);
+        assert_contains(after, "\"mac\":\"52:54:00:00:00:0b\",\"ip\":\"10.0.0.7\"");
+        assert_contains(after, "\"stages\":{\"dhcp\":1796560001000,\"kernel\":1796560000000}");
+        assert_contains(after, "\"file\":\"vmlinuz\"");
+        tl_free(tl);
+}
+
+/* A failed transfer marks the machine failed until something else comes; silence marks
+ * it stalled; a booted machine is neither. */
+static void failures_and_stalls(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        _cleanup_free_ char *failed = NULL, *retried = NULL, *stalled = NULL;
+        (void)state;
+
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", NULL, NULL, T0), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "grubx64.efi", 0, 0, TL_RESULT_NOT_FOUND, T0 + SEC);
+        failed = json_of(tl, T0 + SEC);
+        assert_contains(failed, "\"state\":\"failed\"");
+        assert_contains(failed, "\"failure\":\"TFTP grubx64.efi: not found after 0 bytes\"");
+        fetch(tl, "10.0.0.5", TL_PROTO_HTTP, "vmlinuz", 10, 100, TL_RESULT_RUNNING, T0 + 2 * SEC);
+        retried = json_of(tl, T0 + 2 * SEC);
+        assert_contains(retried, "\"state\":\"booting\"");
+        stalled = json_of(tl, T0 + 2 * SEC + STALL);
+        assert_contains(stalled, "\"state\":\"stalled\"");
+        tl_free(tl);
+}
+
+/* At the cap, the machine seen longest ago makes way. */
+static void the_oldest_machine_makes_way(void **state)
+{
+        struct timeline *tl = tl_new(2);
+        _cleanup_free_ char *json = NULL;
+        (void)state;
+
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", NULL, NULL, T0), 0);
+        assert_int_equal(tl_dhcp(tl, MAC_B, "10.0.0.6", NULL, NULL, T0 + SEC), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "bootx64.efi", 1, 1, TL_RESULT_DONE, T0 + 2 * SEC);
+        assert_int_equal(tl_dhcp(tl, "52:54:00:00:00:0c", "10.0.0.8", NULL, NULL, T0 + 3 * SEC), 0);
+        assert_int_equal(tl_count(tl), 2);
+        json = json_of(tl, T0 + 3 * SEC);
+        assert_contains(json, MAC_A);
+        assert_contains(json, "52:54:00:00:00:0c");
+        assert_null(strstr(json, MAC_B));
+        /* most recently seen first */
+        assert_true(strstr(json, "00:0c") < strstr(json, "00:0a"));
+        tl_free(tl);
+}
+
+/* What a client chose is kept bounded and written as JSON text, never as markup or as
+ * JSON structure; malformed MACs are refused. */
+static void client_strings_stay_text(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        char long_name[300];
+        _cleanup_free_ char *json = NULL;
+        (void)state;
+
+        memset(long_name, 'x', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        assert_int_equal(
+            tl_dhcp(tl, MAC_A, "10.0.0.5", "<img src=x onerror=alert(1)>\"},{", long_name, T0), 0);
+        json = json_of(tl, T0);
+        assert_contains(json, "\"hostname\":\"<img src=x onerror=alert(1)>\\\"},{\"");
+        assert_non_null(strstr(json, "\"arch\":\"xxxx"));
+        assert_null(strstr(json, long_name)); /* cut at TL_FIELD_MAX */
+        assert_int_equal(tl_dhcp(tl, "52:54:00:00:00", NULL, NULL, NULL, T0), -EINVAL);
+        assert_int_equal(tl_dhcp(tl, "52:54:00:00:00:0g", NULL, NULL, NULL, T0), -EINVAL);
+        assert_int_equal(tl_dhcp(tl, "52.54.00.00.00.0a", NULL, NULL, NULL, T0), -EINVAL);
+        assert_int_equal(tl_booted(tl, "", NULL, NULL, 0, T0), -EINVAL);
+        assert_int_equal(tl_count(tl), 1);
+        tl_free(tl);
+}
+
+/* The terminal table: a row per machine, nothing a client chose reaches the terminal as
+ * a control character. */
+static void the_table_is_safe_for_a_terminal(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        (void)state;
+
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", "evil\033]0;owned\a\n", NULL, T0), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_HTTP, "image.iso", 150 * 1048576, 300 * 1048576,
+              TL_RESULT_RUNNING, T0 + SEC);
+        tl_write_text(tl, f, T0 + 3 * SEC, STALL);
+        assert_int_equal(fclose(f), 0);
+        assert_contains(buf, "52:54:00:00:00:0a 10.0.0.5        evil?]0;owned?? ");
+        assert_contains(buf,
+                        "image     booting      2s ago  image.iso http 50% of 300.0 MiB running\n");
+        for (const char *p = buf; *p; p++)
+                assert_true(*p == '\n' || (unsigned char)*p >= 0x20);
+        free(buf);
+        tl_free(tl);
+}
+
+int main(int argc, char **argv)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(files_map_to_stages),
+            cmocka_unit_test(a_boot_goes_through_every_stage),
+            cmocka_unit_test(an_address_merges_into_its_machine),
+            cmocka_unit_test(failures_and_stalls),
+            cmocka_unit_test(the_oldest_machine_makes_way),
+            cmocka_unit_test(client_strings_stay_text),
+            cmocka_unit_test(the_table_is_safe_for_a_terminal),
+        };
+
+        return pxf_test_main(tests, argc, argv);
+}
