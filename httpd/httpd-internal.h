@@ -47,8 +47,7 @@ struct httpd {
         struct httpd_conn *conns; /* doubly linked, newest first */
         struct httpd_stats stats;
         struct pxf_rate_limit log_rate; /* refused-request log lines */
-        void (*observe)(void *ctx, const struct tl_transfer *t);
-        void *observe_ctx;
+        struct tl_observer observer;
         struct httpd_api api;
 };
 

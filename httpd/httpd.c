@@ -177,17 +177,8 @@ void httpd_config_limits(struct httpd_config *c, const struct httpd_limits *l)
 void httpd_observe(struct httpd *h, const struct sockaddr_storage *addr, const char *path,
                    uint64_t bytes, uint64_t size, enum tl_result result)
 {
-        char ip[PXF_ADDR_TEXT_MAX];
-
-        if (!h->observe)
-                return;
-        (void)pxf_addr_text((const struct sockaddr *)addr, sizeof(*addr), ip, sizeof ip);
-        h->observe(h->observe_ctx, &(struct tl_transfer){.ip = ip,
-                                                         .proto = TL_PROTO_HTTP,
-                                                         .path = path,
-                                                         .bytes = bytes,
-                                                         .size = size,
-                                                         .result = result});
+        tl_observer_tell(&h->observer, (const struct sockaddr *)addr, sizeof(*addr), TL_PROTO_HTTP,
+                         path, bytes, size, result);
 }
 
 int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct httpd **ret,
@@ -204,8 +195,7 @@ int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct ht
         h->log_rate.per_second = HTTPD_ERROR_LOGS_PER_SEC;
         h->base = base;
         h->root = pxf_strdup(cfg->root);
-        h->observe = cfg->observe;
-        h->observe_ctx = cfg->observe_ctx;
+        h->observer = cfg->observer;
         h->api = cfg->api;
         h->max_connections =
             cfg->max_connections ? cfg->max_connections : HTTPD_DEFAULT_MAX_CONNECTIONS;

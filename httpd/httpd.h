@@ -21,9 +21,10 @@
 
 #include <stdint.h>
 
+#include "status/timeline.h"
+
 struct event_base;
 struct httpd;
-struct tl_transfer;
 struct pxf_error;
 
 /* Defaults for the zero fields of struct httpd_config. */
@@ -109,9 +110,8 @@ struct httpd_config {
         /* If set: called on the loop as a GET's file body starts, about once a second
          * while it is sent, and as it ends or is cut (also in httpd_free), and for a
          * request of a file that is not there; what the status timeline files
-         * (status/timeline.h). ctx is passed back; it must outlive the httpd. */
-        void (*observe)(void *ctx, const struct tl_transfer *t);
-        void *observe_ctx;
+         * (status/timeline.h). Its ctx must outlive the httpd. */
+        struct tl_observer observer;
         /* If api.answer is set: GET and HEAD requests for HTTPD_API_PREFIX and below are
          * answered by it instead of from the folder (which never serves a name starting
          * with '.', so the two cannot collide). */

@@ -488,16 +488,14 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
         if (a->tftp_fd >= 0) {
                 struct tftpd_config tc = {.root = a->root,
                                           .listen_fd = a->tftp_fd,
-                                          .observe = observe_transfer,
-                                          .observe_ctx = s->timeline};
+                                          .observer = {observe_transfer, s->timeline}};
                 tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
         }
         if (r >= 0 && a->http_fd >= 0) {
                 struct httpd_config hc = {.root = a->root,
                                           .listen_fd = a->http_fd,
-                                          .observe = observe_transfer,
-                                          .observe_ctx = s->timeline,
+                                          .observer = {observe_transfer, s->timeline},
                                           .api = {.answer = answer_api, .ctx = s}};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);

@@ -302,6 +302,23 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
                 reach(m, tl_stage_of_file(file), now);
 }
 
+void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, size_t salen,
+                      enum tl_proto proto, const char *path, uint64_t bytes, uint64_t size,
+                      enum tl_result result)
+{
+        char ip[PXF_ADDR_TEXT_MAX];
+
+        if (!o->observe)
+                return;
+        (void)pxf_addr_text(sa, salen, ip, sizeof ip);
+        o->observe(o->ctx, &(struct tl_transfer){.ip = ip,
+                                                 .proto = proto,
+                                                 .path = path,
+                                                 .bytes = bytes,
+                                                 .size = size,
+                                                 .result = result});
+}
+
 int tl_booted(struct timeline *tl, const char *mac, const char *hostname, const char *kernel,
               uint64_t boot_ms, uint64_t now)
 {

@@ -19,6 +19,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -72,6 +73,18 @@ struct tl_transfer {
         enum tl_result result;
 };
 void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now);
+
+/* Who hears of a server's transfers (struct tftpd_config, struct httpd_config): observe
+ * (when set) is called on the server's loop with ctx. */
+struct sockaddr;
+struct tl_observer {
+        void (*observe)(void *ctx, const struct tl_transfer *t);
+        void *ctx;
+};
+/* Tells o, if it observes, of a transfer to the client at sa (IPv4 or IPv6). */
+void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, size_t salen,
+                      enum tl_proto proto, const char *path, uint64_t bytes, uint64_t size,
+                      enum tl_result result);
 
 /* The booted system's own report (its MAC, host name, kernel release, and how long the
  * boot took by its own clock). -EINVAL for a malformed MAC. */

@@ -353,8 +353,7 @@ static void session_start(struct session *s)
                 abort();
         cfg.listen_fd = s->listen_fd;
         s->timeline = tl_new(4);
-        cfg.observe = observe;
-        cfg.observe_ctx = s->timeline;
+        cfg.observer = (struct tl_observer){observe, s->timeline};
         if (tftpd_new(s->base, &cfg, &s->tftpd, &err) < 0)
                 abort();
         for (unsigned i = 0; i < CLIENTS; i++)

@@ -38,8 +38,7 @@ struct tftpd {
         struct tftpd_transfer *transfers; /* doubly linked, unordered */
         struct tftpd_stats stats;
         struct pxf_rate_limit log_rate; /* TFTPD_LOG_PER_SECOND at info */
-        void (*observe)(void *ctx, const struct tl_transfer *t);
-        void *observe_ctx;
+        struct tl_observer observer;
 };
 
 /* What a transfer needs from its request; the file fd is taken over in any case. */

@@ -123,17 +123,8 @@ void tftpd_log(struct tftpd *t, const char *fmt, ...)
 void tftpd_observe(struct tftpd *t, const struct tftpd_peer *peer, const char *path, uint64_t bytes,
                    uint64_t size, enum tl_result result)
 {
-        char ip[PXF_ADDR_TEXT_MAX];
-
-        if (!t->observe)
-                return;
-        (void)pxf_addr_text((const struct sockaddr *)&peer->addr, peer->addr_len, ip, sizeof ip);
-        t->observe(t->observe_ctx, &(struct tl_transfer){.ip = ip,
-                                                         .proto = TL_PROTO_TFTP,
-                                                         .path = path,
-                                                         .bytes = bytes,
-                                                         .size = size,
-                                                         .result = result});
+        tl_observer_tell(&t->observer, (const struct sockaddr *)&peer->addr, peer->addr_len,
+                         TL_PROTO_TFTP, path, bytes, size, result);
 }
 
 /* ---- requests --------------------------------------------------------------------- */
@@ -428,8 +419,7 @@ int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tf
         t->base = base;
         t->root = pxf_strdup(cfg->root);
         t->listen_fd = cfg->listen_fd;
-        t->observe = cfg->observe;
-        t->observe_ctx = cfg->observe_ctx;
+        t->observer = cfg->observer;
         t->ev_listen = event_new(base, t->listen_fd, EV_READ | EV_PERSIST, on_listen_readable, t);
         if (!t->ev_listen || event_add(t->ev_listen, NULL) < 0) {
                 tftpd_free(t);

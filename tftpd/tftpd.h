@@ -51,11 +51,11 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "status/timeline.h"
 #include "tftpd/tftp-packet.h"
 
 struct event_base;
 struct tftpd;
-struct tl_transfer;
 
 #define TFTPD_PORT                   69
 #define TFTPD_MAX_TRANSFERS_DEFAULT  512 /* a rack booting at once; 2 fds each */
@@ -115,10 +115,9 @@ struct tftpd_config {
         uint16_t max_windowsize; /* 1..TFTPD_MAX_WINDOWSIZE_LIMIT */
         /* If set: called on the loop as a transfer starts, about once a second while it
          * moves on, and as it ends (also in tftpd_free), and for a request of a file that
-         * is not there; what the status timeline files (status/timeline.h). ctx is passed
-         * back; it must outlive the tftpd. */
-        void (*observe)(void *ctx, const struct tl_transfer *t);
-        void *observe_ctx;
+         * is not there; what the status timeline files (status/timeline.h). Its ctx must
+         * outlive the tftpd. */
+        struct tl_observer observer;
 };
 
 /* Sets c's limits to the nonzero values of l. */
