@@ -114,6 +114,10 @@ struct dhcp_supervisor_opts {
         const char *user;        /* dnsmasq drops to it after binding; NULL: its default */
         /* 0: the DHCP_*_DEFAULT values. */
         unsigned backoff_ms, backoff_max_ms, grace_ms, settle_ms;
+        /* If set: each line dnsmasq writes, escaped, before it is logged (the appliance
+         * passes them on, unread, to the boot timeline in pxeforge-server). */
+        void (*on_line)(const char *line, void *userdata);
+        void *userdata;
 };
 
 struct dhcp_supervisor_stats {

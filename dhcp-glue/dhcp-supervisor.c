@@ -239,6 +239,8 @@ static int start_dnsmasq(struct dhcp_supervisor *s, struct event_base *base,
             .backoff_ms = o->backoff_ms ? o->backoff_ms : DHCP_BACKOFF_MS_DEFAULT,
             .backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : DHCP_BACKOFF_MAX_MS_DEFAULT,
             .grace_ms = o->grace_ms ? o->grace_ms : DHCP_GRACE_MS_DEFAULT,
+            .on_line = o->on_line,
+            .userdata = o->userdata,
         };
         const char *last;
         int r = pxf_child_start(base, &child, &s->child, err);

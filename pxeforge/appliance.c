@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "artifacts/artifacts.h"
 #include "dhcp-glue/dhcp-glue.h"
@@ -27,6 +28,10 @@ struct appliance {
         char address[INET_ADDRSTRLEN], netmask[INET_ADDRSTRLEN];
         char *runtime_dir;
         int tftp_fd, http_fd;
+        /* dnsmasq's lines go, unread, through this pipe to pxeforge-server's boot timeline:
+         * the root process parses nothing a client chose. */
+        int dhcp_log_read, dhcp_log_write;
+        uint64_t dhcp_lines_dropped; /* the pipe was full: the server is behind or restarting */
         char *server_binary;
         const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
@@ -153,6 +158,8 @@ static char **server_argv(const struct appliance *a)
                                      "3",
                                      "--http-fd",
                                      "4",
+                                     "--dhcp-log-fd",
+                                     "5",
                                      "--user",
                                      a->server_user,
                                      "--parent",
@@ -178,9 +185,9 @@ static char **server_argv(const struct appliance *a)
 static int server_start(struct appliance *a, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **argv = server_argv(a);
-        const int fds[] = {a->tftp_fd, a->http_fd};
+        const int fds[] = {a->tftp_fd, a->http_fd, a->dhcp_log_read};
         const struct pxf_spawn_opts spawn = {
-            .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 2};
+            .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 3};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
             .argv = (const char *const *)argv,
@@ -197,6 +204,16 @@ static int server_start(struct appliance *a, struct pxf_error *err)
 }
 
 /* ---- DHCP ---------------------------------------------------------------------------- */
+
+/* A line of dnsmasq's, passed on as it is; never waited for: a full pipe drops it. */
+static void pass_dhcp_line(const char *line, void *userdata)
+{
+        struct appliance *a = userdata;
+        struct iovec iov[] = {{(void *)line, strlen(line)}, {"\n", 1}};
+
+        if (writev(a->dhcp_log_write, iov, PXF_ELEMENTSOF(iov)) < 0 && a->dhcp_lines_dropped++ == 0)
+                log_debug("dnsmasq's lines are not reaching pxeforge-server's boot timeline: %m");
+}
 
 static bool has_file(const char *dir, const char *rel)
 {
@@ -324,6 +341,8 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .runtime_dir = a->runtime_dir,
             .interface = o->interface,
             .user = APPLIANCE_DHCP_USER,
+            .on_line = pass_dhcp_line,
+            .userdata = a,
         };
         int r = choose_boot_files(o, &files, err);
 
@@ -371,6 +390,21 @@ static int move_high(int *fd, struct pxf_error *err)
         return 0;
 }
 
+/* The read end goes to every pxeforge-server started (as fd 5), so lines written while one
+ * restarts wait for the next. Lines are short and written whole (writev below PIPE_BUF). */
+static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
+{
+        int fds[2];
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return pxf_error_set(err, -errno, "cannot make a pipe: %m");
+        a->dhcp_log_read = fds[0];
+        a->dhcp_log_write = fds[1];
+        if (fcntl(a->dhcp_log_write, F_SETFL, O_NONBLOCK) < 0)
+                return pxf_error_set(err, -errno, "cannot make a pipe non-blocking: %m");
+        return move_high(&a->dhcp_log_read, err);
+}
+
 static int bind_ports(struct appliance *a, struct pxf_error *err)
 {
         const struct appliance_opts *o = a->o;
@@ -384,6 +418,8 @@ static int bind_ports(struct appliance *a, struct pxf_error *err)
                 r = move_high(&a->tftp_fd, err);
         if (r >= 0)
                 r = move_high(&a->http_fd, err);
+        if (r >= 0)
+                r = open_dhcp_log_pipe(a, err);
         return r;
 }
 
@@ -446,6 +482,11 @@ static void teardown(struct appliance *a)
                 (void)close(a->tftp_fd);
         if (a->http_fd >= 0)
                 (void)close(a->http_fd);
+        /* after dnsmasq, whose last lines still go in; the root keeps a reader till here */
+        if (a->dhcp_log_write >= 0)
+                (void)close(a->dhcp_log_write);
+        if (a->dhcp_log_read >= 0)
+                (void)close(a->dhcp_log_read);
         if (!a->o->runtime_dir)
                 (void)pxf_rm_rf(a->runtime_dir);
         free(a->runtime_dir);
@@ -457,6 +498,8 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
             .o = o,
             .tftp_fd = -1,
             .http_fd = -1,
+            .dhcp_log_read = -1,
+            .dhcp_log_write = -1,
         };
         int r;
 

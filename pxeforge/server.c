@@ -7,7 +7,8 @@
  * the address space that parses network input, and lets the root parent restart it if it
  * ever dies.
  *
- *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER] [--log-level L]
+ *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N] [--user USER]
+ *                   [--log-level L]
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
@@ -31,6 +32,7 @@
 
 #include "common/common.h"
 #include "httpd/httpd.h"
+#include "status/dhcp-log.h"
 #include "status/timeline.h"
 #include "tftpd/tftpd.h"
 
@@ -38,7 +40,8 @@ struct server_args {
         const char *root;
         const char *user;
         int tftp_fd, http_fd;
-        pid_t parent; /* who must outlive us; 0: whoever started us */
+        int dhcp_log_fd; /* dnsmasq's lines, from the appliance; -1: none */
+        pid_t parent;    /* who must outlive us; 0: whoever started us */
         struct tftpd_limits tftp;
         struct httpd_limits http;
 };
@@ -58,7 +61,8 @@ static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
                                                         HTTPD_LIMITS(HTTP_LIMIT)};
 
 static const char usage[] =
-    "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--user USER]\n"
+    "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N]\n"
+    "                       [--user USER]\n"
     "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
@@ -128,6 +132,8 @@ static int parse_option(int c, struct server_args *a)
                 return parse_fd(optarg, &a->tftp_fd);
         case 'w':
                 return parse_fd(optarg, &a->http_fd);
+        case 'd':
+                return parse_fd(optarg, &a->dhcp_log_fd);
         case 'p':
                 return parse_pid(optarg, &a->parent);
         case 'l':
@@ -143,9 +149,13 @@ static int parse_option(int c, struct server_args *a)
 static int parse_args(int argc, char **argv, struct server_args *a)
 {
         static const struct option fixed[] = {
-            {"root", required_argument, NULL, 'r'},      {"user", required_argument, NULL, 'u'},
-            {"tftp-fd", required_argument, NULL, 't'},   {"http-fd", required_argument, NULL, 'w'},
-            {"log-level", required_argument, NULL, 'l'}, {"parent", required_argument, NULL, 'p'},
+            {"root", required_argument, NULL, 'r'},
+            {"user", required_argument, NULL, 'u'},
+            {"tftp-fd", required_argument, NULL, 't'},
+            {"http-fd", required_argument, NULL, 'w'},
+            {"log-level", required_argument, NULL, 'l'},
+            {"parent", required_argument, NULL, 'p'},
+            {"dhcp-log-fd", required_argument, NULL, 'd'},
         };
         struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
         size_t n = 0;
@@ -439,11 +449,15 @@ struct servers {
         struct tftpd *tftpd;
         struct httpd *httpd;
         struct timeline *timeline; /* what the servers saw of each machine's boot */
+        struct dhcp_log *dhcp_log; /* what dnsmasq's lines say, into the timeline */
+        struct event *dhcp_log_ev;
+        struct evbuffer *dhcp_lines;
         struct event *sigterm, *sigint;
 };
 
 /* A machine that is not booted and was silent this long is shown as stalled. */
-#define STALL_USEC (120u * 1000000u)
+#define STALL_USEC    (120u * 1000000u)
+#define DHCP_LINE_MAX 4096
 
 static void observe_transfer(void *ctx, const struct tl_transfer *t)
 {
@@ -472,6 +486,38 @@ static int answer_api(void *ctx, const char *path, struct evbuffer *body, const 
         return 200;
 }
 
+/* dnsmasq's lines, as the appliance passes them on: read what is there, file each whole
+ * line; a line longer than any dnsmasq writes is dropped. At the writer's end (the
+ * appliance stopping), stop watching. */
+static void on_dhcp_lines(evutil_socket_t fd, short what, void *ctx)
+{
+        struct servers *s = ctx;
+        char *line;
+        size_t len;
+        int n = evbuffer_read(s->dhcp_lines, fd, 16384);
+
+        (void)what;
+        while ((line = evbuffer_readln(s->dhcp_lines, &len, EVBUFFER_EOL_LF))) {
+                dhcp_log_line(s->dhcp_log, line, pxf_wall_usec());
+                free(line);
+        }
+        if (evbuffer_get_length(s->dhcp_lines) > DHCP_LINE_MAX)
+                (void)evbuffer_drain(s->dhcp_lines, evbuffer_get_length(s->dhcp_lines));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                (void)event_del(s->dhcp_log_ev);
+}
+
+static int watch_dhcp_lines(struct servers *s, int fd, struct pxf_error *err)
+{
+        (void)evutil_make_socket_nonblocking(fd); /* a pipe's end, despite the name */
+        s->dhcp_log = dhcp_log_new(s->timeline);
+        s->dhcp_lines = evbuffer_new();
+        s->dhcp_log_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_dhcp_lines, s);
+        if (!s->dhcp_lines || !s->dhcp_log_ev || event_add(s->dhcp_log_ev, NULL) < 0)
+                return pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq's lines");
+        return 0;
+}
+
 static int start_servers(struct servers *s, const struct server_args *a, struct pxf_error *err)
 {
         int r = 0;
@@ -485,7 +531,9 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
             evsignal_add(s->sigint, NULL) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
         s->timeline = tl_new(0);
-        if (a->tftp_fd >= 0) {
+        if (a->dhcp_log_fd >= 0)
+                r = watch_dhcp_lines(s, a->dhcp_log_fd, err);
+        if (r >= 0 && a->tftp_fd >= 0) {
                 struct tftpd_config tc = {.root = a->root,
                                           .listen_fd = a->tftp_fd,
                                           .observer = {observe_transfer, s->timeline}};
@@ -507,6 +555,11 @@ static void stop_servers(struct servers *s)
 {
         s->httpd = httpd_free(s->httpd);
         s->tftpd = tftpd_free(s->tftpd);
+        if (s->dhcp_log_ev)
+                event_free(s->dhcp_log_ev);
+        if (s->dhcp_lines)
+                evbuffer_free(s->dhcp_lines);
+        dhcp_log_free(s->dhcp_log);
         tl_free(s->timeline); /* after the servers: they report transfers cut at exit */
         if (s->sigterm)
                 event_free(s->sigterm);
@@ -528,7 +581,7 @@ const char *__asan_default_options(void)
 
 int main(int argc, char **argv)
 {
-        struct server_args a = {.tftp_fd = -1, .http_fd = -1};
+        struct server_args a = {.tftp_fd = -1, .http_fd = -1, .dhcp_log_fd = -1};
         struct servers s = {0};
         struct pxf_error err = {0};
         int r;

@@ -79,6 +79,37 @@ bridge_vm_addrs() {
         echo "($ips)"
 }
 
+# bridge_timeline_has PORT VM ARCH STAGE...: the appliance's boot timeline (`pxeforge
+# status --json` on its HTTP PORT, asked from inside the bridge) knows the VM by its MAC,
+# with an address the log shows it was given, the architecture DHCP saw and each STAGE
+# in that order; `pxeforge status`'s table has its row.
+bridge_timeline_has() {
+        local port=$1 vm=$2 arch=$3 mac json table
+        shift 3
+        mac=$(printf '52:54:00:77:%02x:%02x' $((vm >> 8)) $((vm & 255)))
+        json=$PXF_TMP/timeline.json
+        ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
+                --http-port "$port" --json > "$json" || fail "pxeforge status --json failed"
+        python3 - "$json" "$mac" "$(bridge_vm_addrs "$vm")" "$arch" "$@" <<'PYEOF' \
+                || fail "VM $vm: the boot timeline is not as expected: $(cat "$json")"
+import json, re, sys
+path, mac, addrs, arch, stages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+m = [m for m in json.load(open(path))["machines"] if m["mac"] == mac]
+assert len(m) == 1, f"{mac}: {len(m)} entries"
+m = m[0]
+assert re.fullmatch(addrs, m["ip"] or ""), f"address {m['ip']} is not one of {addrs}"
+assert m["arch"] == arch, f"arch {m['arch']}, expected {arch}"
+missing = [s for s in stages if s not in m["stages"]]
+assert not missing, f"stages {missing} missing from {m['stages']}"
+order = [m["stages"][s] for s in stages]
+assert order == sorted(order), f"stages out of order: {m['stages']}"
+print(f"timeline: {mac} {m['ip']} {m['arch']} {m['stage']} {m['state']} stages {list(m['stages'])}")
+PYEOF
+        table=$(ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
+                --http-port "$port") || fail "pxeforge status failed"
+        grep -q "^$mac " <<<"$table" || fail "VM $vm: no row in pxeforge status: $table"
+}
+
 # bridge_sent VM ADDRS PROTO FILE: the appliance's log shows FILE sent whole to the VM (at
 # one of ADDRS, from bridge_vm_addrs) over PROTO, tftp or http.
 bridge_sent() {

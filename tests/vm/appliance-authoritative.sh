@@ -29,6 +29,10 @@ bridge_boot_to_marker 0:secure-boot:512 1:http
 "$bridge" wait --name "$BRIDGE_NAME" --vm 0 --for 'login:' --timeout 900 >/dev/null \
         || fail "VM 0 (Secure Boot, 512 MiB): no login prompt after the marker"
 bridge_server_confined # what the VMs booted through
+# The boot timeline saw each VM through DHCP (its MAC, address and architecture) and its
+# transfers, stage by stage, up to the bootstrap's image.iso (issue 17).
+bridge_timeline_has 8089 0 "x86-64 UEFI" dhcp loader kernel initramfs image
+bridge_timeline_has 8089 1 "x86-64 UEFI HTTP" dhcp loader kernel initramfs image
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
