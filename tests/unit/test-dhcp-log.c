@@ -31,10 +31,20 @@ static void assert_contains(const char *haystack, const char *needle)
                 fail_msg("'%s' not in %s", needle, haystack);
 }
 
-static void feed(struct dhcp_log *d, const char *const *lines, size_t n)
+/* The timeline's JSON after the lines, and how many machines it holds. */
+static char *json_after(const char *const *lines, size_t n, size_t *ret_count)
 {
+        struct timeline *tl = tl_new(0);
+        struct dhcp_log *d = dhcp_log_new(tl);
+        char *json;
+
         for (size_t i = 0; i < n; i++)
                 dhcp_log_line(d, lines[i], T0 + i);
+        json = json_of(tl);
+        *ret_count = tl_count(tl);
+        dhcp_log_free(d);
+        tl_free(tl);
+        return json;
 }
 
 static void an_authoritative_exchange(void **state)
@@ -49,19 +59,14 @@ static void an_authoritative_exchange(void **state)
             "dnsmasq-dhcp[2]: 2538711277 DHCPACK(br0) 192.168.77.198 52:54:00:77:00:00 rack1-n7",
             "dnsmasq-dhcp[2]: 2538711277 bootfile name: bootx64.efi",
         };
-        struct timeline *tl = tl_new(0);
-        struct dhcp_log *d = dhcp_log_new(tl);
-        _cleanup_free_ char *json = NULL;
+        size_t n;
+        _cleanup_free_ char *json = json_after(lines, PXF_ELEMENTSOF(lines), &n);
         (void)state;
 
-        feed(d, lines, PXF_ELEMENTSOF(lines));
-        json = json_of(tl);
-        assert_int_equal(tl_count(tl), 1);
+        assert_int_equal(n, 1);
         assert_contains(json, "\"mac\":\"52:54:00:77:00:00\",\"ip\":\"192.168.77.198\","
                               "\"hostname\":\"rack1-n7\",\"arch\":\"x86-64 UEFI\"");
         assert_contains(json, "\"stage\":\"dhcp\"");
-        dhcp_log_free(d);
-        tl_free(tl);
 }
 
 /* Proxy mode: the PXE lines name the MAC; the address comes with a later DHCPACK (the
@@ -76,18 +81,13 @@ static void proxy_answers_and_late_details(void **state)
             "dnsmasq-dhcp[2]: 3298348296 DHCPACK(br0) 192.168.77.199 52:54:00:77:00:01 ",
             "dnsmasq-dhcp[2]: 3298348296 client provides name: pxf-bootstrap",
         };
-        struct timeline *tl = tl_new(0);
-        struct dhcp_log *d = dhcp_log_new(tl);
-        _cleanup_free_ char *json = NULL;
+        size_t n;
+        _cleanup_free_ char *json = json_after(lines, PXF_ELEMENTSOF(lines), &n);
         (void)state;
 
-        feed(d, lines, PXF_ELEMENTSOF(lines));
-        json = json_of(tl);
-        assert_int_equal(tl_count(tl), 1);
+        assert_int_equal(n, 1);
         assert_contains(json, "\"mac\":\"52:54:00:77:00:01\",\"ip\":\"192.168.77.199\","
                               "\"hostname\":\"pxf-bootstrap\",\"arch\":\"x86-64 UEFI HTTP\"");
-        dhcp_log_free(d);
-        tl_free(tl);
 }
 
 static void architectures(void **state)
@@ -120,14 +120,12 @@ static void other_lines_change_nothing(void **state)
             "]: ",
             "dnsmasq-dhcp[2]: 14 DHCPACK(br0) 10.0.0.1 52:54:00:zz:00:09 ",
         };
-        struct timeline *tl = tl_new(0);
-        struct dhcp_log *d = dhcp_log_new(tl);
+        size_t n;
+        _cleanup_free_ char *json = json_after(lines, PXF_ELEMENTSOF(lines), &n);
         (void)state;
 
-        feed(d, lines, PXF_ELEMENTSOF(lines));
-        assert_int_equal(tl_count(tl), 0);
-        dhcp_log_free(d);
-        tl_free(tl);
+        assert_int_equal(n, 0);
+        assert_string_equal(json, "{\"machines\":[]}\n");
 }
 
 /* Old exchanges make way: a name that comes long after its exchange is not given to a
