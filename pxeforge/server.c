@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -464,25 +465,74 @@ static void observe_transfer(void *ctx, const struct tl_transfer *t)
         tl_transfer(ctx, t, pxf_wall_usec());
 }
 
+/* The servers' own counters, as Prometheus counters and gauges. */
+static void write_server_metrics(const struct servers *s, FILE *f)
+{
+        struct tftpd_stats t = {0};
+        struct httpd_stats h = {0};
+
+        if (s->tftpd)
+                tftpd_get_stats(s->tftpd, &t);
+        if (s->httpd)
+                httpd_get_stats(s->httpd, &h);
+        fprintf(
+            f,
+            "# HELP pxeforge_tftp_transfers_total TFTP transfers by how they ended.\n"
+            "# TYPE pxeforge_tftp_transfers_total counter\n"
+            "pxeforge_tftp_transfers_total{result=\"completed\"} %" PRIu64 "\n"
+            "pxeforge_tftp_transfers_total{result=\"failed\"} %" PRIu64 "\n"
+            "pxeforge_tftp_transfers_total{result=\"aborted\"} %" PRIu64 "\n"
+            "# HELP pxeforge_tftp_requests_refused_total TFTP requests answered with an ERROR.\n"
+            "# TYPE pxeforge_tftp_requests_refused_total counter\n"
+            "pxeforge_tftp_requests_refused_total %" PRIu64 "\n"
+            "# HELP pxeforge_tftp_transfers_active TFTP transfers in progress.\n"
+            "# TYPE pxeforge_tftp_transfers_active gauge\n"
+            "pxeforge_tftp_transfers_active %u\n",
+            t.completed, t.failed, t.aborted, t.refused, t.active);
+        fprintf(f,
+                "# HELP pxeforge_http_responses_total HTTP responses by status class.\n"
+                "# TYPE pxeforge_http_responses_total counter\n"
+                "pxeforge_http_responses_total{class=\"2xx\"} %" PRIu64 "\n"
+                "pxeforge_http_responses_total{class=\"4xx\"} %" PRIu64 "\n"
+                "pxeforge_http_responses_total{class=\"5xx\"} %" PRIu64 "\n"
+                "# HELP pxeforge_http_body_bytes_total HTTP body bytes sent.\n"
+                "# TYPE pxeforge_http_body_bytes_total counter\n"
+                "pxeforge_http_body_bytes_total %" PRIu64 "\n"
+                "# HELP pxeforge_http_connections_open HTTP connections open.\n"
+                "# TYPE pxeforge_http_connections_open gauge\n"
+                "pxeforge_http_connections_open %u\n",
+                h.responses_2xx, h.responses_4xx, h.responses_5xx, h.body_bytes_sent,
+                h.connections_open);
+}
+
 /* HTTPD_API_PREFIX's paths: api/machines, the timeline as JSON; api/machines.txt, as the
- * table `pxeforge status` prints. */
+ * table `pxeforge status` prints; metrics, the machines and the servers' counters for
+ * Prometheus. */
 static int answer_api(void *ctx, const char *path, struct evbuffer *body, const char **type)
 {
         struct servers *s = ctx;
-        bool json = strcmp(path, "api/machines") == 0;
+        bool json = strcmp(path, "api/machines") == 0, metrics = strcmp(path, "metrics") == 0;
+        uint64_t now = pxf_wall_usec();
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         FILE *f;
 
-        if (!json && strcmp(path, "api/machines.txt") != 0)
+        if (!json && !metrics && strcmp(path, "api/machines.txt") != 0)
                 return 404;
         f = open_memstream(&text, &len);
         if (!f)
                 return 500;
-        (json ? tl_write_json : tl_write_text)(s->timeline, f, pxf_wall_usec(), STALL_USEC);
+        if (metrics) {
+                tl_write_metrics(s->timeline, f, now, STALL_USEC);
+                write_server_metrics(s, f);
+        } else {
+                (json ? tl_write_json : tl_write_text)(s->timeline, f, now, STALL_USEC);
+        }
         if (fclose(f) != 0 || evbuffer_add(body, text, len) < 0)
                 return 500;
-        *type = json ? "application/json" : "text/plain; charset=utf-8";
+        *type = json      ? "application/json"
+                : metrics ? "text/plain; version=0.0.4; charset=utf-8"
+                          : "text/plain; charset=utf-8";
         return 200;
 }
 

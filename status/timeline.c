@@ -495,3 +495,27 @@ void tl_write_text(const struct timeline *tl, FILE *f, uint64_t now, uint64_t st
                 fputc('\n', f);
         }
 }
+
+void tl_write_metrics(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec)
+{
+        static const char *const states[] = {"booting", "stalled", "failed", "booted"};
+        unsigned by_stage[TL_STAGE_COUNT] = {0}, by_state[PXF_ELEMENTSOF(states)] = {0};
+
+        for (size_t i = 0; i < tl->n; i++) {
+                const char *state = machine_state(&tl->machines[i], now, stall_usec);
+
+                by_stage[tl->machines[i].stage]++;
+                for (size_t s = 0; s < PXF_ELEMENTSOF(states); s++)
+                        by_state[s] += strcmp(state, states[s]) == 0;
+        }
+        fputs("# HELP pxeforge_machines Machines the appliance has seen, by the last stage "
+              "they reached.\n# TYPE pxeforge_machines gauge\n",
+              f);
+        for (size_t s = TL_STAGE_NONE; s < TL_STAGE_COUNT; s++)
+                fprintf(f, "pxeforge_machines{stage=\"%s\"} %u\n", stage_names[s], by_stage[s]);
+        fputs("# HELP pxeforge_machines_by_state Machines the appliance has seen, by state.\n"
+              "# TYPE pxeforge_machines_by_state gauge\n",
+              f);
+        for (size_t s = 0; s < PXF_ELEMENTSOF(states); s++)
+                fprintf(f, "pxeforge_machines_by_state{state=\"%s\"} %u\n", states[s], by_state[s]);
+}

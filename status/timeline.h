@@ -106,3 +106,7 @@ void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t st
  * and how long ago the machine was last seen. Control characters of client strings are
  * written as '?', so nothing a client chose can drive the terminal. */
 void tl_write_text(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);
+
+/* The machines as Prometheus gauges (text exposition format): how many are at each stage
+ * and in each state. The servers' own counters are their callers' to add. */
+void tl_write_metrics(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);

@@ -2,8 +2,9 @@
 # The boot timeline's JSON API (HTTPD_API_PREFIX, /.pxeforge/api/machines) of `pxeforge
 # serve` on loopback, without VMs: TFTP and HTTP transfers from one client show as one
 # machine with the stages its files stand for, the transfer's bytes and a file not found
-# as its failure, in the JSON and in `pxeforge status`'s table; hostile paths under the
-# prefix get 404, never a file of the folder; the folder's own files are served as before.
+# as its failure, in the JSON, in `pxeforge status`'s table and in the Prometheus metrics
+# (/.pxeforge/metrics); hostile paths under the prefix get 404, never a file of the folder;
+# the folder's own files are served as before.
 source "$(dirname "$0")/../lib/common.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
@@ -58,6 +59,17 @@ rc=0
 [ "$rc" = 1 ] && grep -q 'no appliance answers on 127.0.0.1 port 18089' "$PXF_TMP/status.err" \
         || fail "status without an appliance: exit $rc, $(cat "$PXF_TMP/status.err")"
 pass "pxeforge status prints the machine's row, and says when no appliance answers"
+
+# Prometheus metrics: the machine by stage and state, the servers' counters.
+curl -fsS "$http/.pxeforge/metrics" > "$PXF_TMP/metrics" || fail "no metrics"
+for line in 'pxeforge_machines{stage="kernel"} 1' 'pxeforge_machines_by_state{state="failed"} 1' \
+        'pxeforge_tftp_transfers_total{result="completed"} 1' \
+        'pxeforge_http_responses_total{class="4xx"} 1' '# TYPE pxeforge_http_body_bytes_total counter'; do
+        grep -qxF "$line" "$PXF_TMP/metrics" || fail "metrics lack '$line': $(cat "$PXF_TMP/metrics")"
+done
+grep -Eq '^pxeforge_http_body_bytes_total (200[0-9]{4}|[3-9][0-9]{6})$' "$PXF_TMP/metrics" \
+        || fail "metrics: the HTTP body bytes do not count vmlinuz's 2000000"
+pass "the metrics count the machine and the servers' transfers"
 
 # Hostile paths under the prefix: never a file of the folder, never a crash.
 for path in '.pxeforge/../vmlinuz' '.pxeforge/api/machines%2F' '.pxeforge/api/../vmlinuz' \

@@ -223,6 +223,34 @@ static void the_table_is_safe_for_a_terminal(void **state)
         tl_free(tl);
 }
 
+/* The gauges count each machine once, by its last stage and its state. */
+static void metrics_count_machines(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        (void)state;
+
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", NULL, NULL, T0), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "vmlinuz", 1, 1, TL_RESULT_DONE, T0 + SEC);
+        assert_int_equal(tl_dhcp(tl, MAC_B, "10.0.0.6", NULL, NULL, T0), 0);
+        fetch(tl, "10.0.0.6", TL_PROTO_TFTP, "grubx64.efi", 0, 0, TL_RESULT_NOT_FOUND, T0 + SEC);
+        assert_int_equal(tl_booted(tl, "52:54:00:00:00:0c", NULL, NULL, 0, T0), 0);
+        tl_write_metrics(tl, f, T0 + 2 * SEC, STALL);
+        assert_int_equal(fclose(f), 0);
+        assert_contains(buf, "# TYPE pxeforge_machines gauge\n");
+        assert_contains(buf, "pxeforge_machines{stage=\"dhcp\"} 1\n");
+        assert_contains(buf, "pxeforge_machines{stage=\"kernel\"} 1\n");
+        assert_contains(buf, "pxeforge_machines{stage=\"booted\"} 1\n");
+        assert_contains(buf, "pxeforge_machines{stage=\"image\"} 0\n");
+        assert_contains(buf, "pxeforge_machines_by_state{state=\"booting\"} 1\n");
+        assert_contains(buf, "pxeforge_machines_by_state{state=\"failed\"} 1\n");
+        assert_contains(buf, "pxeforge_machines_by_state{state=\"booted\"} 1\n");
+        free(buf);
+        tl_free(tl);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -233,6 +261,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(the_oldest_machine_makes_way),
             cmocka_unit_test(client_strings_stay_text),
             cmocka_unit_test(the_table_is_safe_for_a_terminal),
+            cmocka_unit_test(metrics_count_machines),
         };
 
         return pxf_test_main(tests, argc, argv);
