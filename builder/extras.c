@@ -137,9 +137,15 @@ int bld_extras_check(const struct cfg_config *cfg, enum cfg_image_format format,
                                      "liveRoot.omit works with live outputs (iso, pxe-dir, "
                                      "pxe-tar), not %s",
                                      cfg_image_format_to_string(format));
-        if (labels && !cfg_image_format_is_disk(format))
-                return live_labels_check(cfg, format, err);
-        if (!what || cfg_image_format_is_disk(format))
+        if (cfg_image_format_is_disk(format))
+                return 0;
+        if (labels) {
+                int r = live_labels_check(cfg, format, err);
+
+                if (r < 0)
+                        return r;
+        }
+        if (!what)
                 return 0;
         return pxf_error_set(err, -EOPNOTSUPP,
                              "%s works with disk outputs (raw, qcow2, vhd, vhd-fixed, vhdx), not "

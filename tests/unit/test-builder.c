@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -167,6 +168,28 @@ static void boot_args_of_selinux_modes(void **state)
         }
 }
 
+/* What a live output refuses before any work: SELinux with a full-os initramfs (also as
+ * pxe-dir's default), and a disk-only key beside a mode it accepts. */
+static void live_refusals_before_work(void **state)
+{
+        struct cfg_config cfg = {0};
+        struct pxf_error err = {0};
+        (void)state;
+
+        cfg.os.selinux_mode = CFG_SELINUX_PERMISSIVE;
+        assert_int_equal(bld_extras_check(&cfg, CFG_FORMAT_PXE_DIR, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "the full-os one (the default for pxe-dir)"));
+        assert_int_equal(bld_extras_check(&cfg, CFG_FORMAT_QCOW2, &err), 0);
+        cfg.pxe.live.initramfs_type = CFG_INITRAMFS_BOOTSTRAP;
+        if (geteuid() == 0)
+                assert_int_equal(bld_extras_check(&cfg, CFG_FORMAT_PXE_DIR, &err), 0);
+        cfg.artifacts = 1;
+        err = (struct pxf_error){0};
+        assert_true(bld_extras_check(&cfg, CFG_FORMAT_PXE_DIR, &err) < 0);
+        assert_non_null(strstr(err.msg, geteuid() == 0 ? "output.artifacts works with disk outputs"
+                                                       : "needs root"));
+}
+
 static void selinux_config_edits(void **state)
 {
         static const char text[] = "# comment SELINUX=x\nSELINUX=disabled\n"
@@ -266,6 +289,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(grub_dropin_text),
             cmocka_unit_test(grub_dropin_refuses_shell),
             cmocka_unit_test(boot_args_of_selinux_modes),
+            cmocka_unit_test(live_refusals_before_work),
             cmocka_unit_test(selinux_config_edits),
             cmocka_unit_test(grub_cfg_selects_selinux),
             cmocka_unit_test(history_entry_and_list),
