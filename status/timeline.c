@@ -260,7 +260,9 @@ int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *ho
         }
         set_field(&m->ip, ip);
         set_field(&m->hostname, hostname);
-        set_field(&m->arch, arch);
+        /* as the firmware first named it: a chained iPXE names itself a PXE client again */
+        if (!m->arch)
+                set_field(&m->arch, arch);
         reach(m, TL_STAGE_DHCP, now);
         return 0;
 }

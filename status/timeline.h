@@ -60,7 +60,9 @@ struct timeline *tl_new(size_t max_machines);
 void tl_free(struct timeline *tl);
 
 /* A DHCP answer for mac (any case, ':' or '-' separated); ip, hostname and arch (the
- * client's architecture, e.g. "x86-64 UEFI") may be NULL. -EINVAL for a malformed MAC. */
+ * client's architecture, e.g. "x86-64 UEFI HTTP") may be NULL. The first architecture
+ * named stays (the firmware's; a chained iPXE names itself again). -EINVAL for a
+ * malformed MAC. */
 int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *hostname,
             const char *arch, uint64_t now);
 

@@ -80,6 +80,9 @@ static void proxy_answers_and_late_details(void **state)
             "dnsmasq-dhcp[2]: 1554289716 bootfile name: http://192.168.77.1:8089/bootx64.efi",
             "dnsmasq-dhcp[2]: 3298348296 DHCPACK(br0) 192.168.77.199 52:54:00:77:00:01 ",
             "dnsmasq-dhcp[2]: 3298348296 client provides name: pxf-bootstrap",
+            /* the iPXE it chained, a PXE client again: the firmware's class stays */
+            "dnsmasq-dhcp[2]: 1299147834 vendor class: PXEClient:Arch:00007:UNDI:003010",
+            "dnsmasq-dhcp[2]: 1299147834 PXE(br0) 52:54:00:77:00:01 proxy",
         };
         size_t n;
         _cleanup_free_ char *json = json_after(lines, PXF_ELEMENTSOF(lines), &n);
