@@ -16,11 +16,6 @@
 
 #include "common/common.h"
 
-/* Runs argv with pxf_spawn_run; a program that is not installed gives -ENOENT with a
- * message naming its Debian package. (iso.c) */
-int art_iso_run_tool(const char *const *argv, const char *package,
-                     const struct pxf_spawn_opts *opts, struct pxf_error *err);
-
 /* ---- the squashfs (squashfs.c) ------------------------------------------------------ */
 
 /* zstd level of art_squashfs_write: the knee of size against time on the Debian test

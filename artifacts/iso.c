@@ -98,17 +98,6 @@ struct iso {
         struct pxf_error *err;
 };
 
-int art_iso_run_tool(const char *const *argv, const char *package,
-                     const struct pxf_spawn_opts *opts, struct pxf_error *err)
-{
-        int r = pxf_spawn_run(argv, opts, err);
-
-        if (r == -ENOENT)
-                return pxf_error_set(err, r, "%s is not installed (Debian package %s)", argv[0],
-                                     package);
-        return r;
-}
-
 static uint64_t round_up(uint64_t n, uint64_t unit)
 {
         return (n + unit - 1) / unit * unit;
@@ -365,13 +354,13 @@ static int make_efiboot(struct iso *iso)
         int r;
 
         snprintf(kib_arg, sizeof kib_arg, "%llu", (unsigned long long)iso->efiboot_kib);
-        r = art_iso_run_tool(
+        r = pxf_spawn_tool(
             (const char *[]){"mkfs.vfat", "-C", "-n", EFIBOOT_LABEL, iso->efiboot, kib_arg, NULL},
             "dosfstools", NULL, iso->err);
         if (r < 0)
                 return r;
         /* One recursive copy of EFI/: the image then holds exactly the ISO's EFI/BOOT/. */
-        return art_iso_run_tool(
+        return pxf_spawn_tool(
             (const char *[]){"mcopy", "-s", "-m", "-i", iso->efiboot, efi_dir, "::/", NULL},
             "mtools", &mtools, iso->err);
 }
@@ -436,7 +425,7 @@ static int run_xorriso(struct iso *iso)
         /* The cwd is the private folder, where no .mkisofsrc can set defaults. */
         if (unlink(iso->partial) < 0 && errno != ENOENT)
                 return pxf_error_set(iso->err, -errno, "cannot remove '%s': %m", iso->partial);
-        return art_iso_run_tool(argv, "xorriso", &opts, iso->err);
+        return pxf_spawn_tool(argv, "xorriso", &opts, iso->err);
 }
 
 static int publish(struct iso *iso)

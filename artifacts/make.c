@@ -184,8 +184,7 @@ static int copy_kernel(struct live *l, struct pxf_error *err)
 }
 
 /* The image's own kernel arguments, from the first `linux` line of its grub.cfg
- * (BOOT_IMAGE and the kernel path dropped), and the os section's, which that grub.cfg
- * lacks: a live tree's is never rebuilt. The boot-configuration code removes what
+ * (BOOT_IMAGE and the kernel path dropped). The boot-configuration code removes what
  * conflicts with a live boot. */
 static int read_base_args(struct live *l, struct pxf_error *err)
 {
@@ -194,7 +193,6 @@ static int read_base_args(struct live *l, struct pxf_error *err)
         int r = pxf_read_file(path, SMALL_FILE_MAX, &text, NULL);
 
         (void)err;
-        l->os_args = cfg_os_kernel_args(&l->job->cfg->os);
         if (r < 0)
                 return 0; /* no GRUB config: no base arguments */
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -872,6 +870,9 @@ static int make_artifacts(struct live *l, struct pxf_error *err)
                 r = need_file(l, l->chain->net_grub, l->chain->grub_package, err);
         if (r >= 0)
                 r = read_base_args(l, err);
+        /* the os section's arguments, which a live tree's grub.cfg lacks: it is never
+         * rebuilt */
+        l->os_args = cfg_os_kernel_args(&l->job->cfg->os);
         if (r < 0)
                 return r;
         if (l->job->format == CFG_FORMAT_ISO)

@@ -304,7 +304,7 @@ static int run_mksquashfs(struct squash *s, const char *partial, const char *out
 
         if (unlink(partial) < 0 && errno != ENOENT)
                 return pxf_error_set(s->err, -errno, "cannot remove '%s': %m", partial);
-        r = art_iso_run_tool((const char *const *)s->argv, "squashfs-tools", NULL, s->err);
+        r = pxf_spawn_tool((const char *const *)s->argv, "squashfs-tools", NULL, s->err);
         if (r < 0)
                 return r;
         r = pxf_publish_file(partial, out_path);

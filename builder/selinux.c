@@ -197,7 +197,6 @@ static int copy_contexts(struct bld_guest *gs, const char *contexts, const char 
 static int label_tree(struct bld_guest *gs, const char *contexts, struct pxf_error *err)
 {
         _cleanup_free_ char *dir = pxf_asprintf("%s-contexts-XXXXXX", gs->tree), *fc = NULL;
-        _cleanup_strv_free_ char **argv = NULL;
         int r;
 
         log_info("  labelling the tree with the host's setfiles and %s", contexts);
@@ -205,19 +204,10 @@ static int label_tree(struct bld_guest *gs, const char *contexts, struct pxf_err
                 return pxf_error_set(err, -errno, "cannot make a folder beside '%s': %m", gs->tree);
         fc = pxf_asprintf("%s/file_contexts", dir);
         r = copy_contexts(gs, contexts, dir, err);
-        pxf_strv_push(&argv, "setfiles");
-        pxf_strv_push(&argv, "-m");
-        pxf_strv_push(&argv, "-F");
-        pxf_strv_push(&argv, "-r");
-        pxf_strv_push(&argv, gs->tree);
-        pxf_strv_push(&argv, fc);
-        pxf_strv_push(&argv, gs->tree);
         if (r >= 0)
-                r = pxf_spawn_run((const char *const *)argv, NULL, err);
-        if (r == -ENOENT)
-                r = pxf_error_set(err, r,
-                                  "setfiles is not installed (Debian package "
-                                  "policycoreutils): it labels a live output's tree");
+                r = pxf_spawn_tool(
+                    (const char *[]){"setfiles", "-m", "-F", "-r", gs->tree, fc, gs->tree, NULL},
+                    "policycoreutils", NULL, err);
         (void)pxf_rm_rf(dir);
         return r;
 }

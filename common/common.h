@@ -204,6 +204,10 @@ struct pxf_spawn_opts {
  * command line and the last lines of its output. opts may be NULL. */
 int pxf_spawn_run(const char *const *argv, const struct pxf_spawn_opts *opts,
                   struct pxf_error *err);
+/* pxf_spawn_run for a host tool: one that is not installed gives -ENOENT with a message
+ * naming its Debian package. */
+int pxf_spawn_tool(const char *const *argv, const char *package, const struct pxf_spawn_opts *opts,
+                   struct pxf_error *err);
 
 /* The error of a program that failed (-ECHILD): "PROGRAM WHAT" (e.g. "exited with status
  * 1"), its command line and the last lines of out (len bytes; cut: out starts mid-line).

@@ -273,3 +273,14 @@ int pxf_spawn_start(const char *const *argv, const struct pxf_spawn_opts *opts, 
         *ret_stderr_fd = TAKE_FD(rd);
         return 0;
 }
+
+int pxf_spawn_tool(const char *const *argv, const char *package, const struct pxf_spawn_opts *opts,
+                   struct pxf_error *err)
+{
+        int r = pxf_spawn_run(argv, opts, err);
+
+        if (r == -ENOENT)
+                return pxf_error_set(err, r, "%s is not installed (Debian package %s)", argv[0],
+                                     package);
+        return r;
+}

@@ -43,8 +43,7 @@ struct httpd_conn {
         unsigned requests;
 };
 
-#define HTTP_DATE_MAX         64
-#define OBSERVE_INTERVAL_USEC 1000000u
+#define HTTP_DATE_MAX 64
 
 static void on_timer(evutil_socket_t fd, short what, void *userdata);
 static void conn_process(struct httpd_conn *c);
@@ -133,11 +132,8 @@ static void observe_end(struct httpd_conn *c, uint64_t sent)
 /* A body being sent: the observer hears of it at most once a second. */
 static void observe_progress(struct httpd_conn *c)
 {
-        uint64_t now = pxf_now_usec();
-
-        if (!c->observed || now - c->observed_usec < OBSERVE_INTERVAL_USEC)
+        if (!c->observed || !tl_observer_due(&c->server->observer, &c->observed_usec))
                 return;
-        c->observed_usec = now;
         httpd_observe(c->server, &c->addr, c->req.target, body_bytes_sent(c),
                       c->body_end - c->body_start, TL_RESULT_RUNNING);
 }

@@ -396,12 +396,12 @@ static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
 {
         int fds[2];
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
+        /* non-blocking at both ends: the root never waits to write, the server reads what
+         * is there */
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return pxf_error_set(err, -errno, "cannot make a pipe: %m");
         a->dhcp_log_read = fds[0];
         a->dhcp_log_write = fds[1];
-        if (fcntl(a->dhcp_log_write, F_SETFL, O_NONBLOCK) < 0)
-                return pxf_error_set(err, -errno, "cannot make a pipe non-blocking: %m");
         return move_high(&a->dhcp_log_read, err);
 }
 

@@ -304,6 +304,19 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
                 reach(m, tl_stage_of_file(file), now);
 }
 
+bool tl_observer_due(const struct tl_observer *o, uint64_t *last_usec)
+{
+        uint64_t now;
+
+        if (!o->observe)
+                return false;
+        now = pxf_now_usec();
+        if (now - *last_usec < TL_PROGRESS_INTERVAL_USEC)
+                return false;
+        *last_usec = now;
+        return true;
+}
+
 void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, size_t salen,
                       enum tl_proto proto, const char *path, uint64_t bytes, uint64_t size,
                       enum tl_result result)

@@ -83,6 +83,12 @@ struct tl_observer {
         void (*observe)(void *ctx, const struct tl_transfer *t);
         void *ctx;
 };
+/* How often a running transfer is reported. */
+#define TL_PROGRESS_INTERVAL_USEC 1000000u
+/* Whether o observes and a running transfer last reported at *last_usec (monotonic,
+ * pxf_now_usec()) is due again; if so, *last_usec becomes now. No clock is read when
+ * nobody observes: it is asked on every acknowledgement and every write. */
+bool tl_observer_due(const struct tl_observer *o, uint64_t *last_usec);
 /* Tells o, if it observes, of a transfer to the client at sa (IPv4 or IPv6). */
 void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, size_t salen,
                       enum tl_proto proto, const char *path, uint64_t bytes, uint64_t size,

@@ -21,11 +21,10 @@
 
 #include "tftpd/tftpd-internal.h"
 
-#define RECV_BATCH            16 /* packets read per wakeup */
-#define BACKOFF_MAX           3  /* the timeout doubles at most this many times (8x) */
-#define FOREIGN_REPLIES       8  /* ERROR 5 answers per transfer; bounded, as strangers are free */
-#define OPTIONS_TEXT_MAX      96
-#define OBSERVE_INTERVAL_USEC 1000000u
+#define RECV_BATCH       16 /* packets read per wakeup */
+#define BACKOFF_MAX      3  /* the timeout doubles at most this many times (8x) */
+#define FOREIGN_REPLIES  8  /* ERROR 5 answers per transfer; bounded, as strangers are free */
+#define OPTIONS_TEXT_MAX 96
 
 struct tftpd_transfer {
         struct tftpd *server;
@@ -266,11 +265,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 /* The observer hears of a running transfer at most once a second. */
 static void observe_progress(struct tftpd_transfer *x)
 {
-        uint64_t now = pxf_now_usec();
-
-        if (now - x->observed_usec < OBSERVE_INTERVAL_USEC)
+        if (!tl_observer_due(&x->server->observer, &x->observed_usec))
                 return;
-        x->observed_usec = now;
         tftpd_observe(x->server, &x->peer, x->path, bytes_acknowledged(x), x->size,
                       TL_RESULT_RUNNING);
 }
