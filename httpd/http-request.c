@@ -1,6 +1,6 @@
 /* http-request: the pure request codec (see http-request.h). Strict where RFC 9112 lets a
- * server choose: no bare LF, no obs-fold, no body on GET/HEAD, one Content-Length, one
- * Host. Everything a peer sends is bounded before it is copied. */
+ * server choose: no bare LF, no obs-fold, no body on GET/HEAD, a POST's body framed by
+ * one Content-Length only, one Host. Everything a peer sends is bounded before it is copied. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,13 +81,15 @@ int http_request_head_length(const char *buf, size_t len)
 
 static enum http_method method_kind(const char *m)
 {
-        static const char *const known[] = {"POST",    "PUT",   "DELETE", "CONNECT",
-                                            "OPTIONS", "TRACE", "PATCH"};
+        static const char *const known[] = {"PUT",     "DELETE", "CONNECT",
+                                            "OPTIONS", "TRACE",  "PATCH"};
 
         if (strcmp(m, "GET") == 0)
                 return HTTP_METHOD_GET;
         if (strcmp(m, "HEAD") == 0)
                 return HTTP_METHOD_HEAD;
+        if (strcmp(m, "POST") == 0)
+                return HTTP_METHOD_POST;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
                 if (strcmp(m, known[i]) == 0)
                         return HTTP_METHOD_KNOWN_OTHER;
@@ -190,15 +192,20 @@ static void parse_connection(const char *v, size_t n, struct header_state *st)
 static int parse_content_length(const char *v, size_t n, struct header_state *st,
                                 struct http_request *req)
 {
+        uint64_t value = 0;
+
         if (st->content_length || n == 0)
                 return fail(req, 400, -EINVAL);
         for (size_t i = 0; i < n; i++) {
+                unsigned digit = (unsigned)(v[i] - '0');
+
                 if (v[i] < '0' || v[i] > '9')
                         return fail(req, 400, -EINVAL);
-                if (v[i] != '0')
-                        st->body = true;
+                value = value > (UINT64_MAX - digit) / 10 ? UINT64_MAX : value * 10 + digit;
         }
         st->content_length = true;
+        st->body = value > 0;
+        req->content_length = value;
         return 0;
 }
 
@@ -257,7 +264,8 @@ static int parse_header_line(const char *line, size_t n, struct header_state *st
         return header_field(line, colon, line + vs, ve - vs, st, req);
 }
 
-/* RFC 9112 6: a GET or HEAD with a body is refused, a transfer coding is not implemented. */
+/* RFC 9112 6: a GET or HEAD with a body is refused, a transfer coding is not implemented,
+ * a POST must say how long its body is. */
 static int check_framing(const struct header_state *st, struct http_request *req)
 {
         bool get_or_head = req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
@@ -268,6 +276,8 @@ static int check_framing(const struct header_state *st, struct http_request *req
                 return fail(req, 501, -EOPNOTSUPP);
         if (st->body && get_or_head)
                 return fail(req, 400, -EINVAL);
+        if (req->method == HTTP_METHOD_POST && !st->content_length)
+                return fail(req, 411, -EINVAL);
         if (req->version_minor >= 1 && !st->host)
                 return fail(req, 400, -EINVAL);
         return 0;
@@ -635,10 +645,16 @@ const char *http_reason_phrase(int status)
                 return "Method Not Allowed";
         case 408:
                 return "Request Timeout";
+        case 411:
+                return "Length Required";
+        case 413:
+                return "Content Too Large";
         case 414:
                 return "URI Too Long";
         case 416:
                 return "Range Not Satisfiable";
+        case 429:
+                return "Too Many Requests";
         case 431:
                 return "Request Header Fields Too Large";
         case 500:

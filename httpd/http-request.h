@@ -33,6 +33,7 @@
 enum http_method {
         HTTP_METHOD_GET,
         HTTP_METHOD_HEAD,
+        HTTP_METHOD_POST,        /* for the appliance's API only; with a Content-Length */
         HTTP_METHOD_KNOWN_OTHER, /* a registered method we do not allow: 405 */
         HTTP_METHOD_UNKNOWN,     /* a valid token we do not know: 501 */
 };
@@ -48,7 +49,10 @@ struct http_request {
         char range[HTTP_MAX_RANGE_VALUE + 1];
         bool has_if_range;
         char if_range[HTTP_MAX_RANGE_VALUE + 1];
-        /* On failure: the status to answer with (400, 414, 431, 501, 505). */
+        /* The body's length (POST only: a GET or HEAD with a body is refused); values too
+         * large for 64 bits saturate, which no body limit lets through. */
+        uint64_t content_length;
+        /* On failure: the status to answer with (400, 411, 414, 431, 501, 505). */
         int status;
 };
 

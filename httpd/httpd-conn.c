@@ -30,6 +30,7 @@ struct httpd_conn {
         bool close_after;  /* close once the response is out */
         bool lingering;    /* response out, write side shut, draining input */
         bool peer_eof;
+        bool reading_body; /* a POST's head is in; its body is still arriving */
         /* The response in flight: file bytes [body_next, body_end) are still to queue. */
         struct evbuffer_file_segment *seg;
         uint64_t body_start, body_next, body_end;
@@ -385,24 +386,11 @@ static int serve_file(struct httpd_conn *c, const char *path)
         return start_body(c, &fd, (uint64_t)st.st_size, &res);
 }
 
-/* The appliance's own answer (struct httpd_api), made whole in memory: small pages. */
-static int serve_api(struct httpd_conn *c, const char *path)
+/* An answer made whole in memory (the API's: small pages), never cached. */
+static void respond_made(struct httpd_conn *c, int status, struct evbuffer *body, const char *type)
 {
-        struct evbuffer *body = evbuffer_new();
-        const char *type = "text/plain; charset=utf-8";
-        size_t n;
-        int status;
+        size_t n = evbuffer_get_length(body);
 
-        if (!body)
-                return -ENOMEM;
-        status =
-            strchr(path, '%') ? 404 : c->server->api.answer(c->server->api.ctx, path, body, &type);
-        if (status != 200) {
-                evbuffer_free(body);
-                respond_error(c, status, false);
-                return 0;
-        }
-        n = evbuffer_get_length(body);
         begin_response(c, status);
         add_head(c,
                  &(struct response_head){
@@ -411,6 +399,23 @@ static int serve_api(struct httpd_conn *c, const char *path)
                 (void)evbuffer_add_buffer(bufferevent_get_output(c->bev), body);
                 c->body_next = c->body_end = n; /* counted as body bytes; nothing to queue */
         }
+}
+
+/* The appliance's own answer to a GET or HEAD (struct httpd_api). */
+static int serve_api(struct httpd_conn *c, const char *path)
+{
+        struct evbuffer *body = evbuffer_new();
+        const char *type = "text/plain; charset=utf-8";
+        int status;
+
+        if (!body)
+                return -ENOMEM;
+        status =
+            strchr(path, '%') ? 404 : c->server->api.answer(c->server->api.ctx, path, body, &type);
+        if (status != 200)
+                respond_error(c, status, false);
+        else
+                respond_made(c, status, body, type);
         evbuffer_free(body);
         return 0;
 }
@@ -430,6 +435,69 @@ static const char *api_path(const struct httpd_conn *c, char *buf, size_t size)
         memcpy(buf, t, len);
         buf[len] = '\0';
         return buf;
+}
+
+/* A POST whose whole body is at the front of the input: handed to the API. */
+static int serve_post(struct httpd_conn *c, const char *path)
+{
+        struct evbuffer *in = bufferevent_get_input(c->bev), *out = evbuffer_new();
+        const char *type = "text/plain; charset=utf-8";
+        char body[HTTPD_API_MAX_BODY];
+        size_t len = (size_t)c->req.content_length;
+        int status = 404;
+
+        c->reading_body = false;
+        if (!out)
+                return -ENOMEM;
+        if (evbuffer_remove(in, body, len) != (int)len) {
+                evbuffer_free(out);
+                return -EIO;
+        }
+        if (!strchr(path, '%'))
+                status = c->server->api.receive(c->server->api.ctx, path,
+                                                (const struct sockaddr *)&c->addr, sizeof c->addr,
+                                                body, len, out, &type);
+        respond_made(c, status, out, type);
+        evbuffer_free(out);
+        return 0;
+}
+
+/* A POST's head: only the API takes one, with a small body, which is read next. Anything
+ * else is refused unread, and the connection closed (the body would follow). */
+static int start_post(struct httpd_conn *c)
+{
+        char path[HTTP_MAX_PATH + 1];
+
+        if (!c->server->api.receive || !api_path(c, path, sizeof path)) {
+                respond_error(c, 405, true);
+                return 0;
+        }
+        if (c->req.content_length > HTTPD_API_MAX_BODY) {
+                c->server->stats.bodies_too_large++;
+                respond_error(c, 413, true);
+                return 0;
+        }
+        c->reading_body = true; /* conn_process waits for it; the header clock runs on */
+        return 0;
+}
+
+/* The body of the POST in hand, once it is all here: answered; else wait for more (or
+ * give up on a client that closed). May free c. */
+static bool body_arrived(struct httpd_conn *c)
+{
+        char path[HTTP_MAX_PATH + 1];
+
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) < c->req.content_length) {
+                if (c->peer_eof)
+                        httpd_conn_free(c);
+                return false;
+        }
+        if (!api_path(c, path, sizeof path) || serve_post(c, path) < 0) {
+                log_warning("http: %s: answering a POST failed", c->peer);
+                httpd_conn_free(c);
+                return false;
+        }
+        return true;
 }
 
 static int target_status(int r)
@@ -470,6 +538,8 @@ static int serve_request(struct httpd_conn *c)
                 respond_error(c, 501, true);
                 return 0;
         }
+        if (c->req.method == HTTP_METHOD_POST)
+                return start_post(c);
         if (api_path(c, path, sizeof path))
                 return serve_api(c, path);
         r = http_target_decode(c->req.target, path, sizeof path);
@@ -511,11 +581,17 @@ static void conn_process(struct httpd_conn *c)
         struct evbuffer *in = bufferevent_get_input(c->bev);
 
         while (!c->responding) {
-                size_t len = evbuffer_get_length(in);
-                size_t n = len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES;
+                size_t len, n;
                 const char *data;
                 int r;
 
+                if (c->reading_body) {
+                        if (!body_arrived(c))
+                                return;
+                        continue;
+                }
+                len = evbuffer_get_length(in);
+                n = len < HTTP_MAX_HEAD_BYTES ? len : HTTP_MAX_HEAD_BYTES;
                 if (len > 0 && !c->head_started) {
                         c->head_started = true;
                         arm_timer(c, &c->server->header_tv);
@@ -663,7 +739,7 @@ unsigned httpd_conns_from(const struct httpd *h, const struct sockaddr *sa)
 /* Waiting for a request: none in flight, not closing, no byte of the next one here. */
 static bool waiting(const struct httpd_conn *c)
 {
-        return !c->responding && !c->lingering &&
+        return !c->responding && !c->lingering && !c->reading_body &&
                evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
 }
 

@@ -72,13 +72,25 @@ int httpd_bound_port(int fd, uint16_t *ret_port);
 /* The reserved path of the appliance's own pages, API and metrics. */
 #define HTTPD_API_PREFIX "/.pxeforge/"
 
-/* Answers a request for HTTPD_API_PREFIX + path (path: what follows the prefix, without
- * the query; plain ASCII, never decoded): writes the body into body, sets *content_type
- * (a static string) and returns the status, 200 or 404. */
+/* The largest body a POST to the API may carry; a longer one gets 413 unread. */
+#define HTTPD_API_MAX_BODY 1024
+
+/* The appliance's own answers under HTTPD_API_PREFIX. path is what follows the prefix,
+ * without the query: plain ASCII, never decoded (a path with '%' gets 404 unasked). */
 struct evbuffer;
+struct sockaddr;
 struct httpd_api {
+        /* A GET or HEAD: writes the body into body, sets *content_type (a static string)
+         * and returns the status, 200 or 404. */
         int (*answer)(void *ctx, const char *path, struct evbuffer *body,
                       const char **content_type);
+        /* A POST, with its whole body (len <= HTTPD_API_MAX_BODY; not NUL-terminated) from
+         * the client at peer: writes the answer's body into out, sets *content_type and
+         * returns the status, which the answer carries whatever it is. NULL: every POST
+         * gets 405. The only way a client changes anything: whoever sets it bounds it. */
+        int (*receive)(void *ctx, const char *path, const struct sockaddr *peer, size_t peer_len,
+                       const char *body, size_t len, struct evbuffer *out,
+                       const char **content_type);
         void *ctx;
 };
 
@@ -114,7 +126,8 @@ struct httpd_config {
         struct tl_observer observer;
         /* If api.answer is set: GET and HEAD requests for HTTPD_API_PREFIX and below are
          * answered by it instead of from the folder (which never serves a name starting
-         * with '.', so the two cannot collide). */
+         * with '.', so the two cannot collide); if api.receive is set, POST requests there
+         * go to it. Any other POST gets 405. */
         struct httpd_api api;
 };
 
@@ -140,6 +153,7 @@ struct httpd_stats {
         uint64_t per_source_refused; /* connections closed at once: max_per_source */
         uint64_t made_room;          /* waiting connections closed at max_connections */
         uint64_t retired;            /* connections ended by max_requests or max_lifetime */
+        uint64_t bodies_too_large;   /* POSTs refused unread: over HTTPD_API_MAX_BODY */
 };
 
 /* Starts serving on base. */

@@ -34,6 +34,7 @@
 #include "common/common.h"
 #include "httpd/httpd.h"
 #include "status/dhcp-log.h"
+#include "status/report.h"
 #include "status/timeline.h"
 #include "tftpd/tftpd.h"
 
@@ -451,6 +452,7 @@ struct servers {
         struct httpd *httpd;
         struct timeline *timeline; /* what the servers saw of each machine's boot */
         struct dhcp_log *dhcp_log; /* what dnsmasq's lines say, into the timeline */
+        struct reports *reports;   /* booted systems' reports, into the timeline */
         struct event *dhcp_log_ev;
         struct evbuffer *dhcp_lines;
         struct event *sigterm, *sigint;
@@ -505,6 +507,41 @@ static void write_server_metrics(const struct servers *s, FILE *f)
                 h.connections_open);
 }
 
+static void write_report_metrics(const struct servers *s, FILE *f)
+{
+        struct httpd_stats h = {0};
+
+        if (s->httpd)
+                httpd_get_stats(s->httpd, &h);
+        reports_write_metrics(s->reports, h.bodies_too_large, f);
+}
+
+/* The one thing a client may POST: a booted system's report (REPORT_API_PATH). */
+static int receive_api(void *ctx, const char *path, const struct sockaddr *peer, size_t peer_len,
+                       const char *body, size_t len, struct evbuffer *out, const char **type)
+{
+        struct servers *s = ctx;
+        char ip[PXF_ADDR_TEXT_MAX];
+        _cleanup_free_ char *text = NULL;
+        size_t text_len = 0;
+        FILE *f;
+        int status;
+
+        if (strcmp(path, REPORT_API_PATH) != 0) /* the pages are read-only */
+                return evbuffer_add_printf(out, "405 Method Not Allowed\n") < 0 ? 500 : 405;
+        (void)pxf_addr_text(peer, peer_len, ip, sizeof ip);
+        f = open_memstream(&text, &text_len);
+        if (!f)
+                return 500;
+        status = reports_receive(s->reports, ip, body, len, pxf_wall_usec(), f);
+        if (fclose(f) != 0 || evbuffer_add(out, text, text_len) < 0)
+                return 500;
+        *type = "text/plain; charset=utf-8";
+        if (status == 200)
+                log_info("http: %s reported that it booted", ip);
+        return status;
+}
+
 /* HTTPD_API_PREFIX's paths: api/machines, the timeline as JSON; api/machines.txt, as the
  * table `pxeforge status` prints; metrics, the machines and the servers' counters for
  * Prometheus. */
@@ -525,6 +562,7 @@ static int answer_api(void *ctx, const char *path, struct evbuffer *body, const 
         if (metrics) {
                 tl_write_metrics(s->timeline, f, now, STALL_USEC);
                 write_server_metrics(s, f);
+                write_report_metrics(s, f);
         } else {
                 (json ? tl_write_json : tl_write_text)(s->timeline, f, now, STALL_USEC);
         }
@@ -581,6 +619,7 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
             evsignal_add(s->sigint, NULL) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
         s->timeline = tl_new(0);
+        s->reports = reports_new(s->timeline);
         if (a->dhcp_log_fd >= 0)
                 r = watch_dhcp_lines(s, a->dhcp_log_fd, err);
         if (r >= 0 && a->tftp_fd >= 0) {
@@ -591,10 +630,11 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
         }
         if (r >= 0 && a->http_fd >= 0) {
-                struct httpd_config hc = {.root = a->root,
-                                          .listen_fd = a->http_fd,
-                                          .observer = {observe_transfer, s->timeline},
-                                          .api = {.answer = answer_api, .ctx = s}};
+                struct httpd_config hc = {
+                    .root = a->root,
+                    .listen_fd = a->http_fd,
+                    .observer = {observe_transfer, s->timeline},
+                    .api = {.answer = answer_api, .receive = receive_api, .ctx = s}};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
         }
@@ -610,6 +650,7 @@ static void stop_servers(struct servers *s)
         if (s->dhcp_lines)
                 evbuffer_free(s->dhcp_lines);
         dhcp_log_free(s->dhcp_log);
+        reports_free(s->reports);
         tl_free(s->timeline); /* after the servers: they report transfers cut at exit */
         if (s->sigterm)
                 event_free(s->sigterm);

@@ -334,16 +334,48 @@ void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, si
                                                  .result = result});
 }
 
-int tl_booted(struct timeline *tl, const char *mac, const char *hostname, const char *kernel,
-              uint64_t boot_ms, uint64_t now)
+/* The machine a report from ip for mac belongs to; NULL with *why set when there is none
+ * it may speak for. */
+static struct machine *reporting_machine(struct timeline *tl, const char *ip, const char *mac,
+                                         int *why)
 {
-        struct machine *m = machine_of_mac(tl, mac, now);
+        struct machine *m = find_mac(tl, mac), *by_ip = find_ip(tl, ip);
 
-        if (!m)
+        *why = -EPERM;
+        if (m && m->ip && strcmp(m->ip, ip) != 0)
+                return NULL;
+        if (by_ip && by_ip != m && by_ip->mac[0])
+                return NULL;
+        if (!m && !by_ip) {
+                *why = -ENOENT;
+                return NULL;
+        }
+        if (!m) {
+                memcpy(by_ip->mac, mac, MAC_TEXT_LEN + 1);
+                return by_ip;
+        }
+        if (by_ip && by_ip != m) {
+                merge_into(tl, m, by_ip);
+                m = find_mac(tl, mac); /* the array moved an entry */
+        }
+        return m;
+}
+
+int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now)
+{
+        char mac[MAC_TEXT_LEN + 1];
+        struct machine *m;
+        int why;
+
+        if (!normalize_mac(r->mac, mac))
                 return -EINVAL;
-        set_field(&m->hostname, hostname);
-        set_field(&m->kernel, kernel);
-        m->boot_ms = boot_ms;
+        m = reporting_machine(tl, ip, mac, &why);
+        if (!m)
+                return why;
+        set_field(&m->ip, ip);
+        set_field(&m->hostname, r->hostname);
+        set_field(&m->kernel, r->kernel);
+        m->boot_ms = r->boot_ms;
         reach(m, TL_STAGE_BOOTED, now);
         return 0;
 }

@@ -94,10 +94,18 @@ void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, si
                       enum tl_proto proto, const char *path, uint64_t bytes, uint64_t size,
                       enum tl_result result);
 
-/* The booted system's own report (its MAC, host name, kernel release, and how long the
- * boot took by its own clock). -EINVAL for a malformed MAC. */
-int tl_booted(struct timeline *tl, const char *mac, const char *hostname, const char *kernel,
-              uint64_t boot_ms, uint64_t now);
+/* What a booted system says of itself (status/report.h reads it off the wire). */
+struct tl_report {
+        const char *mac;
+        const char *hostname, *kernel; /* may be NULL */
+        uint64_t boot_ms;              /* how long the boot took by its own clock */
+};
+/* The booted system's report, sent from the address ip. It is filed only under a machine
+ * the appliance has seen: by its MAC (a DHCP answer) or by the address (a transfer; the
+ * machine then gets the MAC, which joins a proxy-mode machine's two halves). -EINVAL: a
+ * malformed MAC; -ENOENT: neither the MAC nor the address is known; -EPERM: the MAC's
+ * machine has another address, or the address another MAC's machine. */
+int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now);
 
 size_t tl_count(const struct timeline *tl);
 

@@ -3,7 +3,9 @@
 # serve` on loopback, without VMs: TFTP and HTTP transfers from one client show as one
 # machine with the stages its files stand for, the transfer's bytes and a file not found
 # as its failure, in the JSON, in `pxeforge status`'s table and in the Prometheus metrics
-# (/.pxeforge/metrics); hostile paths under the prefix get 404, never a file of the folder;
+# (/.pxeforge/metrics); a booted system's report (POST /.pxeforge/api/report) makes the
+# machine booted, and malformed, oversized, unknown, mismatched and flooding reports are
+# refused and counted; hostile paths under the prefix get 404, never a file of the folder;
 # the folder's own files are served as before.
 source "$(dirname "$0")/../lib/common.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
@@ -79,8 +81,10 @@ for path in '.pxeforge/../vmlinuz' '.pxeforge/api/machines%2F' '.pxeforge/api/..
                 || fail "/$path: status $code, expected 404 (or 400/414)"
         ! cmp -s "$PXF_TMP/body" "$art/vmlinuz" || fail "/$path served the folder's vmlinuz"
 done
-[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$http/.pxeforge/api/machines")" = 405 ] \
-        || fail "POST to the API is not refused with 405"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -d x "$http/.pxeforge/api/machines")" = 405 ] \
+        || fail "POST to the API's pages is not refused with 405"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -d x "$http/vmlinuz")" = 405 ] \
+        || fail "POST to a file is not refused with 405"
 [ "$(curl -s -I -o /dev/null -w '%{http_code}' "$http/.pxeforge/api/machines")" = 200 ] \
         || fail "HEAD of the API is not 200"
 grep -q 'Cache-Control: no-store' <(curl -s -D - -o /dev/null "$http/.pxeforge/api/machines") \
@@ -88,3 +92,64 @@ grep -q 'Cache-Control: no-store' <(curl -s -D - -o /dev/null "$http/.pxeforge/a
 curl -fsS -o /dev/null "$http/vmlinuz" || fail "the server stopped serving after hostile requests"
 kill -0 "$serve_pid" || fail "serve died"
 pass "hostile paths under /.pxeforge/ get 404, and the server goes on"
+
+# A booted system's report, as the image's pxeforge-boot-report unit sends it: from the
+# address that fetched the files, it makes that machine booted under the MAC it names.
+report() { # SOURCE-ADDRESS BODY: prints the status and the answer's line
+        curl -s --interface "$1" -o "$PXF_TMP/answer" -w '%{http_code}' \
+                --data-binary "$2" "$http/.pxeforge/api/report"
+        echo " $(head -n1 "$PXF_TMP/answer")"
+}
+expect_report() { # SOURCE BODY STATUS ANSWER-PATTERN WHAT
+        local got
+        got=$(report "$1" "$2")
+        grep -Eq "^$3 .*$4" <<<"$got" || fail "$5: got '$got', expected $3 and '$4'"
+}
+expect_report 127.0.0.1 $'mac=52:54:00:AA:BB:CC\nhostname=<b>n1</b>\nkernel=6.12.48+deb13-amd64\nbootMs=41250\n' \
+        200 recorded "a report from the booting machine's address"
+curl -fsS "$http/.pxeforge/api/machines" > "$PXF_TMP/machines.json" || fail "no API answer"
+python3 - "$PXF_TMP/machines.json" <<'PYEOF' || fail "the report did not make the machine booted: $(cat "$PXF_TMP/machines.json")"
+import json, sys
+ms = json.load(open(sys.argv[1]))["machines"]
+assert len(ms) == 1, ms
+m = ms[0]
+assert m["mac"] == "52:54:00:aa:bb:cc" and m["ip"] == "127.0.0.1", m
+assert m["stage"] == "booted" and m["state"] == "booted", m
+assert m["hostname"] == "<b>n1</b>" and m["kernel"] == "6.12.48+deb13-amd64", m
+assert m["bootMs"] == 41250 and "booted" in m["stages"], m
+PYEOF
+grep -q 'http: 127.0.0.1 reported that it booted' "$PXF_TMP/serve.log" || fail "the report is not logged"
+pass "a booted system's report makes its machine booted, under its MAC"
+
+expect_report 127.0.0.1 $'hostname=x\n' 400 'mac= is missing' "a report without a MAC"
+expect_report 127.0.0.1 $'mac=52:54:00:00:00:01\n' 403 'another' "a report for another MAC from a known address"
+expect_report 127.0.0.1 $'mac=52:54:00:AA:BB:CC\n' 429 'too many' "a fourth report from one address"
+expect_report 127.0.0.2 $'mac=52:54:00:00:00:02\n' 403 'has not seen' "a report from an unknown machine"
+big=$(head -c 2000 /dev/zero | tr '\0' a)
+expect_report 127.0.0.3 "mac=52:54:00:00:00:03"$'\n'"x=$big" 413 'Content Too Large' "an oversized report"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary x \
+        "$http/.pxeforge/api/report")
+[ "$code" = 501 ] || fail "a chunked report: status $code, expected 501"
+# A body that never comes whole: the header clock ends it, and the server goes on.
+python3 - <<'PYEOF' || fail "a report whose body never came whole was not cut off"
+import socket
+s = socket.create_connection(("127.0.0.1", 18081))
+s.sendall(b"POST /.pxeforge/api/report HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nmac=")
+s.settimeout(30)
+data = s.recv(4096)
+assert data.startswith(b"HTTP/1.1 408") or data == b"", data
+PYEOF
+curl -fsS "$http/.pxeforge/metrics" > "$PXF_TMP/metrics" || fail "no metrics"
+for line in 'pxeforge_boot_reports_total{result="accepted"} 1' \
+        'pxeforge_boot_reports_total{result="malformed"} 1' \
+        'pxeforge_boot_reports_total{result="mismatch"} 1' \
+        'pxeforge_boot_reports_total{result="rate-limited"} 1' \
+        'pxeforge_boot_reports_total{result="unknown-machine"} 1' \
+        'pxeforge_boot_reports_total{result="too-large"} 1' \
+        'pxeforge_machines_by_state{state="booted"} 1'; do
+        grep -qxF "$line" "$PXF_TMP/metrics" || fail "metrics lack '$line': $(grep boot "$PXF_TMP/metrics")"
+done
+curl -fsS "$http/.pxeforge/api/machines" | grep -q '"state":"booted"' \
+        || fail "a refused report changed the booted machine"
+kill -0 "$serve_pid" || fail "serve died"
+pass "malformed, mismatched, unknown, flooding, oversized and chunked reports are refused and counted; the machine stays booted"

@@ -102,7 +102,10 @@ static void a_boot_goes_through_every_stage(void **state)
         assert_contains(during, "\"stages\":{\"dhcp\":1796560000000,\"loader\":1796560001000,"
                                 "\"kernel\":1796560003000,\"initramfs\":1796560005000,"
                                 "\"image\":1796560010000}");
-        assert_int_equal(tl_booted(tl, MAC_A, "rack1-n1", "6.12.0-amd64", 95000, T0 + 95 * SEC), 0);
+        assert_int_equal(tl_booted(tl, "10.0.0.5",
+                                   &(struct tl_report){MAC_A, "rack1-n1", "6.12.0-amd64", 95000},
+                                   T0 + 95 * SEC),
+                         0);
         after = json_of(tl, T0 + 400 * SEC);
         assert_contains(after, "\"stage\":\"booted\",\"state\":\"booted\"");
         assert_contains(after, "\"kernel\":\"6.12.0-amd64\"");
@@ -194,8 +197,47 @@ static void client_strings_stay_text(void **state)
         assert_int_equal(tl_dhcp(tl, "52:54:00:00:00", NULL, NULL, NULL, T0), -EINVAL);
         assert_int_equal(tl_dhcp(tl, "52:54:00:00:00:0g", NULL, NULL, NULL, T0), -EINVAL);
         assert_int_equal(tl_dhcp(tl, "52.54.00.00.00.0a", NULL, NULL, NULL, T0), -EINVAL);
-        assert_int_equal(tl_booted(tl, "", NULL, NULL, 0, T0), -EINVAL);
+        assert_int_equal(tl_booted(tl, "10.0.0.5", &(struct tl_report){.mac = ""}, T0), -EINVAL);
         assert_int_equal(tl_count(tl), 1);
+        tl_free(tl);
+}
+
+/* A report speaks only for a machine the appliance has seen, from its own address; one
+ * that comes from the address a proxy-mode machine fetched from joins its two halves. */
+static void reports_speak_for_known_machines_only(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        _cleanup_free_ char *json = NULL;
+        (void)state;
+
+        assert_int_equal(tl_booted(tl, "10.0.0.9", &(struct tl_report){.mac = MAC_A}, T0), -ENOENT);
+        assert_int_equal(tl_count(tl), 0);
+        /* authoritative: the MAC's address is known, another one may not speak for it */
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", NULL, NULL, T0), 0);
+        assert_int_equal(tl_booted(tl, "10.0.0.6", &(struct tl_report){.mac = MAC_A}, T0), -EPERM);
+        assert_int_equal(tl_booted(tl, "10.0.0.5", &(struct tl_report){.mac = MAC_B}, T0), -EPERM);
+        /* proxy: DHCP names the MAC without an address, the transfers come by address */
+        assert_int_equal(tl_dhcp(tl, MAC_B, NULL, "n2", "x86-64 UEFI", T0), 0);
+        fetch(tl, "10.0.0.6", TL_PROTO_HTTP, "image.iso", 9, 9, TL_RESULT_DONE, T0 + SEC);
+        assert_int_equal(tl_count(tl), 3);
+        assert_int_equal(tl_booted(tl, "10.0.0.6",
+                                   &(struct tl_report){MAC_B, "n2", "6.12.0-amd64", 40000},
+                                   T0 + 40 * SEC),
+                         0);
+        assert_int_equal(tl_count(tl), 2);
+        json = json_of(tl, T0 + 40 * SEC);
+        assert_contains(
+            json, "\"mac\":\"52:54:00:00:00:0b\",\"ip\":\"10.0.0.6\",\"hostname\":\"n2\","
+                  "\"arch\":\"x86-64 UEFI\",\"kernel\":\"6.12.0-amd64\",\"stage\":\"booted\"");
+        /* an address-only machine takes the MAC its report names */
+        fetch(tl, "10.0.0.7", TL_PROTO_TFTP, "vmlinuz", 9, 9, TL_RESULT_DONE, T0 + SEC);
+        assert_int_equal(tl_booted(tl, "10.0.0.7", &(struct tl_report){.mac = "52-54-00-00-00-0C"},
+                                   T0 + 50 * SEC),
+                         0);
+        free(json);
+        json = json_of(tl, T0 + 50 * SEC);
+        assert_contains(json, "\"mac\":\"52:54:00:00:00:0c\",\"ip\":\"10.0.0.7\"");
+        assert_int_equal(tl_count(tl), 3);
         tl_free(tl);
 }
 
@@ -236,7 +278,9 @@ static void metrics_count_machines(void **state)
         fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "vmlinuz", 1, 1, TL_RESULT_DONE, T0 + SEC);
         assert_int_equal(tl_dhcp(tl, MAC_B, "10.0.0.6", NULL, NULL, T0), 0);
         fetch(tl, "10.0.0.6", TL_PROTO_TFTP, "grubx64.efi", 0, 0, TL_RESULT_NOT_FOUND, T0 + SEC);
-        assert_int_equal(tl_booted(tl, "52:54:00:00:00:0c", NULL, NULL, 0, T0), 0);
+        assert_int_equal(tl_dhcp(tl, "52:54:00:00:00:0c", "10.0.0.7", NULL, NULL, T0), 0);
+        assert_int_equal(
+            tl_booted(tl, "10.0.0.7", &(struct tl_report){.mac = "52:54:00:00:00:0c"}, T0), 0);
         tl_write_metrics(tl, f, T0 + 2 * SEC, STALL);
         assert_int_equal(fclose(f), 0);
         assert_contains(buf, "# TYPE pxeforge_machines gauge\n");
@@ -260,6 +304,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(failures_and_stalls),
             cmocka_unit_test(the_oldest_machine_makes_way),
             cmocka_unit_test(client_strings_stay_text),
+            cmocka_unit_test(reports_speak_for_known_machines_only),
             cmocka_unit_test(the_table_is_safe_for_a_terminal),
             cmocka_unit_test(metrics_count_machines),
         };
