@@ -82,14 +82,24 @@ static char *join_args(char *const *args)
         return out;
 }
 
-/* The entry checked, and its kernel arguments as one string with a leading space each. */
-static int entry_args(const struct art_live_boot *b, char **ret, struct pxf_error *err)
+/* The entry checked, and its kernel arguments as one string with a leading space each.
+ * With a boot report, the last one names the appliance's report URL on server: the
+ * loader's variable for the server it was loaded from, so the folder works from any
+ * address. */
+static int entry_args(const struct art_live_boot *b, const char *server, char **ret,
+                      struct pxf_error *err)
 {
         _cleanup_strv_free_ char **args = NULL;
         int r = check_entry(b, err);
 
         if (r >= 0)
                 r = art_live_kernel_args(b, &args, err);
+        if (r >= 0 && b->boot_report && b->medium == ART_LIVE_PXE && b->http_port) {
+                _cleanup_free_ char *report =
+                    pxf_asprintf("pxeforge.report=http://%s:%u" PXF_API_PREFIX PXF_API_REPORT,
+                                 server, b->http_port);
+                pxf_strv_push(&args, report);
+        }
         if (r >= 0)
                 *ret = join_args(args);
         return r;
@@ -119,7 +129,7 @@ static char *load_lines(const struct art_live_boot *b, const char *args)
 int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
         _cleanup_free_ char *joined = NULL, *search = NULL, *load = NULL;
-        int r = entry_args(b, &joined, err);
+        int r = entry_args(b, "${net_default_server}", &joined, err);
 
         if (r < 0)
                 return r;
@@ -140,7 +150,7 @@ int art_grub_cfg(const struct art_live_boot *b, char **ret, struct pxf_error *er
 int art_ipxe_script(const struct art_live_boot *b, char **ret, struct pxf_error *err)
 {
         _cleanup_free_ char *joined = NULL;
-        int r = entry_args(b, &joined, err);
+        int r = entry_args(b, "${next-server}", &joined, err);
 
         if (r < 0)
                 return r;

@@ -54,6 +54,8 @@ struct art_live_boot {
         const char *title;         /* menu entry title; NULL: "pxeforge" */
         unsigned http_port;        /* PXE: GRUB tries kernel and initrd over HTTP on this
                                     * port of its server first; 0: TFTP only */
+        bool boot_report;          /* PXE: pxeforge.report= names the appliance's report URL
+                                    * (server.bootReport), on its http_port */
 };
 
 /* The grub.cfg paths (relative to the artifacts folder / TFTP root) to write for a GRUB

@@ -594,6 +594,7 @@ static struct art_live_boot pxe_boot(const struct live *l, enum cfg_initramfs_ty
             .title = l->job->cfg->os.hostname,
             .http_port =
                 l->job->cfg->server.http_port ? (unsigned)l->job->cfg->server.http_port : 80u,
+            .boot_report = l->job->cfg->server.boot_report,
         };
 }
 

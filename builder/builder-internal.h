@@ -175,6 +175,7 @@ extern const struct bld_step bld_step_users;                  /* accounts.c */
 extern const struct bld_step bld_step_dirs;                   /* files.c */
 extern const struct bld_step bld_step_files;                  /* files.c */
 extern const struct bld_step bld_step_services;               /* system.c */
+extern const struct bld_step bld_step_boot_report;            /* boot-report.c */
 extern const struct bld_step bld_step_modules;                /* system.c, with the initramfs */
 extern const struct bld_step bld_step_history;                /* history.c */
 extern const struct bld_step bld_step_bootloader;             /* bootloader.c */

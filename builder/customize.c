@@ -18,6 +18,7 @@ static const struct bld_step *const steps[] = {
     &bld_step_dirs,
     &bld_step_files,
     &bld_step_services,
+    &bld_step_boot_report, /* pxeforge's own (server.bootReport): a file and a unit */
     &bld_step_modules,
     &bld_step_history,
     &bld_step_bootloader,

@@ -9,8 +9,9 @@
  * - the customized tree, so that a rebuild whose image and `os`/`scripts` settings did
  *   not change skips the appliance, the export and every customization step. Key:
  *   pxeforge's own executable, the input image's bytes, the config as canonical text
- *   without the sections that do not shape the tree (input, iso, pxe, output, server), and
- *   the contents of every host file those sections name. Entry: the tree as a tar (pax,
+ *   without the sections that do not shape the tree (input, iso, pxe, output, server; but
+ *   server.bootReport, which adds a unit), and the contents of every host file those
+ *   sections name. Entry: the tree as a tar (pax,
  *   with numeric owners, modes, extended attributes and hard links) compressed with zstd;
  *   it is unpacked like the export (export.c), so the cache is treated as guest data too.
  * - the finished output, so that a rebuild with nothing changed only puts it back. Key:
@@ -81,6 +82,8 @@ int bld_tree_key(const struct cfg_config *cfg, const struct bld_package_sources 
                 kf.r = bld_sources_key(kf.key, sources, err);
         if (kf.r >= 0)
                 kf.r = add_config(&kf, cfg, outside_tree);
+        /* the one `server` setting that adds files to the tree */
+        cache_key_add(kf.key, "server.bootReport", cfg->server.boot_report ? "true" : "false");
         return finish_key(&kf, key);
 }
 

@@ -291,6 +291,12 @@ bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b);
  * (a dual-stack socket's IPv4 clients) as plain IPv4; "?" for anything else. Returns the
  * port (0 for "?"). size: PXF_ADDR_TEXT_MAX is enough. */
 #define PXF_ADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+
+/* The appliance's own pages and API on its HTTP port, below a path no artifact can have
+ * (httpd serves no name that starts with '.'). A booted system reports to
+ * PXF_API_PREFIX PXF_API_REPORT (status/report.h), as its kernel command line says. */
+#define PXF_API_PREFIX "/.pxeforge/"
+#define PXF_API_REPORT "api/report"
 unsigned pxf_addr_text(const struct sockaddr *sa, size_t salen, char *out, size_t size);
 
 /* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */

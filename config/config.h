@@ -221,6 +221,10 @@ struct cfg_server {
         bool bios;        /* server.bios: GRUB for BIOS PXE clients in the artifacts */
         bool secure_boot; /* server.secureBoot: the chain must be signed, no iPXE for all */
         struct cfg_loc secure_boot_loc;
+        /* server.bootReport: the image gets the pxeforge-boot-report unit and the PXE boot
+         * menus the appliance's report URL; loc.line 0: not set (`up` then turns it on) */
+        bool boot_report;
+        struct cfg_loc boot_report_loc;
         struct tftpd_limits tftp; /* server.tftp; 0: the server's default */
         struct httpd_limits http; /* server.http; 0: the server's default */
 };

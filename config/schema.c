@@ -731,6 +731,13 @@ static const struct field server_fields[] = {
           .loc = FOFF(struct cfg_server, secure_boot_loc),
           .doc = "the machines boot with Secure Boot on: the build refuses a boot chain "
                  "(shim, GRUB, kernel) with an unsigned file, and ipxe: always (default false)"),
+    FIELD("bootReport", F_BOOL, struct cfg_server, boot_report,
+          .loc = FOFF(struct cfg_server, boot_report_loc),
+          .doc = "the image gets a unit (pxeforge-boot-report.service) that, once the system "
+                 "is up, tells the appliance it booted (MAC, host name, kernel, boot time), "
+                 "and the PXE boot menus say where (pxeforge.report=URL on the kernel command "
+                 "line; images booted any other way never report); default true for `pxeforge "
+                 "up`, false for `pxeforge customize` (also --boot-report)"),
     FIELD("tftp", F_SECTION, struct cfg_server, tftp, .sub = &tftp_schema,
           .doc = "limits and timeouts of the TFTP server"),
     FIELD("http", F_SECTION, struct cfg_server, http, .sub = &http_schema,

@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "common/common.h"
 #include "status/timeline.h"
 
 struct event_base;
@@ -70,7 +71,7 @@ int httpd_bind(const char *address, uint16_t port, int *ret_fd, struct pxf_error
 int httpd_bound_port(int fd, uint16_t *ret_port);
 
 /* The reserved path of the appliance's own pages, API and metrics. */
-#define HTTPD_API_PREFIX "/.pxeforge/"
+#define HTTPD_API_PREFIX PXF_API_PREFIX
 
 /* The largest body a POST to the API may carry; a longer one gets 413 unread. */
 #define HTTPD_API_MAX_BODY 1024

@@ -13,6 +13,7 @@ struct customize_args {
         const char *config;
         const char *pxe_artifacts_dir;
         const char *selinux_policy_path;
+        bool boot_report;
 };
 
 static int parse_progress(const char *option, const char *value, void *field)
@@ -82,6 +83,9 @@ static const struct cli_option options[] = {
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,
      "text (default) or json: besides the log, one JSON object a line on stderr for each "
      "step's begin and end and each artifact made, for programs to read (bench/ does)"},
+    {"boot-report", NULL, CLI_FLAG, ARG(boot_report), NULL, false,
+     "as server.bootReport: true: the image tells the appliance that served it when it has "
+     "booted (`pxeforge up` sets it unless the config says false)"},
     {"output-pxe-artifacts-dir", "DIR", CLI_STRING, ARG(pxe_artifacts_dir), NULL, false,
      "the reference tool's older spelling of --output-path DIR --output-image-format pxe-dir"},
     {"output-selinux-policy-path", "DIR", CLI_STRING, ARG(selinux_policy_path), NULL, false,
@@ -144,6 +148,8 @@ static int run(void *args)
                 free(cfg->selinux_policy_path);
                 cfg->selinux_policy_path = pxf_path_resolve(NULL, a->selinux_policy_path);
         }
+        if (a->boot_report)
+                cfg->server.boot_report = true;
         a->build.cfg = cfg;
         r = bld_run(&a->build, &err);
         return build_exit_status(r, &err);

@@ -83,6 +83,9 @@ static char **build_argv(const struct up *u, const char *dir)
         }
         if (u->no_cache)
                 pxf_strv_push(&argv, "--no-cache");
+        /* The booted systems report to this appliance unless the config says otherwise. */
+        if (!u->cfg->server.boot_report_loc.line)
+                pxf_strv_push(&argv, "--boot-report");
         pxf_strv_push(&argv, "--log-level");
         pxf_strv_push(&argv, pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info");
         return argv;

@@ -27,13 +27,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/common.h"
 #include "status/timeline.h"
 
 #define REPORT_BURST       3
 #define REPORT_REFILL_USEC (20u * 1000000u)
 #define REPORT_SOURCES     1024
-/* Where a report goes, below the appliance's HTTP API prefix (httpd.h). */
-#define REPORT_API_PATH "api/report"
+/* Where a report goes, below the appliance's HTTP API prefix (common.h). */
+#define REPORT_API_PATH PXF_API_REPORT
 
 struct report_fields {
         char mac[TL_FIELD_MAX + 1];

@@ -394,6 +394,33 @@ static struct art_live_boot debian_iso(void)
         return b;
 }
 
+/* server.bootReport: both PXE loaders name the report URL on the server they came from
+ * (GRUB's and iPXE's variable for it), after every other argument; the ISO has no server
+ * and gets none. */
+static void report_url_on_pxe_menus_only(void **state)
+{
+        struct art_live_boot b = debian_pxe();
+        struct pxf_error err = {0};
+        _cleanup_free_ char *grub = NULL, *ipxe = NULL, *iso = NULL;
+        (void)state;
+        b.http_port = 8089;
+        b.boot_report = true;
+        assert_int_equal(art_grub_cfg(&b, &grub, &err), 0);
+        assert_non_null(strstr(grub, " pxeforge.report=http://${net_default_server}:8089"
+                                     "/.pxeforge/api/report; then\n"));
+        assert_non_null(strstr(grub, " pxeforge.report=http://${net_default_server}:8089"
+                                     "/.pxeforge/api/report\n\t\tinitrd /initrd.img\n"));
+        assert_int_equal(art_ipxe_script(&b, &ipxe, &err), 0);
+        assert_non_null(strstr(ipxe,
+                               " pxeforge.report=http://${next-server}:8089/.pxeforge/api/report "
+                               "|| goto failed\n"));
+        b = debian_iso();
+        b.http_port = 8089;
+        b.boot_report = true;
+        assert_int_equal(art_grub_cfg(&b, &iso, &err), 0);
+        assert_null(strstr(iso, "pxeforge.report"));
+}
+
 /* The ISO has no server to ask: its entry stays as it was whatever the port. */
 static void grub_cfg_iso_ignores_http(void **state)
 {
@@ -785,6 +812,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(grub_cfg_debian_pxe_file_url),
             cmocka_unit_test(grub_cfg_pxe_http_first),
             cmocka_unit_test(grub_cfg_iso_ignores_http),
+            cmocka_unit_test(report_url_on_pxe_menus_only),
             cmocka_unit_test(ipxe_script_relative_urls),
             cmocka_unit_test(grub_cfg_iso_bootstrap),
             cmocka_unit_test(grub_cfg_azure_full_os),
