@@ -45,7 +45,7 @@ for try in 1 2 3; do
                 IFS=$'\r' read -r -t 20 answer <&3
                 exec 3<&-
                 echo "pxeforge-boot-report: $url: ${status:-no answer} ${answer:-}"
-                case $status in 2* | 4*) exit 0 ;; esac
+                [ -z "$status" ] || exit 0 # answered: done, whatever it said
         fi
         sleep $((try * 5))
 done

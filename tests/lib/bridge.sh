@@ -82,16 +82,35 @@ bridge_vm_addrs() {
 # bridge_timeline_has PORT VM ARCH STAGE...: the appliance's boot timeline (`pxeforge
 # status --json` on its HTTP PORT, asked from inside the bridge) knows the VM by its MAC,
 # with an address the log shows it was given, the architecture DHCP saw and each STAGE
-# in that order; `pxeforge status`'s table has its row.
+# in that order; `pxeforge status`'s table has its row. With the stage booted (the
+# image's pxeforge-boot-report unit, once the system is up), the machine is in state
+# booted with the kernel and boot time it reported; that report may take a while after
+# the marker, so the timeline is asked again for up to 180 s. The addresses come from
+# BRIDGE_DHCP_LOG when set (proxy mode: the LAN's server hands them out).
 bridge_timeline_has() {
-        local port=$1 vm=$2 arch=$3 mac json table
+        local port=$1 vm=$2 arch=$3 mac json table deadline=$((SECONDS + 180))
         shift 3
         mac=$(printf '52:54:00:77:%02x:%02x' $((vm >> 8)) $((vm & 255)))
         json=$PXF_TMP/timeline.json
-        ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
-                --http-port "$port" --json > "$json" || fail "pxeforge status --json failed"
-        python3 - "$json" "$mac" "$(bridge_vm_addrs "$vm")" "$arch" "$@" <<'PYEOF' \
-                || fail "VM $vm: the boot timeline is not as expected: $(cat "$json")"
+        while :; do
+                ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
+                        --http-port "$port" --json > "$json" || fail "pxeforge status --json failed"
+                bridge_timeline_check "$json" "$mac" "$(bridge_vm_addrs "$vm" "${BRIDGE_DHCP_LOG:-}")" \
+                        "$arch" "$@" \
+                        2> "$json.why" && break
+                [ "$SECONDS" -lt "$deadline" ] \
+                        || fail "VM $vm: the boot timeline is not as expected ($(tail -n1 "$json.why")): $(cat "$json")"
+                sleep 5
+        done
+        BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance) # with what came since
+        table=$(ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
+                --http-port "$port") || fail "pxeforge status failed"
+        grep -q "^$mac " <<<"$table" || fail "VM $vm: no row in pxeforge status: $table"
+}
+
+# bridge_timeline_check JSON MAC ADDRS ARCH STAGE...: bridge_timeline_has's judge.
+bridge_timeline_check() {
+        python3 - "$@" <<'PYEOF'
 import json, re, sys
 path, mac, addrs, arch, stages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 m = [m for m in json.load(open(path))["machines"] if m["mac"] == mac]
@@ -103,11 +122,11 @@ missing = [s for s in stages if s not in m["stages"]]
 assert not missing, f"stages {missing} missing from {m['stages']}"
 order = [m["stages"][s] for s in stages]
 assert order == sorted(order), f"stages out of order: {m['stages']}"
-print(f"timeline: {mac} {m['ip']} {m['arch']} {m['stage']} {m['state']} stages {list(m['stages'])}")
+if "booted" in stages:
+    assert m["state"] == "booted" and m["kernel"] and m["bootMs"] > 0, f"booted report: {m}"
+print(f"timeline: {mac} {m['ip']} {m['arch']} {m['stage']} {m['state']} stages {list(m['stages'])}"
+      f" host {m['hostname']} kernel {m['kernel']} bootMs {m['bootMs']}")
 PYEOF
-        table=$(ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
-                --http-port "$port") || fail "pxeforge status failed"
-        grep -q "^$mac " <<<"$table" || fail "VM $vm: no row in pxeforge status: $table"
 }
 
 # bridge_sent VM ADDRS PROTO FILE: the appliance's log shows FILE sent whole to the VM (at

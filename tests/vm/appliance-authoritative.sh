@@ -30,9 +30,11 @@ bridge_boot_to_marker 0:secure-boot:512 1:http
         || fail "VM 0 (Secure Boot, 512 MiB): no login prompt after the marker"
 bridge_server_confined # what the VMs booted through
 # The boot timeline saw each VM through DHCP (its MAC, address and architecture) and its
-# transfers, stage by stage, up to the bootstrap's image.iso (issue 17).
-bridge_timeline_has 8089 0 "x86-64 UEFI" dhcp loader kernel initramfs image
-bridge_timeline_has 8089 1 "x86-64 UEFI HTTP" dhcp loader kernel initramfs image
+# transfers, stage by stage, up to the bootstrap's image.iso, then the booted system's
+# own report (server.bootReport) (issue 17).
+bridge_timeline_has 8089 0 "x86-64 UEFI" dhcp loader kernel initramfs image booted
+bridge_timeline_has 8089 1 "x86-64 UEFI HTTP" dhcp loader kernel initramfs image booted
+bridge_log_has 'http: 192[.]168[.]77[.][0-9]+ reported that it booted' "the booted systems' reports"
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \
