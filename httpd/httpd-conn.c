@@ -223,8 +223,13 @@ static void add_head(struct httpd_conn *c, const struct response_head *rh)
                 (void)evbuffer_add_printf(out, "Content-Range: %s\r\n", rh->content_range);
         if (rh->status == 405)
                 (void)evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
+        /* The appliance's own pages load nothing from elsewhere, and no answer of it is
+         * to be read as another type than it says (a client's name in a JSON answer). */
         if (rh->dynamic)
-                (void)evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
+                (void)evbuffer_add_printf(
+                    out, "Cache-Control: no-store\r\n"
+                         "Content-Security-Policy: default-src 'self'; img-src data:\r\n"
+                         "X-Content-Type-Options: nosniff\r\n");
         else if (rh->status < 300 || rh->status == 416)
                 (void)evbuffer_add_printf(out, "Accept-Ranges: bytes\r\n");
         if (c->close_after)

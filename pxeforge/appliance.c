@@ -166,6 +166,8 @@ static char **server_argv(const struct appliance *a)
                                      parent,
                                      "--log-level",
                                      level,
+                                     "--name",
+                                     a->o->name ? a->o->name : a->o->artifacts,
                                      NULL};
         for (size_t i = 0; fixed[i]; i++)
                 pxf_strv_push(&argv, fixed[i]);

@@ -8,7 +8,7 @@
  * ever dies.
  *
  *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N] [--user USER]
- *                   [--log-level L]
+ *                   [--name NAME] [--log-level L]
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
@@ -35,12 +35,14 @@
 #include "httpd/httpd.h"
 #include "status/dhcp-log.h"
 #include "status/report.h"
+#include "pxeforge/status-api.h"
 #include "status/timeline.h"
 #include "tftpd/tftpd.h"
 
 struct server_args {
         const char *root;
         const char *user;
+        const char *name; /* what is served, for the status page */
         int tftp_fd, http_fd;
         int dhcp_log_fd; /* dnsmasq's lines, from the appliance; -1: none */
         pid_t parent;    /* who must outlive us; 0: whoever started us */
@@ -64,11 +66,12 @@ static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
 
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N]\n"
-    "                       [--user USER]\n"
+    "                       [--user USER] [--name NAME]\n"
     "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
-    "descriptors), as USER, and stops when its parent PID does. LIMITS are the\n"
+    "descriptors), as USER, and stops when its parent PID does; NAME is what the status\n"
+    "page says is served. LIMITS are the\n"
     "--tftp-* and --http-* options of `pxeforge serve`. Started by `pxeforge serve`; not\n"
     "meant to be run by hand.\n";
 
@@ -130,6 +133,9 @@ static int parse_option(int c, struct server_args *a)
         case 'u':
                 a->user = optarg;
                 return 0;
+        case 'n':
+                a->name = optarg;
+                return 0;
         case 't':
                 return parse_fd(optarg, &a->tftp_fd);
         case 'w':
@@ -158,6 +164,7 @@ static int parse_args(int argc, char **argv, struct server_args *a)
             {"log-level", required_argument, NULL, 'l'},
             {"parent", required_argument, NULL, 'p'},
             {"dhcp-log-fd", required_argument, NULL, 'd'},
+            {"name", required_argument, NULL, 'n'},
         };
         struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
         size_t n = 0;
@@ -378,6 +385,8 @@ static const int allowed_syscalls[] = {
     SCMP_SYS(access),
     SCMP_SYS(faccessat),
     SCMP_SYS(faccessat2),
+    SCMP_SYS(readlink), /* the status page names the build `current` points at */
+    SCMP_SYS(readlinkat),
     SCMP_SYS(getrandom),
     /* time, memory, signals, the end */
     SCMP_SYS(clock_gettime),
@@ -453,125 +462,17 @@ struct servers {
         struct timeline *timeline; /* what the servers saw of each machine's boot */
         struct dhcp_log *dhcp_log; /* what dnsmasq's lines say, into the timeline */
         struct reports *reports;   /* booted systems' reports, into the timeline */
+        struct status_api api;     /* the page, API and metrics, over HTTP */
         struct event *dhcp_log_ev;
         struct evbuffer *dhcp_lines;
         struct event *sigterm, *sigint;
 };
 
-/* A machine that is not booted and was silent this long is shown as stalled. */
-#define STALL_USEC    (120u * 1000000u)
 #define DHCP_LINE_MAX 4096
 
 static void observe_transfer(void *ctx, const struct tl_transfer *t)
 {
         tl_transfer(ctx, t, pxf_wall_usec());
-}
-
-/* The servers' own counters, as Prometheus counters and gauges. */
-static void write_server_metrics(const struct servers *s, FILE *f)
-{
-        struct tftpd_stats t = {0};
-        struct httpd_stats h = {0};
-
-        if (s->tftpd)
-                tftpd_get_stats(s->tftpd, &t);
-        if (s->httpd)
-                httpd_get_stats(s->httpd, &h);
-        fprintf(
-            f,
-            "# HELP pxeforge_tftp_transfers_total TFTP transfers by how they ended.\n"
-            "# TYPE pxeforge_tftp_transfers_total counter\n"
-            "pxeforge_tftp_transfers_total{result=\"completed\"} %" PRIu64 "\n"
-            "pxeforge_tftp_transfers_total{result=\"failed\"} %" PRIu64 "\n"
-            "pxeforge_tftp_transfers_total{result=\"aborted\"} %" PRIu64 "\n"
-            "# HELP pxeforge_tftp_requests_refused_total TFTP requests answered with an ERROR.\n"
-            "# TYPE pxeforge_tftp_requests_refused_total counter\n"
-            "pxeforge_tftp_requests_refused_total %" PRIu64 "\n"
-            "# HELP pxeforge_tftp_transfers_active TFTP transfers in progress.\n"
-            "# TYPE pxeforge_tftp_transfers_active gauge\n"
-            "pxeforge_tftp_transfers_active %u\n",
-            t.completed, t.failed, t.aborted, t.refused, t.active);
-        fprintf(f,
-                "# HELP pxeforge_http_responses_total HTTP responses by status class.\n"
-                "# TYPE pxeforge_http_responses_total counter\n"
-                "pxeforge_http_responses_total{class=\"2xx\"} %" PRIu64 "\n"
-                "pxeforge_http_responses_total{class=\"4xx\"} %" PRIu64 "\n"
-                "pxeforge_http_responses_total{class=\"5xx\"} %" PRIu64 "\n"
-                "# HELP pxeforge_http_body_bytes_total HTTP body bytes sent.\n"
-                "# TYPE pxeforge_http_body_bytes_total counter\n"
-                "pxeforge_http_body_bytes_total %" PRIu64 "\n"
-                "# HELP pxeforge_http_connections_open HTTP connections open.\n"
-                "# TYPE pxeforge_http_connections_open gauge\n"
-                "pxeforge_http_connections_open %u\n",
-                h.responses_2xx, h.responses_4xx, h.responses_5xx, h.body_bytes_sent,
-                h.connections_open);
-}
-
-static void write_report_metrics(const struct servers *s, FILE *f)
-{
-        struct httpd_stats h = {0};
-
-        if (s->httpd)
-                httpd_get_stats(s->httpd, &h);
-        reports_write_metrics(s->reports, h.bodies_too_large, f);
-}
-
-/* The one thing a client may POST: a booted system's report (REPORT_API_PATH). */
-static int receive_api(void *ctx, const char *path, const struct sockaddr *peer, size_t peer_len,
-                       const char *body, size_t len, struct evbuffer *out, const char **type)
-{
-        struct servers *s = ctx;
-        char ip[PXF_ADDR_TEXT_MAX];
-        _cleanup_free_ char *text = NULL;
-        size_t text_len = 0;
-        FILE *f;
-        int status;
-
-        if (strcmp(path, REPORT_API_PATH) != 0) /* the pages are read-only */
-                return evbuffer_add_printf(out, "405 Method Not Allowed\n") < 0 ? 500 : 405;
-        (void)pxf_addr_text(peer, peer_len, ip, sizeof ip);
-        f = open_memstream(&text, &text_len);
-        if (!f)
-                return 500;
-        status = reports_receive(s->reports, ip, body, len, pxf_wall_usec(), f);
-        if (fclose(f) != 0 || evbuffer_add(out, text, text_len) < 0)
-                return 500;
-        *type = "text/plain; charset=utf-8";
-        if (status == 200)
-                log_info("http: %s reported that it booted", ip);
-        return status;
-}
-
-/* HTTPD_API_PREFIX's paths: api/machines, the timeline as JSON; api/machines.txt, as the
- * table `pxeforge status` prints; metrics, the machines and the servers' counters for
- * Prometheus. */
-static int answer_api(void *ctx, const char *path, struct evbuffer *body, const char **type)
-{
-        struct servers *s = ctx;
-        bool json = strcmp(path, "api/machines") == 0, metrics = strcmp(path, "metrics") == 0;
-        uint64_t now = pxf_wall_usec();
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        FILE *f;
-
-        if (!json && !metrics && strcmp(path, "api/machines.txt") != 0)
-                return 404;
-        f = open_memstream(&text, &len);
-        if (!f)
-                return 500;
-        if (metrics) {
-                tl_write_metrics(s->timeline, f, now, STALL_USEC);
-                write_server_metrics(s, f);
-                write_report_metrics(s, f);
-        } else {
-                (json ? tl_write_json : tl_write_text)(s->timeline, f, now, STALL_USEC);
-        }
-        if (fclose(f) != 0 || evbuffer_add(body, text, len) < 0)
-                return 500;
-        *type = json      ? "application/json"
-                : metrics ? "text/plain; version=0.0.4; charset=utf-8"
-                          : "text/plain; charset=utf-8";
-        return 200;
 }
 
 /* dnsmasq's lines, as the appliance passes them on: read what is there, file each whole
@@ -629,14 +530,21 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
                 tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
         }
+        s->api = (struct status_api){.timeline = s->timeline,
+                                     .reports = s->reports,
+                                     .tftpd = s->tftpd,
+                                     .root = a->root,
+                                     .name = a->name};
         if (r >= 0 && a->http_fd >= 0) {
-                struct httpd_config hc = {
-                    .root = a->root,
-                    .listen_fd = a->http_fd,
-                    .observer = {observe_transfer, s->timeline},
-                    .api = {.answer = answer_api, .receive = receive_api, .ctx = s}};
+                struct httpd_config hc = {.root = a->root,
+                                          .listen_fd = a->http_fd,
+                                          .observer = {observe_transfer, s->timeline},
+                                          .api = {.answer = status_api_answer,
+                                                  .receive = status_api_receive,
+                                                  .ctx = &s->api}};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
+                s->api.httpd = s->httpd;
         }
         return r;
 }

@@ -282,6 +282,10 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
         const char *file = t->path + strspn(t->path, "/"); /* HTTP's targets start with one */
         struct transfer_state *x;
 
+        /* A file that is neither there nor a boot file (a browser's favicon.ico) says
+         * nothing of a boot: it makes no machine of its own. */
+        if (!m && t->result == TL_RESULT_NOT_FOUND && tl_stage_of_file(file) == TL_STAGE_NONE)
+                return;
         if (!m) {
                 m = add_machine(tl, now);
                 m->ip = bounded_copy(t->ip);
@@ -484,7 +488,7 @@ void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t st
 {
         _cleanup_free_ const struct machine **order = sorted(tl);
 
-        fputs("{\"machines\":[", f);
+        fprintf(f, "{\"nowMs\":%" PRIu64 ",\"machines\":[", now / 1000);
         for (size_t i = 0; i < tl->n; i++) {
                 if (i)
                         fputc(',', f);

@@ -74,6 +74,8 @@ struct tl_transfer {
         uint64_t size;    /* the whole file; 0: not known */
         enum tl_result result;
 };
+/* A transfer's start, progress or end. A file not found from an address no machine has,
+ * when it is no boot file (tl_stage_of_file), is dropped: a browser, not a boot. */
 void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now);
 
 /* Who hears of a server's transfers (struct tftpd_config, struct httpd_config): observe
@@ -109,7 +111,8 @@ int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, ui
 
 size_t tl_count(const struct timeline *tl);
 
-/* Writes {"machines":[...]} with every machine, most recently seen first: mac (null until
+/* Writes {"nowMs", "machines":[...]} with every machine, most recently seen first (nowMs:
+ * now, which the times below are relative to for whoever shows them): mac (null until
  * a DHCP answer names it), ip, hostname, arch, kernel, stage, state ("booting", "stalled":
  * not booted and nothing seen for stall_usec, "failed": the last transfer failed and
  * nothing came after it, "booted"), firstSeenMs, lastSeenMs, stages (each reached stage's

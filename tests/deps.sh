@@ -36,6 +36,9 @@ packages=(
         dpkg-dev lintian
         # fuzzing
         clang libclang-rt-14-dev
+        # the status page in a real browser (headless): integration.status-api and the
+        # appliance's VM tests
+        chromium
 )
 
 missing=()

@@ -5,9 +5,11 @@
 # as its failure, in the JSON, in `pxeforge status`'s table and in the Prometheus metrics
 # (/.pxeforge/metrics); a booted system's report (POST /.pxeforge/api/report), sent by the
 # script the image's pxeforge-boot-report unit runs, makes the machine booted, and malformed, oversized, unknown, mismatched and flooding reports are
-# refused and counted; hostile paths under the prefix get 404, never a file of the folder;
-# the folder's own files are served as before.
+# refused and counted; the status page (/.pxeforge/), loaded in headless Chromium, shows
+# each machine's row with a client's markup as text; hostile paths under the prefix get
+# 404, never a file of the folder; the folder's own files are served as before.
 source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/page.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
 command -v python3 >/dev/null || fail "python3 not found (tests/deps.sh)"
@@ -75,7 +77,7 @@ pass "the metrics count the machine and the servers' transfers"
 
 # Hostile paths under the prefix: never a file of the folder, never a crash.
 for path in '.pxeforge/../vmlinuz' '.pxeforge/api/machines%2F' '.pxeforge/api/../vmlinuz' \
-        ".pxeforge/$(head -c 3000 /dev/zero | tr '\0' a)" '.pxeforge/' '.pxeforge/api/machines/'; do
+        ".pxeforge/$(head -c 3000 /dev/zero | tr '\0' a)" '.pxeforge/api/machines/' '.pxeforge/status.js/'; do
         code=$(curl -s --path-as-is -o "$PXF_TMP/body" -w '%{http_code}' "$http/$path")
         [ "$code" = 404 ] || [ "$code" = 414 ] || [ "$code" = 400 ] \
                 || fail "/$path: status $code, expected 404 (or 400/414)"
@@ -173,3 +175,15 @@ for line in 'pxeforge_boot_reports_total{result="accepted"} 2' \
 done
 kill -0 "$serve_pid" || fail "serve died"
 pass "malformed, mismatched, unknown, flooding, oversized and chunked reports are refused and counted; the machines stay booted"
+
+# The status page in a real browser: each machine's row, the host name with markup as text.
+grep -q "Content-Security-Policy: default-src 'self'" <(curl -s -D - -o /dev/null "$http/.pxeforge/") \
+        || fail "the status page has no Content-Security-Policy"
+rows=$(page_rows "$PXF_BUILD_DIR/test-output/status-api/status-page" "$http/.pxeforge/")
+echo "$rows"
+grep -qxF '52:54:00:aa:bb:cc|127.0.0.5|<b>n1</b>|booted|booted' <<<"$rows" \
+        || fail "the page's row of 52:54:00:aa:bb:cc is not as expected: $rows"
+grep -qxF "00:00:00:00:00:00|127.0.0.1|$(hostname)|booted|booted" <<<"$rows" \
+        || fail "the page's row of the script's machine is not as expected: $rows"
+[ "$(wc -l <<<"$rows")" = 2 ] || fail "the page shows $(wc -l <<<"$rows") rows, not 2: $rows"
+pass "the status page, rendered by Chromium, shows each machine's row, a host name's markup as text"

@@ -202,6 +202,24 @@ static void client_strings_stay_text(void **state)
         tl_free(tl);
 }
 
+/* A file not found that is no boot file, from an address no machine has, is a browser's
+ * (favicon.ico) or a scanner's: no machine. From a machine's address it is its failure. */
+static void a_browser_makes_no_machine(void **state)
+{
+        struct timeline *tl = tl_new(0);
+        (void)state;
+
+        fetch(tl, "10.0.0.99", TL_PROTO_HTTP, "/favicon.ico", 0, 0, TL_RESULT_NOT_FOUND, T0);
+        fetch(tl, "10.0.0.99", TL_PROTO_TFTP, "robots.txt", 0, 0, TL_RESULT_NOT_FOUND, T0);
+        assert_int_equal(tl_count(tl), 0);
+        fetch(tl, "10.0.0.99", TL_PROTO_TFTP, "grubx64.efi", 0, 0, TL_RESULT_NOT_FOUND, T0);
+        assert_int_equal(tl_count(tl), 1);
+        fetch(tl, "10.0.0.98", TL_PROTO_HTTP, "vmlinuz", 5, 5, TL_RESULT_DONE, T0);
+        fetch(tl, "10.0.0.98", TL_PROTO_HTTP, "/favicon.ico", 0, 0, TL_RESULT_NOT_FOUND, T0);
+        assert_int_equal(tl_count(tl), 2);
+        tl_free(tl);
+}
+
 /* A report speaks only for a machine the appliance has seen, from its own address; one
  * that comes from the address a proxy-mode machine fetched from joins its two halves. */
 static void reports_speak_for_known_machines_only(void **state)
@@ -304,6 +322,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(failures_and_stalls),
             cmocka_unit_test(the_oldest_machine_makes_way),
             cmocka_unit_test(client_strings_stay_text),
+            cmocka_unit_test(a_browser_makes_no_machine),
             cmocka_unit_test(reports_speak_for_known_machines_only),
             cmocka_unit_test(the_table_is_safe_for_a_terminal),
             cmocka_unit_test(metrics_count_machines),
