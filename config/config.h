@@ -225,6 +225,10 @@ struct cfg_server {
          * menus the appliance's report URL; loc.line 0: not set (`up` then turns it on) */
         bool boot_report;
         struct cfg_loc boot_report_loc;
+        /* server.status: false turns off the timeline, the status page, its API, the
+         * metrics and the boot reports; loc.line 0: not set (on) */
+        bool status;
+        struct cfg_loc status_loc;
         struct tftpd_limits tftp; /* server.tftp; 0: the server's default */
         struct httpd_limits http; /* server.http; 0: the server's default */
 };

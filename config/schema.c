@@ -738,6 +738,11 @@ static const struct field server_fields[] = {
                  "and the PXE boot menus say where (pxeforge.report=URL on the kernel command "
                  "line; images booted any other way never report); default true for `pxeforge "
                  "up`, false for `pxeforge customize` (also --boot-report)"),
+    FIELD("status", F_BOOL, struct cfg_server, status, .loc = FOFF(struct cfg_server, status_loc),
+          .doc = "the appliance keeps each machine's boot timeline and serves it under "
+                 "/.pxeforge/ on its HTTP port: a status page, a JSON API, Prometheus metrics, "
+                 "and the booted systems' reports (default true; false: none of them, also "
+                 "`pxeforge serve --no-status`)"),
     FIELD("tftp", F_SECTION, struct cfg_server, tftp, .sub = &tftp_schema,
           .doc = "limits and timeouts of the TFTP server"),
     FIELD("http", F_SECTION, struct cfg_server, http, .sub = &http_schema,

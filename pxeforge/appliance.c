@@ -158,8 +158,6 @@ static char **server_argv(const struct appliance *a)
                                      "3",
                                      "--http-fd",
                                      "4",
-                                     "--dhcp-log-fd",
-                                     "5",
                                      "--user",
                                      a->server_user,
                                      "--parent",
@@ -171,6 +169,12 @@ static char **server_argv(const struct appliance *a)
                                      NULL};
         for (size_t i = 0; fixed[i]; i++)
                 pxf_strv_push(&argv, fixed[i]);
+        if (a->o->no_status) {
+                pxf_strv_push(&argv, "--no-status");
+        } else {
+                pxf_strv_push(&argv, "--dhcp-log-fd");
+                pxf_strv_push(&argv, "5");
+        }
 #define PUSH_LIMIT(section, field, flag)                                                           \
         if (a->o->section.field) {                                                                 \
                 (void)snprintf(value, sizeof value, "%u", a->o->section.field);                    \
@@ -188,8 +192,9 @@ static int server_start(struct appliance *a, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **argv = server_argv(a);
         const int fds[] = {a->tftp_fd, a->http_fd, a->dhcp_log_read};
-        const struct pxf_spawn_opts spawn = {
-            .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds, .n_pass_fds = 3};
+        const struct pxf_spawn_opts spawn = {.stdout_fd = PXF_SPAWN_INHERIT,
+                                             .pass_fds = fds,
+                                             .n_pass_fds = a->dhcp_log_read >= 0 ? 3 : 2};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
             .argv = (const char *const *)argv,
@@ -213,6 +218,8 @@ static void pass_dhcp_line(const char *line, void *userdata)
         struct appliance *a = userdata;
         struct iovec iov[] = {{(void *)line, strlen(line)}, {"\n", 1}};
 
+        if (a->dhcp_log_write < 0) /* --no-status: nobody keeps a timeline */
+                return;
         if (writev(a->dhcp_log_write, iov, PXF_ELEMENTSOF(iov)) < 0 && a->dhcp_lines_dropped++ == 0)
                 log_debug("dnsmasq's lines are not reaching pxeforge-server's boot timeline: %m");
 }
@@ -420,7 +427,7 @@ static int bind_ports(struct appliance *a, struct pxf_error *err)
                 r = move_high(&a->tftp_fd, err);
         if (r >= 0)
                 r = move_high(&a->http_fd, err);
-        if (r >= 0)
+        if (r >= 0 && !o->no_status)
                 r = open_dhcp_log_pipe(a, err);
         return r;
 }

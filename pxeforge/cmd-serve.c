@@ -138,6 +138,9 @@ static const struct cli_option options[] = {
      "(default: what the folder was built for, server.ipxe)"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
+    {"no-status", NULL, CLI_FLAG, ARG(o.no_status), NULL, false,
+     "serve no status page, API, metrics or boot reports under /.pxeforge/ and keep no boot "
+     "timeline (server.status: false)"},
     TFTPD_LIMITS(TFTP_OPTION) HTTPD_LIMITS(HTTP_OPTION)};
 
 static void init(void *args)

@@ -8,7 +8,7 @@
  * ever dies.
  *
  *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N] [--user USER]
- *                   [--name NAME] [--log-level L]
+ *                   [--name NAME] [--no-status] [--log-level L]
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
@@ -45,6 +45,7 @@ struct server_args {
         const char *name; /* what is served, for the status page */
         int tftp_fd, http_fd;
         int dhcp_log_fd; /* dnsmasq's lines, from the appliance; -1: none */
+        bool no_status;  /* no timeline, no API: files only */
         pid_t parent;    /* who must outlive us; 0: whoever started us */
         struct tftpd_limits tftp;
         struct httpd_limits http;
@@ -66,12 +67,12 @@ static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
 
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N]\n"
-    "                       [--user USER] [--name NAME]\n"
+    "                       [--user USER] [--name NAME] [--no-status]\n"
     "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
     "descriptors), as USER, and stops when its parent PID does; NAME is what the status\n"
-    "page says is served. LIMITS are the\n"
+    "page says is served; --no-status: no timeline, page or API. LIMITS are the\n"
     "--tftp-* and --http-* options of `pxeforge serve`. Started by `pxeforge serve`; not\n"
     "meant to be run by hand.\n";
 
@@ -136,6 +137,9 @@ static int parse_option(int c, struct server_args *a)
         case 'n':
                 a->name = optarg;
                 return 0;
+        case 's':
+                a->no_status = true;
+                return 0;
         case 't':
                 return parse_fd(optarg, &a->tftp_fd);
         case 'w':
@@ -165,6 +169,7 @@ static int parse_args(int argc, char **argv, struct server_args *a)
             {"parent", required_argument, NULL, 'p'},
             {"dhcp-log-fd", required_argument, NULL, 'd'},
             {"name", required_argument, NULL, 'n'},
+            {"no-status", no_argument, NULL, 's'},
         };
         struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
         size_t n = 0;
@@ -507,9 +512,46 @@ static int watch_dhcp_lines(struct servers *s, int fd, struct pxf_error *err)
         return 0;
 }
 
+/* The boot timeline, fed by the servers and dnsmasq's lines, and its API; none with
+ * --no-status. */
+static int start_status(struct servers *s, const struct server_args *a, struct pxf_error *err)
+{
+        if (a->no_status)
+                return 0;
+        s->timeline = tl_new(0);
+        s->reports = reports_new(s->timeline);
+        s->api = (struct status_api){
+            .timeline = s->timeline, .reports = s->reports, .root = a->root, .name = a->name};
+        return a->dhcp_log_fd >= 0 ? watch_dhcp_lines(s, a->dhcp_log_fd, err) : 0;
+}
+
 static int start_servers(struct servers *s, const struct server_args *a, struct pxf_error *err)
 {
+        const struct tl_observer observer = {s->timeline ? observe_transfer : NULL, s->timeline};
+        const struct httpd_api api = {s->timeline ? status_api_answer : NULL,
+                                      s->timeline ? status_api_receive : NULL, &s->api};
         int r = 0;
+
+        if (a->tftp_fd >= 0) {
+                struct tftpd_config tc = {
+                    .root = a->root, .listen_fd = a->tftp_fd, .observer = observer};
+                tftpd_config_limits(&tc, &a->tftp);
+                r = tftpd_new(s->base, &tc, &s->tftpd, err);
+                s->api.tftpd = s->tftpd;
+        }
+        if (r >= 0 && a->http_fd >= 0) {
+                struct httpd_config hc = {
+                    .root = a->root, .listen_fd = a->http_fd, .observer = observer, .api = api};
+                httpd_config_limits(&hc, &a->http);
+                r = httpd_new(s->base, &hc, &s->httpd, err);
+                s->api.httpd = s->httpd;
+        }
+        return r;
+}
+
+static int start(struct servers *s, const struct server_args *a, struct pxf_error *err)
+{
+        int r;
 
         s->base = event_base_new();
         if (!s->base)
@@ -519,34 +561,8 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
         if (!s->sigterm || !s->sigint || evsignal_add(s->sigterm, NULL) < 0 ||
             evsignal_add(s->sigint, NULL) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch for SIGTERM");
-        s->timeline = tl_new(0);
-        s->reports = reports_new(s->timeline);
-        if (a->dhcp_log_fd >= 0)
-                r = watch_dhcp_lines(s, a->dhcp_log_fd, err);
-        if (r >= 0 && a->tftp_fd >= 0) {
-                struct tftpd_config tc = {.root = a->root,
-                                          .listen_fd = a->tftp_fd,
-                                          .observer = {observe_transfer, s->timeline}};
-                tftpd_config_limits(&tc, &a->tftp);
-                r = tftpd_new(s->base, &tc, &s->tftpd, err);
-        }
-        s->api = (struct status_api){.timeline = s->timeline,
-                                     .reports = s->reports,
-                                     .tftpd = s->tftpd,
-                                     .root = a->root,
-                                     .name = a->name};
-        if (r >= 0 && a->http_fd >= 0) {
-                struct httpd_config hc = {.root = a->root,
-                                          .listen_fd = a->http_fd,
-                                          .observer = {observe_transfer, s->timeline},
-                                          .api = {.answer = status_api_answer,
-                                                  .receive = status_api_receive,
-                                                  .ctx = &s->api}};
-                httpd_config_limits(&hc, &a->http);
-                r = httpd_new(s->base, &hc, &s->httpd, err);
-                s->api.httpd = s->httpd;
-        }
-        return r;
+        r = start_status(s, a, err);
+        return r < 0 ? r : start_servers(s, a, err);
 }
 
 static void stop_servers(struct servers *s)
@@ -602,7 +618,7 @@ int main(int argc, char **argv)
         if (r >= 0)
                 r = check_root(a.root, shown, &err);
         if (r >= 0)
-                r = start_servers(&s, &a, &err);
+                r = start(&s, &a, &err);
         if (r >= 0)
                 r = permitted_or_warn(restrict_syscalls(&err), &err);
         if (r >= 0) /* the appliance waits for this line (SERVER_READY in appliance.c) */

@@ -187,3 +187,19 @@ grep -qxF "00:00:00:00:00:00|127.0.0.1|$(hostname)|booted|booted" <<<"$rows" \
         || fail "the page's row of the script's machine is not as expected: $rows"
 [ "$(wc -l <<<"$rows")" = 2 ] || fail "the page shows $(wc -l <<<"$rows") rows, not 2: $rows"
 pass "the status page, rendered by Chromium, shows each machine's row, a host name's markup as text"
+
+# Turned off (--no-status, server.status: false): the files are served, nothing else.
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+"$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16981 \
+        --http-port 18081 --runtime-dir "$PXF_TMP/run" --no-status > "$PXF_TMP/serve-off.log" 2>&1 &
+serve_pid=$!
+pxf_wait_line "$PXF_TMP/serve-off.log" 'serving as user' 60 "$serve_pid"
+curl -fsS -o /dev/null "$http/vmlinuz" || fail "--no-status: vmlinuz is not served"
+for path in .pxeforge/ .pxeforge/api/machines .pxeforge/metrics; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$http/$path")
+        [ "$code" = 404 ] || fail "--no-status: /$path answered $code, not 404"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'mac=00:00:00:00:00:00' "$http/.pxeforge/api/report")
+[ "$code" = 405 ] || fail "--no-status: a report got $code, not 405"
+pass "--no-status: the folder is served, and no page, API, metrics or report"
