@@ -32,6 +32,7 @@ struct appliance {
          * the root process parses nothing a client chose. */
         int dhcp_log_read, dhcp_log_write;
         uint64_t dhcp_lines_dropped; /* the pipe was full: the server is behind or restarting */
+        int history_dir; /* <state dir>/status, which only pxeforge-server writes; -1: none */
         char *server_binary;
         const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
@@ -175,6 +176,10 @@ static char **server_argv(const struct appliance *a)
                 pxf_strv_push(&argv, "--dhcp-log-fd");
                 pxf_strv_push(&argv, "5");
         }
+        if (a->history_dir >= 0) {
+                pxf_strv_push(&argv, "--history-dir-fd");
+                pxf_strv_push(&argv, "6");
+        }
 #define PUSH_LIMIT(section, field, flag)                                                           \
         if (a->o->section.field) {                                                                 \
                 (void)snprintf(value, sizeof value, "%u", a->o->section.field);                    \
@@ -191,10 +196,12 @@ static char **server_argv(const struct appliance *a)
 static int server_start(struct appliance *a, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **argv = server_argv(a);
-        const int fds[] = {a->tftp_fd, a->http_fd, a->dhcp_log_read};
+        const int fds[] = {a->tftp_fd, a->http_fd, a->dhcp_log_read, a->history_dir};
         const struct pxf_spawn_opts spawn = {.stdout_fd = PXF_SPAWN_INHERIT,
                                              .pass_fds = fds,
-                                             .n_pass_fds = a->dhcp_log_read >= 0 ? 3 : 2};
+                                             .n_pass_fds = a->history_dir >= 0     ? 4
+                                                           : a->dhcp_log_read >= 0 ? 3
+                                                                                   : 2};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
             .argv = (const char *const *)argv,
@@ -414,6 +421,26 @@ static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
         return move_high(&a->dhcp_log_read, err);
 }
 
+/* <state dir>/status, where pxeforge-server keeps the boot timeline: its own user's, mode
+ * 0700, handed to it open (it sees nothing of the host's file system else). */
+static int open_history_dir(struct appliance *a, struct pxf_error *err)
+{
+        _cleanup_free_ char *dir = pxf_asprintf("%s/status", a->o->state_dir);
+        struct passwd *pw = getpwnam(a->server_user);
+        int r = pxf_mkdir_p(dir, 0700);
+
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
+        a->history_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (a->history_dir < 0)
+                return pxf_error_set(err, -errno, "cannot open '%s': %m", dir);
+        if (pw && (fchown(a->history_dir, pw->pw_uid, pw->pw_gid) < 0 ||
+                   fchmod(a->history_dir, 0700) < 0))
+                return pxf_error_set(err, -errno, "cannot give '%s' to user %s: %m", dir,
+                                     a->server_user);
+        return move_high(&a->history_dir, err);
+}
+
 static int bind_ports(struct appliance *a, struct pxf_error *err)
 {
         const struct appliance_opts *o = a->o;
@@ -456,6 +483,8 @@ static int setup(struct appliance *a, struct pxf_error *err)
                 pxf_error_set(err, r, "cannot create '%s': %s", a->runtime_dir, strerror(-r));
         if (r >= 0)
                 r = bind_ports(a, err);
+        if (r >= 0 && a->o->state_dir && !a->o->no_status)
+                r = open_history_dir(a, err);
         if (r < 0)
                 return r;
         a->base = event_base_new();
@@ -496,6 +525,8 @@ static void teardown(struct appliance *a)
                 (void)close(a->dhcp_log_write);
         if (a->dhcp_log_read >= 0)
                 (void)close(a->dhcp_log_read);
+        if (a->history_dir >= 0)
+                (void)close(a->history_dir);
         if (!a->o->runtime_dir)
                 (void)pxf_rm_rf(a->runtime_dir);
         free(a->runtime_dir);
@@ -509,6 +540,7 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
             .http_fd = -1,
             .dhcp_log_read = -1,
             .dhcp_log_write = -1,
+            .history_dir = -1,
         };
         int r;
 

@@ -41,6 +41,9 @@ struct appliance_opts {
         const char *artifacts; /* the served folder (or a symlink to it) */
         const char *name;      /* what the status page says is served; NULL: artifacts */
         bool no_status;        /* no timeline, status page, API, metrics or boot reports */
+        /* Where the boot timeline is kept across restarts (its status/ folder, made here
+         * for pxeforge-server's user); NULL: in memory only. */
+        const char *state_dir;
         const char *interface; /* required for DHCP; NULL: serve on address only */
         const char *address;   /* NULL: the interface's IPv4, else 0.0.0.0 */
         uint16_t tftp_port;    /* 0: APPLIANCE_TFTP_PORT */

@@ -138,6 +138,9 @@ static const struct cli_option options[] = {
      "(default: what the folder was built for, server.ipxe)"},
     {"runtime-dir", "DIR", CLI_STRING, ARG(o.runtime_dir), NULL, false,
      "dnsmasq's config and leases (default /run/pxeforge/PID)"},
+    {"state-dir", "DIR", CLI_STRING, ARG(o.state_dir), NULL, false,
+     "keep the boot timeline in DIR/status across restarts (server.stateDir; default: in "
+     "memory only)"},
     {"no-status", NULL, CLI_FLAG, ARG(o.no_status), NULL, false,
      "serve no status page, API, metrics or boot reports under /.pxeforge/ and keep no boot "
      "timeline (server.status: false)"},

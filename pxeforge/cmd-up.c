@@ -354,8 +354,10 @@ static int resolve_state(struct up *u, struct pxf_error *err)
 
 static struct appliance_opts serve_opts(const struct up *u)
 {
-        struct appliance_opts o = {
-            .artifacts = u->current, .name = u->config_path, .on_hup = on_hup};
+        struct appliance_opts o = {.artifacts = u->current,
+                                   .name = u->config_path,
+                                   .state_dir = u->state_dir,
+                                   .on_hup = on_hup};
 
         server_settings(&o, &u->cfg->server, false);
         return o;

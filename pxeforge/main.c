@@ -94,6 +94,7 @@ void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool 
         DEFAULT(o->router, s->router);
         DEFAULT(o->user, s->user);
         DEFAULT(o->ipxe, s->ipxe);
+        DEFAULT(o->state_dir, s->state_dir);
         if (s->status_loc.line && !s->status)
                 o->no_status = true;
         if (!o->range_start) {

@@ -8,10 +8,11 @@
  * ever dies.
  *
  *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N] [--user USER]
- *                   [--name NAME] [--no-status] [--log-level L]
+ *                   [--name NAME] [--no-status] [--history-dir-fd N] [--log-level L]
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -44,9 +45,10 @@ struct server_args {
         const char *user;
         const char *name; /* what is served, for the status page */
         int tftp_fd, http_fd;
-        int dhcp_log_fd; /* dnsmasq's lines, from the appliance; -1: none */
-        bool no_status;  /* no timeline, no API: files only */
-        pid_t parent;    /* who must outlive us; 0: whoever started us */
+        int dhcp_log_fd;    /* dnsmasq's lines, from the appliance; -1: none */
+        int history_dir_fd; /* where the timeline is kept across restarts; -1: nowhere */
+        bool no_status;     /* no timeline, no API: files only */
+        pid_t parent;       /* who must outlive us; 0: whoever started us */
         struct tftpd_limits tftp;
         struct httpd_limits http;
 };
@@ -68,11 +70,13 @@ static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N]\n"
     "                       [--user USER] [--name NAME] [--no-status]\n"
+    "                       [--history-dir-fd N]\n"
     "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
     "descriptors), as USER, and stops when its parent PID does; NAME is what the status\n"
-    "page says is served; --no-status: no timeline, page or API. LIMITS are the\n"
+    "page says is served; --no-status: no timeline, page or API; the timeline is kept\n"
+    "in the folder open as N. LIMITS are the\n"
     "--tftp-* and --http-* options of `pxeforge serve`. Started by `pxeforge serve`; not\n"
     "meant to be run by hand.\n";
 
@@ -146,6 +150,8 @@ static int parse_option(int c, struct server_args *a)
                 return parse_fd(optarg, &a->http_fd);
         case 'd':
                 return parse_fd(optarg, &a->dhcp_log_fd);
+        case 'H':
+                return parse_fd(optarg, &a->history_dir_fd);
         case 'p':
                 return parse_pid(optarg, &a->parent);
         case 'l':
@@ -170,6 +176,7 @@ static int parse_args(int argc, char **argv, struct server_args *a)
             {"dhcp-log-fd", required_argument, NULL, 'd'},
             {"name", required_argument, NULL, 'n'},
             {"no-status", no_argument, NULL, 's'},
+            {"history-dir-fd", required_argument, NULL, 'H'},
         };
         struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
         size_t n = 0;
@@ -392,6 +399,11 @@ static const int allowed_syscalls[] = {
     SCMP_SYS(faccessat2),
     SCMP_SYS(readlink), /* the status page names the build `current` points at */
     SCMP_SYS(readlinkat),
+    /* the timeline's history, in the one folder handed over open */
+    SCMP_SYS(renameat),
+    SCMP_SYS(renameat2),
+    SCMP_SYS(unlinkat),
+    SCMP_SYS(fsync),
     SCMP_SYS(getrandom),
     /* time, memory, signals, the end */
     SCMP_SYS(clock_gettime),
@@ -468,6 +480,9 @@ struct servers {
         struct dhcp_log *dhcp_log; /* what dnsmasq's lines say, into the timeline */
         struct reports *reports;   /* booted systems' reports, into the timeline */
         struct status_api api;     /* the page, API and metrics, over HTTP */
+        int history_dir;           /* the timeline's folder in the state dir; -1: none */
+        uint64_t saved_version;    /* tl_version when it was last saved */
+        struct event *save_ev;
         struct event *dhcp_log_ev;
         struct evbuffer *dhcp_lines;
         struct event *sigterm, *sigint;
@@ -512,6 +527,101 @@ static int watch_dhcp_lines(struct servers *s, int fd, struct pxf_error *err)
         return 0;
 }
 
+/* ---- the timeline's history ---------------------------------------------------------- */
+
+#define HISTORY_FILE     "timeline"
+#define HISTORY_NEW      "timeline.new"
+#define HISTORY_MAX      (64 * 1024 * 1024)
+#define HISTORY_SAVE_SEC 30
+
+/* What the last run kept, if anything (its absence is no error: a first start). */
+static void load_history(struct servers *s)
+{
+        int fd = openat(s->history_dir, HISTORY_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        FILE *f;
+        int n;
+
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        log_warning("cannot read the boot timeline's history: %m");
+                return;
+        }
+        f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= HISTORY_MAX
+                ? fdopen(fd, "r")
+                : NULL;
+        if (!f) {
+                log_warning("the boot timeline's history is not a file of at most 64 MiB: "
+                            "starting afresh");
+                (void)close(fd);
+                return;
+        }
+        n = tl_load(s->timeline, f);
+        (void)fclose(f);
+        if (n < 0)
+                log_warning("the boot timeline's history is not pxeforge's: starting afresh");
+        else
+                log_info("boot timeline: %d machine%s kept from the last run", n, n == 1 ? "" : "s");
+        s->saved_version = tl_version(s->timeline);
+}
+
+/* The whole table into a new file, renamed over the last: a crash leaves one or the
+ * other, never half of one. */
+static int save_history(struct servers *s)
+{
+        int fd = openat(s->history_dir, HISTORY_NEW,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        bool ok;
+
+        if (!f) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return -errno;
+        }
+        tl_save(s->timeline, f);
+        ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+        ok = fclose(f) == 0 && ok;
+        if (!ok || renameat(s->history_dir, HISTORY_NEW, s->history_dir, HISTORY_FILE) < 0) {
+                int r = -errno;
+                (void)unlinkat(s->history_dir, HISTORY_NEW, 0);
+                return r ? r : -EIO;
+        }
+        s->saved_version = tl_version(s->timeline);
+        return 0;
+}
+
+static void save_if_changed(struct servers *s)
+{
+        int r;
+
+        if (s->history_dir < 0 || tl_version(s->timeline) == s->saved_version)
+                return;
+        r = save_history(s);
+        if (r < 0)
+                pxf_log_errno(PXF_LOG_WARNING, r, "cannot save the boot timeline's history");
+}
+
+static void on_save(evutil_socket_t fd, short what, void *ctx)
+{
+        (void)fd, (void)what;
+        save_if_changed(ctx);
+}
+
+static int keep_history(struct servers *s, int dir_fd, struct pxf_error *err)
+{
+        const struct timeval every = {.tv_sec = HISTORY_SAVE_SEC};
+
+        s->history_dir = dir_fd;
+        load_history(s);
+        s->save_ev = event_new(s->base, -1, EV_PERSIST, on_save, s);
+        if (!s->save_ev || event_add(s->save_ev, &every) < 0)
+                return pxf_error_set(err, -ENOMEM, "cannot arm the history's timer");
+        return 0;
+}
+
+/* ---- starting and stopping ------------------------------------------------------------ */
+
 /* The boot timeline, fed by the servers and dnsmasq's lines, and its API; none with
  * --no-status. */
 static int start_status(struct servers *s, const struct server_args *a, struct pxf_error *err)
@@ -522,6 +632,11 @@ static int start_status(struct servers *s, const struct server_args *a, struct p
         s->reports = reports_new(s->timeline);
         s->api = (struct status_api){
             .timeline = s->timeline, .reports = s->reports, .root = a->root, .name = a->name};
+        if (a->history_dir_fd >= 0) {
+                int r = keep_history(s, a->history_dir_fd, err);
+                if (r < 0)
+                        return r;
+        }
         return a->dhcp_log_fd >= 0 ? watch_dhcp_lines(s, a->dhcp_log_fd, err) : 0;
 }
 
@@ -573,6 +688,10 @@ static void stop_servers(struct servers *s)
                 event_free(s->dhcp_log_ev);
         if (s->dhcp_lines)
                 evbuffer_free(s->dhcp_lines);
+        if (s->save_ev)
+                event_free(s->save_ev);
+        if (s->timeline) /* with the transfers the servers cut as they stopped */
+                save_if_changed(s);
         dhcp_log_free(s->dhcp_log);
         reports_free(s->reports);
         tl_free(s->timeline); /* after the servers: they report transfers cut at exit */
@@ -596,8 +715,9 @@ const char *__asan_default_options(void)
 
 int main(int argc, char **argv)
 {
-        struct server_args a = {.tftp_fd = -1, .http_fd = -1, .dhcp_log_fd = -1};
-        struct servers s = {0};
+        struct server_args a = {
+            .tftp_fd = -1, .http_fd = -1, .dhcp_log_fd = -1, .history_dir_fd = -1};
+        struct servers s = {.history_dir = -1};
         struct pxf_error err = {0};
         int r;
 

@@ -8,33 +8,7 @@
 #include <strings.h>
 
 #include "common/common.h"
-#include "status/timeline.h"
-
-#define MAC_TEXT_LEN 17 /* "52:54:00:12:34:56" */
-
-struct transfer_state {
-        char *path;
-        enum tl_proto proto;
-        uint64_t bytes, size;
-        uint64_t started, updated; /* usec */
-        enum tl_result result;
-};
-
-struct machine {
-        char mac[MAC_TEXT_LEN + 1]; /* "" until a DHCP answer names it */
-        char *ip, *hostname, *arch, *kernel;
-        enum tl_stage stage;
-        uint64_t stage_at[TL_STAGE_COUNT]; /* usec; 0: not reached */
-        uint64_t first_seen, last_seen;
-        uint64_t boot_ms; /* as the booted system measured it */
-        struct transfer_state xfer;
-        char *failure; /* the last transfer that failed, as a sentence */
-};
-
-struct timeline {
-        struct machine *machines;
-        size_t n, max;
-};
+#include "status/timeline-internal.h"
 
 static const char *const stage_names[TL_STAGE_COUNT] = {
     "none", "dhcp", "loader", "kernel", "initramfs", "image", "booted",
@@ -78,7 +52,7 @@ enum tl_stage tl_stage_of_file(const char *path)
 }
 
 /* "52:54:00:AB:cd:ef" or with '-' into lowercase ':'-separated text; false if malformed. */
-static bool normalize_mac(const char *in, char out[MAC_TEXT_LEN + 1])
+bool tl_normalize_mac(const char *in, char out[MAC_TEXT_LEN + 1])
 {
         static const char hex[] = "0123456789abcdef";
 
@@ -103,7 +77,7 @@ static bool normalize_mac(const char *in, char out[MAC_TEXT_LEN + 1])
 }
 
 /* A client-chosen string, bounded; NULL stays NULL. */
-static char *bounded_copy(const char *s)
+char *tl_bounded_copy(const char *s)
 {
         return s ? pxf_asprintf("%.*s", TL_FIELD_MAX, s) : NULL;
 }
@@ -113,10 +87,10 @@ static void set_field(char **field, const char *value)
         if (!value || !value[0])
                 return;
         free(*field);
-        *field = bounded_copy(value);
+        *field = tl_bounded_copy(value);
 }
 
-static void machine_clear(struct machine *m)
+void tl_machine_clear(struct machine *m)
 {
         free(m->ip);
         free(m->hostname);
@@ -141,7 +115,7 @@ void tl_free(struct timeline *tl)
         if (!tl)
                 return;
         for (size_t i = 0; i < tl->n; i++)
-                machine_clear(&tl->machines[i]);
+                tl_machine_clear(&tl->machines[i]);
         free(tl->machines);
         free(tl);
 }
@@ -151,7 +125,12 @@ size_t tl_count(const struct timeline *tl)
         return tl->n;
 }
 
-static struct machine *find_mac(struct timeline *tl, const char *mac)
+uint64_t tl_version(const struct timeline *tl)
+{
+        return tl->version;
+}
+
+struct machine *tl_find_mac(struct timeline *tl, const char *mac)
 {
         for (size_t i = 0; i < tl->n; i++)
                 if (strcmp(tl->machines[i].mac, mac) == 0)
@@ -175,13 +154,13 @@ static struct machine *find_ip(struct timeline *tl, const char *ip)
 
 static void remove_at(struct timeline *tl, size_t i)
 {
-        machine_clear(&tl->machines[i]);
+        tl_machine_clear(&tl->machines[i]);
         tl->machines[i] = tl->machines[--tl->n];
         tl->machines[tl->n] = (struct machine){0};
 }
 
 /* A new entry; at the cap the machine seen longest ago makes way. */
-static struct machine *add_machine(struct timeline *tl, uint64_t now)
+struct machine *tl_add_machine(struct timeline *tl, uint64_t now)
 {
         struct machine *m;
 
@@ -234,11 +213,11 @@ static struct machine *machine_of_mac(struct timeline *tl, const char *mac_text,
         char mac[MAC_TEXT_LEN + 1];
         struct machine *m;
 
-        if (!normalize_mac(mac_text, mac))
+        if (!tl_normalize_mac(mac_text, mac))
                 return NULL;
-        m = find_mac(tl, mac);
+        m = tl_find_mac(tl, mac);
         if (!m) {
-                m = add_machine(tl, now);
+                m = tl_add_machine(tl, now);
                 memcpy(m->mac, mac, sizeof(mac));
         }
         return m;
@@ -247,6 +226,7 @@ static struct machine *machine_of_mac(struct timeline *tl, const char *mac_text,
 int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *hostname,
             const char *arch, uint64_t now)
 {
+        tl->version++;
         struct machine *m = machine_of_mac(tl, mac, now), *ip_only;
         char mac_copy[MAC_TEXT_LEN + 1];
 
@@ -256,7 +236,7 @@ int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *ho
         ip_only = ip ? find_ip(tl, ip) : NULL;
         if (ip_only && ip_only != m && !ip_only->mac[0]) {
                 merge_into(tl, m, ip_only);
-                m = find_mac(tl, mac_copy); /* the array moved an entry */
+                m = tl_find_mac(tl, mac_copy); /* the array moved an entry */
         }
         set_field(&m->ip, ip);
         set_field(&m->hostname, hostname);
@@ -278,6 +258,7 @@ static void note_failure(struct machine *m, enum tl_proto proto, const char *fil
 
 void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
 {
+        tl->version++;
         struct machine *m = find_ip(tl, t->ip);
         const char *file = t->path + strspn(t->path, "/"); /* HTTP's targets start with one */
         struct transfer_state *x;
@@ -287,15 +268,15 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
         if (!m && t->result == TL_RESULT_NOT_FOUND && tl_stage_of_file(file) == TL_STAGE_NONE)
                 return;
         if (!m) {
-                m = add_machine(tl, now);
-                m->ip = bounded_copy(t->ip);
+                m = tl_add_machine(tl, now);
+                m->ip = tl_bounded_copy(t->ip);
         }
         x = &m->xfer;
         if (!x->path || strncmp(x->path, file, TL_FIELD_MAX) != 0 || x->proto != t->proto ||
             x->result != TL_RESULT_RUNNING) {
                 free(x->path);
                 *x = (struct transfer_state){
-                    .path = bounded_copy(file), .proto = t->proto, .started = now};
+                    .path = tl_bounded_copy(file), .proto = t->proto, .started = now};
         }
         x->bytes = t->bytes;
         x->size = t->size;
@@ -343,7 +324,7 @@ void tl_observer_tell(const struct tl_observer *o, const struct sockaddr *sa, si
 static struct machine *reporting_machine(struct timeline *tl, const char *ip, const char *mac,
                                          int *why)
 {
-        struct machine *m = find_mac(tl, mac), *by_ip = find_ip(tl, ip);
+        struct machine *m = tl_find_mac(tl, mac), *by_ip = find_ip(tl, ip);
 
         *why = -EPERM;
         if (m && m->ip && strcmp(m->ip, ip) != 0)
@@ -360,7 +341,7 @@ static struct machine *reporting_machine(struct timeline *tl, const char *ip, co
         }
         if (by_ip && by_ip != m) {
                 merge_into(tl, m, by_ip);
-                m = find_mac(tl, mac); /* the array moved an entry */
+                m = tl_find_mac(tl, mac); /* the array moved an entry */
         }
         return m;
 }
@@ -371,11 +352,12 @@ int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, ui
         struct machine *m;
         int why;
 
-        if (!normalize_mac(r->mac, mac))
+        if (!tl_normalize_mac(r->mac, mac))
                 return -EINVAL;
         m = reporting_machine(tl, ip, mac, &why);
         if (!m)
                 return why;
+        tl->version++;
         set_field(&m->ip, ip);
         set_field(&m->hostname, r->hostname);
         set_field(&m->kernel, r->kernel);

@@ -110,6 +110,8 @@ struct tl_report {
 int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now);
 
 size_t tl_count(const struct timeline *tl);
+/* A number that changes whenever the table may have (to save it only then). */
+uint64_t tl_version(const struct timeline *tl);
 
 /* Writes {"nowMs", "machines":[...]} with every machine, most recently seen first (nowMs:
  * now, which the times below are relative to for whoever shows them): mac (null until
@@ -129,3 +131,11 @@ void tl_write_text(const struct timeline *tl, FILE *f, uint64_t now, uint64_t st
 /* The machines as Prometheus gauges (text exposition format): how many are at each stage
  * and in each state. The servers' own counters are their callers' to add. */
 void tl_write_metrics(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);
+
+/* The history for the state directory: every machine as it stands (not the transfer in
+ * flight, which a restart cuts anyway), one a line, in pxeforge's own text format. */
+void tl_save(const struct timeline *tl, FILE *f);
+/* Adds the machines tl_save wrote to tl (one already there, by its MAC or, known by
+ * address alone, by its address, is skipped; the cap holds); a line that does not parse is skipped.
+ * Returns how many machines tl holds, or -EINVAL when f is no such history. */
+int tl_load(struct timeline *tl, FILE *f);

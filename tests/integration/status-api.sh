@@ -100,11 +100,12 @@ pass "hostile paths under /.pxeforge/ get 404, and the server goes on"
 # with a kernel command line that names this appliance (bind-mounted over /proc/cmdline in
 # a mount namespace of its own): from the address that fetched the files, it makes that
 # machine booted, under the MAC of the interface that reaches the appliance (lo's).
-echo "BOOT_IMAGE=/vmlinuz pxeforge.report=$http/.pxeforge/api/report quiet" > "$PXF_TMP/cmdline"
+# GRUB after a UEFI HTTP boot names its server with the port, and the menu adds it again.
+echo "BOOT_IMAGE=/vmlinuz pxeforge.report=$http:18081/.pxeforge/api/report quiet" > "$PXF_TMP/cmdline"
 unshare --mount bash -c 'mount --bind "$1" /proc/cmdline && exec bash "$2"' _ \
         "$PXF_TMP/cmdline" "$PXF_SOURCE_DIR/builder/boot-report.sh" > "$PXF_TMP/unit.out" 2>&1 \
         || fail "the boot report script failed: $(cat "$PXF_TMP/unit.out")"
-grep -q "pxeforge-boot-report: $http/.pxeforge/api/report: 200 recorded" "$PXF_TMP/unit.out" \
+grep -q "pxeforge-boot-report: $http:18081/.pxeforge/api/report: 200 recorded" "$PXF_TMP/unit.out" \
         || fail "the boot report script did not say it was recorded: $(cat "$PXF_TMP/unit.out")"
 curl -fsS "$http/.pxeforge/api/machines" > "$PXF_TMP/machines.json" || fail "no API answer"
 python3 - "$PXF_TMP/machines.json" "$(hostname)" "$(uname -r)" <<'PYEOF' || fail "the script's report did not make the machine booted: $(cat "$PXF_TMP/machines.json")"
@@ -187,6 +188,32 @@ grep -qxF "00:00:00:00:00:00|127.0.0.1|$(hostname)|booted|booted" <<<"$rows" \
         || fail "the page's row of the script's machine is not as expected: $rows"
 [ "$(wc -l <<<"$rows")" = 2 ] || fail "the page shows $(wc -l <<<"$rows") rows, not 2: $rows"
 pass "the status page, rendered by Chromium, shows each machine's row, a host name's markup as text"
+
+# The history (--state-dir, server.stateDir; `up`'s state directory): what one run saw is
+# there after a restart, kept by the confined server in the one folder handed to it.
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+serve_kept() { # LOG
+        "$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16981 \
+                --http-port 18081 --runtime-dir "$PXF_TMP/run" --state-dir "$PXF_TMP/state" > "$1" 2>&1 &
+        serve_pid=$!
+        pxf_wait_line "$1" 'serving as user' 60 "$serve_pid"
+}
+serve_kept "$PXF_TMP/serve-kept1.log"
+curl -fsS --interface 127.0.0.9 -o /dev/null "$http/vmlinuz" || fail "HTTP from 127.0.0.9"
+expect_report 127.0.0.9 $'mac=52:54:00:00:00:09\nhostname=kept\n' 200 recorded "a report before the restart"
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+[ "$(stat -c '%U %a' "$PXF_TMP/state/status")" = "pxeforge 700" ] \
+        || fail "the history's folder is not the server user's alone: $(stat -c '%U %a' "$PXF_TMP/state/status")"
+grep -q '^first=.* mac=52:54:00:00:00:09 ip=127.0.0.9 hostname=kept ' "$PXF_TMP/state/status/timeline" \
+        || fail "the history lacks the machine: $(cat "$PXF_TMP/state/status/timeline")"
+serve_kept "$PXF_TMP/serve-kept2.log"
+grep -q 'boot timeline: 1 machine kept from the last run' "$PXF_TMP/serve-kept2.log" \
+        || fail "the restart does not say what it kept: $(cat "$PXF_TMP/serve-kept2.log")"
+"$PXF_BIN" status --http-port 18081 | grep -Eq '^52:54:00:00:00:09 +127\.0\.0\.9 +kept +booted +booted ' \
+        || fail "the machine is not in the timeline after the restart: $("$PXF_BIN" status --http-port 18081)"
+pass "the boot timeline is kept across a restart, in a folder of the server user's own"
 
 # Turned off (--no-status, server.status: false): the files are served, nothing else.
 kill "$serve_pid"

@@ -85,24 +85,31 @@ bridge_vm_addrs() {
 # in that order; `pxeforge status`'s table has its row. With the stage booted (the
 # image's pxeforge-boot-report unit, once the system is up), the machine is in state
 # booted with the kernel and boot time it reported; that report may take a while after
-# the marker, so the timeline is asked again for up to 180 s. The addresses come from
-# BRIDGE_DHCP_LOG when set (proxy mode: the LAN's server hands them out).
+# the marker, so the timeline is asked again for up to 240 s. The addresses come from the
+# file BRIDGE_DHCP_LOG_FILE when set (proxy mode: the LAN's server hands them out), else
+# from the appliance's log, read again each time (the booted system may take a new lease).
 bridge_timeline_has() {
-        local port=$1 vm=$2 arch=$3 mac json table deadline=$((SECONDS + 180))
+        local port=$1 vm=$2 arch=$3 mac json table addrs deadline=$((SECONDS + 240))
         shift 3
         mac=$(printf '52:54:00:77:%02x:%02x' $((vm >> 8)) $((vm & 255)))
         json=$PXF_TMP/timeline.json
         while :; do
                 ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
                         --http-port "$port" --json > "$json" || fail "pxeforge status --json failed"
-                bridge_timeline_check "$json" "$mac" "$(bridge_vm_addrs "$vm" "${BRIDGE_DHCP_LOG:-}")" \
-                        "$arch" "$@" \
-                        2> "$json.why" && break
-                [ "$SECONDS" -lt "$deadline" ] \
-                        || fail "VM $vm: the boot timeline is not as expected ($(tail -n1 "$json.why")): $(cat "$json")"
+                BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance)
+                if [ -n "${BRIDGE_DHCP_LOG_FILE:-}" ]; then
+                        addrs=$(bridge_vm_addrs "$vm" "$(cat "$BRIDGE_DHCP_LOG_FILE")")
+                else
+                        addrs=$(bridge_vm_addrs "$vm")
+                fi
+                bridge_timeline_check "$json" "$mac" "$addrs" "$arch" "$@" 2> "$json.why" && break
+                if [ "$SECONDS" -ge "$deadline" ]; then
+                        "$bridge" console --name "$BRIDGE_NAME" --vm "$vm" |
+                                grep -a 'pxeforge-boot-report' | tail -n 5 >&2 || true
+                        fail "VM $vm: the boot timeline is not as expected ($(tail -n1 "$json.why")): $(cat "$json")"
+                fi
                 sleep 5
         done
-        BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance) # with what came since
         table=$(ip netns exec "pxf-$BRIDGE_NAME" "$PXF_BIN" status --address 192.168.77.1 \
                 --http-port "$port") || fail "pxeforge status failed"
         grep -q "^$mac " <<<"$table" || fail "VM $vm: no row in pxeforge status: $table"

@@ -259,6 +259,93 @@ static void reports_speak_for_known_machines_only(void **state)
         tl_free(tl);
 }
 
+/* The history: what tl_save writes, tl_load reads back the same (a client's string with
+ * spaces, '=', '%' and line breaks included); broken lines are skipped, the cap holds. */
+static void history_survives_a_restart(void **state)
+{
+        struct timeline *tl = tl_new(0), *back = tl_new(0), *small = tl_new(1);
+        char *saved = NULL, *again = NULL;
+        size_t len = 0, len2 = 0;
+        FILE *f;
+        (void)state;
+
+        assert_int_equal(tl_dhcp(tl, MAC_A, "10.0.0.5", "a b=c%d\nmachine", "x86-64 UEFI", T0), 0);
+        fetch(tl, "10.0.0.5", TL_PROTO_TFTP, "vmlinuz", 9, 9, TL_RESULT_DONE, T0 + SEC);
+        fetch(tl, "10.0.0.5", TL_PROTO_HTTP, "initrd.img", 0, 0, TL_RESULT_NOT_FOUND, T0 + 2 * SEC);
+        assert_int_equal(tl_booted(tl, "10.0.0.5",
+                                   &(struct tl_report){MAC_A, NULL, "6.12.0-amd64", 30000},
+                                   T0 + 30 * SEC),
+                         0);
+        fetch(tl, "10.0.0.6", TL_PROTO_TFTP, "grubx64.efi", 9, 9, TL_RESULT_DONE, T0);
+        f = open_memstream(&saved, &len);
+        tl_save(tl, f);
+        assert_int_equal(fclose(f), 0);
+        assert_non_null(strstr(saved, "hostname=a%20b%3Dc%25d%0Amachine "));
+
+        f = fmemopen(saved, len, "r");
+        assert_int_equal(tl_load(back, f), 2);
+        assert_int_equal(fclose(f), 0);
+        f = open_memstream(&again, &len2);
+        tl_save(back, f);
+        assert_int_equal(fclose(f), 0);
+        assert_string_equal(again, saved);
+        {
+                _cleanup_free_ char *a = json_of(tl, T0 + 60 * SEC),
+                                    *b = json_of(back, T0 + 60 * SEC);
+                /* the same but for the transfer in flight, which is not kept */
+                assert_contains(b, "\"stage\":\"booted\",\"state\":\"booted\"");
+                assert_contains(b, "\"hostname\":\"a b=c%d\\nmachine\"");
+                assert_contains(b, "\"bootMs\":30000");
+                assert_contains(b, "\"failure\":\"HTTP initrd.img: not found after 0 bytes\"");
+                assert_non_null(strstr(a, "\"transfer\":{"));
+        }
+        /* a loaded MAC is not loaded twice; the cap holds */
+        f = fmemopen(saved, len, "r");
+        assert_int_equal(tl_load(back, f), 2);
+        assert_int_equal(fclose(f), 0);
+        f = fmemopen(saved, len, "r");
+        assert_int_equal(tl_load(small, f), 1);
+        assert_int_equal(fclose(f), 0);
+        free(saved);
+        free(again);
+        tl_free(tl);
+        tl_free(back);
+        tl_free(small);
+}
+
+/* A history file is read as hostile: a wrong header is refused, broken lines skipped. */
+static void a_broken_history_is_skipped(void **state)
+{
+        static const char wrong[] = "# something else\nfirst=1 last=2 ip=10.0.0.1\n";
+        static const char lines[] = "# pxeforge boot timeline 1\n"
+                                    "first=1 last=2 ip=10.0.0.1 kernel=ok\n"
+                                    "first=1 last=2 ip=10.0.0.2 hostname=bad%zz\n"
+                                    "first=1 last=2 ip=10.0.0.3 hostname=nul%00\n"
+                                    "first=5 last=2 ip=10.0.0.4\n"
+                                    "first=1 last=2\n"
+                                    "first=1 last=2 mac=52:54:00:00:00 ip=10.0.0.5\n"
+                                    "first=1 last=2 ip=10.0.0.6 ip=10.0.0.7\n"
+                                    "first=1 last=2 noequals ip=10.0.0.8\n"
+                                    "first=1 last=x ip=10.0.0.9\n"
+                                    "first=1 last=2 ip=10.0.0.10 at-dhcp=3 futureKey=9\n";
+        struct timeline *tl = tl_new(0);
+        _cleanup_free_ char *json = NULL;
+        FILE *f;
+        (void)state;
+
+        f = fmemopen((void *)wrong, sizeof wrong - 1, "r");
+        assert_int_equal(tl_load(tl, f), -EINVAL);
+        assert_int_equal(fclose(f), 0);
+        f = fmemopen((void *)lines, sizeof lines - 1, "r");
+        assert_int_equal(tl_load(tl, f), 2);
+        assert_int_equal(fclose(f), 0);
+        json = json_of(tl, T0);
+        assert_contains(json, "\"ip\":\"10.0.0.1\"");
+        assert_contains(json, "\"ip\":\"10.0.0.10\"");
+        assert_contains(json, "\"stage\":\"dhcp\"");
+        tl_free(tl);
+}
+
 /* The terminal table: a row per machine, nothing a client chose reaches the terminal as
  * a control character. */
 static void the_table_is_safe_for_a_terminal(void **state)
@@ -324,6 +411,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(client_strings_stay_text),
             cmocka_unit_test(a_browser_makes_no_machine),
             cmocka_unit_test(reports_speak_for_known_machines_only),
+            cmocka_unit_test(history_survives_a_restart),
+            cmocka_unit_test(a_broken_history_is_skipped),
             cmocka_unit_test(the_table_is_safe_for_a_terminal),
             cmocka_unit_test(metrics_count_machines),
         };

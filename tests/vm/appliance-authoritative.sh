@@ -9,7 +9,9 @@
 #   VM 1, UEFI HTTP boot: shim, GRUB, grub.cfg, kernel, initramfs and image.iso over
 #     HTTP, no TFTP at all (Debian 13's GRUB speaks HTTP, so no iPXE is needed).
 # The appliance's log must show which file went to which VM by which protocol, and the
-# server must have served them confined. Then SIGTERM must stop the whole appliance
+# server must have served them confined. Its boot timeline must show each VM's stages up
+# to the booted system's own report, and its status page, loaded in headless Chromium,
+# each VM's row (a screenshot is left in the build's test-output/). Then SIGTERM must stop the whole appliance
 # (server and dnsmasq), leaving no process behind. Then, served again with iPXE off:
 #   VM 2, BIOS: the NIC's PXE ROM (QEMU's is iPXE, answered as the PXE client it also is)
 #     loads GRUB for BIOS (made with the image's grub-pc-bin) and grub.cfg over TFTP;
@@ -17,6 +19,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 source "$PXF_SOURCE_DIR/deploy/lib/vm.sh"
 source "$PXF_SOURCE_DIR/tests/lib/bridge.sh"
+source "$PXF_SOURCE_DIR/tests/lib/page.sh"
 art=${PXF_TEST_BOOTSTRAP_ARTIFACTS:-$PXF_BUILD_DIR/test-artifacts/bootstrap}
 [ -f "$art/image.iso" ] || fail "no bootstrap artifacts at $art (the artifacts fixture builds them)"
 
@@ -35,6 +38,22 @@ bridge_server_confined # what the VMs booted through
 bridge_timeline_has 8089 0 "x86-64 UEFI" dhcp loader kernel initramfs image booted
 bridge_timeline_has 8089 1 "x86-64 UEFI HTTP" dhcp loader kernel initramfs image booted
 bridge_log_has 'http: 192[.]168[.]77[.][0-9]+ reported that it booted' "the booted systems' reports"
+# The status page in headless Chromium, from inside the bridge: a row for each VM, booted.
+# A machine of the bridge's own address reports a host name with markup: shown as text.
+ns=(ip netns exec "pxf-$BRIDGE_NAME")
+"${ns[@]}" curl -fsS -o /dev/null http://192.168.77.1:8089/vmlinuz || fail "vmlinuz from the bridge"
+"${ns[@]}" curl -fsS -o /dev/null --data-binary $'mac=02:00:00:00:00:01\nhostname=<b>markup</b>\n' \
+        http://192.168.77.1:8089/.pxeforge/api/report || fail "a report from the bridge's address"
+rows=$(page_rows "$PXF_BUILD_DIR/test-output/appliance-authoritative/status-page" \
+        http://192.168.77.1:8089/.pxeforge/ "${ns[@]}")
+echo "$rows"
+for vm in 0 1; do
+        grep -Eq "^52:54:00:77:00:0$vm\|$(bridge_vm_addrs "$vm")\|pxf-bootstrap\|booted\|booted$" <<<"$rows" \
+                || fail "the status page has no booted row for VM $vm: $rows"
+done
+grep -qxF '02:00:00:00:00:01|192.168.77.1|<b>markup</b>|booted|booted' <<<"$rows" \
+        || fail "the status page does not show the host name's markup as text: $rows"
+pass "the status page, rendered by Chromium in the bridge, shows each VM booted and a host name's markup as text"
 for vm in 0 1; do
         grep -q 'root=overlay ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: not the live overlay"
         grep -q 'root=live:http://192.168.77.1:8089/image.iso' <<<"${BRIDGE_MARKERS[$vm]}" \

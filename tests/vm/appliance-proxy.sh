@@ -87,7 +87,7 @@ done
 bridge_no_tftp 1 "$addrs"
 # The timeline joins what the proxy's DHCP saw (MAC, architecture) and the transfers (by
 # the address the LAN gave) when the booted system reports from that address (issue 17).
-BRIDGE_DHCP_LOG=$(cat "$PXF_TMP/lan.log")
+BRIDGE_DHCP_LOG_FILE=$PXF_TMP/lan.log
 bridge_timeline_has 80 0 "x86-64 UEFI" dhcp loader kernel initramfs booted
 bridge_timeline_has 80 1 "x86-64 UEFI HTTP" dhcp loader kernel initramfs booted
 bridge_stop 0 1
@@ -109,7 +109,7 @@ bridge_secure_boot_on 2
 lan_log=$(cat "$PXF_TMP/lan.log")
 bridge_grub_over_http 2 "$(bridge_vm_addrs 2 "$lan_log")"
 bridge_shim_over_http 3 "$(bridge_vm_addrs 3 "$lan_log")"
-BRIDGE_DHCP_LOG=$lan_log
+BRIDGE_DHCP_LOG_FILE=$PXF_TMP/lan.log
 bridge_timeline_has 8089 2 "x86-64 UEFI" dhcp loader kernel initramfs image booted
 bridge_timeline_has 8089 3 "x86-64 UEFI HTTP" dhcp loader kernel initramfs image booted
 bridge_stop 2 3
