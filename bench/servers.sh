@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/servers.sh: pxeforge's embedded TFTP and HTTP servers against the real
 # alternatives, side by side in one run, on loopback, with the same files and clients.
+# pxeforge runs twice: as it ships, keeping the boot timeline (every transfer reported to
+# it), and with --no-status (no timeline, no API): what the status feature costs.
 #
 #   TFTP: pxeforge serve, tftpd-hpa (in.tftpd), dnsmasq's TFTP; client bench/tftp-get.c
 #         (built here with cc), blksize 1468, windowsize 1 and larger where acknowledged.
@@ -94,8 +96,8 @@ trap 'exit 130' INT TERM
 nsx() { ip netns exec "$ns" "$@"; }
 
 # Ports inside the namespace. dnsmasq's TFTP listens on 69 and nothing changes that.
-declare -A tftp_port=([pxeforge]=6969 [hpa]=6970 [dnsmasq]=69)
-declare -A http_port=([pxeforge]=8081 [nginx]=8080)
+declare -A tftp_port=([pxeforge]=6969 [pxeforge-off]=6971 [hpa]=6970 [dnsmasq]=69)
+declare -A http_port=([pxeforge]=8081 [pxeforge-off]=8082 [nginx]=8080)
 declare -A pid=() server=() tree=() # started PID; serving process; root of the process tree
 
 ## Setup ##################################################################################
@@ -108,7 +110,7 @@ ip -n "$ns" addr add 192.0.2.1/32 dev lo
 
 cc -O2 -Wall -Wextra -Werror -o "$work/tftp-get" "$here/tftp-get.c"
 
-mkdir -m 755 "$root" "$work/run"
+mkdir -m 755 "$root" "$work/run" "$work/run-off"
 head -c 60000000 /dev/urandom >"$root/big.bin"
 head -c 8000000 /dev/urandom >"$root/client.bin"
 head -c 4096 /dev/urandom >"$root/small.bin"
@@ -141,6 +143,9 @@ start() { # name cmd... (in the namespace, logs to $work/name.log)
 start pxeforge "$pxf" serve --artifacts "$root" --dhcp off --address 127.0.0.1 \
         --tftp-port "${tftp_port[pxeforge]}" --http-port "${http_port[pxeforge]}" \
         --runtime-dir "$work/run" --user nobody
+start pxeforge-off "$pxf" serve --artifacts "$root" --dhcp off --address 127.0.0.1 \
+        --tftp-port "${tftp_port[pxeforge-off]}" --http-port "${http_port[pxeforge-off]}" \
+        --runtime-dir "$work/run-off" --user nobody --no-status
 start hpa in.tftpd --foreground --listen --address 127.0.0.1:"${tftp_port[hpa]}" --secure \
         --user nobody "$root"
 start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
@@ -170,17 +175,21 @@ start nginx nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/ng
 
 wait_port udp "${tftp_port[pxeforge]}"
 wait_port tcp "${http_port[pxeforge]}"
+wait_port udp "${tftp_port[pxeforge-off]}"
+wait_port tcp "${http_port[pxeforge-off]}"
 wait_port udp "${tftp_port[hpa]}"
 wait_port udp "${tftp_port[dnsmasq]}"
 wait_port tcp "${http_port[nginx]}"
 
 # The process that does the serving, for VmHWM.
 server[pxeforge]=$(pgrep -P "${pid[pxeforge]}" -x pxeforge-server) || die "no pxeforge-server"
+server[pxeforge-off]=$(pgrep -P "${pid[pxeforge-off]}" -x pxeforge-server) || die "no pxeforge-server (--no-status)"
 server[hpa]=${pid[hpa]}
 server[dnsmasq]=${pid[dnsmasq]}
 server[nginx]=$(pgrep -P "${pid[nginx]}" -x nginx) || die "no nginx worker"
 # The process whose tree is summed for PSS.
-tree=([pxeforge]=${server[pxeforge]} [hpa]=${pid[hpa]} [dnsmasq]=${pid[dnsmasq]} [nginx]=${pid[nginx]})
+tree=([pxeforge]=${server[pxeforge]} [pxeforge-off]=${server[pxeforge-off]} [hpa]=${pid[hpa]}
+        [dnsmasq]=${pid[dnsmasq]} [nginx]=${pid[nginx]})
 
 ## Helpers ################################################################################
 
@@ -285,8 +294,9 @@ declare -A tftp1=() tcpu=() tftp_win=()
 
 ## TFTP, one client #######################################################################
 
-tftp_servers=(pxeforge hpa dnsmasq)
-declare -A label=([pxeforge]="pxeforge" [hpa]="tftpd-hpa" [dnsmasq]="dnsmasq" [nginx]="nginx")
+tftp_servers=(pxeforge pxeforge-off hpa dnsmasq)
+declare -A label=([pxeforge]="pxeforge" [pxeforge-off]="pxeforge --no-status" [hpa]="tftpd-hpa"
+        [dnsmasq]="dnsmasq" [nginx]="nginx")
 
 echo "== TFTP: one client, 60 MB, blksize 1468, windowsize ${windows[*]}, $runs runs =="
 for run in $(seq "$runs"); do
@@ -352,7 +362,7 @@ rm -rf "$work/swarm"
 
 ## HTTP ###################################################################################
 
-http_servers=(pxeforge nginx)
+http_servers=(pxeforge pxeforge-off nginx)
 iso_size=$(stat -c %s "$root/image.iso")
 iso_mb=$(awk -v b="$iso_size" 'BEGIN { printf "%.0f", b / 1e6 }')
 declare -A http1=() hswarm=() hsmall=()
