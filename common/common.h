@@ -257,6 +257,8 @@ void pxf_troff_text(FILE *f, const char *s);
 /* Writes s as a JSON string, quotes included: '"' and '\' escaped, control characters as
  * \u00XX. Bytes of 0x80 and above pass as they are (UTF-8 stays UTF-8). */
 void pxf_json_string(FILE *f, const char *s);
+/* The value of a hexadecimal digit (either case), or -1. */
+int pxf_hex_digit(char c);
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

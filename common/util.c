@@ -197,3 +197,14 @@ bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b)
                               sizeof(struct in6_addr)) == 0;
         return false;
 }
+
+int pxf_hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/common.h"
 #include "httpd/http-request.h"
 
 /* ---- character classes ------------------------------------------------------------ */
@@ -26,17 +27,6 @@ static bool is_field_char(unsigned char c)
 static bool is_ows(char c)
 {
         return c == ' ' || c == '\t';
-}
-
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* Copies a counted string into a bounded array; false when it does not fit. */
@@ -394,8 +384,8 @@ static int decode_byte(const char *t, size_t *i, unsigned char *ret)
                 *ret = (unsigned char)t[(*i)++];
                 return 0;
         }
-        hi = hex_value(t[*i + 1]);
-        lo = hi < 0 ? -1 : hex_value(t[*i + 2]);
+        hi = pxf_hex_digit(t[*i + 1]);
+        lo = hi < 0 ? -1 : pxf_hex_digit(t[*i + 2]);
         if (lo < 0)
                 return -EINVAL;
         *ret = (unsigned char)(hi * 16 + lo);

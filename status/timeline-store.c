@@ -63,17 +63,6 @@ void tl_save(const struct timeline *tl, FILE *f)
 
 /* ---- loading ----------------------------------------------------------------------- */
 
-static int hex_digit(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
 /* Decodes v in place; false for a broken escape or a NUL. */
 static bool decode(char *v)
 {
@@ -86,8 +75,8 @@ static bool decode(char *v)
                         *out++ = *p;
                         continue;
                 }
-                hi = hex_digit(p[1]);
-                lo = hi < 0 ? -1 : hex_digit(p[2]);
+                hi = pxf_hex_digit(p[1]);
+                lo = hi < 0 ? -1 : pxf_hex_digit(p[2]);
                 if (lo < 0 || (hi == 0 && lo == 0))
                         return false;
                 *out++ = (char)(hi * 16 + lo);
