@@ -63,6 +63,8 @@ for try in 1 2 3 4 5 6 7 8; do
                 exit 0
         fi
         echo "pxeforge-boot-report: $url: no answer (try $try)"
+        # what the network looks like, once: the reason is most often there
+        [ "$try" != 1 ] || echo "pxeforge-boot-report: interfaces: $(ip -br addr 2>/dev/null | tr -s ' \n' ' ')"
         sleep $((try < 6 ? try * 5 : 30))
 done
 echo "pxeforge-boot-report: $url: the appliance never answered" >&2

@@ -58,7 +58,8 @@ function row(m, now) {
         cell(tr, timings(m), "timings");
         cell(tr, m.bootMs == null ? null : (m.bootMs / 1000).toFixed(1) + " s", "boot");
         cell(tr, ago(m.lastSeenMs, now), "seen");
-        cell(tr, m.failure, "failure");
+        // a booted machine's last refusal was a loader's probe (terminal.lst, grub.cfg-01-MAC)
+        cell(tr, m.state === "booted" ? null : m.failure, "failure");
         return tr;
 }
 

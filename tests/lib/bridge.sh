@@ -104,8 +104,10 @@ bridge_timeline_has() {
                 fi
                 bridge_timeline_check "$json" "$mac" "$addrs" "$arch" "$@" 2> "$json.why" && break
                 if [ "$SECONDS" -ge "$deadline" ]; then
+                        echo "VM $vm: its console's lines about the network, then its last lines:" >&2
                         "$bridge" console --name "$BRIDGE_NAME" --vm "$vm" |
-                                grep -a 'pxeforge-boot-report' | tail -n 5 >&2 || true
+                                grep -aiE 'virtio|net|eth|enp|dhcp|link' | tail -n 30 >&2 || true
+                        "$bridge" console --name "$BRIDGE_NAME" --vm "$vm" | tail -n 30 >&2 || true
                         fail "VM $vm: the boot timeline is not as expected ($(tail -n1 "$json.why")): $(cat "$json")"
                 fi
                 sleep 5
