@@ -140,12 +140,15 @@ start() { # name cmd... (in the namespace, logs to $work/name.log)
         pid[$name]=$!
 }
 
+# Every client here comes from 127.0.0.1, where a rack's come from one address each: the
+# per-address limits (4 TFTP transfers, 16 HTTP connections) are raised to the swarm's size.
+per_source=(--tftp-max-per-source "$clients" --http-max-per-source "$clients")
 start pxeforge "$pxf" serve --artifacts "$root" --dhcp off --address 127.0.0.1 \
         --tftp-port "${tftp_port[pxeforge]}" --http-port "${http_port[pxeforge]}" \
-        --runtime-dir "$work/run" --user nobody
+        --runtime-dir "$work/run" --user nobody "${per_source[@]}"
 start pxeforge-off "$pxf" serve --artifacts "$root" --dhcp off --address 127.0.0.1 \
         --tftp-port "${tftp_port[pxeforge-off]}" --http-port "${http_port[pxeforge-off]}" \
-        --runtime-dir "$work/run-off" --user nobody --no-status
+        --runtime-dir "$work/run-off" --user nobody --no-status "${per_source[@]}"
 start hpa in.tftpd --foreground --listen --address 127.0.0.1:"${tftp_port[hpa]}" --secure \
         --user nobody "$root"
 start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --enable-tftp \
