@@ -422,21 +422,27 @@ static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
 }
 
 /* <state dir>/status, where pxeforge-server keeps the boot timeline: its own user's, mode
- * 0700, handed to it open (it sees nothing of the host's file system else). */
+ * 0700, handed to it open (it sees nothing of the host's file system else). The mode is
+ * set while root still owns it: a service without CAP_FOWNER (pxeforge-serve@) cannot
+ * change the mode of a folder it gave away, as on every start after the first. */
 static int open_history_dir(struct appliance *a, struct pxf_error *err)
 {
         _cleanup_free_ char *dir = pxf_asprintf("%s/status", a->o->state_dir);
         struct passwd *pw = getpwnam(a->server_user);
+        struct stat st;
         int r = pxf_mkdir_p(dir, 0700);
 
         if (r < 0)
                 return pxf_error_set(err, r, "cannot create '%s': %s", dir, strerror(-r));
         a->history_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (a->history_dir < 0)
+        if (a->history_dir < 0 || fstat(a->history_dir, &st) < 0)
                 return pxf_error_set(err, -errno, "cannot open '%s': %m", dir);
-        if (pw && (fchown(a->history_dir, pw->pw_uid, pw->pw_gid) < 0 ||
-                   fchmod(a->history_dir, 0700) < 0))
-                return pxf_error_set(err, -errno, "cannot give '%s' to user %s: %m", dir,
+        if (pw &&
+            (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid || (st.st_mode & 07777) != 0700) &&
+            (fchmod(a->history_dir, 0700) < 0 ||
+             fchown(a->history_dir, pw->pw_uid, pw->pw_gid) < 0))
+                return pxf_error_set(err, -errno,
+                                     "cannot make '%s' user %s's alone (mode 0700): %m", dir,
                                      a->server_user);
         return move_high(&a->history_dir, err);
 }

@@ -193,8 +193,10 @@ pass "the status page, rendered by Chromium, shows each machine's row, a host na
 # there after a restart, kept by the confined server in the one folder handed to it.
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
+# Without CAP_FOWNER, as pxeforge-serve@.service runs it: root may not change the mode of
+# the folder once it gave it away, as on the second start.
 serve_kept() { # LOG
-        "$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16981 \
+        setpriv --bounding-set -fowner "$PXF_BIN" serve --artifacts "$art" --dhcp off --address 127.0.0.1 --tftp-port 16981 \
                 --http-port 18081 --runtime-dir "$PXF_TMP/run" --state-dir "$PXF_TMP/state" > "$1" 2>&1 &
         serve_pid=$!
         pxf_wait_line "$1" 'serving as user' 60 "$serve_pid"
