@@ -561,7 +561,8 @@ static void load_history(struct servers *s)
         if (n < 0)
                 log_warning("the boot timeline's history is not pxeforge's: starting afresh");
         else
-                log_info("boot timeline: %d machine%s kept from the last run", n, n == 1 ? "" : "s");
+                log_info("boot timeline: %d machine%s kept from the last run", n,
+                         n == 1 ? "" : "s");
         s->saved_version = tl_version(s->timeline);
 }
 
