@@ -262,6 +262,8 @@ int pxf_hex_digit(char c);
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same from an open file (which stays open), e.g. one of pxf_open_beneath's. */
+int pxf_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 /* Creates path and its parents with mode (like mkdir -p). */
 int pxf_mkdir_p(const char *path, mode_t mode);
 /* Removes path recursively, not following symlinks and not crossing mount points.

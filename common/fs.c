@@ -12,14 +12,17 @@
 
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        return fd < 0 ? -errno : pxf_read_fd(fd, max, ret, ret_len);
+}
+
+int pxf_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
+{
         _cleanup_free_ char *buf = NULL;
         struct stat st;
         size_t len = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISDIR(st.st_mode))

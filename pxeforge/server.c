@@ -17,7 +17,6 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <grp.h>
-#include <inttypes.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -35,8 +34,8 @@
 #include "common/common.h"
 #include "httpd/httpd.h"
 #include "status/dhcp-log.h"
-#include "status/report.h"
 #include "pxeforge/status-api.h"
+#include "status/report.h"
 #include "status/timeline.h"
 #include "tftpd/tftpd.h"
 
@@ -576,9 +575,10 @@ static int save_history(struct servers *s)
         bool ok;
 
         if (!f) {
+                int r = -errno;
                 if (fd >= 0)
                         (void)close(fd);
-                return -errno;
+                return r;
         }
         tl_save(s->timeline, f);
         ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;

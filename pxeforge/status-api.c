@@ -102,19 +102,11 @@ static char *read_manifest(const char *root, uint64_t *ret_mtime_ms)
 {
         _cleanup_close_ int fd = -1;
         struct stat st;
-        char *text;
-        ssize_t n;
+        char *text = NULL;
 
         fd = pxf_open_beneath(root, "manifest", &st);
-        if (fd < 0 || st.st_size > MANIFEST_MAX)
+        if (fd < 0 || pxf_read_fd(fd, MANIFEST_MAX, &text, NULL) < 0)
                 return NULL;
-        text = pxf_calloc(1, (size_t)st.st_size + 1);
-        n = read(fd, text, (size_t)st.st_size);
-        if (n < 0) {
-                free(text);
-                return NULL;
-        }
-        text[n] = '\0';
         *ret_mtime_ms = (uint64_t)st.st_mtim.tv_sec * 1000 + (uint64_t)st.st_mtim.tv_nsec / 1000000;
         return text;
 }

@@ -177,18 +177,14 @@ static bool known(struct timeline *tl, const struct machine *m)
         return false;
 }
 
-/* A parsed machine into the table, unless it is there already. */
+/* A parsed machine into the table (a fresh slot, which takes what m holds), unless it is
+ * there already. */
 static void keep(struct timeline *tl, struct machine *m)
 {
-        struct machine *slot;
-
-        if (known(tl, m)) {
+        if (known(tl, m))
                 tl_machine_clear(m);
-                return;
-        }
-        slot = tl_add_machine(tl, m->last_seen);
-        tl_machine_clear(slot);
-        *slot = *m;
+        else
+                *tl_add_machine(tl, m->last_seen) = *m;
 }
 
 int tl_load(struct timeline *tl, FILE *f)

@@ -189,8 +189,9 @@ static void reach(struct machine *m, enum tl_stage stage, uint64_t now)
 }
 
 /* Moves what an address-only entry saw into m (the address's first DHCP answer came after
- * its first transfer, as when a lease outlives an appliance restart). */
-static void merge_into(struct timeline *tl, struct machine *m, struct machine *ip_only)
+ * its first transfer, as when a lease outlives an appliance restart). Returns m where it
+ * is now: the array fills the freed slot with its last entry, which may be m. */
+static struct machine *merge_into(struct timeline *tl, struct machine *m, struct machine *ip_only)
 {
         for (size_t s = 0; s < TL_STAGE_COUNT; s++)
                 if (ip_only->stage_at[s] &&
@@ -205,6 +206,7 @@ static void merge_into(struct timeline *tl, struct machine *m, struct machine *i
                 ip_only->xfer.path = NULL;
         }
         remove_at(tl, (size_t)(ip_only - tl->machines));
+        return m == &tl->machines[tl->n] ? ip_only : m;
 }
 
 /* The machine of mac, made if new; NULL for a malformed MAC. */
@@ -226,18 +228,14 @@ static struct machine *machine_of_mac(struct timeline *tl, const char *mac_text,
 int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *hostname,
             const char *arch, uint64_t now)
 {
-        tl->version++;
         struct machine *m = machine_of_mac(tl, mac, now), *ip_only;
-        char mac_copy[MAC_TEXT_LEN + 1];
 
         if (!m)
                 return -EINVAL;
-        memcpy(mac_copy, m->mac, sizeof(mac_copy));
+        tl->version++;
         ip_only = ip ? find_ip(tl, ip) : NULL;
-        if (ip_only && ip_only != m && !ip_only->mac[0]) {
-                merge_into(tl, m, ip_only);
-                m = tl_find_mac(tl, mac_copy); /* the array moved an entry */
-        }
+        if (ip_only && ip_only != m && !ip_only->mac[0])
+                m = merge_into(tl, m, ip_only);
         set_field(&m->ip, ip);
         set_field(&m->hostname, hostname);
         /* as the firmware first named it: a chained iPXE names itself a PXE client again */
@@ -258,7 +256,6 @@ static void note_failure(struct machine *m, enum tl_proto proto, const char *fil
 
 void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
 {
-        tl->version++;
         struct machine *m = find_ip(tl, t->ip);
         const char *file = t->path + strspn(t->path, "/"); /* HTTP's targets start with one */
         struct transfer_state *x;
@@ -267,6 +264,7 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
          * nothing of a boot: it makes no machine of its own. */
         if (!m && t->result == TL_RESULT_NOT_FOUND && tl_stage_of_file(file) == TL_STAGE_NONE)
                 return;
+        tl->version++;
         if (!m) {
                 m = tl_add_machine(tl, now);
                 m->ip = tl_bounded_copy(t->ip);
@@ -339,11 +337,7 @@ static struct machine *reporting_machine(struct timeline *tl, const char *ip, co
                 memcpy(by_ip->mac, mac, MAC_TEXT_LEN + 1);
                 return by_ip;
         }
-        if (by_ip && by_ip != m) {
-                merge_into(tl, m, by_ip);
-                m = tl_find_mac(tl, mac); /* the array moved an entry */
-        }
-        return m;
+        return by_ip && by_ip != m ? merge_into(tl, m, by_ip) : m;
 }
 
 int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now)
