@@ -97,8 +97,9 @@ static int body_of(char *answer, const char *address, uint16_t port, const char 
                                      address, port);
         if (status == 404)
                 return pxf_error_set(err, -ENOENT,
-                                     "%s port %u serves no boot status (a pxeforge older than "
-                                     "this one, or another HTTP server)",
+                                     "%s port %u serves no boot status (an appliance with "
+                                     "server.status: false or --no-status, a pxeforge older "
+                                     "than this one, or another HTTP server)",
                                      address, port);
         if (status != 200)
                 return pxf_error_set(err, -EPROTO, "%s port %u answered with status %d", address,
