@@ -259,6 +259,22 @@ void pxf_troff_text(FILE *f, const char *s);
 void pxf_json_string(FILE *f, const char *s);
 /* The value of a hexadecimal digit (either case), or -1. */
 int pxf_hex_digit(char c);
+/* A MAC address or its first octets ("52:54:00", any case, ':' or '-' between two-digit
+ * octets) into mac: the number of octets (1..6), or -EINVAL. */
+int pxf_mac_parse(const char *s, uint8_t mac[6]);
+
+/* The client architectures of DHCP option 93 the appliance tells apart, as bits, named as
+ * the config and dnsmasq's tags name them (bios, efi-x64, efi-x64-http, efi-arm64,
+ * efi-arm64-http). */
+#define PXF_ARCH_BIOS          (1u << 0)
+#define PXF_ARCH_EFI_X64       (1u << 1)
+#define PXF_ARCH_EFI_X64_HTTP  (1u << 2)
+#define PXF_ARCH_EFI_ARM64     (1u << 3)
+#define PXF_ARCH_EFI_ARM64_HTTP (1u << 4)
+#define PXF_ARCH_COUNT         5
+/* The bit of a name, or 0; the name of a bit, or NULL. */
+unsigned pxf_arch_from_name(const char *name);
+const char *pxf_arch_name(unsigned bit);
 
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
 int pxf_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
@@ -318,6 +334,19 @@ int pxf_write_all(int fd, const void *buf, size_t n);
  * names (a component starting with '.') and NAME.partial are -ENOENT: the one policy of
  * both servers. */
 int pxf_open_beneath(const char *root, const char *path, struct stat *ret_st);
+/* Who opens what a client asks for in place of pxf_open_beneath(root, path) (struct
+ * tftpd_config, struct httpd_config): the appliance's per-machine views of several builds
+ * (pxeforge/routing.h). path is relative and clean, as pxf_open_beneath takes it; one
+ * below PXF_BOOT_PREFIX (without its leading '/') reaches it too, though hidden. Returns
+ * what pxf_open_beneath would: an fd and *ret_st, or a negative errno. */
+struct pxf_opener {
+        int (*open)(void *ctx, const struct sockaddr *peer, size_t peer_len, const char *path,
+                    struct stat *ret_st);
+        void *ctx;
+};
+/* Where a boot loader asks for its menu by its MAC, so the menu can be that machine's:
+ * PXF_BOOT_PREFIX "52:54:00:12:34:56/grub/grub.cfg" (pxeforge/routing.h). */
+#define PXF_BOOT_PREFIX "/.pxeforge/boot/"
 /* Whether root can be served by pxf_open_beneath: it is a folder, and the kernel has
  * openat2 (Linux 5.6). 0 or a negative errno. */
 int pxf_check_beneath(const char *root);

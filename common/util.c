@@ -1,6 +1,7 @@
 /* Allocation and string-vector helpers. Out of memory is not a condition pxeforge tries
  * to survive: these abort, which keeps every caller free of OOM branches. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,4 +208,43 @@ int pxf_hex_digit(char c)
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
         return -1;
+}
+
+int pxf_mac_parse(const char *s, uint8_t mac[6])
+{
+        char sep = 0;
+        int n = 0;
+
+        for (;;) {
+                int hi = pxf_hex_digit(s[0]), lo = hi < 0 ? -1 : pxf_hex_digit(s[1]);
+                if (lo < 0 || n == 6)
+                        return -EINVAL;
+                mac[n++] = (uint8_t)(hi << 4 | lo);
+                s += 2;
+                if (!*s)
+                        return n;
+                if ((*s != ':' && *s != '-') || (sep && *s != sep))
+                        return -EINVAL;
+                sep = *s++;
+        }
+}
+
+static const char *const arch_names[PXF_ARCH_COUNT] = {
+    "bios", "efi-x64", "efi-x64-http", "efi-arm64", "efi-arm64-http",
+};
+
+unsigned pxf_arch_from_name(const char *name)
+{
+        for (unsigned i = 0; i < PXF_ARCH_COUNT; i++)
+                if (strcmp(name, arch_names[i]) == 0)
+                        return 1u << i;
+        return 0;
+}
+
+const char *pxf_arch_name(unsigned bit)
+{
+        for (unsigned i = 0; i < PXF_ARCH_COUNT; i++)
+                if (bit == 1u << i)
+                        return arch_names[i];
+        return NULL;
 }

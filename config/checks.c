@@ -8,6 +8,7 @@
 
 #include "common/common.h"
 #include "config/config-internal.h"
+#include "status/groups.h"
 
 #define URL_SCHEMES "http, https, ftp, tftp, nfs"
 
@@ -213,6 +214,26 @@ char *cfg_check_ipv4(const char *s)
         if (inet_pton(AF_INET, s, &a) == 1)
                 return NULL;
         return pxf_asprintf("'%s' is not an IPv4 address (expected e.g. 192.168.77.1)", s);
+}
+
+char *cfg_check_mac_pattern(const char *s)
+{
+        uint8_t mac[6];
+
+        if (pxf_mac_parse(s, mac) > 0)
+                return NULL;
+        return pxf_asprintf("'%s' is not a MAC address or its first octets (expected e.g. "
+                            "52:54:00:12:34:56, or 52:54:00 for every MAC that starts so)",
+                            s);
+}
+
+char *cfg_check_boot_target(const char *s)
+{
+        if (strcmp(s, "local") == 0 || strcmp(s, "ignore") == 0 || grp_name_valid(s))
+                return NULL;
+        return pxf_asprintf("'%s' is neither local, ignore nor a build's name (letters, digits, "
+                            "'-', '_' and '.', at most %d)",
+                            s, GRP_NAME_MAX);
 }
 
 /* A network interface name as the kernel takes it (IFNAMSIZ - 1, no '/', no blanks). */

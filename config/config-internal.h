@@ -219,6 +219,10 @@ char *cfg_check_url(const char *s);
 char *cfg_check_file_url(const char *s);
 char *cfg_check_ipv4(const char *s);
 char *cfg_check_interface(const char *s);
+/* A MAC address or its first octets ("52:54:00"). */
+char *cfg_check_mac_pattern(const char *s);
+/* What a machine group boots: a build's name, "local" or "ignore". */
+char *cfg_check_boot_target(const char *s);
 /* Parses an octal mode "0644", "644"; returns 0 or a new message. */
 char *cfg_parse_mode(const char *s, mode_t *ret);
 /* Parses a decimal integer within [min, max]; returns 0 or a new message. */

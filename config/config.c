@@ -497,6 +497,12 @@ static void free_server(struct cfg_server *s)
         free(s->router);
         free(s->user);
         free(s->state_dir);
+        free(s->machines.default_boot);
+        for (size_t i = 0; i < s->machines.n_groups; i++) {
+                pxf_strv_free(s->machines.groups[i].macs);
+                free(s->machines.groups[i].boot);
+        }
+        free(s->machines.groups);
 }
 
 struct cfg_config *cfg_free(struct cfg_config *cfg)

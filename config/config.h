@@ -205,6 +205,25 @@ const char *cfg_ipxe_mode_name(enum cfg_ipxe_mode mode);
 /* The mode of a name; -EINVAL for another word. */
 int cfg_ipxe_mode_from_name(const char *name, enum cfg_ipxe_mode *ret);
 
+/* server.machines.groups[]: machines picked by MAC and/or architecture, and what they
+ * boot (status/groups.h applies them). */
+struct cfg_machine_group {
+        char **macs;   /* exact MACs or their first octets ("52:54:00"); NULL: any */
+        unsigned arch; /* PXF_ARCH_* bits; 0: any */
+        char *boot;    /* a served build's name, "local" or "ignore" */
+        struct cfg_loc boot_loc;
+        bool boot_once; /* after it reported booted: local, until `pxeforge machine reset` */
+        struct cfg_loc loc;
+};
+
+/* server.machines */
+struct cfg_machines {
+        char *default_boot; /* of machines no group picks; NULL: the first build */
+        struct cfg_loc default_loc;
+        struct cfg_machine_group *groups;
+        size_t n_groups;
+};
+
 struct cfg_server {
         char *interface;
         char *address; /* IPv4 */
@@ -231,6 +250,7 @@ struct cfg_server {
         struct cfg_loc status_loc;
         struct tftpd_limits tftp; /* server.tftp; 0: the server's default */
         struct httpd_limits http; /* server.http; 0: the server's default */
+        struct cfg_machines machines;
 };
 
 /* os.bootloader.resetType */

@@ -695,6 +695,59 @@ static const struct schema tftp_schema = SCHEMA(tftp_fields);
 static const struct field http_fields[] = {HTTPD_LIMITS(HTTP_FIELD)};
 static const struct schema http_schema = SCHEMA(http_fields);
 
+static const struct enum_value client_arches[] = {
+    {"bios", PXF_ARCH_BIOS, NULL},
+    {"efi-x64", PXF_ARCH_EFI_X64, NULL},
+    {"efi-x64-http", PXF_ARCH_EFI_X64_HTTP, NULL},
+    {"efi-arm64", PXF_ARCH_EFI_ARM64, NULL},
+    {"efi-arm64-http", PXF_ARCH_EFI_ARM64_HTTP, NULL},
+    {NULL, 0, NULL},
+};
+
+static void check_machine_group(struct walk *w, const struct yn *map, void *obj,
+                                const char *path)
+{
+        const struct cfg_machine_group *g = obj;
+
+        if (!g->macs && !g->arch)
+                cfg_walk_error(w, map, path,
+                               "a group needs 'macs' or 'arch' (or both) to say which machines "
+                               "it holds; machines no group holds boot server.machines.default");
+}
+
+static const char *const machine_group_required[] = {"boot", NULL};
+static const struct field machine_group_fields[] = {
+    FIELD("macs", F_STRV, struct cfg_machine_group, macs, .check = cfg_check_mac_pattern,
+          .doc = "the machines' MAC addresses, or their first octets (52:54:00: every MAC that "
+                 "starts so)"),
+    FIELD("arch", F_FLAGS, struct cfg_machine_group, arch, .enums = client_arches,
+          .doc = "the client architectures (DHCP option 93) it holds: bios, efi-x64, "
+                 "efi-x64-http, efi-arm64, efi-arm64-http; with macs, a machine must match "
+                 "both"),
+    FIELD("boot", F_STRING, struct cfg_machine_group, boot, .check = cfg_check_boot_target,
+          .loc = FOFF(struct cfg_machine_group, boot_loc),
+          .doc = "what they boot: a served build's name (`serve --artifacts NAME=DIR`, `up` "
+                 "with a config per build), local (the boot loader exits: the firmware boots "
+                 "the disk) or ignore (no DHCP offer)"),
+    FIELD("bootOnce", F_BOOL, struct cfg_machine_group, boot_once,
+          .doc = "once a machine reported booted (server.bootReport), it boots local until "
+                 "`pxeforge machine reset MAC`"),
+};
+static const struct schema machine_group_schema =
+    SCHEMA(machine_group_fields, .required = machine_group_required,
+           .loc = FOFF(struct cfg_machine_group, loc), .check = check_machine_group);
+
+static const struct field machines_fields[] = {
+    FIELD("default", F_STRING, struct cfg_machines, default_boot, .check = cfg_check_boot_target,
+          .loc = FOFF(struct cfg_machines, default_loc),
+          .doc = "what machines no group holds boot: a build's name, local or ignore (default: "
+                 "the first build)"),
+    ARRAY("groups", struct cfg_machines, groups, n_groups, struct cfg_machine_group,
+          machine_group_schema,
+          .doc = "machine groups, the first that holds a machine decides what it boots"),
+};
+static const struct schema machines_schema = SCHEMA(machines_fields);
+
 /* pxeforge's own: how `pxeforge up` serves the artifacts (the flags of `pxeforge serve`). */
 static const struct field server_fields[] = {
     FIELD("interface", F_STRING, struct cfg_server, interface, .check = cfg_check_interface,
@@ -743,6 +796,8 @@ static const struct field server_fields[] = {
                  "/.pxeforge/ on its HTTP port: a status page, a JSON API, Prometheus metrics, "
                  "and the booted systems' reports (default true; false: none of them, also "
                  "`pxeforge serve --no-status`)"),
+    FIELD("machines", F_SECTION, struct cfg_server, machines, .sub = &machines_schema,
+          .doc = "which machine boots which build, its disk, or nothing"),
     FIELD("tftp", F_SECTION, struct cfg_server, tftp, .sub = &tftp_schema,
           .doc = "limits and timeouts of the TFTP server"),
     FIELD("http", F_SECTION, struct cfg_server, http, .sub = &http_schema,

@@ -25,7 +25,12 @@
  *          iPXE is not handed a loader again (a loop); otherwise a NIC's iPXE ROM is
  *          answered as the PXE client it also is.
  *   HTTP boot: the reply needs option 60 "HTTPClient" and the URL as file; authoritative
- *          forces option 60, proxy adds HTTPClient to dhcp-pxe-vendor. */
+ *          forces option 60, proxy adds HTTPClient to dhcp-pxe-vendor.
+ *   machine groups that say ignore: dhcp-mac and dhcp-match tag each group's MACs and
+ *          architectures, tag-if lines (run in order, after both) mark the first group
+ *          that holds a machine as decided and set pxf-ignore when that group, or the
+ *          default, says ignore; dhcp-ignore=tag:pxf-ignore then drops the client, proxy
+ *          requests and port 4011 included (dnsmasq checks ignore on every path). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -446,6 +451,75 @@ static void write_ipxe(FILE *f, const struct dhcp_config *c, const struct dhcp_b
                         b->ipxe_script);
 }
 
+static bool any_ignored(const struct grp_set *g)
+{
+        if (g->fallback.kind == GRP_IGNORE)
+                return true;
+        for (size_t i = 0; i < g->n_rules; i++)
+                if (g->rules[i].target.kind == GRP_IGNORE)
+                        return true;
+        return false;
+}
+
+/* The client-arch values (option 93) of each PXF_ARCH_* bit, in bit order. */
+static const int arch_values[PXF_ARCH_COUNT][2] = {{0, -1}, {7, 9}, {16, -1}, {11, -1}, {19, -1}};
+
+static void write_arch_tags(FILE *f, unsigned used)
+{
+        for (unsigned b = 0; b < PXF_ARCH_COUNT; b++)
+                for (int v = 0; (used & (1u << b)) && v < 2 && arch_values[b][v] >= 0; v++)
+                        fprintf(f, "dhcp-match=set:pxf-arch-%s,option:client-arch,%d\n",
+                                pxf_arch_name(1u << b), arch_values[b][v]);
+}
+
+/* Rule i's tag pxf-rule<i>: its MACs and (any of) its architectures. */
+static void write_rule_tag(FILE *f, size_t i, const struct grp_rule *r)
+{
+        if (r->mac_len) {
+                fprintf(f, "dhcp-mac=set:pxf-mac%zu", i);
+                for (unsigned o = 0; o < 6; o++)
+                        if (o < r->mac_len)
+                                fprintf(f, "%c%02x", o ? ':' : ',', r->mac[o]);
+                        else
+                                fputs(":*", f);
+                fputc('\n', f);
+        }
+        for (unsigned b = 0; b < PXF_ARCH_COUNT; b++)
+                if (r->arches & (1u << b))
+                        fprintf(f, "tag-if=set:pxf-arch%zu,tag:pxf-arch-%s\n", i,
+                                pxf_arch_name(1u << b));
+        fprintf(f, "tag-if=set:pxf-rule%zu", i);
+        if (r->mac_len)
+                fprintf(f, ",tag:pxf-mac%zu", i);
+        if (r->arches)
+                fprintf(f, ",tag:pxf-arch%zu", i);
+        fputc('\n', f);
+}
+
+/* Machines the groups send to ignore get no answer: the first group that holds a machine
+ * decides, as in pxeforge-server (status/groups.h). */
+static void write_ignored(FILE *f, const struct grp_set *g)
+{
+        unsigned used = 0;
+
+        if (!g || !any_ignored(g))
+                return;
+        fprintf(f, "# machine groups: who gets no answer (the first group holding a machine "
+                   "decides)\n");
+        for (size_t i = 0; i < g->n_rules; i++)
+                used |= g->rules[i].arches;
+        write_arch_tags(f, used);
+        for (size_t i = 0; i < g->n_rules; i++) {
+                write_rule_tag(f, i, &g->rules[i]);
+                if (g->rules[i].target.kind == GRP_IGNORE)
+                        fprintf(f, "tag-if=set:pxf-ignore,tag:pxf-rule%zu,tag:!pxf-decided\n", i);
+                fprintf(f, "tag-if=set:pxf-decided,tag:pxf-rule%zu\n", i);
+        }
+        if (g->fallback.kind == GRP_IGNORE)
+                fprintf(f, "tag-if=set:pxf-ignore,tag:!pxf-decided\n");
+        fprintf(f, "dhcp-ignore=tag:pxf-ignore\n");
+}
+
 int dhcp_config_render(const struct dhcp_config *c, const struct dhcp_boot_files *b,
                        char **ret_text, struct pxf_error *err)
 {
@@ -465,6 +539,7 @@ int dhcp_config_render(const struct dhcp_config *c, const struct dhcp_boot_files
         write_common(f, c);
         write_range(f, c, &a);
         write_tags(f, c, b);
+        write_ignored(f, c->groups);
         fprintf(f, "# boot files (TFTP from %s)\n", server);
         if (c->mode == DHCP_PROXY)
                 write_proxy_boot(f, b, server);

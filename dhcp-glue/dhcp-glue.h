@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "common/common.h"
+#include "status/groups.h"
 
 struct event_base;
 struct dhcp_supervisor;
@@ -69,6 +70,9 @@ struct dhcp_config {
         unsigned lease_seconds;    /* authoritative; 0: DHCP_LEASE_SECONDS_DEFAULT */
         const char *lease_file;    /* required, absolute: dnsmasq's default is system-wide */
         const char *http_base_url; /* optional "http://IP[:port][/path]": UEFI HTTP boot */
+        /* server.machines: the machines they send to `ignore` get no answer at all; NULL:
+         * every machine is answered */
+        const struct grp_set *groups;
 };
 
 /* What each kind of client is handed, as paths in the artifacts folder. A NULL member: no

@@ -360,7 +360,10 @@ static int serve_file(struct httpd_conn *c, const char *path)
         struct http_range_result res;
         struct stat st;
 
-        fd = pxf_open_beneath(c->server->root, path, &st);
+        fd = c->server->opener.open
+                 ? c->server->opener.open(c->server->opener.ctx, (const struct sockaddr *)&c->addr,
+                                          sizeof c->addr, path, &st)
+                 : pxf_open_beneath(c->server->root, path, &st);
         if (fd < 0) {
                 if (open_status(fd) == 500) {
                         char shown[512];
@@ -527,6 +530,25 @@ static void retire_when_due(struct httpd_conn *c)
         }
 }
 
+/* A path below PXF_BOOT_PREFIX, decoded as any file's is, for the opener (which alone
+ * serves them); the prefix's hidden folder is kept, the rest decoded. r < 0: the target is
+ * one, but malformed; 0: it is none; 1: it is one. */
+static int boot_path(const struct httpd_conn *c, char *buf, size_t size)
+{
+        static const char hidden[] = ".pxeforge";
+        const char *t = c->req.target;
+        int r;
+
+        if (!c->server->opener.open || strncmp(t, PXF_BOOT_PREFIX, strlen(PXF_BOOT_PREFIX)) != 0)
+                return 0;
+        if (size <= sizeof hidden)
+                return -ENAMETOOLONG;
+        memcpy(buf, hidden, sizeof hidden - 1);
+        buf[sizeof hidden - 1] = '/';
+        r = http_target_decode(t + sizeof hidden, buf + sizeof hidden, size - sizeof hidden);
+        return r < 0 ? r : 1;
+}
+
 /* A request whose head parsed: framing is sound, so keep-alive follows the request. */
 static int serve_request(struct httpd_conn *c)
 {
@@ -545,9 +567,13 @@ static int serve_request(struct httpd_conn *c)
         }
         if (c->req.method == HTTP_METHOD_POST)
                 return start_post(c);
-        if (api_path(c, path, sizeof path))
+        r = boot_path(c, path, sizeof path);
+        if (r > 0)
+                return serve_file(c, path);
+        if (r == 0 && api_path(c, path, sizeof path))
                 return serve_api(c, path);
-        r = http_target_decode(c->req.target, path, sizeof path);
+        if (r == 0)
+                r = http_target_decode(c->req.target, path, sizeof path);
         if (r < 0) {
                 respond_error(c, target_status(r), false);
                 return 0;

@@ -38,6 +38,7 @@ struct httpd_conn;
 struct httpd {
         struct event_base *base;
         char *root;
+        struct pxf_opener opener;
         struct evconnlistener *listener;
         struct event *accept_retry;
         unsigned max_connections, max_per_source, max_requests;

@@ -195,6 +195,7 @@ int httpd_new(struct event_base *base, const struct httpd_config *cfg, struct ht
         h->log_rate.per_second = HTTPD_ERROR_LOGS_PER_SEC;
         h->base = base;
         h->root = pxf_strdup(cfg->root);
+        h->opener = cfg->opener;
         h->observer = cfg->observer;
         h->api = cfg->api;
         h->max_connections =

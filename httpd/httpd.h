@@ -130,6 +130,10 @@ struct httpd_config {
          * with '.', so the two cannot collide); if api.receive is set, POST requests there
          * go to it. Any other POST gets 405. */
         struct httpd_api api;
+        /* If set: opens every file asked for, in place of the root (common.h), and also
+         * gets GETs below PXF_BOOT_PREFIX, which would otherwise go to the API. Its ctx
+         * must outlive the httpd. */
+        struct pxf_opener opener;
 };
 
 /* A value for each of HTTPD_LIMITS, as a config or a command line gives them; 0: the

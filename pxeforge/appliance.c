@@ -33,6 +33,9 @@ struct appliance {
         int dhcp_log_read, dhcp_log_write;
         uint64_t dhcp_lines_dropped; /* the pipe was full: the server is behind or restarting */
         int history_dir; /* <state dir>/status, which only pxeforge-server writes; -1: none */
+        /* The machine groups go to pxeforge-server through this pipe, again to each
+         * server started (status/groups.h); -1: one build for all. */
+        int groups_read, groups_write;
         char *server_binary;
         const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
@@ -145,8 +148,38 @@ static const char *server_user(const struct appliance_opts *o)
         return APPLIANCE_FALLBACK_USER;
 }
 
+/* The descriptors pxeforge-server gets, as 3, 4, 5...: the sockets first. */
+struct server_fds {
+        int fds[5];
+        size_t n;
+        char numbers[5][8];
+};
+
+/* Passes fd on; the number the server sees it as. */
+static const char *pass_fd(struct server_fds *p, int fd)
+{
+        (void)snprintf(p->numbers[p->n], sizeof p->numbers[p->n], "%zu", 3 + p->n);
+        p->fds[p->n] = fd;
+        return p->numbers[p->n++];
+}
+
+/* The builds beside the artifacts, and where their groups come from. */
+static void push_routing(const struct appliance *a, struct server_fds *fds, char ***argv)
+{
+        if (a->groups_read < 0)
+                return;
+        pxf_strv_push(argv, "--root-build");
+        pxf_strv_push(argv, a->o->artifacts_name ? a->o->artifacts_name : "default");
+        for (char *const *b = a->o->builds; b && *b; b++) {
+                pxf_strv_push(argv, "--build");
+                pxf_strv_push(argv, *b);
+        }
+        pxf_strv_push(argv, "--groups-fd");
+        pxf_strv_push(argv, pass_fd(fds, a->groups_read));
+}
+
 /* pxeforge-server's command line: the limits set are passed on, the rest it defaults. */
-static char **server_argv(const struct appliance *a)
+static char **server_argv(const struct appliance *a, struct server_fds *fds)
 {
         const char *level = pxf_log_get_level() == PXF_LOG_DEBUG ? "debug" : "info";
         char **argv = NULL, parent[24], value[24];
@@ -156,9 +189,9 @@ static char **server_argv(const struct appliance *a)
                                      "--root",
                                      a->o->artifacts,
                                      "--tftp-fd",
-                                     "3",
+                                     pass_fd(fds, a->tftp_fd),
                                      "--http-fd",
-                                     "4",
+                                     pass_fd(fds, a->http_fd),
                                      "--user",
                                      a->server_user,
                                      "--parent",
@@ -174,12 +207,13 @@ static char **server_argv(const struct appliance *a)
                 pxf_strv_push(&argv, "--no-status");
         } else {
                 pxf_strv_push(&argv, "--dhcp-log-fd");
-                pxf_strv_push(&argv, "5");
+                pxf_strv_push(&argv, pass_fd(fds, a->dhcp_log_read));
         }
         if (a->history_dir >= 0) {
                 pxf_strv_push(&argv, "--history-dir-fd");
-                pxf_strv_push(&argv, "6");
+                pxf_strv_push(&argv, pass_fd(fds, a->history_dir));
         }
+        push_routing(a, fds, &argv);
 #define PUSH_LIMIT(section, field, flag)                                                           \
         if (a->o->section.field) {                                                                 \
                 (void)snprintf(value, sizeof value, "%u", a->o->section.field);                    \
@@ -193,24 +227,55 @@ static char **server_argv(const struct appliance *a)
         return argv;
 }
 
+/* The groups down the pipe, whole (status/groups.h); never waited for. */
+static void send_groups(struct appliance *a)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (a->groups_write < 0 || !(f = open_memstream(&text, &len)))
+                return;
+        if (a->o->groups)
+                grp_write(a->o->groups, f);
+        else
+                fprintf(f, "begin\ndefault build:%s\nend\n",
+                        a->o->artifacts_name ? a->o->artifacts_name : "default");
+        if (fclose(f) != 0)
+                return;
+        r = pxf_write_all(a->groups_write, text, len);
+        if (r < 0)
+                pxf_log_errno(PXF_LOG_WARNING, r, "cannot hand the machine groups to the server");
+}
+
+/* A server started again reads the groups afresh (one that died may have read them
+ * half: the next skips to a "begin"). */
+static void server_exited(struct pxf_child *c, const siginfo_t *si, void *userdata)
+{
+        (void)c, (void)si;
+        send_groups(userdata);
+}
+
 static int server_start(struct appliance *a, struct pxf_error *err)
 {
-        _cleanup_strv_free_ char **argv = server_argv(a);
-        const int fds[] = {a->tftp_fd, a->http_fd, a->dhcp_log_read, a->history_dir};
-        const struct pxf_spawn_opts spawn = {.stdout_fd = PXF_SPAWN_INHERIT,
-                                             .pass_fds = fds,
-                                             .n_pass_fds = a->history_dir >= 0     ? 4
-                                                           : a->dhcp_log_read >= 0 ? 3
-                                                                                   : 2};
+        struct server_fds fds = {0};
+        _cleanup_strv_free_ char **argv = server_argv(a, &fds);
+        const struct pxf_spawn_opts spawn = {
+            .stdout_fd = PXF_SPAWN_INHERIT, .pass_fds = fds.fds, .n_pass_fds = fds.n};
         const struct pxf_child_opts child = {
             .name = SERVER_NAME,
             .argv = (const char *const *)argv,
             .spawn = &spawn,
             .output = PXF_CHILD_OUTPUT_CONFINED,
             .restart = true,
+            .on_exit = server_exited,
+            .userdata = a,
         };
+        int r;
 
-        int r = pxf_child_start(a->base, &child, &a->server, err);
+        send_groups(a);
+        r = pxf_child_start(a->base, &child, &a->server, err);
 
         /* A server that cannot start (the folder unreadable as its user, say) is an error
          * of `serve` itself, not a restart loop. */
@@ -351,6 +416,7 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .router = o->router,
             .lease_file = leases,
             .http_base_url = http,
+            .groups = o->groups,
         };
         struct dhcp_supervisor_opts so = {
             .dnsmasq = o->dnsmasq,
@@ -421,6 +487,19 @@ static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
         return move_high(&a->dhcp_log_read, err);
 }
 
+/* The groups' pipe: the root writes without waiting (a set is small), each server started
+ * reads it. */
+static int open_groups_pipe(struct appliance *a, struct pxf_error *err)
+{
+        int fds[2];
+
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                return pxf_error_set(err, -errno, "cannot make a pipe: %m");
+        a->groups_read = fds[0];
+        a->groups_write = fds[1];
+        return move_high(&a->groups_read, err);
+}
+
 /* <state dir>/status, where pxeforge-server keeps the boot timeline: its own user's, mode
  * 0700, handed to it open (it sees nothing of the host's file system else). The mode is
  * set while root still owns it: a service without CAP_FOWNER (pxeforge-serve@) cannot
@@ -462,6 +541,8 @@ static int bind_ports(struct appliance *a, struct pxf_error *err)
                 r = move_high(&a->http_fd, err);
         if (r >= 0 && !o->no_status)
                 r = open_dhcp_log_pipe(a, err);
+        if (r >= 0 && (o->builds || o->groups))
+                r = open_groups_pipe(a, err);
         return r;
 }
 
@@ -533,6 +614,10 @@ static void teardown(struct appliance *a)
                 (void)close(a->dhcp_log_read);
         if (a->history_dir >= 0)
                 (void)close(a->history_dir);
+        if (a->groups_write >= 0)
+                (void)close(a->groups_write);
+        if (a->groups_read >= 0)
+                (void)close(a->groups_read);
         if (!a->o->runtime_dir)
                 (void)pxf_rm_rf(a->runtime_dir);
         free(a->runtime_dir);
@@ -547,6 +632,8 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
             .dhcp_log_read = -1,
             .dhcp_log_write = -1,
             .history_dir = -1,
+            .groups_read = -1,
+            .groups_write = -1,
         };
         int r;
 

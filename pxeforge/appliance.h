@@ -17,6 +17,7 @@
 #include "common/common.h"
 #include "config/config.h"
 #include "httpd/httpd.h"
+#include "status/groups.h"
 #include "tftpd/tftpd.h"
 
 struct event_base;
@@ -39,6 +40,13 @@ enum appliance_dhcp {
 
 struct appliance_opts {
         const char *artifacts; /* the served folder (or a symlink to it) */
+        /* Several builds, each machine booting the one its group names (routing.h): the
+         * artifacts are build artifacts_name (NULL: "default"), builds (NULL-terminated, or
+         * NULL) the others as "NAME=DIR" with DIR absolute, and groups (NULL: everybody
+         * boots the artifacts) who boots what, its names checked against these. */
+        const char *artifacts_name;
+        char *const *builds;
+        const struct grp_set *groups;
         const char *name;      /* what the status page says is served; NULL: artifacts */
         bool no_status;        /* no timeline, status page, API, metrics or boot reports */
         /* Where the boot timeline is kept across restarts (its status/ folder, made here

@@ -15,7 +15,35 @@ struct serve_args {
         int dhcp; /* enum appliance_dhcp, or -1 when not given */
         const char *range;
         const char *config_path;
+        char **builds; /* --build NAME=DIR, as given */
 };
+
+/* "NAME=DIR": the name's length when NAME is a build's name, else 0. */
+static size_t build_name_length(const char *value)
+{
+        const char *eq = strchr(value, '=');
+        char name[GRP_NAME_MAX + 1];
+        size_t len = eq ? (size_t)(eq - value) : 0;
+
+        if (!len || len > GRP_NAME_MAX || !eq[1])
+                return 0;
+        memcpy(name, value, len);
+        name[len] = '\0';
+        return grp_name_valid(name) ? len : 0;
+}
+
+/* --build NAME=DIR, as often as there are builds. */
+static int parse_build(const char *option, const char *value, void *field)
+{
+        if (!build_name_length(value)) {
+                log_error("invalid %s '%s' (expected NAME=DIR, NAME of letters, digits, '-', '_' "
+                          "and '.')",
+                          option, value);
+                return PXF_EXIT_USAGE;
+        }
+        pxf_strv_push(field, value);
+        return PXF_EXIT_OK;
+}
 
 static int parse_dhcp_mode(const char *option, const char *value, void *field)
 {
@@ -107,9 +135,13 @@ static int parse_limit(const char *option, const char *value, void *field)
 #define HTTP_OPTION(...) LIMIT_OPTION(http, __VA_ARGS__)
 
 static const struct cli_option options[] = {
-    {"artifacts", "DIR", CLI_STRING, ARG(o.artifacts), NULL, true,
+    {"artifacts", "[NAME=]DIR", CLI_STRING, ARG(o.artifacts), NULL, true,
      "the folder to serve (it and the folders above it must be readable by the serving "
-     "user)"},
+     "user); with machine groups, the build NAME (default: default), which machines no "
+     "group holds boot unless server.machines.default says otherwise"},
+    {"build", "NAME=DIR", CLI_CUSTOM, ARG(builds), parse_build, false,
+     "one more build to serve beside the artifacts, for the machines whose group "
+     "(server.machines) names it; give it once per build"},
     {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, false,
      "take the settings of FILE's `server` section (see pxeforge.yaml(5)); options "
      "given here win over them"},
@@ -225,31 +257,119 @@ static int settle_settings(struct serve_args *a, struct cfg_config **cfg)
         return PXF_EXIT_OK;
 }
 
+/* The builds served: the artifacts first, then each --build. */
+struct served {
+        char **names;     /* NULL-terminated */
+        char **specs;     /* "NAME=DIR" of each --build, DIR absolute */
+        char *artifacts;  /* absolute */
+        struct grp_set groups;
+};
+
+static void served_free(struct served *s)
+{
+        pxf_strv_free(s->names);
+        pxf_strv_free(s->specs);
+        free(s->artifacts);
+        grp_clear(&s->groups);
+}
+
+/* dir made absolute, but not resolved (a symlink swapped to a new folder is followed),
+ * and checked. */
+static int absolute_folder(const char *dir, char **ret)
+{
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+        *ret = cwd ? pxf_path_resolve(cwd, dir) : NULL;
+        if (!*ret) {
+                log_error("cannot resolve '%s': %m", dir);
+                return PXF_EXIT_FAILED;
+        }
+        return check_artifacts(*ret);
+}
+
+static int add_build(struct served *s, const char *name, const char *dir)
+{
+        _cleanup_free_ char *abs = NULL;
+        int r;
+
+        for (size_t i = 0; s->names && s->names[i]; i++)
+                if (strcmp(s->names[i], name) == 0) {
+                        log_error("two builds are named '%s': give each its own name", name);
+                        return PXF_EXIT_USAGE;
+                }
+        r = absolute_folder(dir, &abs);
+        if (r != PXF_EXIT_OK)
+                return r;
+        pxf_strv_push(&s->names, name);
+        if (!s->artifacts) {
+                s->artifacts = TAKE_PTR(abs);
+        } else {
+                _cleanup_free_ char *spec = pxf_asprintf("%s=%s", name, abs);
+                pxf_strv_push(&s->specs, spec);
+        }
+        return PXF_EXIT_OK;
+}
+
+static int gather_builds(const struct serve_args *a, struct served *s)
+{
+        size_t len = build_name_length(a->o.artifacts);
+        _cleanup_free_ char *name =
+            len ? pxf_asprintf("%.*s", (int)len, a->o.artifacts) : pxf_strdup("default");
+        int r = add_build(s, name, len ? a->o.artifacts + len + 1 : a->o.artifacts);
+
+        for (size_t i = 0; r == PXF_EXIT_OK && a->builds && a->builds[i]; i++) {
+                _cleanup_free_ char *b = pxf_strdup(a->builds[i]);
+                char *eq = strchr(b, '=');
+                *eq = '\0';
+                r = add_build(s, b, eq + 1);
+        }
+        return r;
+}
+
+/* server.machines, checked against the builds served. */
+static int gather_groups(const struct serve_args *a, const struct cfg_config *cfg,
+                         struct served *s)
+{
+        struct pxf_error err = {0};
+
+        if (!cfg || (!cfg->server.machines.n_groups && !cfg->server.machines.default_boot))
+                return PXF_EXIT_OK;
+        if (a->o.no_status) {
+                log_error("%s: server.machines needs the boot timeline, which server.status: "
+                          "false or --no-status turns off",
+                          a->config_path);
+                return PXF_EXIT_CONFIG;
+        }
+        if (machine_groups_from_config(cfg, (const char *const *)s->names, &s->groups, &err) <
+            0) {
+                log_error("%s", err.msg);
+                return PXF_EXIT_CONFIG;
+        }
+        return PXF_EXIT_OK;
+}
+
 static int run(void *args)
 {
         struct serve_args *a = args;
         struct appliance_opts *o = &a->o;
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
         struct pxf_error err = {0};
-        _cleanup_free_ char *artifacts = NULL, *cwd = NULL;
+        struct served s = {0};
         int r = settle_settings(a, &cfg);
 
-        if (r != PXF_EXIT_OK)
-                return r;
-
-        /* Absolute, but not resolved: a symlink swapped to a new folder is followed. */
-        cwd = getcwd(NULL, 0);
-        artifacts = cwd ? pxf_path_resolve(cwd, o->artifacts) : NULL;
-        if (!artifacts) {
-                log_error("cannot resolve '%s': %m", o->artifacts);
-                return PXF_EXIT_FAILED;
+        if (r == PXF_EXIT_OK)
+                r = gather_builds(a, &s);
+        if (r == PXF_EXIT_OK)
+                r = gather_groups(a, cfg, &s);
+        if (r == PXF_EXIT_OK) {
+                o->artifacts = s.artifacts;
+                o->artifacts_name = s.names[0];
+                o->builds = s.specs;
+                o->groups = s.groups.complete ? &s.groups : NULL;
+                r = exit_status(appliance_run(o, &err), &err);
         }
-        o->artifacts = artifacts;
-        r = check_artifacts(artifacts);
-        if (r != PXF_EXIT_OK)
-                return r;
-        r = appliance_run(o, &err);
-        return exit_status(r, &err);
+        served_free(&s);
+        return r;
 }
 
 const struct cli_command cli_cmd_serve = {

@@ -29,6 +29,13 @@ struct appliance_opts;
 /* Fills the settings o leaves unset (NULL or 0) from a config's `server` section; DHCP is
  * off without an interface. What the command line set wins. */
 void server_settings(struct appliance_opts *o, const struct cfg_server *s, bool dhcp_set);
+struct grp_set;
+/* server.machines as the rules pxeforge-server and dnsmasq apply (status/groups.h) into
+ * *ret; names (NULL-terminated, at least one) are the builds served, the first being
+ * what machines no group holds boot by default. -EINVAL with err naming the config's
+ * file, line and key of a build that is not served. */
+int machine_groups_from_config(const struct cfg_config *cfg, const char *const *names,
+                               struct grp_set *ret, struct pxf_error *err);
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);

@@ -9,6 +9,7 @@
  *
  *   pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N] [--user USER]
  *                   [--name NAME] [--no-status] [--history-dir-fd N] [--log-level L]
+ *                   [--root-build NAME] [--build NAME=DIR ...] [--groups-fd N]
  *                   [--tftp-max-transfers N ...: the limits of TFTPD_LIMITS and HTTPD_LIMITS]
  */
 #include <errno.h>
@@ -37,7 +38,10 @@
 #include "pxeforge/status-api.h"
 #include "status/report.h"
 #include "status/timeline.h"
+#include "pxeforge/routing.h"
 #include "tftpd/tftpd.h"
+
+#define BUILDS_MAX 16 /* builds served side by side */
 
 struct server_args {
         const char *root;
@@ -47,6 +51,12 @@ struct server_args {
         int dhcp_log_fd;    /* dnsmasq's lines, from the appliance; -1: none */
         int history_dir_fd; /* where the timeline is kept across restarts; -1: nowhere */
         bool no_status;     /* no timeline, no API: files only */
+        /* The builds machine groups choose from: the root first (named root_build), then
+         * each --build; the paths become the confined view's. */
+        struct router_build builds[BUILDS_MAX];
+        char *build_paths[BUILDS_MAX]; /* owned: the confined view's paths */
+        size_t n_builds;
+        int groups_fd; /* the machine groups, from the appliance; -1: none */
         pid_t parent;       /* who must outlive us; 0: whoever started us */
         struct tftpd_limits tftp;
         struct httpd_limits http;
@@ -69,13 +79,16 @@ static const struct limit_option limit_options[] = {TFTPD_LIMITS(TFTP_LIMIT)
 static const char usage[] =
     "Usage: pxeforge-server --root DIR [--tftp-fd N] [--http-fd N] [--dhcp-log-fd N]\n"
     "                       [--user USER] [--name NAME] [--no-status]\n"
-    "                       [--history-dir-fd N]\n"
+    "                       [--history-dir-fd N] [--root-build NAME]\n"
+    "                       [--build NAME=DIR ...] [--groups-fd N]\n"
     "                       [--parent PID] [--log-level LEVEL] [LIMITS]\n"
     "\n"
     "Serves DIR read-only over TFTP and HTTP on already bound sockets (inherited file\n"
     "descriptors), as USER, and stops when its parent PID does; NAME is what the status\n"
     "page says is served; --no-status: no timeline, page or API; the timeline is kept\n"
-    "in the folder open as N. LIMITS are the\n"
+    "in the folder open as N. With --build or --groups-fd, each machine sees the build\n"
+    "its group names (the root is build NAME, by default \"default\"), the groups read\n"
+    "as status/groups.h says from N. LIMITS are the\n"
     "--tftp-* and --http-* options of `pxeforge serve`. Started by `pxeforge serve`; not\n"
     "meant to be run by hand.\n";
 
@@ -123,6 +136,22 @@ static int parse_limit(const struct limit_option *l, const char *s, struct serve
         return r;
 }
 
+/* --build NAME=DIR: one more build, beside the root. */
+static int parse_build(const char *s, struct server_args *a)
+{
+        const char *eq = strchr(s, '=');
+        char name[GRP_NAME_MAX + 1];
+
+        if (!eq || eq - s > GRP_NAME_MAX || eq[1] != '/' || a->n_builds == BUILDS_MAX)
+                return -EINVAL;
+        memcpy(name, s, (size_t)(eq - s));
+        name[eq - s] = '\0';
+        if (!grp_name_valid(name))
+                return -EINVAL;
+        a->builds[a->n_builds++] = (struct router_build){.name = pxf_strdup(name), .root = eq + 1};
+        return 0;
+}
+
 static int parse_option(int c, struct server_args *a)
 {
         enum pxf_log_level level;
@@ -151,6 +180,15 @@ static int parse_option(int c, struct server_args *a)
                 return parse_fd(optarg, &a->dhcp_log_fd);
         case 'H':
                 return parse_fd(optarg, &a->history_dir_fd);
+        case 'g':
+                return parse_fd(optarg, &a->groups_fd);
+        case 'B':
+                return parse_build(optarg, a);
+        case 'N':
+                if (!grp_name_valid(optarg))
+                        return -EINVAL;
+                a->builds[0].name = pxf_strdup(optarg);
+                return 0;
         case 'p':
                 return parse_pid(optarg, &a->parent);
         case 'l':
@@ -176,6 +214,9 @@ static int parse_args(int argc, char **argv, struct server_args *a)
             {"name", required_argument, NULL, 'n'},
             {"no-status", no_argument, NULL, 's'},
             {"history-dir-fd", required_argument, NULL, 'H'},
+            {"groups-fd", required_argument, NULL, 'g'},
+            {"build", required_argument, NULL, 'B'},
+            {"root-build", required_argument, NULL, 'N'},
         };
         struct option opts[PXF_ELEMENTSOF(fixed) + PXF_ELEMENTSOF(limit_options) + 1] = {0};
         size_t n = 0;
@@ -265,41 +306,118 @@ static int drop_privileges(const struct server_user *u, struct pxf_error *err)
         return 0;
 }
 
-/* Makes the served folder the whole file system this process sees, read-only: a mount
- * namespace of its own in which the folder (or, when the root is a symlink that `up`
- * swaps, the folder holding it) is bind-mounted read-only and made the root. Code run
- * through a parser bug then finds nothing of the host to read. *served is the root path
- * in the new view. */
-static int confine(const char *root, char **served, struct pxf_error *err)
+/* The folder that must stay in view for root: root itself, or, when it is a symlink that
+ * `up` swaps, the folder holding it (*visible, owned) and the symlink's name (*base,
+ * into *visible's allocation, or NULL). */
+static int visible_folder(const char *root, char **visible, const char **base,
+                          struct pxf_error *err)
 {
-        _cleanup_free_ char *copy = pxf_strdup(root);
-        const char *visible = root, *base = NULL;
         struct stat st;
         char *slash;
 
+        *base = NULL;
+        *visible = pxf_strdup(root);
         if (lstat(root, &st) < 0)
                 return pxf_error_set(err, -errno, "cannot reach the artifacts folder '%s': %m",
                                      root);
-        if (S_ISLNK(st.st_mode)) {
-                slash = strrchr(copy, '/');
-                if (!slash || slash == copy || !slash[1])
-                        return pxf_error_set(err, -EINVAL,
-                                             "'%s': a symlink root must be a "
-                                             "path such as /dir/current",
-                                             root);
-                *slash = '\0';
-                visible = copy;
-                base = slash + 1;
-        }
+        if (!S_ISLNK(st.st_mode))
+                return 0;
+        slash = strrchr(*visible, '/');
+        if (!slash || slash == *visible || !slash[1])
+                return pxf_error_set(err, -EINVAL,
+                                     "'%s': a symlink root must be a path such as /dir/current",
+                                     root);
+        *slash = '\0';
+        *base = slash + 1;
+        return 0;
+}
+
+#define VIEW_FLAGS (MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* Makes the served folder the whole file system this process sees, read-only: a mount
+ * namespace of its own in which the folder (visible_folder) is bind-mounted read-only and
+ * made the root. Code run through a parser bug then finds nothing of the host to read.
+ * *served is the root path in the new view. */
+static int confine(const char *root, char **served, struct pxf_error *err)
+{
+        _cleanup_free_ char *visible = NULL;
+        const char *base;
+        int r = visible_folder(root, &visible, &base, err);
+
+        if (r < 0)
+                return r;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
             mount(visible, visible, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-            mount(NULL, visible, NULL,
-                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-            chdir(visible) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-            umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+            mount(NULL, visible, NULL, VIEW_FLAGS, NULL) < 0 || chdir(visible) < 0 ||
+            syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+            chdir("/") < 0)
                 return pxf_error_set(err, -errno, "cannot confine the server to '%s': %m", visible);
         *served = base ? pxf_asprintf("/%s", base) : pxf_strdup("/");
         return 0;
+}
+
+/* One build's folder at /bI of the confined view (a small read-only tmpfs): bound from
+ * its descriptor, as the tmpfs may lie over its path, and not recursively, or the tmpfs
+ * itself, mounted below the first build's folder, would come along. */
+static int bind_build(const char *top, size_t i, int fd, const char *base, char **served)
+{
+        _cleanup_free_ char *at = pxf_asprintf("%s/b%zu", top, i);
+        char from[64];
+
+        (void)snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+        if (mkdir(at, 0755) < 0 || mount(from, at, NULL, MS_BIND, NULL) < 0 ||
+            mount(NULL, at, NULL, VIEW_FLAGS, NULL) < 0)
+                return -errno;
+        *served = base ? pxf_asprintf("/b%zu/%s", i, base) : pxf_asprintf("/b%zu", i);
+        return 0;
+}
+
+/* confine() for several builds: each build's folder in view at /bI, nothing else. */
+static int confine_builds(struct server_args *a, char **served, struct pxf_error *err)
+{
+        _cleanup_free_ char *top = NULL;
+        int fds[BUILDS_MAX], r = 0;
+        size_t opened = 0;
+
+        /* first the namespace: a bind mount's source must be a mount of the caller's */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return pxf_error_set(err, -errno, "cannot make the server's view: %m");
+        for (; r >= 0 && opened < a->n_builds; opened++) {
+                _cleanup_free_ char *visible = NULL;
+                const char *base;
+                r = visible_folder(a->builds[opened].root, &visible, &base, err);
+                fds[opened] = r < 0 ? -1 : open(visible, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (r >= 0 && fds[opened] < 0)
+                        r = pxf_error_set(err, -errno, "cannot open '%s': %m", visible);
+                if (r >= 0)
+                        a->build_paths[opened] = base ? pxf_strdup(base) : NULL;
+                if (opened == 0)
+                        top = TAKE_PTR(visible);
+        }
+        if (r >= 0 &&
+            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+                r = pxf_error_set(err, -errno, "cannot make the server's view: %m");
+        for (size_t i = 0; r >= 0 && i < a->n_builds; i++) {
+                _cleanup_free_ char *base = TAKE_PTR(a->build_paths[i]);
+                r = bind_build(top, i, fds[i], base, &a->build_paths[i]);
+                if (r < 0)
+                        r = pxf_error_set(err, r, "cannot put build '%s' in the server's view: %s",
+                                          a->builds[i].name, strerror(-r));
+        }
+        for (size_t i = 0; i < opened; i++)
+                if (fds[i] >= 0)
+                        (void)close(fds[i]);
+        if (r >= 0 && (mount(NULL, top, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                                                  MS_NOEXEC,
+                             "mode=0755,size=64k") < 0 ||
+                       chdir(top) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+                       umount2(".", MNT_DETACH) < 0 || chdir("/") < 0))
+                r = pxf_error_set(err, -errno, "cannot confine the server to its builds: %m");
+        for (size_t i = 0; r >= 0 && i < a->n_builds; i++)
+                a->builds[i].root = a->build_paths[i];
+        if (r >= 0)
+                *served = pxf_strdup(a->builds[0].root);
+        return r;
 }
 
 /* Everything root may do here, in order: look up the user while /etc/passwd is in view,
@@ -311,9 +429,11 @@ static int give_up_privileges(struct server_args *a, char **served, struct pxf_e
         int r = a->user ? find_user(a->user, &user, err) : 0;
 
         if (r >= 0 && geteuid() == 0)
-                r = permitted_or_warn(confine(a->root, served, err), err);
+                r = permitted_or_warn(a->n_builds > 1 ? confine_builds(a, served, err)
+                                                      : confine(a->root, served, err),
+                                      err);
         if (r >= 0 && *served)
-                a->root = *served;
+                a->root = a->builds[0].root = *served;
         if (r >= 0 && a->user)
                 r = drop_privileges(&user, err);
         return r;
@@ -404,6 +524,7 @@ static const int allowed_syscalls[] = {
     SCMP_SYS(unlinkat),
     SCMP_SYS(fsync),
     SCMP_SYS(getrandom),
+    SCMP_SYS(memfd_create), /* a menu made for one machine (routing.c) */
     /* time, memory, signals, the end */
     SCMP_SYS(clock_gettime),
     SCMP_SYS(gettimeofday),
@@ -471,6 +592,17 @@ static void on_stop(evutil_socket_t sig, short what, void *base)
         event_base_loopexit(base, NULL);
 }
 
+struct servers;
+
+/* Lines from a pipe the appliance writes (dnsmasq's log, the machine groups), each whole
+ * line handed to on_line; a line longer than LINE_MAX is dropped. */
+struct line_pipe {
+        struct servers *s;
+        struct event *ev;
+        struct evbuffer *buf;
+        void (*on_line)(struct servers *s, const char *line);
+};
+
 struct servers {
         struct event_base *base;
         struct tftpd *tftpd;
@@ -482,48 +614,86 @@ struct servers {
         int history_dir;           /* the timeline's folder in the state dir; -1: none */
         uint64_t saved_version;    /* tl_version when it was last saved */
         struct event *save_ev;
-        struct event *dhcp_log_ev;
-        struct evbuffer *dhcp_lines;
+        struct line_pipe dhcp_lines;
+        struct router *router;    /* each machine's build; NULL: one build for all */
+        struct line_pipe groups_lines;
+        struct grp_set groups_in; /* the set being read */
+        bool groups_begun;        /* its "begin" came: what comes before one is skipped */
+        bool groups_bad;          /* a line of it did not parse: drop it at its end */
         struct event *sigterm, *sigint;
 };
 
-#define DHCP_LINE_MAX 4096
+#define LINE_MAX 4096
 
 static void observe_transfer(void *ctx, const struct tl_transfer *t)
 {
         tl_transfer(ctx, t, pxf_wall_usec());
 }
 
-/* dnsmasq's lines, as the appliance passes them on: read what is there, file each whole
- * line; a line longer than any dnsmasq writes is dropped. At the writer's end (the
- * appliance stopping), stop watching. */
-static void on_dhcp_lines(evutil_socket_t fd, short what, void *ctx)
+/* Read what is there, hand on each whole line. At the writer's end (the appliance
+ * stopping), stop watching. */
+static void on_pipe_lines(evutil_socket_t fd, short what, void *ctx)
 {
-        struct servers *s = ctx;
+        struct line_pipe *p = ctx;
         char *line;
         size_t len;
-        int n = evbuffer_read(s->dhcp_lines, fd, 16384);
+        int n = evbuffer_read(p->buf, fd, 16384);
 
         (void)what;
-        while ((line = evbuffer_readln(s->dhcp_lines, &len, EVBUFFER_EOL_LF))) {
-                dhcp_log_line(s->dhcp_log, line, pxf_wall_usec());
+        while ((line = evbuffer_readln(p->buf, &len, EVBUFFER_EOL_LF))) {
+                p->on_line(p->s, line);
                 free(line);
         }
-        if (evbuffer_get_length(s->dhcp_lines) > DHCP_LINE_MAX)
-                (void)evbuffer_drain(s->dhcp_lines, evbuffer_get_length(s->dhcp_lines));
+        if (evbuffer_get_length(p->buf) > LINE_MAX)
+                (void)evbuffer_drain(p->buf, evbuffer_get_length(p->buf));
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-                (void)event_del(s->dhcp_log_ev);
+                (void)event_del(p->ev);
 }
 
-static int watch_dhcp_lines(struct servers *s, int fd, struct pxf_error *err)
+static int watch_lines(struct servers *s, struct line_pipe *p, int fd,
+                       void (*on_line)(struct servers *s, const char *line))
 {
         (void)evutil_make_socket_nonblocking(fd); /* a pipe's end, despite the name */
-        s->dhcp_log = dhcp_log_new(s->timeline);
-        s->dhcp_lines = evbuffer_new();
-        s->dhcp_log_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_dhcp_lines, s);
-        if (!s->dhcp_lines || !s->dhcp_log_ev || event_add(s->dhcp_log_ev, NULL) < 0)
-                return pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq's lines");
-        return 0;
+        *p = (struct line_pipe){.s = s, .on_line = on_line, .buf = evbuffer_new()};
+        p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_pipe_lines, p);
+        return p->buf && p->ev && event_add(p->ev, NULL) == 0 ? 0 : -ENOMEM;
+}
+
+static void unwatch_lines(struct line_pipe *p)
+{
+        if (p->ev)
+                event_free(p->ev);
+        if (p->buf)
+                evbuffer_free(p->buf);
+}
+
+static void on_dhcp_line(struct servers *s, const char *line)
+{
+        dhcp_log_line(s->dhcp_log, line, pxf_wall_usec());
+}
+
+/* The machine groups (status/groups.h), a whole set at a time. */
+static void on_groups_line(struct servers *s, const char *line)
+{
+        bool end = strcmp(line, "end") == 0;
+
+        if (strcmp(line, "begin") == 0) {
+                s->groups_begun = true;
+                s->groups_bad = false;
+        }
+        if (!s->groups_begun)
+                return; /* the tail of a set a server before this one half read */
+        if (!s->groups_bad && grp_parse_line(&s->groups_in, line) < 0) {
+                log_error("routing: a machine group line does not parse: dropping the set");
+                s->groups_bad = true;
+        }
+        if (!end)
+                return;
+        if (s->groups_bad)
+                grp_clear(&s->groups_in);
+        else
+                (void)router_set_groups(s->router, &s->groups_in);
+        s->groups_bad = s->groups_begun = false;
 }
 
 /* ---- the timeline's history ---------------------------------------------------------- */
@@ -623,12 +793,28 @@ static int keep_history(struct servers *s, int dir_fd, struct pxf_error *err)
 
 /* ---- starting and stopping ------------------------------------------------------------ */
 
+/* Each machine's build, when there is a choice: several builds, or groups. */
+static int start_routing(struct servers *s, const struct server_args *a, struct pxf_error *err)
+{
+        if (a->n_builds < 2 && a->groups_fd < 0)
+                return 0;
+        s->router = router_new(s->timeline, a->builds, a->n_builds);
+        if (a->groups_fd >= 0 && watch_lines(s, &s->groups_lines, a->groups_fd, on_groups_line) < 0)
+                return pxf_error_set(err, -ENOMEM, "cannot watch the machine groups");
+        return 0;
+}
+
 /* The boot timeline, fed by the servers and dnsmasq's lines, and its API; none with
  * --no-status. */
 static int start_status(struct servers *s, const struct server_args *a, struct pxf_error *err)
 {
-        if (a->no_status)
+        if (a->no_status) {
+                if (a->n_builds > 1 || a->groups_fd >= 0)
+                        return pxf_error_set(err, -EINVAL,
+                                             "machine groups need the boot timeline "
+                                             "(--no-status)");
                 return 0;
+        }
         s->timeline = tl_new(0);
         s->reports = reports_new(s->timeline);
         s->api = (struct status_api){
@@ -638,7 +824,12 @@ static int start_status(struct servers *s, const struct server_args *a, struct p
                 if (r < 0)
                         return r;
         }
-        return a->dhcp_log_fd >= 0 ? watch_dhcp_lines(s, a->dhcp_log_fd, err) : 0;
+        if (a->dhcp_log_fd >= 0) {
+                s->dhcp_log = dhcp_log_new(s->timeline);
+                if (watch_lines(s, &s->dhcp_lines, a->dhcp_log_fd, on_dhcp_line) < 0)
+                        return pxf_error_set(err, -ENOMEM, "cannot watch dnsmasq's lines");
+        }
+        return start_routing(s, a, err);
 }
 
 static int start_servers(struct servers *s, const struct server_args *a, struct pxf_error *err)
@@ -646,18 +837,24 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
         const struct tl_observer observer = {s->timeline ? observe_transfer : NULL, s->timeline};
         const struct httpd_api api = {s->timeline ? status_api_answer : NULL,
                                       s->timeline ? status_api_receive : NULL, &s->api};
+        const struct pxf_opener opener = {s->router ? router_open : NULL, s->router};
         int r = 0;
 
         if (a->tftp_fd >= 0) {
                 struct tftpd_config tc = {
-                    .root = a->root, .listen_fd = a->tftp_fd, .observer = observer};
+                    .root = a->root, .listen_fd = a->tftp_fd, .observer = observer,
+                    .opener = opener};
                 tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
                 s->api.tftpd = s->tftpd;
         }
         if (r >= 0 && a->http_fd >= 0) {
                 struct httpd_config hc = {
-                    .root = a->root, .listen_fd = a->http_fd, .observer = observer, .api = api};
+                    .root = a->root,
+                    .listen_fd = a->http_fd,
+                    .observer = observer,
+                    .api = api,
+                    .opener = opener};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
                 s->api.httpd = s->httpd;
@@ -685,10 +882,10 @@ static void stop_servers(struct servers *s)
 {
         s->httpd = httpd_free(s->httpd);
         s->tftpd = tftpd_free(s->tftpd);
-        if (s->dhcp_log_ev)
-                event_free(s->dhcp_log_ev);
-        if (s->dhcp_lines)
-                evbuffer_free(s->dhcp_lines);
+        unwatch_lines(&s->dhcp_lines);
+        unwatch_lines(&s->groups_lines);
+        grp_clear(&s->groups_in);
+        s->router = router_free(s->router);
         if (s->save_ev)
                 event_free(s->save_ev);
         if (s->timeline) /* with the transfers the servers cut as they stopped */
@@ -716,8 +913,12 @@ const char *__asan_default_options(void)
 
 int main(int argc, char **argv)
 {
-        struct server_args a = {
-            .tftp_fd = -1, .http_fd = -1, .dhcp_log_fd = -1, .history_dir_fd = -1};
+        struct server_args a = {.tftp_fd = -1,
+                                .http_fd = -1,
+                                .dhcp_log_fd = -1,
+                                .history_dir_fd = -1,
+                                .groups_fd = -1,
+                                .n_builds = 1};
         struct servers s = {.history_dir = -1};
         struct pxf_error err = {0};
         int r;
@@ -726,6 +927,9 @@ int main(int argc, char **argv)
                 fputs(usage, stderr);
                 return 2;
         }
+        if (!a.builds[0].name)
+                a.builds[0].name = pxf_strdup("default");
+        a.builds[0].root = a.root;
         /* A client that closes early must cost its connection, not the server (httpd.h). */
         (void)signal(SIGPIPE, SIG_IGN);
         pid_t parent = a.parent ? a.parent : getppid();
@@ -748,6 +952,10 @@ int main(int argc, char **argv)
         if (r >= 0 && event_base_dispatch(s.base) < 0)
                 r = pxf_error_set(&err, -EIO, "the event loop failed");
         stop_servers(&s);
+        for (size_t i = 0; i < a.n_builds; i++) {
+                free((char *)a.builds[i].name);
+                free(a.build_paths[i]);
+        }
         if (r < 0) {
                 log_error("%s", err.msg);
                 return 1;

@@ -23,6 +23,7 @@ struct machine {
         uint64_t stage_at[TL_STAGE_COUNT]; /* usec; 0: not reached */
         uint64_t first_seen, last_seen;
         uint64_t boot_ms; /* as the booted system measured it */
+        bool booted_once; /* it reported booted since its last reset (boot-once groups) */
         struct transfer_state xfer;
         char *failure; /* the last transfer that failed, as a sentence */
 };

@@ -52,6 +52,7 @@ void tl_save(const struct timeline *tl, FILE *f)
                 put_value(f, "kernel", m->kernel);
                 put_value(f, "failure", m->failure);
                 put_number(f, "bootMs", m->boot_ms);
+                put_number(f, "bootedOnce", m->booted_once);
                 for (size_t s = TL_STAGE_DHCP; s < TL_STAGE_COUNT; s++) {
                         char key[32];
                         (void)snprintf(key, sizeof key, "at-%s", tl_stage_name((enum tl_stage)s));
@@ -133,6 +134,10 @@ static bool load_field(struct machine *m, const char *key, char *v)
                 return parse_usec(v, &m->last_seen);
         if (strcmp(key, "bootMs") == 0)
                 return parse_usec(v, &m->boot_ms);
+        if (strcmp(key, "bootedOnce") == 0) {
+                m->booted_once = strcmp(v, "1") == 0;
+                return m->booted_once;
+        }
         if (strcmp(key, "ip") == 0)
                 return set_string(&m->ip, v);
         if (strcmp(key, "hostname") == 0)

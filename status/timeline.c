@@ -356,7 +356,66 @@ int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, ui
         set_field(&m->hostname, r->hostname);
         set_field(&m->kernel, r->kernel);
         m->boot_ms = r->boot_ms;
+        m->booted_once = true;
         reach(m, TL_STAGE_BOOTED, now);
+        return 0;
+}
+
+int tl_bind(struct timeline *tl, const char *mac, const char *ip, uint64_t now)
+{
+        struct machine *m = machine_of_mac(tl, mac, now), *ip_only;
+
+        if (!m)
+                return -EINVAL;
+        tl->version++;
+        ip_only = find_ip(tl, ip);
+        if (ip_only && ip_only != m && !ip_only->mac[0])
+                m = merge_into(tl, m, ip_only);
+        set_field(&m->ip, ip);
+        m->last_seen = now;
+        return 0;
+}
+
+static void identify(const struct machine *m, struct tl_identity *ret)
+{
+        memcpy(ret->mac, m->mac, sizeof ret->mac);
+        ret->arch = m->arch;
+        ret->booted_once = m->booted_once;
+}
+
+bool tl_identify_ip(struct timeline *tl, const char *ip, struct tl_identity *ret)
+{
+        const struct machine *m = find_ip(tl, ip);
+
+        if (!m || !m->mac[0])
+                return false;
+        identify(m, ret);
+        return true;
+}
+
+bool tl_identify_mac(struct timeline *tl, const char *mac, struct tl_identity *ret)
+{
+        char norm[MAC_TEXT_LEN + 1];
+        const struct machine *m = tl_normalize_mac(mac, norm) ? tl_find_mac(tl, norm) : NULL;
+
+        if (!m)
+                return false;
+        identify(m, ret);
+        return true;
+}
+
+int tl_reset(struct timeline *tl, const char *mac)
+{
+        char norm[MAC_TEXT_LEN + 1];
+        struct machine *m;
+
+        if (!tl_normalize_mac(mac, norm))
+                return -EINVAL;
+        m = tl_find_mac(tl, norm);
+        if (!m)
+                return -ENOENT;
+        tl->version++;
+        m->booted_once = false;
         return 0;
 }
 
@@ -436,6 +495,7 @@ static void write_machine(FILE *f, const struct machine *m, uint64_t now, uint64
                 fprintf(f, "\"bootMs\":%" PRIu64 ",", m->boot_ms);
         else
                 fputs("\"bootMs\":null,", f);
+        fprintf(f, "\"bootedOnce\":%s,", m->booted_once ? "true" : "false");
         write_transfer(f, &m->xfer);
         fputc(',', f);
         json_field(f, "failure", m->failure);

@@ -109,6 +109,25 @@ struct tl_report {
  * machine has another address, or the address another MAC's machine. */
 int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now);
 
+/* A boot loader asked from ip for the menu of mac (PXF_BOOT_PREFIX): the address is that
+ * machine's from now on (made if new; an entry of the address alone merges into it), which
+ * is how a proxy-mode machine's address meets its MAC before it boots. -EINVAL: a
+ * malformed MAC. */
+int tl_bind(struct timeline *tl, const char *mac, const char *ip, uint64_t now);
+/* Who a machine is, for choosing what it boots (status/groups.h). Borrowed strings, valid
+ * until the next change of the table. */
+struct tl_identity {
+        char mac[18];     /* "52:54:00:12:34:56" */
+        const char *arch; /* as DHCP named it ("x86-64 UEFI"); NULL: not known */
+        bool booted_once; /* it reported booted since its last reset (tl_reset) */
+};
+/* The machine with a MAC that the address ip was last handed to; false if none. */
+bool tl_identify_ip(struct timeline *tl, const char *ip, struct tl_identity *ret);
+/* The machine of mac (any case, ':' or '-'); false if none. */
+bool tl_identify_mac(struct timeline *tl, const char *mac, struct tl_identity *ret);
+/* Forgets that mac booted: a boot-once machine boots from the network again. -EINVAL: a
+ * malformed MAC; -ENOENT: no such machine. */
+int tl_reset(struct timeline *tl, const char *mac);
 size_t tl_count(const struct timeline *tl);
 /* A number that changes whenever the table may have (to save it only then). */
 uint64_t tl_version(const struct timeline *tl);

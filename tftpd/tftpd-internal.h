@@ -28,6 +28,7 @@ struct tftpd_peer {
 struct tftpd {
         struct event_base *base;
         char *root;
+        struct pxf_opener opener;
         int listen_fd;
         struct event *ev_listen;
         unsigned max_transfers;

@@ -192,7 +192,9 @@ static int serve(struct tftpd *t, const struct tftpd_peer *peer, const struct tf
         r = tftp_clean_filename(req->filename, path, sizeof path);
         if (r < 0)
                 return refuse(t, peer, req->filename, TFTP_ERR_ACCESS, "access violation");
-        fd = pxf_open_beneath(t->root, path, &st);
+        fd = t->opener.open ? t->opener.open(t->opener.ctx, (const struct sockaddr *)&peer->addr,
+                                             peer->addr_len, path, &st)
+                            : pxf_open_beneath(t->root, path, &st);
         if (fd < 0) {
                 uint16_t code = open_error_code(fd);
 
@@ -418,6 +420,7 @@ int tftpd_new(struct event_base *base, const struct tftpd_config *cfg, struct tf
         }
         t->base = base;
         t->root = pxf_strdup(cfg->root);
+        t->opener = cfg->opener;
         t->listen_fd = cfg->listen_fd;
         t->observer = cfg->observer;
         t->ev_listen = event_new(base, t->listen_fd, EV_READ | EV_PERSIST, on_listen_readable, t);

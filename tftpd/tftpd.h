@@ -118,6 +118,9 @@ struct tftpd_config {
          * is not there; what the status timeline files (status/timeline.h). Its ctx must
          * outlive the tftpd. */
         struct tl_observer observer;
+        /* If set: opens every file asked for, in place of the root (common.h); the root
+         * must still be a folder. Its ctx must outlive the tftpd. */
+        struct pxf_opener opener;
 };
 
 /* Sets c's limits to the nonzero values of l. */
