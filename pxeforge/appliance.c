@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -36,6 +37,8 @@ struct appliance {
         /* The machine groups go to pxeforge-server through this pipe, again to each
          * server started (status/groups.h); -1: one build for all. */
         int groups_read, groups_write;
+        char token[GRP_TOKEN_LEN + 1]; /* what a reset must carry */
+        char *token_path;              /* where `pxeforge machine reset` finds it */
         char *server_binary;
         const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
@@ -235,13 +238,17 @@ static void send_groups(struct appliance *a)
         FILE *f;
         int r;
 
+        struct grp_set set = {0};
+
         if (a->groups_write < 0 || !(f = open_memstream(&text, &len)))
                 return;
         if (a->o->groups)
-                grp_write(a->o->groups, f);
+                set = *a->o->groups; /* borrowed: never cleared here */
         else
-                fprintf(f, "begin\ndefault build:%s\nend\n",
-                        a->o->artifacts_name ? a->o->artifacts_name : "default");
+                (void)snprintf(set.fallback.build, sizeof set.fallback.build, "%s",
+                               a->o->artifacts_name ? a->o->artifacts_name : "default");
+        memcpy(set.token, a->token, sizeof set.token);
+        grp_write(&set, f);
         if (fclose(f) != 0)
                 return;
         r = pxf_write_all(a->groups_write, text, len);
@@ -500,6 +507,31 @@ static int open_groups_pipe(struct appliance *a, struct pxf_error *err)
         return move_high(&a->groups_read, err);
 }
 
+/* The token a reset must carry: random, handed to the server with the groups and left
+ * for root alone where `pxeforge machine reset` looks. */
+static int make_token(struct appliance *a, struct pxf_error *err)
+{
+        uint8_t raw[GRP_TOKEN_LEN / 2];
+        uint16_t port = a->o->http_port ? a->o->http_port : APPLIANCE_HTTP_PORT;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+                return pxf_error_set(err, -errno, "cannot make a reset token: %m");
+        for (size_t i = 0; i < sizeof raw; i++)
+                (void)snprintf(a->token + 2 * i, 3, "%02x", raw[i]);
+        r = pxf_mkdir_p(APPLIANCE_RUNTIME_DIR, 0755);
+        if (r < 0)
+                return pxf_error_set(err, r, "cannot create " APPLIANCE_RUNTIME_DIR ": %s",
+                                     strerror(-r));
+        a->token_path = pxf_asprintf(APPLIANCE_TOKEN_FORMAT, port);
+        (void)unlink(a->token_path); /* an appliance that died left it */
+        fd = open(a->token_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || pxf_write_all(fd, a->token, GRP_TOKEN_LEN) < 0)
+                return pxf_error_set(err, -errno, "cannot write '%s': %m", a->token_path);
+        return 0;
+}
+
 /* <state dir>/status, where pxeforge-server keeps the boot timeline: its own user's, mode
  * 0700, handed to it open (it sees nothing of the host's file system else). The mode is
  * set while root still owns it: a service without CAP_FOWNER (pxeforge-serve@) cannot
@@ -543,6 +575,8 @@ static int bind_ports(struct appliance *a, struct pxf_error *err)
                 r = open_dhcp_log_pipe(a, err);
         if (r >= 0 && (o->builds || o->groups))
                 r = open_groups_pipe(a, err);
+        if (r >= 0 && a->groups_write >= 0)
+                r = make_token(a, err);
         return r;
 }
 
@@ -618,6 +652,9 @@ static void teardown(struct appliance *a)
                 (void)close(a->groups_write);
         if (a->groups_read >= 0)
                 (void)close(a->groups_read);
+        if (a->token_path)
+                (void)unlink(a->token_path);
+        free(a->token_path);
         if (!a->o->runtime_dir)
                 (void)pxf_rm_rf(a->runtime_dir);
         free(a->runtime_dir);

@@ -75,6 +75,11 @@ struct appliance_opts {
         void *userdata;
 };
 
+/* Where a running appliance with machine groups keeps the token a reset must carry
+ * (`pxeforge machine reset`), by its HTTP port: root's alone (mode 0600), gone when it
+ * stops. */
+#define APPLIANCE_TOKEN_FORMAT APPLIANCE_RUNTIME_DIR "/http-%u.token"
+
 /* The path of the running pxeforge executable (for starting its siblings and itself), or
  * -errno with err set. */
 int appliance_self_exe(char **ret, struct pxf_error *err);

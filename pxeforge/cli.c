@@ -200,10 +200,18 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
                 else
                         r = PXF_EXIT_USAGE; /* getopt said what */
         }
-        if (r == PXF_EXIT_OK && optind != argc) {
-                log_error("%s takes no arguments besides options: '%s'", cmd->name, argv[optind]);
+        if (r == PXF_EXIT_OK && (size_t)(argc - optind) != cmd->n_operands) {
+                if (cmd->n_operands)
+                        log_error("%s takes %zu argument%s besides options: %s", cmd->name,
+                                  cmd->n_operands, cmd->n_operands == 1 ? "" : "s",
+                                  cmd->synopsis);
+                else
+                        log_error("%s takes no arguments besides options: '%s'", cmd->name,
+                                  argv[optind]);
                 r = PXF_EXIT_USAGE;
         }
+        for (size_t i = 0; r == PXF_EXIT_OK && i < cmd->n_operands; i++)
+                ((const char **)((char *)args + cmd->operands_offset))[i] = argv[optind + (int)i];
         if (r == PXF_EXIT_OK)
                 r = check_required(cmd, args);
         if (r == PXF_EXIT_OK && cmd->check)

@@ -36,6 +36,10 @@ struct cli_command {
         const char *description; /* paragraphs separated by blank lines */
         const struct cli_option *options;
         size_t n_options;
+        /* Words after the options, each into a const char * field from operands_offset on
+         * (consecutive), exactly n_operands of them, named in the synopsis. */
+        size_t n_operands;
+        size_t operands_offset;
         const char *exit_status;
         size_t args_size;         /* of the argument struct run takes */
         void (*init)(void *args); /* defaults before parsing, or NULL */

@@ -21,6 +21,7 @@ extern const struct cli_command cli_cmd_validate_config;
 extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_up;
 extern const struct cli_command cli_cmd_status;
+extern const struct cli_command cli_cmd_machine;
 
 /* Loads a config and logs every diagnostic; with check_files also checks referenced
  * files. Returns PXF_EXIT_OK or PXF_EXIT_CONFIG. */

@@ -78,6 +78,69 @@ int router_set_groups(struct router *r, struct grp_set *set)
         return 0;
 }
 
+/* ---- reset ---------------------------------------------------------------------------- */
+
+/* The value of key in the body's "key=value" lines, copied into buf; false if absent or
+ * too long. */
+static bool body_value(const char *body, size_t len, const char *key, char *buf, size_t size)
+{
+        size_t klen = strlen(key);
+
+        for (const char *p = body, *end = body + len; p < end;) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t n = (size_t)((nl ? nl : end) - p);
+                if (n > 0 && p[n - 1] == '\r')
+                        n--;
+                if (n > klen && memcmp(p, key, klen) == 0 && p[klen] == '=' &&
+                    n - klen - 1 < size) {
+                        memcpy(buf, p + klen + 1, n - klen - 1);
+                        buf[n - klen - 1] = '\0';
+                        return true;
+                }
+                p = nl ? nl + 1 : end;
+        }
+        return false;
+}
+
+/* Compared in time independent of where they differ. */
+static bool same_token(const char *a, const char *b)
+{
+        unsigned char diff = 0;
+
+        for (size_t i = 0; i < GRP_TOKEN_LEN; i++)
+                diff |= (unsigned char)(a[i] ^ b[i]);
+        return diff == 0;
+}
+
+int router_reset(struct router *r, const char *body, size_t len, FILE *f)
+{
+        char mac[32], token[GRP_TOKEN_LEN + 1];
+        int ret;
+
+        if (!body_value(body, len, "mac", mac, sizeof mac) ||
+            !body_value(body, len, "token", token, sizeof token) ||
+            strlen(token) != GRP_TOKEN_LEN) {
+                fputs("a reset is two lines, mac=MAC and token=TOKEN\n", f);
+                return 400;
+        }
+        if (!r->groups.token[0] || !same_token(token, r->groups.token)) {
+                fputs("not this appliance's token\n", f);
+                return 403;
+        }
+        ret = tl_reset(r->tl, mac);
+        if (ret == -EINVAL) {
+                fputs("not a MAC address\n", f);
+                return 400;
+        }
+        if (ret < 0) {
+                fprintf(f, "no machine %s has been seen\n", mac);
+                return 404;
+        }
+        log_info("routing: %s was reset: a boot-once machine boots from the network again", mac);
+        fprintf(f, "%s was reset\n", mac);
+        return 200;
+}
+
 /* ---- who asks, and what it boots ------------------------------------------------------ */
 
 struct client {

@@ -52,6 +52,16 @@ int router_set_groups(struct router *r, struct grp_set *set);
 int router_open(void *ctx, const struct sockaddr *peer, size_t peer_len, const char *path,
                 struct stat *ret_st);
 
+/* Where a reset goes, below the appliance's HTTP API prefix. */
+#define ROUTER_RESET_PATH "api/reset"
+
+/* A reset (POST PXF_API_PREFIX ROUTER_RESET_PATH), body "mac=MAC" and "token=HEX" lines,
+ * the token the appliance handed over with the groups (`pxeforge machine reset` reads it
+ * as root): the machine forgets that it booted (tl_reset), so a boot-once machine boots
+ * from the network again. Says what happened in f; returns 200, 400 (malformed), 403
+ * (not the token) or 404 (no such machine). */
+int router_reset(struct router *r, const char *body, size_t len, FILE *f);
+
 /* What the machine of mac boots now, as "build NAME", "local" or "ignore" (for the API
  * and the log); buf is the space for it. */
 const char *router_describe(struct router *r, const char *mac, char *buf, size_t size);

@@ -799,6 +799,7 @@ static int start_routing(struct servers *s, const struct server_args *a, struct 
         if (a->n_builds < 2 && a->groups_fd < 0)
                 return 0;
         s->router = router_new(s->timeline, a->builds, a->n_builds);
+        s->api.router = s->router;
         if (a->groups_fd >= 0 && watch_lines(s, &s->groups_lines, a->groups_fd, on_groups_line) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch the machine groups");
         return 0;

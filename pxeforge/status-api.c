@@ -9,6 +9,7 @@
 
 #include "common/common.h"
 #include "httpd/httpd.h"
+#include "pxeforge/routing.h"
 #include "pxeforge/status-api.h"
 #include "status/report.h"
 #include "status/timeline.h"
@@ -228,16 +229,18 @@ int status_api_receive(void *ctx, const char *path, const struct sockaddr *peer,
         int status;
 
         *type = "text/plain; charset=utf-8";
-        if (strcmp(path, REPORT_API_PATH) != 0) /* the pages are read-only */
+        bool reset = a->router && strcmp(path, ROUTER_RESET_PATH) == 0;
+        if (!reset && strcmp(path, REPORT_API_PATH) != 0) /* the pages are read-only */
                 return evbuffer_add_printf(out, "405 Method Not Allowed\n") < 0 ? 500 : 405;
         (void)pxf_addr_text(peer, peer_len, ip, sizeof ip);
         f = open_memstream(&text, &text_len);
         if (!f)
                 return 500;
-        status = reports_receive(a->reports, ip, body, len, pxf_wall_usec(), f);
+        status = reset ? router_reset(a->router, body, len, f)
+                       : reports_receive(a->reports, ip, body, len, pxf_wall_usec(), f);
         if (fclose(f) != 0 || evbuffer_add(out, text, text_len) < 0)
                 return 500;
-        if (status == 200)
+        if (status == 200 && !reset)
                 log_info("http: %s reported that it booted", ip);
         return status;
 }

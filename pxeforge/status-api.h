@@ -14,6 +14,7 @@
 struct evbuffer;
 struct httpd;
 struct reports;
+struct router;
 struct sockaddr;
 struct tftpd;
 struct timeline;
@@ -25,6 +26,7 @@ struct status_api {
         struct httpd *httpd; /* set once it runs */
         const char *root;    /* the served folder, as this process sees it */
         const char *name;    /* what is served, as the appliance names it; may be NULL */
+        struct router *router; /* each machine's build (routing.h); NULL: one for all */
 };
 
 /* A machine that is not booted and was silent this long is shown as stalled. */

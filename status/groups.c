@@ -73,6 +73,17 @@ static int parse_rule(struct grp_set *set, char **tok, size_t n)
         return 0;
 }
 
+static int parse_token(struct grp_set *set, const char *hex)
+{
+        if (strlen(hex) != GRP_TOKEN_LEN)
+                return -EINVAL;
+        for (const char *p = hex; *p; p++)
+                if (pxf_hex_digit(*p) < 0)
+                        return -EINVAL;
+        memcpy(set->token, hex, GRP_TOKEN_LEN + 1);
+        return 0;
+}
+
 int grp_parse_line(struct grp_set *set, const char *line)
 {
         char copy[256], *tok[TOKENS_MAX + 1], *save = NULL;
@@ -96,6 +107,8 @@ int grp_parse_line(struct grp_set *set, const char *line)
         }
         if (n == 2 && strcmp(tok[0], "default") == 0)
                 return grp_target_parse(tok[1], &set->fallback);
+        if (n == 2 && strcmp(tok[0], "token") == 0)
+                return parse_token(set, tok[1]);
         if (n > 0 && strcmp(tok[0], "rule") == 0)
                 return parse_rule(set, tok, n);
         return -EINVAL;
@@ -145,6 +158,8 @@ void grp_write(const struct grp_set *set, FILE *f)
                 write_rule(&set->rules[i], f);
         fputs("default ", f);
         write_target(&set->fallback, f);
+        if (set->token[0])
+                fprintf(f, "\ntoken %s", set->token);
         fputs("\nend\n", f);
 }
 

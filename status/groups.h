@@ -16,6 +16,7 @@
  *   rule 52:54:00:77:00:01 * build:storage once
  *   rule 52:54:00 efi-x64,bios local always
  *   default ignore
+ *   token 00112233445566778899aabbccddeeff
  *   end
  *
  * What it owns: the rules and their strings. No I/O, no clock.
@@ -50,10 +51,14 @@ struct grp_rule {
         bool once; /* after a booted report: local, until reset */
 };
 
+/* The secret a reset must carry (`pxeforge machine reset`): hex, from the appliance. */
+#define GRP_TOKEN_LEN 32
+
 struct grp_set {
         struct grp_rule *rules;
         size_t n_rules;
         struct grp_target fallback; /* "default": of machines no rule names */
+        char token[GRP_TOKEN_LEN + 1]; /* "token HEX"; "": no reset is taken */
         bool complete;              /* its "end" was read */
 };
 
