@@ -707,9 +707,8 @@ static const struct enum_value client_arches[] = {
 static void check_machine_group(struct walk *w, const struct yn *map, void *obj,
                                 const char *path)
 {
-        const struct cfg_machine_group *g = obj;
-
-        if (!g->macs && !g->arch)
+        (void)obj;
+        if (!cfg_yn_get(map, "macs") && !cfg_yn_get(map, "arch"))
                 cfg_walk_error(w, map, path,
                                "a group needs 'macs' or 'arch' (or both) to say which machines "
                                "it holds; machines no group holds boot server.machines.default");

@@ -125,6 +125,29 @@ static void golden_authoritative_arm64_bios(void **state)
         render_golden("authoritative-arm64-bios", &c, &b);
 }
 
+/* Machine groups that ignore: by MAC, by prefix and architectures, and by default. */
+static void golden_proxy_groups(void **state)
+{
+        static const char *const lines[] = {
+            "begin",
+            "rule 52:54:00:77:00:01 * build:a always",
+            "rule 52:54:00:88 bios,efi-x64-http ignore always",
+            "rule 52:54:00 * local once",
+            "default ignore",
+            "end",
+        };
+        struct dhcp_config c = proxy_config();
+        struct grp_set set = {0};
+
+        (void)state;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(lines); i++)
+                assert_true(grp_parse_line(&set, lines[i]) >= 0);
+        c.groups = &set;
+        c.http_base_url = "http://192.168.1.10:8080/";
+        render_golden("proxy-groups", &c, &all_files);
+        grp_clear(&set);
+}
+
 /* Renders and expects failure with code and a message containing want. */
 static void expect_error(const struct dhcp_config *c, const struct dhcp_boot_files *b, int code,
                          const char *want)
@@ -393,6 +416,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(golden_authoritative_x64),
             cmocka_unit_test(golden_authoritative_all),
             cmocka_unit_test(golden_authoritative_arm64_bios),
+            cmocka_unit_test(golden_proxy_groups),
             cmocka_unit_test(ipxe_binaries_bring_the_loop_guard),
             cmocka_unit_test(injection_interface),
             cmocka_unit_test(injection_paths_and_files),

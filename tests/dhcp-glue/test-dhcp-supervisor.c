@@ -285,6 +285,7 @@ struct fixture {
         char dir[64];
         struct event_base *base;
         char *conf;
+        const struct grp_set *groups; /* machine groups rendered into the config */
 };
 
 static void fixture_init(struct fixture *f, bool with_lan)
@@ -315,7 +316,8 @@ static void render_full(struct fixture *f, enum dhcp_mode mode, const struct dhc
                                 .range_end = "10.77.0.150",
                                 .netmask = netmask,
                                 .lease_file = leases,
-                                .http_base_url = url};
+                                .http_base_url = url,
+                                .groups = f->groups};
         struct pxf_error err = {0};
 
         if (dhcp_config_render(&c, b, &f->conf, &err) < 0)
@@ -538,6 +540,109 @@ static void proxy_answers_pxe_clients(void **state)
         assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
         close(lan_err);
         close(fd);
+        fixture_done(&f);
+}
+
+/* ---- (b2) machine groups that say ignore ------------------------------------------------ */
+
+/* The groups of text (status/groups.h). */
+static void read_groups(const char *text, struct grp_set *set)
+{
+        _cleanup_free_ char *copy = pxf_strdup(text);
+        char *save = NULL;
+
+        *set = (struct grp_set){0};
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                assert_true(grp_parse_line(set, l) >= 0);
+        assert_true(set->complete);
+}
+
+/* Whether the authoritative server answers a DISCOVER of the test client (MAC
+ * 52:54:00:12:34:56) of architecture arch. */
+static bool answered(int fd, uint32_t xid, uint16_t arch)
+{
+        struct reply r[1];
+        uint8_t pkt[548];
+
+        send_packet(fd, pkt, build_packet(pkt, xid, 1, arch, "PXEClient", NULL));
+        return receive(fd, xid, 4000, r, 1) == 1; /* dnsmasq pings an address before it offers it */
+}
+
+/* The first group that holds a machine decides; an ignored one gets no answer at all. */
+static void groups_ignore_authoritative(void **state)
+{
+        static const char *const sets[] = {
+            /* this MAC as a BIOS client is ignored, as UEFI it boots */
+            "begin\nrule 52:54:00:12:34:56 bios ignore always\ndefault build:a\nend\n",
+            /* an earlier group holds it as UEFI: the later ignore of its prefix is moot */
+            "begin\nrule 52:54:00 efi-x64 build:b always\nrule 52:54 * ignore always\n"
+            "default build:a\nend\n",
+            /* nobody but 02:... is answered */
+            "begin\nrule 02:00 * build:a always\ndefault ignore\nend\n",
+        };
+        static const bool uefi_answered[] = {true, true, false}, bios_answered[] = {false, false, false};
+        (void)state;
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(sets); i++) {
+                struct fixture f = {0};
+                struct grp_set set;
+                int fd;
+
+                read_groups(sets[i], &set);
+                f.groups = &set;
+                fixture_init(&f, false);
+                render(&f, DHCP_AUTHORITATIVE, &x64_only);
+                struct dhcp_supervisor *s = start_ok(&f);
+                fd = client_socket(f.net.client_ns, f.net.server_ns);
+                if (answered(fd, 0x6600 + (uint32_t)i, 7) != uefi_answered[i])
+                        fail_msg("set %zu: the UEFI client was %sanswered:\n%s", i,
+                                 uefi_answered[i] ? "not " : "", f.conf);
+                if (answered(fd, 0x6700 + (uint32_t)i, 0) != bios_answered[i])
+                        fail_msg("set %zu: the BIOS client was %sanswered", i,
+                                 bios_answered[i] ? "not " : "");
+                s = dhcp_supervisor_free(s);
+                close(fd);
+                grp_clear(&set);
+                fixture_done(&f);
+        }
+}
+
+/* In proxy mode too: an ignored machine gets the LAN's answer alone. */
+static void groups_ignore_proxy(void **state)
+{
+        struct fixture f = {0};
+        struct reply r[4];
+        struct grp_set set;
+        uint8_t pkt[548];
+        int fd, lan_err;
+        size_t n;
+
+        (void)state;
+        read_groups("begin\nrule 52:54:00:12:34:56 * ignore always\ndefault build:a\nend\n",
+                    &set);
+        f.groups = &set;
+        fixture_init(&f, true);
+        render(&f, DHCP_PROXY, &x64_only);
+        pid_t lan_pid = start_lan_server(&f, &lan_err);
+        struct dhcp_supervisor *s = start_ok(&f);
+        fd = client_socket(f.net.client_ns, f.net.server_ns);
+
+        send_packet(fd, pkt, build_packet(pkt, 0x6800, 1, 7, "PXEClient", NULL));
+        n = receive(fd, 0x6800, 4000, r, 4);
+        bool lan = false;
+        for (size_t i = 0; i < n; i++) {
+                lan = lan || ip_is(r[i].server_id, LAN_IP);
+                if (ip_is(r[i].server_id, SERVER_IP))
+                        fail_msg("the proxy answered an ignored machine");
+        }
+        assert_true(lan); /* the exchange itself worked */
+
+        s = dhcp_supervisor_free(s);
+        assert_int_equal(kill(lan_pid, SIGTERM), 0);
+        assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
+        close(lan_err);
+        close(fd);
+        grp_clear(&set);
         fixture_done(&f);
 }
 
@@ -1013,6 +1118,8 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(authoritative_offer_and_ack),
             cmocka_unit_test(proxy_answers_pxe_clients),
+            cmocka_unit_test(groups_ignore_authoritative),
+            cmocka_unit_test(groups_ignore_proxy),
             cmocka_unit_test(http_boot_authoritative),
             cmocka_unit_test(http_boot_proxy),
             cmocka_unit_test(restart_after_kill),

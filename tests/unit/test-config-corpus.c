@@ -414,10 +414,31 @@ static void check_server(const struct cfg_config *c)
         assert_int_equal(s->http.header_timeout_ms, 2000);
 }
 
+static void check_server_machines(const struct cfg_config *c)
+{
+        const struct cfg_machines *m = &c->server.machines;
+
+        assert_string_equal(m->default_boot, "ignore");
+        assert_int_equal(m->n_groups, 3);
+        assert_strv(m->groups[0].macs,
+                    (const char *const[]){"52:54:00:77:00:01", "52-54-00-77-00-02", NULL});
+        assert_int_equal(m->groups[0].arch, 0);
+        assert_string_equal(m->groups[0].boot, "storage");
+        assert_false(m->groups[0].boot_once);
+        assert_int_equal(m->groups[0].boot_loc.line, 8);
+        assert_strv(m->groups[1].macs, (const char *const[]){"52:54:00:88", NULL});
+        assert_int_equal(m->groups[1].arch, PXF_ARCH_EFI_X64 | PXF_ARCH_EFI_X64_HTTP);
+        assert_true(m->groups[1].boot_once);
+        assert_null(m->groups[2].macs);
+        assert_int_equal(m->groups[2].arch, PXF_ARCH_BIOS);
+        assert_string_equal(m->groups[2].boot, "local");
+}
+
 static const struct {
         const char *path;
         void (*check)(const struct cfg_config *c);
 } good_checks[] = {
+    {"good/server-machines.yaml", check_server_machines},
     {"good/server.yaml", check_server},
     {"good/full.yaml", check_full},
     {"good/minimal.yaml", check_minimal},
