@@ -21,7 +21,7 @@
 #       SIGTERM to the appliance, SIGKILL after 15 s; then stops what it left behind
 #       (processes of its session still in the namespace). Exit 0 only if it stopped on
 #       SIGTERM and left nothing; the report says which.
-#   boot --name NAME --vm I [--mem MiB] [--console FILE] [--firmware MODE]
+#   boot --name NAME --vm I [--mem MiB] [--console FILE] [--firmware MODE] [--disk FILE]
 #       Start a VM (QEMU) inside the namespace on tapI: no disk, one virtio-net NIC with
 #       MAC 52:54:00:77:00:<I in hex>, first in the boot order. 2 vCPUs, --mem MiB
 #       (default 3072: a full-OS initramfs lives in RAM), serial console to FILE (default
@@ -31,8 +31,10 @@
 #                      enrolled (OVMF_CODE_4M.secboot.fd, OVMF_VARS_4M.ms.fd, SMM)
 #         http         OVMF's UEFI HTTP boot client (its PXE switched off)
 #         bios         SeaBIOS and the NIC's PXE option ROM (QEMU's iPXE)
-#       --secure-boot is short for --firmware secure-boot. Returns once QEMU runs (fails
-#       if it exits within 2 s).
+#       --secure-boot is short for --firmware secure-boot. --disk FILE (qcow2, written):
+#       a virtio disk second in the boot order, what the firmware boots once the network
+#       boot ends (a machine pxeforge sends to `local`); IPv6 PXE is then off, so the
+#       firmware moves on at once. Returns once QEMU runs (fails if it exits within 2 s).
 #   stop-vm --name NAME --vm I
 #       Stop that VM (SIGTERM, SIGKILL after 10 s); the console log stays.
 #   wait --name NAME (--vm I | --appliance) --for REGEX [--timeout S]
@@ -590,11 +592,14 @@ cmd_stop-appliance() {
 # ---- VMs ------------------------------------------------------------------------------
 
 cmd_boot() {
-        parse_opts name vm mem console firmware flag:secure-boot -- "$@"
+        parse_opts name vm mem console firmware disk flag:secure-boot -- "$@"
         need_name
         [[ -n ${OPT[vm]:-} ]] || usage_error "boot: --vm I is required"
         need_uint vm "${OPT[vm]}" 0 $((MAX_VMS - 1))
         local i=$((10#${OPT[vm]})) mem=${OPT[mem]:-3072} console fw=${OPT[firmware]:-uefi}
+        local disk=${OPT[disk]:-}
+        [[ -z $disk || -f $disk ]] || die "boot: --disk $disk is not a file"
+        [[ -z $disk ]] || disk=$(readlink -f "$disk")
         [[ -n ${OPT[secure-boot]:-} ]] && fw=secure-boot
         case $fw in
         uefi | secure-boot | http | bios) ;;
@@ -625,7 +630,7 @@ cmd_boot() {
                         die "Secure Boot firmware missing ($SECBOOT_CODE, $SECBOOT_VARS): install the Debian package ovmf"
         fi
         ip netns exec "$NETNS" setsid -f -w "$SELF" __vm-start "$STATE" "$i" "tap$i" \
-                "$(vm_mac "$i")" "$mem" "$console" "$fw" </dev/null ||
+                "$(vm_mac "$i")" "$mem" "$console" "$fw" "$disk" </dev/null ||
                 die "QEMU could not be started for VM $i (see the message above)"
         read_vm "$i" || die "QEMU for VM $i left no record in $STATE"
         local t
@@ -639,15 +644,16 @@ cmd_boot() {
                 warn "command line: $(cat "$VMS_dir/cmdline" 2>/dev/null)"
                 die "fix the cause above (a tap already in use? firmware? memory?) and boot again"
         fi
-        local what="${mem} MiB, firmware $fw"
+        local what="${mem} MiB, firmware $fw${disk:+, disk $disk}"
         say "VM $i started in $NETNS: pid $VMS_pid, tap$i, MAC $VMS_mac, $what"
         say "console: $console"
 }
 
-# __vm-start STATE I TAP MAC MEM CONSOLE FIRMWARE: runs in the namespace as a session
-# leader; starts QEMU with deploy/lib/vm.sh (its private files under STATE) and records it.
+# __vm-start STATE I TAP MAC MEM CONSOLE FIRMWARE [DISK]: runs in the namespace as a
+# session leader; starts QEMU with deploy/lib/vm.sh (its private files under STATE) and
+# records it.
 cmd___vm-start() {
-        local state=$1 i=$2 tap=$3 mac=$4 mem=$5 console=$6 fw=$7
+        local state=$1 i=$2 tap=$3 mac=$4 mem=$5 console=$6 fw=$7 disk=${8:-}
         local -a extra=(-name "pxf-$(basename "$state")-vm$i")
         # shellcheck source=deploy/lib/vm.sh
         source "$VM_LIB"
@@ -664,6 +670,11 @@ cmd___vm-start() {
                 ;;
         bios) export PXF_VM_FIRMWARE=bios ;;
         esac
+        if [[ -n $disk ]]; then
+                extra+=(-drive "if=none,id=disk0,format=qcow2,file=$disk"
+                        -device virtio-blk-pci,drive=disk0,bootindex=2)
+                [[ $fw == http ]] || extra+=(-fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no)
+        fi
         vm_boot_pxe_tap "$tap" "$mac" "$mem" "$console" "${extra[@]}" || exit 1
         local start
         start=$(proc_field "$VM_PID" 19) || start=0

@@ -42,17 +42,17 @@ bridge_serve() {
                 --timeout 120 || fail "the appliance did not start"
 }
 
-# bridge_boot_to_marker VM[:FIRMWARE[:MEM]]...: boots the VMs at once (FIRMWARE as
-# `deploy/test-bridge.sh boot --firmware`, default uefi; MEM MiB, default 2048) and waits
-# for each one's marker; sets BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the
-# appliance's log.
+# bridge_boot_to_marker VM[:FIRMWARE[:MEM[:DISK]]]...: boots the VMs at once (FIRMWARE as
+# `deploy/test-bridge.sh boot --firmware`, default uefi; MEM MiB, default 2048; DISK a
+# qcow2 file second in the boot order) and waits for each one's marker; sets
+# BRIDGE_MARKERS[vm] to its line and BRIDGE_LOG to the appliance's log.
 bridge_boot_to_marker() {
-        local start=$SECONDS spec vm line fw mem
+        local start=$SECONDS spec vm line fw mem disk
         BRIDGE_MARKERS=()
         for spec in "$@"; do
-                IFS=: read -r vm fw mem <<<"$spec"
+                IFS=: read -r vm fw mem disk <<<"$spec"
                 "$bridge" boot --name "$BRIDGE_NAME" --vm "$vm" --mem "${mem:-2048}" \
-                        --firmware "${fw:-uefi}"
+                        --firmware "${fw:-uefi}" ${disk:+--disk "$disk"}
         done
         for spec in "$@"; do
                 vm=${spec%%:*}
@@ -65,6 +65,29 @@ bridge_boot_to_marker() {
                 echo "VM $spec: marker after $((SECONDS - start)) s: ${BRIDGE_MARKERS[$vm]}"
         done
         BRIDGE_LOG=$("$bridge" console --name "$BRIDGE_NAME" --appliance)
+}
+
+# bridge_disk_overlay FILE: a qcow2 file that writes over the Debian 12 test image (whose
+# host name is debian-test), for a VM that boots from its disk.
+bridge_disk_overlay() {
+        local base
+        base=$(pxf_test_image) || fail "cannot build the Debian test image"
+        qemu-img create -q -f qcow2 -F qcow2 -b "$base" "$1" || fail "cannot make the overlay $1"
+}
+
+# bridge_wait_disk_boot VM: the VM, sent to `local` by the appliance's machine groups,
+# booted its disk: its console shows GRUB's word that it boots from its disk, then the
+# test image's login prompt (its host name, debian-test), with no live root.
+bridge_wait_disk_boot() {
+        local vm=$1 mac console
+        mac=$(printf '52:54:00:77:%02x:%02x' $((vm >> 8)) $((vm & 255)))
+        "$bridge" wait --name "$BRIDGE_NAME" --vm "$vm" --for 'debian-test login:' --timeout 900 \
+                >/dev/null || fail "VM $vm: no login prompt of its disk's system"
+        console=$("$bridge" console --name "$BRIDGE_NAME" --vm "$vm")
+        grep -aq "pxeforge: $mac boots from its disk" <<<"$console" \
+                || fail "VM $vm: GRUB did not get the menu that exits to the disk"
+        ! grep -aq 'root=live:' <<<"$console" || fail "VM $vm: booted a live root, not its disk"
+        echo "VM $vm: its GRUB menu exited, the firmware booted its disk: $(grep -a -m1 'debian-test login:' <<<"$console" | tr -d '\r')"
 }
 
 # bridge_vm_addrs VM [LOG]: the addresses the VM's MAC was given (DHCPACK lines of LOG, by
@@ -220,9 +243,10 @@ bridge_server_confined() {
         grep -q '^Seccomp:[[:space:]]*2$' <<<"$status" || fail "the server has no seccomp filter"
         [ "$(stat -c %U "/proc/$server")" = pxeforge ] || fail "the server does not run as pxeforge"
         [ "$(stat -c %U "/proc/$dnsmasq")" = nobody ] || fail "dnsmasq does not run as nobody"
-        [ -e "/proc/$server/root/image.iso" ] && [ ! -e "/proc/$server/root/etc" ] \
-                || fail "the server's root is not the served folder"
-        echo "confined: pxeforge-server $server as pxeforge (CapBnd 0, NoNewPrivs 1, Seccomp 2, root the served folder), dnsmasq as nobody"
+        # one build: the folder is the root; several: each at /bN of a read-only tmpfs
+        { [ -e "/proc/$server/root/image.iso" ] || [ -e "/proc/$server/root/b0/image.iso" ]; } &&
+                [ ! -e "/proc/$server/root/etc" ] || fail "the server's root is not the served folder"
+        echo "confined: pxeforge-server $server as pxeforge (CapBnd 0, NoNewPrivs 1, Seccomp 2, root the served folder or builds), dnsmasq as nobody"
 }
 
 # bridge_stop VM...: the VMs, then the appliance, which must stop on SIGTERM leaving
