@@ -1,9 +1,11 @@
 /* pxeforge up: build PXE artifacts from a config (as `customize` does), then serve them
  * (as `serve` does), in one process tree; rebuild on SIGHUP, or with --watch whenever the
- * config file changes.
+ * config file changes. With --build, more configs are built beside the first, each into
+ * its own folder, and the first config's server.machines says which machine boots which
+ * (pxeforge/routing.h).
  *
- * Builds are kept in the state directory as build-<n>/, and `current` is a symlink to the
- * one being served. A rebuild runs `pxeforge customize` as a child into the next
+ * Builds are kept in the state directory as build-<n>/ (another config's below
+ * builds/<name>/), and `current` is a symlink to the one being served. A rebuild runs `pxeforge customize` as a child into the next
  * build-<n>; only when it succeeded is `current` swapped (rename of a new symlink over it,
  * atomic), so the servers, which resolve the folder on every request, pick up the new
  * files while transfers in flight finish on the old ones. The older builds are removed
@@ -22,24 +24,44 @@
 #include "pxeforge/appliance.h"
 #include "pxeforge/cli.h"
 #include "pxeforge/commands.h"
+#include "status/groups.h"
 
 #define STATE_ROOT       "/var/lib/pxeforge"
 #define WATCH_SETTLE_MS  1000  /* editors write a file in several steps */
 #define REBUILD_GRACE_MS 30000 /* a stopped build removes its work dir and appliance */
 
-struct up {
-        const char *config_path, *image, *build_dir, *state_arg, *image_tree_cache_dir;
-        bool watch;
-        bool no_cache;
-        const struct cfg_config *cfg;
-        char *state_dir, *current, *self, *base_url;
+struct up;
+
+/* One config and the folders built from it. */
+struct up_build {
+        struct up *up;
+        char *name;              /* what machine groups call it */
+        const char *config_path; /* as given */
+        char *dir;               /* where its build-<n>/ and `current` are */
+        char *current;
         unsigned generation;
         /* the rebuild in progress, and whether another was asked for meanwhile */
-        struct pxf_child *build;
+        struct pxf_child *child;
         char *building;
         bool again;
+        struct event *settle_ev; /* --watch: its config changed, wait for the editor */
+        int wd;                  /* --watch: the watch on its config's folder */
+};
+
+struct up {
+        const char *config_path, *image, *build_dir, *state_arg, *image_tree_cache_dir;
+        char **more_configs; /* --build [NAME=]FILE, as given */
+        bool watch;
+        bool no_cache;
+        const struct cfg_config *cfg; /* the first config's: its server section rules */
+        char *state_dir, *self, *base_url;
+        struct up_build *builds; /* the first config's first */
+        size_t n_builds;
+        char **served; /* "NAME=DIR" of each build but the first, for the appliance */
+        char **names;  /* each build's name, NULL-terminated */
+        struct grp_set groups;
         int inotify_fd;
-        struct event *watch_ev, *settle_ev;
+        struct event *watch_ev;
         struct event_base *base;
 };
 
@@ -53,14 +75,15 @@ static const char *base_name(const char *path)
 }
 
 /* The `pxeforge customize` command line of one build into dir. */
-static char **build_argv(const struct up *u, const char *dir)
+static char **build_argv(const struct up_build *b, const char *dir)
 {
+        const struct up *u = b->up;
         char **argv = NULL;
 
         pxf_strv_push(&argv, u->self);
         pxf_strv_push(&argv, "customize");
         pxf_strv_push(&argv, "--config-file");
-        pxf_strv_push(&argv, u->config_path);
+        pxf_strv_push(&argv, b->config_path);
         pxf_strv_push(&argv, "--output-path");
         pxf_strv_push(&argv, dir);
         pxf_strv_push(&argv, "--output-image-format");
@@ -100,11 +123,11 @@ static const char *const *build_env(void)
         return (const char *const *)environ;
 }
 
-/* The next free build-<n> below the state directory. */
-static char *next_build_dir(struct up *u)
+/* The next free build-<n> of b. */
+static char *next_build_dir(struct up_build *b)
 {
         for (;;) {
-                char *dir = pxf_asprintf("%s/build-%u", u->state_dir, ++u->generation);
+                char *dir = pxf_asprintf("%s/build-%u", b->dir, ++b->generation);
                 struct stat st;
                 if (lstat(dir, &st) < 0 && errno == ENOENT)
                         return dir;
@@ -114,27 +137,27 @@ static char *next_build_dir(struct up *u)
 
 /* Points `current` at dir: a new symlink renamed over the old one, so a reader sees
  * either the old or the new folder, never none. */
-static int publish(struct up *u, const char *dir, struct pxf_error *err)
+static int publish(struct up_build *b, const char *dir, struct pxf_error *err)
 {
-        _cleanup_free_ char *tmp = pxf_asprintf("%s.new", u->current);
+        _cleanup_free_ char *tmp = pxf_asprintf("%s.new", b->current);
         const char *name = base_name(dir);
 
         (void)unlink(tmp);
-        if (symlink(name, tmp) < 0 || rename(tmp, u->current) < 0) {
+        if (symlink(name, tmp) < 0 || rename(tmp, b->current) < 0) {
                 int r = -errno;
                 (void)unlink(tmp);
-                return pxf_error_set(err, r, "cannot point '%s' at '%s': %s", u->current, dir,
+                return pxf_error_set(err, r, "cannot point '%s' at '%s': %s", b->current, dir,
                                      strerror(-r));
         }
         log_info("serving %s", dir);
         return 0;
 }
 
-/* Every build-<n> but the one being served (and the one being built). */
-static void remove_old_builds(const struct up *u, const char *keep)
+/* Every build-<n> of b but the one being served (and the one being built). */
+static void remove_old_builds(const struct up_build *b, const char *keep)
 {
         const char *keep_name = base_name(keep);
-        DIR *d = opendir(u->state_dir);
+        DIR *d = opendir(b->dir);
         struct dirent *de;
 
         if (!d)
@@ -142,9 +165,9 @@ static void remove_old_builds(const struct up *u, const char *keep)
         while ((de = readdir(d))) {
                 if (strncmp(de->d_name, "build-", 6) != 0 || strcmp(de->d_name, keep_name) == 0)
                         continue;
-                if (u->building && strcmp(base_name(u->building), de->d_name) == 0)
+                if (b->building && strcmp(base_name(b->building), de->d_name) == 0)
                         continue;
-                _cleanup_free_ char *path = pxf_asprintf("%s/%s", u->state_dir, de->d_name);
+                _cleanup_free_ char *path = pxf_asprintf("%s/%s", b->dir, de->d_name);
                 (void)pxf_rm_rf(path);
         }
         (void)closedir(d);
@@ -159,10 +182,10 @@ static void first_build_exited(struct pxf_child *c, const siginfo_t *si, void *u
         *status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
 }
 
-static int first_build(struct up *u, struct pxf_error *err)
+static int first_build(struct up_build *b, struct pxf_error *err)
 {
-        _cleanup_free_ char *dir = next_build_dir(u);
-        _cleanup_strv_free_ char **argv = build_argv(u, dir);
+        _cleanup_free_ char *dir = next_build_dir(b);
+        _cleanup_strv_free_ char **argv = build_argv(b, dir);
         struct pxf_spawn_opts opts = {.stdout_fd = PXF_SPAWN_INHERIT, .envp = build_env()};
         struct event_base *base = event_base_new();
         int status = -1, r;
@@ -188,65 +211,65 @@ static int first_build(struct up *u, struct pxf_error *err)
                 r = pxf_error_set(err, -ECHILD, "the build failed (status %d); nothing to serve",
                                   status);
         if (r >= 0)
-                r = publish(u, dir, err);
+                r = publish(b, dir, err);
         if (r >= 0)
-                remove_old_builds(u, dir);
+                remove_old_builds(b, dir);
         else
                 (void)pxf_rm_rf(dir); /* nothing half-built stays behind */
         return r;
 }
 
-static void start_rebuild(struct up *u);
+static void start_rebuild(struct up_build *b);
 
 static void rebuild_exited(struct pxf_child *c, const siginfo_t *si, void *userdata)
 {
-        struct up *u = userdata;
+        struct up_build *b = userdata;
         struct pxf_error err = {0};
         bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
 
-        u->build = pxf_child_free(c); /* reaped already: this only frees it */
-        if (ok && publish(u, u->building, &err) >= 0) {
-                remove_old_builds(u, u->building);
+        b->child = pxf_child_free(c); /* reaped already: this only frees it */
+        if (ok && publish(b, b->building, &err) >= 0) {
+                remove_old_builds(b, b->building);
         } else {
                 /* A build that is not served is removed, whatever stopped it. */
                 log_error("rebuild into %s failed%s%s; still serving the previous artifacts",
-                          u->building, ok ? ": " : "", ok ? err.msg : "");
-                (void)pxf_rm_rf(u->building);
+                          b->building, ok ? ": " : "", ok ? err.msg : "");
+                (void)pxf_rm_rf(b->building);
         }
-        free(u->building);
-        u->building = NULL;
-        if (u->again) {
-                u->again = false;
-                start_rebuild(u);
+        free(b->building);
+        b->building = NULL;
+        if (b->again) {
+                b->again = false;
+                start_rebuild(b);
         }
 }
 
-static void start_rebuild(struct up *u)
+static void start_rebuild(struct up_build *b)
 {
         _cleanup_strv_free_ char **argv = NULL;
         struct pxf_spawn_opts opts = {.stdout_fd = PXF_SPAWN_INHERIT, .envp = build_env()};
         struct pxf_error err = {0};
 
-        if (u->build) {
-                log_info("a rebuild is running; another one follows it");
-                u->again = true;
+        if (b->child) {
+                log_info("a rebuild of %s is running; another one follows it", b->name);
+                b->again = true;
                 return;
         }
-        u->building = next_build_dir(u);
-        argv = build_argv(u, u->building);
-        log_info("rebuilding into %s", u->building);
-        if (pxf_child_start(u->base,
+        b->building = next_build_dir(b);
+        argv = build_argv(b, b->building);
+        log_info("rebuilding %s into %s", b->name, b->building);
+        if (pxf_child_start(b->up->base,
                             &(const struct pxf_child_opts){.name = "the rebuild",
                                                            .argv = (const char *const *)argv,
                                                            .spawn = &opts,
                                                            .output = PXF_CHILD_OUTPUT_OURS,
                                                            .grace_ms = REBUILD_GRACE_MS,
                                                            .on_exit = rebuild_exited,
-                                                           .userdata = u},
-                            &u->build, &err) < 0) {
+                                                           .userdata = b},
+                            &b->child, &err) < 0) {
                 log_error("cannot start the rebuild: %s", err.msg);
-                free(u->building);
-                u->building = NULL;
+                free(b->building);
+                b->building = NULL;
         }
 }
 
@@ -254,56 +277,72 @@ static void start_rebuild(struct up *u)
 
 static void on_settled(evutil_socket_t fd, short what, void *arg)
 {
+        struct up_build *b = arg;
+
         (void)fd;
         (void)what;
-        log_info("the config file changed");
-        start_rebuild(arg);
+        log_info("the config file %s changed", b->config_path);
+        start_rebuild(b);
 }
 
-/* Any event on the config's directory that names the config file starts (or restarts)
- * the settle timer. */
+/* The build whose config the watch descriptor and file name are, or NULL. */
+static struct up_build *build_of_event(struct up *u, const struct inotify_event *ev)
+{
+        for (size_t i = 0; ev->len && i < u->n_builds; i++)
+                if (u->builds[i].wd == ev->wd &&
+                    strcmp(ev->name, base_name(u->builds[i].config_path)) == 0)
+                        return &u->builds[i];
+        return NULL;
+}
+
+/* Any event on a config's directory that names the config file starts (or restarts) that
+ * build's settle timer. */
 static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
         struct up *u = arg;
-        const char *name = base_name(u->config_path);
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         const struct timeval settle = pxf_timeval_from_ms(WATCH_SETTLE_MS);
         ssize_t n = read(fd, buf, sizeof buf);
-        bool hit = false;
 
         (void)what;
         for (char *p = buf; n > 0 && p < buf + n;) {
                 const struct inotify_event *ev = (const struct inotify_event *)p;
-                hit = hit || (ev->len && strcmp(ev->name, name) == 0);
+                struct up_build *b = build_of_event(u, ev);
+                if (b)
+                        event_add(b->settle_ev, &settle);
                 p += sizeof *ev + ev->len;
         }
-        if (hit)
-                event_add(u->settle_ev, &settle);
 }
 
 static int start_watch(struct up *u, struct event_base *base, struct pxf_error *err)
 {
-        _cleanup_free_ char *dir = pxf_dirname(u->config_path);
-
         u->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (u->inotify_fd < 0 ||
-            inotify_add_watch(u->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
-                return pxf_error_set(err, -errno, "cannot watch '%s': %m", dir);
+        if (u->inotify_fd < 0)
+                return pxf_error_set(err, -errno, "cannot watch the configs: %m");
+        for (size_t i = 0; i < u->n_builds; i++) {
+                struct up_build *b = &u->builds[i];
+                _cleanup_free_ char *dir = pxf_dirname(b->config_path);
+                b->wd = inotify_add_watch(u->inotify_fd, dir,
+                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+                if (b->wd < 0)
+                        return pxf_error_set(err, -errno, "cannot watch '%s': %m", dir);
+                b->settle_ev = evtimer_new(base, on_settled, b);
+                log_info("watching %s for changes", b->config_path);
+        }
         u->watch_ev = event_new(base, u->inotify_fd, EV_READ | EV_PERSIST, on_inotify, u);
-        u->settle_ev = evtimer_new(base, on_settled, u);
         event_add(u->watch_ev, NULL);
-        log_info("watching %s for changes", u->config_path);
         return 0;
 }
 
-/* Called on SIGHUP inside the appliance's loop. */
+/* Called on SIGHUP inside the appliance's loop: every build again. */
 static void on_hup(struct event_base *base, void *userdata)
 {
         struct up *u = userdata;
 
         u->base = base;
         log_info("SIGHUP: rebuilding");
-        start_rebuild(u);
+        for (size_t i = 0; i < u->n_builds; i++)
+                start_rebuild(&u->builds[i]);
 }
 
 /* ---- setup ------------------------------------------------------------------------- */
@@ -335,26 +374,108 @@ static int prepare_state_dir(const char *dir, struct pxf_error *err)
         return 0;
 }
 
+/* A config file's name without its folder and extension: its build's name. */
+static char *name_of_config(const char *path)
+{
+        char *name = pxf_strdup(base_name(path)), *dot = strrchr(name, '.');
+
+        if (dot && dot != name)
+                *dot = '\0';
+        return name;
+}
+
 static int resolve_state(struct up *u, struct pxf_error *err)
 {
-        _cleanup_free_ char *name = pxf_strdup(base_name(u->config_path));
-        char *dot = strrchr(name, '.');
+        _cleanup_free_ char *name = name_of_config(u->config_path);
         int r = appliance_self_exe(&u->self, err);
 
         if (r < 0)
                 return r;
-        if (dot && dot != name)
-                *dot = '\0';
         u->state_dir = u->state_arg               ? pxf_strdup(u->state_arg)
                        : u->cfg->server.state_dir ? pxf_strdup(u->cfg->server.state_dir)
                                                   : pxf_asprintf(STATE_ROOT "/%s", name);
-        u->current = pxf_asprintf("%s/current", u->state_dir);
         return prepare_state_dir(u->state_dir, err);
+}
+
+/* Another config, checked now: a build that cannot start is said before anything is
+ * served. Its own server section only shapes its build (the first config's serves). */
+static int check_more_config(const struct up *u, const char *path, struct pxf_error *err)
+{
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+
+        if (load_config(path, true, &cfg) != PXF_EXIT_OK)
+                return pxf_error_set(err, -EINVAL, "the config '%s' is not valid (see above)",
+                                     path);
+        if (cfg->server.http_port != u->cfg->server.http_port)
+                log_warning("%s sets server.httpPort %d, %s %d: its machines fetch from and "
+                            "report to a port this appliance does not serve",
+                            path, cfg->server.http_port ? cfg->server.http_port : 80,
+                            u->config_path,
+                            u->cfg->server.http_port ? u->cfg->server.http_port : 80);
+        return 0;
+}
+
+/* The build of spec, "[NAME=]FILE": the first config's folder is the state directory
+ * itself, another's builds/NAME below it. */
+static int add_build(struct up *u, const char *spec, struct pxf_error *err)
+{
+        const char *eq = u->n_builds ? strchr(spec, '=') : NULL;
+        _cleanup_free_ char *name = eq ? pxf_asprintf("%.*s", (int)(eq - spec), spec)
+                                       : name_of_config(spec);
+        struct up_build *b;
+        int r;
+
+        if (!grp_name_valid(name))
+                return pxf_error_set(err, -EINVAL,
+                                     "'%s' cannot name a build (letters, digits, '-', '_' and "
+                                     "'.'): give --build NAME=FILE",
+                                     name);
+        for (size_t i = 0; i < u->n_builds; i++)
+                if (strcmp(u->builds[i].name, name) == 0)
+                        return pxf_error_set(err, -EINVAL,
+                                             "two builds are named '%s': give --build NAME=FILE",
+                                             name);
+        u->builds = pxf_reallocarray(u->builds, u->n_builds + 1, sizeof *u->builds);
+        b = &u->builds[u->n_builds++];
+        *b = (struct up_build){.up = u, .name = TAKE_PTR(name), .wd = -1};
+        b->config_path = eq ? eq + 1 : spec;
+        b->dir = u->n_builds == 1 ? pxf_strdup(u->state_dir)
+                                  : pxf_asprintf("%s/builds/%s", u->state_dir, b->name);
+        b->current = pxf_asprintf("%s/current", b->dir);
+        pxf_strv_push(&u->names, b->name);
+        if (u->n_builds == 1)
+                return 0;
+        _cleanup_free_ char *served = pxf_asprintf("%s=%s", b->name, b->current);
+        pxf_strv_push(&u->served, served);
+        r = prepare_state_dir(b->dir, err);
+        return r < 0 ? r : check_more_config(u, b->config_path, err);
+}
+
+/* Every build, and server.machines checked against their names. */
+static int gather_builds(struct up *u, struct pxf_error *err)
+{
+        const struct cfg_machines *m = &u->cfg->server.machines;
+        int r = add_build(u, u->config_path, err);
+
+        for (size_t i = 0; r >= 0 && u->more_configs && u->more_configs[i]; i++)
+                r = add_build(u, u->more_configs[i], err);
+        if (r < 0 || (!m->n_groups && !m->default_boot))
+                return r;
+        if (u->cfg->server.status_loc.line && !u->cfg->server.status)
+                return pxf_error_set(err, -EINVAL,
+                                     "%s: server.machines needs the boot timeline, which "
+                                     "server.status: false turns off",
+                                     u->config_path);
+        return machine_groups_from_config(u->cfg, (const char *const *)u->names, &u->groups,
+                                          err);
 }
 
 static struct appliance_opts serve_opts(const struct up *u)
 {
-        struct appliance_opts o = {.artifacts = u->current,
+        struct appliance_opts o = {.artifacts = u->builds[0].current,
+                                   .artifacts_name = u->builds[0].name,
+                                   .builds = u->served,
+                                   .groups = u->groups.complete ? &u->groups : NULL,
                                    .name = u->config_path,
                                    .state_dir = u->state_dir,
                                    .on_hup = on_hup};
@@ -384,20 +505,32 @@ static int resolve_base_url(struct up *u, struct pxf_error *err)
         return 0;
 }
 
+static void build_free(struct up_build *b)
+{
+        b->child = pxf_child_free(b->child);
+        if (b->settle_ev)
+                event_free(b->settle_ev);
+        if (b->building)
+                (void)pxf_rm_rf(b->building);
+        free(b->building);
+        free(b->name);
+        free(b->dir);
+        free(b->current);
+}
+
 static void up_free(struct up *u)
 {
-        u->build = pxf_child_free(u->build);
+        for (size_t i = 0; i < u->n_builds; i++)
+                build_free(&u->builds[i]);
+        free(u->builds);
         if (u->watch_ev)
                 event_free(u->watch_ev);
-        if (u->settle_ev)
-                event_free(u->settle_ev);
         if (u->inotify_fd > 0)
                 (void)close(u->inotify_fd);
-        if (u->building)
-                (void)pxf_rm_rf(u->building);
-        free(u->building);
+        pxf_strv_free(u->served);
+        pxf_strv_free(u->names);
+        grp_clear(&u->groups);
         free(u->state_dir);
-        free(u->current);
         free(u->self);
         free(u->base_url);
 }
@@ -426,9 +559,11 @@ static int run(void *args)
         u->cfg = cfg;
         r = resolve_state(u, &err);
         if (r >= 0)
-                r = resolve_base_url(u, &err);
+                r = gather_builds(u, &err);
         if (r >= 0)
-                r = first_build(u, &err);
+                r = resolve_base_url(u, &err);
+        for (size_t i = 0; r >= 0 && i < u->n_builds; i++)
+                r = first_build(&u->builds[i], &err);
         if (r >= 0) {
                 o = serve_opts(u);
                 o.userdata = u;
@@ -446,10 +581,23 @@ static void init(void *args)
         u->inotify_fd = -1;
 }
 
+/* --build [NAME=]FILE, as often as there are builds. */
+static int parse_more_config(const char *option, const char *value, void *field)
+{
+        (void)option;
+        pxf_strv_push(field, value);
+        return PXF_EXIT_OK;
+}
+
 #define ARG(m) offsetof(struct up, m)
 
 static const struct cli_option options[] = {
-    {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, true, "the YAML configuration"},
+    {"config-file", "FILE", CLI_STRING, ARG(config_path), NULL, true,
+     "the YAML configuration; its `server` section says how all is served"},
+    {"build", "[NAME=]FILE", CLI_CUSTOM, ARG(more_configs), parse_more_config, false,
+     "one more config to build into a folder of its own and serve beside the first, for "
+     "the machines whose group (server.machines of the first config) names NAME (default: "
+     "FILE's name without its extension); give it once per build"},
     {"image-file", "FILE", CLI_STRING, ARG(image), NULL, false,
      "input image (overrides input.image.path)"},
     {"build-dir", "DIR", CLI_STRING, ARG(build_dir), NULL, false, "scratch space for builds"},
@@ -473,7 +621,12 @@ const struct cli_command cli_cmd_up = {
         "section. A bootstrap build whose config sets no pxe.bootstrap*Url fetches\n"
         "image.iso from this appliance's own HTTP server. On SIGHUP, or with --watch when\n"
         "the config file changes, it rebuilds and swaps the served artifacts atomically;\n"
-        "a failed rebuild keeps serving the previous ones.\n",
+        "a failed rebuild keeps serving the previous ones.\n"
+        "\n"
+        "With --build, each further config is built too, into builds/NAME of the state\n"
+        "directory, and rebuilt with the others on SIGHUP (with --watch, when it changes);\n"
+        "the first config's server.machines says which machine boots which build, its\n"
+        "disk, or nothing (see pxeforge.yaml(5)).\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),
     .exit_status = "0 stopped by a signal, 1 failure, 2 bad command line, 3 invalid "

@@ -222,20 +222,48 @@ static int menu_by_mac(enum router_loader loader, const char *menu, struct stat 
         return made_file(text, ret_st);
 }
 
-/* local: the loader ends with an error, so the firmware goes on to its next boot option
- * (on success, OVMF and others show their boot menu instead). */
+/* Where an installed system's EFI boot loader lives on its ESP, in the order tried: the
+ * removable-media path the firmware itself falls back to, then the distributions' own. */
+#define LOCAL_EFI_LOADERS                                                                          \
+        "/EFI/BOOT/${pxf_removable} /EFI/debian/shimx64.efi /EFI/ubuntu/shimx64.efi "             \
+        "/EFI/fedora/shimx64.efi /EFI/redhat/shimx64.efi /EFI/azurelinux/shimx64.efi "            \
+        "/EFI/Microsoft/Boot/bootmgfw.efi"
+
+/* local: GRUB starts the disk's own boot loader (on BIOS, the first disk's boot sector;
+ * on UEFI, the first loader of LOCAL_EFI_LOADERS it finds, from its own partition as
+ * root: the chainloader names the image by $root's device), as the firmware would: GRUB's
+ * exit returns success, after which OVMF and other firmware show their menu rather than
+ * try the next boot option. With no loader found it exits all the same. iPXE's exit
+ * with an error does send the firmware on. */
 static int menu_local(enum router_loader loader, const char *mac, struct stat *ret_st)
 {
         _cleanup_free_ char *text =
-            loader == ROUTER_GRUB ? pxf_asprintf("# Written by pxeforge: %s boots from its disk\n"
-                                                 "echo 'pxeforge: %s boots from its disk'\n"
-                                                 "exit 1\n",
-                                                 mac, mac)
-                                  : pxf_asprintf("#!ipxe\n"
-                                                 "# Written by pxeforge: %s boots from its disk\n"
-                                                 "echo pxeforge: %s boots from its disk\n"
-                                                 "exit 1\n",
-                                                 mac, mac);
+            loader == ROUTER_GRUB
+                ? pxf_asprintf("# Written by pxeforge: %s boots from its disk\n"
+                               "echo 'pxeforge: %s boots from its disk'\n"
+                               "if [ \"$grub_platform\" = pc ]; then\n"
+                               "\tset root=(hd0)\n"
+                               "\tchainloader +1\n"
+                               "\tboot\n"
+                               "fi\n"
+                               "set pxf_removable=BOOTX64.EFI\n"
+                               "if [ \"$grub_cpu\" = arm64 ]; then set pxf_removable=BOOTAA64.EFI; fi\n"
+                               "for pxf_loader in " LOCAL_EFI_LOADERS "; do\n"
+                               "\tif search --no-floppy --file --set=pxf_disk $pxf_loader; then\n"
+                               "\t\techo \"pxeforge: starting ($pxf_disk)$pxf_loader\"\n"
+                               "\t\tset root=$pxf_disk\n"
+                               "\t\tchainloader $pxf_loader\n"
+                               "\t\tboot\n"
+                               "\tfi\n"
+                               "done\n"
+                               "echo 'pxeforge: no boot loader found on a disk'\n"
+                               "exit 1\n",
+                               mac, mac)
+                : pxf_asprintf("#!ipxe\n"
+                               "# Written by pxeforge: %s boots from its disk\n"
+                               "echo pxeforge: %s boots from its disk\n"
+                               "exit 1\n",
+                               mac, mac);
 
         return made_file(text, ret_st);
 }
