@@ -38,6 +38,7 @@ struct appliance {
          * server started (status/groups.h); -1: one build for all. */
         int groups_read, groups_write;
         char token[GRP_TOKEN_LEN + 1]; /* what a reset must carry */
+        struct grp_set groups;         /* the running ones: o->groups, then reloaded */
         char *token_path;              /* where `pxeforge machine reset` finds it */
         char *server_binary;
         const char *server_user;
@@ -242,8 +243,8 @@ static void send_groups(struct appliance *a)
 
         if (a->groups_write < 0 || !(f = open_memstream(&text, &len)))
                 return;
-        if (a->o->groups)
-                set = *a->o->groups; /* borrowed: never cleared here */
+        if (a->groups.complete)
+                set = a->groups; /* borrowed: never cleared here */
         else
                 (void)snprintf(set.fallback.build, sizeof set.fallback.build, "%s",
                                a->o->artifacts_name ? a->o->artifacts_name : "default");
@@ -423,7 +424,7 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .router = o->router,
             .lease_file = leases,
             .http_base_url = http,
-            .groups = o->groups,
+            .groups = a->groups.complete ? &a->groups : NULL,
         };
         struct dhcp_supervisor_opts so = {
             .dnsmasq = o->dnsmasq,
@@ -450,12 +451,55 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
+/* Whether the two sets have dnsmasq ignore the same machines (the rest is the server's). */
+static bool same_for_dhcp(const struct grp_set *x, const struct grp_set *y)
+{
+        char *tx = NULL, *ty = NULL;
+        size_t lx = 0, ly = 0;
+        FILE *fx = open_memstream(&tx, &lx), *fy = open_memstream(&ty, &ly);
+        bool same;
+
+        if (fx)
+                grp_write(x, fx);
+        if (fy)
+                grp_write(y, fy);
+        same = fx && fy && fclose(fx) == 0 && fclose(fy) == 0 && lx == ly && memcmp(tx, ty, lx) == 0;
+        free(tx);
+        free(ty);
+        return same;
+}
+
+/* SIGHUP: the groups read again, for the server at once and, when it ignores other
+ * machines now, for a new dnsmasq. */
+static void reload_groups(struct appliance *a)
+{
+        struct grp_set fresh = {0};
+        struct pxf_error err = {0};
+        bool dhcp_changes;
+
+        if (!a->o->reload_groups || a->groups_write < 0 || a->o->reload_groups(a->o->userdata, &fresh) < 0)
+                return;
+        fresh.complete = true;
+        dhcp_changes = !same_for_dhcp(&fresh, &a->groups);
+        grp_clear(&a->groups);
+        a->groups = fresh;
+        send_groups(a);
+        log_info("SIGHUP: machine groups read again (%zu rule%s)", a->groups.n_rules,
+                 a->groups.n_rules == 1 ? "" : "s");
+        if (!dhcp_changes || !a->dhcp)
+                return;
+        a->dhcp = dhcp_supervisor_free(a->dhcp);
+        if (start_dhcp(a, &err) < 0)
+                log_error("DHCP could not start again with the new groups: %s", err.msg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
         struct appliance *a = arg;
 
         (void)what;
         if (sig == SIGHUP) {
+                reload_groups(a);
                 if (a->o->on_hup)
                         a->o->on_hup(a->base, a->o->userdata);
                 else
@@ -655,6 +699,7 @@ static void teardown(struct appliance *a)
         if (a->token_path)
                 (void)unlink(a->token_path);
         free(a->token_path);
+        grp_clear(&a->groups);
         if (!a->o->runtime_dir)
                 (void)pxf_rm_rf(a->runtime_dir);
         free(a->runtime_dir);
@@ -674,6 +719,8 @@ int appliance_run(const struct appliance_opts *o, struct pxf_error *err)
         };
         int r;
 
+        if (o->groups)
+                grp_copy(&a.groups, o->groups);
         a.runtime_dir = o->runtime_dir ? pxf_strdup(o->runtime_dir)
                                        : pxf_asprintf(APPLIANCE_RUNTIME_DIR "/%d", (int)getpid());
         r = setup(&a, err);

@@ -68,6 +68,12 @@ struct appliance_opts {
         enum cfg_ipxe_mode ipxe;
         struct tftpd_limits tftp; /* 0: the server's defaults */
         struct httpd_limits http;
+        /* Called on SIGHUP inside the loop, before on_hup: the machine groups anew (their
+         * config read again). 0 with *ret filled: they replace the running ones, in the
+         * server at once (a transfer in flight keeps its file) and in dnsmasq, restarted
+         * when what it ignores changed; negative: the running ones stay (the callback said
+         * why). NULL: groups change with a restart only. */
+        int (*reload_groups)(void *userdata, struct grp_set *ret);
         /* Called on SIGHUP inside the loop (NULL: SIGHUP only logs). */
         void (*on_hup)(struct event_base *base, void *userdata);
         /* Called once everything runs, just before the loop starts (may be NULL). */

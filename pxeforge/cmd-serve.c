@@ -348,6 +348,39 @@ static int gather_groups(const struct serve_args *a, const struct cfg_config *cf
         return PXF_EXIT_OK;
 }
 
+/* What reload_groups needs: the config file and the builds' names. */
+struct reload {
+        const struct serve_args *args;
+        const struct served *served;
+};
+
+/* On SIGHUP: server.machines of the config file as it is now. */
+static int reload_groups(void *userdata, struct grp_set *ret)
+{
+        const struct reload *r = userdata;
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+        struct served s = {.names = r->served->names};
+        int status;
+
+        if (!r->args->config_path)
+                return -ENOENT;
+        if (load_config(r->args->config_path, false, &cfg) != PXF_EXIT_OK) {
+                log_error("SIGHUP: %s is not valid: the machine groups stay as they were",
+                          r->args->config_path);
+                return -EINVAL;
+        }
+        status = gather_groups(r->args, cfg, &s);
+        if (status != PXF_EXIT_OK) {
+                log_error("SIGHUP: the machine groups stay as they were");
+                return -EINVAL;
+        }
+        if (!s.groups.complete) /* none any more: everybody boots the first build */
+                (void)snprintf(s.groups.fallback.build, sizeof s.groups.fallback.build, "%s",
+                               s.names[0]);
+        *ret = s.groups;
+        return 0;
+}
+
 static int run(void *args)
 {
         struct serve_args *a = args;
@@ -355,6 +388,7 @@ static int run(void *args)
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
         struct pxf_error err = {0};
         struct served s = {0};
+        struct reload reload = {a, &s};
         int r = settle_settings(a, &cfg);
 
         if (r == PXF_EXIT_OK)
@@ -366,6 +400,10 @@ static int run(void *args)
                 o->artifacts_name = s.names[0];
                 o->builds = s.specs;
                 o->groups = s.groups.complete ? &s.groups : NULL;
+                if (o->groups || o->builds) {
+                        o->reload_groups = reload_groups;
+                        o->userdata = &reload;
+                }
                 r = exit_status(appliance_run(o, &err), &err);
         }
         served_free(&s);
@@ -374,7 +412,7 @@ static int run(void *args)
 
 const struct cli_command cli_cmd_serve = {
     .name = "serve",
-    .synopsis = "--artifacts DIR [OPTIONS]",
+    .synopsis = "--artifacts [NAME=]DIR [--build NAME=DIR...] [OPTIONS]",
     .summary = "serve PXE artifacts: TFTP, HTTP and DHCP (proxy or authoritative)",
     .description =
         "Serves a PXE artifacts folder (from `customize` with pxe-dir) to the network: TFTP\n"
@@ -383,7 +421,11 @@ const struct cli_command cli_cmd_serve = {
         "serves as an unprivileged user. Stops everything it started on SIGTERM or Ctrl-C.\n"
         "\n"
         "With --config-file, the settings come from the config's `server` section, as for\n"
-        "`up` (the pxeforge-serve@ unit serves /srv/pxeforge/NAME with /etc/pxeforge/NAME.yaml).\n",
+        "`up` (the pxeforge-serve@ unit serves /srv/pxeforge/NAME with /etc/pxeforge/NAME.yaml).\n"
+        "\n"
+        "With --build, more folders are served beside the artifacts, and the config's\n"
+        "server.machines says which machine boots which, its disk, or nothing; on SIGHUP\n"
+        "the groups are read again and apply to the next request.\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),
     .exit_status = "0 stopped by a signal, 1 failed to start, 2 bad command line, 3 invalid "

@@ -470,6 +470,35 @@ static int gather_builds(struct up *u, struct pxf_error *err)
                                           err);
 }
 
+/* On SIGHUP: server.machines of the first config as it is now (the builds it rebuilds
+ * come from their own files). */
+static int reload_groups(void *userdata, struct grp_set *ret)
+{
+        struct up *u = userdata;
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+        const struct cfg_machines *m;
+        struct pxf_error err = {0};
+
+        if (load_config(u->config_path, false, &cfg) != PXF_EXIT_OK) {
+                log_error("SIGHUP: %s is not valid: the machine groups stay as they were",
+                          u->config_path);
+                return -EINVAL;
+        }
+        m = &cfg->server.machines;
+        if (!m->n_groups && !m->default_boot) {
+                /* none any more: everybody boots the first build */
+                *ret = (struct grp_set){0};
+                (void)snprintf(ret->fallback.build, sizeof ret->fallback.build, "%s",
+                               u->builds[0].name);
+                return 0;
+        }
+        if (machine_groups_from_config(cfg, (const char *const *)u->names, ret, &err) < 0) {
+                log_error("SIGHUP: %s; the machine groups stay as they were", err.msg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static struct appliance_opts serve_opts(const struct up *u)
 {
         struct appliance_opts o = {.artifacts = u->builds[0].current,
@@ -478,6 +507,7 @@ static struct appliance_opts serve_opts(const struct up *u)
                                    .groups = u->groups.complete ? &u->groups : NULL,
                                    .name = u->config_path,
                                    .state_dir = u->state_dir,
+                                   .reload_groups = reload_groups,
                                    .on_hup = on_hup};
 
         server_settings(&o, &u->cfg->server, false);

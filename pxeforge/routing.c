@@ -159,8 +159,9 @@ static struct grp_target choose(const struct router *r, const struct client *c)
                           NULL);
 }
 
-const char *router_describe(struct router *r, const char *mac, char *buf, size_t size)
+const char *router_describe(void *ctx, const char *mac, char *buf, size_t size)
 {
+        struct router *r = ctx;
         struct client c = {0};
 
         c.known = tl_identify_mac(r->tl, mac, &c.id);

@@ -800,6 +800,7 @@ static int start_routing(struct servers *s, const struct server_args *a, struct 
                 return 0;
         s->router = router_new(s->timeline, a->builds, a->n_builds);
         s->api.router = s->router;
+        tl_set_describe(s->timeline, router_describe, s->router);
         if (a->groups_fd >= 0 && watch_lines(s, &s->groups_lines, a->groups_fd, on_groups_line) < 0)
                 return pxf_error_set(err, -ENOMEM, "cannot watch the machine groups");
         return 0;

@@ -169,6 +169,15 @@ void grp_add(struct grp_set *set, const struct grp_rule *rule)
         set->rules[set->n_rules++] = *rule;
 }
 
+void grp_copy(struct grp_set *dst, const struct grp_set *src)
+{
+        grp_clear(dst);
+        *dst = *src;
+        dst->rules = src->n_rules ? pxf_reallocarray(NULL, src->n_rules, sizeof *src->rules) : NULL;
+        if (src->n_rules)
+                memcpy(dst->rules, src->rules, src->n_rules * sizeof *src->rules);
+}
+
 void grp_clear(struct grp_set *set)
 {
         free(set->rules);

@@ -79,6 +79,9 @@ void grp_write(const struct grp_set *set, FILE *f);
 /* Adds a rule (copied). */
 void grp_add(struct grp_set *set, const struct grp_rule *rule);
 
+/* dst (empty, or cleared first) becomes a copy of src. */
+void grp_copy(struct grp_set *dst, const struct grp_set *src);
+
 /* Frees the rules; the set is empty again. */
 void grp_clear(struct grp_set *set);
 

@@ -32,6 +32,8 @@ struct timeline {
         struct machine *machines;
         size_t n, max;
         uint64_t version; /* counts the changes (tl_version) */
+        tl_describe_fn *describe; /* what a machine boots, for the JSON; may be NULL */
+        void *describe_ctx;
 };
 
 /* "52-54-00-AB-..." or "52:54:00:ab:..." as "52:54:00:ab:..."; false if malformed. */

@@ -465,8 +465,10 @@ static void write_transfer(FILE *f, const struct transfer_state *x)
                 span ? (uint64_t)((double)x->bytes * 1e6 / (double)span) : 0);
 }
 
-static void write_machine(FILE *f, const struct machine *m, uint64_t now, uint64_t stall_usec)
+static void write_machine(const struct timeline *tl, FILE *f, const struct machine *m,
+                          uint64_t now, uint64_t stall_usec)
 {
+        char boots[GRP_DESCRIBE_MAX];
         bool first = true;
 
         fputc('{', f);
@@ -479,6 +481,11 @@ static void write_machine(FILE *f, const struct machine *m, uint64_t now, uint64
         json_field(f, "arch", m->arch);
         fputc(',', f);
         json_field(f, "kernel", m->kernel);
+        fputc(',', f);
+        json_field(f, "boots",
+                   tl->describe && m->mac[0]
+                       ? tl->describe(tl->describe_ctx, m->mac, boots, sizeof boots)
+                       : NULL);
         fprintf(f, ",\"stage\":\"%s\",\"state\":\"%s\"", tl_stage_name(m->stage),
                 machine_state(m, now, stall_usec));
         fprintf(f, ",\"firstSeenMs\":%" PRIu64 ",\"lastSeenMs\":%" PRIu64 ",\"stages\":{",
@@ -520,6 +527,12 @@ static const struct machine **sorted(const struct timeline *tl)
         return order;
 }
 
+void tl_set_describe(struct timeline *tl, tl_describe_fn *fn, void *ctx)
+{
+        tl->describe = fn;
+        tl->describe_ctx = ctx;
+}
+
 void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec)
 {
         _cleanup_free_ const struct machine **order = sorted(tl);
@@ -528,7 +541,7 @@ void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t st
         for (size_t i = 0; i < tl->n; i++) {
                 if (i)
                         fputc(',', f);
-                write_machine(f, order[i], now, stall_usec);
+                write_machine(tl, f, order[i], now, stall_usec);
         }
         fputs("]}\n", f);
 }

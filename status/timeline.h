@@ -128,13 +128,20 @@ bool tl_identify_mac(struct timeline *tl, const char *mac, struct tl_identity *r
 /* Forgets that mac booted: a boot-once machine boots from the network again. -EINVAL: a
  * malformed MAC; -ENOENT: no such machine. */
 int tl_reset(struct timeline *tl, const char *mac);
+/* What the machine of mac boots now (pxeforge/routing.h), as a few words into buf (of
+ * GRP_DESCRIBE_MAX bytes). */
+#define GRP_DESCRIBE_MAX 80
+typedef const char *tl_describe_fn(void *ctx, const char *mac, char *buf, size_t size);
+/* tl_write_json then says, as "boots", what each machine with a MAC boots. */
+void tl_set_describe(struct timeline *tl, tl_describe_fn *fn, void *ctx);
 size_t tl_count(const struct timeline *tl);
 /* A number that changes whenever the table may have (to save it only then). */
 uint64_t tl_version(const struct timeline *tl);
 
 /* Writes {"nowMs", "machines":[...]} with every machine, most recently seen first (nowMs:
  * now, which the times below are relative to for whoever shows them): mac (null until
- * a DHCP answer names it), ip, hostname, arch, kernel, stage, state ("booting", "stalled":
+ * a DHCP answer names it), ip, hostname, arch, kernel, boots (with machine groups: what it
+ * boots now; else null), stage, state ("booting", "stalled":
  * not booted and nothing seen for stall_usec, "failed": the last transfer failed and
  * nothing came after it, "booted"), firstSeenMs, lastSeenMs, stages (each reached stage's
  * time), bootMs, transfer (file, protocol, bytes, size, startedMs, updatedMs, result,

@@ -52,6 +52,7 @@ function row(m, now) {
         cell(tr, m.ip, "ip");
         cell(tr, m.hostname, "host");
         cell(tr, m.arch, "arch");
+        cell(tr, m.boots, "boots");
         cell(tr, m.stage, "stage");
         cell(tr, m.state, "state");
         cell(tr, transfer(m.transfer), "transfer");
