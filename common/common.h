@@ -266,12 +266,12 @@ int pxf_mac_parse(const char *s, uint8_t mac[6]);
 /* The client architectures of DHCP option 93 the appliance tells apart, as bits, named as
  * the config and dnsmasq's tags name them (bios, efi-x64, efi-x64-http, efi-arm64,
  * efi-arm64-http). */
-#define PXF_ARCH_BIOS          (1u << 0)
-#define PXF_ARCH_EFI_X64       (1u << 1)
-#define PXF_ARCH_EFI_X64_HTTP  (1u << 2)
-#define PXF_ARCH_EFI_ARM64     (1u << 3)
+#define PXF_ARCH_BIOS           (1u << 0)
+#define PXF_ARCH_EFI_X64        (1u << 1)
+#define PXF_ARCH_EFI_X64_HTTP   (1u << 2)
+#define PXF_ARCH_EFI_ARM64      (1u << 3)
 #define PXF_ARCH_EFI_ARM64_HTTP (1u << 4)
-#define PXF_ARCH_COUNT         5
+#define PXF_ARCH_COUNT          5
 /* The bit of a name, or 0; the name of a bit, or NULL. */
 unsigned pxf_arch_from_name(const char *name);
 const char *pxf_arch_name(unsigned bit);

@@ -704,8 +704,7 @@ static const struct enum_value client_arches[] = {
     {NULL, 0, NULL},
 };
 
-static void check_machine_group(struct walk *w, const struct yn *map, void *obj,
-                                const char *path)
+static void check_machine_group(struct walk *w, const struct yn *map, void *obj, const char *path)
 {
         (void)obj;
         if (!cfg_yn_get(map, "macs") && !cfg_yn_get(map, "arch"))

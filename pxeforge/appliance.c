@@ -463,7 +463,8 @@ static bool same_for_dhcp(const struct grp_set *x, const struct grp_set *y)
                 grp_write(x, fx);
         if (fy)
                 grp_write(y, fy);
-        same = fx && fy && fclose(fx) == 0 && fclose(fy) == 0 && lx == ly && memcmp(tx, ty, lx) == 0;
+        same =
+            fx && fy && fclose(fx) == 0 && fclose(fy) == 0 && lx == ly && memcmp(tx, ty, lx) == 0;
         free(tx);
         free(ty);
         return same;
@@ -477,7 +478,8 @@ static void reload_groups(struct appliance *a)
         struct pxf_error err = {0};
         bool dhcp_changes;
 
-        if (!a->o->reload_groups || a->groups_write < 0 || a->o->reload_groups(a->o->userdata, &fresh) < 0)
+        if (!a->o->reload_groups || a->groups_write < 0 ||
+            a->o->reload_groups(a->o->userdata, &fresh) < 0)
                 return;
         fresh.complete = true;
         dhcp_changes = !same_for_dhcp(&fresh, &a->groups);

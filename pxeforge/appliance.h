@@ -47,8 +47,8 @@ struct appliance_opts {
         const char *artifacts_name;
         char *const *builds;
         const struct grp_set *groups;
-        const char *name;      /* what the status page says is served; NULL: artifacts */
-        bool no_status;        /* no timeline, status page, API, metrics or boot reports */
+        const char *name; /* what the status page says is served; NULL: artifacts */
+        bool no_status;   /* no timeline, status page, API, metrics or boot reports */
         /* Where the boot timeline is kept across restarts (its status/ folder, made here
          * for pxeforge-server's user); NULL: in memory only. */
         const char *state_dir;

@@ -203,8 +203,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, void *args)
         if (r == PXF_EXIT_OK && (size_t)(argc - optind) != cmd->n_operands) {
                 if (cmd->n_operands)
                         log_error("%s takes %zu argument%s besides options: %s", cmd->name,
-                                  cmd->n_operands, cmd->n_operands == 1 ? "" : "s",
-                                  cmd->synopsis);
+                                  cmd->n_operands, cmd->n_operands == 1 ? "" : "s", cmd->synopsis);
                 else
                         log_error("%s takes no arguments besides options: '%s'", cmd->name,
                                   argv[optind]);

@@ -259,9 +259,9 @@ static int settle_settings(struct serve_args *a, struct cfg_config **cfg)
 
 /* The builds served: the artifacts first, then each --build. */
 struct served {
-        char **names;     /* NULL-terminated */
-        char **specs;     /* "NAME=DIR" of each --build, DIR absolute */
-        char *artifacts;  /* absolute */
+        char **names;    /* NULL-terminated */
+        char **specs;    /* "NAME=DIR" of each --build, DIR absolute */
+        char *artifacts; /* absolute */
         struct grp_set groups;
 };
 
@@ -327,8 +327,7 @@ static int gather_builds(const struct serve_args *a, struct served *s)
 }
 
 /* server.machines, checked against the builds served. */
-static int gather_groups(const struct serve_args *a, const struct cfg_config *cfg,
-                         struct served *s)
+static int gather_groups(const struct serve_args *a, const struct cfg_config *cfg, struct served *s)
 {
         struct pxf_error err = {0};
 
@@ -340,8 +339,7 @@ static int gather_groups(const struct serve_args *a, const struct cfg_config *cf
                           a->config_path);
                 return PXF_EXIT_CONFIG;
         }
-        if (machine_groups_from_config(cfg, (const char *const *)s->names, &s->groups, &err) <
-            0) {
+        if (machine_groups_from_config(cfg, (const char *const *)s->names, &s->groups, &err) < 0) {
                 log_error("%s", err.msg);
                 return PXF_EXIT_CONFIG;
         }

@@ -236,8 +236,8 @@ static int run_machine(void *args)
         if (r >= 0)
                 r = fetch(fd, address, HTTPD_API_PREFIX "api/reset", body, &answer, &len, &err);
         if (r >= 0)
-                r = body_of(answer, address, a->http_port, "the appliance refused the reset",
-                            &said, &err);
+                r = body_of(answer, address, a->http_port, "the appliance refused the reset", &said,
+                            &err);
         if (r >= 0)
                 fputs(said, stdout);
         return exit_status(r, &err);
@@ -251,8 +251,8 @@ const struct cli_command cli_cmd_machine = {
         "reset MAC: the running appliance (`pxeforge serve` or `up` with server.machines)\n"
         "forgets that the machine MAC reported booted, so a machine of a bootOnce group\n"
         "boots its build from the network once more instead of its disk. Run it as root on\n"
-        "the appliance's host: the request carries the token the appliance left in\n"
-        APPLIANCE_RUNTIME_DIR "/http-PORT.token for root alone.\n",
+        "the appliance's host: the request carries the token the appliance left "
+        "in\n" APPLIANCE_RUNTIME_DIR "/http-PORT.token for root alone.\n",
     .options = machine_options,
     .n_options = PXF_ELEMENTSOF(machine_options),
     .n_operands = 2,

@@ -5,11 +5,11 @@
  * (pxeforge/routing.h).
  *
  * Builds are kept in the state directory as build-<n>/ (another config's below
- * builds/<name>/), and `current` is a symlink to the one being served. A rebuild runs `pxeforge customize` as a child into the next
- * build-<n>; only when it succeeded is `current` swapped (rename of a new symlink over it,
- * atomic), so the servers, which resolve the folder on every request, pick up the new
- * files while transfers in flight finish on the old ones. The older builds are removed
- * after the swap; their files stay readable to whoever still has them open.
+ * builds/<name>/), and `current` is a symlink to the one being served. A rebuild runs `pxeforge
+ * customize` as a child into the next build-<n>; only when it succeeded is `current` swapped
+ * (rename of a new symlink over it, atomic), so the servers, which resolve the folder on every
+ * request, pick up the new files while transfers in flight finish on the old ones. The older builds
+ * are removed after the swap; their files stay readable to whoever still has them open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -257,7 +257,7 @@ static void start_rebuild(struct up_build *b)
         }
         b->building = next_build_dir(b);
         argv = build_argv(b, b->building);
-        log_info("rebuilding %s into %s", b->name, b->building);
+        log_info("rebuilding into %s", b->building);
         if (pxf_child_start(b->up->base,
                             &(const struct pxf_child_opts){.name = "the rebuild",
                                                            .argv = (const char *const *)argv,
@@ -322,8 +322,8 @@ static int start_watch(struct up *u, struct event_base *base, struct pxf_error *
         for (size_t i = 0; i < u->n_builds; i++) {
                 struct up_build *b = &u->builds[i];
                 _cleanup_free_ char *dir = pxf_dirname(b->config_path);
-                b->wd = inotify_add_watch(u->inotify_fd, dir,
-                                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+                b->wd =
+                    inotify_add_watch(u->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
                 if (b->wd < 0)
                         return pxf_error_set(err, -errno, "cannot watch '%s': %m", dir);
                 b->settle_ev = evtimer_new(base, on_settled, b);
@@ -420,8 +420,8 @@ static int check_more_config(const struct up *u, const char *path, struct pxf_er
 static int add_build(struct up *u, const char *spec, struct pxf_error *err)
 {
         const char *eq = u->n_builds ? strchr(spec, '=') : NULL;
-        _cleanup_free_ char *name = eq ? pxf_asprintf("%.*s", (int)(eq - spec), spec)
-                                       : name_of_config(spec);
+        _cleanup_free_ char *name =
+            eq ? pxf_asprintf("%.*s", (int)(eq - spec), spec) : name_of_config(spec);
         struct up_build *b;
         int r;
 
@@ -466,8 +466,7 @@ static int gather_builds(struct up *u, struct pxf_error *err)
                                      "%s: server.machines needs the boot timeline, which "
                                      "server.status: false turns off",
                                      u->config_path);
-        return machine_groups_from_config(u->cfg, (const char *const *)u->names, &u->groups,
-                                          err);
+        return machine_groups_from_config(u->cfg, (const char *const *)u->names, &u->groups, err);
 }
 
 /* On SIGHUP: server.machines of the first config as it is now (the builds it rebuilds

@@ -10,8 +10,8 @@
 #include "pxeforge/commands.h"
 
 const struct cli_command *const cli_commands[] = {
-    &cli_cmd_customize, &cli_cmd_convert, &cli_cmd_validate_config,
-    &cli_cmd_serve,     &cli_cmd_up,      &cli_cmd_status, &cli_cmd_machine,
+    &cli_cmd_customize, &cli_cmd_convert, &cli_cmd_validate_config, &cli_cmd_serve,
+    &cli_cmd_up,        &cli_cmd_status,  &cli_cmd_machine,
 };
 const size_t cli_n_commands = PXF_ELEMENTSOF(cli_commands);
 

@@ -72,9 +72,9 @@ int router_set_groups(struct router *r, struct grp_set *set)
         *set = (struct grp_set){0};
         log_info("routing: %zu machine group rule%s, others boot %s", r->groups.n_rules,
                  r->groups.n_rules == 1 ? "" : "s",
-                 r->groups.fallback.kind == GRP_BUILD    ? r->groups.fallback.build
+                 r->groups.fallback.kind == GRP_BUILD   ? r->groups.fallback.build
                  : r->groups.fallback.kind == GRP_LOCAL ? "from their disks"
-                                                         : "nothing (ignored)");
+                                                        : "nothing (ignored)");
         return 0;
 }
 
@@ -155,8 +155,7 @@ static struct grp_target choose(const struct router *r, const struct client *c)
 
         if (!c->known || pxf_mac_parse(c->id.mac, mac) != 6)
                 return grp_choose(&r->groups, NULL, 0, false, NULL);
-        return grp_choose(&r->groups, mac, grp_arch_of_client(c->id.arch), c->id.booted_once,
-                          NULL);
+        return grp_choose(&r->groups, mac, grp_arch_of_client(c->id.arch), c->id.booted_once, NULL);
 }
 
 const char *router_describe(void *ctx, const char *mac, char *buf, size_t size)
@@ -226,8 +225,8 @@ static int menu_by_mac(enum router_loader loader, const char *menu, struct stat 
 /* Where an installed system's EFI boot loader lives on its ESP, in the order tried: the
  * removable-media path the firmware itself falls back to, then the distributions' own. */
 #define LOCAL_EFI_LOADERS                                                                          \
-        "/EFI/BOOT/${pxf_removable} /EFI/debian/shimx64.efi /EFI/ubuntu/shimx64.efi "             \
-        "/EFI/fedora/shimx64.efi /EFI/redhat/shimx64.efi /EFI/azurelinux/shimx64.efi "            \
+        "/EFI/BOOT/${pxf_removable} /EFI/debian/shimx64.efi /EFI/ubuntu/shimx64.efi "              \
+        "/EFI/fedora/shimx64.efi /EFI/redhat/shimx64.efi /EFI/azurelinux/shimx64.efi "             \
         "/EFI/Microsoft/Boot/bootmgfw.efi"
 
 /* local: GRUB starts the disk's own boot loader (on BIOS, the first disk's boot sector;
@@ -240,26 +239,27 @@ static int menu_local(enum router_loader loader, const char *mac, struct stat *r
 {
         _cleanup_free_ char *text =
             loader == ROUTER_GRUB
-                ? pxf_asprintf("# Written by pxeforge: %s boots from its disk\n"
-                               "echo 'pxeforge: %s boots from its disk'\n"
-                               "if [ \"$grub_platform\" = pc ]; then\n"
-                               "\tset root=(hd0)\n"
-                               "\tchainloader +1\n"
-                               "\tboot\n"
-                               "fi\n"
-                               "set pxf_removable=BOOTX64.EFI\n"
-                               "if [ \"$grub_cpu\" = arm64 ]; then set pxf_removable=BOOTAA64.EFI; fi\n"
-                               "for pxf_loader in " LOCAL_EFI_LOADERS "; do\n"
-                               "\tif search --no-floppy --file --set=pxf_disk $pxf_loader; then\n"
-                               "\t\techo \"pxeforge: starting ($pxf_disk)$pxf_loader\"\n"
-                               "\t\tset root=$pxf_disk\n"
-                               "\t\tchainloader $pxf_loader\n"
-                               "\t\tboot\n"
-                               "\tfi\n"
-                               "done\n"
-                               "echo 'pxeforge: no boot loader found on a disk'\n"
-                               "exit 1\n",
-                               mac, mac)
+                ? pxf_asprintf(
+                      "# Written by pxeforge: %s boots from its disk\n"
+                      "echo 'pxeforge: %s boots from its disk'\n"
+                      "if [ \"$grub_platform\" = pc ]; then\n"
+                      "\tset root=(hd0)\n"
+                      "\tchainloader +1\n"
+                      "\tboot\n"
+                      "fi\n"
+                      "set pxf_removable=BOOTX64.EFI\n"
+                      "if [ \"$grub_cpu\" = arm64 ]; then set pxf_removable=BOOTAA64.EFI; fi\n"
+                      "for pxf_loader in " LOCAL_EFI_LOADERS "; do\n"
+                      "\tif search --no-floppy --file --set=pxf_disk $pxf_loader; then\n"
+                      "\t\techo \"pxeforge: starting ($pxf_disk)$pxf_loader\"\n"
+                      "\t\tset root=$pxf_disk\n"
+                      "\t\tchainloader $pxf_loader\n"
+                      "\t\tboot\n"
+                      "\tfi\n"
+                      "done\n"
+                      "echo 'pxeforge: no boot loader found on a disk'\n"
+                      "exit 1\n",
+                      mac, mac)
                 : pxf_asprintf("#!ipxe\n"
                                "# Written by pxeforge: %s boots from its disk\n"
                                "echo pxeforge: %s boots from its disk\n"

@@ -57,7 +57,7 @@ struct server_args {
         char *build_paths[BUILDS_MAX]; /* owned: the confined view's paths */
         size_t n_builds;
         int groups_fd; /* the machine groups, from the appliance; -1: none */
-        pid_t parent;       /* who must outlive us; 0: whoever started us */
+        pid_t parent;  /* who must outlive us; 0: whoever started us */
         struct tftpd_limits tftp;
         struct httpd_limits http;
 };
@@ -324,9 +324,8 @@ static int visible_folder(const char *root, char **visible, const char **base,
                 return 0;
         slash = strrchr(*visible, '/');
         if (!slash || slash == *visible || !slash[1])
-                return pxf_error_set(err, -EINVAL,
-                                     "'%s': a symlink root must be a path such as /dir/current",
-                                     root);
+                return pxf_error_set(
+                    err, -EINVAL, "'%s': a symlink root must be a path such as /dir/current", root);
         *slash = '\0';
         *base = slash + 1;
         return 0;
@@ -349,8 +348,7 @@ static int confine(const char *root, char **served, struct pxf_error *err)
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
             mount(visible, visible, NULL, MS_BIND | MS_REC, NULL) < 0 ||
             mount(NULL, visible, NULL, VIEW_FLAGS, NULL) < 0 || chdir(visible) < 0 ||
-            syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
-            chdir("/") < 0)
+            syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
                 return pxf_error_set(err, -errno, "cannot confine the server to '%s': %m", visible);
         *served = base ? pxf_asprintf("/%s", base) : pxf_strdup("/");
         return 0;
@@ -394,8 +392,8 @@ static int confine_builds(struct server_args *a, char **served, struct pxf_error
                 if (opened == 0)
                         top = TAKE_PTR(visible);
         }
-        if (r >= 0 &&
-            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+        if (r >= 0 && mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            "mode=0755,size=64k") < 0)
                 r = pxf_error_set(err, -errno, "cannot make the server's view: %m");
         for (size_t i = 0; r >= 0 && i < a->n_builds; i++) {
                 _cleanup_free_ char *base = TAKE_PTR(a->build_paths[i]);
@@ -407,11 +405,11 @@ static int confine_builds(struct server_args *a, char **served, struct pxf_error
         for (size_t i = 0; i < opened; i++)
                 if (fds[i] >= 0)
                         (void)close(fds[i]);
-        if (r >= 0 && (mount(NULL, top, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                                  MS_NOEXEC,
-                             "mode=0755,size=64k") < 0 ||
-                       chdir(top) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-                       umount2(".", MNT_DETACH) < 0 || chdir("/") < 0))
+        if (r >= 0 &&
+            (mount(NULL, top, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "mode=0755,size=64k") < 0 ||
+             chdir(top) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+             umount2(".", MNT_DETACH) < 0 || chdir("/") < 0))
                 r = pxf_error_set(err, -errno, "cannot confine the server to its builds: %m");
         for (size_t i = 0; r >= 0 && i < a->n_builds; i++)
                 a->builds[i].root = a->build_paths[i];
@@ -615,7 +613,7 @@ struct servers {
         uint64_t saved_version;    /* tl_version when it was last saved */
         struct event *save_ev;
         struct line_pipe dhcp_lines;
-        struct router *router;    /* each machine's build; NULL: one build for all */
+        struct router *router; /* each machine's build; NULL: one build for all */
         struct line_pipe groups_lines;
         struct grp_set groups_in; /* the set being read */
         bool groups_begun;        /* its "begin" came: what comes before one is skipped */
@@ -843,20 +841,20 @@ static int start_servers(struct servers *s, const struct server_args *a, struct 
         int r = 0;
 
         if (a->tftp_fd >= 0) {
-                struct tftpd_config tc = {
-                    .root = a->root, .listen_fd = a->tftp_fd, .observer = observer,
-                    .opener = opener};
+                struct tftpd_config tc = {.root = a->root,
+                                          .listen_fd = a->tftp_fd,
+                                          .observer = observer,
+                                          .opener = opener};
                 tftpd_config_limits(&tc, &a->tftp);
                 r = tftpd_new(s->base, &tc, &s->tftpd, err);
                 s->api.tftpd = s->tftpd;
         }
         if (r >= 0 && a->http_fd >= 0) {
-                struct httpd_config hc = {
-                    .root = a->root,
-                    .listen_fd = a->http_fd,
-                    .observer = observer,
-                    .api = api,
-                    .opener = opener};
+                struct httpd_config hc = {.root = a->root,
+                                          .listen_fd = a->http_fd,
+                                          .observer = observer,
+                                          .api = api,
+                                          .opener = opener};
                 httpd_config_limits(&hc, &a->http);
                 r = httpd_new(s->base, &hc, &s->httpd, err);
                 s->api.httpd = s->httpd;

@@ -22,10 +22,10 @@ struct timeline;
 struct status_api {
         struct timeline *timeline;
         struct reports *reports;
-        struct tftpd *tftpd; /* NULL: not serving TFTP */
-        struct httpd *httpd; /* set once it runs */
-        const char *root;    /* the served folder, as this process sees it */
-        const char *name;    /* what is served, as the appliance names it; may be NULL */
+        struct tftpd *tftpd;   /* NULL: not serving TFTP */
+        struct httpd *httpd;   /* set once it runs */
+        const char *root;      /* the served folder, as this process sees it */
+        const char *name;      /* what is served, as the appliance names it; may be NULL */
         struct router *router; /* each machine's build (routing.h); NULL: one for all */
 };
 

@@ -190,12 +190,9 @@ unsigned grp_arch_of_client(const char *arch)
                 const char *name;
                 unsigned bit;
         } known[] = {
-            {"x86 BIOS", PXF_ARCH_BIOS},
-            {"x86 BIOS HTTP", PXF_ARCH_BIOS},
-            {"x86-64 UEFI", PXF_ARCH_EFI_X64},
-            {"x86-64 UEFI HTTP", PXF_ARCH_EFI_X64_HTTP},
-            {"ARM64 UEFI", PXF_ARCH_EFI_ARM64},
-            {"ARM64 UEFI HTTP", PXF_ARCH_EFI_ARM64_HTTP},
+            {"x86 BIOS", PXF_ARCH_BIOS},        {"x86 BIOS HTTP", PXF_ARCH_BIOS},
+            {"x86-64 UEFI", PXF_ARCH_EFI_X64},  {"x86-64 UEFI HTTP", PXF_ARCH_EFI_X64_HTTP},
+            {"ARM64 UEFI", PXF_ARCH_EFI_ARM64}, {"ARM64 UEFI HTTP", PXF_ARCH_EFI_ARM64_HTTP},
         };
 
         for (size_t i = 0; arch && i < PXF_ELEMENTSOF(known); i++)

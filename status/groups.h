@@ -57,9 +57,9 @@ struct grp_rule {
 struct grp_set {
         struct grp_rule *rules;
         size_t n_rules;
-        struct grp_target fallback; /* "default": of machines no rule names */
+        struct grp_target fallback;    /* "default": of machines no rule names */
         char token[GRP_TOKEN_LEN + 1]; /* "token HEX"; "": no reset is taken */
-        bool complete;              /* its "end" was read */
+        bool complete;                 /* its "end" was read */
 };
 
 /* Whether name can name a build (GRP_NAME_MAX, the characters above). */

@@ -31,7 +31,7 @@ struct machine {
 struct timeline {
         struct machine *machines;
         size_t n, max;
-        uint64_t version; /* counts the changes (tl_version) */
+        uint64_t version;         /* counts the changes (tl_version) */
         tl_describe_fn *describe; /* what a machine boots, for the JSON; may be NULL */
         void *describe_ctx;
 };

@@ -465,8 +465,8 @@ static void write_transfer(FILE *f, const struct transfer_state *x)
                 span ? (uint64_t)((double)x->bytes * 1e6 / (double)span) : 0);
 }
 
-static void write_machine(const struct timeline *tl, FILE *f, const struct machine *m,
-                          uint64_t now, uint64_t stall_usec)
+static void write_machine(const struct timeline *tl, FILE *f, const struct machine *m, uint64_t now,
+                          uint64_t stall_usec)
 {
         char boots[GRP_DESCRIBE_MAX];
         bool first = true;

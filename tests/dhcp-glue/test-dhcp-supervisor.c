@@ -580,7 +580,8 @@ static void groups_ignore_authoritative(void **state)
             /* nobody but 02:... is answered */
             "begin\nrule 02:00 * build:a always\ndefault ignore\nend\n",
         };
-        static const bool uefi_answered[] = {true, true, false}, bios_answered[] = {false, false, false};
+        static const bool uefi_answered[] = {true, true, false},
+                          bios_answered[] = {false, false, false};
         (void)state;
 
         for (size_t i = 0; i < PXF_ELEMENTSOF(sets); i++) {
@@ -618,8 +619,7 @@ static void groups_ignore_proxy(void **state)
         size_t n;
 
         (void)state;
-        read_groups("begin\nrule 52:54:00:12:34:56 * ignore always\ndefault build:a\nend\n",
-                    &set);
+        read_groups("begin\nrule 52:54:00:12:34:56 * ignore always\ndefault build:a\nend\n", &set);
         f.groups = &set;
         fixture_init(&f, true);
         render(&f, DHCP_PROXY, &x64_only);

@@ -73,6 +73,7 @@ expect "b's kernel, HTTP" "$(get "$http/vmlinuz" --interface 127.0.0.3)" '^kerne
 expect "b's iPXE script" "$(get "$http/.pxeforge/boot/52:54:00:88:00:0a/boot.ipxe" --interface 127.0.0.4)" 'script of b'
 local_menu=$(get "$http/.pxeforge/boot/52:54:00:77:00:02/grub/grub.cfg" --interface 127.0.0.5)
 expect "the local menu" "$local_menu" "echo 'pxeforge: 52:54:00:77:00:02 boots from its disk'"
+# shellcheck disable=SC2016 # GRUB's variable, as the menu writes it
 expect "the local menu" "$local_menu" 'chainloader \$pxf_loader'
 expect "the local iPXE script" "$(get "$http/.pxeforge/boot/52:54:00:77:00:02/boot.ipxe" --interface 127.0.0.5)" '^exit 1$'
 expect "an ignored machine's menu" "$(get "$http/.pxeforge/boot/52:54:00:77:00:03/grub/grub.cfg" --interface 127.0.0.6)" '^<404>$'

@@ -72,20 +72,20 @@ static void malformed_lines_are_refused(void **state)
 {
         static const char *const bad[] = {
             "rule",
-            "rule 52:54:00:77:00:01 * build:x",              /* no once/always */
-            "rule 52:54:00:77:00:01 * build:x sometimes",    /* not once/always */
-            "rule 52:54:00:77:00:01:02 * local always",      /* seven octets */
-            "rule 52:54:0 * local always",                   /* half an octet */
-            "rule 52:54-00 * local always",                  /* separators mixed */
-            "rule * efi-x86 local always",                   /* no such architecture */
-            "rule * , local always",                         /* no architecture */
-            "rule * * build:../etc always",                  /* not a build's name */
-            "rule * * build: always",                        /* no name */
-            "rule * * reboot always",                        /* no such target */
-            "default",                                       /* no target */
-            "default local extra",                           /* one word too many */
-            "defaults local",                                /* no such line */
-            "rule * * local always and more",                /* too many words */
+            "rule 52:54:00:77:00:01 * build:x",           /* no once/always */
+            "rule 52:54:00:77:00:01 * build:x sometimes", /* not once/always */
+            "rule 52:54:00:77:00:01:02 * local always",   /* seven octets */
+            "rule 52:54:0 * local always",                /* half an octet */
+            "rule 52:54-00 * local always",               /* separators mixed */
+            "rule * efi-x86 local always",                /* no such architecture */
+            "rule * , local always",                      /* no architecture */
+            "rule * * build:../etc always",               /* not a build's name */
+            "rule * * build: always",                     /* no name */
+            "rule * * reboot always",                     /* no such target */
+            "default",                                    /* no target */
+            "default local extra",                        /* one word too many */
+            "defaults local",                             /* no such line */
+            "rule * * local always and more",             /* too many words */
         };
         (void)state;
 
@@ -171,7 +171,8 @@ static void names_of_builds(void **state)
         assert_false(grp_name_valid("-flag"));
         assert_false(grp_name_valid("a/b"));
         assert_false(grp_name_valid("a b"));
-        assert_false(grp_name_valid("0123456789012345678901234567890123456789012345678901234567890123"));
+        assert_false(
+            grp_name_valid("0123456789012345678901234567890123456789012345678901234567890123"));
 }
 
 /* ---- the timeline's side ---------------------------------------------------------------- */
@@ -184,8 +185,10 @@ static void a_menu_by_mac_binds_the_address(void **state)
 
         /* a transfer from an address alone, then the menu by MAC from it (proxy DHCP) */
         tl_transfer(tl,
-                    &(struct tl_transfer){.ip = "10.0.0.7", .proto = TL_PROTO_TFTP,
-                                          .path = "bootx64.efi", .size = 10,
+                    &(struct tl_transfer){.ip = "10.0.0.7",
+                                          .proto = TL_PROTO_TFTP,
+                                          .path = "bootx64.efi",
+                                          .size = 10,
                                           .result = TL_RESULT_RUNNING},
                     T0);
         assert_false(tl_identify_ip(tl, "10.0.0.7", &id));
@@ -212,9 +215,9 @@ static void booted_once_until_reset_and_kept(void **state)
         (void)state;
 
         assert_int_equal(tl_dhcp(tl, "52:54:00:77:00:01", "10.0.0.7", NULL, "x86-64 UEFI", T0), 0);
-        assert_int_equal(tl_booted(tl, "10.0.0.7",
-                                   &(struct tl_report){.mac = "52:54:00:77:00:01"}, T0 + SEC),
-                         0);
+        assert_int_equal(
+            tl_booted(tl, "10.0.0.7", &(struct tl_report){.mac = "52:54:00:77:00:01"}, T0 + SEC),
+            0);
         assert_true(tl_identify_mac(tl, "52-54-00-77-00-01", &id));
         assert_true(id.booted_once);
         assert_string_equal(id.arch, "x86-64 UEFI");
