@@ -24,6 +24,9 @@ struct machine {
         uint64_t first_seen, last_seen;
         uint64_t boot_ms; /* as the booted system measured it */
         bool booted_once; /* it reported booted since its last reset (boot-once groups) */
+        /* its address came from our own DHCP answer (authoritative), not from what it
+         * fetched: a report from another address is then not its */
+        bool ip_from_dhcp;
         struct transfer_state xfer;
         char *failure; /* the last transfer that failed, as a sentence */
 };

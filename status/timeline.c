@@ -237,6 +237,8 @@ int tl_dhcp(struct timeline *tl, const char *mac, const char *ip, const char *ho
         if (ip_only && ip_only != m && !ip_only->mac[0])
                 m = merge_into(tl, m, ip_only);
         set_field(&m->ip, ip);
+        if (ip)
+                m->ip_from_dhcp = true;
         set_field(&m->hostname, hostname);
         /* as the firmware first named it: a chained iPXE names itself a PXE client again */
         if (!m->arch)
@@ -325,7 +327,9 @@ static struct machine *reporting_machine(struct timeline *tl, const char *ip, co
         struct machine *m = tl_find_mac(tl, mac), *by_ip = find_ip(tl, ip);
 
         *why = -EPERM;
-        if (m && m->ip && strcmp(m->ip, ip) != 0)
+        /* an address learnt from a fetch is left behind when the booted system takes
+         * another lease from the LAN's server (proxy mode) */
+        if (m && m->ip && m->ip_from_dhcp && strcmp(m->ip, ip) != 0)
                 return NULL;
         if (by_ip && by_ip != m && by_ip->mac[0])
                 return NULL;
@@ -372,6 +376,7 @@ int tl_bind(struct timeline *tl, const char *mac, const char *ip, uint64_t now)
         if (ip_only && ip_only != m && !ip_only->mac[0])
                 m = merge_into(tl, m, ip_only);
         set_field(&m->ip, ip);
+        m->ip_from_dhcp = false;
         m->last_seen = now;
         return 0;
 }

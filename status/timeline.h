@@ -105,8 +105,10 @@ struct tl_report {
 /* The booted system's report, sent from the address ip. It is filed only under a machine
  * the appliance has seen: by its MAC (a DHCP answer) or by the address (a transfer; the
  * machine then gets the MAC, which joins a proxy-mode machine's two halves). -EINVAL: a
- * malformed MAC; -ENOENT: neither the MAC nor the address is known; -EPERM: the MAC's
- * machine has another address, or the address another MAC's machine. */
+ * malformed MAC; -ENOENT: neither the MAC nor the address is known; -EPERM: our own DHCP
+ * gave the MAC's machine another address, or the address is another MAC's machine's. An
+ * address known only from what the machine fetched (proxy mode) moves to the report's:
+ * the booted system may take another lease from the LAN's server. */
 int tl_booted(struct timeline *tl, const char *ip, const struct tl_report *r, uint64_t now);
 
 /* A boot loader asked from ip for the menu of mac (PXF_BOOT_PREFIX): the address is that

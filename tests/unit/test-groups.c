@@ -202,6 +202,17 @@ static void a_menu_by_mac_binds_the_address(void **state)
         assert_true(tl_identify_ip(tl, "10.0.0.7", &id));
         assert_string_equal(id.mac, "52:54:00:77:00:02");
         assert_int_equal(tl_bind(tl, "52:54:00:77", "10.0.0.7", T0), -EINVAL);
+        /* booted, it took another lease from the LAN's server: its report moves it there */
+        assert_int_equal(tl_booted(tl, "10.0.0.70",
+                                   &(struct tl_report){.mac = "52:54:00:77:00:02"}, T0 + 3 * SEC),
+                         0);
+        assert_true(tl_identify_ip(tl, "10.0.0.70", &id));
+        assert_string_equal(id.mac, "52:54:00:77:00:02");
+        assert_true(id.booted_once);
+        /* but not onto an address another machine holds */
+        assert_int_equal(tl_booted(tl, "10.0.0.70",
+                                   &(struct tl_report){.mac = "52:54:00:77:00:01"}, T0 + 4 * SEC),
+                         -EPERM);
         tl_free(tl);
 }
 
