@@ -24,6 +24,7 @@ struct status_args {
         uint16_t http_port;
         const char *config_path;
         bool json;
+        bool reset_link;
 };
 
 #define ARG(m) offsetof(struct status_args, m)
@@ -37,6 +38,9 @@ static const struct cli_option options[] = {
      "take the HTTP port from FILE's `server` section, as `serve` and `up` do"},
     {"json", NULL, CLI_FLAG, ARG(json), NULL, false,
      "print the JSON of " HTTPD_API_PREFIX "api/machines instead of the table"},
+    {"reset-link", NULL, CLI_FLAG, ARG(reset_link), NULL, false,
+     "print the status page's address with the appliance's reset token (as root; machine "
+     "groups only): that page has a button that resets each boot-once machine that booted"},
 };
 
 static int connect_to(const char *address, uint16_t port, struct pxf_error *err)
@@ -129,6 +133,20 @@ static int http_port_of(struct status_args *a)
         return r;
 }
 
+static int read_token(uint16_t port, char **ret, struct pxf_error *err);
+
+/* The page's address with the token in its fragment, which the browser keeps to itself. */
+static int print_reset_link(const char *address, uint16_t port)
+{
+        _cleanup_free_ char *token = NULL;
+        struct pxf_error err = {0};
+        int r = read_token(port, &token, &err);
+
+        if (r >= 0)
+                printf("http://%s:%u%s#token=%s\n", address, port, HTTPD_API_PREFIX, token);
+        return exit_status(r, &err);
+}
+
 static int run(void *args)
 {
         struct status_args *a = args;
@@ -143,6 +161,8 @@ static int run(void *args)
                 return r;
         if (!a->http_port)
                 a->http_port = 80;
+        if (a->reset_link)
+                return print_reset_link(address, a->http_port);
         path = pxf_asprintf("%sapi/machines%s", HTTPD_API_PREFIX, a->json ? "" : ".txt");
         fd = r = connect_to(address, a->http_port, &err);
         if (r >= 0)
@@ -156,7 +176,7 @@ static int run(void *args)
 
 const struct cli_command cli_cmd_status = {
     .name = "status",
-    .synopsis = "[--address ADDR] [--http-port N | --config-file FILE] [--json]",
+    .synopsis = "[--address ADDR] [--http-port N | --config-file FILE] [--json | --reset-link]",
     .summary = "show what a running appliance has seen of each machine's boot",
     .description =
         "Asks a running appliance (`pxeforge serve` or `up`) over its HTTP port what it has\n"

@@ -5,6 +5,9 @@
 
 const STAGES = ["dhcp", "loader", "kernel", "initramfs", "image", "booted"];
 const REFRESH_MS = 2000;
+// The reset token, when the page was opened with the link `pxeforge status --reset-link`
+// prints (#token=...): the fragment never leaves the browser but in a reset's body.
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token");
 
 function text(id, value) {
         document.getElementById(id).textContent = value ?? "–";
@@ -44,6 +47,24 @@ function timings(m) {
                 .join(", ");
 }
 
+// A boot-once machine that booted boots its disk: with the token, a button sends it back
+// to its build (the same as `pxeforge machine reset MAC`).
+function resetButton(td, m) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = "reset";
+        b.title = "boot " + m.mac + " from the network again";
+        b.addEventListener("click", async () => {
+                b.disabled = true;
+                const r = await fetch("api/reset", {
+                        method: "POST",
+                        body: "mac=" + m.mac + "\ntoken=" + TOKEN + "\n",
+                });
+                text("updated", m.mac + ": " + (await r.text()).trim());
+        });
+        td.append(" ", b);
+}
+
 function row(m, now) {
         const tr = document.createElement("tr");
         tr.className = "state-" + m.state;
@@ -53,6 +74,7 @@ function row(m, now) {
         cell(tr, m.hostname, "host");
         cell(tr, m.arch, "arch");
         cell(tr, m.boots, "boots");
+        if (TOKEN && m.mac && m.bootedOnce) resetButton(tr.lastChild, m);
         cell(tr, m.stage, "stage");
         cell(tr, m.state, "state");
         cell(tr, transfer(m.transfer), "transfer");

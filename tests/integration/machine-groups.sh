@@ -5,10 +5,12 @@
 # disk (local) or nothing (ignore), over TFTP and HTTP; every later file from the same
 # address comes from that machine's build; the API says what each machine boots; a
 # boot-once machine boots local once it reported booted, until `pxeforge machine reset`
-# (which a wrong token cannot do); SIGHUP reads changed groups (and keeps them when the
+# (which a wrong token cannot do), and the status page opened with `pxeforge status
+# --reset-link` has a reset button for it (headless Chromium); SIGHUP reads changed groups (and keeps them when the
 # config turned invalid); a group naming a build that is not served is refused at start
 # with the file, line and key. The VM proof is vm.appliance-authoritative.
 source "$(dirname "$0")/../lib/common.sh"
+source "$PXF_SOURCE_DIR/tests/lib/page.sh"
 [ "$(id -u)" -eq 0 ] || fail "must run as root (binds as root, serves as pxeforge)"
 command -v curl >/dev/null || fail "curl not found: install curl (tests/deps.sh)"
 pxf_tmpdir
@@ -97,6 +99,13 @@ expect "the report" "$(get "$http/.pxeforge/api/report" --interface 127.0.0.2 --
 expect "boot-once after the report" "$(get "$http/.pxeforge/boot/52:54:00:77:00:01/grub/grub.cfg" --interface 127.0.0.2)" 'boots from its disk'
 expect "a wrong token" "$(get "$http/.pxeforge/api/reset" --data-binary $'mac=52:54:00:77:00:01\ntoken=00000000000000000000000000000000\n')" '^<403>$'
 [ "$(stat -c '%a %U' /run/pxeforge/http-18091.token)" = "600 root" ] || fail "the token file is not root's alone"
+# The page opened with the reset link has a reset button for that machine alone.
+link=$("$PXF_BIN" status --http-port 18091 --reset-link) || fail "status --reset-link failed"
+expect "the reset link" "$link" '^http://127\.0\.0\.1:18091/\.pxeforge/#token=[0-9a-f]{32}$'
+rows=$(page_rows "$PXF_TMP/page" "$link")
+echo "$rows"
+grep -qx '52:54:00:77:00:01|127.0.0.2|n1|booted|booted|reset' <<<"$rows" || fail "no reset button for the booted boot-once machine: $rows"
+[ "$(grep -c '|reset$' <<<"$rows")" = 1 ] || fail "reset buttons for other machines: $rows"
 "$PXF_BIN" machine reset 52:54:00:77:00:01 --http-port 18091 || fail "pxeforge machine reset failed"
 expect "boot-once after the reset" "$(get "$http/.pxeforge/boot/52:54:00:77:00:01/grub/grub.cfg" --interface 127.0.0.2)" '^menu of a$'
 ! "$PXF_BIN" machine reset 52:54:00:77:00:77 --http-port 18091 2> "$PXF_TMP/reset.err" || fail "an unknown machine was reset"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Reads the status page's DOM as headless Chromium rendered it (--dump-dom) and prints
 each machine's row of its table, one line each: MAC|ADDRESS|HOST|STAGE|STATE, the cells'
-text as a person sees it. Fails when the table holds any element but rows and cells: a
-client's string that became markup."""
+text as a person sees it, and |reset when the row has the page's own reset button (in its
+boots cell: a page opened with the reset token). Fails when the table holds any other
+element but rows and cells: a client's string that became markup."""
 import html.parser
 import sys
 
@@ -22,6 +23,8 @@ class Rows(html.parser.HTMLParser):
         elif self.in_body and tag == "td":
             self.cell = a.get("class", "")
             self.rows[-1][self.cell] = ""
+        elif self.in_body and tag == "button" and self.cell == "boots" and a.get("type") == "button":
+            self.rows[-1]["reset"] = True
         elif self.in_body:
             self.bad.append(tag)
 
@@ -42,7 +45,8 @@ def main():
     if p.bad:
         sys.exit(f"page-rows: the table holds markup from a client: {p.bad}")
     for r in p.rows:
-        print("|".join(r.get(k, "") for k in ("mac", "ip", "host", "stage", "state")))
+        cells = [r.get(k, "") for k in ("mac", "ip", "host", "stage", "state")]
+        print("|".join(cells + (["reset"] if r.get("reset") else [])))
 
 
 main()
