@@ -525,32 +525,20 @@ static int move_high(int *fd, struct pxf_error *err)
         return 0;
 }
 
-/* The read end goes to every pxeforge-server started (as fd 5), so lines written while one
- * restarts wait for the next. Lines are short and written whole (writev below PIPE_BUF). */
-static int open_dhcp_log_pipe(struct appliance *a, struct pxf_error *err)
-{
-        int fds[2];
-
-        /* non-blocking at both ends: the root never waits to write, the server reads what
-         * is there */
-        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-                return pxf_error_set(err, -errno, "cannot make a pipe: %m");
-        a->dhcp_log_read = fds[0];
-        a->dhcp_log_write = fds[1];
-        return move_high(&a->dhcp_log_read, err);
-}
-
-/* The groups' pipe: the root writes without waiting (a set is small), each server started
- * reads it. */
-static int open_groups_pipe(struct appliance *a, struct pxf_error *err)
+/* A pipe to pxeforge-server (dnsmasq's lines, the machine groups): its read end goes to
+ * every server started, so what is written while one restarts waits for the next.
+ * Non-blocking at both ends: the root never waits to write (dnsmasq's lines are short and
+ * written whole, below PIPE_BUF; a set of groups is small), the server reads what is
+ * there. */
+static int open_server_pipe(int *read_end, int *write_end, struct pxf_error *err)
 {
         int fds[2];
 
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
                 return pxf_error_set(err, -errno, "cannot make a pipe: %m");
-        a->groups_read = fds[0];
-        a->groups_write = fds[1];
-        return move_high(&a->groups_read, err);
+        *read_end = fds[0];
+        *write_end = fds[1];
+        return move_high(read_end, err);
 }
 
 /* The token a reset must carry: random, handed to the server with the groups and left
@@ -618,9 +606,9 @@ static int bind_ports(struct appliance *a, struct pxf_error *err)
         if (r >= 0)
                 r = move_high(&a->http_fd, err);
         if (r >= 0 && !o->no_status)
-                r = open_dhcp_log_pipe(a, err);
+                r = open_server_pipe(&a->dhcp_log_read, &a->dhcp_log_write, err);
         if (r >= 0 && (o->builds || o->groups))
-                r = open_groups_pipe(a, err);
+                r = open_server_pipe(&a->groups_read, &a->groups_write, err);
         if (r >= 0 && a->groups_write >= 0)
                 r = make_token(a, err);
         return r;
