@@ -313,8 +313,10 @@ static int open_by_mac(struct router *r, struct client *c, const char *path, str
         if (!menu_loader(path, &loader))
                 return pxf_open_beneath(folder_of(r, &t), path, ret_st);
         log_choice(c, &t, path);
-        if (t.kind == GRP_LOCAL)
+        if (t.kind == GRP_LOCAL) {
+                (void)tl_to_disk(r->tl, c->id.mac, pxf_wall_usec());
                 return menu_local(loader, c->id.mac, ret_st);
+        }
         if (t.kind == GRP_IGNORE)
                 return -ENOENT;
         return pxf_open_beneath(folder_of(r, &t), path, ret_st);

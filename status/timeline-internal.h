@@ -27,6 +27,7 @@ struct machine {
         /* its address came from our own DHCP answer (authoritative), not from what it
          * fetched: a report from another address is then not its */
         bool ip_from_dhcp;
+        bool to_disk; /* its last menu started its disk (local), and it fetched no kernel since */
         struct transfer_state xfer;
         char *failure; /* the last transfer that failed, as a sentence */
 };

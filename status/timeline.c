@@ -283,10 +283,26 @@ void tl_transfer(struct timeline *tl, const struct tl_transfer *t, uint64_t now)
         x->updated = now;
         x->result = t->result;
         m->last_seen = now;
-        if (t->result == TL_RESULT_ABORTED || t->result == TL_RESULT_NOT_FOUND)
+        if (t->result == TL_RESULT_ABORTED || t->result == TL_RESULT_NOT_FOUND) {
                 note_failure(m, t->proto, file, t->bytes, t->result);
-        else
-                reach(m, tl_stage_of_file(file), now);
+                return;
+        }
+        reach(m, tl_stage_of_file(file), now);
+        if (tl_stage_of_file(file) >= TL_STAGE_KERNEL)
+                m->to_disk = false;
+}
+
+int tl_to_disk(struct timeline *tl, const char *mac, uint64_t now)
+{
+        char norm[MAC_TEXT_LEN + 1];
+        struct machine *m;
+
+        if (!tl_normalize_mac(mac, norm) || !(m = tl_find_mac(tl, norm)))
+                return -ENOENT;
+        tl->version++;
+        m->to_disk = true;
+        m->last_seen = now;
+        return 0;
 }
 
 bool tl_observer_due(const struct tl_observer *o, uint64_t *last_usec)
@@ -435,6 +451,8 @@ static void json_field(FILE *f, const char *key, const char *value)
 
 static const char *machine_state(const struct machine *m, uint64_t now, uint64_t stall_usec)
 {
+        if (m->to_disk)
+                return "local";
         if (m->stage == TL_STAGE_BOOTED)
                 return "booted";
         if (m->failure && m->xfer.result != TL_RESULT_RUNNING && m->xfer.result != TL_RESULT_DONE)

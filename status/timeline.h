@@ -127,6 +127,9 @@ struct tl_identity {
 bool tl_identify_ip(struct timeline *tl, const char *ip, struct tl_identity *ret);
 /* The machine of mac (any case, ':' or '-'); false if none. */
 bool tl_identify_mac(struct timeline *tl, const char *mac, struct tl_identity *ret);
+/* The machine of mac was sent to its disk (a local menu): its state is "local" until it
+ * fetches a kernel again. -ENOENT: no such machine. */
+int tl_to_disk(struct timeline *tl, const char *mac, uint64_t now);
 /* Forgets that mac booted: a boot-once machine boots from the network again. -EINVAL: a
  * malformed MAC; -ENOENT: no such machine. */
 int tl_reset(struct timeline *tl, const char *mac);
@@ -145,7 +148,8 @@ uint64_t tl_version(const struct timeline *tl);
  * a DHCP answer names it), ip, hostname, arch, kernel, boots (with machine groups: what it
  * boots now; else null), stage, state ("booting", "stalled":
  * not booted and nothing seen for stall_usec, "failed": the last transfer failed and
- * nothing came after it, "booted"), firstSeenMs, lastSeenMs, stages (each reached stage's
+ * nothing came after it, "booted", "local": its menu started its disk, tl_to_disk),
+ * firstSeenMs, lastSeenMs, stages (each reached stage's
  * time), bootMs, transfer (file, protocol, bytes, size, startedMs, updatedMs, result,
  * bytesPerSecond) and failure. Times are Unix milliseconds. */
 void tl_write_json(const struct timeline *tl, FILE *f, uint64_t now, uint64_t stall_usec);

@@ -91,6 +91,8 @@ want = {"52:54:00:77:00:01": ("build a", "127.0.0.2"), "52:54:00:88:00:09": ("bu
         "52:54:00:77:00:02": ("local", "127.0.0.5"), "52:54:00:77:00:03": ("ignore", "127.0.0.6")}
 for mac, w in want.items():
     assert boots.get(mac) == w, (mac, boots.get(mac), w)
+state = {m["mac"]: m["state"] for m in json.load(open(sys.argv[1]))["machines"]}
+assert state["52:54:00:77:00:02"] == "local", state  # sent to its disk
 PYEOF
 pass "each machine got its own build's menu and files, its disk's menu or nothing, over TFTP and HTTP"
 
@@ -104,7 +106,7 @@ link=$("$PXF_BIN" status --http-port 18091 --reset-link) || fail "status --reset
 expect "the reset link" "$link" '^http://127\.0\.0\.1:18091/\.pxeforge/#token=[0-9a-f]{32}$'
 rows=$(page_rows "$PXF_TMP/page" "$link")
 echo "$rows"
-grep -qx '52:54:00:77:00:01|127.0.0.2|n1|booted|booted|reset' <<<"$rows" || fail "no reset button for the booted boot-once machine: $rows"
+grep -qx '52:54:00:77:00:01|127.0.0.2|n1|booted|local|reset' <<<"$rows" || fail "no reset button for the booted boot-once machine: $rows"
 [ "$(grep -c '|reset$' <<<"$rows")" = 1 ] || fail "reset buttons for other machines: $rows"
 "$PXF_BIN" machine reset 52:54:00:77:00:01 --http-port 18091 || fail "pxeforge machine reset failed"
 expect "boot-once after the reset" "$(get "$http/.pxeforge/boot/52:54:00:77:00:01/grub/grub.cfg" --interface 127.0.0.2)" '^menu of a$'

@@ -76,8 +76,9 @@ bridge_disk_overlay() {
 }
 
 # bridge_wait_disk_boot VM: the VM, sent to `local` by the appliance's machine groups,
-# booted its disk: its console shows GRUB's word that it boots from its disk, then the
-# test image's login prompt (its host name, debian-test), with no live root.
+# booted its disk: its console shows GRUB's word that it boots from its disk and starts
+# the disk's shim (the test image's ESP, \EFI\BOOT\BOOTX64.EFI), then the test image's
+# login prompt (its host name, debian-test), with no live root.
 bridge_wait_disk_boot() {
         local vm=$1 mac console
         mac=$(printf '52:54:00:77:%02x:%02x' $((vm >> 8)) $((vm & 255)))
@@ -87,7 +88,9 @@ bridge_wait_disk_boot() {
         grep -aq "pxeforge: $mac boots from its disk" <<<"$console" \
                 || fail "VM $vm: GRUB did not get the menu that exits to the disk"
         ! grep -aq 'root=live:' <<<"$console" || fail "VM $vm: booted a live root, not its disk"
-        echo "VM $vm: its GRUB menu exited, the firmware booted its disk: $(grep -a -m1 'debian-test login:' <<<"$console" | tr -d '\r')"
+        grep -aq "pxeforge: starting (hd0,gpt1)/EFI/BOOT/BOOTX64.EFI" <<<"$console" \
+                || fail "VM $vm: GRUB did not start the disk's own boot loader"
+        echo "VM $vm: its GRUB menu started its disk's boot loader: $(grep -a -m1 'debian-test login:' <<<"$console" | tr -d '\r')"
 }
 
 # bridge_vm_addrs VM [LOG]: the addresses the VM's MAC was given (DHCPACK lines of LOG, by

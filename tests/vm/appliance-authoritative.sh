@@ -108,7 +108,13 @@ ns=(ip netns exec "pxf-$BRIDGE_NAME")
 rows=$(page_rows "$PXF_BUILD_DIR/test-output/appliance-authoritative/status-page" \
         http://192.168.77.1:8089/.pxeforge/ "${ns[@]}")
 echo "$rows"
-for vm in 0 1 3; do
+# VM 1 booted its disk last (its host name from that system's DHCP request, its state
+# local); VM 4 only ever booted its disk.
+grep -Eq "^52:54:00:77:00:01\|$(bridge_vm_addrs 1)\|debian-test\|booted\|local$" <<<"$rows" \
+        || fail "the status page has no row of VM 1 booted once, then local: $rows"
+grep -Eq "^52:54:00:77:00:04\|$(bridge_vm_addrs 4)\|debian-test\|loader\|local$" <<<"$rows" \
+        || fail "the status page has no local row for VM 4: $rows"
+for vm in 0 3; do
         grep -Eq "^52:54:00:77:00:0$vm\|$(bridge_vm_addrs "$vm")\|pxf-bootstrap\|booted\|booted$" <<<"$rows" \
                 || fail "the status page has no booted row for VM $vm: $rows"
 done
