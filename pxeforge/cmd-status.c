@@ -184,8 +184,10 @@ const struct cli_command cli_cmd_status = {
         "recently seen first: its MAC address (once a DHCP answer named it), address, host\n"
         "name, stage (dhcp, loader, kernel, initramfs, image, booted), state (booting,\n"
         "stalled: silent for 120 s before booting, failed: its last transfer failed,\n"
-        "booted), when it was last seen, and its transfer in flight. With --json, the same\n"
-        "as JSON (" HTTPD_API_PREFIX "api/machines, which scripts may also fetch).\n",
+        "booted, local: its machine group sent it to its disk), when it was last seen, and\n"
+        "its transfer in flight. With --json, the same as JSON (" HTTPD_API_PREFIX
+        "api/machines,\n"
+        "which scripts may also fetch, with what each machine boots).\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),
     .exit_status = "0 success, 1 no appliance answered, 2 bad command line, 3 invalid config.",
