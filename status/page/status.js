@@ -81,8 +81,9 @@ function row(m, now) {
         cell(tr, timings(m), "timings");
         cell(tr, m.bootMs == null ? null : (m.bootMs / 1000).toFixed(1) + " s", "boot");
         cell(tr, ago(m.lastSeenMs, now), "seen");
-        // a booted machine's last refusal was a loader's probe (terminal.lst, grub.cfg-01-MAC)
-        cell(tr, m.state === "booted" ? null : m.failure, "failure");
+        // a booted (or disk-booting) machine's last refusal was a loader's probe
+        // (terminal.lst, grub.cfg-01-MAC, shim_certificate_0.efi)
+        cell(tr, m.state === "booted" || m.state === "local" ? null : m.failure, "failure");
         return tr;
 }
 
