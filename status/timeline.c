@@ -159,6 +159,15 @@ static void remove_at(struct timeline *tl, size_t i)
         tl->machines[tl->n] = (struct machine){0};
 }
 
+/* Whether a makes way before b: one whose boot-once mark would be lost last (a flood of
+ * made-up MACs must not send a machine back to its build), then the one seen longest ago. */
+static bool evict_before(const struct machine *a, const struct machine *b)
+{
+        if (a->booted_once != b->booted_once)
+                return !a->booted_once;
+        return a->last_seen < b->last_seen;
+}
+
 /* A new entry; at the cap the machine seen longest ago makes way. */
 struct machine *tl_add_machine(struct timeline *tl, uint64_t now)
 {
@@ -168,7 +177,7 @@ struct machine *tl_add_machine(struct timeline *tl, uint64_t now)
                 size_t oldest = 0;
 
                 for (size_t i = 1; i < tl->n; i++)
-                        if (tl->machines[i].last_seen < tl->machines[oldest].last_seen)
+                        if (evict_before(&tl->machines[i], &tl->machines[oldest]))
                                 oldest = i;
                 remove_at(tl, oldest);
         }

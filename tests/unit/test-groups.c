@@ -203,15 +203,15 @@ static void a_menu_by_mac_binds_the_address(void **state)
         assert_string_equal(id.mac, "52:54:00:77:00:02");
         assert_int_equal(tl_bind(tl, "52:54:00:77", "10.0.0.7", T0), -EINVAL);
         /* booted, it took another lease from the LAN's server: its report moves it there */
-        assert_int_equal(tl_booted(tl, "10.0.0.70",
-                                   &(struct tl_report){.mac = "52:54:00:77:00:02"}, T0 + 3 * SEC),
+        assert_int_equal(tl_booted(tl, "10.0.0.70", &(struct tl_report){.mac = "52:54:00:77:00:02"},
+                                   T0 + 3 * SEC),
                          0);
         assert_true(tl_identify_ip(tl, "10.0.0.70", &id));
         assert_string_equal(id.mac, "52:54:00:77:00:02");
         assert_true(id.booted_once);
         /* but not onto an address another machine holds */
-        assert_int_equal(tl_booted(tl, "10.0.0.70",
-                                   &(struct tl_report){.mac = "52:54:00:77:00:01"}, T0 + 4 * SEC),
+        assert_int_equal(tl_booted(tl, "10.0.0.70", &(struct tl_report){.mac = "52:54:00:77:00:01"},
+                                   T0 + 4 * SEC),
                          -EPERM);
         tl_free(tl);
 }
@@ -252,6 +252,28 @@ static void booted_once_until_reset_and_kept(void **state)
         tl_free(again);
 }
 
+/* A flood of made-up MACs fills the table: a machine that booted once stays. */
+static void a_flood_keeps_the_booted_once(void **state)
+{
+        struct timeline *tl = tl_new(4);
+        struct tl_identity id;
+        char mac[18];
+        (void)state;
+
+        assert_int_equal(tl_bind(tl, "52:54:00:77:00:01", "10.0.0.7", T0), 0);
+        assert_int_equal(
+            tl_booted(tl, "10.0.0.7", &(struct tl_report){.mac = "52:54:00:77:00:01"}, T0 + SEC),
+            0);
+        for (unsigned i = 0; i < 100; i++) {
+                (void)snprintf(mac, sizeof mac, "02:00:00:00:%02x:%02x", i >> 8, i & 255);
+                assert_int_equal(tl_bind(tl, mac, "10.0.0.99", T0 + (2 + i) * SEC), 0);
+        }
+        assert_int_equal(tl_count(tl), 4);
+        assert_true(tl_identify_mac(tl, "52:54:00:77:00:01", &id));
+        assert_true(id.booted_once);
+        tl_free(tl);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -263,6 +285,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(names_of_builds),
             cmocka_unit_test(a_menu_by_mac_binds_the_address),
             cmocka_unit_test(booted_once_until_reset_and_kept),
+            cmocka_unit_test(a_flood_keeps_the_booted_once),
         };
 
         return pxf_test_main(tests, argc, argv);
