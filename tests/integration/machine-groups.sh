@@ -20,6 +20,7 @@ for b in a b; do
         echo "menu of $b" > "$PXF_TMP/$b/grub/grub.cfg"
         printf '#!ipxe\necho script of %s\n' "$b" > "$PXF_TMP/$b/boot.ipxe"
         echo "kernel of $b" > "$PXF_TMP/$b/vmlinuz"
+        head -c 12000000 /dev/urandom > "$PXF_TMP/$b/initrd.img"
 done
 chmod -R a+rX "$PXF_TMP/a" "$PXF_TMP/b"
 write_groups() { # write_groups BOOT-OF-MAC-3 DEFAULT
@@ -114,18 +115,28 @@ expect "boot-once after the reset" "$(get "$http/.pxeforge/boot/52:54:00:77:00:0
 grep -q 'no machine 52:54:00:77:00:77 has been seen' "$PXF_TMP/reset.err" || fail "reset of an unknown machine: $(cat "$PXF_TMP/reset.err")"
 pass "a boot-once machine boots its disk once it reported booted, until pxeforge machine reset"
 
-# SIGHUP: changed groups apply to the next request; an invalid config changes nothing.
+# SIGHUP: changed groups apply to the next request, while a transfer in flight keeps the
+# file it opened; an invalid config changes nothing. Machine 00:03 (ignored: the first
+# build's files) downloads slowly across the change that gives it build b.
+curl -fsS --interface 127.0.0.6 --limit-rate 1M -o "$PXF_TMP/inflight.img" "$http/initrd.img" &
+dl_pid=$!
+sleep 1
 write_groups b ignore
 kill -HUP "$serve_pid"
 pxf_wait_line "$PXF_TMP/serve.log" 'SIGHUP: machine groups read again' 10 "$serve_pid"
 sleep 0.5
+cmp -s <(curl -fsS --interface 127.0.0.6 "$http/initrd.img") "$PXF_TMP/b/initrd.img" \
+        || fail "after SIGHUP, machine 00:03 does not get build b's files"
+kill -0 "$dl_pid" 2>/dev/null || fail "the slow download ended before the change (no transfer in flight)"
+wait "$dl_pid" || fail "the download in flight failed across SIGHUP"
+cmp -s "$PXF_TMP/inflight.img" "$PXF_TMP/a/initrd.img" || fail "the download in flight did not keep build a's bytes"
 expect "the changed group" "$(get "$http/.pxeforge/boot/52:54:00:77:00:03/grub/grub.cfg" --interface 127.0.0.6)" '^menu of b$'
 expect "the changed default" "$(get "$http/.pxeforge/boot/02:00:00:00:00:05/grub/grub.cfg" --interface 127.0.0.8)" '^<404>$'
 write_groups nosuchbuild ignore
 kill -HUP "$serve_pid"
 pxf_wait_line "$PXF_TMP/serve.log" "no build named 'nosuchbuild' is served" 10 "$serve_pid"
 expect "the kept group" "$(get "$http/.pxeforge/boot/52:54:00:77:00:03/grub/grub.cfg" --interface 127.0.0.6)" '^menu of b$'
-pass "SIGHUP reads the groups again; an invalid change keeps the running ones"
+pass "SIGHUP reads the groups again (the next request gets the new build, a download in flight keeps its file); an invalid change keeps the running ones"
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve_pid=
