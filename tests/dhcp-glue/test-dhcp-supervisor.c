@@ -475,21 +475,45 @@ static pid_t start_lan_server(struct fixture *f, int *ret_errfd)
         return pid;
 }
 
+/* The proxy beside the LAN's server, and a client's socket (f.groups set or not). */
+struct proxy_run {
+        struct fixture f;
+        pid_t lan_pid;
+        int lan_err, fd;
+        struct dhcp_supervisor *s;
+};
+
+static void proxy_start(struct proxy_run *p)
+{
+        fixture_init(&p->f, true);
+        render(&p->f, DHCP_PROXY, &x64_only);
+        p->lan_pid = start_lan_server(&p->f, &p->lan_err);
+        p->s = start_ok(&p->f);
+        p->fd = client_socket(p->f.net.client_ns, p->f.net.server_ns);
+}
+
+static void proxy_stop(struct proxy_run *p)
+{
+        p->s = dhcp_supervisor_free(p->s);
+        assert_int_equal(kill(p->lan_pid, SIGTERM), 0);
+        assert_int_equal(waitpid(p->lan_pid, NULL, 0), p->lan_pid);
+        close(p->lan_err);
+        close(p->fd);
+        fixture_done(&p->f);
+}
+
 static void proxy_answers_pxe_clients(void **state)
 {
-        struct fixture f = {0};
+        struct proxy_run p = {0};
         struct reply r[4];
         const struct reply *lan = NULL, *proxy = NULL;
         uint8_t pkt[548];
-        int fd, lan_err;
         size_t n, len;
+        int fd;
 
         (void)state;
-        fixture_init(&f, true);
-        render(&f, DHCP_PROXY, &x64_only);
-        pid_t lan_pid = start_lan_server(&f, &lan_err);
-        struct dhcp_supervisor *s = start_ok(&f);
-        fd = client_socket(f.net.client_ns, f.net.server_ns);
+        proxy_start(&p);
+        fd = p.fd;
 
         send_packet(fd, pkt, build_packet(pkt, 0x4444, 1, 7, "PXEClient", NULL));
         n = receive(fd, 0x4444, 4000, r, 4);
@@ -517,9 +541,9 @@ static void proxy_answers_pxe_clients(void **state)
         /* The client took the LAN's address and asks the proxy on port 4011, as UEFI PXE
          * does: the ACK carries the file and our TFTP server (one service per architecture:
          * no menu). */
-        enter(f.net.client_ns);
+        enter(p.f.net.client_ns);
         run("ip", "addr", "add", "10.77.0.150/24", "dev", "dhc0", NULL);
-        enter(f.net.server_ns);
+        enter(p.f.net.server_ns);
         len = build_packet(pkt, 0x4545, 3, 7, "PXEClient", NULL);
         assert_int_equal(inet_pton(AF_INET, "10.77.0.150", pkt + 12), 1); /* ciaddr */
         send_to(fd, pkt, len, SERVER_IP, 4011);
@@ -534,13 +558,7 @@ static void proxy_answers_pxe_clients(void **state)
         n = receive(fd, 0x5555, 2000, r, 4);
         for (size_t i = 0; i < n; i++)
                 assert_false(ip_is(r[i].server_id, SERVER_IP));
-
-        s = dhcp_supervisor_free(s);
-        assert_int_equal(kill(lan_pid, SIGTERM), 0);
-        assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
-        close(lan_err);
-        close(fd);
-        fixture_done(&f);
+        proxy_stop(&p);
 }
 
 /* ---- (b2) machine groups that say ignore ------------------------------------------------ */
@@ -611,24 +629,18 @@ static void groups_ignore_authoritative(void **state)
 /* In proxy mode too: an ignored machine gets the LAN's answer alone. */
 static void groups_ignore_proxy(void **state)
 {
-        struct fixture f = {0};
+        struct proxy_run p = {0};
         struct reply r[4];
         struct grp_set set;
         uint8_t pkt[548];
-        int fd, lan_err;
         size_t n;
 
         (void)state;
         read_groups("begin\nrule 52:54:00:12:34:56 * ignore always\ndefault build:a\nend\n", &set);
-        f.groups = &set;
-        fixture_init(&f, true);
-        render(&f, DHCP_PROXY, &x64_only);
-        pid_t lan_pid = start_lan_server(&f, &lan_err);
-        struct dhcp_supervisor *s = start_ok(&f);
-        fd = client_socket(f.net.client_ns, f.net.server_ns);
-
-        send_packet(fd, pkt, build_packet(pkt, 0x6800, 1, 7, "PXEClient", NULL));
-        n = receive(fd, 0x6800, 4000, r, 4);
+        p.f.groups = &set;
+        proxy_start(&p);
+        send_packet(p.fd, pkt, build_packet(pkt, 0x6800, 1, 7, "PXEClient", NULL));
+        n = receive(p.fd, 0x6800, 4000, r, 4);
         bool lan = false;
         for (size_t i = 0; i < n; i++) {
                 lan = lan || ip_is(r[i].server_id, LAN_IP);
@@ -636,14 +648,8 @@ static void groups_ignore_proxy(void **state)
                         fail_msg("the proxy answered an ignored machine");
         }
         assert_true(lan); /* the exchange itself worked */
-
-        s = dhcp_supervisor_free(s);
-        assert_int_equal(kill(lan_pid, SIGTERM), 0);
-        assert_int_equal(waitpid(lan_pid, NULL, 0), lan_pid);
-        close(lan_err);
-        close(fd);
+        proxy_stop(&p);
         grp_clear(&set);
-        fixture_done(&f);
 }
 
 /* UEFI HTTP boot (arch 16): the answer carries option 60 HTTPClient and the URL. */
