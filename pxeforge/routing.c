@@ -214,9 +214,11 @@ static int menu_by_mac(enum router_loader loader, const char *menu, struct stat 
                 ? pxf_asprintf("# Written by pxeforge: this machine's own menu, by its MAC\n"
                                "configfile " PXF_BOOT_PREFIX "${net_default_mac}/%s\n",
                                menu)
+                /* hyphens: an iPXE of 2019 (Debian's) takes what comes before a URI's
+                 * first ':' as its scheme, wherever it is */
                 : pxf_asprintf("#!ipxe\n"
                                "# Written by pxeforge: this machine's own script, by its MAC\n"
-                               "chain " PXF_BOOT_PREFIX "${netX/mac}/%s\n",
+                               "chain " PXF_BOOT_PREFIX "${netX/mac:hexhyp}/%s\n",
                                menu);
 
         return made_file(text, ret_st);

@@ -5,7 +5,7 @@
  * router_open (a struct pxf_opener, common.h):
  *   - A boot menu (ROUTER_MENUS) asked for by its plain path gets two lines that ask for
  *     it again below PXF_BOOT_PREFIX with the loader's own idea of its MAC (GRUB's
- *     ${net_default_mac}, iPXE's ${netX/mac}): neither DHCP mode tells the server for
+ *     ${net_default_mac}, iPXE's ${netX/mac:hexhyp}): neither DHCP mode tells the server for
  *     sure which machine an address is (proxy DHCP never sees the address at all), but
  *     the loader knows.
  *   - Below PXF_BOOT_PREFIX "MAC/": the address is that machine's from now on

@@ -65,7 +65,7 @@ expect() { # expect WHAT GOT WANT (WANT an extended regex)
 # The plain menus ask again by MAC, with the loader's own variables.
 expect "GRUB's plain menu" "$(curl -fsS "$tftp/grub/grub.cfg")" \
         '^configfile /\.pxeforge/boot/\$\{net_default_mac\}/grub/grub\.cfg$'
-expect "iPXE's plain script" "$(get "$http/boot.ipxe")" 'chain /\.pxeforge/boot/\$\{netX/mac\}/boot\.ipxe'
+expect "iPXE's plain script" "$(get "$http/boot.ipxe")" 'chain /\.pxeforge/boot/\$\{netX/mac:hexhyp\}/boot\.ipxe'
 
 # By MAC, from 127.0.0.2..6: each machine's own menu, then its own kernel by the plain path.
 expect "a's menu" "$(get "$http/.pxeforge/boot/52:54:00:77:00:01/grub/grub.cfg" --interface 127.0.0.2)" '^menu of a$'

@@ -165,13 +165,14 @@ PYEOF
 }
 
 # bridge_sent VM ADDRS PROTO FILE: the appliance's log shows FILE sent whole to the VM (at
-# one of ADDRS, from bridge_vm_addrs) over PROTO, tftp or http.
+# one of ADDRS, from bridge_vm_addrs) over PROTO, tftp or http (by its plain path, or, for
+# a machine of a group whose iPXE script came by MAC, below /.pxeforge/boot/MAC/).
 bridge_sent() {
         local vm=$1 addrs=$2 proto=$3 file=${4//./\\.} re
         if [ "$proto" = tftp ]; then
                 re="tftp: $addrs:[0-9]+ '/?$file' .*: ok"
         else
-                re="http: $addrs:[0-9]+ \"GET\" \"/+$file\" 20[06] "
+                re="http: $addrs:[0-9]+ \"GET\" \"(/[.]pxeforge/boot/[0-9a-f:-]{17})?/+$file\" 20[06] "
         fi
         grep -Eq -- "$re" <<<"$BRIDGE_LOG" || fail "VM $vm: $4 was not sent to it over $proto"
         echo "VM $vm: $(grep -E -m1 -- "$re" <<<"$BRIDGE_LOG" | sed 's/.*pxeforge-server: //')"

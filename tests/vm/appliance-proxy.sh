@@ -3,7 +3,10 @@
 # own DHCP server (addresses, and no boot file); `pxeforge serve --dhcp proxy` beside it
 # supplies the boot files. VMs must take their addresses from the LAN server, their boot
 # files from pxeforge, and boot to the marker. First the full-OS artifacts (Debian 12,
-# built with server.ipxe: fallback), two UEFI VMs at once:
+# built with server.ipxe: fallback), served with a machine group that holds both VMs, so
+# that their menus come by MAC (issue 17: Debian 12's GRUB 2.06 and iPXE ask again with
+# their own MAC variables, and proxy DHCP never sees an address, so that request is what
+# ties each VM's address to its MAC), two UEFI VMs at once:
 #   VM 0, Secure Boot on: OVMF's PXE, shim, GRUB, kernel and initramfs over TFTP;
 #   VM 1, UEFI HTTP boot: iPXE, its script (a proxy answer to iPXE's own DHCP), kernel
 #     and initramfs over HTTP, no TFTP at all.
@@ -58,7 +61,15 @@ lan_dhcp() {
 }
 lan_dhcp --dhcp-boot=,,192.168.77.1
 
-bridge_serve proxy --artifacts "$art" --address 192.168.77.1
+cat > "$PXF_TMP/groups.yaml" <<'EOF'
+server:
+  machines:
+    default: ignore
+    groups:
+      - macs: ["52:54:00:77:00:00", "52:54:00:77:00:01"]
+        boot: full-os
+EOF
+bridge_serve proxy --artifacts "full-os=$art" --address 192.168.77.1 --config-file "$PXF_TMP/groups.yaml"
 bridge_boot_to_marker 0:secure-boot 1:http
 for vm in 0 1; do
         grep -q 'root=rootfs ' <<<"${BRIDGE_MARKERS[$vm]}" || fail "VM $vm: the root is not the full-OS initramfs"
@@ -70,6 +81,10 @@ echo "lan: $(grep -m1 'DHCPACK' "$PXF_TMP/lan.log")"
 ! grep -q 'bootfile name' "$PXF_TMP/lan.log" || fail "the LAN server sent a boot file"
 bridge_log_has 'dnsmasq: .*PXE\(br0\) .* proxy' "pxeforge's proxy DHCP answer"
 bridge_log_has 'dnsmasq: .*bootfile name: bootx64.efi' "the boot file from pxeforge"
+bridge_log_has 'routing: 52:54:00:77:00:00 \(192\.168\.77\.1[0-9][0-9]\) boots build full-os \(asked for grub/grub\.cfg\)' \
+        "GRUB 2.06's menu by MAC"
+bridge_log_has 'routing: 52:54:00:77:00:01 \(192\.168\.77\.1[0-9][0-9]\) boots build full-os \(asked for boot\.ipxe\)' \
+        "iPXE's script by MAC"
 ! grep -Eq 'dnsmasq: .*DHCPACK\(br0\) 192\.168\.77\.1[0-9][0-9] ' <<<"$BRIDGE_LOG" \
         || fail "pxeforge handed out an address in proxy mode"
 
