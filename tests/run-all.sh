@@ -45,7 +45,7 @@ echo "== sanitizer build: unit, fuzz and integration tests =="
 # tests that drive every error path run here only, where a memory error would show.
 asan_only='^integration[.](bad-input|package-failure)$'
 # The serving tests (hostile input, kill -9, the confined server) run under both.
-asan_too='^integration[.](serve-loopback|serve-boot-files|test-dhcp-supervisor[.].*)$'
+asan_too='^integration[.](serve-loopback|serve-boot-files|machine-groups|test-dhcp-supervisor[.].*)$'
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
 # Each libFuzzer target then runs for a bounded time, one after another, beside the
 # sanitizer pass's integration tests: those wait for the test image and then keep one
