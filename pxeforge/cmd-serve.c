@@ -405,6 +405,7 @@ static int run(void *args)
                 r = exit_status(appliance_run(o, &err), &err);
         }
         served_free(&s);
+        pxf_strv_free(a->builds);
         return r;
 }
 

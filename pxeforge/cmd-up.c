@@ -558,6 +558,7 @@ static void up_free(struct up *u)
                 (void)close(u->inotify_fd);
         pxf_strv_free(u->served);
         pxf_strv_free(u->names);
+        pxf_strv_free(u->more_configs); /* last: the builds' config paths point into it */
         grp_clear(&u->groups);
         free(u->state_dir);
         free(u->self);
