@@ -584,8 +584,10 @@ static int run(void *args)
         struct pxf_error err = {0};
         int r = load_config(u->config_path, true, &cfg);
 
-        if (r != PXF_EXIT_OK)
+        if (r != PXF_EXIT_OK) {
+                up_free(u);
                 return r;
+        }
         u->cfg = cfg;
         r = resolve_state(u, &err);
         if (r >= 0)
