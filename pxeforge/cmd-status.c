@@ -185,8 +185,7 @@ const struct cli_command cli_cmd_status = {
         "name, stage (dhcp, loader, kernel, initramfs, image, booted), state (booting,\n"
         "stalled: silent for 120 s before booting, failed: its last transfer failed,\n"
         "booted, local: its machine group sent it to its disk), when it was last seen, and\n"
-        "its transfer in flight. With --json, the same as JSON (" HTTPD_API_PREFIX
-        "api/machines,\n"
+        "its transfer in flight. With --json, the same as JSON (" HTTPD_API_PREFIX "api/machines,\n"
         "which scripts may also fetch, with what each machine boots).\n",
     .options = options,
     .n_options = PXF_ELEMENTSOF(options),

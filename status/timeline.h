@@ -9,9 +9,9 @@
  * transfers come by IP address and go to the machine that address was last handed to, or,
  * before any DHCP answer named it, to an entry of that address alone, which the first
  * answer for the address merges into its machine. The table is bounded: at max_machines
- * the machine seen longest ago makes way, one that booted once (boot-once groups) last. Strings from clients (host names, vendor
- * classes, file names) are kept as given, bounded in length; whoever shows them escapes
- * them (tl_write_json escapes for JSON).
+ * the machine seen longest ago makes way, one that booted once (boot-once groups) last. Strings
+ * from clients (host names, vendor classes, file names) are kept as given, bounded in length;
+ * whoever shows them escapes them (tl_write_json escapes for JSON).
  *
  * What it owns: the table and every string in it. No I/O, no clock: every event carries
  * its time (microseconds since the Unix epoch: the times are shown and kept across

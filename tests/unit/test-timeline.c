@@ -244,9 +244,10 @@ static void reports_speak_for_known_machines_only(void **state)
                          0);
         assert_int_equal(tl_count(tl), 2);
         json = json_of(tl, T0 + 40 * SEC);
-        assert_contains(
-            json, "\"mac\":\"52:54:00:00:00:0b\",\"ip\":\"10.0.0.6\",\"hostname\":\"n2\","
-                  "\"arch\":\"x86-64 UEFI\",\"kernel\":\"6.12.0-amd64\",\"boots\":null,\"stage\":\"booted\"");
+        assert_contains(json,
+                        "\"mac\":\"52:54:00:00:00:0b\",\"ip\":\"10.0.0.6\",\"hostname\":\"n2\","
+                        "\"arch\":\"x86-64 "
+                        "UEFI\",\"kernel\":\"6.12.0-amd64\",\"boots\":null,\"stage\":\"booted\"");
         /* an address-only machine takes the MAC its report names */
         fetch(tl, "10.0.0.7", TL_PROTO_TFTP, "vmlinuz", 9, 9, TL_RESULT_DONE, T0 + SEC);
         assert_int_equal(tl_booted(tl, "10.0.0.7", &(struct tl_report){.mac = "52-54-00-00-00-0C"},
