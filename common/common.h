@@ -243,6 +243,8 @@ size_t pxf_strv_length(char *const *v);
 void pxf_strv_push(char ***v, const char *s);
 /* The strings of v with sep between them ("" for none); a new string. */
 char *pxf_strv_join(char *const *v, const char *sep);
+/* Whether v (NULL: empty) holds s. */
+bool pxf_strv_contains(char *const *v, const char *s);
 /* Whether text has line as one of its lines (exactly, without the newline). */
 bool pxf_text_has_line(const char *text, const char *line);
 /* Whether s ends with suffix (and is longer than it). */

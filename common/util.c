@@ -136,6 +136,14 @@ void pxf_troff_text(FILE *f, const char *s)
         }
 }
 
+bool pxf_strv_contains(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
 char *pxf_strv_join(char *const *v, const char *sep)
 {
         size_t len = 1;

@@ -37,9 +37,11 @@ struct appliance {
         /* The machine groups go to pxeforge-server through this pipe, again to each
          * server started (status/groups.h); -1: one build for all. */
         int groups_read, groups_write;
-        char token[GRP_TOKEN_LEN + 1]; /* what a reset must carry */
-        struct grp_set groups;         /* the running ones: o->groups, then reloaded */
-        char *token_path;              /* where `pxeforge machine reset` finds it */
+        char token[GRP_TOKEN_LEN + 1];     /* what a reset must carry */
+        struct grp_set groups;             /* the running ones: o->groups, then reloaded */
+        struct dhcp_boot_files dhcp_files; /* what each kind of client gets (static names) */
+        char *dhcp_text;                   /* the config dnsmasq runs with */
+        char *token_path;                  /* where `pxeforge machine reset` finds it */
         char *server_binary;
         const char *server_user;
         struct pxf_child *server; /* restarted with a backoff whenever it dies unasked */
@@ -405,16 +407,16 @@ static void log_secure_boot(const struct appliance_opts *o, const struct dhcp_bo
                             strncmp(sb, "unsigned: ", 10) == 0 ? sb + 10 : sb);
 }
 
-static int start_dhcp(struct appliance *a, struct pxf_error *err)
+/* dnsmasq's config as the appliance stands (its boot files, chosen at start, and the
+ * machine groups as they are now), and, if notes is not NULL, what each kind of client
+ * gets no file for. */
+static int render_dhcp(const struct appliance *a, char **ret, char ***notes, struct pxf_error *err)
 {
         const struct appliance_opts *o = a->o;
         _cleanup_free_ char *leases = pxf_asprintf("%s/dnsmasq.leases", a->runtime_dir);
         _cleanup_free_ char *http = pxf_asprintf("http://%s:%u/", a->address,
                                                  o->http_port ? o->http_port : APPLIANCE_HTTP_PORT);
-        _cleanup_free_ char *text = NULL;
-        _cleanup_strv_free_ char **notes = NULL;
-        struct dhcp_boot_files files;
-        struct dhcp_config c = {
+        const struct dhcp_config c = {
             .mode = o->dhcp == APPLIANCE_DHCP_PROXY ? DHCP_PROXY : DHCP_AUTHORITATIVE,
             .interface = o->interface,
             .server_address = a->address,
@@ -426,72 +428,75 @@ static int start_dhcp(struct appliance *a, struct pxf_error *err)
             .http_base_url = http,
             .groups = a->groups.complete ? &a->groups : NULL,
         };
-        struct dhcp_supervisor_opts so = {
-            .dnsmasq = o->dnsmasq,
+        int r = dhcp_config_render(&c, &a->dhcp_files, ret, err);
+
+        if (r >= 0 && notes)
+                *notes = dhcp_boot_notes(&c, &a->dhcp_files);
+        return r < 0 ? pxf_error_prefix(err, "DHCP") : 0;
+}
+
+/* dnsmasq on text, which becomes the config it runs with. */
+static int start_dnsmasq(struct appliance *a, char *text, struct pxf_error *err)
+{
+        const struct dhcp_supervisor_opts so = {
+            .config_text = text,
+            .dnsmasq = a->o->dnsmasq,
             .runtime_dir = a->runtime_dir,
-            .interface = o->interface,
+            .interface = a->o->interface,
             .user = APPLIANCE_DHCP_USER,
             .on_line = pass_dhcp_line,
             .userdata = a,
         };
-        int r = choose_boot_files(o, &files, err);
 
-        if (r >= 0) {
-                log_secure_boot(o, &files);
-                r = dhcp_config_render(&c, &files, &text, err);
-        }
+        free(a->dhcp_text);
+        a->dhcp_text = text;
+        return dhcp_supervisor_start(a->base, &so, &a->dhcp, err);
+}
+
+static int start_dhcp(struct appliance *a, struct pxf_error *err)
+{
+        char *text = NULL;
+        _cleanup_strv_free_ char **notes = NULL;
+        int r = choose_boot_files(a->o, &a->dhcp_files, err);
+
         if (r < 0)
                 return pxf_error_prefix(err, "DHCP");
-        notes = dhcp_boot_notes(&c, &files);
+        log_secure_boot(a->o, &a->dhcp_files);
+        r = render_dhcp(a, &text, &notes, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; notes && notes[i]; i++)
                 log_info("%s", notes[i]);
-        so.config_text = text;
-        return dhcp_supervisor_start(a->base, &so, &a->dhcp, err);
+        return start_dnsmasq(a, text, err);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-/* Whether the two sets have dnsmasq ignore the same machines (the rest is the server's). */
-static bool same_for_dhcp(const struct grp_set *x, const struct grp_set *y)
-{
-        char *tx = NULL, *ty = NULL;
-        size_t lx = 0, ly = 0;
-        FILE *fx = open_memstream(&tx, &lx), *fy = open_memstream(&ty, &ly);
-        bool same;
-
-        if (fx)
-                grp_write(x, fx);
-        if (fy)
-                grp_write(y, fy);
-        same =
-            fx && fy && fclose(fx) == 0 && fclose(fy) == 0 && lx == ly && memcmp(tx, ty, lx) == 0;
-        free(tx);
-        free(ty);
-        return same;
-}
-
-/* SIGHUP: the groups read again, for the server at once and, when it ignores other
- * machines now, for a new dnsmasq. */
+/* SIGHUP: the groups read again, for the server at once and, when what dnsmasq is told
+ * changed (whom it ignores), for a new dnsmasq. */
 static void reload_groups(struct appliance *a)
 {
         struct grp_set fresh = {0};
         struct pxf_error err = {0};
-        bool dhcp_changes;
+        char *text = NULL;
 
         if (!a->o->reload_groups || a->groups_write < 0 ||
             a->o->reload_groups(a->o->userdata, &fresh) < 0)
                 return;
         fresh.complete = true;
-        dhcp_changes = !same_for_dhcp(&fresh, &a->groups);
         grp_clear(&a->groups);
         a->groups = fresh;
         send_groups(a);
         log_info("SIGHUP: machine groups read again (%zu rule%s)", a->groups.n_rules,
                  a->groups.n_rules == 1 ? "" : "s");
-        if (!dhcp_changes || !a->dhcp)
+        if (!a->dhcp || render_dhcp(a, &text, NULL, &err) < 0 || strcmp(text, a->dhcp_text) == 0) {
+                if (err.msg[0])
+                        log_error("%s", err.msg);
+                free(text);
                 return;
+        }
         a->dhcp = dhcp_supervisor_free(a->dhcp);
-        if (start_dhcp(a, &err) < 0)
+        if (start_dnsmasq(a, text, &err) < 0)
                 log_error("DHCP could not start again with the new groups: %s", err.msg);
 }
 
@@ -504,7 +509,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
                 reload_groups(a);
                 if (a->o->on_hup)
                         a->o->on_hup(a->base, a->o->userdata);
-                else
+                else if (!a->o->reload_groups)
                         log_info("SIGHUP: nothing to rebuild (pxeforge serve)");
                 return;
         }
@@ -666,6 +671,7 @@ static void teardown(struct appliance *a)
         a->server = pxf_child_free(a->server);
         free(a->server_binary);
         a->dhcp = dhcp_supervisor_free(a->dhcp);
+        free(a->dhcp_text);
         for (size_t i = 0; i < PXF_ELEMENTSOF(a->sig_ev); i++)
                 if (a->sig_ev[i])
                         event_free(a->sig_ev[i]);

@@ -292,11 +292,10 @@ static int add_build(struct served *s, const char *name, const char *dir)
         _cleanup_free_ char *abs = NULL;
         int r;
 
-        for (size_t i = 0; s->names && s->names[i]; i++)
-                if (strcmp(s->names[i], name) == 0) {
-                        log_error("two builds are named '%s': give each its own name", name);
-                        return PXF_EXIT_USAGE;
-                }
+        if (pxf_strv_contains(s->names, name)) {
+                log_error("two builds are named '%s': give each its own name", name);
+                return PXF_EXIT_USAGE;
+        }
         r = absolute_folder(dir, &abs);
         if (r != PXF_EXIT_OK)
                 return r;
@@ -331,7 +330,7 @@ static int gather_groups(const struct serve_args *a, const struct cfg_config *cf
 {
         struct pxf_error err = {0};
 
-        if (!cfg || (!cfg->server.machines.n_groups && !cfg->server.machines.default_boot))
+        if (!cfg || !machine_groups_given(cfg))
                 return PXF_EXIT_OK;
         if (a->o.no_status) {
                 log_error("%s: server.machines needs the boot timeline, which server.status: "
@@ -348,35 +347,16 @@ static int gather_groups(const struct serve_args *a, const struct cfg_config *cf
 
 /* What reload_groups needs: the config file and the builds' names. */
 struct reload {
-        const struct serve_args *args;
-        const struct served *served;
+        const char *config_path;
+        char **names;
 };
 
 /* On SIGHUP: server.machines of the config file as it is now. */
 static int reload_groups(void *userdata, struct grp_set *ret)
 {
         const struct reload *r = userdata;
-        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
-        struct served s = {.names = r->served->names};
-        int status;
 
-        if (!r->args->config_path)
-                return -ENOENT;
-        if (load_config(r->args->config_path, false, &cfg) != PXF_EXIT_OK) {
-                log_error("SIGHUP: %s is not valid: the machine groups stay as they were",
-                          r->args->config_path);
-                return -EINVAL;
-        }
-        status = gather_groups(r->args, cfg, &s);
-        if (status != PXF_EXIT_OK) {
-                log_error("SIGHUP: the machine groups stay as they were");
-                return -EINVAL;
-        }
-        if (!s.groups.complete) /* none any more: everybody boots the first build */
-                (void)snprintf(s.groups.fallback.build, sizeof s.groups.fallback.build, "%s",
-                               s.names[0]);
-        *ret = s.groups;
-        return 0;
+        return machine_groups_reload(r->config_path, (const char *const *)r->names, ret);
 }
 
 static int run(void *args)
@@ -386,7 +366,7 @@ static int run(void *args)
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
         struct pxf_error err = {0};
         struct served s = {0};
-        struct reload reload = {a, &s};
+        struct reload reload = {a->config_path, NULL};
         int r = settle_settings(a, &cfg);
 
         if (r == PXF_EXIT_OK)
@@ -398,7 +378,8 @@ static int run(void *args)
                 o->artifacts_name = s.names[0];
                 o->builds = s.specs;
                 o->groups = s.groups.complete ? &s.groups : NULL;
-                if (o->groups || o->builds) {
+                reload.names = s.names;
+                if (a->config_path && (o->groups || o->builds)) {
                         o->reload_groups = reload_groups;
                         o->userdata = &reload;
                 }

@@ -430,11 +430,9 @@ static int add_build(struct up *u, const char *spec, struct pxf_error *err)
                                      "'%s' cannot name a build (letters, digits, '-', '_' and "
                                      "'.'): give --build NAME=FILE",
                                      name);
-        for (size_t i = 0; i < u->n_builds; i++)
-                if (strcmp(u->builds[i].name, name) == 0)
-                        return pxf_error_set(err, -EINVAL,
-                                             "two builds are named '%s': give --build NAME=FILE",
-                                             name);
+        if (pxf_strv_contains(u->names, name))
+                return pxf_error_set(err, -EINVAL,
+                                     "two builds are named '%s': give --build NAME=FILE", name);
         u->builds = pxf_reallocarray(u->builds, u->n_builds + 1, sizeof *u->builds);
         b = &u->builds[u->n_builds++];
         *b = (struct up_build){.up = u, .name = TAKE_PTR(name), .wd = -1};
@@ -454,12 +452,11 @@ static int add_build(struct up *u, const char *spec, struct pxf_error *err)
 /* Every build, and server.machines checked against their names. */
 static int gather_builds(struct up *u, struct pxf_error *err)
 {
-        const struct cfg_machines *m = &u->cfg->server.machines;
         int r = add_build(u, u->config_path, err);
 
         for (size_t i = 0; r >= 0 && u->more_configs && u->more_configs[i]; i++)
                 r = add_build(u, u->more_configs[i], err);
-        if (r < 0 || (!m->n_groups && !m->default_boot))
+        if (r < 0 || !machine_groups_given(u->cfg))
                 return r;
         if (u->cfg->server.status_loc.line && !u->cfg->server.status)
                 return pxf_error_set(err, -EINVAL,
@@ -473,29 +470,9 @@ static int gather_builds(struct up *u, struct pxf_error *err)
  * come from their own files). */
 static int reload_groups(void *userdata, struct grp_set *ret)
 {
-        struct up *u = userdata;
-        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
-        const struct cfg_machines *m;
-        struct pxf_error err = {0};
+        const struct up *u = userdata;
 
-        if (load_config(u->config_path, false, &cfg) != PXF_EXIT_OK) {
-                log_error("SIGHUP: %s is not valid: the machine groups stay as they were",
-                          u->config_path);
-                return -EINVAL;
-        }
-        m = &cfg->server.machines;
-        if (!m->n_groups && !m->default_boot) {
-                /* none any more: everybody boots the first build */
-                *ret = (struct grp_set){0};
-                (void)snprintf(ret->fallback.build, sizeof ret->fallback.build, "%s",
-                               u->builds[0].name);
-                return 0;
-        }
-        if (machine_groups_from_config(cfg, (const char *const *)u->names, ret, &err) < 0) {
-                log_error("SIGHUP: %s; the machine groups stay as they were", err.msg);
-                return -EINVAL;
-        }
-        return 0;
+        return machine_groups_reload(u->config_path, (const char *const *)u->names, ret);
 }
 
 static struct appliance_opts serve_opts(const struct up *u)

@@ -37,6 +37,12 @@ struct grp_set;
  * file, line and key of a build that is not served. */
 int machine_groups_from_config(const struct cfg_config *cfg, const char *const *names,
                                struct grp_set *ret, struct pxf_error *err);
+/* Whether the config's server.machines says anything. */
+bool machine_groups_given(const struct cfg_config *cfg);
+/* On SIGHUP: server.machines of config_path read again into *ret (said nothing: every
+ * machine boots names[0]); -EINVAL, logged, when the file or its groups are not valid,
+ * and the running groups stay. */
+int machine_groups_reload(const char *config_path, const char *const *names, struct grp_set *ret);
 /* A command's exit status from its last result: PXF_EXIT_OK, or PXF_EXIT_FAILED after
  * logging err's message. */
 int exit_status(int r, const struct pxf_error *err);

@@ -6,14 +6,6 @@
 #include "pxeforge/commands.h"
 #include "status/groups.h"
 
-static bool served(const char *const *names, const char *name)
-{
-        for (size_t i = 0; names[i]; i++)
-                if (strcmp(names[i], name) == 0)
-                        return true;
-        return false;
-}
-
 /* "local", "ignore" or a build the appliance serves, as a target; err says which key of
  * which file names a build that is not served. */
 static int target_of(const struct cfg_config *cfg, const char *value, struct cfg_loc loc,
@@ -23,13 +15,8 @@ static int target_of(const struct cfg_config *cfg, const char *value, struct cfg
         _cleanup_free_ char *list = NULL, *spec = NULL;
 
         if (strcmp(value, "local") != 0 && strcmp(value, "ignore") != 0) {
-                if (!served(names, value)) {
-                        for (size_t i = 0; names[i]; i++) {
-                                char *more = pxf_asprintf("%s%s%s", list ? list : "",
-                                                          list ? ", " : "", names[i]);
-                                free(list);
-                                list = more;
-                        }
+                if (!pxf_strv_contains((char *const *)names, value)) {
+                        list = pxf_strv_join((char *const *)names, ", ");
                         return pxf_error_set(err, -EINVAL,
                                              "%s:%u:%u: %s: no build named '%s' is served "
                                              "(served: %s)",
@@ -62,6 +49,33 @@ static int add_group(const struct cfg_config *cfg, size_t index, const char *con
                 int len = pxf_mac_parse(g->macs[i], rule.mac);
                 rule.mac_len = len > 0 ? (unsigned)len : 0;
                 grp_add(set, &rule);
+        }
+        return 0;
+}
+
+bool machine_groups_given(const struct cfg_config *cfg)
+{
+        return cfg->server.machines.n_groups || cfg->server.machines.default_boot;
+}
+
+int machine_groups_reload(const char *config_path, const char *const *names, struct grp_set *ret)
+{
+        _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
+        struct pxf_error err = {0};
+
+        if (load_config(config_path, false, &cfg) != PXF_EXIT_OK) {
+                log_error("SIGHUP: %s is not valid: the machine groups stay as they were",
+                          config_path);
+                return -EINVAL;
+        }
+        if (!machine_groups_given(cfg)) { /* none any more: everybody boots the first build */
+                *ret = (struct grp_set){0};
+                (void)snprintf(ret->fallback.build, sizeof ret->fallback.build, "%s", names[0]);
+                return 0;
+        }
+        if (machine_groups_from_config(cfg, names, ret, &err) < 0) {
+                log_error("SIGHUP: %s; the machine groups stay as they were", err.msg);
+                return -EINVAL;
         }
         return 0;
 }

@@ -158,13 +158,10 @@ static struct grp_target choose(const struct router *r, const struct client *c)
         return grp_choose(&r->groups, mac, grp_arch_of_client(c->id.arch), c->id.booted_once, NULL);
 }
 
-const char *router_describe(void *ctx, const char *mac, char *buf, size_t size)
+const char *router_describe(void *ctx, const struct tl_identity *id, char *buf, size_t size)
 {
-        struct router *r = ctx;
-        struct client c = {0};
-
-        c.known = tl_identify_mac(r->tl, mac, &c.id);
-        struct grp_target t = choose(r, &c);
+        const struct client c = {.known = true, .id = *id};
+        struct grp_target t = choose(ctx, &c);
         switch (t.kind) {
         case GRP_BUILD:
                 (void)snprintf(buf, size, "build %s", t.build);

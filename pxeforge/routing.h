@@ -62,6 +62,6 @@ int router_open(void *ctx, const struct sockaddr *peer, size_t peer_len, const c
  * (not the token) or 404 (no such machine). */
 int router_reset(struct router *r, const char *body, size_t len, FILE *f);
 
-/* What the machine of mac boots now, as "build NAME", "local" or "ignore" (for the API:
- * a tl_describe_fn, ctx the router); buf is the space for it. */
-const char *router_describe(void *ctx, const char *mac, char *buf, size_t size);
+/* What the machine id boots now, as "build NAME", "local" or "ignore" (for the API: a
+ * tl_describe_fn, ctx the router); buf is the space for it. */
+const char *router_describe(void *ctx, const struct tl_identity *id, char *buf, size_t size);

@@ -593,7 +593,7 @@ static void on_stop(evutil_socket_t sig, short what, void *base)
 struct servers;
 
 /* Lines from a pipe the appliance writes (dnsmasq's log, the machine groups), each whole
- * line handed to on_line; a line longer than LINE_MAX is dropped. */
+ * line handed to on_line; a line longer than PIPE_LINE_MAX is dropped. */
 struct line_pipe {
         struct servers *s;
         struct event *ev;
@@ -621,7 +621,7 @@ struct servers {
         struct event *sigterm, *sigint;
 };
 
-#define LINE_MAX 4096
+#define PIPE_LINE_MAX 4096
 
 static void observe_transfer(void *ctx, const struct tl_transfer *t)
 {
@@ -642,7 +642,7 @@ static void on_pipe_lines(evutil_socket_t fd, short what, void *ctx)
                 p->on_line(p->s, line);
                 free(line);
         }
-        if (evbuffer_get_length(p->buf) > LINE_MAX)
+        if (evbuffer_get_length(p->buf) > PIPE_LINE_MAX)
                 (void)evbuffer_drain(p->buf, evbuffer_get_length(p->buf));
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 (void)event_del(p->ev);

@@ -500,7 +500,8 @@ static void write_transfer(FILE *f, const struct transfer_state *x)
 static void write_machine(const struct timeline *tl, FILE *f, const struct machine *m, uint64_t now,
                           uint64_t stall_usec)
 {
-        char boots[GRP_DESCRIBE_MAX];
+        char boots[TL_DESCRIBE_MAX];
+        struct tl_identity id;
         bool first = true;
 
         fputc('{', f);
@@ -513,10 +514,12 @@ static void write_machine(const struct timeline *tl, FILE *f, const struct machi
         json_field(f, "arch", m->arch);
         fputc(',', f);
         json_field(f, "kernel", m->kernel);
+        if (tl->describe && m->mac[0])
+                identify(m, &id);
         fputc(',', f);
         json_field(f, "boots",
                    tl->describe && m->mac[0]
-                       ? tl->describe(tl->describe_ctx, m->mac, boots, sizeof boots)
+                       ? tl->describe(tl->describe_ctx, &id, boots, sizeof boots)
                        : NULL);
         fprintf(f, ",\"stage\":\"%s\",\"state\":\"%s\"", tl_stage_name(m->stage),
                 machine_state(m, now, stall_usec));

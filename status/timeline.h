@@ -134,9 +134,9 @@ int tl_to_disk(struct timeline *tl, const char *mac, uint64_t now);
  * malformed MAC; -ENOENT: no such machine. */
 int tl_reset(struct timeline *tl, const char *mac);
 /* What the machine of mac boots now (pxeforge/routing.h), as a few words into buf (of
- * GRP_DESCRIBE_MAX bytes). */
-#define GRP_DESCRIBE_MAX 80
-typedef const char *tl_describe_fn(void *ctx, const char *mac, char *buf, size_t size);
+ * TL_DESCRIBE_MAX bytes). */
+#define TL_DESCRIBE_MAX 80
+typedef const char *tl_describe_fn(void *ctx, const struct tl_identity *id, char *buf, size_t size);
 /* tl_write_json then says, as "boots", what each machine with a MAC boots. */
 void tl_set_describe(struct timeline *tl, tl_describe_fn *fn, void *ctx);
 size_t tl_count(const struct timeline *tl);
