@@ -319,6 +319,8 @@ bool pxf_same_host(const struct sockaddr *a, const struct sockaddr *b);
  * PXF_API_PREFIX PXF_API_REPORT (status/report.h), as its kernel command line says. */
 #define PXF_API_PREFIX "/.pxeforge/"
 #define PXF_API_REPORT "api/report"
+/* Where `pxeforge machine reset` sends a reset (pxeforge/routing.h). */
+#define PXF_API_RESET "api/reset"
 unsigned pxf_addr_text(const struct sockaddr *sa, size_t salen, char *out, size_t size);
 
 /* Writes all n bytes of buf to fd, retrying short writes and EINTR. 0 or -errno. */

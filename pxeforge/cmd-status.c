@@ -120,16 +120,19 @@ static int body_of(char *answer, const char *address, uint16_t port, const char 
         return 0;
 }
 
+/* The port asked for, else the config's server.httpPort, else 80. */
 static int http_port_of(struct status_args *a)
 {
         _cleanup_(cfg_freep) struct cfg_config *cfg = NULL;
-        int r;
+        int r = PXF_EXIT_OK;
 
-        if (a->http_port || !a->config_path)
-                return PXF_EXIT_OK;
-        r = load_config(a->config_path, false, &cfg);
-        if (r == PXF_EXIT_OK && cfg->server.http_port)
-                a->http_port = (uint16_t)cfg->server.http_port;
+        if (!a->http_port && a->config_path) {
+                r = load_config(a->config_path, false, &cfg);
+                if (r == PXF_EXIT_OK && cfg->server.http_port)
+                        a->http_port = (uint16_t)cfg->server.http_port;
+        }
+        if (!a->http_port)
+                a->http_port = APPLIANCE_HTTP_PORT;
         return r;
 }
 
@@ -159,8 +162,6 @@ static int run(void *args)
 
         if (r != PXF_EXIT_OK)
                 return r;
-        if (!a->http_port)
-                a->http_port = 80;
         if (a->reset_link)
                 return print_reset_link(address, a->http_port);
         path = pxf_asprintf("%sapi/machines%s", HTTPD_API_PREFIX, a->json ? "" : ".txt");
@@ -248,14 +249,12 @@ static int run_machine(void *args)
         r = http_port_of(a);
         if (r != PXF_EXIT_OK)
                 return r;
-        if (!a->http_port)
-                a->http_port = 80;
         r = read_token(a->http_port, &token, &err);
         body = pxf_asprintf("mac=%s\ntoken=%s\n", m->operands[1], token ? token : "");
         if (r >= 0)
                 fd = r = connect_to(address, a->http_port, &err);
         if (r >= 0)
-                r = fetch(fd, address, HTTPD_API_PREFIX "api/reset", body, &answer, &len, &err);
+                r = fetch(fd, address, PXF_API_PREFIX PXF_API_RESET, body, &answer, &len, &err);
         if (r >= 0)
                 r = body_of(answer, address, a->http_port, "the appliance refused the reset", &said,
                             &err);

@@ -53,7 +53,7 @@ int router_open(void *ctx, const struct sockaddr *peer, size_t peer_len, const c
                 struct stat *ret_st);
 
 /* Where a reset goes, below the appliance's HTTP API prefix. */
-#define ROUTER_RESET_PATH "api/reset"
+#define ROUTER_RESET_PATH PXF_API_RESET
 
 /* A reset (POST PXF_API_PREFIX ROUTER_RESET_PATH), body "mac=MAC" and "token=HEX" lines,
  * the token the appliance handed over with the groups (`pxeforge machine reset` reads it
