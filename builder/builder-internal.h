@@ -26,9 +26,10 @@ struct bld_guest {
         bool network;        /* of the tree's container */
         char *package_cache; /* downloaded packages kept across builds, on a tree; or NULL */
         const struct bld_package_sources *sources; /* for the package steps (borrowed) */
-        bool sources_in; /* they are in the guest: apt-get runs with their options */
-        char *image;     /* for messages */
-        char *distro;    /* as libguestfs inspection names it: "debian", "ubuntu", ... */
+        bool sources_in; /* they are in the guest: the package manager runs with their options */
+        const char *work_dir; /* the job's scratch space on the host (borrowed) */
+        char *image;          /* for messages */
+        char *distro;         /* as libguestfs inspection names it: "debian", "ubuntu", ... */
         int major_version;
         enum bld_pkg_family pkg;
         /* Live outputs make their own initramfs and boot menu: the image's are never
@@ -189,24 +190,58 @@ extern const struct bld_step bld_step_live_root;              /* live-root.c: li
 /* Whether the packages step runs (it needs the network in the appliance). */
 bool bld_packages_wanted(const struct cfg_config *cfg);
 
-/* ---- package sources of one build (sources.c) --------------------------------------- */
+/* ---- package sources of one build (sources.c, sources-rpm.c) ----------------------- */
+
+/* Where the package steps find them in the guest; gone afterwards. */
+#define BLD_SOURCES_DIR "/var/lib/pxeforge-package-sources"
 
 /* Whether any source is given or the image's own are off. */
 bool bld_sources_wanted(const struct bld_package_sources *s);
-/* Refuses, before any work, a source that is neither a folder holding .deb files nor an
- * apt source file (.list, .sources). */
+/* Refuses, before any work, a source that is neither a folder of packages (.deb or .rpm,
+ * each read) nor an apt source file (.list, .sources) nor a .repo file (parsed, its local
+ * locations present). */
 int bld_sources_check(const struct bld_package_sources *s, struct pxf_error *err);
 /* Adds the sources' contents and the switch to a cache key (nothing when none is given). */
 int bld_sources_key(struct cache_key *k, const struct bld_package_sources *s,
                     struct pxf_error *err);
-/* Puts gs->sources into the guest for the package steps (apt images only). */
+/* Puts gs->sources into the guest for the package steps, as the image's package manager
+ * takes them. */
 int bld_sources_install(struct bld_guest *gs, struct pxf_error *err);
-/* While they are in: appends the apt-get options they need (at most
- * BLD_SOURCES_MAX_OPTIONS) to argv at *n. */
+/* While they are in: appends the options program (argv's element just added) needs to
+ * read them, at most BLD_SOURCES_MAX_OPTIONS, to argv at *n. */
 #define BLD_SOURCES_MAX_OPTIONS 6
-void bld_sources_apt_options(const struct bld_guest *gs, const char ***argv, size_t *n);
+void bld_sources_options(const struct bld_guest *gs, const char *program, const char ***argv,
+                         size_t *n);
 /* Takes out of the guest everything bld_sources_install put there. */
 int bld_sources_remove(struct bld_guest *gs, struct pxf_error *err);
+/* The files of dir whose names end in suffix, sorted; names a package manager cannot take
+ * are refused. *ret stays NULL when there is none. */
+int bld_package_names(const char *dir, const char *suffix, char ***ret, struct pxf_error *err);
+bool bld_is_apt_source_file(const char *path);
+
+/* dnf and tdnf images (sources-rpm.c). */
+int bld_rpm_sources_install(struct bld_guest *gs, struct pxf_error *err);
+void bld_rpm_sources_options(const char ***argv, size_t *n);
+/* Refuses a file of names (in dir) that does not start as an RPM package does. */
+int bld_rpm_check(const char *dir, char *const *names, struct pxf_error *err);
+int bld_repo_file_check(const char *file, struct pxf_error *err);
+int bld_repo_file_key(struct cache_key *k, const char *file, struct pxf_error *err);
+/* A local location of a .repo file (file:// or file+rel://) as the host has it. */
+struct bld_repo_location {
+        const char *key;       /* baseurl or gpgkey */
+        const char *value;     /* as written */
+        const char *host_path; /* where it is on the host */
+};
+/* Gives the location the rewritten file names instead (a new string in *ret). */
+typedef int (*bld_repo_map_fn)(void *ctx, const struct bld_repo_location *loc, char **ret,
+                               struct pxf_error *err);
+/* The text of a .repo file (file: its path, for messages and file+rel://) with every local
+ * location of baseurl and gpgkey passed through map; file+chroot:// becomes file:// and
+ * other locations stay. Refuses a key outside a section, a line that is neither, and a
+ * repository without baseurl, naming file and line. Pure but for map; unit-tested. */
+int bld_repo_file_rewrite(const char *file, const char *text, bld_repo_map_fn map, void *ctx,
+                          char **ret, struct pxf_error *err);
+
 /* The Packages index stanza of one .deb: its control fields, then where apt finds it.
  * Pure, unit-tested. */
 char *bld_deb_stanza(const char *control, const char *filename, uint64_t size, const char *sha256);

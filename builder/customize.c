@@ -286,6 +286,7 @@ static int customize(const struct bld_job *job, struct bld_live_cache *lc,
                 return live_from_cache(job, lc, prog, err);
         r = open_image(job, lc, &gs, prog, err);
         gs.sources = &job->opts->sources;
+        gs.work_dir = job->work_dir;
         if (r >= 0 && live && job->cache_dir)
                 gs.package_cache =
                     pxf_asprintf("%s/packages/%s-%d", job->cache_dir, gs.distro, gs.major_version);

@@ -76,13 +76,11 @@ static int run_with(struct bld_guest *gs, const char *const *base, char *const *
                 argv[n++] = base[i];
                 if (i == 0 && gs->live && strcmp(base[0], "/usr/bin/env") == 0)
                         argv[n++] = "INITRD=No";
-                if (strcmp(base[i], "apt-get") != 0)
-                        continue;
-                if (gs->live) {
+                if (gs->live && strcmp(base[i], "apt-get") == 0) {
                         argv[n++] = "-o";
                         argv[n++] = "Dpkg::Options::=--force-unsafe-io";
                 }
-                bld_sources_apt_options(gs, &argv, &n);
+                bld_sources_options(gs, base[i], &argv, &n);
         }
         for (size_t i = 0; i < nn; i++)
                 argv[n++] = names[i];

@@ -1,5 +1,6 @@
 /* Package sources for the package steps of one build (--rpm-source,
- * --disable-base-image-rpm-repos), with the Debian meaning of the reference tool's flags:
+ * --disable-base-image-rpm-repos). On dnf and tdnf images they mean what the reference
+ * tool makes of them (sources-rpm.c); on apt images they have the Debian meaning:
  *
  * - a folder of .deb files becomes a flat apt repository in the guest: the files and a
  *   Packages index that pxeforge writes from each package's control file (read on the
@@ -23,7 +24,7 @@
 #include "builder/builder-internal.h"
 
 /* In the guest, for the package steps only. */
-#define SOURCES_DIR  "/var/lib/pxeforge-package-sources"
+#define SOURCES_DIR  BLD_SOURCES_DIR
 #define LISTS_DIR    SOURCES_DIR "/lists"
 #define PARTS_DIR    SOURCES_DIR "/sources.list.d"
 #define EMPTY_LIST   SOURCES_DIR "/sources.list"
@@ -33,9 +34,9 @@
 #define CONTROL_TAR_MAX (64u << 20)
 #define CONTROL_MAX     (1u << 20)
 
-static bool is_deb_name(const char *name)
+static bool is_package_name(const char *name, const char *suffix)
 {
-        if (!pxf_has_suffix(name, ".deb") || name[0] == '.')
+        if (!pxf_has_suffix(name, suffix) || name[0] == '.')
                 return false;
         for (const char *p = name; *p; p++)
                 if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-",
@@ -44,13 +45,12 @@ static bool is_deb_name(const char *name)
         return true;
 }
 
-static bool is_apt_source_file(const char *path)
+bool bld_is_apt_source_file(const char *path)
 {
         return pxf_has_suffix(path, ".list") || pxf_has_suffix(path, ".sources");
 }
 
-/* The .deb files of a folder, by name. */
-static int deb_names(const char *dir, char ***ret, struct pxf_error *err)
+int bld_package_names(const char *dir, const char *suffix, char ***ret, struct pxf_error *err)
 {
         struct dirent **list = NULL;
         int n = scandir(dir, &list, NULL, alphasort);
@@ -59,14 +59,14 @@ static int deb_names(const char *dir, char ***ret, struct pxf_error *err)
         if (n < 0)
                 return pxf_error_set(err, -errno, "--rpm-source '%s': %m", dir);
         for (int i = 0; i < n; i++) {
-                if (r >= 0 && pxf_has_suffix(list[i]->d_name, ".deb")) {
-                        if (is_deb_name(list[i]->d_name))
+                if (r >= 0 && pxf_has_suffix(list[i]->d_name, suffix)) {
+                        if (is_package_name(list[i]->d_name, suffix))
                                 pxf_strv_push(ret, list[i]->d_name);
                         else
                                 r = pxf_error_set(err, -EINVAL,
-                                                  "--rpm-source '%s': '%s' is a file name apt "
-                                                  "cannot take (letters, digits and . _ + ~ - "
-                                                  "only)",
+                                                  "--rpm-source '%s': '%s' is a file name "
+                                                  "pxeforge does not take (letters, digits and "
+                                                  ". _ + ~ - only)",
                                                   dir, list[i]->d_name);
                 }
                 free(list[i]);
@@ -88,6 +88,8 @@ int bld_sources_key(struct cache_key *k, const struct bld_package_sources *s, st
                       s->disable_image_sources ? "off" : "on");
         for (size_t i = 0; i < s->n; i++) {
                 int r = cache_key_add_file(k, "package source", s->paths[i], err);
+                if (r >= 0 && pxf_has_suffix(s->paths[i], ".repo"))
+                        r = bld_repo_file_key(k, s->paths[i], err);
                 if (r < 0)
                         return r;
         }
@@ -208,17 +210,14 @@ static int deb_stanza(const char *dir, const char *name, char **ret, struct pxf_
         return 0;
 }
 
-/* A folder's .deb files and their Packages index. */
+/* A folder's .deb files and their Packages index (none without .deb files). */
 static int deb_folder(const char *dir, char ***ret_names, char **ret_index, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *index = pxf_strdup("");
-        int r = deb_names(dir, &names, err);
+        int r = bld_package_names(dir, ".deb", &names, err);
 
-        if (r >= 0 && !names)
-                r = pxf_error_set(err, -ENOENT, "--rpm-source '%s' is a folder without .deb files",
-                                  dir);
-        for (size_t k = 0; r >= 0 && names[k]; k++) {
+        for (size_t k = 0; r >= 0 && names && names[k]; k++) {
                 _cleanup_free_ char *stanza = NULL, *joined = NULL;
                 r = deb_stanza(dir, names[k], &stanza, err);
                 if (r < 0)
@@ -243,6 +242,11 @@ static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char 
         _cleanup_strv_free_ char **names = NULL;
         int r = deb_folder(dir, &names, &index, err);
 
+        if (r >= 0 && !names)
+                r = pxf_error_set(err, -ENOENT,
+                                  "--rpm-source '%s' holds no .deb files, which image '%s' (%s) "
+                                  "needs",
+                                  dir, gs->image, gs->distro);
         if (r >= 0)
                 r = bld_guest_mkdir_p(gs, guest_dir, 0755, err);
         for (size_t k = 0; r >= 0 && names[k]; k++) {
@@ -260,26 +264,46 @@ static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char 
         return r;
 }
 
+/* A folder's packages, both kinds: which the build takes depends on the image. */
+static int check_folder(const char *dir, struct pxf_error *err)
+{
+        _cleanup_strv_free_ char **names = NULL, **rpms = NULL;
+        _cleanup_free_ char *index = NULL;
+        int r = deb_folder(dir, &names, &index, err);
+
+        if (r >= 0)
+                r = bld_package_names(dir, ".rpm", &rpms, err);
+        if (r >= 0)
+                r = bld_rpm_check(dir, rpms, err);
+        if (r >= 0 && !names && !rpms)
+                r = pxf_error_set(err, -ENOENT,
+                                  "--rpm-source '%s' is a folder without .deb or .rpm files", dir);
+        return r;
+}
+
 /* Every package of every folder is read here, before any work, so that a bad one stops
  * the build at once; the package step reads them again for the index it writes. */
 int bld_sources_check(const struct bld_package_sources *s, struct pxf_error *err)
 {
         for (size_t i = 0; i < s->n; i++) {
-                _cleanup_strv_free_ char **names = NULL;
-                _cleanup_free_ char *index = NULL;
+                const char *path = s->paths[i];
                 struct stat st;
                 int r;
 
-                if (stat(s->paths[i], &st) < 0)
-                        return pxf_error_set(err, -errno, "--rpm-source '%s': %m", s->paths[i]);
-                if (S_ISREG(st.st_mode) && is_apt_source_file(s->paths[i]))
+                if (stat(path, &st) < 0)
+                        return pxf_error_set(err, -errno, "--rpm-source '%s': %m", path);
+                if (S_ISREG(st.st_mode) && bld_is_apt_source_file(path))
                         continue;
-                if (!S_ISDIR(st.st_mode))
-                        return pxf_error_set(err, -EINVAL,
-                                             "--rpm-source '%s' is neither a folder of .deb "
-                                             "files nor an apt source file (.list or .sources)",
-                                             s->paths[i]);
-                r = deb_folder(s->paths[i], &names, &index, err);
+                if (S_ISREG(st.st_mode) && pxf_has_suffix(path, ".repo"))
+                        r = bld_repo_file_check(path, err);
+                else if (S_ISDIR(st.st_mode))
+                        r = check_folder(path, err);
+                else
+                        r = pxf_error_set(err, -EINVAL,
+                                          "--rpm-source '%s' is none of a folder of packages "
+                                          "(.deb or .rpm), an apt source file (.list or "
+                                          ".sources) or a .repo file",
+                                          path);
                 if (r < 0)
                         return r;
         }
@@ -302,7 +326,13 @@ static int add_source(struct bld_guest *gs, size_t i, struct pxf_error *err)
         _cleanup_free_ char *line = NULL, *dest = NULL;
         int r;
 
-        if (is_apt_source_file(path)) {
+        if (pxf_has_suffix(path, ".repo"))
+                return pxf_error_set(err, -EINVAL,
+                                     "--rpm-source '%s' is a .repo file, for dnf and tdnf: image "
+                                     "'%s' (%s) uses apt (give a folder of .deb files or an apt "
+                                     "source file)",
+                                     path, gs->image, gs->distro);
+        if (bld_is_apt_source_file(path)) {
                 dest =
                     added_source_path(s, i, pxf_has_suffix(path, ".list") ? ".list" : ".sources");
                 log_info("  --rpm-source '%s': an apt source", path);
@@ -320,11 +350,11 @@ int bld_sources_install(struct bld_guest *gs, struct pxf_error *err)
 
         if (!bld_sources_wanted(s))
                 return 0;
-        if (gs->pkg != BLD_PKG_APT)
-                return pxf_error_set(err, -EOPNOTSUPP,
-                                     "--rpm-source and --disable-base-image-rpm-repos take apt "
-                                     "sources: image '%s' (%s) does not use apt",
-                                     gs->image, gs->distro);
+        if (gs->pkg != BLD_PKG_APT) {
+                r = bld_rpm_sources_install(gs, err);
+                gs->sources_in = r >= 0;
+                return r;
+        }
         r = bld_guest_mkdir_p(gs, LISTS_DIR "/partial", 0755, err);
         if (r >= 0 && s->disable_image_sources) {
                 log_info(
@@ -339,9 +369,16 @@ int bld_sources_install(struct bld_guest *gs, struct pxf_error *err)
         return r;
 }
 
-void bld_sources_apt_options(const struct bld_guest *gs, const char ***argv, size_t *n)
+void bld_sources_options(const struct bld_guest *gs, const char *program, const char ***argv,
+                         size_t *n)
 {
         if (!gs->sources_in)
+                return;
+        if (strcmp(program, "dnf") == 0 || strcmp(program, "tdnf") == 0) {
+                bld_rpm_sources_options(argv, n);
+                return;
+        }
+        if (strcmp(program, "apt-get") != 0)
                 return;
         (*argv)[(*n)++] = "-o";
         (*argv)[(*n)++] = "Dir::State::Lists=" LISTS_DIR;
@@ -361,7 +398,8 @@ int bld_sources_remove(struct bld_guest *gs, struct pxf_error *err)
         if (!bld_sources_wanted(s))
                 return 0;
         gs->sources_in = false;
-        for (size_t i = 0; r >= 0 && i < s->n && !s->disable_image_sources; i++) {
+        for (size_t i = 0;
+             r >= 0 && i < s->n && gs->pkg == BLD_PKG_APT && !s->disable_image_sources; i++) {
                 static const char *const suffixes[] = {".list", ".sources"};
                 for (size_t k = 0; r >= 0 && k < PXF_ELEMENTSOF(suffixes); k++) {
                         _cleanup_free_ char *path = added_source_path(s, i, suffixes[k]);

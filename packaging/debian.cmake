@@ -29,8 +29,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # HFS+ file system mount only with the matching libguestfs package; pigz packs pxe-tar
 # in parallel; iPXE boots BIOS and HTTP-boot clients (server.ipxe); grub-pc-bin makes GRUB
 # for BIOS (server.bios) when an image has none; OVMF boots the test bridge's VMs;
-# policycoreutils' setfiles labels a live output's tree for os.selinux.mode.
+# policycoreutils' setfiles labels a live output's tree for os.selinux.mode; createrepo-c
+# indexes a folder of .rpm files given with --rpm-source for a dnf or tdnf image.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "linux-image-amd64, libguestfs-xfs, libguestfs-reiserfs, \
 libguestfs-hfsplus, pigz, ipxe, grub-pc-bin")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ovmf, qemu-system-x86, iproute2, policycoreutils")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "ovmf, qemu-system-x86, iproute2, policycoreutils, createrepo-c")
 include(CPack)

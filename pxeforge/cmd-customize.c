@@ -70,14 +70,17 @@ static const struct cli_option options[] = {
      "the next live build of the same image skips the appliance and the export (default: "
      "the build cache; several build dirs may share one; bounded as the build cache)"},
     {"rpm-source", "PATH", CLI_CUSTOM, ARG(build.sources), parse_package_source, false,
-     "a package source for this build's package steps only (the reference tool's name; "
-     "may be given up to 16 times): a folder of .deb files, which becomes a trusted "
-     "local apt repository, or an apt source file (.list or .sources); the image keeps "
-     "its own sources, and none of these is left in it"},
+     "a package source for this build's package steps only (may be given up to 16 "
+     "times). Debian and Ubuntu images: a folder of .deb files, which becomes a trusted "
+     "local apt repository, or an apt source file (.list or .sources). dnf and tdnf "
+     "images, as the reference tool: a folder of .rpm files (indexed by the host's "
+     "createrepo_c; signature checks off), or a .repo file (its file:// and file+rel:// "
+     "locations copied in). The image keeps its own sources, and none of these is left "
+     "in it"},
     {"disable-base-image-rpm-repos", NULL, CLI_FLAG, ARG(build.sources.disable_image_sources), NULL,
      false,
-     "the package steps use only the --rpm-source sources, not the image's own apt sources "
-     "(which stay in the image as they were)"},
+     "the package steps use only the --rpm-source sources, not the image's own (apt "
+     "sources, or /etc/yum.repos.d), which stay in the image as they were"},
     {"no-cache", NULL, CLI_FLAG, ARG(build.no_cache), NULL, false,
      "neither use nor fill the build cache (nor the image tree cache)"},
     {"progress", "FORMAT", CLI_CUSTOM, ARG(build.progress_json), parse_progress, false,

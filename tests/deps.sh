@@ -17,6 +17,9 @@ packages=(
         policycoreutils
         # what the tests read initramfs images with, and build test packages with
         cpio dpkg
+        # the dnf path: rpmbuild makes the tests' RPM packages, createrepo_c indexes folders
+        # of them (pxeforge runs it for --rpm-source folders on dnf and tdnf images)
+        rpm createrepo-c
         # iPXE for the artifacts of server.ipxe (BIOS, HTTP-boot and iPXE clients); GRUB for
         # BIOS (server.bios) when an image has no grub-pc-bin of its own
         ipxe grub-pc-bin

@@ -43,7 +43,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== sanitizer build: unit, fuzz and integration tests =="
 # The sanitizer pass skips tests that boot VMs; those run once, below. The integration
 # tests that drive every error path run here only, where a memory error would show.
-asan_only='^integration[.](bad-input|package-failure)$'
+asan_only='^integration[.](bad-input|package-failure|rpm-sources)$'
 # The serving tests (hostile input, kill -9, the confined server) run under both.
 asan_too='^integration[.](serve-loopback|serve-boot-files|machine-groups|test-dhcp-supervisor[.].*)$'
 ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"

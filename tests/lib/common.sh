@@ -51,6 +51,35 @@ pxf_make_deb() {
         rm -rf "$root"
 }
 
+# pxf_make_rpm DIR NAME: DIR/NAME-1.0-1.noarch.rpm, made with rpmbuild: it installs
+# /usr/share/NAME/marker holding "NAME 1.0" and needs nothing (no dependencies, no scripts).
+pxf_make_rpm() {
+        local dir=$1 name=$2 top
+        top=$(mktemp -d "${PXF_TMP:-/var/tmp}/rpm.XXXXXX")
+        mkdir -p "$dir"
+        cat > "$top/$name.spec" <<EOF
+Name: $name
+Version: 1.0
+Release: 1
+Summary: a package made by pxeforge's tests
+License: MIT
+BuildArch: noarch
+AutoReqProv: no
+%description
+A package made by pxeforge's tests.
+%install
+mkdir -p %{buildroot}/usr/share/$name
+echo "$name 1.0" > %{buildroot}/usr/share/$name/marker
+%files
+/usr/share/$name/marker
+EOF
+        rpmbuild -bb --quiet --define "_topdir $top" --define "_rpmdir $(readlink -f "$dir")" \
+                --define '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm' \
+                "$top/$name.spec" > "$top/log" 2>&1 \
+                || { cat "$top/log" >&2; fail "rpmbuild could not build $name"; }
+        rm -rf "$top"
+}
+
 # pxf_test_image [LAYOUT [RELEASE]]: the Debian test image (by default the standard
 # Debian 12 one), built once and cached by content.
 pxf_test_image() {

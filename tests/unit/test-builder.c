@@ -125,6 +125,77 @@ static void deb_stanza_text(void **state)
         assert_string_equal(a, b);
 }
 
+/* Each local location of a .repo file, and where the fake copy put it. */
+static int fake_upload(void *ctx, const struct bld_repo_location *loc, char **ret,
+                       struct pxf_error *err)
+{
+        int *count = ctx;
+
+        (void)err;
+        if (strcmp(loc->host_path, "/missing") == 0)
+                return pxf_error_set(err, -ENOENT, "no such folder");
+        *ret = pxf_asprintf("file:///guest/%d[%s=%s]", (*count)++, loc->key, loc->host_path);
+        return 0;
+}
+
+static void repo_file_locations(void **state)
+{
+        int count = 0;
+        _cleanup_free_ char *out = NULL;
+        struct pxf_error err = {0};
+        const char *text = "# mine\n"
+                           "[local]\n"
+                           "name = Local\n"
+                           "baseurl = file+rel://rpms, https://mirror/x\n"
+                           "  file:///srv/more\n"
+                           "gpgkey=file+chroot:///etc/pki/key\n"
+                           "\tfile:///keys/k.asc\n"
+                           "gpgcheck=1\n"
+                           "\n"
+                           "[web]\n"
+                           "baseurl=https://example.org/$basearch\n";
+        (void)state;
+        assert_int_equal(
+            bld_repo_file_rewrite("/cfg/my.repo", text, fake_upload, &count, &out, &err), 0);
+        assert_string_equal(out, "# mine\n"
+                                 "[local]\n"
+                                 "name = Local\n"
+                                 "baseurl=file:///guest/0[baseurl=/cfg/rpms] https://mirror/x\n"
+                                 "  file:///guest/1[baseurl=/srv/more]\n"
+                                 "gpgkey=file:///etc/pki/key\n"
+                                 "\tfile:///guest/2[gpgkey=/keys/k.asc]\n"
+                                 "gpgcheck=1\n"
+                                 "\n"
+                                 "[web]\n"
+                                 "baseurl=https://example.org/$basearch\n");
+}
+
+static void repo_file_refusals(void **state)
+{
+        static const struct {
+                const char *text, *message;
+        } cases[] = {
+            {"baseurl=file:///x\n", "r.repo:1: 'baseurl' comes before any [repository] section"},
+            {"[a]\nname=A\n", "r.repo: repository [a] has no baseurl"},
+            {"[a]\nbaseurl=file:///x\n[b\n", "r.repo:3: a section header is '[NAME]'"},
+            {"[a]\nbaseurl\n", "r.repo:2: neither '[NAME]' nor 'KEY=VALUE'"},
+            {"[a]\nbaseurl=file://rel/x\n", "r.repo:2: baseurl 'file://rel/x': a file:// "},
+            {"[a]\nbaseurl=file:///missing\n", "r.repo:2: baseurl 'file:///missing': no such"},
+            {"# only a comment\n", "r.repo: no [repository] section"},
+        };
+        (void)state;
+        for (size_t i = 0; i < PXF_ELEMENTSOF(cases); i++) {
+                struct pxf_error err = {0};
+                char *out = NULL;
+                int count = 0;
+                assert_true(bld_repo_file_rewrite("r.repo", cases[i].text, fake_upload, &count,
+                                                  &out, &err) < 0);
+                assert_null(out);
+                if (strncmp(err.msg, cases[i].message, strlen(cases[i].message)) != 0)
+                        fail_msg("case %zu: '%s'", i, err.msg);
+        }
+}
+
 static void grub_dropin_refuses_shell(void **state)
 {
         char *quote[] = {"a=\"b\"", NULL}, *dollar[] = {"x=$(id)", NULL};
@@ -295,6 +366,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(history_entry_and_list),
             cmocka_unit_test(listing_finds_modules),
             cmocka_unit_test(deb_stanza_text),
+            cmocka_unit_test(repo_file_locations),
+            cmocka_unit_test(repo_file_refusals),
         };
         return pxf_test_main(tests, argc, argv);
 }
