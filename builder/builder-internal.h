@@ -218,6 +218,10 @@ int bld_sources_remove(struct bld_guest *gs, struct pxf_error *err);
  * are refused. *ret stays NULL when there is none. */
 int bld_package_names(const char *dir, const char *suffix, char ***ret, struct pxf_error *err);
 bool bld_is_apt_source_file(const char *path);
+/* The packages names (of dir) into guest_dir; none (names NULL) is an error: the image
+ * needs packages of this kind (suffix) from a folder it is given. */
+int bld_sources_copy_packages(struct bld_guest *gs, const char *dir, char *const *names,
+                              const char *suffix, const char *guest_dir, struct pxf_error *err);
 
 /* dnf and tdnf images (sources-rpm.c). */
 int bld_rpm_sources_install(struct bld_guest *gs, struct pxf_error *err);
@@ -247,6 +251,11 @@ int bld_repo_file_rewrite(const char *file, const char *text, bld_repo_map_fn ma
 char *bld_deb_stanza(const char *control, const char *filename, uint64_t size, const char *sha256);
 
 /* Pure helpers, unit-tested. */
+/* The value of a KEY=value line of a shell-style file (the last one wins, as the shell
+ * reading it would; one pair of quotes removed), or NULL. */
+char *bld_config_value(const char *text, const char *key);
+/* The ID of an os-release text, if it is a plain lower-case word. */
+char *bld_os_release_id(const char *text);
 /* Text of /etc/modprobe.d/pxeforge.conf and /etc/modules-load.d/pxeforge.conf. */
 char *bld_modprobe_conf(const struct cfg_module *mods, size_t n);
 char *bld_modules_load_conf(const struct cfg_module *mods, size_t n);

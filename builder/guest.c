@@ -7,8 +7,8 @@
 
 #include "builder/builder-internal.h"
 
-/* Distributions whose package manager and boot configuration pxeforge knows. apt is
- * exercised by the tests; the dnf/tdnf families share the same interface. */
+/* Distributions whose package manager pxeforge knows. apt is exercised by the VM tests,
+ * dnf by integration.rpm-sources (packages only: no RPM-family image boots in the tests). */
 static const struct {
         const char *distro;
         enum bld_pkg_family pkg;
@@ -143,9 +143,33 @@ static int pick_package_manager(struct bld_guest *gs, struct pxf_error *err)
                 }
         return pxf_error_set(err, -EMEDIUMTYPE,
                              "image '%s' holds the Linux distribution '%s', which pxeforge "
-                             "does not support (supported: debian, ubuntu; dnf/tdnf-based "
-                             "distributions are experimental)",
+                             "does not support (supported: debian and ubuntu with apt; fedora, "
+                             "rhel, centos, rocky and almalinux with dnf; mariner and "
+                             "azurelinux with tdnf)",
                              gs->image, gs->distro ? gs->distro : "unknown");
+}
+
+/* libguestfs names only the distributions it knew when it was released: Debian 12's
+ * (1.48) calls Azure Linux and CBL-Mariner "unknown". Their os-release says what they are
+ * (read once the file systems are mounted). */
+static void distro_from_os_release(struct bld_guest *gs)
+{
+        static const char *const paths[] = {"/etc/os-release", "/usr/lib/os-release"};
+
+        for (size_t i = 0; i < PXF_ELEMENTSOF(paths); i++) {
+                _cleanup_free_ char *text = NULL;
+                char *id;
+                if (!bld_guest_exists(gs, paths[i]) ||
+                    bld_guest_read(gs, paths[i], 65536, &text, NULL) < 0)
+                        continue;
+                id = bld_os_release_id(text);
+                if (!id)
+                        continue;
+                log_debug("libguestfs names no distribution; %s says ID=%s", paths[i], id);
+                free(gs->distro);
+                gs->distro = id;
+                return;
+        }
 }
 
 static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error *err)
@@ -159,7 +183,7 @@ static int pick_distro(struct bld_guest *gs, const char *root, struct pxf_error 
                                      gs->image, type ? type : "unknown");
         gs->distro = guestfs_inspect_get_distro(gs->g, root);
         gs->major_version = guestfs_inspect_get_major_version(gs->g, root);
-        return pick_package_manager(gs, err);
+        return 0;
 }
 
 static int compare_mountpoint_len(const void *a, const void *b)
@@ -256,10 +280,16 @@ static int inspect_and_mount(struct bld_guest *gs, struct pxf_error *err)
                                      "exactly one",
                                      gs->image, n);
         r = pick_distro(gs, roots[0], err);
+        if (r >= 0)
+                r = mount_all(gs, roots[0], err);
         if (r < 0)
                 return r;
-        log_info("found %s %d in '%s'", gs->distro, gs->major_version, gs->image);
-        return mount_all(gs, roots[0], err);
+        if (!gs->distro || strcmp(gs->distro, "unknown") == 0)
+                distro_from_os_release(gs);
+        r = pick_package_manager(gs, err);
+        if (r >= 0)
+                log_info("found %s %d in '%s'", gs->distro, gs->major_version, gs->image);
+        return r;
 }
 
 int bld_guest_open(struct bld_guest *gs, const struct bld_guest_params *p, struct pxf_error *err)

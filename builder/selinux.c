@@ -20,28 +20,9 @@ static bool labels_wanted_for(enum cfg_selinux_mode mode)
                mode == CFG_SELINUX_FORCE_ENFORCING;
 }
 
-/* The value of a KEY=value line (the last one wins, as the shell reading it would). */
-static char *config_value(const char *text, const char *key)
-{
-        size_t key_len = strlen(key);
-        char *value = NULL;
-
-        for (const char *line = text; line && *line;) {
-                size_t len = strcspn(line, "\n");
-
-                if (len > key_len && strncmp(line, key, key_len) == 0 && line[key_len] == '=') {
-                        free(value);
-                        value = pxf_asprintf("%.*s", (int)(len - key_len - 1), line + key_len + 1);
-                        value[strcspn(value, " \t\r\"")] = '\0';
-                }
-                line += len + (line[len] == '\n');
-        }
-        return value;
-}
-
 char *bld_selinux_config_type(const char *text)
 {
-        return config_value(text, "SELINUXTYPE");
+        return bld_config_value(text, "SELINUXTYPE");
 }
 
 char *bld_selinux_config_with_mode(const char *text, const char *mode)
@@ -259,7 +240,7 @@ static int image_runs_selinux(struct bld_guest *gs, char **ret_mode, struct pxf_
                 return 0;
         if (r < 0)
                 return r;
-        mode = config_value(config, "SELINUX");
+        mode = bld_config_value(config, "SELINUX");
         if (!mode || strcmp(mode, "disabled") == 0)
                 return 0;
         if (gs->pkg == BLD_PKG_APT) {

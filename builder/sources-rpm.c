@@ -406,21 +406,11 @@ static int add_rpm_folder(struct bld_guest *gs, const char *dir, size_t i, FILE 
         _cleanup_strv_free_ char **names = NULL;
         int r = bld_package_names(dir, ".rpm", &names, err);
 
-        if (r >= 0 && !names)
-                r = pxf_error_set(err, -ENOENT,
-                                  "--rpm-source '%s' holds no .rpm files, which image '%s' (%s) "
-                                  "needs",
-                                  dir, gs->image, gs->distro);
+        if (r >= 0)
+                r = bld_sources_copy_packages(gs, dir, names, ".rpm", guest, err);
         if (r >= 0)
                 r = make_metadata(gs, dir, names, i, &stage, err);
-        if (r >= 0)
-                r = bld_guest_mkdir_p(gs, guest, 0755, err);
-        for (size_t k = 0; r >= 0 && names[k]; k++) {
-                _cleanup_free_ char *from = pxf_asprintf("%s/%s", dir, names[k]);
-                _cleanup_free_ char *to = pxf_asprintf("%s/%s", guest, names[k]);
-                r = bld_guest_upload(gs, from, to, 0644, err);
-        }
-        if (r >= 0) {
+        if (r >= 0 && stage) {
                 repodata = pxf_asprintf("%s/out/repodata", stage);
                 guest_repodata = pxf_asprintf("%s/repodata", guest);
                 r = upload_tree(gs, repodata, guest_repodata, 0, err);

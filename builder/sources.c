@@ -233,6 +233,25 @@ static int deb_folder(const char *dir, char ***ret_names, char **ret_index, stru
         return 0;
 }
 
+int bld_sources_copy_packages(struct bld_guest *gs, const char *dir, char *const *names,
+                              const char *suffix, const char *guest_dir, struct pxf_error *err)
+{
+        int r;
+
+        if (!names)
+                return pxf_error_set(err, -ENOENT,
+                                     "--rpm-source '%s' holds no %s files, which image '%s' (%s) "
+                                     "needs",
+                                     dir, suffix, gs->image, gs->distro);
+        r = bld_guest_mkdir_p(gs, guest_dir, 0755, err);
+        for (size_t k = 0; r >= 0 && names[k]; k++) {
+                _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, names[k]);
+                _cleanup_free_ char *guest = pxf_asprintf("%s/%s", guest_dir, names[k]);
+                r = bld_guest_upload(gs, path, guest, 0644, err);
+        }
+        return r;
+}
+
 /* The folder's packages and their index in the guest; the line of its apt source. */
 static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char **ret_line,
                           struct pxf_error *err)
@@ -242,18 +261,8 @@ static int add_deb_folder(struct bld_guest *gs, const char *dir, size_t i, char 
         _cleanup_strv_free_ char **names = NULL;
         int r = deb_folder(dir, &names, &index, err);
 
-        if (r >= 0 && !names)
-                r = pxf_error_set(err, -ENOENT,
-                                  "--rpm-source '%s' holds no .deb files, which image '%s' (%s) "
-                                  "needs",
-                                  dir, gs->image, gs->distro);
         if (r >= 0)
-                r = bld_guest_mkdir_p(gs, guest_dir, 0755, err);
-        for (size_t k = 0; r >= 0 && names[k]; k++) {
-                _cleanup_free_ char *path = pxf_asprintf("%s/%s", dir, names[k]);
-                _cleanup_free_ char *guest = pxf_asprintf("%s/%s", guest_dir, names[k]);
-                r = bld_guest_upload(gs, path, guest, 0644, err);
-        }
+                r = bld_sources_copy_packages(gs, dir, names, ".deb", guest_dir, err);
         if (r < 0)
                 return r;
         packages = pxf_asprintf("%s/Packages", guest_dir);

@@ -31,6 +31,41 @@ __attribute__((format(printf, 2, 3))) static void append(char **buf, const char 
 
 /* ---- hostname ---------------------------------------------------------------------- */
 
+char *bld_config_value(const char *text, const char *key)
+{
+        size_t key_len = strlen(key);
+        char *value = NULL;
+
+        for (const char *line = text; line && *line;) {
+                size_t len = strcspn(line, "\n");
+
+                if (len > key_len && strncmp(line, key, key_len) == 0 && line[key_len] == '=') {
+                        const char *v = line + key_len + 1;
+                        size_t v_len = len - key_len - 1;
+                        if (v_len > 0 && (v[0] == '"' || v[0] == '\'')) {
+                                v++;
+                                v_len--;
+                        }
+                        free(value);
+                        value = pxf_asprintf("%.*s", (int)v_len, v);
+                        value[strcspn(value, " \t\r\"'")] = '\0';
+                }
+                line += len + (line[len] == '\n');
+        }
+        return value;
+}
+
+char *bld_os_release_id(const char *text)
+{
+        char *id = bld_config_value(text, "ID");
+
+        if (id && (!id[0] || id[strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789._-")])) {
+                free(id);
+                id = NULL;
+        }
+        return id;
+}
+
 char *bld_hosts_with_hostname(const char *hosts, const char *hostname)
 {
         char *out = NULL;

@@ -4,13 +4,15 @@
 #
 # Usage:  image=$(tests/images/build-rpm-family-image.sh)
 #
-# CI reaches Debian's mirror only, so no Fedora or Azure Linux image can be had. This is a
-# Debian 12 root (mmdebstrap --variant=minbase) with Debian's own dnf 4 and rpm, whose
-# /etc/os-release says ID=fedora: libguestfs's inspection then names it "fedora" and
-# pxeforge takes its dnf path, and the real dnf and rpm do the package work against an
-# rpm database of their own. It proves pxeforge's side (repositories made from folders,
-# .repo files, reposdir, the image's repositories on or off, nothing left behind), not
-# Fedora's packages. It does not boot: no kernel, no boot loader.
+# CI reaches Debian's mirror only, so no AlmaLinux, Fedora or Azure Linux image can be had.
+# This is a Debian 12 root (mmdebstrap --variant=minbase) with Debian's own dnf 4 and rpm,
+# whose /etc/os-release says ID=almalinux (and without /etc/debian_version). Debian 12's
+# libguestfs (1.48) does not know AlmaLinux and names the distribution "unknown", so
+# pxeforge reads the ID from os-release itself, as it must for Azure Linux on that host,
+# and takes its dnf path; the real dnf and rpm then do the package work, against an rpm
+# database of their own. It proves pxeforge's side (repositories made from folders, .repo
+# files, reposdir, the image's repositories on or off, nothing left behind), not
+# AlmaLinux's packages. It does not boot: no kernel, no boot loader.
 #
 # The image: qcow2, one ext4 file system (no partition table), label "root", made from the
 # root with mke2fs -d (nothing is mounted); /etc/yum.repos.d/image.repo names a repository
@@ -52,10 +54,10 @@ echo "build-rpm-family-image: mmdebstrap (Debian 12 minbase, dnf, rpm)" >&2
 mmdebstrap --variant=minbase --include=dnf,rpm --mode=root bookworm "$root" "$MIRROR" \
         > "$log" 2>&1 || { tail -n 30 "$log" >&2; fail "mmdebstrap failed (log: $log)"; }
 
-# What inspection reads to name the distribution (a file, not Debian's link to usr/lib).
-rm -f "$root/etc/os-release"
-printf '%s\n' 'NAME="pxeforge dnf-family test image"' 'ID=fedora' 'VERSION_ID=40' \
-        'PRETTY_NAME="Debian 12 with dnf, posing as Fedora 40 for pxeforge'"'"'s tests"' \
+# What names the distribution (a file, not Debian's link to usr/lib).
+rm -f "$root/etc/os-release" "$root/etc/debian_version"
+printf '%s\n' 'NAME="pxeforge dnf-family test image"' 'ID="almalinux"' 'VERSION_ID="9.4"' \
+        'PRETTY_NAME="Debian 12 with dnf, posing as AlmaLinux 9.4 for pxeforge'"'"'s tests"' \
         > "$root/etc/os-release"
 
 # The image's own repository.

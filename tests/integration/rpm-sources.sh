@@ -2,7 +2,8 @@
 # Package sources of one build on a dnf image (customize --rpm-source,
 # --disable-base-image-rpm-repos), as the reference tool takes them there, in the
 # libguestfs appliance with the image's own dnf and rpm (tests/images/
-# build-rpm-family-image.sh: Debian's dnf in a root that calls itself Fedora):
+# build-rpm-family-image.sh: Debian's dnf in a root that calls itself AlmaLinux, which
+# Debian 12's libguestfs does not know: pxeforge reads its os-release):
 #   - bad sources are refused before any work, naming the file and line;
 #   - a folder of .rpm files, a .repo file whose repository is a folder beside it
 #     (file+rel://) and the image's own repository (/etc/yum.repos.d) each give a
@@ -23,7 +24,7 @@ pxf_make_rpm folder pxf-folder-probe
 pxf_make_rpm sources/repo-dir pxf-repo-probe
 createrepo_c --quiet sources/repo-dir || fail "createrepo_c failed"
 printf '%s\n' '# a repository beside this file' '[extra]' 'name=extra' \
-        'baseurl=file+rel://repo-dir' 'gpgcheck=0' > sources/extra.repo
+        'baseurl=file+rel://repo-dir' 'enabled=1' 'gpgcheck=0' > sources/extra.repo
 cat > config.yaml <<EOF
 os:
   packages:
@@ -66,6 +67,7 @@ expect_refused image-repos-off "No match for argument: pxf-image-probe" \
 off_pid=$!
 customize all out.qcow2 --rpm-source folder --rpm-source sources/extra.repo \
         || { tail -n 30 all.err >&2; fail "the build with three sources failed"; }
+grep -q "found almalinux 9 in" all.err || fail "the image was not taken for AlmaLinux 9"
 wait "$off_pid" || fail "the build with the image's repositories off: its checks failed"
 grep -q "signature checks off" all.err || fail "the log does not say the folder is unsigned"
 pass "with the image's repositories off, pxf-image-probe is not found"
@@ -74,6 +76,7 @@ pass "with the image's repositories off, pxf-image-probe is not found"
 state() {
         guestfish --ro -a "$1" -i <<'EOF'
 -find /var/cache/dnf
+-find /var/cache/tdnf
 -find /etc/yum.repos.d
 -cat /etc/yum.repos.d/image.repo
 -is-dir /var/lib/pxeforge-package-sources

@@ -196,6 +196,23 @@ static void repo_file_refusals(void **state)
         }
 }
 
+static void os_release_ids(void **state)
+{
+        char *plain = bld_os_release_id("NAME=\"Microsoft Azure Linux\"\nID=azurelinux\n");
+        char *quoted = bld_os_release_id("ID=\"mariner\"\nVERSION_ID=\"2.0\"\n");
+        char *single = bld_os_release_id("ID='fedora'\n");
+        (void)state;
+        assert_string_equal(plain, "azurelinux");
+        assert_string_equal(quoted, "mariner");
+        assert_string_equal(single, "fedora");
+        assert_null(bld_os_release_id("ID_LIKE=fedora\n"));
+        assert_null(bld_os_release_id("ID=\"\"\n"));
+        assert_null(bld_os_release_id("ID=Weird/Name\n"));
+        free(plain);
+        free(quoted);
+        free(single);
+}
+
 static void grub_dropin_refuses_shell(void **state)
 {
         char *quote[] = {"a=\"b\"", NULL}, *dollar[] = {"x=$(id)", NULL};
@@ -368,6 +385,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(deb_stanza_text),
             cmocka_unit_test(repo_file_locations),
             cmocka_unit_test(repo_file_refusals),
+            cmocka_unit_test(os_release_ids),
         };
         return pxf_test_main(tests, argc, argv);
 }
