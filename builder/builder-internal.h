@@ -274,6 +274,10 @@ bool bld_grub_cfg_enables_selinux(const char *grub_cfg);
  * off (Image Customizer's rule: a cpio initramfs carries no labels). */
 int bld_selinux_live_check(struct bld_guest *gs, const struct cfg_config *cfg,
                            enum cfg_initramfs_type initramfs, struct pxf_error *err);
+/* Refuses, right after the image is open, an enforcing mode for a live output of an image
+ * whose policy is known to stop that boot (Debian 12). */
+int bld_selinux_live_mode_check(const struct bld_guest *gs, const struct cfg_config *cfg,
+                                struct pxf_error *err);
 /* output.artifacts and output.selinuxPolicyPath (extras.c): refused for live formats
  * (with os.packages.removePackageManager and SELinux labels) before any work; copied out
  * of the open image after the steps. */

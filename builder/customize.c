@@ -285,6 +285,8 @@ static int customize(const struct bld_job *job, struct bld_live_cache *lc,
         if (lc->archive)
                 return live_from_cache(job, lc, prog, err);
         r = open_image(job, lc, &gs, prog, err);
+        if (r >= 0)
+                r = bld_selinux_live_mode_check(&gs, cfg, err);
         gs.sources = &job->opts->sources;
         gs.work_dir = job->work_dir;
         if (r >= 0 && live && job->cache_dir)

@@ -193,6 +193,75 @@ static int label_tree(struct bld_guest *gs, const char *contexts, struct pxf_err
         return r;
 }
 
+/* A live root is an overlay whose top directory dracut makes on a tmpfs before the policy
+ * loads: it reads as tmpfs_t, and under enforcing confined services (journald, networkd,
+ * getty) cannot even search "/", so the boot never reaches a login prompt. This unit
+ * labels it once the policy is in, before those start; on a disk boot it does nothing. */
+#define LIVE_LABEL_UNIT  "pxeforge-live-selinux-label.service"
+#define LIVE_LABEL_PATH  "/etc/systemd/system/" LIVE_LABEL_UNIT
+#define LIVE_LABEL_WANTS "/etc/systemd/system/sysinit.target.wants"
+#define RESTORECON       "/sbin/restorecon"
+
+static const char live_label_unit[] =
+    "# Written by pxeforge (os.selinux.mode on a live output): the live root's top directory\n"
+    "# is made on a tmpfs before the policy loads; this gives it its label.\n"
+    "[Unit]\n"
+    "Description=Label the live root's top directory for SELinux\n"
+    "DefaultDependencies=no\n"
+    "ConditionSecurity=selinux\n"
+    "ConditionKernelCommandLine=rd.live.image\n"
+    "Before=sysinit.target systemd-journald.service systemd-networkd.service "
+    "systemd-modules-load.service kmod-static-nodes.service "
+    "systemd-network-generator.service\n"
+    "\n"
+    "[Service]\n"
+    "Type=oneshot\n"
+    "ExecStart=" RESTORECON " /\n"
+    "\n"
+    "[Install]\n"
+    "WantedBy=sysinit.target\n";
+
+/* Seen booting: Debian 12's policy denies every process the use of the loop device's
+ * file the live root is read from (kernel_t's fd, opened before the policy loaded), so an
+ * enforcing live boot stops before getty; Debian 13's allows it. */
+int bld_selinux_live_mode_check(const struct bld_guest *gs, const struct cfg_config *cfg,
+                                struct pxf_error *err)
+{
+        enum cfg_selinux_mode mode = cfg->os.selinux_mode;
+
+        if (!gs->live || (mode != CFG_SELINUX_ENFORCING && mode != CFG_SELINUX_FORCE_ENFORCING))
+                return 0;
+        if (!gs->distro || strcmp(gs->distro, "debian") != 0 || gs->major_version > 12)
+                return 0;
+        return pxf_error_set(err, -EOPNOTSUPP,
+                             "os.selinux.mode: '%s' on a live output of Debian %d: its policy "
+                             "denies every "
+                             "process the files of the live root's loop device (fd use of "
+                             "kernel_t), and the boot stops before a login prompt; use "
+                             "permissive, a disk output, or a Debian 13 image",
+                             cfg_selinux_mode_name(mode), gs->major_version);
+}
+
+static int add_live_label_unit(struct bld_guest *gs, struct pxf_error *err)
+{
+        int r;
+
+        if (!bld_guest_exists(gs, RESTORECON))
+                return pxf_error_set(err, -ENOENT,
+                                     "a live output's boot labels its root's top directory with "
+                                     "%s, which the image lacks: install policycoreutils "
+                                     "(os.packages.install)",
+                                     RESTORECON);
+        r = bld_guest_write(gs, LIVE_LABEL_PATH, live_label_unit, strlen(live_label_unit), 0644,
+                            err);
+        if (r >= 0)
+                r = bld_guest_mkdir_p(gs, LIVE_LABEL_WANTS, 0755, err);
+        if (r >= 0)
+                r = bld_guest_symlink(gs, LIVE_LABEL_PATH, LIVE_LABEL_WANTS "/" LIVE_LABEL_UNIT,
+                                      err);
+        return r;
+}
+
 static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, struct pxf_error *err)
 {
         _cleanup_free_ char *config = NULL, *contexts = NULL;
@@ -202,6 +271,10 @@ static int labels_apply(struct bld_guest *gs, const struct cfg_config *cfg, stru
         (void)cfg;
         if (r >= 0)
                 r = file_contexts(gs, config, &contexts, err);
+        if (r < 0)
+                return pxf_error_prefix(err, "os.selinux.mode");
+        if (gs->tree && gs->live)
+                r = add_live_label_unit(gs, err);
         if (r < 0)
                 return pxf_error_prefix(err, "os.selinux.mode");
         if (gs->tree)

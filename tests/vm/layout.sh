@@ -14,7 +14,8 @@
 #     asks for. The kinds not given are proven by the artifacts fixtures, which are built
 #     from layout images too (tests/CMakeLists.txt says which) and booted by vm.pxe-*.
 #     A bootstrap alone also runs SELinux permissive (os.selinux.mode): the host labels
-#     the tree, its squashfs keeps the labels (a full-os initramfs cannot carry them);
+#     the tree, its squashfs keeps the labels (a full-os initramfs cannot carry them), and
+#     pxeforge's unit labels the live root's top directory once the policy is in;
 # then the disk and each PXE output boot, each to its report on the console and a login
 # prompt.
 # Usage: tests/vm/layout.sh LAYOUT RELEASE KIND...
@@ -165,7 +166,7 @@ for name in "${kinds[@]}"; do
                 ;;
         esac
         if $selinux; then
-                grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 ' <<<"$line" \
+                grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 rootlabel=system_u:object_r:root_t:s0 ' <<<"$line" \
                         || fail "$layout $name: SELinux is not permissive with the policy's labels"
         else
                 grep -q ' selinux=off ' <<<"$line" || fail "$layout $name: SELinux is on"

@@ -49,7 +49,7 @@ check_marker() {
         grep -Eq ' doc=0 copyright=[1-9][0-9]* aptlists=0 ' <<<"$line" \
                 || fail "$what: the live root's cuts are not as the config asked"
         # os.selinux.mode permissive: the policy loaded, the squashfs's labels read
-        grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 ' <<<"$line" \
+        grep -q ' selinux=0 shadow=system_u:object_r:shadow_t:s0 rootlabel=system_u:object_r:root_t:s0 ' <<<"$line" \
                 || fail "$what: SELinux is not permissive with the policy's labels"
         grep -q ' security=selinux selinux=1 ' <<<"$line" \
                 || fail "$what: the SELinux mode's kernel arguments are missing"
