@@ -235,10 +235,9 @@ int bld_selinux_live_mode_check(const struct bld_guest *gs, const struct cfg_con
                 return 0;
         return pxf_error_set(err, -EOPNOTSUPP,
                              "os.selinux.mode: '%s' on a live output of Debian %d: its policy "
-                             "denies every "
-                             "process the files of the live root's loop device (fd use of "
-                             "kernel_t), and the boot stops before a login prompt; use "
-                             "permissive, a disk output, or a Debian 13 image",
+                             "denies every process the files of the live root's loop device "
+                             "(fd use of kernel_t), and the boot stops before a login prompt; "
+                             "use permissive, a disk output, or a Debian 13 image",
                              cfg_selinux_mode_name(mode), gs->major_version);
 }
 
