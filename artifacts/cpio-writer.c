@@ -339,11 +339,6 @@ static int visit(struct writer *w, int dir_fd, const char *name, size_t path_len
         return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The directory's entry names, sorted byte-wise (not by locale: the order must not depend
  * on the build host). */
 static int read_names(struct writer *w, DIR *d, char ***ret)
@@ -362,7 +357,7 @@ static int read_names(struct writer *w, DIR *d, char ***ret)
         if (errno != 0)
                 return pxf_error_set(w->err, -errno, "cannot list '%s': %m",
                                      w->path[0] ? w->path : ".");
-        qsort(names, n, sizeof(char *), name_cmp);
+        pxf_strv_sort(names);
         *ret = TAKE_PTR(names);
         return 0;
 }

@@ -148,11 +148,6 @@ static const char *below_tree(const struct squash *s, const char *mp)
         return mp + len + 1;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The mount points below the tree, relative to it and sorted. */
 static int list_mounts(struct squash *s, char ***ret)
 {
@@ -172,7 +167,7 @@ static int list_mounts(struct squash *s, char ***ret)
                         pxf_strv_push(&found, rel);
         }
         fclose(f);
-        qsort(found, pxf_strv_length(found), sizeof(char *), name_cmp);
+        pxf_strv_sort(found);
         *ret = TAKE_PTR(found);
         return 0;
 }

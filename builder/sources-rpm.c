@@ -430,19 +430,13 @@ static int add_rpm_folder(struct bld_guest *gs, const char *dir, size_t i, FILE 
         return 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The image's own repositories, unless they are off. */
 static int add_image_repos(struct bld_guest *gs, FILE *repos, struct pxf_error *err)
 {
         _cleanup_strv_free_ char **names = bld_guest_ls(gs, IMAGE_REPOS_DIR);
         size_t n = pxf_strv_length(names), used = 0;
 
-        if (n > 1)
-                qsort(names, n, sizeof *names, compare_names);
+        pxf_strv_sort(names);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = pxf_asprintf(IMAGE_REPOS_DIR "/%s", names[i]);
                 _cleanup_free_ char *text = NULL;

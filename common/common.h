@@ -243,6 +243,10 @@ size_t pxf_strv_length(char *const *v);
 void pxf_strv_push(char ***v, const char *s);
 /* The strings of v with sep between them ("" for none); a new string. */
 char *pxf_strv_join(char *const *v, const char *sep);
+/* strcmp for qsort and bsearch over arrays of strings (char * elements). */
+int pxf_compare_strings(const void *a, const void *b);
+/* Sorts the NULL-terminated vector v (NULL: nothing) byte-wise, not by locale. */
+void pxf_strv_sort(char **v);
 /* Whether v (NULL: empty) holds s. */
 bool pxf_strv_contains(char *const *v, const char *s);
 /* Whether text has line as one of its lines (exactly, without the newline). */

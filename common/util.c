@@ -136,6 +136,19 @@ void pxf_troff_text(FILE *f, const char *s)
         }
 }
 
+int pxf_compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void pxf_strv_sort(char **v)
+{
+        size_t n = pxf_strv_length(v);
+
+        if (n > 1)
+                qsort(v, n, sizeof *v, pxf_compare_strings);
+}
+
 bool pxf_strv_contains(char *const *v, const char *s)
 {
         for (size_t i = 0; v && v[i]; i++)

@@ -281,11 +281,6 @@ static void check_password(struct walk *w, const struct yn *map, void *obj, cons
         }
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Sorted once, so a long disable list costs O(n log n), not O(n * m). */
 static void check_services(struct walk *w, const struct yn *map, void *obj, const char *path)
 {
@@ -299,13 +294,13 @@ static void check_services(struct walk *w, const struct yn *map, void *obj, cons
                 return;
         enabled = pxf_calloc(n, sizeof(*enabled));
         memcpy(enabled, os->services_enable, n * sizeof(*enabled));
-        qsort(enabled, n, sizeof(*enabled), compare_strings);
+        qsort(enabled, n, sizeof(*enabled), pxf_compare_strings);
         for (size_t i = 0; i < disable->n_items; i++) {
                 const struct yn *item = disable->items[i];
                 _cleanup_free_ char *item_path = NULL;
 
                 if (item->kind != YN_SCALAR ||
-                    !bsearch(&item->value, enabled, n, sizeof(*enabled), compare_strings))
+                    !bsearch(&item->value, enabled, n, sizeof(*enabled), pxf_compare_strings))
                         continue;
                 item_path = cfg_path_index(list_path, i);
                 cfg_walk_error(w, item, item_path, "service '%s' is both enabled and disabled",
