@@ -93,12 +93,10 @@ static int map_location(struct repo_parse *p, const char *key, const char *value
 static int map_locations(struct repo_parse *p, const char *key, const char *text, size_t len,
                          struct pxf_error *err)
 {
-        _cleanup_free_ char *copy = strndup(text, len);
+        _cleanup_free_ char *copy = pxf_asprintf("%.*s", (int)len, text);
         const char *sep = "";
         char *save = NULL;
 
-        if (!copy)
-                abort();
         for (char *v = strtok_r(copy, " \t,", &save); v; v = strtok_r(NULL, " \t,", &save)) {
                 _cleanup_free_ char *mapped = NULL;
                 int r = map_location(p, key, v, &mapped, err);
@@ -115,7 +113,9 @@ static int end_section(struct repo_parse *p, struct pxf_error *err)
         if (p->section && !p->has_baseurl)
                 return pxf_error_set(err, -EINVAL,
                                      "%s: repository [%s] has no baseurl (a .repo file given "
-                                     "with --rpm-source says where each repository is)",
+                                     "with --rpm-source says where each repository is; "
+                                     "metalink and mirrorlist are not read, as in Image "
+                                     "Customizer)",
                                      p->file, p->section);
         return 0;
 }
@@ -131,9 +131,7 @@ static int section_line(struct repo_parse *p, const char *s, size_t len, struct 
                 return pxf_error_set(err, -EINVAL, "%s:%u: a section header is '[NAME]'", p->file,
                                      p->line);
         free(p->section);
-        p->section = strndup(s + 1, (size_t)(close - s - 1));
-        if (!p->section)
-                abort();
+        p->section = pxf_asprintf("%.*s", (int)(close - s - 1), s + 1);
         p->has_baseurl = false;
         fprintf(p->out, "%.*s\n", (int)len, s);
         return 0;
@@ -329,7 +327,8 @@ static int location_upload(void *ctx, const struct bld_repo_location *loc, char 
         struct upload_ctx *u = ctx;
         _cleanup_free_ char *dir =
             pxf_asprintf("%s/repo-%zu-%u", BLD_SOURCES_DIR, u->source, u->count++);
-        _cleanup_free_ char *base = NULL, *file = NULL;
+        const char *slash = strrchr(loc->host_path, '/');
+        _cleanup_free_ char *file = NULL;
         struct stat st;
         int r;
 
@@ -340,9 +339,7 @@ static int location_upload(void *ctx, const struct bld_repo_location *loc, char 
                 *ret = r >= 0 ? pxf_asprintf("file://%s", dir) : NULL;
                 return r;
         }
-        base = strrchr(loc->host_path, '/') ? pxf_strdup(strrchr(loc->host_path, '/') + 1)
-                                            : pxf_strdup(loc->host_path);
-        file = pxf_asprintf("%s/%s", dir, base);
+        file = pxf_asprintf("%s/%s", dir, slash ? slash + 1 : loc->host_path);
         r = bld_guest_mkdir_p(u->gs, dir, 0755, err);
         if (r >= 0)
                 r = bld_guest_upload(u->gs, loc->host_path, file, 0644, err);
@@ -391,9 +388,11 @@ static int make_metadata(struct bld_guest *gs, const char *dir, char *const *nam
                 r = pxf_spawn_tool((const char *[]){"createrepo_c", "--quiet", "--pkglist", list,
                                                     "--outputdir", out, dir, NULL},
                                    "createrepo-c", NULL, err);
-        if (r < 0)
+        if (r < 0) {
+                (void)pxf_rm_rf(stage);
                 return pxf_error_prefix(err, "--rpm-source '%s': writing its repository metadata",
                                         dir);
+        }
         *ret_stage = TAKE_PTR(stage);
         return 0;
 }
